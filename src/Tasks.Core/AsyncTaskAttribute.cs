@@ -1,0 +1,35 @@
+using System;
+
+namespace Tasks;
+
+/// <summary>
+/// Marks a method as a durable background task. The Tasks source generator writes a nested
+/// <c>{Method}Async</c> class with a typed <c>Enqueue</c> method, the argument envelope and its
+/// MessagePack formatter, and registers the task in the assembly's dispatch table.
+/// </summary>
+/// <remarks>
+/// The method must take a <see cref="System.Threading.CancellationToken"/> first, return
+/// <see cref="System.Threading.Tasks.Task"/>, and live in a non-generic <c>partial</c> type;
+/// the analyzer reports every rule it breaks (TASK001 to TASK010).
+/// </remarks>
+[AttributeUsage(AttributeTargets.Method, AllowMultiple = false, Inherited = false)]
+public sealed class AsyncTaskAttribute : Attribute
+{
+    /// <summary>The default queue a task is sent to.</summary>
+    public const string DefaultQueue = "tasks";
+
+    /// <summary>The default number of attempts before a failing task is dead-lettered.</summary>
+    public const int DefaultMaxAttempts = 5;
+
+    /// <summary>
+    /// The stable wire name of the task. Defaults to <c>Namespace.Type.Method</c>. Set it to keep
+    /// queued messages working when the method or its type is renamed or moved.
+    /// </summary>
+    public string? Name { get; set; }
+
+    /// <summary>The queue the task is sent to. Defaults to <c>tasks</c>.</summary>
+    public string Queue { get; set; } = DefaultQueue;
+
+    /// <summary>How many times the task runs before it is dead-lettered. Defaults to 5.</summary>
+    public int MaxAttempts { get; set; } = DefaultMaxAttempts;
+}

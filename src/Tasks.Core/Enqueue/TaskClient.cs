@@ -1,0 +1,68 @@
+using System;
+using System.Buffers;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Threading;
+using System.Threading.Tasks;
+using MessagePack;
+
+namespace Tasks;
+
+/// <summary>Encodes tasks into envelopes and hands them to an <see cref="ITaskTransport"/>.</summary>
+public sealed class TaskClient : ITaskClient
+{
+    private static ITaskClient? ambient;
+    private readonly ITaskTransport transport;
+    private readonly TimeProvider time;
+    private readonly MessagePackSerializerOptions serializerOptions;
+
+    /// <summary>Creates a client over <paramref name="transport"/>.</summary>
+    public TaskClient(ITaskTransport transport, TimeProvider? timeProvider = null, MessagePackSerializerOptions? serializerOptions = null)
+    {
+        this.transport = transport ?? throw new ArgumentNullException(nameof(transport));
+        time = timeProvider ?? TimeProvider.System;
+        this.serializerOptions = serializerOptions ?? TaskSerializer.DefaultOptions;
+    }
+
+    /// <summary>
+    /// The client used by the generated <c>Enqueue</c> overloads that take none. Hosting sets it
+    /// (<c>services.AddAsyncTasks()</c>); outside a host, set it once at startup.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No client was configured.</exception>
+    public static ITaskClient Ambient
+    {
+        get => Volatile.Read(ref ambient) ?? throw new InvalidOperationException(
+            "No Tasks client is configured. Call services.AddAsyncTasks(...) in your host, " +
+            "or set TaskClient.Ambient = new TaskClient(transport) at startup, " +
+            "or pass a client: XxxAsync.Enqueue(client, ...).");
+        set => Volatile.Write(ref ambient, value);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<string> EnqueueAsync<TArguments>(
+        TaskDefinition<TArguments> task,
+        TArguments arguments,
+        TaskEnqueueOptions? options = null,
+        CancellationToken cancellationToken = default)
+        where TArguments : class
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        ArgumentNullException.ThrowIfNull(arguments);
+        using var activity = TasksTelemetry.Source.StartActivity($"enqueue {task.Name}", ActivityKind.Producer);
+        activity?.SetTag(TasksTelemetry.TaskNameTag, task.Name);
+        activity?.SetTag(TasksTelemetry.QueueTag, task.Queue);
+
+        var messageId = Guid.NewGuid().ToString("N");
+        var buffer = new ArrayBufferWriter<byte>(256);
+        TaskEnvelope.Write(buffer, task, arguments, messageId, time.GetUtcNow(), Activity.Current?.Id, serializerOptions);
+        if (buffer.WrittenCount > transport.MaxMessageBytes)
+            throw new TaskMessageTooLargeException(task.Name, buffer.WrittenCount, transport.MaxMessageBytes);
+
+        await transport.SendAsync(
+            task.Queue,
+            new OutgoingTaskMessage(messageId, buffer.WrittenMemory, options?.Delay ?? TimeSpan.Zero, options?.TimeToLive),
+            cancellationToken).ConfigureAwait(false);
+        TasksTelemetry.Enqueued.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, task.Name));
+        return messageId;
+    }
+}

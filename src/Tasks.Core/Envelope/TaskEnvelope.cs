@@ -1,0 +1,128 @@
+using System;
+using System.Buffers;
+using System.Globalization;
+using System.IO;
+using MessagePack;
+
+namespace Tasks;
+
+/// <summary>
+/// Wire format v1: a MessagePack array of [format version, wire name, argument array, header map].
+/// See docs/wire-format.md; never change it without a new version number.
+/// </summary>
+public static class TaskEnvelope
+{
+    /// <summary>The format version this library writes and reads.</summary>
+    public const int FormatVersion = 1;
+
+    /// <summary>Writes an envelope for <paramref name="arguments"/>.</summary>
+    public static void Write<TArguments>(
+        IBufferWriter<byte> output,
+        TaskDefinition<TArguments> task,
+        TArguments arguments,
+        string messageId,
+        DateTimeOffset enqueuedAt,
+        string? traceParent,
+        MessagePackSerializerOptions options)
+        where TArguments : class
+    {
+        var writer = new MessagePackWriter(output);
+        writer.WriteArrayHeader(4);
+        writer.Write(FormatVersion);
+        writer.Write(task.Name);
+        task.Formatter.Serialize(ref writer, arguments, options);
+        writer.WriteMapHeader(traceParent is null ? 2 : 3);
+        writer.Write(TaskHeaders.MessageId);
+        writer.Write(messageId);
+        writer.Write(TaskHeaders.EnqueuedAt);
+        writer.Write(enqueuedAt.ToString("O", CultureInfo.InvariantCulture));
+        if (traceParent is not null)
+        {
+            writer.Write(TaskHeaders.TraceParent);
+            writer.Write(traceParent);
+        }
+
+        writer.Flush();
+    }
+
+    /// <summary>
+    /// Reads an envelope. Any problem — not MessagePack, another format version, a wire name that
+    /// is not in <paramref name="registry"/>, arguments of the wrong shape — is a
+    /// <see cref="TaskEnvelopeException"/> whose message is the dead-letter reason.
+    /// </summary>
+    public static DecodedTask Read(ReadOnlyMemory<byte> body, TaskRegistry registry, MessagePackSerializerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        string? name = null;
+        try
+        {
+            var reader = new MessagePackReader(body);
+            if (reader.NextMessagePackType != MessagePackType.Array)
+                throw new TaskEnvelopeException($"The message is not a task envelope: it starts with a MessagePack {reader.NextMessagePackType}, not an array.");
+            var length = reader.ReadArrayHeader();
+            if (length < 3)
+                throw new TaskEnvelopeException($"The task envelope has {length} fields; v1 has 4 (version, name, arguments, headers).");
+            if (reader.NextMessagePackType != MessagePackType.Integer)
+                throw new TaskEnvelopeException("The task envelope does not start with a format version number.");
+            var version = reader.ReadInt32();
+            if (version != FormatVersion)
+                throw new TaskEnvelopeException($"The task envelope has format version {version}; this worker reads version {FormatVersion}.");
+            name = reader.ReadString();
+            if (name is null || !registry.TryGet(name, out var task))
+                throw new TaskEnvelopeException($"No task named '{name}' is registered in this worker (unknown wire name).");
+
+            var arguments = task.ReadArguments(ref reader, options);
+            var headers = ReadOnlyMemory<byte>.Empty;
+            if (length >= 4)
+            {
+                var start = reader.Consumed;
+                reader.Skip();
+                headers = body.Slice((int)start, (int)(reader.Consumed - start));
+                for (var i = 4; i < length; i++) reader.Skip(); // fields a newer v1 writer appended
+            }
+
+            if (!reader.End)
+                throw new TaskEnvelopeException($"The task envelope for '{name}' has {body.Length - reader.Consumed} bytes after its end.");
+            return new DecodedTask(task, arguments, headers);
+        }
+        catch (TaskEnvelopeException)
+        {
+            throw;
+        }
+        catch (Exception ex) when (ex is MessagePackSerializationException or EndOfStreamException or InvalidOperationException or OverflowException or ArgumentException)
+        {
+            var what = name is null ? "the task envelope" : $"the arguments of '{name}'";
+            throw new TaskEnvelopeException($"Could not decode {what}: {Flatten(ex)}", ex);
+        }
+    }
+
+    private static string Flatten(Exception ex)
+    {
+        var message = ex.Message;
+        for (var inner = ex.InnerException; inner is not null; inner = inner.InnerException)
+            message += " " + inner.Message;
+        return message;
+    }
+}
+
+/// <summary>A decoded envelope: the task, its typed arguments and its still-encoded headers.</summary>
+public readonly struct DecodedTask
+{
+    private readonly ReadOnlyMemory<byte> encodedHeaders;
+
+    internal DecodedTask(TaskDefinition task, object arguments, ReadOnlyMemory<byte> encodedHeaders)
+    {
+        Task = task;
+        Arguments = arguments;
+        this.encodedHeaders = encodedHeaders;
+    }
+
+    /// <summary>The task the envelope names.</summary>
+    public TaskDefinition Task { get; }
+
+    /// <summary>The generated argument envelope instance.</summary>
+    public object Arguments { get; }
+
+    /// <summary>Decodes the header map (left encoded until asked for, to keep dispatch allocation-free).</summary>
+    public System.Collections.Generic.IReadOnlyDictionary<string, string> ReadHeaders() => TaskHeaders.Read(encodedHeaders);
+}

@@ -1,0 +1,95 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using MessagePack;
+using MessagePack.Formatters;
+
+namespace Tasks;
+
+/// <summary>
+/// Everything the runtime knows about one task: its wire name, queue, attempt limit, and how
+/// to read its arguments and invoke it. Instances are written by the source generator.
+/// </summary>
+public abstract class TaskDefinition
+{
+    private protected TaskDefinition(string name, string queue, int maxAttempts, Type declaringType, string methodName, bool requiresServices)
+    {
+        if (string.IsNullOrWhiteSpace(name)) throw new ArgumentException("A task needs a wire name.", nameof(name));
+        if (string.IsNullOrWhiteSpace(queue)) throw new ArgumentException("A task needs a queue.", nameof(queue));
+        if (maxAttempts < 1) throw new ArgumentOutOfRangeException(nameof(maxAttempts), maxAttempts, "A task runs at least once.");
+        Name = name;
+        Queue = queue;
+        MaxAttempts = maxAttempts;
+        DeclaringType = declaringType ?? throw new ArgumentNullException(nameof(declaringType));
+        MethodName = methodName ?? throw new ArgumentNullException(nameof(methodName));
+        RequiresServices = requiresServices;
+    }
+
+    /// <summary>The stable wire name written into every message.</summary>
+    public string Name { get; }
+
+    /// <summary>The queue the task's messages go to.</summary>
+    public string Queue { get; }
+
+    /// <summary>How many times the task runs before its message is dead-lettered.</summary>
+    public int MaxAttempts { get; }
+
+    /// <summary>The type that declares the task method.</summary>
+    public Type DeclaringType { get; }
+
+    /// <summary>The name of the task method.</summary>
+    public string MethodName { get; }
+
+    /// <summary>True for instance methods: the worker resolves <see cref="DeclaringType"/> from a DI scope.</summary>
+    public bool RequiresServices { get; }
+
+    /// <summary>The generated argument envelope type.</summary>
+    public abstract Type ArgumentsType { get; }
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Name} ({DeclaringType.FullName}.{MethodName})";
+
+    internal abstract object ReadArguments(ref MessagePackReader reader, MessagePackSerializerOptions options);
+
+    internal abstract Task InvokeAsync(IServiceProvider services, object arguments, CancellationToken cancellationToken);
+}
+
+/// <summary>A task whose arguments travel as <typeparamref name="TArguments"/>.</summary>
+/// <typeparam name="TArguments">The generated argument envelope.</typeparam>
+public sealed class TaskDefinition<TArguments> : TaskDefinition
+    where TArguments : class
+{
+    private readonly Func<IServiceProvider, TArguments, CancellationToken, Task> invoke;
+
+    /// <summary>Called by generated code.</summary>
+    public TaskDefinition(
+        string name,
+        string queue,
+        int maxAttempts,
+        Type declaringType,
+        string methodName,
+        bool requiresServices,
+        IMessagePackFormatter<TArguments> formatter,
+        Func<IServiceProvider, TArguments, CancellationToken, Task> invoke)
+        : base(name, queue, maxAttempts, declaringType, methodName, requiresServices)
+    {
+        Formatter = formatter ?? throw new ArgumentNullException(nameof(formatter));
+        this.invoke = invoke ?? throw new ArgumentNullException(nameof(invoke));
+    }
+
+    /// <summary>The generated formatter that writes and reads the argument array.</summary>
+    public IMessagePackFormatter<TArguments> Formatter { get; }
+
+    /// <inheritdoc />
+    public override Type ArgumentsType => typeof(TArguments);
+
+    /// <summary>Runs the task method with <paramref name="arguments"/>, as a worker would.</summary>
+    public Task InvokeAsync(IServiceProvider services, TArguments arguments, CancellationToken cancellationToken)
+        => invoke(services, arguments, cancellationToken);
+
+    internal override object ReadArguments(ref MessagePackReader reader, MessagePackSerializerOptions options)
+        => Formatter.Deserialize(ref reader, options);
+
+    internal override Task InvokeAsync(IServiceProvider services, object arguments, CancellationToken cancellationToken)
+        => invoke(services, (TArguments)arguments, cancellationToken);
+}

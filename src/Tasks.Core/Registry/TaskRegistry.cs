@@ -1,0 +1,92 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+
+namespace Tasks;
+
+/// <summary>
+/// The dispatch table: wire name to <see cref="TaskDefinition"/>. Each assembly with tasks
+/// registers its own definitions into <see cref="Default"/> from a generated module initializer.
+/// </summary>
+public sealed class TaskRegistry
+{
+    private readonly object gate = new();
+    private readonly Dictionary<string, TaskDefinition> byName = new(StringComparer.Ordinal);
+    private readonly List<string> conflicts = new();
+
+    /// <summary>The registry that generated code fills and workers read by default.</summary>
+    public static TaskRegistry Default { get; } = new();
+
+    /// <summary>Adds definitions. A wire name already taken by another task is recorded as a conflict and reported by <see cref="ThrowIfInvalid"/>.</summary>
+    public void Register(params TaskDefinition[] definitions)
+    {
+        ArgumentNullException.ThrowIfNull(definitions);
+        lock (gate)
+        {
+            foreach (var definition in definitions)
+            {
+                if (!byName.TryGetValue(definition.Name, out var existing))
+                {
+                    byName.Add(definition.Name, definition);
+                }
+                else if (!ReferenceEquals(existing, definition))
+                {
+                    // Throwing from a module initializer would surface as a TypeInitializationException far
+                    // from the cause, so the conflict is kept and reported when a worker starts.
+                    conflicts.Add(
+                        $"The task wire name '{definition.Name}' is declared twice: by {Describe(existing)} and by {Describe(definition)}. " +
+                        "Give one of them a distinct [AsyncTask(Name = \"...\")].");
+                }
+            }
+        }
+    }
+
+    /// <summary>Finds the task for a wire name.</summary>
+    public bool TryGet(string name, out TaskDefinition definition)
+    {
+        lock (gate)
+        {
+            return byName.TryGetValue(name, out definition!);
+        }
+    }
+
+    /// <summary>Every registered task, ordered by wire name.</summary>
+    public IReadOnlyList<TaskDefinition> Definitions
+    {
+        get
+        {
+            lock (gate)
+            {
+                return byName.Values.OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
+            }
+        }
+    }
+
+    /// <summary>Throws if two assemblies declared the same wire name.</summary>
+    /// <exception cref="InvalidOperationException">One or more wire names are declared twice.</exception>
+    public void ThrowIfInvalid()
+    {
+        lock (gate)
+        {
+            if (conflicts.Count > 0)
+            {
+                throw new InvalidOperationException(string.Join(Environment.NewLine, conflicts));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs the module initializer of an assembly whose tasks this process must execute but whose
+    /// code it may not have touched yet (a module initializer runs only when its module is first used).
+    /// </summary>
+    public static void EnsureRegistered(Assembly assembly)
+    {
+        ArgumentNullException.ThrowIfNull(assembly);
+        RuntimeHelpers.RunModuleConstructor(assembly.ManifestModule.ModuleHandle);
+    }
+
+    private static string Describe(TaskDefinition definition)
+        => $"{definition.DeclaringType.FullName}.{definition.MethodName} in {definition.DeclaringType.Assembly.GetName().Name}";
+}

@@ -1,0 +1,22 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace Tasks;
+
+/// <summary>The names to subscribe to with OpenTelemetry: <c>AddSource("Tasks")</c> and <c>AddMeter("Tasks")</c>.</summary>
+public static class TasksTelemetry
+{
+    /// <summary>The ActivitySource and Meter name.</summary>
+    public const string Name = "Tasks";
+
+    internal const string TaskNameTag = "tasks.name";
+    internal const string QueueTag = "tasks.queue";
+    internal const string OutcomeTag = "tasks.outcome";
+    internal const string AttemptTag = "tasks.attempt";
+
+    internal static readonly ActivitySource Source = new(Name);
+    internal static readonly Meter Meter = new(Name);
+    internal static readonly Counter<long> Enqueued = Meter.CreateCounter<long>("tasks.enqueued", description: "Tasks sent to a transport.");
+    internal static readonly Counter<long> Processed = Meter.CreateCounter<long>("tasks.processed", description: "Task runs, by outcome: completed, retried, dead-lettered, released.");
+    internal static readonly Histogram<double> Duration = Meter.CreateHistogram<double>("tasks.duration", unit: "ms", description: "How long task methods ran.");
+}

@@ -1,0 +1,85 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace Tasks;
+
+/// <summary>
+/// A queue service that carries task envelopes: at-least-once delivery with leases. A received
+/// message stays invisible to other receivers until its lease ends; it is deleted only by
+/// <see cref="CompleteAsync"/> or <see cref="DeadLetterAsync"/>.
+/// </summary>
+public interface ITaskTransport
+{
+    /// <summary>The largest envelope, in bytes, a message can carry.</summary>
+    int MaxMessageBytes { get; }
+
+    /// <summary>Puts a message on <paramref name="queue"/>. The body is only valid until the returned task completes.</summary>
+    ValueTask SendAsync(string queue, OutgoingTaskMessage message, CancellationToken cancellationToken);
+
+    /// <summary>Takes up to <paramref name="maxMessages"/> visible messages and leases each for <paramref name="leaseDuration"/>.</summary>
+    ValueTask<IReadOnlyList<ReceivedTaskMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken);
+
+    /// <summary>Extends a lease. Throws <see cref="TaskLeaseLostException"/> if another receiver owns the message now.</summary>
+    ValueTask RenewLeaseAsync(ReceivedTaskMessage message, TimeSpan leaseDuration, CancellationToken cancellationToken);
+
+    /// <summary>Deletes a message whose task succeeded. Throws <see cref="TaskLeaseLostException"/> if the lease was lost.</summary>
+    ValueTask CompleteAsync(ReceivedTaskMessage message, CancellationToken cancellationToken);
+
+    /// <summary>Ends the lease early: the message becomes visible again after <paramref name="delay"/>.</summary>
+    ValueTask ReleaseAsync(ReceivedTaskMessage message, TimeSpan delay, CancellationToken cancellationToken);
+
+    /// <summary>Moves a message to the dead-letter (poison) store with the reason, then deletes the original.</summary>
+    ValueTask DeadLetterAsync(ReceivedTaskMessage message, DeadLetterReason reason, CancellationToken cancellationToken);
+}
+
+/// <summary>A message to send.</summary>
+/// <param name="MessageId">The id written into the envelope's headers.</param>
+/// <param name="Body">The envelope bytes.</param>
+/// <param name="Delay">How long the message stays invisible after it is sent.</param>
+/// <param name="TimeToLive">How long the message lives in the queue; null for the transport's default.</param>
+public readonly record struct OutgoingTaskMessage(string MessageId, ReadOnlyMemory<byte> Body, TimeSpan Delay, TimeSpan? TimeToLive);
+
+/// <summary>A leased message. Transports derive from it to keep their own receipt.</summary>
+public class ReceivedTaskMessage
+{
+    /// <summary>Creates a received message.</summary>
+    public ReceivedTaskMessage(string queue, string messageId, ReadOnlyMemory<byte> body, int attempt)
+    {
+        Queue = queue;
+        MessageId = messageId;
+        Body = body;
+        Attempt = attempt;
+    }
+
+    /// <summary>The queue the message came from.</summary>
+    public string Queue { get; }
+
+    /// <summary>The transport's id of the message.</summary>
+    public string MessageId { get; }
+
+    /// <summary>The envelope bytes.</summary>
+    public ReadOnlyMemory<byte> Body { get; }
+
+    /// <summary>1 on the first delivery, counted by the transport (the body is never rewritten).</summary>
+    public int Attempt { get; }
+}
+
+/// <summary>Why a message was dead-lettered.</summary>
+/// <param name="Reason">A sentence a person can act on.</param>
+/// <param name="ExceptionType">The full name of the exception that ended the task, if one did.</param>
+/// <param name="ExceptionMessage">That exception's message.</param>
+/// <param name="Attempt">The attempt on which the message was given up.</param>
+public sealed record DeadLetterReason(string Reason, string? ExceptionType, string? ExceptionMessage, int Attempt)
+{
+    internal static DeadLetterReason From(string reason, Exception? exception, int attempt)
+        => new(reason, exception?.GetType().FullName, exception?.Message, attempt);
+}
+
+/// <summary>The message's lease passed to another receiver (it ran too long, or was taken again).</summary>
+public sealed class TaskLeaseLostException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public TaskLeaseLostException(string message, Exception? innerException = null) : base(message, innerException) { }
+}

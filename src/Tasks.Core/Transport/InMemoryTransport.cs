@@ -1,0 +1,238 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace Tasks;
+
+/// <summary>
+/// A transport inside one process, for development, tests and single-process apps. It keeps the
+/// semantics of a real queue — delays, leases that expire, attempt counts, a dead-letter list and
+/// the same message size limit as Azure — so code that works here works there. Nothing survives
+/// the process.
+/// </summary>
+public sealed class InMemoryTransport : ITaskTransport
+{
+    /// <summary>The size limit of an Azure Storage queue message after base64, so both transports fail alike.</summary>
+    public const int DefaultMaxMessageBytes = 49_152;
+
+    private readonly object gate = new();
+    private readonly Dictionary<string, QueueState> queues = new(StringComparer.Ordinal);
+    private readonly List<DeadLetteredMessage> deadLetters = new();
+    private readonly TimeProvider time;
+
+    /// <summary>Creates an empty transport.</summary>
+    public InMemoryTransport(TimeProvider? timeProvider = null, int maxMessageBytes = DefaultMaxMessageBytes)
+    {
+        time = timeProvider ?? TimeProvider.System;
+        MaxMessageBytes = maxMessageBytes;
+    }
+
+    /// <inheritdoc />
+    public int MaxMessageBytes { get; }
+
+    /// <summary>The messages dead-lettered so far, oldest first.</summary>
+    public IReadOnlyList<DeadLetteredMessage> DeadLetters
+    {
+        get { lock (gate) return deadLetters.ToArray(); }
+    }
+
+    /// <summary>Snapshots the messages still in <paramref name="queue"/>, visible or not.</summary>
+    public IReadOnlyList<QueuedMessageInfo> Peek(string queue)
+    {
+        lock (gate)
+        {
+            return queues.TryGetValue(queue, out var state)
+                ? state.Live.Values.Select(e => new QueuedMessageInfo(e.Id, e.VisibleAt, e.DequeueCount, e.Body)).OrderBy(m => m.VisibleAt).ToArray()
+                : Array.Empty<QueuedMessageInfo>();
+        }
+    }
+
+    /// <summary>Puts raw bytes on a queue as they are: for tests of what a worker does with a bad message.</summary>
+    public void SendRaw(string queue, ReadOnlyMemory<byte> body, string? messageId = null)
+        => Send(queue, new OutgoingTaskMessage(messageId ?? Guid.NewGuid().ToString("N"), body, TimeSpan.Zero, null));
+
+    /// <inheritdoc />
+    public ValueTask SendAsync(string queue, OutgoingTaskMessage message, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (message.Body.Length > MaxMessageBytes)
+            throw new ArgumentException($"The message is {message.Body.Length} bytes; this transport carries at most {MaxMessageBytes}.", nameof(message));
+        Send(queue, message);
+        return default;
+    }
+
+    private void Send(string queue, OutgoingTaskMessage message)
+    {
+        var now = time.GetUtcNow();
+        var entry = new Entry(message.MessageId, message.Body.ToArray(), message.TimeToLive is { } ttl ? now + ttl : DateTimeOffset.MaxValue)
+        {
+            VisibleAt = now + message.Delay,
+        };
+        lock (gate)
+        {
+            var state = GetQueue(queue);
+            state.Live.Add(entry.Id, entry);
+            state.Schedule(entry);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<ReceivedTaskMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var now = time.GetUtcNow();
+        List<ReceivedTaskMessage>? batch = null;
+        lock (gate)
+        {
+            if (queues.TryGetValue(queue, out var state))
+            {
+                while ((batch?.Count ?? 0) < maxMessages && state.TryTakeVisible(now, out var entry))
+                {
+                    if (entry.ExpiresAt <= now)
+                    {
+                        state.Live.Remove(entry.Id);
+                        continue;
+                    }
+
+                    entry.DequeueCount++;
+                    entry.Lease++;
+                    entry.VisibleAt = now + leaseDuration;
+                    state.Schedule(entry);
+                    (batch ??= new List<ReceivedTaskMessage>()).Add(new Received(queue, entry, entry.Lease));
+                }
+            }
+        }
+
+        return new ValueTask<IReadOnlyList<ReceivedTaskMessage>>((IReadOnlyList<ReceivedTaskMessage>?)batch ?? Array.Empty<ReceivedTaskMessage>());
+    }
+
+    /// <inheritdoc />
+    public ValueTask RenewLeaseAsync(ReceivedTaskMessage message, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        lock (gate)
+        {
+            var (state, entry) = Owned(message, "renew the lease of");
+            entry.Lease++;
+            entry.VisibleAt = time.GetUtcNow() + leaseDuration;
+            ((Received)message).Lease = entry.Lease;
+            state.Schedule(entry);
+        }
+
+        return default;
+    }
+
+    /// <inheritdoc />
+    public ValueTask CompleteAsync(ReceivedTaskMessage message, CancellationToken cancellationToken)
+    {
+        lock (gate)
+        {
+            var (state, entry) = Owned(message, "complete");
+            state.Live.Remove(entry.Id);
+        }
+
+        return default;
+    }
+
+    /// <inheritdoc />
+    public ValueTask ReleaseAsync(ReceivedTaskMessage message, TimeSpan delay, CancellationToken cancellationToken)
+    {
+        lock (gate)
+        {
+            var (state, entry) = Owned(message, "release");
+            entry.Lease++;
+            entry.VisibleAt = time.GetUtcNow() + delay;
+            state.Schedule(entry);
+        }
+
+        return default;
+    }
+
+    /// <inheritdoc />
+    public ValueTask DeadLetterAsync(ReceivedTaskMessage message, DeadLetterReason reason, CancellationToken cancellationToken)
+    {
+        lock (gate)
+        {
+            var (state, entry) = Owned(message, "dead-letter");
+            deadLetters.Add(new DeadLetteredMessage(message.Queue, entry.Id, entry.Body, reason, time.GetUtcNow()));
+            state.Live.Remove(entry.Id);
+        }
+
+        return default;
+    }
+
+    private (QueueState State, Entry Entry) Owned(ReceivedTaskMessage message, string action)
+    {
+        var received = (Received)message;
+        if (queues.TryGetValue(message.Queue, out var state)
+            && state.Live.TryGetValue(message.MessageId, out var entry)
+            && entry.Lease == received.Lease)
+        {
+            return (state, entry);
+        }
+
+        throw new TaskLeaseLostException($"Cannot {action} message {message.MessageId} on '{message.Queue}': its lease has expired or it was taken by another receiver.");
+    }
+
+    private QueueState GetQueue(string queue)
+    {
+        if (!queues.TryGetValue(queue, out var state))
+        {
+            state = new QueueState();
+            queues.Add(queue, state);
+        }
+
+        return state;
+    }
+
+    private sealed class Entry(string id, byte[] body, DateTimeOffset expiresAt)
+    {
+        public string Id { get; } = id;
+        public byte[] Body { get; } = body;
+        public DateTimeOffset ExpiresAt { get; } = expiresAt;
+        public DateTimeOffset VisibleAt { get; set; }
+        public int DequeueCount { get; set; }
+        public long Lease { get; set; }
+    }
+
+    private sealed class QueueState
+    {
+        // Every change of visibility pushes a new (entry, lease) pair; pairs whose lease is stale or
+        // whose entry is gone are dropped when they surface. O(log n) per operation at any depth.
+        private readonly PriorityQueue<(Entry Entry, long Lease), (DateTimeOffset VisibleAt, long Sequence)> schedule = new();
+        private long sequence;
+
+        public Dictionary<string, Entry> Live { get; } = new(StringComparer.Ordinal);
+
+        public void Schedule(Entry entry) => schedule.Enqueue((entry, entry.Lease), (entry.VisibleAt, sequence++));
+
+        public bool TryTakeVisible(DateTimeOffset now, out Entry entry)
+        {
+            while (schedule.TryPeek(out var item, out var priority) && priority.VisibleAt <= now)
+            {
+                schedule.Dequeue();
+                if (item.Lease == item.Entry.Lease && Live.TryGetValue(item.Entry.Id, out var live) && ReferenceEquals(live, item.Entry))
+                {
+                    entry = item.Entry;
+                    return true;
+                }
+            }
+
+            entry = null!;
+            return false;
+        }
+    }
+
+    private sealed class Received(string queue, Entry entry, long lease)
+        : ReceivedTaskMessage(queue, entry.Id, entry.Body, entry.DequeueCount)
+    {
+        public long Lease { get; set; } = lease;
+    }
+}
+
+/// <summary>A message in the in-memory dead-letter list.</summary>
+public sealed record DeadLetteredMessage(string Queue, string MessageId, ReadOnlyMemory<byte> Body, DeadLetterReason Reason, DateTimeOffset DeadLetteredAt);
+
+/// <summary>What <see cref="InMemoryTransport.Peek"/> shows of a queued message.</summary>
+public sealed record QueuedMessageInfo(string MessageId, DateTimeOffset VisibleAt, int DequeueCount, ReadOnlyMemory<byte> Body);

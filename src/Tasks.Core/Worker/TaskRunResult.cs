@@ -1,0 +1,38 @@
+using System;
+
+namespace Tasks;
+
+/// <summary>What became of one delivery of a message.</summary>
+public enum TaskOutcome
+{
+    /// <summary>The method returned; the message was deleted.</summary>
+    Completed,
+
+    /// <summary>The method threw; the message will be delivered again after <see cref="TaskRunResult.RetryDelay"/>.</summary>
+    Retried,
+
+    /// <summary>The message was moved to dead-letter (poison) with a reason.</summary>
+    DeadLettered,
+
+    /// <summary>The worker stopped while the task ran; the message was made visible again.</summary>
+    Released,
+}
+
+/// <summary>One delivery of a message and its outcome, raised by <see cref="TaskWorker.TaskRan"/>.</summary>
+/// <param name="TaskName">The wire name, or null if the envelope could not be decoded.</param>
+/// <param name="Queue">The queue.</param>
+/// <param name="MessageId">The transport's message id.</param>
+/// <param name="Attempt">The attempt (1-based).</param>
+/// <param name="Outcome">What happened.</param>
+/// <param name="Exception">The failure, if the method threw or the envelope was bad.</param>
+/// <param name="RetryDelay">For <see cref="TaskOutcome.Retried"/>, the wait before the next attempt.</param>
+/// <param name="Reason">For <see cref="TaskOutcome.DeadLettered"/>, the dead-letter reason.</param>
+public sealed record TaskRunResult(
+    string? TaskName,
+    string Queue,
+    string MessageId,
+    int Attempt,
+    TaskOutcome Outcome,
+    Exception? Exception = null,
+    TimeSpan? RetryDelay = null,
+    string? Reason = null);

@@ -1,0 +1,443 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Tasks;
+
+/// <summary>
+/// Pulls messages from a transport and runs their tasks: bounded concurrency, leases renewed
+/// while a task runs, retries with backoff, dead-letter with a reason, and a stop that loses nothing.
+/// </summary>
+public sealed partial class TaskWorker : IAsyncDisposable
+{
+    private readonly ITaskTransport transport;
+    private readonly TaskWorkerOptions options;
+    private readonly IServiceProvider? services;
+    private readonly TaskRegistry registry;
+    private readonly TimeProvider time;
+    private readonly ILogger logger;
+    private readonly SemaphoreSlim workerSlots;
+    private readonly Dictionary<string, SemaphoreSlim> queueSlots = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource stopReceiving = new();
+    private readonly CancellationTokenSource abortTasks = new();
+    private readonly HashSet<Task> inFlight = new();
+    private Task receiving = Task.CompletedTask;
+    private int released;
+
+    /// <summary>Creates a worker. It does nothing until <see cref="StartAsync"/> or <see cref="RunOnceAsync"/>.</summary>
+    /// <param name="transport">Where messages come from.</param>
+    /// <param name="options">Concurrency, leases, retries; null for the defaults.</param>
+    /// <param name="services">Resolves the declaring type of instance-method tasks (a scope per task); null if every task is static.</param>
+    /// <param name="logger">Where the worker logs.</param>
+    /// <param name="timeProvider">The clock for every delay and timeout.</param>
+    /// <param name="registry">The dispatch table; <see cref="TaskRegistry.Default"/> if null.</param>
+    public TaskWorker(
+        ITaskTransport transport,
+        TaskWorkerOptions? options = null,
+        IServiceProvider? services = null,
+        ILogger<TaskWorker>? logger = null,
+        TimeProvider? timeProvider = null,
+        TaskRegistry? registry = null)
+    {
+        this.transport = transport ?? throw new ArgumentNullException(nameof(transport));
+        this.options = options ?? new TaskWorkerOptions();
+        this.options.Validate();
+        this.services = services;
+        this.logger = logger ?? (ILogger)NullLogger.Instance;
+        time = timeProvider ?? TimeProvider.System;
+        this.registry = registry ?? TaskRegistry.Default;
+        workerSlots = new SemaphoreSlim(this.options.MaxConcurrency, this.options.MaxConcurrency);
+    }
+
+    /// <summary>Raised after each delivery is settled. Handlers run on the worker's threads and must be quick.</summary>
+    public event Action<TaskRunResult>? TaskRan;
+
+    /// <summary>The queues this worker listens on, known once started.</summary>
+    public IReadOnlyList<string> Queues => queueSlots.Keys.ToArray();
+
+    /// <summary>Checks the dispatch table and starts one receive loop per queue.</summary>
+    /// <exception cref="InvalidOperationException">A wire name is declared twice, or there is no queue to listen on.</exception>
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        PrepareQueues();
+        Log.Started(logger, string.Join(", ", queueSlots.Keys));
+        receiving = Task.WhenAll(queueSlots.Select(q => Task.Run(() => ReceiveLoopAsync(q.Key, q.Value), CancellationToken.None)));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Stops receiving, lets running tasks finish for up to <see cref="TaskWorkerOptions.DrainTimeout"/>,
+    /// then fires their tokens and makes the messages of those that stop visible again.
+    /// If <paramref name="cancellationToken"/> fires, the drain is cut short.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        stopReceiving.Cancel();
+        await receiving.ConfigureAwait(false);
+        var running = Snapshot();
+        if (running.Length > 0)
+        {
+            var all = Task.WhenAll(running);
+            using var drainCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var drain = Task.Delay(options.DrainTimeout, time, drainCts.Token);
+            if (await Task.WhenAny(all, drain).ConfigureAwait(false) != all)
+            {
+                abortTasks.Cancel();
+            }
+
+            drainCts.Cancel();
+            await all.ConfigureAwait(false);
+        }
+
+        Log.Stopped(logger, Volatile.Read(ref released));
+    }
+
+    /// <summary>
+    /// Receives one batch from each queue and runs it to the end: a deterministic step for tests
+    /// and for hosts that drive the worker themselves. Returns how many messages it handled.
+    /// </summary>
+    public async Task<int> RunOnceAsync(CancellationToken cancellationToken = default)
+    {
+        if (queueSlots.Count == 0) PrepareQueues();
+        var handled = 0;
+        foreach (var queue in queueSlots.Keys)
+        {
+            var batch = await transport.ReceiveAsync(queue, options.BatchSize, options.LeaseDuration, cancellationToken).ConfigureAwait(false);
+            await Task.WhenAll(batch.Select(ProcessAsync)).ConfigureAwait(false);
+            handled += batch.Count;
+        }
+
+        return handled;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (!stopReceiving.IsCancellationRequested) await StopAsync().ConfigureAwait(false);
+        stopReceiving.Dispose();
+        abortTasks.Dispose();
+        workerSlots.Dispose();
+        foreach (var slots in queueSlots.Values) slots.Dispose();
+    }
+
+    private void PrepareQueues()
+    {
+        registry.ThrowIfInvalid();
+        var queues = options.Queues.Count > 0
+            ? options.Queues.Distinct(StringComparer.Ordinal).ToArray()
+            : registry.Definitions.Select(d => d.Queue).Distinct(StringComparer.Ordinal).ToArray();
+        if (queues.Length == 0)
+            throw new InvalidOperationException(
+                "The task worker has no queue to listen on: no [AsyncTask] method is registered and TaskWorkerOptions.Queues is empty. " +
+                "Reference the assembly that declares your tasks, or call TaskRegistry.EnsureRegistered(typeof(SomeType).Assembly).");
+        var perQueue = options.MaxConcurrencyPerQueue ?? options.MaxConcurrency;
+        foreach (var queue in queues) queueSlots[queue] = new SemaphoreSlim(perQueue, perQueue);
+    }
+
+    private async Task ReceiveLoopAsync(string queue, SemaphoreSlim queueSlot)
+    {
+        var stopping = stopReceiving.Token;
+        var idlePolls = 0;
+        while (!stopping.IsCancellationRequested)
+        {
+            var slots = 0;
+            try
+            {
+                // Hold a slot for every message before receiving it, so no leased message waits for a
+                // free slot while its lease runs out, and the limits are never exceeded.
+                slots = await AcquireSlotsAsync(queueSlot, stopping).ConfigureAwait(false);
+                IReadOnlyList<ReceivedTaskMessage> batch;
+                try
+                {
+                    batch = await transport.ReceiveAsync(queue, slots, options.LeaseDuration, stopping).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !stopping.IsCancellationRequested)
+                {
+                    ReleaseSlots(queueSlot, slots);
+                    slots = 0;
+                    var wait = PollingDelay(idlePolls++);
+                    Log.ReceiveFailed(logger, ex, queue, wait);
+                    await Task.Delay(wait, time, stopping).ConfigureAwait(false);
+                    continue;
+                }
+
+                ReleaseSlots(queueSlot, slots - batch.Count);
+                slots = 0;
+                if (batch.Count == 0)
+                {
+                    await Task.Delay(PollingDelay(idlePolls++), time, stopping).ConfigureAwait(false);
+                    continue;
+                }
+
+                idlePolls = 0;
+                foreach (var message in batch) Track(RunInSlotAsync(message, queueSlot));
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                ReleaseSlots(queueSlot, slots);
+                break;
+            }
+        }
+    }
+
+    private async Task<int> AcquireSlotsAsync(SemaphoreSlim queueSlot, CancellationToken cancellationToken)
+    {
+        await queueSlot.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await workerSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            queueSlot.Release();
+            throw;
+        }
+
+        var slots = 1;
+        while (slots < options.BatchSize && queueSlot.Wait(0))
+        {
+            if (!workerSlots.Wait(0))
+            {
+                queueSlot.Release();
+                break;
+            }
+
+            slots++;
+        }
+
+        return slots;
+    }
+
+    private void ReleaseSlots(SemaphoreSlim queueSlot, int count)
+    {
+        if (count <= 0) return;
+        queueSlot.Release(count);
+        workerSlots.Release(count);
+    }
+
+    private TimeSpan PollingDelay(int idlePolls)
+    {
+        var ticks = options.MinPollingInterval.Ticks * Math.Pow(2, Math.Min(idlePolls, 20));
+        return TimeSpan.FromTicks((long)Math.Min(ticks, options.MaxPollingInterval.Ticks));
+    }
+
+    private Task RunInSlotAsync(ReceivedTaskMessage message, SemaphoreSlim queueSlot)
+        => Task.Run(async () =>
+        {
+            try
+            {
+                await ProcessAsync(message).ConfigureAwait(false);
+            }
+            finally
+            {
+                ReleaseSlots(queueSlot, 1);
+            }
+        });
+
+    private void Track(Task task)
+    {
+        lock (inFlight) inFlight.Add(task);
+        task.ContinueWith(
+            static (t, state) =>
+            {
+                var set = (HashSet<Task>)state!;
+                lock (set) set.Remove(t);
+            },
+            inFlight,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    private Task[] Snapshot()
+    {
+        lock (inFlight) return inFlight.ToArray();
+    }
+
+    private async Task ProcessAsync(ReceivedTaskMessage message)
+    {
+        DecodedTask decoded;
+        try
+        {
+            decoded = TaskEnvelope.Read(message.Body, registry, options.SerializerOptions);
+        }
+        catch (TaskEnvelopeException ex)
+        {
+            await DeadLetterAsync(message, null, ex.Message, ex).ConfigureAwait(false);
+            return;
+        }
+
+        var task = decoded.Task;
+        if (message.Attempt > task.MaxAttempts)
+        {
+            // Reached only when earlier deliveries ended without settling (a crash, a lost lease).
+            await DeadLetterAsync(message, task.Name, $"Delivered {message.Attempt} times; the task allows {task.MaxAttempts} attempts and earlier runs did not finish.", null).ConfigureAwait(false);
+            return;
+        }
+
+        if (task.RequiresServices && services is null)
+        {
+            await DeadLetterAsync(message, task.Name, $"Task '{task.Name}' is an instance method of {task.DeclaringType.FullName}, and the worker has no IServiceProvider to create it from. Use services.AddAsyncTasks(), or pass services to the TaskWorker.", null).ConfigureAwait(false);
+            return;
+        }
+
+        using var activity = StartProcessActivity(message, decoded);
+        using var timeout = options.TaskTimeout is { } limit ? new CancellationTokenSource(limit, time) : new CancellationTokenSource();
+        using var run = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, abortTasks.Token);
+        using var renewing = new CancellationTokenSource();
+        var renewal = RenewLeaseLoopAsync(message, renewing.Token);
+        var started = time.GetTimestamp();
+        Exception? failure = null;
+        try
+        {
+            TaskContext.Current = new TaskContext(message, decoded);
+            if (task.RequiresServices)
+            {
+                var scope = services!.CreateAsyncScope();
+                await using (scope.ConfigureAwait(false))
+                {
+                    await task.InvokeAsync(scope.ServiceProvider, decoded.Arguments, run.Token).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                await task.InvokeAsync(services ?? EmptyServiceProvider.Instance, decoded.Arguments, run.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
+        finally
+        {
+            TaskContext.Current = null;
+            renewing.Cancel();
+            await renewal.ConfigureAwait(false);
+            TasksTelemetry.Duration.Record(time.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, task.Name));
+        }
+
+        if (failure is null)
+        {
+            await SettleAsync(message, task.Name, TaskOutcome.Completed, null, t => transport.CompleteAsync(message, t)).ConfigureAwait(false);
+            return;
+        }
+
+        activity?.SetStatus(ActivityStatusCode.Error, failure.Message);
+        if (failure is OperationCanceledException && abortTasks.IsCancellationRequested && !timeout.IsCancellationRequested)
+        {
+            Interlocked.Increment(ref released);
+            await SettleAsync(message, task.Name, TaskOutcome.Released, failure, t => transport.ReleaseAsync(message, TimeSpan.Zero, t)).ConfigureAwait(false);
+            return;
+        }
+
+        if (failure is OperationCanceledException && timeout.IsCancellationRequested)
+            failure = new TimeoutException($"Task '{task.Name}' ran longer than its timeout of {options.TaskTimeout}.", failure);
+
+        if (failure is PermanentTaskException)
+        {
+            await DeadLetterAsync(message, task.Name, $"Task '{task.Name}' failed permanently on attempt {message.Attempt}: {failure.Message}", failure).ConfigureAwait(false);
+        }
+        else if (message.Attempt >= task.MaxAttempts)
+        {
+            await DeadLetterAsync(message, task.Name, $"Task '{task.Name}' failed on all {task.MaxAttempts} attempts; the last error was {failure.GetType().Name}: {failure.Message}", failure).ConfigureAwait(false);
+        }
+        else
+        {
+            var delay = options.Retry.GetDelay(message.Attempt);
+            Log.Retrying(logger, failure, task.Name, message.MessageId, message.Attempt, task.MaxAttempts, delay);
+            await SettleAsync(message, task.Name, TaskOutcome.Retried, failure, t => transport.ReleaseAsync(message, delay, t), delay).ConfigureAwait(false);
+        }
+    }
+
+    private Task DeadLetterAsync(ReceivedTaskMessage message, string? taskName, string reason, Exception? exception)
+    {
+        Log.DeadLettered(logger, exception, message.MessageId, message.Queue, reason);
+        return SettleAsync(
+            message,
+            taskName,
+            TaskOutcome.DeadLettered,
+            exception,
+            t => transport.DeadLetterAsync(message, DeadLetterReason.From(reason, exception, message.Attempt), t),
+            reason: reason);
+    }
+
+    private async Task SettleAsync(
+        ReceivedTaskMessage message,
+        string? taskName,
+        TaskOutcome outcome,
+        Exception? exception,
+        Func<CancellationToken, ValueTask> settle,
+        TimeSpan? retryDelay = null,
+        string? reason = null)
+    {
+        try
+        {
+            // Settling is not cancelled by a stop: a finished task must not run again for want of a delete.
+            await settle(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (TaskLeaseLostException ex)
+        {
+            Log.LeaseLost(logger, ex, message.MessageId, message.Queue);
+            return;
+        }
+        catch (Exception ex)
+        {
+            Log.SettleFailed(logger, ex, message.MessageId, message.Queue);
+            return;
+        }
+
+        TasksTelemetry.Processed.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.OutcomeTag, outcome.ToString()));
+        TaskRan?.Invoke(new TaskRunResult(taskName, message.Queue, message.MessageId, message.Attempt, outcome, exception, retryDelay, reason));
+    }
+
+    private async Task RenewLeaseLoopAsync(ReceivedTaskMessage message, CancellationToken cancellationToken)
+    {
+        var interval = options.LeaseDuration / 2;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(interval, time, cancellationToken).ConfigureAwait(false);
+                await transport.RenewLeaseAsync(message, options.LeaseDuration, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (TaskLeaseLostException ex)
+            {
+                Log.LeaseLost(logger, ex, message.MessageId, message.Queue);
+                return;
+            }
+            catch (Exception ex)
+            {
+                Log.RenewFailed(logger, ex, message.MessageId, message.Queue);
+            }
+        }
+    }
+
+    private static Activity? StartProcessActivity(ReceivedTaskMessage message, DecodedTask decoded)
+    {
+        if (!TasksTelemetry.Source.HasListeners()) return null;
+        decoded.ReadHeaders().TryGetValue(TaskHeaders.TraceParent, out var traceParent);
+        ActivityContext.TryParse(traceParent, null, out var parent);
+        var activity = TasksTelemetry.Source.StartActivity($"process {decoded.Task.Name}", ActivityKind.Consumer, parent);
+        activity?.SetTag(TasksTelemetry.TaskNameTag, decoded.Task.Name);
+        activity?.SetTag(TasksTelemetry.QueueTag, message.Queue);
+        activity?.SetTag(TasksTelemetry.AttemptTag, message.Attempt);
+        return activity;
+    }
+
+    private sealed class EmptyServiceProvider : IServiceProvider
+    {
+        public static readonly EmptyServiceProvider Instance = new();
+
+        public object? GetService(Type serviceType) => null;
+    }
+}

@@ -1,0 +1,75 @@
+using System;
+using System.Collections.Generic;
+using MessagePack;
+
+namespace Tasks;
+
+/// <summary>How a <see cref="TaskWorker"/> pulls and runs tasks. Every default is documented on its property.</summary>
+public sealed class TaskWorkerOptions
+{
+    /// <summary>The queues to listen on. Empty (the default): every queue a registered task uses.</summary>
+    public IList<string> Queues { get; } = new List<string>();
+
+    /// <summary>The most tasks running at once in this worker. Default: 16.</summary>
+    public int MaxConcurrency { get; set; } = 16;
+
+    /// <summary>The most tasks of one queue running at once. Default: null, limited by <see cref="MaxConcurrency"/> only.</summary>
+    public int? MaxConcurrencyPerQueue { get; set; }
+
+    /// <summary>The most messages taken in one receive. Default: 32 (Azure's maximum).</summary>
+    public int BatchSize { get; set; } = 32;
+
+    /// <summary>How long a received message stays invisible to other workers; renewed at half of it while the task runs. Default: 30 s.</summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long one run of a task may take before its token fires and the run counts as failed. Default: 10 minutes; null for none.</summary>
+    public TimeSpan? TaskTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>The delays between attempts of a failing task.</summary>
+    public TaskRetryPolicy Retry { get; set; } = new();
+
+    /// <summary>The first wait after an empty receive; the wait doubles up to <see cref="MaxPollingInterval"/>. Default: 100 ms.</summary>
+    public TimeSpan MinPollingInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The longest wait between receives of an idle queue. Default: 2 s.</summary>
+    public TimeSpan MaxPollingInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>On stop, how long running tasks may finish before their token fires and they are released. Default: 10 s.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The MessagePack settings arguments are read with. Default: <see cref="TaskSerializer.DefaultOptions"/>.</summary>
+    public MessagePackSerializerOptions SerializerOptions { get; set; } = TaskSerializer.DefaultOptions;
+
+    internal void Validate()
+    {
+        if (MaxConcurrency < 1) throw new ArgumentOutOfRangeException(nameof(MaxConcurrency), MaxConcurrency, "At least one task must be able to run.");
+        if (MaxConcurrencyPerQueue is < 1) throw new ArgumentOutOfRangeException(nameof(MaxConcurrencyPerQueue), MaxConcurrencyPerQueue, "At least one task per queue must be able to run.");
+        if (BatchSize is < 1 or > 32) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "A batch holds 1 to 32 messages.");
+        if (LeaseDuration < TimeSpan.FromSeconds(1)) throw new ArgumentOutOfRangeException(nameof(LeaseDuration), LeaseDuration, "A lease lasts at least 1 second.");
+        if (MinPollingInterval <= TimeSpan.Zero || MaxPollingInterval < MinPollingInterval)
+            throw new ArgumentOutOfRangeException(nameof(MinPollingInterval), "Polling intervals must be positive, with the minimum not above the maximum.");
+    }
+}
+
+/// <summary>Exponential backoff with jitter: attempt n waits <c>BaseDelay * 2^(n-1)</c>, capped at <c>MaxDelay</c>, spread by ±<c>Jitter</c>.</summary>
+public sealed class TaskRetryPolicy
+{
+    /// <summary>The wait after the first failure. Default: 2 s.</summary>
+    public TimeSpan BaseDelay { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The longest wait. Default: 10 minutes.</summary>
+    public TimeSpan MaxDelay { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>The fraction by which a delay is spread at random either way, so failed tasks don't retry in lockstep. Default: 0.2.</summary>
+    public double Jitter { get; set; } = 0.2;
+
+    /// <summary>The delay after the failure of attempt <paramref name="attempt"/> (1-based).</summary>
+    public TimeSpan GetDelay(int attempt, Random? random = null)
+    {
+        var exponent = Math.Clamp(attempt - 1, 0, 30);
+        var ticks = Math.Min(BaseDelay.Ticks * Math.Pow(2, exponent), MaxDelay.Ticks);
+        if (Jitter > 0)
+            ticks *= 1 + Jitter * (2 * (random ?? Random.Shared).NextDouble() - 1);
+        return TimeSpan.FromTicks((long)Math.Min(ticks, MaxDelay.Ticks));
+    }
+}

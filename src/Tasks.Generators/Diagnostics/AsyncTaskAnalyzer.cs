@@ -1,0 +1,76 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
+using Tasks.Generators.Parsing;
+
+namespace Tasks.Generators.Diagnostics;
+
+/// <summary>
+/// Reports every rule an <c>[AsyncTask]</c> method breaks, while you type. It runs the generator's
+/// own validator, so what the analyzer accepts is exactly what the generator emits.
+/// </summary>
+[DiagnosticAnalyzer(LanguageNames.CSharp)]
+public sealed class AsyncTaskAnalyzer : DiagnosticAnalyzer
+{
+    /// <inheritdoc />
+    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(
+        DiagnosticDescriptors.FirstParameterNotCancellationToken,
+        DiagnosticDescriptors.ReturnTypeNotTask,
+        DiagnosticDescriptors.ParamsParameter,
+        DiagnosticDescriptors.ByRefParameter,
+        DiagnosticDescriptors.Generic,
+        DiagnosticDescriptors.ContainingTypeNotPartial,
+        DiagnosticDescriptors.UnsupportedParameterType,
+        DiagnosticDescriptors.DuplicateWireName,
+        DiagnosticDescriptors.NotReachable,
+        DiagnosticDescriptors.GeneratedNameConflict,
+        DiagnosticDescriptors.InvalidAttributeValue);
+
+    /// <inheritdoc />
+    public override void Initialize(AnalysisContext context)
+    {
+        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
+        context.EnableConcurrentExecution();
+        context.RegisterCompilationStartAction(static start =>
+        {
+            var known = KnownTypes.Create(start.Compilation);
+            if (known.AsyncTaskAttribute is null) return;
+            var byWireName = new ConcurrentDictionary<string, ConcurrentBag<IMethodSymbol>>();
+
+            start.RegisterSymbolAction(
+                symbolContext =>
+                {
+                    var method = (IMethodSymbol)symbolContext.Symbol;
+                    if (AsyncTaskSettings.Find(method, known.AsyncTaskAttribute) is not { } attribute) return;
+                    var settings = AsyncTaskSettings.Read(attribute);
+                    TaskMethodValidator.Validate(method, settings, known, symbolContext.ReportDiagnostic, symbolContext.CancellationToken);
+                    byWireName.GetOrAdd(settings.WireName(method), _ => new ConcurrentBag<IMethodSymbol>()).Add(method);
+                },
+                SymbolKind.Method);
+
+            start.RegisterCompilationEndAction(end =>
+            {
+                foreach (var pair in byWireName)
+                {
+                    if (pair.Value.Count < 2) continue;
+                    var methods = pair.Value
+                        .OrderBy(m => m.Locations.FirstOrDefault()?.SourceTree?.FilePath, System.StringComparer.Ordinal)
+                        .ThenBy(m => m.Locations.FirstOrDefault()?.SourceSpan.Start ?? 0)
+                        .ToArray();
+                    foreach (var method in methods)
+                    {
+                        var other = methods.First(m => !SymbolEqualityComparer.Default.Equals(m, method));
+                        end.ReportDiagnostic(Diagnostic.Create(
+                            DiagnosticDescriptors.DuplicateWireName,
+                            method.Locations.FirstOrDefault(),
+                            method.ToDisplayString(),
+                            pair.Key,
+                            other.ToDisplayString()));
+                    }
+                }
+            });
+        });
+    }
+}

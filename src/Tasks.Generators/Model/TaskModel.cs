@@ -1,0 +1,55 @@
+using System.Linq;
+
+namespace Tasks.Generators.Model;
+
+/// <summary>Everything the emitter needs for one valid task: strings, bools and equatable arrays only.</summary>
+/// <param name="Containing">The namespace and the chain of types that declare the method.</param>
+/// <param name="MethodName">The method name, escaped as an identifier (e.g. <c>@class</c>).</param>
+/// <param name="ClassName">The generated nested class, <c>{Method}Async</c>.</param>
+/// <param name="WireName">The stable name written into messages.</param>
+/// <param name="Queue">The queue name.</param>
+/// <param name="MaxAttempts">Attempts before dead-letter.</param>
+/// <param name="IsStatic">False for instance methods (resolved from DI by the worker).</param>
+/// <param name="IsPublic">Whether the generated class is public (else internal).</param>
+/// <param name="Parameters">The parameters after the CancellationToken, in order.</param>
+/// <param name="DocSummary">The method's XML doc summary lines, or empty.</param>
+internal sealed record TaskModel(
+    HierarchyInfo Containing,
+    string MethodName,
+    string ClassName,
+    string WireName,
+    string Queue,
+    int MaxAttempts,
+    bool IsStatic,
+    bool IsPublic,
+    EquatableArray<ParameterModel> Parameters,
+    EquatableArray<string> DocSummary)
+{
+    /// <summary><c>global::Ns.Outer.Inner.MethodAsync</c>: what the dispatch table refers to.</summary>
+    public string FullyQualifiedClassName => $"{Containing.FullyQualifiedName}.{ClassName}";
+
+    /// <summary>Unique and stable per task: <c>Ns.Outer.Inner.MethodAsync.g.cs</c>.</summary>
+    public string HintName => $"{Containing.MetadataName}.{ClassName.TrimStart('@')}.g.cs";
+}
+
+/// <summary>One task argument.</summary>
+/// <param name="Name">The parameter name, escaped as an identifier.</param>
+/// <param name="Type">The fully qualified type with <c>global::</c> and nullable annotations.</param>
+/// <param name="DefaultValue">The C# literal of the default value, or null if it has none.</param>
+internal sealed record ParameterModel(string Name, string Type, string? DefaultValue);
+
+/// <summary>A containing type: its declaration keyword(s), name and whether it is static.</summary>
+internal sealed record TypeDeclarationInfo(string Keyword, string Name, bool IsStatic);
+
+/// <summary>The namespace and the types, outermost first, that the generated class is nested in.</summary>
+internal sealed record HierarchyInfo(string Namespace, EquatableArray<TypeDeclarationInfo> Types)
+{
+    public string FullyQualifiedName
+        => "global::" + (Namespace.Length == 0 ? "" : Namespace + ".") + string.Join(".", Types.Select(t => t.Name));
+
+    public string MetadataName
+        => (Namespace.Length == 0 ? "" : Namespace + ".") + string.Join("+", Types.Select(t => t.Name.TrimStart('@')));
+}
+
+/// <summary>One row of the dispatch table.</summary>
+internal sealed record DispatchEntry(string WireName, string FullyQualifiedClassName);

@@ -1,0 +1,55 @@
+using Microsoft.CodeAnalysis;
+
+namespace Tasks.Generators.Parsing;
+
+/// <summary>The values written in one <c>[AsyncTask(...)]</c>, with the runtime's defaults.</summary>
+internal sealed class AsyncTaskSettings
+{
+    public const string DefaultQueue = "tasks";
+    public const int DefaultMaxAttempts = 5;
+
+    public string? ExplicitName { get; private set; }
+    public string Queue { get; private set; } = DefaultQueue;
+    public int MaxAttempts { get; private set; } = DefaultMaxAttempts;
+    public AttributeData Attribute { get; }
+
+    private AsyncTaskSettings(AttributeData attribute) => Attribute = attribute;
+
+    public static AsyncTaskSettings Read(AttributeData attribute)
+    {
+        var settings = new AsyncTaskSettings(attribute);
+        foreach (var argument in attribute.NamedArguments)
+        {
+            switch (argument.Key)
+            {
+                case "Name" when argument.Value.Value is string name:
+                    settings.ExplicitName = name;
+                    break;
+                case "Queue" when argument.Value.Value is string queue:
+                    settings.Queue = queue;
+                    break;
+                case "MaxAttempts" when argument.Value.Value is int maxAttempts:
+                    settings.MaxAttempts = maxAttempts;
+                    break;
+            }
+        }
+
+        return settings;
+    }
+
+    /// <summary>The wire name: the explicit Name, else <c>Namespace.Outer.Inner.Method</c>.</summary>
+    public string WireName(IMethodSymbol method)
+        => ExplicitName ?? method.ContainingType.ToDisplayString(SymbolDisplayFormat.CSharpErrorMessageFormat
+            .WithGenericsOptions(SymbolDisplayGenericsOptions.None)) + "." + method.Name;
+
+    public static AttributeData? Find(IMethodSymbol method, INamedTypeSymbol? attributeType)
+    {
+        if (attributeType is null) return null;
+        foreach (var attribute in method.GetAttributes())
+        {
+            if (SymbolEqualityComparer.Default.Equals(attribute.AttributeClass, attributeType)) return attribute;
+        }
+
+        return null;
+    }
+}

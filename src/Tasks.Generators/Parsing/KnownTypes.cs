@@ -1,0 +1,32 @@
+using Microsoft.CodeAnalysis;
+
+namespace Tasks.Generators.Parsing;
+
+/// <summary>The symbols the rules compare against, resolved once per compilation.</summary>
+internal sealed class KnownTypes
+{
+    public const string AsyncTaskAttributeName = "Tasks.AsyncTaskAttribute";
+
+    private KnownTypes(Compilation compilation)
+    {
+        AsyncTaskAttribute = compilation.GetTypeByMetadataName(AsyncTaskAttributeName);
+        CancellationToken = compilation.GetTypeByMetadataName("System.Threading.CancellationToken");
+        Task = compilation.GetTypeByMetadataName("System.Threading.Tasks.Task");
+        Stream = compilation.GetTypeByMetadataName("System.IO.Stream");
+        MessagePackObjectAttribute = compilation.GetTypeByMetadataName("MessagePack.MessagePackObjectAttribute");
+        UnionAttribute = compilation.GetTypeByMetadataName("MessagePack.UnionAttribute");
+        MessagePackFormatterAttribute = compilation.GetTypeByMetadataName("MessagePack.MessagePackFormatterAttribute");
+        GeneratedCodeAttribute = compilation.GetTypeByMetadataName("System.CodeDom.Compiler.GeneratedCodeAttribute");
+    }
+
+    public INamedTypeSymbol? AsyncTaskAttribute { get; }
+    public INamedTypeSymbol? CancellationToken { get; }
+    public INamedTypeSymbol? Task { get; }
+    public INamedTypeSymbol? Stream { get; }
+    public INamedTypeSymbol? MessagePackObjectAttribute { get; }
+    public INamedTypeSymbol? UnionAttribute { get; }
+    public INamedTypeSymbol? MessagePackFormatterAttribute { get; }
+    public INamedTypeSymbol? GeneratedCodeAttribute { get; }
+
+    public static KnownTypes Create(Compilation compilation) => new(compilation);
+}

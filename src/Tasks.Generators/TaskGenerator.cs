@@ -1,0 +1,60 @@
+using System;
+using System.Linq;
+using System.Text;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Text;
+using Tasks.Generators.Emitting;
+using Tasks.Generators.Model;
+using Tasks.Generators.Parsing;
+
+namespace Tasks.Generators;
+
+/// <summary>
+/// Writes, for every valid <c>[AsyncTask]</c> method, a typed Enqueue stub, the argument envelope
+/// and its formatter, and one dispatch table per assembly. Only the pipeline lives here: parsing
+/// is in <see cref="TaskParser"/>, emitting in <see cref="TaskEmitter"/> and <see cref="DispatchTableEmitter"/>.
+/// </summary>
+[Generator(LanguageNames.CSharp)]
+public sealed class TaskGenerator : IIncrementalGenerator
+{
+    /// <inheritdoc />
+    public void Initialize(IncrementalGeneratorInitializationContext context)
+    {
+        var tasks = context.SyntaxProvider
+            .ForAttributeWithMetadataName(
+                KnownTypes.AsyncTaskAttributeName,
+                static (node, _) => node is MethodDeclarationSyntax,
+                static (syntaxContext, cancellationToken) => TaskParser.Parse(syntaxContext, cancellationToken))
+            .WithTrackingName(TrackingNames.TaskModels)
+            .Where(static task => task is not null)
+            .Select(static (task, _) => task!)
+            .WithTrackingName(TrackingNames.ValidTasks);
+
+        context.RegisterSourceOutput(tasks, static (output, task) =>
+            output.AddSource(task.HintName, SourceText.From(TaskEmitter.Emit(task), Encoding.UTF8)));
+
+        var dispatchTable = tasks
+            .Select(static (task, _) => new DispatchEntry(task.WireName, task.FullyQualifiedClassName))
+            .WithTrackingName(TrackingNames.DispatchEntries)
+            .Collect()
+            .Select(static (entries, _) => entries
+                // A wire name declared twice is TASK008; keep the table buildable and let the analyzer fail the build.
+                .GroupBy(e => e.WireName, StringComparer.Ordinal)
+                .Select(g => g.OrderBy(e => e.FullyQualifiedClassName, StringComparer.Ordinal).First())
+                .OrderBy(e => e.WireName, StringComparer.Ordinal)
+                .ToEquatableArray())
+            .WithTrackingName(TrackingNames.DispatchTable);
+
+        var canInitializeModules = context.CompilationProvider
+            .Select(static (compilation, _) => compilation.GetTypeByMetadataName("System.Runtime.CompilerServices.ModuleInitializerAttribute") is not null)
+            .WithTrackingName(TrackingNames.CanInitializeModules);
+
+        context.RegisterSourceOutput(dispatchTable.Combine(canInitializeModules), static (output, input) =>
+        {
+            var (entries, canInitialize) = input;
+            if (entries.Count == 0 || !canInitialize) return;
+            output.AddSource(DispatchTableEmitter.HintName, SourceText.From(DispatchTableEmitter.Emit(entries), Encoding.UTF8));
+        });
+    }
+}

@@ -1,0 +1,11 @@
+namespace Tasks.Generators;
+
+/// <summary>Names of the pipeline steps, so incrementality tests can find them.</summary>
+internal static class TrackingNames
+{
+    public const string TaskModels = nameof(TaskModels);
+    public const string ValidTasks = nameof(ValidTasks);
+    public const string DispatchEntries = nameof(DispatchEntries);
+    public const string DispatchTable = nameof(DispatchTable);
+    public const string CanInitializeModules = nameof(CanInitializeModules);
+}
