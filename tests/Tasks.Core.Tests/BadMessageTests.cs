@@ -1,0 +1,95 @@
+using System.Buffers;
+using MessagePack;
+
+namespace Tasks.Core.Tests;
+
+public sealed class BadMessageTests
+{
+    private static readonly string RunName = ScriptedTasks.RunAsync.Definition.Name;
+
+    [Fact]
+    public async Task Every_bad_message_is_dead_lettered_with_its_reason_while_good_ones_run()
+    {
+        await using var h = new Harness();
+        var ran = 0;
+        var good = Scripts.Add((_, _) =>
+        {
+            Interlocked.Increment(ref ran);
+            return Task.CompletedTask;
+        });
+        var cases = new Dictionary<string, (byte[] Body, string Reason)>
+        {
+            ["random"] = ([0xC1, 0x07, 0xFF, 0x00, 0x13], "not a task envelope"),
+            ["not-an-array"] = (Envelope((ref MessagePackWriter w) => w.Write("hello")), "not a task envelope"),
+            ["version"] = (Envelope((ref MessagePackWriter w) => { w.WriteArrayHeader(4); w.Write(2); w.Write(RunName); w.WriteArrayHeader(1); w.Write("x"); w.WriteMapHeader(0); }), "format version 2"),
+            ["unknown"] = (Envelope((ref MessagePackWriter w) => { w.WriteArrayHeader(4); w.Write(1); w.Write("Nobody.Knows.This"); w.WriteArrayHeader(0); w.WriteMapHeader(0); }), "No task named 'Nobody.Knows.This'"),
+            ["wrong-types"] = (Envelope((ref MessagePackWriter w) => { w.WriteArrayHeader(4); w.Write(1); w.Write(RunName); w.WriteArrayHeader(1); w.Write(3.5); w.WriteMapHeader(0); }), $"Could not decode the arguments of '{RunName}'"),
+        };
+        var valid = Envelope((ref MessagePackWriter w) => { w.WriteArrayHeader(4); w.Write(1); w.Write(RunName); w.WriteArrayHeader(1); w.Write(good); w.WriteMapHeader(0); });
+        cases["truncated"] = (valid[..^4], $"Could not decode the arguments of '{RunName}'");
+        cases["trailing-bytes"] = ([.. valid, 0x01], "bytes after its end");
+
+        foreach (var (id, (body, _)) in cases) h.Transport.SendRaw(ScriptedTasks.Queue, body, id);
+        await ScriptedTasks.RunAsync.Enqueue(h.Client, good);
+        h.Transport.SendRaw(ScriptedTasks.Queue, valid, "hand-made-valid");
+
+        var handled = 0;
+        while (await h.Worker.RunOnceAsync() is var n and > 0) handled += n;
+
+        Assert.Equal(cases.Count + 2, handled);
+        Assert.Equal(2, ran);
+        Assert.Empty(h.Transport.Peek(ScriptedTasks.Queue));
+        var dead = h.Transport.DeadLetters.ToDictionary(d => d.MessageId);
+        Assert.Equal(cases.Count, dead.Count);
+        foreach (var (id, (body, reason)) in cases)
+        {
+            Assert.Contains(reason, dead[id].Reason.Reason);
+            Assert.Equal(body, dead[id].Body.ToArray());
+            Assert.Equal(typeof(TaskEnvelopeException).FullName, dead[id].Reason.ExceptionType);
+        }
+    }
+
+    [Fact]
+    public async Task Instance_task_without_a_service_provider_is_dead_lettered_with_how_to_fix_it()
+    {
+        await using var h = new Harness(o =>
+        {
+            o.Queues.Clear();
+            o.Queues.Add("instances");
+        });
+        await GreeterTasks.GreetAsync.Enqueue(h.Client, "Ada");
+
+        Assert.Equal(1, await h.Worker.RunOnceAsync());
+
+        var dead = Assert.Single(h.Transport.DeadLetters);
+        Assert.Contains("has no IServiceProvider", dead.Reason.Reason);
+        Assert.Contains("AddAsyncTasks", dead.Reason.Reason);
+    }
+
+    [Fact]
+    public async Task Too_large_argument_fails_at_enqueue_with_size_and_limit_and_sends_nothing()
+    {
+        await using var h = new Harness();
+        var huge = new string('x', 60_000);
+
+        var error = await Assert.ThrowsAsync<TaskMessageTooLargeException>(async () => await ScriptedTasks.EchoAsync.Enqueue(h.Client, huge));
+
+        Assert.Equal(49_152, error.Limit);
+        Assert.True(error.Size > 60_000);
+        Assert.Contains($"{error.Size:N0} bytes", error.Message);
+        Assert.Contains("at most 49,152", error.Message);
+        Assert.Contains("Tasks.Core.Tests.ScriptedTasks.Echo", error.Message);
+        Assert.Empty(h.Transport.Peek(ScriptedTasks.Queue));
+    }
+
+    internal delegate void WriteEnvelope(ref MessagePackWriter writer);
+
+    internal static byte[] Envelope(WriteEnvelope write)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        var writer = new MessagePackWriter(buffer);
+        write(ref writer);
+        writer.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+}

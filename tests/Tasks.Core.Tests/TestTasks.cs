@@ -1,0 +1,116 @@
+using System.Collections.Concurrent;
+using MessagePack;
+using Tasks;
+
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
+namespace Tasks.Core.Tests;
+
+/// <summary>
+/// What a scripted test task does: each test registers a behaviour under a fresh id and enqueues
+/// <see cref="ScriptedTasks.Run"/> with that id, so tests never share state.
+/// </summary>
+public static class Scripts
+{
+    private static readonly ConcurrentDictionary<string, Func<TaskContext, CancellationToken, Task>> behaviours = new();
+
+    public static string Add(Func<TaskContext, CancellationToken, Task> behaviour)
+    {
+        var id = Guid.NewGuid().ToString("N");
+        behaviours[id] = behaviour;
+        return id;
+    }
+
+    public static Task Run(string id, CancellationToken cancellationToken)
+        => behaviours[id](TaskContext.Current!, cancellationToken);
+}
+
+public static partial class ScriptedTasks
+{
+    public const string Queue = "scripted";
+
+    [AsyncTask(Queue = Queue, MaxAttempts = 3)]
+    public static Task Run(CancellationToken cancellationToken, string scriptId) => Scripts.Run(scriptId, cancellationToken);
+
+    [AsyncTask(Queue = "other", MaxAttempts = 3)]
+    public static Task RunOther(CancellationToken cancellationToken, string scriptId) => Scripts.Run(scriptId, cancellationToken);
+
+    [AsyncTask(Queue = Queue)]
+    public static Task Echo(CancellationToken cancellationToken, string text, int number = 42) => Scripts.Run(text, cancellationToken);
+}
+
+public enum Color { Red, Green, Blue = 7 }
+
+[MessagePackObject]
+public sealed record Address([property: Key(0)] string Street, [property: Key(1)] int? Number);
+
+[Union(0, typeof(Circle))]
+[Union(1, typeof(Square))]
+public interface IShape;
+
+[MessagePackObject]
+public sealed record Circle([property: Key(0)] double Radius) : IShape;
+
+[MessagePackObject]
+public sealed record Square([property: Key(0)] double Side) : IShape;
+
+/// <summary>Every kind of argument the generator supports, in one task.</summary>
+public static partial class AllTypesTasks
+{
+    public static readonly ConcurrentDictionary<Guid, object?[]> Received = new();
+
+    [AsyncTask(Queue = "all-types")]
+    public static Task Capture(
+        CancellationToken cancellationToken,
+        Guid key,
+        int number,
+        long big,
+        double ratio,
+        decimal money,
+        bool flag,
+        char letter,
+        string? text,
+        Color color,
+        DateTime when,
+        DateTimeOffset whenOffset,
+        TimeSpan duration,
+        byte[] blob,
+        int[] numbers,
+        List<string> names,
+        Dictionary<string, int> counts,
+        Address address,
+        Address? missingAddress,
+        int? maybe,
+        IShape shape,
+        (int, string) pair,
+        IReadOnlyList<Address> addresses)
+    {
+        Received[key] = [number, big, ratio, money, flag, letter, text, color, when, whenOffset, duration, blob, numbers, names, counts, address, missingAddress, maybe, shape, pair, addresses];
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>An instance task: the worker resolves this type from a DI scope per task.</summary>
+public sealed partial class GreeterTasks(GreetingLog log, ScopedThing scoped)
+{
+    [AsyncTask(Queue = "instances")]
+    public Task Greet(CancellationToken cancellationToken, string name)
+    {
+        log.Lines.Add($"{name} via scope {scoped.Id}");
+        return Task.CompletedTask;
+    }
+}
+
+public sealed class GreetingLog
+{
+    public ConcurrentBag<string> Lines { get; } = new();
+}
+
+public sealed class ScopedThing : IDisposable
+{
+    public static int Disposed;
+
+    public Guid Id { get; } = Guid.NewGuid();
+
+    public void Dispose() => Interlocked.Increment(ref Disposed);
+}

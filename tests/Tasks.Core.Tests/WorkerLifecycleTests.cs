@@ -1,0 +1,147 @@
+namespace Tasks.Core.Tests;
+
+public sealed class WorkerLifecycleTests
+{
+    [Fact]
+    public async Task Concurrency_never_exceeds_the_worker_limit()
+    {
+        await using var h = new Harness(o =>
+        {
+            o.MaxConcurrency = 3;
+            o.Queues.Add("other");
+        }, TimeProvider.System);
+        var running = 0;
+        var peak = 0;
+        var id = Scripts.Add(async (_, cancellationToken) =>
+        {
+            var now = Interlocked.Increment(ref running);
+            InterlockedMax(ref peak, now);
+            await Task.Delay(20, cancellationToken);
+            Interlocked.Decrement(ref running);
+        });
+        for (var i = 0; i < 15; i++)
+        {
+            await ScriptedTasks.RunAsync.Enqueue(h.Client, id);
+            await ScriptedTasks.RunOtherAsync.Enqueue(h.Client, id);
+        }
+
+        await h.Worker.StartAsync();
+        await Harness.WaitUntil(() => h.Results.Count == 30, "30 tasks completed");
+        await h.Worker.StopAsync();
+
+        Assert.All(h.Results, r => Assert.Equal(TaskOutcome.Completed, r.Outcome));
+        Assert.Equal(3, peak);
+    }
+
+    [Fact]
+    public async Task Concurrency_per_queue_never_exceeds_its_limit()
+    {
+        await using var h = new Harness(o =>
+        {
+            o.MaxConcurrency = 10;
+            o.MaxConcurrencyPerQueue = 2;
+            o.Queues.Add("other");
+        }, TimeProvider.System);
+        var running = new int[2];
+        var peaks = new int[2];
+        string Script(int queue) => Scripts.Add(async (_, cancellationToken) =>
+        {
+            var now = Interlocked.Increment(ref running[queue]);
+            InterlockedMax(ref peaks[queue], now);
+            await Task.Delay(20, cancellationToken);
+            Interlocked.Decrement(ref running[queue]);
+        });
+        var (first, second) = (Script(0), Script(1));
+        for (var i = 0; i < 10; i++)
+        {
+            await ScriptedTasks.RunAsync.Enqueue(h.Client, first);
+            await ScriptedTasks.RunOtherAsync.Enqueue(h.Client, second);
+        }
+
+        await h.Worker.StartAsync();
+        await Harness.WaitUntil(() => h.Results.Count == 20, "20 tasks completed");
+        await h.Worker.StopAsync();
+
+        Assert.Equal([2, 2], peaks);
+    }
+
+    [Fact]
+    public async Task Stop_drains_tasks_that_finish_in_time_and_releases_the_rest_so_none_is_lost()
+    {
+        await using var h = new Harness(o => o.DrainTimeout = TimeSpan.FromMilliseconds(300), TimeProvider.System);
+        var stuckStarted = 0;
+        var quick = Scripts.Add(async (_, cancellationToken) => await Task.Delay(100, cancellationToken));
+        var stuck = Scripts.Add(async (context, cancellationToken) =>
+        {
+            if (context.Attempt > 1) return; // the next worker finishes it
+            Interlocked.Increment(ref stuckStarted);
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        });
+        for (var i = 0; i < 5; i++)
+        {
+            await ScriptedTasks.RunAsync.Enqueue(h.Client, quick);
+            await ScriptedTasks.RunAsync.Enqueue(h.Client, stuck);
+        }
+
+        await h.Worker.StartAsync();
+        await Harness.WaitUntil(() => Volatile.Read(ref stuckStarted) == 5, "the stuck tasks started");
+        await h.Worker.StopAsync();
+
+        Assert.Equal(5, h.Results.Count(r => r.Outcome == TaskOutcome.Completed));
+        Assert.Equal(5, h.Results.Count(r => r.Outcome == TaskOutcome.Released));
+        var left = h.Transport.Peek(ScriptedTasks.Queue);
+        Assert.Equal(5, left.Count);
+        Assert.All(left, m => Assert.True(m.VisibleAt <= h.Time.GetUtcNow(), "released messages are visible at once"));
+        Assert.Empty(h.Transport.DeadLetters);
+
+        // Another worker picks the released messages up and finishes them.
+        var rescued = 0;
+        await using var next = new TaskWorker(h.Transport, h.Options, timeProvider: h.Time);
+        next.TaskRan += r =>
+        {
+            if (r.Outcome == TaskOutcome.Completed) Interlocked.Increment(ref rescued);
+        };
+        await next.StartAsync();
+        await Harness.WaitUntil(() => Volatile.Read(ref rescued) == 5, "the released tasks completed on the next worker");
+        await next.StopAsync();
+        Assert.Empty(h.Transport.Peek(ScriptedTasks.Queue));
+    }
+
+    [Fact]
+    public async Task Lease_is_renewed_while_a_long_task_runs_so_no_other_worker_takes_it()
+    {
+        await using var h = new Harness(o => o.LeaseDuration = TimeSpan.FromSeconds(2));
+        var runs = 0;
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var id = Scripts.Add(async (_, _) =>
+        {
+            Interlocked.Increment(ref runs);
+            await release.Task;
+        });
+        await ScriptedTasks.RunAsync.Enqueue(h.Client, id);
+
+        var run = h.Worker.RunOnceAsync();
+        await Harness.WaitUntil(() => Volatile.Read(ref runs) == 1, "the task started");
+        for (var second = 1; second <= 10; second++)
+        {
+            h.FakeTime.Advance(TimeSpan.FromSeconds(1));
+            await Harness.WaitUntil(() => Assert.Single(h.Transport.Peek(ScriptedTasks.Queue)).VisibleAt > h.Time.GetUtcNow(), $"the lease was renewed at {second} s");
+            var stolen = await h.Transport.ReceiveAsync(ScriptedTasks.Queue, 32, TimeSpan.FromSeconds(2), CancellationToken.None);
+            Assert.Empty(stolen);
+        }
+
+        release.SetResult();
+        await run;
+        Assert.Equal(1, runs);
+        Assert.Equal(TaskOutcome.Completed, Assert.Single(h.Results).Outcome);
+        Assert.Empty(h.Transport.Peek(ScriptedTasks.Queue));
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int current;
+        while ((current = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, current) != current)
+        {
+        }
+    }
+}
