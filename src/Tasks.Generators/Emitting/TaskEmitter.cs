@@ -45,7 +45,7 @@ internal static class TaskEmitter
         var newArguments = $"new Arguments({argumentList})";
         var accessibility = task.IsPublic ? "public" : "internal";
 
-        Summary(writer, task.DocSummary, $"Enqueues the <c>{Escape(task.MethodName)}</c> task ('{Escape(task.WireName)}').");
+        Summary(writer, task.DocSummary, $"Enqueues the <c>{Escape(task.MethodName.TrimStart('@'))}</c> task ('{Escape(task.WireName)}').");
         writer.Line(GeneratedCode.Attribute);
         using (writer.Block($"{accessibility} static class {task.ClassName}"))
         {

@@ -229,10 +229,12 @@ internal static class TaskMethodValidator
         _ => accessibility.ToString().ToLowerInvariant(),
     };
 
+    /// <summary>"send-one" → "SendOne": a wire-name segment as a PascalCase identifier.</summary>
     private static string ToIdentifier(string text)
     {
-        var chars = text.Where(c => char.IsLetterOrDigit(c) || c == '_').ToArray();
-        var identifier = new string(chars);
+        var words = new string(text.Select(c => char.IsLetterOrDigit(c) ? c : ' ').ToArray())
+            .Split(new[] { ' ' }, StringSplitOptions.RemoveEmptyEntries);
+        var identifier = string.Concat(words.Select(w => char.ToUpperInvariant(w[0]) + w.Substring(1)));
         return identifier.Length == 0 || char.IsDigit(identifier[0]) ? "_" + identifier : identifier;
     }
 }

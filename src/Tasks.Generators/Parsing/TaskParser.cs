@@ -99,6 +99,9 @@ internal static class TaskParser
         {
             var summary = XElement.Parse(xml).Element("summary");
             if (summary is null) return EquatableArray<string>.Empty;
+            // The generated members have other parameters: a paramref would point at nothing.
+            foreach (var reference in summary.Descendants().Where(e => e.Name == "paramref" || e.Name == "typeparamref").ToList())
+                reference.ReplaceWith(new XElement("c", (string?)reference.Attribute("name")));
             var inner = string.Concat(summary.Nodes().Select(n => n.ToString()));
             return inner.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToEquatableArray();
         }

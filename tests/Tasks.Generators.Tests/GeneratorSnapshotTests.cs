@@ -1,0 +1,105 @@
+using Microsoft.CodeAnalysis;
+using Tasks.Tests.Infrastructure;
+
+namespace Tasks.Generators.Tests;
+
+/// <summary>The generated source for representative tasks, compared to committed snapshots.</summary>
+public sealed class GeneratorSnapshotTests
+{
+    [Fact]
+    public Task Static_task_with_a_record_argument_and_doc_summary() => VerifyAsync("""
+        namespace MyApp.Caching;
+
+        [MessagePackObject]
+        public sealed record Report([property: Key(0)] string Title, [property: Key(1)] int[] Figures);
+
+        public static partial class CacheTasks
+        {
+            /// <summary>
+            /// Refreshes the cached page for <paramref name="key"/> from a <see cref="Report"/>.
+            /// </summary>
+            [AsyncTask]
+            public static async Task UpdateCache(CancellationToken cancellationToken, string key, Report report)
+                => await Task.Delay(1, cancellationToken);
+        }
+        """);
+
+    [Fact]
+    public Task Instance_task_in_nested_types_with_explicit_name_queue_and_attempts() => VerifyAsync("""
+        namespace Shop.Orders.Shipping
+        {
+            public partial class Outer
+            {
+                internal sealed partial class Shipper
+                {
+                    [AsyncTask(Name = "orders.ship", Queue = "orders", MaxAttempts = 8)]
+                    internal Task Ship(CancellationToken cancellationToken, Guid orderId, DateTimeOffset shipAt, byte[] label)
+                        => Task.CompletedTask;
+                }
+            }
+        }
+        """);
+
+    [Fact]
+    public Task Collections_enums_nullables_and_default_values() => VerifyAsync("""
+        namespace Reports;
+
+        public enum Format { Pdf, Csv = 3 }
+
+        public static partial class ExportTasks
+        {
+            [AsyncTask(Queue = "exports")]
+            public static Task Export(
+                CancellationToken cancellationToken,
+                List<string> columns,
+                Dictionary<string, int?> widths,
+                IReadOnlyList<DateTime> days,
+                Format format = Format.Csv,
+                string? title = null,
+                int? limit = null,
+                double scale = 1.5,
+                decimal fee = 0.25m,
+                long max = 10000000000,
+                string separator = "\t\"")
+                => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public Task Parameter_names_that_clash_with_generated_names_and_keywords() => VerifyAsync("""
+        public partial class Jobs
+        {
+            [AsyncTask]
+            public static Task @event(CancellationToken token, string @class, int options, string client, string cancellationToken, string ToString, string Arguments)
+                => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public Task Overloads_with_explicit_names_and_a_task_without_arguments_in_a_record_struct() => VerifyAsync("""
+        namespace Billing;
+
+        public partial record struct Invoices
+        {
+            [AsyncTask(Name = "billing.send-one")]
+            public static Task Send(CancellationToken cancellationToken, int invoiceId) => Task.CompletedTask;
+
+            [AsyncTask(Name = "billing.SendMany")]
+            public static Task Send(CancellationToken cancellationToken, int[] invoiceIds) => Task.CompletedTask;
+
+            [AsyncTask(Queue = "billing")]
+            public static Task Close(CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
+    private static async Task VerifyAsync(string source, [System.Runtime.CompilerServices.CallerMemberName] string testName = "")
+    {
+        var compilation = TestCompilation.Create(source);
+        var (output, result) = TestCompilation.Generate(compilation);
+
+        Assert.Empty(result.Diagnostics);
+        Assert.Empty(TestCompilation.Problems(output, compilation));
+        Assert.Empty(await TestCompilation.AnalyzeAsync(compilation));
+        Snapshot.Verify(result, testName: testName);
+    }
+}
