@@ -44,7 +44,8 @@ internal static class TaskMethodValidator
         }
 
         var parameters = method.Parameters;
-        if (parameters.Length == 0 || !SymbolEqualityComparer.Default.Equals(parameters[0].Type, known.CancellationToken))
+        var firstIsToken = parameters.Length > 0 && SymbolEqualityComparer.Default.Equals(parameters[0].Type, known.CancellationToken);
+        if (!firstIsToken)
         {
             var location = parameters.Length == 0 ? declaration?.ParameterList.GetLocation() : ParameterSyntax(parameters[0], cancellationToken)?.GetLocation();
             Fail(DiagnosticDescriptors.FirstParameterNotCancellationToken, location, name);
@@ -65,7 +66,8 @@ internal static class TaskMethodValidator
                 Fail(DiagnosticDescriptors.ByRefParameter, Modifier(syntax, keyword), parameter.Name, name, SyntaxFacts.GetText(keyword));
             }
 
-            if (i == 0 && SymbolEqualityComparer.Default.Equals(parameter.Type, known.CancellationToken))
+            // The token itself is not an argument; a token out of place is TASK001's to report.
+            if (SymbolEqualityComparer.Default.Equals(parameter.Type, known.CancellationToken) && (i == 0 || !firstIsToken))
                 continue;
             var typeLocation = syntax?.Type?.GetLocation() ?? syntax?.GetLocation();
             if (TypeSupport.WhyUnsupported(parameter.Type, known) is { } reason)

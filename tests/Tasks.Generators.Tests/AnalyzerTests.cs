@@ -1,0 +1,283 @@
+using Microsoft.CodeAnalysis;
+using Tasks.Generators.Diagnostics;
+using Tasks.Tests.Infrastructure;
+
+namespace Tasks.Generators.Tests;
+
+/// <summary>Each diagnostic, at its exact span; and none on valid code.</summary>
+public sealed class AnalyzerTests
+{
+    [Fact]
+    public Task TASK001_first_parameter_is_not_a_CancellationToken() => VerifyAsync("""
+        public static partial class Jobs
+        {
+            [AsyncTask]
+            public static Task WrongFirst({|TASK001:string name|}, CancellationToken cancellationToken) => Task.CompletedTask;
+
+            [AsyncTask]
+            public static Task NoParameters{|TASK001:()|} => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public Task TASK002_return_type_is_not_Task() => VerifyAsync("""
+        public static partial class Jobs
+        {
+            [AsyncTask]
+            public static {|TASK002:void|} Fire(CancellationToken cancellationToken) { }
+
+            [AsyncTask]
+            public static {|TASK002:Task<int>|} Compute(CancellationToken cancellationToken) => Task.FromResult(1);
+
+            [AsyncTask]
+            public static {|TASK002:ValueTask|} Fast(CancellationToken cancellationToken) => default;
+        }
+        """);
+
+    [Fact]
+    public Task TASK003_params_parameter() => VerifyAsync("""
+        public static partial class Jobs
+        {
+            [AsyncTask]
+            public static Task Sum(CancellationToken cancellationToken, {|TASK003:params|} int[] values) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public Task TASK004_ref_out_in_parameters() => VerifyAsync("""
+        public static partial class Jobs
+        {
+            [AsyncTask]
+            public static Task ByRef(CancellationToken cancellationToken, {|TASK004:ref|} int a, {|TASK004:in|} long b) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public Task TASK005_generic_method_or_generic_containing_type() => VerifyAsync("""
+        public static partial class Jobs
+        {
+            [AsyncTask]
+            public static Task Handle{|TASK005:<T>|}(CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+
+        public partial class Box<T>
+        {
+            [AsyncTask]
+            public static Task {|TASK005:Open|}(CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public async Task TASK006_containing_type_or_an_enclosing_type_is_not_partial()
+    {
+        var diagnostics = await VerifyAsync("""
+            public class Outer
+            {
+                public partial class Inner
+                {
+                    [AsyncTask]
+                    public static Task {|TASK006:Run|}(CancellationToken cancellationToken) => Task.CompletedTask;
+                }
+            }
+            """);
+
+        Assert.Equal("Type 'Outer' must be declared 'partial' so the generator can add 'RunAsync' to it", diagnostics[0].GetMessage());
+    }
+
+    [Theory]
+    [InlineData("object", "'object' would need type names on the wire")]
+    [InlineData("dynamic", "'dynamic' has no fixed shape")]
+    [InlineData("Action<int>", "a delegate is code, not data")]
+    [InlineData("System.IO.Stream", "a Stream is a live resource")]
+    [InlineData("System.IO.MemoryStream", "a Stream is a live resource")]
+    [InlineData("Span<byte>", "a ref struct (such as Span<T>) cannot be stored")]
+    [InlineData("CancellationToken", "only the first parameter receives the worker's CancellationToken")]
+    [InlineData("IDisposable", "'IDisposable' is an interface without [Union] attributes")]
+    [InlineData("Plain", "'Plain' has no [MessagePackObject] attribute")]
+    [InlineData("List<Plain>", "'Plain' has no [MessagePackObject] attribute")]
+    [InlineData("Dictionary<string, object>", "'object' would need type names on the wire")]
+    [InlineData("Task", "a Task is a running operation")]
+    public async Task TASK007_parameter_type_that_MessagePack_cannot_carry(string type, string reason)
+    {
+        var diagnostics = await VerifyAsync($$"""
+            public sealed class Plain { public int X { get; set; } }
+
+            public static partial class Jobs
+            {
+                [AsyncTask]
+                public static Task Run(CancellationToken cancellationToken, {|TASK007:{{type}}|} value) => Task.CompletedTask;
+            }
+            """);
+
+        Assert.Contains(reason, diagnostics[0].GetMessage());
+    }
+
+    [Fact]
+    public async Task TASK008_two_tasks_with_the_same_wire_name()
+    {
+        var diagnostics = await VerifyAsync("""
+            public static partial class Mail
+            {
+                [AsyncTask(Name = "send")]
+                public static Task {|TASK008:Send|}(CancellationToken cancellationToken, string to) => Task.CompletedTask;
+            }
+
+            public static partial class Sms
+            {
+                [AsyncTask(Name = "send")]
+                public static Task {|TASK008:Send|}(CancellationToken cancellationToken, string to) => Task.CompletedTask;
+            }
+
+            public static partial class Overloads
+            {
+                [AsyncTask]
+                public static Task {|TASK008:Notify|}(CancellationToken cancellationToken, int id) => Task.CompletedTask;
+
+                [AsyncTask]
+                public static Task {|TASK008:Notify|}(CancellationToken cancellationToken, string email) => Task.CompletedTask;
+            }
+            """);
+
+        Assert.Contains("has the wire name 'send', which 'Sms.Send(System.Threading.CancellationToken, string)' has too", diagnostics[0].GetMessage());
+        Assert.Contains("has the wire name 'Overloads.Notify'", diagnostics[2].GetMessage());
+    }
+
+    [Fact]
+    public Task TASK009_method_or_type_not_reachable_from_generated_code() => VerifyAsync("""
+        public partial class Outer
+        {
+            private partial class Hidden
+            {
+                [AsyncTask]
+                public static Task {|TASK009:Run|}(CancellationToken cancellationToken) => Task.CompletedTask;
+            }
+
+            [MessagePackObject]
+            private sealed class Secret { [Key(0)] public int X { get; set; } }
+
+            [AsyncTask]
+            private static Task Use(CancellationToken cancellationToken, {|TASK009:List<Secret>|} secrets) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public Task TASK010_generated_class_name_is_taken() => VerifyAsync("""
+        public static partial class Jobs
+        {
+            [AsyncTask]
+            public static Task {|TASK010:Run|}(CancellationToken cancellationToken) => Task.CompletedTask;
+
+            public static void RunAsync() { }
+
+            [AsyncTask(Name = "a.Same")]
+            public static Task {|TASK010:Twin|}(CancellationToken cancellationToken, int x) => Task.CompletedTask;
+
+            [AsyncTask(Name = "b.Same")]
+            public static Task {|TASK010:Twin|}(CancellationToken cancellationToken, string x) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public async Task TASK011_invalid_attribute_values()
+    {
+        var diagnostics = await VerifyAsync("""
+            public static partial class Jobs
+            {
+                [AsyncTask({|TASK011:Queue = "Bad_Queue"|})]
+                public static Task A(CancellationToken cancellationToken) => Task.CompletedTask;
+
+                [AsyncTask({|TASK011:MaxAttempts = 0|})]
+                public static Task B(CancellationToken cancellationToken) => Task.CompletedTask;
+
+                [AsyncTask({|TASK011:Name = " "|})]
+                public static Task C(CancellationToken cancellationToken) => Task.CompletedTask;
+
+                [AsyncTask({|TASK011:Queue = "this-queue-name-is-far-too-long-once-the-poison-suffix-is-added"|})]
+                public static Task D(CancellationToken cancellationToken) => Task.CompletedTask;
+            }
+            """);
+
+        Assert.Contains("may use only lowercase letters, digits and hyphens", diagnostics[0].GetMessage());
+        Assert.Contains("must be 3 to 56 characters long", diagnostics[3].GetMessage());
+    }
+
+    [Fact]
+    public Task Valid_tasks_of_every_shape_have_no_diagnostics() => VerifyAsync("""
+        [Union(0, typeof(Circle))]
+        public interface IShape { }
+
+        [MessagePackObject]
+        public sealed class Circle : IShape { [Key(0)] public double R { get; set; } }
+
+        public enum Level { Low, High }
+
+        public interface IMailer { }
+
+        public sealed partial class Service
+        {
+            [AsyncTask(Name = "svc.instance", Queue = "instances", MaxAttempts = 1)]
+            internal async Task Instance(CancellationToken cancellationToken, IShape shape, Level level, int? maybe, byte[] blob)
+                => await Task.Delay(1, cancellationToken);
+
+            [AsyncTask]
+            public static Task Static(CancellationToken token, Dictionary<string, List<Guid>> map, (int, string) pair, DateTimeOffset at, TimeSpan span, Uri uri)
+                => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public void Every_diagnostic_has_a_help_page_in_docs()
+    {
+        var root = RepositoryRoot();
+        var analyzer = new AsyncTaskAnalyzer();
+        foreach (var descriptor in analyzer.SupportedDiagnostics)
+        {
+            Assert.EndsWith($"/docs/diagnostics/{descriptor.Id}.md", descriptor.HelpLinkUri);
+            var page = Path.Combine(root, "docs", "diagnostics", descriptor.Id + ".md");
+            Assert.True(File.Exists(page), $"{page} is missing");
+            Assert.StartsWith($"# {descriptor.Id}", File.ReadAllText(page));
+        }
+    }
+
+    [Fact]
+    public void Generator_emits_nothing_for_an_invalid_method()
+    {
+        var compilation = TestCompilation.Create("""
+            public static partial class Jobs
+            {
+                [AsyncTask]
+                public static void Fire(string name) { }
+            }
+            """);
+
+        var (_, result) = TestCompilation.Generate(compilation);
+
+        Assert.Empty(result.Results.Single().GeneratedSources);
+        Assert.Empty(result.Diagnostics);
+    }
+
+    internal static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Tasks.sln"))) directory = directory.Parent;
+        return directory?.FullName ?? throw new InvalidOperationException("Tasks.sln not found above the test binaries.");
+    }
+
+    private static async Task<IReadOnlyList<Diagnostic>> VerifyAsync(string markup)
+    {
+        var (source, expected) = Markup.Parse(markup);
+        var compilation = TestCompilation.Create(source);
+        var tree = compilation.SyntaxTrees.Last();
+
+        var diagnostics = (await TestCompilation.AnalyzeAsync(compilation))
+            .OrderBy(d => d.Location.SourceSpan.Start)
+            .ThenBy(d => d.Id, StringComparer.Ordinal)
+            .ToArray();
+
+        Assert.All(diagnostics, d => Assert.Same(tree, d.Location.SourceTree));
+        Assert.Equal(
+            expected.Select(e => $"{e.Id} at {e.Span} '{source.Substring(e.Span.Start, e.Span.Length)}'"),
+            diagnostics.Select(d => $"{d.Id} at {d.Location.SourceSpan} '{source.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length)}'"));
+        return diagnostics;
+    }
+}
