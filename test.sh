@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what the tests need (Azurite, pinned in package.json/package-lock.json) and runs every
+# test. The last line is the count computed from the test results: "tests: N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")"
+
+npm ci --no-audit --no-fund --loglevel=error || { echo "npm ci failed: install Node.js and npm (https://nodejs.org), then run ./test.sh again"; exit 1; }
+
+results="$PWD/TestResults"
+rm -rf "$results"
+dotnet test Tasks.sln -c Release --logger "trx" --results-directory "$results" "$@"
+status=$?
+
+passed=0
+failed=0
+shopt -s nullglob
+for trx in "$results"/*.trx; do
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0}))
+done
+
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  echo "dotnet test exited with $status before reporting failures (a build error?)"
+  failed=$((failed + 1))
+fi
+echo "tests: $passed passed, $failed failed"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
