@@ -8,8 +8,13 @@ npm ci --no-audit --no-fund --loglevel=error || { echo "npm ci failed: install N
 
 results="$PWD/TestResults"
 rm -rf "$results"
-dotnet test Tasks.sln -c Release --logger "trx" --results-directory "$results" "$@"
-status=$?
+dotnet build Tasks.sln -c Release -warnaserror || { echo "tests: 0 passed, 1 failed"; exit 1; }
+status=0
+# One run per project, each with its own result file (runs of a solution can name two files alike).
+for project in tests/*/*.csproj; do
+  name=$(basename "$project" .csproj)
+  dotnet test "$project" -c Release --no-build --logger "trx;LogFileName=$name.trx" --results-directory "$results" "$@" || status=$?
+done
 
 passed=0
 failed=0
