@@ -148,27 +148,10 @@ internal static class TaskMethodValidator
 
         if (settings.ExplicitName is { } wireName && wireName.Trim().Length == 0)
             fail(DiagnosticDescriptors.InvalidAttributeValue, At("Name"), new object?[] { method.Name, "Name", "a wire name cannot be empty" });
-        if (QueueNameProblem(settings.Queue) is { } problem)
+        if (QueueNameRules.Problem(settings.Queue) is { } problem)
             fail(DiagnosticDescriptors.InvalidAttributeValue, At("Queue"), new object?[] { method.Name, "Queue", problem });
         if (settings.MaxAttempts < 1)
             fail(DiagnosticDescriptors.InvalidAttributeValue, At("MaxAttempts"), new object?[] { method.Name, "MaxAttempts", $"{settings.MaxAttempts} would never run the task; use 1 or more" });
-    }
-
-    /// <summary>Azure Storage queue naming rules, leaving room for the <c>-poison</c> suffix.</summary>
-    public static string? QueueNameProblem(string queue)
-    {
-        const int maxLength = 63 - 7; // "-poison"
-        if (queue.Length < 3 || queue.Length > maxLength)
-            return $"'{queue}' must be 3 to {maxLength} characters long (Azure's 63 less the '-poison' suffix)";
-        foreach (var c in queue)
-        {
-            if (!(c is >= 'a' and <= 'z' or >= '0' and <= '9' or '-'))
-                return $"'{queue}' may use only lowercase letters, digits and hyphens";
-        }
-
-        if (queue[0] == '-' || queue[queue.Length - 1] == '-' || queue.Contains("--"))
-            return $"'{queue}' must start and end with a letter or digit and have no double hyphens";
-        return null;
     }
 
     private static bool IsGeneratedByUs(INamedTypeSymbol type, KnownTypes known)

@@ -1,0 +1,38 @@
+using System;
+using Azure.Core;
+
+namespace Tasks.Azure;
+
+/// <summary>
+/// Where the Azure queues are and how to reach them. Set exactly one of
+/// <see cref="ConnectionString"/> or <see cref="ServiceUri"/>. Bindable from configuration
+/// (<c>"Tasks:Azure": { "ConnectionString": "...", "QueuePrefix": "prod-" }</c>).
+/// </summary>
+public sealed class AzureQueueOptions
+{
+    /// <summary>A storage connection string, including <c>UseDevelopmentStorage=true</c> for a local Azurite.</summary>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>
+    /// The queue service URI (<c>https://account.queue.core.windows.net</c>). With a SAS token in its
+    /// query it is used as is; otherwise with <see cref="Credential"/>, or <c>DefaultAzureCredential</c> if that is null.
+    /// </summary>
+    public Uri? ServiceUri { get; set; }
+
+    /// <summary>The identity to use with <see cref="ServiceUri"/> (Azure.Identity: managed identity, workload identity, ...).</summary>
+    public TokenCredential? Credential { get; set; }
+
+    /// <summary>Put before every queue name, e.g. <c>staging-</c>, so environments can share an account. Default: none.</summary>
+    public string? QueuePrefix { get; set; }
+
+    /// <summary>Create a queue (and its <c>-poison</c> queue) the first time it is used. Default: true.</summary>
+    public bool CreateQueues { get; set; } = true;
+
+    internal void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(ConnectionString) == (ServiceUri is null))
+            throw new InvalidOperationException("Azure queues need exactly one of AzureQueueOptions.ConnectionString or AzureQueueOptions.ServiceUri.");
+        if (ServiceUri is not null && !ServiceUri.IsAbsoluteUri)
+            throw new InvalidOperationException("AzureQueueOptions.ServiceUri must be an absolute URI such as https://account.queue.core.windows.net.");
+    }
+}

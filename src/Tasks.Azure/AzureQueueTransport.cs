@@ -1,0 +1,243 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Text;
+using System.Threading;
+using System.Threading.Tasks;
+using Azure;
+using Azure.Identity;
+using Azure.Storage.Queues;
+using Azure.Storage.Queues.Models;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Tasks.Azure;
+
+/// <summary>
+/// Azure Storage Queues as a task transport: one queue per <c>[AsyncTask(Queue = ...)]</c>, leases as
+/// message visibility, attempts from <c>DequeueCount</c>, and a <c>&lt;queue&gt;-poison</c> queue that
+/// keeps every dead-lettered message with its reason. Every worker on every machine can pull from the same queues.
+/// </summary>
+public sealed partial class AzureQueueTransport : ITaskTransport
+{
+    /// <summary>
+    /// The largest envelope a message carries: the service takes 64 KiB of text and refuses raw
+    /// binary, and base64 makes 4 characters of every 3 bytes.
+    /// </summary>
+    public const int MaxEnvelopeBytes = 49_152;
+
+    private const int MaxMessageTextBytes = 65_536;
+    private const int MaxDetailLength = 4_096;
+    private static readonly TimeSpan MaxVisibility = TimeSpan.FromDays(7);
+    private static readonly TimeSpan NeverExpires = TimeSpan.FromSeconds(-1);
+
+    private readonly AzureQueueOptions options;
+    private readonly QueueServiceClient envelopeService;
+    private readonly QueueServiceClient textService;
+    private readonly ILogger logger;
+    private readonly TimeProvider time;
+    private readonly ConcurrentDictionary<string, QueueClient> readyQueues = new(StringComparer.Ordinal);
+
+    /// <summary>Creates the transport. Nothing is sent over the network until a queue is first used.</summary>
+    /// <exception cref="InvalidOperationException">The options name no account, or two.</exception>
+    public AzureQueueTransport(AzureQueueOptions options, ILogger<AzureQueueTransport>? logger = null, TimeProvider? timeProvider = null)
+    {
+        this.options = options ?? throw new ArgumentNullException(nameof(options));
+        options.Validate();
+        this.logger = logger ?? (ILogger)NullLogger.Instance;
+        time = timeProvider ?? TimeProvider.System;
+
+        var envelopeOptions = new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 };
+        envelopeOptions.MessageDecodingFailed += OnMessageDecodingFailedAsync;
+        envelopeService = CreateServiceClient(options, envelopeOptions);
+
+        // Poison messages are JSON text, so a person can read them in any storage explorer.
+        textService = CreateServiceClient(options, new QueueClientOptions { MessageEncoding = QueueMessageEncoding.None });
+    }
+
+    /// <inheritdoc />
+    public int MaxMessageBytes => MaxEnvelopeBytes;
+
+    /// <summary>The Azure name of a task queue: the prefix, then the name, checked against Azure's rules.</summary>
+    /// <exception cref="ArgumentException">The name breaks Azure's queue naming rules.</exception>
+    public string QueueName(string queue)
+    {
+        var name = options.QueuePrefix + queue;
+        return QueueNameRules.Problem(name) is { } problem
+            ? throw new ArgumentException($"The Azure queue name for task queue '{queue}' is invalid: {problem}.", nameof(queue))
+            : name;
+    }
+
+    /// <summary>The Azure name of a task queue's dead-letter queue.</summary>
+    public string PoisonQueueName(string queue) => QueueName(queue) + QueueNameRules.PoisonSuffix;
+
+    /// <inheritdoc />
+    public async ValueTask SendAsync(string queue, OutgoingTaskMessage message, CancellationToken cancellationToken)
+    {
+        if (message.Body.Length > MaxEnvelopeBytes)
+            throw new ArgumentException($"The message is {message.Body.Length} bytes; an Azure queue message carries at most {MaxEnvelopeBytes}.", nameof(message));
+        if (message.Delay > MaxVisibility)
+            throw new ArgumentOutOfRangeException(nameof(message), message.Delay, "Azure Storage Queues delay a message by at most 7 days.");
+        var client = await GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
+        await client.SendMessageAsync(
+            BinaryData.FromBytes(message.Body),
+            message.Delay > TimeSpan.Zero ? message.Delay : null,
+            message.TimeToLive,
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<ReceivedTaskMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        var client = await GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
+        QueueMessage[] messages = await client.ReceiveMessagesAsync(Math.Clamp(maxMessages, 1, 32), leaseDuration, cancellationToken).ConfigureAwait(false);
+        if (messages.Length == 0) return Array.Empty<ReceivedTaskMessage>();
+        var received = new ReceivedTaskMessage[messages.Length];
+        for (var i = 0; i < messages.Length; i++)
+        {
+            var m = messages[i];
+            received[i] = new AzureReceivedMessage(queue, m.MessageId, m.Body.ToMemory(), (int)Math.Min(m.DequeueCount, int.MaxValue), m.PopReceipt);
+        }
+
+        return received;
+    }
+
+    /// <inheritdoc />
+    public ValueTask RenewLeaseAsync(ReceivedTaskMessage message, TimeSpan leaseDuration, CancellationToken cancellationToken)
+        => UpdateVisibilityAsync(message, leaseDuration, "renew the lease of", cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask ReleaseAsync(ReceivedTaskMessage message, TimeSpan delay, CancellationToken cancellationToken)
+        => UpdateVisibilityAsync(message, delay > MaxVisibility ? MaxVisibility : delay, "release", cancellationToken);
+
+    /// <inheritdoc />
+    public async ValueTask CompleteAsync(ReceivedTaskMessage message, CancellationToken cancellationToken)
+    {
+        var azure = (AzureReceivedMessage)message;
+        var client = await GetQueueAsync(message.Queue, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await client.DeleteMessageAsync(azure.MessageId, azure.PopReceipt, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RequestFailedException ex) when (IsLeaseLost(ex))
+        {
+            throw LeaseLost(message, "complete", ex);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DeadLetterAsync(ReceivedTaskMessage message, DeadLetterReason reason, CancellationToken cancellationToken)
+    {
+        var poison = new PoisonMessage(
+            QueueName(message.Queue),
+            message.MessageId,
+            message.Attempt,
+            Truncate(reason.Reason)!,
+            reason.ExceptionType,
+            Truncate(reason.ExceptionMessage),
+            time.GetUtcNow(),
+            Convert.ToBase64String(message.Body.Span));
+
+        // Copy first, delete second: a crash in between leaves a duplicate, never a loss.
+        await SendPoisonAsync(poison, cancellationToken).ConfigureAwait(false);
+        await CompleteAsync(message, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask UpdateVisibilityAsync(ReceivedTaskMessage message, TimeSpan visibility, string action, CancellationToken cancellationToken)
+    {
+        var azure = (AzureReceivedMessage)message;
+        var client = await GetQueueAsync(message.Queue, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            UpdateReceipt receipt = await client.UpdateMessageAsync(azure.MessageId, azure.PopReceipt, (BinaryData?)null, visibility, cancellationToken).ConfigureAwait(false);
+
+            // Every update issues a new receipt; the old one is dead from now on.
+            azure.PopReceipt = receipt.PopReceipt;
+        }
+        catch (RequestFailedException ex) when (IsLeaseLost(ex))
+        {
+            throw LeaseLost(message, action, ex);
+        }
+    }
+
+    private async ValueTask<QueueClient> GetQueueAsync(string queue, CancellationToken cancellationToken)
+    {
+        if (readyQueues.TryGetValue(queue, out var ready)) return ready;
+        var client = envelopeService.GetQueueClient(QueueName(queue));
+        if (options.CreateQueues) await client.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        return readyQueues.GetOrAdd(queue, client);
+    }
+
+    private async Task SendPoisonAsync(PoisonMessage poison, CancellationToken cancellationToken)
+    {
+        var client = textService.GetQueueClient(poison.Queue + QueueNameRules.PoisonSuffix);
+        if (options.CreateQueues) await client.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        var json = poison.ToJson();
+        if (Encoding.UTF8.GetByteCount(json) > MaxMessageTextBytes && poison.MessageText is not null)
+        {
+            // A full-size message leaves no room for the reason: the text travels in a message of its own.
+            SendReceipt text = await client.SendMessageAsync(poison.MessageText, null, NeverExpires, cancellationToken).ConfigureAwait(false);
+            json = (poison with { MessageText = null, MessageTextId = text.MessageId }).ToJson();
+        }
+
+        await client.SendMessageAsync(json, null, NeverExpires, cancellationToken).ConfigureAwait(false);
+    }
+
+    // The SDK cannot base64-decode the message, drops it from the batch and calls this; without a
+    // handler the message would come back forever.
+    private async Task OnMessageDecodingFailedAsync(QueueMessageDecodingFailedEventArgs args)
+    {
+        if (args.ReceivedMessage is not { } message) return;
+        try
+        {
+            var poison = new PoisonMessage(
+                args.Queue.Name,
+                message.MessageId,
+                (int)Math.Min(message.DequeueCount, int.MaxValue),
+                "The message text is not valid base64, so it cannot hold a task envelope.",
+                null,
+                null,
+                time.GetUtcNow(),
+                message.Body.ToString());
+            await SendPoisonAsync(poison, args.CancellationToken).ConfigureAwait(false);
+            await args.Queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, args.CancellationToken).ConfigureAwait(false);
+            Log.UndecodableMessage(logger, message.MessageId, args.Queue.Name);
+        }
+        catch (Exception ex)
+        {
+            Log.UndecodableMessageFailed(logger, ex, message.MessageId, args.Queue.Name);
+        }
+    }
+
+    private static QueueServiceClient CreateServiceClient(AzureQueueOptions options, QueueClientOptions clientOptions)
+    {
+        if (!string.IsNullOrWhiteSpace(options.ConnectionString)) return new QueueServiceClient(options.ConnectionString, clientOptions);
+        var uri = options.ServiceUri!;
+        return uri.Query.Contains("sig=", StringComparison.Ordinal)
+            ? new QueueServiceClient(uri, clientOptions)
+            : new QueueServiceClient(uri, options.Credential ?? new DefaultAzureCredential(), clientOptions);
+    }
+
+    private static bool IsLeaseLost(RequestFailedException ex)
+        => ex.ErrorCode == QueueErrorCode.MessageNotFound || ex.ErrorCode == QueueErrorCode.PopReceiptMismatch;
+
+    private static TaskLeaseLostException LeaseLost(ReceivedTaskMessage message, string action, RequestFailedException ex)
+        => new($"Cannot {action} message {message.MessageId} on '{message.Queue}': {ex.ErrorCode} (another worker took it, or its lease expired).", ex);
+
+    private static string? Truncate(string? text) => text is { Length: > MaxDetailLength } ? text[..MaxDetailLength] + "…" : text;
+
+    private sealed class AzureReceivedMessage(string queue, string messageId, ReadOnlyMemory<byte> body, int attempt, string popReceipt)
+        : ReceivedTaskMessage(queue, messageId, body, attempt)
+    {
+        public string PopReceipt { get; set; } = popReceipt;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Error, "Message {MessageId} on {Queue} is not valid base64; it was moved to the poison queue")]
+        public static partial void UndecodableMessage(ILogger logger, string messageId, string queue);
+
+        [LoggerMessage(2, LogLevel.Error, "Could not move undecodable message {MessageId} on {Queue} to the poison queue; it will be delivered again")]
+        public static partial void UndecodableMessageFailed(ILogger logger, Exception exception, string messageId, string queue);
+    }
+}

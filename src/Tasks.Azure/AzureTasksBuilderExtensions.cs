@@ -1,0 +1,38 @@
+using System;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Tasks.Azure;
+
+/// <summary>Hosting for the Azure transport: <c>services.AddAsyncTasks().UseAzureQueues(...)</c>.</summary>
+public static class AzureTasksBuilderExtensions
+{
+    /// <summary>Carries tasks in Azure Storage Queues configured in code.</summary>
+    public static TasksBuilder UseAzureQueues(this TasksBuilder builder, Action<AzureQueueOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddOptions<AzureQueueOptions>().Configure(configure);
+        return AddTransport(builder);
+    }
+
+    /// <summary>Carries tasks in Azure Storage Queues configured by a configuration section (e.g. <c>configuration.GetSection("Tasks:Azure")</c>).</summary>
+    public static TasksBuilder UseAzureQueues(this TasksBuilder builder, IConfiguration section)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddOptions<AzureQueueOptions>().Bind(section);
+        return AddTransport(builder);
+    }
+
+    private static TasksBuilder AddTransport(TasksBuilder builder)
+    {
+        builder.Services.TryAddSingleton(sp => new AzureQueueTransport(
+            sp.GetRequiredService<IOptions<AzureQueueOptions>>().Value,
+            sp.GetService<ILogger<AzureQueueTransport>>(),
+            sp.GetService<TimeProvider>()));
+        builder.Services.Replace(ServiceDescriptor.Singleton<ITaskTransport>(sp => sp.GetRequiredService<AzureQueueTransport>()));
+        return builder;
+    }
+}

@@ -1,0 +1,49 @@
+using System.Collections.Concurrent;
+using MessagePack;
+
+namespace Tasks.Azure.Tests;
+
+public static class Scripts
+{
+    private static readonly ConcurrentDictionary<string, Func<TaskContext, CancellationToken, Task>> behaviours = new();
+
+    public static string Add(Func<TaskContext, CancellationToken, Task> behaviour)
+    {
+        var id = Guid.NewGuid().ToString("N");
+        behaviours[id] = behaviour;
+        return id;
+    }
+
+    public static Task Run(string id, CancellationToken cancellationToken) => behaviours[id](TaskContext.Current!, cancellationToken);
+}
+
+[MessagePackObject]
+public sealed record Payload([property: Key(0)] string Name, [property: Key(1)] List<int> Values, [property: Key(2)] Guid? Owner);
+
+public static partial class AzureTasks
+{
+    public const string Queue = "work";
+
+    public static readonly ConcurrentDictionary<Guid, object?[]> Captured = new();
+    public static readonly ConcurrentDictionary<string, ConcurrentDictionary<int, int>> Counts = new();
+
+    [AsyncTask(Queue = Queue, MaxAttempts = 3)]
+    public static Task Run(CancellationToken cancellationToken, string scriptId) => Scripts.Run(scriptId, cancellationToken);
+
+    [AsyncTask(Queue = Queue)]
+    public static Task Capture(CancellationToken cancellationToken, Guid key, string text, int[] numbers, Dictionary<string, DateTimeOffset> stamps, Payload payload, byte[] blob)
+    {
+        Captured[key] = [text, numbers, stamps, payload, blob];
+        return Task.CompletedTask;
+    }
+
+    [AsyncTask(Queue = Queue)]
+    public static Task Count(CancellationToken cancellationToken, string run, int number)
+    {
+        Counts.GetOrAdd(run, _ => new()).AddOrUpdate(number, 1, (_, n) => n + 1);
+        return Task.CompletedTask;
+    }
+
+    [AsyncTask(Queue = Queue)]
+    public static Task Store(CancellationToken cancellationToken, byte[] data) => Task.CompletedTask;
+}
