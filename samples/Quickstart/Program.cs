@@ -1,8 +1,16 @@
 using Quickstart;
 using Tasks;
+using Tasks.Azure;
 
-// The in-memory transport needs no setup; it keeps real queue semantics (leases, delays, dead-letter).
-var transport = new InMemoryTransport();
+// In memory by default: no setup, and real queue semantics (leases, delays, dead-letter).
+// With a connection string (--azure "<connection string>" or TASKS_AZURE_CONNECTION_STRING),
+// the same tasks go through Azure Storage Queues, or a local Azurite ("UseDevelopmentStorage=true").
+var connectionString = args.SkipWhile(a => a != "--azure").Skip(1).FirstOrDefault()
+    ?? Environment.GetEnvironmentVariable("TASKS_AZURE_CONNECTION_STRING");
+ITaskTransport transport = string.IsNullOrWhiteSpace(connectionString)
+    ? new InMemoryTransport()
+    : new AzureQueueTransport(new AzureQueueOptions { ConnectionString = connectionString, QueuePrefix = "quickstart-" });
+Console.WriteLine($"Transport: {(transport is InMemoryTransport ? "in memory" : "Azure Storage Queues")}");
 TaskClient.Ambient = new TaskClient(transport);
 
 var options = new TaskWorkerOptions
@@ -40,9 +48,18 @@ var outcome = await Task.WhenAny(allDone.Task, Task.Delay(TimeSpan.FromSeconds(3
 await worker.StopAsync();
 
 Console.WriteLine();
-Console.WriteLine($"Dead letters: {transport.DeadLetters.Count}");
-foreach (var dead in transport.DeadLetters)
-    Console.WriteLine($"  {dead.MessageId} on '{dead.Queue}': {dead.Reason.Reason}");
+switch (transport)
+{
+    case InMemoryTransport memory:
+        Console.WriteLine($"Dead letters: {memory.DeadLetters.Count}");
+        foreach (var dead in memory.DeadLetters)
+            Console.WriteLine($"  {dead.MessageId} on '{dead.Queue}': {dead.Reason.Reason}");
+        break;
+    case AzureQueueTransport azure:
+        Console.WriteLine($"Dead letters are in the queue '{azure.PoisonQueueName(DemoTasks.ChargeAsync.Definition.Queue)}', as JSON with the reason.");
+        break;
+}
+
 if (outcome != allDone.Task)
 {
     Console.Error.WriteLine("Timed out waiting for the tasks to finish.");
