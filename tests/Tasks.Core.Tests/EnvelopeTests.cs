@@ -25,7 +25,8 @@ public sealed class EnvelopeTests
         Assert.Equal("id", reader.ReadString());
         Assert.Equal(id, reader.ReadString());
         Assert.Equal("enqueued-at", reader.ReadString());
-        Assert.Equal(h.Time.GetUtcNow(), DateTimeOffset.Parse(reader.ReadString()!, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(h.Time.GetUtcNow().ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture), reader.ReadString());
+        Assert.Equal(22, id.Length);
         Assert.True(reader.End);
     }
 

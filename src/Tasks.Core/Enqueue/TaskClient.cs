@@ -48,11 +48,11 @@ public sealed class TaskClient : ITaskClient
     {
         ArgumentNullException.ThrowIfNull(task);
         ArgumentNullException.ThrowIfNull(arguments);
-        using var activity = TasksTelemetry.Source.StartActivity($"enqueue {task.Name}", ActivityKind.Producer);
+        using var activity = TasksTelemetry.Source.HasListeners() ? TasksTelemetry.Source.StartActivity($"enqueue {task.Name}", ActivityKind.Producer) : null;
         activity?.SetTag(TasksTelemetry.TaskNameTag, task.Name);
         activity?.SetTag(TasksTelemetry.QueueTag, task.Queue);
 
-        var messageId = Guid.NewGuid().ToString("N");
+        var messageId = TaskHeaders.NewMessageId();
         var buffer = new ArrayBufferWriter<byte>(256);
         TaskEnvelope.Write(buffer, task, arguments, messageId, time.GetUtcNow(), Activity.Current?.Id, serializerOptions);
         if (buffer.WrittenCount > transport.MaxMessageBytes)

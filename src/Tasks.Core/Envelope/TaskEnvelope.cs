@@ -2,6 +2,7 @@ using System;
 using System.Buffers;
 using System.Globalization;
 using System.IO;
+using System.Text;
 using MessagePack;
 
 namespace Tasks;
@@ -35,7 +36,7 @@ public static class TaskEnvelope
         writer.Write(TaskHeaders.MessageId);
         writer.Write(messageId);
         writer.Write(TaskHeaders.EnqueuedAt);
-        writer.Write(enqueuedAt.ToString("O", CultureInfo.InvariantCulture));
+        writer.Write(enqueuedAt.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
         if (traceParent is not null)
         {
             writer.Write(TaskHeaders.TraceParent);
@@ -67,9 +68,21 @@ public static class TaskEnvelope
             var version = reader.ReadInt32();
             if (version != FormatVersion)
                 throw new TaskEnvelopeException($"The task envelope has format version {version}; this worker reads version {FormatVersion}.");
-            name = reader.ReadString();
-            if (name is null || !registry.TryGet(name, out var task))
+            TaskDefinition? task;
+            if (reader.TryReadStringSpan(out var utf8Name))
+            {
+                if (!registry.TryGet(utf8Name, out task)) name = Encoding.UTF8.GetString(utf8Name);
+            }
+            else
+            {
+                // A name split across buffer segments, or nil: the slow path.
+                name = reader.ReadString();
+                task = name is null ? null : registry.TryGet(name, out var found) ? found : null;
+            }
+
+            if (task is null)
                 throw new TaskEnvelopeException($"No task named '{name}' is registered in this worker (unknown wire name).");
+            name = task.Name;
 
             var arguments = task.ReadArguments(ref reader, options);
             var headers = ReadOnlyMemory<byte>.Empty;

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Reflection;
 using System.Runtime.CompilerServices;
+using System.Text;
 
 namespace Tasks;
 
@@ -13,8 +14,10 @@ namespace Tasks;
 public sealed class TaskRegistry
 {
     private readonly object gate = new();
-    private readonly Dictionary<string, TaskDefinition> byName = new(StringComparer.Ordinal);
     private readonly List<string> conflicts = new();
+
+    // Read on every message without a lock; replaced whole (copy on write) by the rare Register.
+    private volatile Lookup lookup = new(new Dictionary<string, TaskDefinition>(StringComparer.Ordinal));
 
     /// <summary>The registry that generated code fills and workers read by default.</summary>
     public static TaskRegistry Default { get; } = new();
@@ -25,6 +28,7 @@ public sealed class TaskRegistry
         ArgumentNullException.ThrowIfNull(definitions);
         lock (gate)
         {
+            var byName = new Dictionary<string, TaskDefinition>(lookup.ByName, StringComparer.Ordinal);
             foreach (var definition in definitions)
             {
                 if (!byName.TryGetValue(definition.Name, out var existing))
@@ -40,29 +44,35 @@ public sealed class TaskRegistry
                         "Give one of them a distinct [AsyncTask(Name = \"...\")].");
                 }
             }
+
+            lookup = new Lookup(byName);
         }
     }
 
     /// <summary>Finds the task for a wire name.</summary>
-    public bool TryGet(string name, out TaskDefinition definition)
+    public bool TryGet(string name, out TaskDefinition definition) => lookup.ByName.TryGetValue(name, out definition!);
+
+    /// <summary>Finds the task for a UTF-8 wire name as it lies in a message, without allocating a string.</summary>
+    public bool TryGet(ReadOnlySpan<byte> utf8Name, out TaskDefinition definition)
     {
-        lock (gate)
+        if (lookup.ByUtf8Hash.TryGetValue(Lookup.Hash(utf8Name), out var candidates))
         {
-            return byName.TryGetValue(name, out definition!);
+            foreach (var (name, candidate) in candidates)
+            {
+                if (utf8Name.SequenceEqual(name))
+                {
+                    definition = candidate;
+                    return true;
+                }
+            }
         }
+
+        definition = null!;
+        return false;
     }
 
     /// <summary>Every registered task, ordered by wire name.</summary>
-    public IReadOnlyList<TaskDefinition> Definitions
-    {
-        get
-        {
-            lock (gate)
-            {
-                return byName.Values.OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
-            }
-        }
-    }
+    public IReadOnlyList<TaskDefinition> Definitions => lookup.ByName.Values.OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
 
     /// <summary>Throws if two assemblies declared the same wire name.</summary>
     /// <exception cref="InvalidOperationException">One or more wire names are declared twice.</exception>
@@ -89,4 +99,27 @@ public sealed class TaskRegistry
 
     private static string Describe(TaskDefinition definition)
         => $"{definition.DeclaringType.FullName}.{definition.MethodName} in {definition.DeclaringType.Assembly.GetName().Name}";
+
+    private sealed class Lookup
+    {
+        public Lookup(Dictionary<string, TaskDefinition> byName)
+        {
+            ByName = byName;
+            ByUtf8Hash = byName.Values
+                .Select(d => (Name: Encoding.UTF8.GetBytes(d.Name), Definition: d))
+                .GroupBy(e => Hash(e.Name))
+                .ToDictionary(g => g.Key, g => g.ToArray());
+        }
+
+        public Dictionary<string, TaskDefinition> ByName { get; }
+
+        public Dictionary<int, (byte[] Name, TaskDefinition Definition)[]> ByUtf8Hash { get; }
+
+        public static int Hash(ReadOnlySpan<byte> utf8)
+        {
+            var hash = new HashCode();
+            hash.AddBytes(utf8);
+            return hash.ToHashCode();
+        }
+    }
 }

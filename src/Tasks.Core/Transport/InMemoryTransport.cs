@@ -12,7 +12,7 @@ namespace Tasks;
 /// the same message size limit as Azure — so code that works here works there. Nothing survives
 /// the process.
 /// </summary>
-public sealed class InMemoryTransport : ITaskTransport
+public sealed class InMemoryTransport : ITaskTransport, ITaskTransportNotifications
 {
     /// <summary>The size limit of an Azure Storage queue message after base64, so both transports fail alike.</summary>
     public const int DefaultMaxMessageBytes = 49_152;
@@ -75,6 +75,17 @@ public sealed class InMemoryTransport : ITaskTransport
             var state = GetQueue(queue);
             state.Live.Add(entry.Id, entry);
             state.Schedule(entry);
+            if (message.Delay <= TimeSpan.Zero) state.Notify();
+        }
+    }
+
+    /// <inheritdoc />
+    public Task WaitForMessageAsync(string queue, CancellationToken cancellationToken)
+    {
+        lock (gate)
+        {
+            var state = GetQueue(queue);
+            return state.HasVisible(time.GetUtcNow()) ? Task.CompletedTask : state.Waiter().WaitAsync(cancellationToken);
         }
     }
 
@@ -144,6 +155,7 @@ public sealed class InMemoryTransport : ITaskTransport
             entry.Lease++;
             entry.VisibleAt = time.GetUtcNow() + delay;
             state.Schedule(entry);
+            if (delay <= TimeSpan.Zero) state.Notify();
         }
 
         return default;
@@ -202,8 +214,20 @@ public sealed class InMemoryTransport : ITaskTransport
         // whose entry is gone are dropped when they surface. O(log n) per operation at any depth.
         private readonly PriorityQueue<(Entry Entry, long Lease), (DateTimeOffset VisibleAt, long Sequence)> schedule = new();
         private long sequence;
+        private TaskCompletionSource? waiter;
 
         public Dictionary<string, Entry> Live { get; } = new(StringComparer.Ordinal);
+
+        public Task Waiter() => (waiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+
+        public void Notify()
+        {
+            waiter?.TrySetResult();
+            waiter = null;
+        }
+
+        // May say yes for a stale entry; a receive then finds nothing and the worker waits again.
+        public bool HasVisible(DateTimeOffset now) => schedule.TryPeek(out _, out var priority) && priority.VisibleAt <= now;
 
         public void Schedule(Entry entry) => schedule.Enqueue((entry, entry.Lease), (entry.VisibleAt, sequence++));
 

@@ -23,10 +23,15 @@ public sealed partial class TaskWorker : IAsyncDisposable
     private readonly TimeProvider time;
     private readonly ILogger logger;
     private readonly SemaphoreSlim workerSlots;
-    private readonly Dictionary<string, SemaphoreSlim> queueSlots = new(StringComparer.Ordinal);
+    // Null for a queue with no limit of its own: the worker's limit is enough, and one semaphore is cheaper than two.
+    private readonly Dictionary<string, SemaphoreSlim?> queueSlots = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource stopReceiving = new();
     private readonly CancellationTokenSource abortTasks = new();
-    private readonly HashSet<Task> inFlight = new();
+    private readonly TaskCompletionSource drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // Running tasks, plus one held by the worker until it stops, so "drained" fires only after a stop.
+    private int running = 1;
+    private int stopped;
     private Task receiving = Task.CompletedTask;
     private int released;
 
@@ -80,19 +85,18 @@ public sealed partial class TaskWorker : IAsyncDisposable
     {
         stopReceiving.Cancel();
         await receiving.ConfigureAwait(false);
-        var running = Snapshot();
-        if (running.Length > 0)
+        if (Interlocked.Exchange(ref stopped, 1) == 0 && Interlocked.Decrement(ref running) == 0) drained.TrySetResult();
+        if (!drained.Task.IsCompleted)
         {
-            var all = Task.WhenAll(running);
             using var drainCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var drain = Task.Delay(options.DrainTimeout, time, drainCts.Token);
-            if (await Task.WhenAny(all, drain).ConfigureAwait(false) != all)
+            if (await Task.WhenAny(drained.Task, drain).ConfigureAwait(false) != drained.Task)
             {
                 abortTasks.Cancel();
             }
 
             drainCts.Cancel();
-            await all.ConfigureAwait(false);
+            await drained.Task.ConfigureAwait(false);
         }
 
         Log.Stopped(logger, Volatile.Read(ref released));
@@ -123,7 +127,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
         stopReceiving.Dispose();
         abortTasks.Dispose();
         workerSlots.Dispose();
-        foreach (var slots in queueSlots.Values) slots.Dispose();
+        foreach (var slots in queueSlots.Values) slots?.Dispose();
     }
 
     private void PrepareQueues()
@@ -136,11 +140,11 @@ public sealed partial class TaskWorker : IAsyncDisposable
             throw new InvalidOperationException(
                 "The task worker has no queue to listen on: no [AsyncTask] method is registered and TaskWorkerOptions.Queues is empty. " +
                 "Reference the assembly that declares your tasks, or call TaskRegistry.EnsureRegistered(typeof(SomeType).Assembly).");
-        var perQueue = options.MaxConcurrencyPerQueue ?? options.MaxConcurrency;
-        foreach (var queue in queues) queueSlots[queue] = new SemaphoreSlim(perQueue, perQueue);
+        var perQueue = options.MaxConcurrencyPerQueue is { } limit && limit < options.MaxConcurrency && queues.Length > 1 ? limit : (int?)null;
+        foreach (var queue in queues) queueSlots[queue] = perQueue is { } n ? new SemaphoreSlim(n, n) : null;
     }
 
-    private async Task ReceiveLoopAsync(string queue, SemaphoreSlim queueSlot)
+    private async Task ReceiveLoopAsync(string queue, SemaphoreSlim? queueSlot)
     {
         var stopping = stopReceiving.Token;
         var idlePolls = 0;
@@ -171,12 +175,16 @@ public sealed partial class TaskWorker : IAsyncDisposable
                 slots = 0;
                 if (batch.Count == 0)
                 {
-                    await Task.Delay(PollingDelay(idlePolls++), time, stopping).ConfigureAwait(false);
+                    await WaitForWorkAsync(queue, PollingDelay(idlePolls++), stopping).ConfigureAwait(false);
                     continue;
                 }
 
                 idlePolls = 0;
-                foreach (var message in batch) Track(RunInSlotAsync(message, queueSlot));
+                foreach (var message in batch)
+                {
+                    Interlocked.Increment(ref running);
+                    ThreadPool.UnsafeQueueUserWorkItem(static state => _ = state.Worker.RunInSlotAsync(state.Message, state.QueueSlot), (Worker: this, Message: message, QueueSlot: queueSlot), preferLocal: false);
+                }
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
@@ -186,25 +194,25 @@ public sealed partial class TaskWorker : IAsyncDisposable
         }
     }
 
-    private async Task<int> AcquireSlotsAsync(SemaphoreSlim queueSlot, CancellationToken cancellationToken)
+    private async Task<int> AcquireSlotsAsync(SemaphoreSlim? queueSlot, CancellationToken cancellationToken)
     {
-        await queueSlot.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (queueSlot is not null) await queueSlot.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             await workerSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch
         {
-            queueSlot.Release();
+            queueSlot?.Release();
             throw;
         }
 
         var slots = 1;
-        while (slots < options.BatchSize && queueSlot.Wait(0))
+        while (slots < options.BatchSize && (queueSlot?.Wait(0) ?? true))
         {
             if (!workerSlots.Wait(0))
             {
-                queueSlot.Release();
+                queueSlot?.Release();
                 break;
             }
 
@@ -214,11 +222,26 @@ public sealed partial class TaskWorker : IAsyncDisposable
         return slots;
     }
 
-    private void ReleaseSlots(SemaphoreSlim queueSlot, int count)
+    private void ReleaseSlots(SemaphoreSlim? queueSlot, int count)
     {
         if (count <= 0) return;
-        queueSlot.Release(count);
+        queueSlot?.Release(count);
         workerSlots.Release(count);
+    }
+
+    private async Task WaitForWorkAsync(string queue, TimeSpan pollingDelay, CancellationToken stopping)
+    {
+        if (transport is not ITaskTransportNotifications notifications)
+        {
+            await Task.Delay(pollingDelay, time, stopping).ConfigureAwait(false);
+            return;
+        }
+
+        // Still poll: a delayed or released message becomes visible without a send to announce it.
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        await Task.WhenAny(Task.Delay(pollingDelay, time, waiting.Token), notifications.WaitForMessageAsync(queue, waiting.Token)).ConfigureAwait(false);
+        waiting.Cancel();
+        stopping.ThrowIfCancellationRequested();
     }
 
     private TimeSpan PollingDelay(int idlePolls)
@@ -227,37 +250,17 @@ public sealed partial class TaskWorker : IAsyncDisposable
         return TimeSpan.FromTicks((long)Math.Min(ticks, options.MaxPollingInterval.Ticks));
     }
 
-    private Task RunInSlotAsync(ReceivedTaskMessage message, SemaphoreSlim queueSlot)
-        => Task.Run(async () =>
+    private async Task RunInSlotAsync(ReceivedTaskMessage message, SemaphoreSlim? queueSlot)
+    {
+        try
         {
-            try
-            {
-                await ProcessAsync(message).ConfigureAwait(false);
-            }
-            finally
-            {
-                ReleaseSlots(queueSlot, 1);
-            }
-        });
-
-    private void Track(Task task)
-    {
-        lock (inFlight) inFlight.Add(task);
-        task.ContinueWith(
-            static (t, state) =>
-            {
-                var set = (HashSet<Task>)state!;
-                lock (set) set.Remove(t);
-            },
-            inFlight,
-            CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
-    }
-
-    private Task[] Snapshot()
-    {
-        lock (inFlight) return inFlight.ToArray();
+            await ProcessAsync(message).ConfigureAwait(false);
+        }
+        finally
+        {
+            ReleaseSlots(queueSlot, 1);
+            if (Interlocked.Decrement(ref running) == 0) drained.TrySetResult();
+        }
     }
 
     private async Task ProcessAsync(ReceivedTaskMessage message)
@@ -288,26 +291,33 @@ public sealed partial class TaskWorker : IAsyncDisposable
         }
 
         using var activity = StartProcessActivity(message, decoded);
-        using var timeout = options.TaskTimeout is { } limit ? new CancellationTokenSource(limit, time) : new CancellationTokenSource();
-        using var run = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, abortTasks.Token);
-        using var renewing = new CancellationTokenSource();
-        var renewal = RenewLeaseLoopAsync(message, renewing.Token);
+        using var cancellation = new RunCancellation();
         var started = time.GetTimestamp();
         Exception? failure = null;
         try
         {
             TaskContext.Current = new TaskContext(message, decoded);
-            if (task.RequiresServices)
+            var invocation = InvokeAsync(task, decoded.Arguments, cancellation.Token);
+            if (!invocation.IsCompleted)
             {
-                var scope = services!.CreateAsyncScope();
-                await using (scope.ConfigureAwait(false))
+                // Timers and lease renewal only for a task that did not finish at once, as most short
+                // tasks do; both count from the start, however late they are armed.
+                cancellation.Arm(time, started, options.TaskTimeout, abortTasks.Token);
+                using var renewing = new CancellationTokenSource();
+                var renewal = RenewLeaseLoopAsync(message, started, renewing.Token);
+                try
                 {
-                    await task.InvokeAsync(scope.ServiceProvider, decoded.Arguments, run.Token).ConfigureAwait(false);
+                    await invocation.ConfigureAwait(false);
+                }
+                finally
+                {
+                    renewing.Cancel();
+                    await renewal.ConfigureAwait(false);
                 }
             }
             else
             {
-                await task.InvokeAsync(services ?? EmptyServiceProvider.Instance, decoded.Arguments, run.Token).ConfigureAwait(false);
+                await invocation.ConfigureAwait(false); // observes a synchronous failure
             }
         }
         catch (Exception ex)
@@ -317,26 +327,24 @@ public sealed partial class TaskWorker : IAsyncDisposable
         finally
         {
             TaskContext.Current = null;
-            renewing.Cancel();
-            await renewal.ConfigureAwait(false);
             TasksTelemetry.Duration.Record(time.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, task.Name));
         }
 
         if (failure is null)
         {
-            await SettleAsync(message, task.Name, TaskOutcome.Completed, null, t => transport.CompleteAsync(message, t)).ConfigureAwait(false);
+            await SettleAsync(message, task.Name, TaskOutcome.Completed, null).ConfigureAwait(false);
             return;
         }
 
         activity?.SetStatus(ActivityStatusCode.Error, failure.Message);
-        if (failure is OperationCanceledException && abortTasks.IsCancellationRequested && !timeout.IsCancellationRequested)
+        if (failure is OperationCanceledException && abortTasks.IsCancellationRequested && !cancellation.TimedOut)
         {
             Interlocked.Increment(ref released);
-            await SettleAsync(message, task.Name, TaskOutcome.Released, failure, t => transport.ReleaseAsync(message, TimeSpan.Zero, t)).ConfigureAwait(false);
+            await SettleAsync(message, task.Name, TaskOutcome.Released, failure).ConfigureAwait(false);
             return;
         }
 
-        if (failure is OperationCanceledException && timeout.IsCancellationRequested)
+        if (failure is OperationCanceledException && cancellation.TimedOut)
             failure = new TimeoutException($"Task '{task.Name}' ran longer than its timeout of {options.TaskTimeout}.", failure);
 
         if (failure is PermanentTaskException)
@@ -351,20 +359,29 @@ public sealed partial class TaskWorker : IAsyncDisposable
         {
             var delay = options.Retry.GetDelay(message.Attempt);
             Log.Retrying(logger, failure, task.Name, message.MessageId, message.Attempt, task.MaxAttempts, delay);
-            await SettleAsync(message, task.Name, TaskOutcome.Retried, failure, t => transport.ReleaseAsync(message, delay, t), delay).ConfigureAwait(false);
+            await SettleAsync(message, task.Name, TaskOutcome.Retried, failure, delay).ConfigureAwait(false);
+        }
+    }
+
+    private async Task InvokeAsync(TaskDefinition task, object arguments, CancellationToken cancellationToken)
+    {
+        if (!task.RequiresServices)
+        {
+            await task.InvokeAsync(services ?? EmptyServiceProvider.Instance, arguments, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var scope = services!.CreateAsyncScope();
+        await using (scope.ConfigureAwait(false))
+        {
+            await task.InvokeAsync(scope.ServiceProvider, arguments, cancellationToken).ConfigureAwait(false);
         }
     }
 
     private Task DeadLetterAsync(ReceivedTaskMessage message, string? taskName, string reason, Exception? exception)
     {
         Log.DeadLettered(logger, exception, message.MessageId, message.Queue, reason);
-        return SettleAsync(
-            message,
-            taskName,
-            TaskOutcome.DeadLettered,
-            exception,
-            t => transport.DeadLetterAsync(message, DeadLetterReason.From(reason, exception, message.Attempt), t),
-            reason: reason);
+        return SettleAsync(message, taskName, TaskOutcome.DeadLettered, exception, reason: reason);
     }
 
     private async Task SettleAsync(
@@ -372,14 +389,20 @@ public sealed partial class TaskWorker : IAsyncDisposable
         string? taskName,
         TaskOutcome outcome,
         Exception? exception,
-        Func<CancellationToken, ValueTask> settle,
         TimeSpan? retryDelay = null,
         string? reason = null)
     {
         try
         {
             // Settling is not cancelled by a stop: a finished task must not run again for want of a delete.
-            await settle(CancellationToken.None).ConfigureAwait(false);
+            var settled = outcome switch
+            {
+                TaskOutcome.Completed => transport.CompleteAsync(message, CancellationToken.None),
+                TaskOutcome.Retried => transport.ReleaseAsync(message, retryDelay.GetValueOrDefault(), CancellationToken.None),
+                TaskOutcome.Released => transport.ReleaseAsync(message, TimeSpan.Zero, CancellationToken.None),
+                _ => transport.DeadLetterAsync(message, DeadLetterReason.From(reason!, exception, message.Attempt), CancellationToken.None),
+            };
+            await settled.ConfigureAwait(false);
         }
         catch (TaskLeaseLostException ex)
         {
@@ -396,14 +419,16 @@ public sealed partial class TaskWorker : IAsyncDisposable
         TaskRan?.Invoke(new TaskRunResult(taskName, message.Queue, message.MessageId, message.Attempt, outcome, exception, retryDelay, reason));
     }
 
-    private async Task RenewLeaseLoopAsync(ReceivedTaskMessage message, CancellationToken cancellationToken)
+    private async Task RenewLeaseLoopAsync(ReceivedTaskMessage message, long started, CancellationToken cancellationToken)
     {
         var interval = options.LeaseDuration / 2;
+        var wait = interval - time.GetElapsedTime(started);
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
-                await Task.Delay(interval, time, cancellationToken).ConfigureAwait(false);
+                if (wait > TimeSpan.Zero) await Task.Delay(wait, time, cancellationToken).ConfigureAwait(false);
+                wait = interval;
                 await transport.RenewLeaseAsync(message, options.LeaseDuration, cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -432,6 +457,43 @@ public sealed partial class TaskWorker : IAsyncDisposable
         activity?.SetTag(TasksTelemetry.QueueTag, message.Queue);
         activity?.SetTag(TasksTelemetry.AttemptTag, message.Attempt);
         return activity;
+    }
+
+    /// <summary>The token of one run: fires when the run times out or the worker stops waiting for it.</summary>
+    private sealed class RunCancellation : IDisposable
+    {
+        private readonly CancellationTokenSource source = new();
+        private ITimer? timer;
+        private CancellationTokenRegistration abort;
+        private volatile bool timedOut;
+
+        public CancellationToken Token => source.Token;
+
+        public bool TimedOut => timedOut;
+
+        public void Arm(TimeProvider time, long started, TimeSpan? timeout, CancellationToken stopping)
+        {
+            if (timeout is { } limit)
+            {
+                var remaining = limit - time.GetElapsedTime(started);
+                timer = time.CreateTimer(static state => ((RunCancellation)state!).TimeOut(), this, remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+            }
+
+            abort = stopping.UnsafeRegister(static state => ((RunCancellation)state!).source.Cancel(), this);
+        }
+
+        public void Dispose()
+        {
+            timer?.Dispose();
+            abort.Dispose();
+            source.Dispose();
+        }
+
+        private void TimeOut()
+        {
+            timedOut = true;
+            source.Cancel();
+        }
     }
 
     private sealed class EmptyServiceProvider : IServiceProvider

@@ -1,0 +1,75 @@
+using MessagePack;
+using Tasks;
+
+namespace Tasks.Benchmarks;
+
+/// <summary>A small record argument, serializable by MessagePack (for us) and JSON (for Hangfire).</summary>
+[MessagePackObject]
+public sealed record Small([property: Key(0)] int Id, [property: Key(1)] string Label);
+
+public static partial class BenchTasks
+{
+    public static long Completed;
+
+    /// <summary>The task every dispatch figure invokes: does nothing, so only the framework is measured.</summary>
+    [AsyncTask(Queue = "bench")]
+    public static Task NoOp(CancellationToken cancellationToken, int id, string name, Small small) => Task.CompletedTask;
+
+    /// <summary>Counts completions for the throughput suites.</summary>
+    [AsyncTask(Queue = "bench-throughput")]
+    public static Task Count(CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref Completed);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Records enqueue-to-start latency for the Azurite suite.</summary>
+    [AsyncTask(Queue = "bench-azure")]
+    public static Task Timed(CancellationToken cancellationToken, long sentAt)
+    {
+        Latency.Record(sentAt);
+        return Task.CompletedTask;
+    }
+
+    [AsyncTask(Queue = "bench")]
+    public static Task Mixed(CancellationToken cancellationToken, Guid id, DateTimeOffset at, decimal amount, string currency) => Task.CompletedTask;
+
+    [AsyncTask(Queue = "bench")]
+    public static Task Names(CancellationToken cancellationToken, List<string> names) => Task.CompletedTask;
+
+    [AsyncTask(Queue = "bench")]
+    public static Task Blob(CancellationToken cancellationToken, byte[] data) => Task.CompletedTask;
+
+    /// <summary>Hangfire's counterpart of <see cref="Count"/>.</summary>
+    public static void CountHangfire() => Interlocked.Increment(ref Completed);
+}
+
+/// <summary>Enqueue-to-start latencies, in Stopwatch ticks.</summary>
+public static class Latency
+{
+    private static readonly List<long> samples = new();
+
+    public static void Record(long sentAt)
+    {
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        lock (samples) samples.Add(now - sentAt);
+    }
+
+    public static int Count
+    {
+        get { lock (samples) return samples.Count; }
+    }
+
+    public static (double P50, double P99) TakeMilliseconds()
+    {
+        long[] sorted;
+        lock (samples)
+        {
+            sorted = samples.Order().ToArray();
+            samples.Clear();
+        }
+
+        double At(double q) => sorted[(int)Math.Min(sorted.Length - 1, Math.Round(q * (sorted.Length - 1)))] * 1000.0 / System.Diagnostics.Stopwatch.Frequency;
+        return (At(0.50), At(0.99));
+    }
+}

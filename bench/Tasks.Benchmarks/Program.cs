@@ -1,0 +1,26 @@
+using Tasks.Benchmarks;
+
+// dotnet run -c Release --project bench/Tasks.Benchmarks -- <suite>
+var suites = new Dictionary<string, Func<Task>>(StringComparer.OrdinalIgnoreCase)
+{
+    ["dispatch"] = () => { DispatchSuite.Run(); return Task.CompletedTask; },
+    ["size"] = () => { SizeSuite.Run(); return Task.CompletedTask; },
+    ["inmemory"] = () => InMemorySuite.RunAsync(100_000),
+    ["azurite"] = () => AzuriteSuite.RunAsync(5_000),
+    ["generator"] = () => { GeneratorSuite.Run(); return Task.CompletedTask; },
+};
+
+var chosen = args.Length == 0 ? null : args[0];
+if (chosen is null || (chosen != "all" && !suites.ContainsKey(chosen)))
+{
+    Console.Error.WriteLine($"usage: dotnet run -c Release --project bench/Tasks.Benchmarks -- <{string.Join("|", suites.Keys)}|all>");
+    return 2;
+}
+
+Console.WriteLine($"machine: {Report.Machine()}");
+foreach (var (name, run) in suites)
+{
+    if (chosen == "all" || string.Equals(chosen, name, StringComparison.OrdinalIgnoreCase)) await run();
+}
+
+return 0;
