@@ -83,7 +83,7 @@ internal static class GeneratorSuite
         {
             var source = new StringBuilder($"using System; using System.Collections.Generic; using System.Threading; using System.Threading.Tasks; using Tasks;\nnamespace App.Jobs{first / perClass};\npublic static partial class Jobs\n{{\n");
             for (var i = first; i < Math.Min(count, first + perClass); i++)
-                source.Append($"    [AsyncTask(Queue = \"q{i % 4}\")]\n    public static Task Job{i}(CancellationToken cancellationToken, int id, string name, List<Guid> keys, DateTimeOffset at) => Task.CompletedTask;\n");
+                source.Append($"    [AsyncTask(Queue = \"queue-{i % 4}\")]\n    public static Task Job{i}(CancellationToken cancellationToken, int id, string name, List<Guid> keys, DateTimeOffset at) => Task.CompletedTask;\n");
             yield return source.Append("}\n").ToString();
         }
     }

@@ -46,15 +46,12 @@ public sealed class TaskGenerator : IIncrementalGenerator
                 .ToEquatableArray())
             .WithTrackingName(TrackingNames.DispatchTable);
 
-        var canInitializeModules = context.CompilationProvider
-            .Select(static (compilation, _) => compilation.GetTypeByMetadataName("System.Runtime.CompilerServices.ModuleInitializerAttribute") is not null)
-            .WithTrackingName(TrackingNames.CanInitializeModules);
-
-        context.RegisterSourceOutput(dispatchTable.Combine(canInitializeModules), static (output, input) =>
+        // Tasks.Core targets net8.0+, so every project that can reference it has [ModuleInitializer]:
+        // no need to look it up in the compilation on every edit.
+        context.RegisterSourceOutput(dispatchTable, static (output, entries) =>
         {
-            var (entries, canInitialize) = input;
-            if (entries.Count == 0 || !canInitialize) return;
-            output.AddSource(DispatchTableEmitter.HintName, SourceText.From(DispatchTableEmitter.Emit(entries), Encoding.UTF8));
+            if (entries.Count > 0)
+                output.AddSource(DispatchTableEmitter.HintName, SourceText.From(DispatchTableEmitter.Emit(entries), Encoding.UTF8));
         });
     }
 }

@@ -7,5 +7,4 @@ internal static class TrackingNames
     public const string ValidTasks = nameof(ValidTasks);
     public const string DispatchEntries = nameof(DispatchEntries);
     public const string DispatchTable = nameof(DispatchTable);
-    public const string CanInitializeModules = nameof(CanInitializeModules);
 }

@@ -292,13 +292,14 @@ public sealed class AzureTransportTests(AzuriteFixture azurite)
     public async Task Full_size_message_is_poisoned_with_its_text_in_a_message_of_its_own()
     {
         await using var h = new AzureHarness(azurite);
-        await AzureTasks.StoreAsync.Enqueue(h.Client, new byte[48_900]);
+        await AzureTasks.StoreAsync.Enqueue(h.Client, new byte[AzureQueueTransport.MaxEnvelopeBytes - 120]); // ~100 bytes of envelope around it
         var received = Assert.Single(await h.Transport.ReceiveAsync(AzureTasks.Queue, 1, TimeSpan.FromSeconds(30), default));
 
         await h.Transport.DeadLetterAsync(received, new DeadLetterReason("operator says no", null, null, received.Attempt), default);
 
         var poison = new QueueClient(azurite.ConnectionString, h.Transport.PoisonQueueName(AzureTasks.Queue));
         var texts = (await poison.PeekMessagesAsync(32)).Value.Select(m => m.Body.ToString()).ToArray();
+        Assert.True(received.Body.Length > AzureQueueTransport.MaxEnvelopeBytes - 100, $"the envelope is {received.Body.Length} bytes: not full size");
         Assert.Equal(2, texts.Length);
         var record = PoisonMessage.Parse(texts.Single(t => t.StartsWith('{')));
         Assert.Equal("operator says no", record.Reason);

@@ -113,7 +113,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
         foreach (var queue in queueSlots.Keys)
         {
             var batch = await transport.ReceiveAsync(queue, options.BatchSize, options.LeaseDuration, cancellationToken).ConfigureAwait(false);
-            await Task.WhenAll(batch.Select(ProcessAsync)).ConfigureAwait(false);
+            await Task.WhenAll(batch.Select(async message => await SettleAsync(message, await ExecuteAsync(message).ConfigureAwait(false)).ConfigureAwait(false))).ConfigureAwait(false);
             handled += batch.Count;
         }
 
@@ -196,6 +196,31 @@ public sealed partial class TaskWorker : IAsyncDisposable
 
     private async Task<int> AcquireSlotsAsync(SemaphoreSlim? queueSlot, CancellationToken cancellationToken)
     {
+        // Like the WebJobs queue listener's NewBatchThreshold: receive again only once half the
+        // capacity is free, so a busy worker makes few large receives instead of many of one
+        // message each (every receive is a billed call, and a slow one on a deep queue).
+        var threshold = Math.Max(1, Math.Min(options.BatchSize, options.MaxConcurrencyPerQueue ?? options.MaxConcurrency) / 2);
+        var slots = 0;
+        try
+        {
+            while (slots < threshold)
+            {
+                await AcquireSlotAsync(queueSlot, cancellationToken).ConfigureAwait(false);
+                slots++;
+                while (slots < options.BatchSize && TryAcquireSlot(queueSlot)) slots++;
+            }
+        }
+        catch
+        {
+            ReleaseSlots(queueSlot, slots);
+            throw;
+        }
+
+        return slots;
+    }
+
+    private async Task AcquireSlotAsync(SemaphoreSlim? queueSlot, CancellationToken cancellationToken)
+    {
         if (queueSlot is not null) await queueSlot.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -206,20 +231,14 @@ public sealed partial class TaskWorker : IAsyncDisposable
             queueSlot?.Release();
             throw;
         }
+    }
 
-        var slots = 1;
-        while (slots < options.BatchSize && (queueSlot?.Wait(0) ?? true))
-        {
-            if (!workerSlots.Wait(0))
-            {
-                queueSlot?.Release();
-                break;
-            }
-
-            slots++;
-        }
-
-        return slots;
+    private bool TryAcquireSlot(SemaphoreSlim? queueSlot)
+    {
+        if (queueSlot is not null && !queueSlot.Wait(0)) return false;
+        if (workerSlots.Wait(0)) return true;
+        queueSlot?.Release();
+        return false;
     }
 
     private void ReleaseSlots(SemaphoreSlim? queueSlot, int count)
@@ -254,16 +273,28 @@ public sealed partial class TaskWorker : IAsyncDisposable
     {
         try
         {
-            await ProcessAsync(message).ConfigureAwait(false);
+            TaskRunResult result;
+            try
+            {
+                result = await ExecuteAsync(message).ConfigureAwait(false);
+            }
+            finally
+            {
+                ReleaseSlots(queueSlot, 1);
+            }
+
+            // Settling is I/O, not the task's work: it runs outside the concurrency limit, so a slow
+            // delete does not keep the next task waiting.
+            await SettleAsync(message, result).ConfigureAwait(false);
         }
         finally
         {
-            ReleaseSlots(queueSlot, 1);
             if (Interlocked.Decrement(ref running) == 0) drained.TrySetResult();
         }
     }
 
-    private async Task ProcessAsync(ReceivedTaskMessage message)
+    /// <summary>Decodes and runs one message; says how to settle it. Never throws for a bad message or a failing task.</summary>
+    private async Task<TaskRunResult> ExecuteAsync(ReceivedTaskMessage message)
     {
         DecodedTask decoded;
         try
@@ -272,22 +303,19 @@ public sealed partial class TaskWorker : IAsyncDisposable
         }
         catch (TaskEnvelopeException ex)
         {
-            await DeadLetterAsync(message, null, ex.Message, ex).ConfigureAwait(false);
-            return;
+            return DeadLetter(message, null, ex.Message, ex);
         }
 
         var task = decoded.Task;
         if (message.Attempt > task.MaxAttempts)
         {
             // Reached only when earlier deliveries ended without settling (a crash, a lost lease).
-            await DeadLetterAsync(message, task.Name, $"Delivered {message.Attempt} times; the task allows {task.MaxAttempts} attempts and earlier runs did not finish.", null).ConfigureAwait(false);
-            return;
+            return DeadLetter(message, task.Name, $"Delivered {message.Attempt} times; the task allows {task.MaxAttempts} attempts and earlier runs did not finish.", null);
         }
 
         if (task.RequiresServices && services is null)
         {
-            await DeadLetterAsync(message, task.Name, $"Task '{task.Name}' is an instance method of {task.DeclaringType.FullName}, and the worker has no IServiceProvider to create it from. Use services.AddAsyncTasks(), or pass services to the TaskWorker.", null).ConfigureAwait(false);
-            return;
+            return DeadLetter(message, task.Name, $"Task '{task.Name}' is an instance method of {task.DeclaringType.FullName}, and the worker has no IServiceProvider to create it from. Use services.AddAsyncTasks(), or pass services to the TaskWorker.", null);
         }
 
         using var activity = StartProcessActivity(message, decoded);
@@ -331,36 +359,26 @@ public sealed partial class TaskWorker : IAsyncDisposable
         }
 
         if (failure is null)
-        {
-            await SettleAsync(message, task.Name, TaskOutcome.Completed, null).ConfigureAwait(false);
-            return;
-        }
+            return Result(message, task.Name, TaskOutcome.Completed);
 
         activity?.SetStatus(ActivityStatusCode.Error, failure.Message);
         if (failure is OperationCanceledException && abortTasks.IsCancellationRequested && !cancellation.TimedOut)
         {
             Interlocked.Increment(ref released);
-            await SettleAsync(message, task.Name, TaskOutcome.Released, failure).ConfigureAwait(false);
-            return;
+            return Result(message, task.Name, TaskOutcome.Released, failure);
         }
 
         if (failure is OperationCanceledException && cancellation.TimedOut)
             failure = new TimeoutException($"Task '{task.Name}' ran longer than its timeout of {options.TaskTimeout}.", failure);
 
         if (failure is PermanentTaskException)
-        {
-            await DeadLetterAsync(message, task.Name, $"Task '{task.Name}' failed permanently on attempt {message.Attempt}: {failure.Message}", failure).ConfigureAwait(false);
-        }
-        else if (message.Attempt >= task.MaxAttempts)
-        {
-            await DeadLetterAsync(message, task.Name, $"Task '{task.Name}' failed on all {task.MaxAttempts} attempts; the last error was {failure.GetType().Name}: {failure.Message}", failure).ConfigureAwait(false);
-        }
-        else
-        {
-            var delay = options.Retry.GetDelay(message.Attempt);
-            Log.Retrying(logger, failure, task.Name, message.MessageId, message.Attempt, task.MaxAttempts, delay);
-            await SettleAsync(message, task.Name, TaskOutcome.Retried, failure, delay).ConfigureAwait(false);
-        }
+            return DeadLetter(message, task.Name, $"Task '{task.Name}' failed permanently on attempt {message.Attempt}: {failure.Message}", failure);
+        if (message.Attempt >= task.MaxAttempts)
+            return DeadLetter(message, task.Name, $"Task '{task.Name}' failed on all {task.MaxAttempts} attempts; the last error was {failure.GetType().Name}: {failure.Message}", failure);
+
+        var delay = options.Retry.GetDelay(message.Attempt);
+        Log.Retrying(logger, failure, task.Name, message.MessageId, message.Attempt, task.MaxAttempts, delay);
+        return Result(message, task.Name, TaskOutcome.Retried, failure, delay);
     }
 
     private async Task InvokeAsync(TaskDefinition task, object arguments, CancellationToken cancellationToken)
@@ -378,29 +396,26 @@ public sealed partial class TaskWorker : IAsyncDisposable
         }
     }
 
-    private Task DeadLetterAsync(ReceivedTaskMessage message, string? taskName, string reason, Exception? exception)
+    private TaskRunResult DeadLetter(ReceivedTaskMessage message, string? taskName, string reason, Exception? exception)
     {
         Log.DeadLettered(logger, exception, message.MessageId, message.Queue, reason);
-        return SettleAsync(message, taskName, TaskOutcome.DeadLettered, exception, reason: reason);
+        return Result(message, taskName, TaskOutcome.DeadLettered, exception, reason: reason);
     }
 
-    private async Task SettleAsync(
-        ReceivedTaskMessage message,
-        string? taskName,
-        TaskOutcome outcome,
-        Exception? exception,
-        TimeSpan? retryDelay = null,
-        string? reason = null)
+    private static TaskRunResult Result(ReceivedTaskMessage message, string? taskName, TaskOutcome outcome, Exception? exception = null, TimeSpan? retryDelay = null, string? reason = null)
+        => new(taskName, message.Queue, message.MessageId, message.Attempt, outcome, exception, retryDelay, reason);
+
+    private async Task SettleAsync(ReceivedTaskMessage message, TaskRunResult result)
     {
         try
         {
             // Settling is not cancelled by a stop: a finished task must not run again for want of a delete.
-            var settled = outcome switch
+            var settled = result.Outcome switch
             {
                 TaskOutcome.Completed => transport.CompleteAsync(message, CancellationToken.None),
-                TaskOutcome.Retried => transport.ReleaseAsync(message, retryDelay.GetValueOrDefault(), CancellationToken.None),
+                TaskOutcome.Retried => transport.ReleaseAsync(message, result.RetryDelay.GetValueOrDefault(), CancellationToken.None),
                 TaskOutcome.Released => transport.ReleaseAsync(message, TimeSpan.Zero, CancellationToken.None),
-                _ => transport.DeadLetterAsync(message, DeadLetterReason.From(reason!, exception, message.Attempt), CancellationToken.None),
+                _ => transport.DeadLetterAsync(message, DeadLetterReason.From(result.Reason!, result.Exception, message.Attempt), CancellationToken.None),
             };
             await settled.ConfigureAwait(false);
         }
@@ -415,8 +430,8 @@ public sealed partial class TaskWorker : IAsyncDisposable
             return;
         }
 
-        TasksTelemetry.Processed.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.OutcomeTag, outcome.ToString()));
-        TaskRan?.Invoke(new TaskRunResult(taskName, message.Queue, message.MessageId, message.Attempt, outcome, exception, retryDelay, reason));
+        TasksTelemetry.Processed.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.OutcomeTag, result.Outcome.ToString()));
+        TaskRan?.Invoke(result);
     }
 
     private async Task RenewLeaseLoopAsync(ReceivedTaskMessage message, long started, CancellationToken cancellationToken)
