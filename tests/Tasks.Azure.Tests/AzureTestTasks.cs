@@ -1,21 +1,6 @@
 using System.Collections.Concurrent;
 using MessagePack;
-
 namespace Tasks.Azure.Tests;
-
-public static class Scripts
-{
-    private static readonly ConcurrentDictionary<string, Func<TaskContext, CancellationToken, Task>> behaviours = new();
-
-    public static string Add(Func<TaskContext, CancellationToken, Task> behaviour)
-    {
-        var id = Guid.NewGuid().ToString("N");
-        behaviours[id] = behaviour;
-        return id;
-    }
-
-    public static Task Run(string id, CancellationToken cancellationToken) => behaviours[id](TaskContext.Current!, cancellationToken);
-}
 
 [MessagePackObject]
 public sealed record Payload([property: Key(0)] string Name, [property: Key(1)] List<int> Values, [property: Key(2)] Guid? Owner);

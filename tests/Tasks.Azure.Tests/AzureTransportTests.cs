@@ -122,7 +122,7 @@ public sealed class AzureTransportTests(AzuriteFixture azurite)
             return Task.CompletedTask;
         });
         var run = AzureTasks.RunAsync.Definition.Name;
-        var valid = Envelope((ref MessagePackWriter w) => { w.WriteArrayHeader(4); w.Write(1); w.Write(run); w.WriteArrayHeader(1); w.Write(id); w.WriteMapHeader(0); });
+        var valid = Envelopes.Build((ref MessagePackWriter w) => { w.WriteArrayHeader(4); w.Write(1); w.Write(run); w.WriteArrayHeader(1); w.Write(id); w.WriteMapHeader(0); });
         var bad = new Dictionary<string, string>
         {
             ["%%% not base64 %%%"] = "not valid base64",
@@ -328,41 +328,20 @@ public sealed class AzureTransportTests(AzuriteFixture azurite)
         Assert.True(flaky.Calls > 3, "the worker kept receiving after three failures");
     }
 
-    internal delegate void WriteEnvelope(ref MessagePackWriter writer);
 
-    internal static byte[] Envelope(WriteEnvelope write)
-    {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        var writer = new MessagePackWriter(buffer);
-        write(ref writer);
-        writer.Flush();
-        return buffer.WrittenSpan.ToArray();
-    }
 
-    private static string B64(WriteEnvelope write) => Convert.ToBase64String(Envelope(write));
+    private static string B64(Envelopes.Write write) => Convert.ToBase64String(Envelopes.Build(write));
 
     /// <summary>Answers the first receives with the service's "server busy", then passes through.</summary>
-    private sealed class FailingReceives(AzureQueueTransport inner, int failures) : ITaskTransport
+    private sealed class FailingReceives(ITaskTransport inner, int failures) : DelegatingTransport(inner)
     {
         private int calls;
 
         public int Calls => Volatile.Read(ref calls);
 
-        public int MaxMessageBytes => inner.MaxMessageBytes;
-
-        public ValueTask SendAsync(string queue, OutgoingTaskMessage message, CancellationToken cancellationToken) => inner.SendAsync(queue, message, cancellationToken);
-
-        public ValueTask<IReadOnlyList<ReceivedTaskMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
+        public override ValueTask<IReadOnlyList<ReceivedTaskMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
             => Interlocked.Increment(ref calls) <= failures
                 ? throw new global::Azure.RequestFailedException(503, "The server is busy.", "ServerBusy", null)
-                : inner.ReceiveAsync(queue, maxMessages, leaseDuration, cancellationToken);
-
-        public ValueTask RenewLeaseAsync(ReceivedTaskMessage message, TimeSpan leaseDuration, CancellationToken cancellationToken) => inner.RenewLeaseAsync(message, leaseDuration, cancellationToken);
-
-        public ValueTask CompleteAsync(ReceivedTaskMessage message, CancellationToken cancellationToken) => inner.CompleteAsync(message, cancellationToken);
-
-        public ValueTask ReleaseAsync(ReceivedTaskMessage message, TimeSpan delay, CancellationToken cancellationToken) => inner.ReleaseAsync(message, delay, cancellationToken);
-
-        public ValueTask DeadLetterAsync(ReceivedTaskMessage message, DeadLetterReason reason, CancellationToken cancellationToken) => inner.DeadLetterAsync(message, reason, cancellationToken);
+                : base.ReceiveAsync(queue, maxMessages, leaseDuration, cancellationToken);
     }
 }

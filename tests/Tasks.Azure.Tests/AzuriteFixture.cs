@@ -1,5 +1,3 @@
-using Tasks.Testing;
-
 namespace Tasks.Azure.Tests;
 
 /// <summary>One real Azurite for every Azure test; each test uses queues of its own (a unique prefix).</summary>

@@ -33,25 +33,13 @@ public sealed class ScaleOutTests(AzuriteFixture azurite, ITestOutputHelper outp
     }
 
     /// <summary>Hands each batch out in a random order, as the real service may (Azurite is FIFO).</summary>
-    private sealed class ShufflingTransport(ITaskTransport inner) : ITaskTransport
+    private sealed class ShufflingTransport(ITaskTransport inner) : DelegatingTransport(inner)
     {
-        public int MaxMessageBytes => inner.MaxMessageBytes;
-
-        public ValueTask SendAsync(string queue, OutgoingTaskMessage message, CancellationToken cancellationToken) => inner.SendAsync(queue, message, cancellationToken);
-
-        public async ValueTask<IReadOnlyList<ReceivedTaskMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
+        public override async ValueTask<IReadOnlyList<ReceivedTaskMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
         {
-            var batch = (await inner.ReceiveAsync(queue, maxMessages, leaseDuration, cancellationToken)).ToArray();
+            var batch = (await base.ReceiveAsync(queue, maxMessages, leaseDuration, cancellationToken)).ToArray();
             Random.Shared.Shuffle(batch);
             return batch;
         }
-
-        public ValueTask RenewLeaseAsync(ReceivedTaskMessage message, TimeSpan leaseDuration, CancellationToken cancellationToken) => inner.RenewLeaseAsync(message, leaseDuration, cancellationToken);
-
-        public ValueTask CompleteAsync(ReceivedTaskMessage message, CancellationToken cancellationToken) => inner.CompleteAsync(message, cancellationToken);
-
-        public ValueTask ReleaseAsync(ReceivedTaskMessage message, TimeSpan delay, CancellationToken cancellationToken) => inner.ReleaseAsync(message, delay, cancellationToken);
-
-        public ValueTask DeadLetterAsync(ReceivedTaskMessage message, DeadLetterReason reason, CancellationToken cancellationToken) => inner.DeadLetterAsync(message, reason, cancellationToken);
     }
 }

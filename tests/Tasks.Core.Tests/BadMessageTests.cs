@@ -20,12 +20,12 @@ public sealed class BadMessageTests
         var cases = new Dictionary<string, (byte[] Body, string Reason)>
         {
             ["random"] = ([0xC1, 0x07, 0xFF, 0x00, 0x13], "not a task envelope"),
-            ["not-an-array"] = (Envelope((ref MessagePackWriter w) => w.Write("hello")), "not a task envelope"),
-            ["version"] = (Envelope((ref MessagePackWriter w) => { w.WriteArrayHeader(4); w.Write(2); w.Write(RunName); w.WriteArrayHeader(1); w.Write("x"); w.WriteMapHeader(0); }), "format version 2"),
-            ["unknown"] = (Envelope((ref MessagePackWriter w) => { w.WriteArrayHeader(4); w.Write(1); w.Write("Nobody.Knows.This"); w.WriteArrayHeader(0); w.WriteMapHeader(0); }), "No task named 'Nobody.Knows.This'"),
-            ["wrong-types"] = (Envelope((ref MessagePackWriter w) => { w.WriteArrayHeader(4); w.Write(1); w.Write(RunName); w.WriteArrayHeader(1); w.Write(3.5); w.WriteMapHeader(0); }), $"Could not decode the arguments of '{RunName}'"),
+            ["not-an-array"] = (Envelopes.Build((ref MessagePackWriter w) => w.Write("hello")), "not a task envelope"),
+            ["version"] = (Envelopes.Build((ref MessagePackWriter w) => { w.WriteArrayHeader(4); w.Write(2); w.Write(RunName); w.WriteArrayHeader(1); w.Write("x"); w.WriteMapHeader(0); }), "format version 2"),
+            ["unknown"] = (Envelopes.Build((ref MessagePackWriter w) => { w.WriteArrayHeader(4); w.Write(1); w.Write("Nobody.Knows.This"); w.WriteArrayHeader(0); w.WriteMapHeader(0); }), "No task named 'Nobody.Knows.This'"),
+            ["wrong-types"] = (Envelopes.Build((ref MessagePackWriter w) => { w.WriteArrayHeader(4); w.Write(1); w.Write(RunName); w.WriteArrayHeader(1); w.Write(3.5); w.WriteMapHeader(0); }), $"Could not decode the arguments of '{RunName}'"),
         };
-        var valid = Envelope((ref MessagePackWriter w) => { w.WriteArrayHeader(4); w.Write(1); w.Write(RunName); w.WriteArrayHeader(1); w.Write(good); w.WriteMapHeader(0); });
+        var valid = Envelopes.Build((ref MessagePackWriter w) => { w.WriteArrayHeader(4); w.Write(1); w.Write(RunName); w.WriteArrayHeader(1); w.Write(good); w.WriteMapHeader(0); });
         cases["truncated"] = (valid[..^4], $"Could not decode the arguments of '{RunName}'");
         cases["trailing-bytes"] = ([.. valid, 0x01], "bytes after its end");
 
@@ -82,14 +82,5 @@ public sealed class BadMessageTests
         Assert.Empty(h.Transport.Peek(ScriptedTasks.Queue));
     }
 
-    internal delegate void WriteEnvelope(ref MessagePackWriter writer);
 
-    internal static byte[] Envelope(WriteEnvelope write)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        var writer = new MessagePackWriter(buffer);
-        write(ref writer);
-        writer.Flush();
-        return buffer.WrittenSpan.ToArray();
-    }
 }

@@ -33,7 +33,7 @@ public sealed class EnvelopeTests
     [Fact]
     public void Argument_missing_from_an_older_message_takes_the_parameter_default()
     {
-        var body = BadMessageTests.Envelope((ref MessagePackWriter w) => { w.WriteArrayHeader(4); w.Write(1); w.Write(EchoName); w.WriteArrayHeader(1); w.Write("old"); w.WriteMapHeader(0); });
+        var body = Envelopes.Build((ref MessagePackWriter w) => { w.WriteArrayHeader(4); w.Write(1); w.Write(EchoName); w.WriteArrayHeader(1); w.Write("old"); w.WriteMapHeader(0); });
 
         var decoded = TaskEnvelope.Read(body, TaskRegistry.Default, TaskSerializer.DefaultOptions);
 
@@ -45,7 +45,7 @@ public sealed class EnvelopeTests
     [Fact]
     public void Extra_trailing_argument_and_envelope_field_from_a_newer_writer_are_skipped()
     {
-        var body = BadMessageTests.Envelope((ref MessagePackWriter w) =>
+        var body = Envelopes.Build((ref MessagePackWriter w) =>
         {
             w.WriteArrayHeader(5);
             w.Write(1);

@@ -1,29 +1,9 @@
 using System.Collections.Concurrent;
 using MessagePack;
 using Tasks;
-
 [assembly: CollectionBehavior(DisableTestParallelization = true)]
 
 namespace Tasks.Core.Tests;
-
-/// <summary>
-/// What a scripted test task does: each test registers a behaviour under a fresh id and enqueues
-/// <see cref="ScriptedTasks.Run"/> with that id, so tests never share state.
-/// </summary>
-public static class Scripts
-{
-    private static readonly ConcurrentDictionary<string, Func<TaskContext, CancellationToken, Task>> behaviours = new();
-
-    public static string Add(Func<TaskContext, CancellationToken, Task> behaviour)
-    {
-        var id = Guid.NewGuid().ToString("N");
-        behaviours[id] = behaviour;
-        return id;
-    }
-
-    public static Task Run(string id, CancellationToken cancellationToken)
-        => behaviours[id](TaskContext.Current!, cancellationToken);
-}
 
 public static partial class ScriptedTasks
 {
