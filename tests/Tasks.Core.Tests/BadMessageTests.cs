@@ -28,6 +28,8 @@ public sealed class BadMessageTests
         var valid = Envelopes.Build((ref MessagePackWriter w) => { w.WriteArrayHeader(4); w.Write(1); w.Write(RunName); w.WriteArrayHeader(1); w.Write(good); w.WriteMapHeader(0); });
         cases["truncated"] = (valid[..^4], $"Could not decode the arguments of '{RunName}'");
         cases["trailing-bytes"] = ([.. valid, 0x01], "bytes after its end");
+        var choose = ScriptedTasks.ChooseAsync.Definition.Name;
+        cases["constructor-throws"] = (Envelopes.Build((ref MessagePackWriter w) => { w.WriteArrayHeader(4); w.Write(1); w.Write(choose); w.WriteArrayHeader(1); w.WriteArrayHeader(1); w.Write(-1); w.WriteMapHeader(0); }), "-1 is negative");
 
         foreach (var (id, (body, _)) in cases) h.Transport.SendRaw(ScriptedTasks.Queue, body, id);
         await ScriptedTasks.RunAsync.Enqueue(h.Client, good);

@@ -16,6 +16,9 @@ public static partial class ScriptedTasks
     public static Task RunOther(CancellationToken cancellationToken, string scriptId) => Scripts.Run(scriptId, cancellationToken);
 
     [AsyncTask(Queue = Queue)]
+    public static Task Choose(CancellationToken cancellationToken, Picky picky) => Task.CompletedTask;
+
+    [AsyncTask(Queue = Queue)]
     public static Task Echo(CancellationToken cancellationToken, string text, int number = 42) => Scripts.Run(text, cancellationToken);
 }
 
@@ -33,6 +36,17 @@ public sealed record Circle([property: Key(0)] double Radius) : IShape;
 
 [MessagePackObject]
 public sealed record Square([property: Key(0)] double Side) : IShape;
+
+/// <summary>An argument whose constructor refuses some values, as validating domain types do.</summary>
+[MessagePackObject]
+public sealed class Picky
+{
+    [SerializationConstructor]
+    public Picky(int value) => Value = value >= 0 ? value : throw new FormatException($"{value} is negative");
+
+    [Key(0)]
+    public int Value { get; }
+}
 
 /// <summary>Every kind of argument the generator supports, in one task.</summary>
 public static partial class AllTypesTasks

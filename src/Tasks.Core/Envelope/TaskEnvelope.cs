@@ -1,7 +1,6 @@
 using System;
 using System.Buffers;
 using System.Globalization;
-using System.IO;
 using System.Text;
 using MessagePack;
 
@@ -102,8 +101,10 @@ public static class TaskEnvelope
         {
             throw;
         }
-        catch (Exception ex) when (ex is MessagePackSerializationException or EndOfStreamException or InvalidOperationException or OverflowException or ArgumentException)
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
+            // Whatever a formatter or an argument's constructor throws, the message cannot be
+            // decoded, now or on any retry: it must become a dead letter, never an endless redelivery.
             var what = name is null ? "the task envelope" : $"the arguments of '{name}'";
             throw new TaskEnvelopeException($"Could not decode {what}: {Flatten(ex)}", ex);
         }
