@@ -436,15 +436,18 @@ public sealed partial class TaskWorker : IAsyncDisposable
 
     private async Task RenewLeaseLoopAsync(ReceivedTaskMessage message, long started, CancellationToken cancellationToken)
     {
+        // Renewals are due at fixed points (start + n × half the lease), not "half a lease after this
+        // loop last woke": a late wake-up renews at once instead of letting the lease run out.
         var interval = options.LeaseDuration / 2;
-        var wait = interval - time.GetElapsedTime(started);
+        var due = time.GetUtcNow() - time.GetElapsedTime(started) + interval;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
+                var wait = due - time.GetUtcNow();
                 if (wait > TimeSpan.Zero) await Task.Delay(wait, time, cancellationToken).ConfigureAwait(false);
-                wait = interval;
                 await transport.RenewLeaseAsync(message, options.LeaseDuration, cancellationToken).ConfigureAwait(false);
+                due = time.GetUtcNow() + interval;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -458,6 +461,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
             catch (Exception ex)
             {
                 Log.RenewFailed(logger, ex, message.MessageId, message.Queue);
+                due = time.GetUtcNow() + interval;
             }
         }
     }
