@@ -93,6 +93,19 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public async Task Host_without_a_transport_fails_to_start_and_says_how_to_choose_one()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddAsyncTasks();
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync());
+
+        Assert.Contains("UseInMemoryTransport()", error.Message);
+        Assert.Contains("UseAzureQueues", error.Message);
+    }
+
+    [Fact]
     public async Task Enqueue_without_a_configured_client_says_how_to_configure_one()
     {
         TaskClient.Ambient = null!; // tests run one at a time (see TestTasks.cs); hosts set it again on start

@@ -73,6 +73,10 @@ internal sealed class TasksHostedService(IServiceProvider services, IOptions<Tas
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        if (services.GetService<ITaskTransport>() is null)
+            throw new InvalidOperationException(
+                "Tasks has no transport: choose one after AddAsyncTasks(), e.g. services.AddAsyncTasks().UseInMemoryTransport() " +
+                "or .UseAzureQueues(...) (package Tasks.Azure).");
         TaskClient.Ambient = services.GetRequiredService<ITaskClient>();
         if (!hostOptions.Value.RunWorker) return Task.CompletedTask;
         worker = services.GetRequiredService<TaskWorker>();

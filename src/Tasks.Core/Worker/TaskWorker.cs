@@ -436,18 +436,24 @@ public sealed partial class TaskWorker : IAsyncDisposable
 
     private async Task RenewLeaseLoopAsync(ReceivedTaskMessage message, long started, CancellationToken cancellationToken)
     {
-        // Renewals are due at fixed points (start + n × half the lease), not "half a lease after this
-        // loop last woke": a late wake-up renews at once instead of letting the lease run out.
+        // One periodic timer from the start of the run: renewals keep to their schedule however late
+        // this loop wakes, where re-arming a delay after each renewal would drift with every wake-up.
+        // (The semaphore is never disposed: a last tick may still arrive while the timer is disposed.)
         var interval = options.LeaseDuration / 2;
-        var due = time.GetUtcNow() - time.GetElapsedTime(started) + interval;
-        while (!cancellationToken.IsCancellationRequested)
+        var first = interval - time.GetElapsedTime(started);
+        var ticks = new SemaphoreSlim(0);
+        using var timer = time.CreateTimer(static state => ((SemaphoreSlim)state!).Release(), ticks, first > TimeSpan.Zero ? first : TimeSpan.Zero, interval);
+        while (true)
         {
             try
             {
-                var wait = due - time.GetUtcNow();
-                if (wait > TimeSpan.Zero) await Task.Delay(wait, time, cancellationToken).ConfigureAwait(false);
+                await ticks.WaitAsync(cancellationToken).ConfigureAwait(false);
+                while (ticks.Wait(0))
+                {
+                    // Ticks missed while the last renewal ran are one renewal, not several.
+                }
+
                 await transport.RenewLeaseAsync(message, options.LeaseDuration, cancellationToken).ConfigureAwait(false);
-                due = time.GetUtcNow() + interval;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -461,7 +467,6 @@ public sealed partial class TaskWorker : IAsyncDisposable
             catch (Exception ex)
             {
                 Log.RenewFailed(logger, ex, message.MessageId, message.Queue);
-                due = time.GetUtcNow() + interval;
             }
         }
     }
