@@ -29,6 +29,10 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     private const int MaxMessageTextBytes = 65_536;
     private const int MaxDetailLength = 4_096;
     private static readonly TimeSpan MaxVisibility = TimeSpan.FromDays(7);
+
+    // The service keeps message times to the second, so a visibility timeout can end up to a second
+    // early; a lease asks for one second more, so it is never shorter than the worker was promised.
+    private static readonly TimeSpan LeaseRounding = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan NeverExpires = TimeSpan.FromSeconds(-1);
 
     private readonly AzureQueueOptions options;
@@ -90,7 +94,7 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     public async ValueTask<IReadOnlyList<ReceivedTaskMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         var client = await GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
-        QueueMessage[] messages = await client.ReceiveMessagesAsync(Math.Clamp(maxMessages, 1, 32), leaseDuration, cancellationToken).ConfigureAwait(false);
+        QueueMessage[] messages = await client.ReceiveMessagesAsync(Math.Clamp(maxMessages, 1, 32), leaseDuration + LeaseRounding, cancellationToken).ConfigureAwait(false);
         if (messages.Length == 0) return Array.Empty<ReceivedTaskMessage>();
         var received = new ReceivedTaskMessage[messages.Length];
         for (var i = 0; i < messages.Length; i++)
@@ -104,7 +108,7 @@ public sealed partial class AzureQueueTransport : ITaskTransport
 
     /// <inheritdoc />
     public ValueTask RenewLeaseAsync(ReceivedTaskMessage message, TimeSpan leaseDuration, CancellationToken cancellationToken)
-        => UpdateVisibilityAsync(message, leaseDuration, "renew the lease of", cancellationToken);
+        => UpdateVisibilityAsync(message, leaseDuration + LeaseRounding, "renew the lease of", cancellationToken);
 
     /// <inheritdoc />
     public ValueTask ReleaseAsync(ReceivedTaskMessage message, TimeSpan delay, CancellationToken cancellationToken)

@@ -217,7 +217,7 @@ public sealed class AzureTransportTests(AzuriteFixture azurite)
         await AzureTasks.RunAsync.Enqueue(h.Client, "x");
 
         var first = Assert.Single(await h.Transport.ReceiveAsync(AzureTasks.Queue, 1, TimeSpan.FromSeconds(1), default));
-        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        await Task.Delay(TimeSpan.FromSeconds(3)); // the 1 s lease, plus the second the transport adds for the service's rounding
         var second = Assert.Single(await h.Transport.ReceiveAsync(AzureTasks.Queue, 1, TimeSpan.FromSeconds(30), default));
 
         var lost = await Assert.ThrowsAsync<TaskLeaseLostException>(async () => await h.Transport.CompleteAsync(first, default));
