@@ -453,7 +453,9 @@ public sealed partial class TaskWorker : IAsyncDisposable
                     // Ticks missed while the last renewal ran are one renewal, not several.
                 }
 
-                await transport.RenewLeaseAsync(message, options.LeaseDuration, cancellationToken).ConfigureAwait(false);
+                // Never cancelled once sent: a renewal the service applied but whose answer we dropped
+                // would leave us holding a dead receipt, and the final delete would fail.
+                await transport.RenewLeaseAsync(message, options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
