@@ -287,6 +287,11 @@ public sealed partial class TaskWorker : IAsyncDisposable
             // delete does not keep the next task waiting.
             await SettleAsync(message, result).ConfigureAwait(false);
         }
+        catch (Exception ex)
+        {
+            // Nothing awaits this run: say what went wrong; the message comes back when its lease ends.
+            Log.HandlingFailed(logger, ex, message.MessageId, message.Queue);
+        }
         finally
         {
             if (Interlocked.Decrement(ref running) == 0) drained.TrySetResult();
