@@ -16,10 +16,10 @@ namespace Tasks;
 public sealed class AsyncTaskAttribute : Attribute
 {
     /// <summary>The default queue a task is sent to.</summary>
-    public const string DefaultQueue = "tasks";
+    public const string DefaultQueue = AsyncTaskDefaults.Queue;
 
     /// <summary>The default number of attempts before a failing task is dead-lettered.</summary>
-    public const int DefaultMaxAttempts = 5;
+    public const int DefaultMaxAttempts = AsyncTaskDefaults.MaxAttempts;
 
     /// <summary>
     /// The stable wire name of the task. Defaults to <c>Namespace.Type.Method</c>. Set it to keep

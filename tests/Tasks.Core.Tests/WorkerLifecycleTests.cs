@@ -66,6 +66,31 @@ public sealed class WorkerLifecycleTests
     }
 
     [Fact]
+    public async Task Per_queue_limit_holds_for_a_single_queue_too()
+    {
+        await using var h = new Harness(o =>
+        {
+            o.MaxConcurrency = 10;
+            o.MaxConcurrencyPerQueue = 2;
+        }, TimeProvider.System);
+        var running = 0;
+        var peak = 0;
+        var id = Scripts.Add(async (_, cancellationToken) =>
+        {
+            InterlockedMax(ref peak, Interlocked.Increment(ref running));
+            await Task.Delay(20, cancellationToken);
+            Interlocked.Decrement(ref running);
+        });
+        for (var i = 0; i < 10; i++) await ScriptedTasks.RunAsync.Enqueue(h.Client, id);
+
+        await h.Worker.StartAsync();
+        await Harness.WaitUntil(() => h.Results.Count == 10, "10 tasks completed");
+        await h.Worker.StopAsync();
+
+        Assert.Equal(2, peak);
+    }
+
+    [Fact]
     public async Task Stop_drains_tasks_that_finish_in_time_and_releases_the_rest_so_none_is_lost()
     {
         await using var h = new Harness(o => o.DrainTimeout = TimeSpan.FromSeconds(2), TimeProvider.System);

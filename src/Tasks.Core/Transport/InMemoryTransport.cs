@@ -108,10 +108,8 @@ public sealed class InMemoryTransport : ITaskTransport, ITaskTransportNotificati
                     }
 
                     entry.DequeueCount++;
-                    entry.Lease++;
-                    entry.VisibleAt = now + leaseDuration;
-                    state.Schedule(entry);
-                    (batch ??= new List<ReceivedTaskMessage>()).Add(new Received(queue, entry, entry.Lease));
+                    var lease = state.Reschedule(entry, now + leaseDuration);
+                    (batch ??= new List<ReceivedTaskMessage>()).Add(new Received(queue, entry, lease));
                 }
             }
         }
@@ -125,10 +123,7 @@ public sealed class InMemoryTransport : ITaskTransport, ITaskTransportNotificati
         lock (gate)
         {
             var (state, entry) = Owned(message, "renew the lease of");
-            entry.Lease++;
-            entry.VisibleAt = time.GetUtcNow() + leaseDuration;
-            ((Received)message).Lease = entry.Lease;
-            state.Schedule(entry);
+            ((Received)message).Lease = state.Reschedule(entry, time.GetUtcNow() + leaseDuration);
         }
 
         return default;
@@ -152,9 +147,7 @@ public sealed class InMemoryTransport : ITaskTransport, ITaskTransportNotificati
         lock (gate)
         {
             var (state, entry) = Owned(message, "release");
-            entry.Lease++;
-            entry.VisibleAt = time.GetUtcNow() + delay;
-            state.Schedule(entry);
+            state.Reschedule(entry, time.GetUtcNow() + delay);
             if (delay <= TimeSpan.Zero) state.Notify();
         }
 
@@ -230,6 +223,15 @@ public sealed class InMemoryTransport : ITaskTransport, ITaskTransportNotificati
         public bool HasVisible(DateTimeOffset now) => schedule.TryPeek(out _, out var priority) && priority.VisibleAt <= now;
 
         public void Schedule(Entry entry) => schedule.Enqueue((entry, entry.Lease), (entry.VisibleAt, sequence++));
+
+        /// <summary>A new lease: the entry is visible again at <paramref name="visibleAt"/>, and older leases are dead.</summary>
+        public long Reschedule(Entry entry, DateTimeOffset visibleAt)
+        {
+            entry.Lease++;
+            entry.VisibleAt = visibleAt;
+            Schedule(entry);
+            return entry.Lease;
+        }
 
         public bool TryTakeVisible(DateTimeOffset now, out Entry entry)
         {

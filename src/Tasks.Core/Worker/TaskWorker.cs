@@ -140,7 +140,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
             throw new InvalidOperationException(
                 "The task worker has no queue to listen on: no [AsyncTask] method is registered and TaskWorkerOptions.Queues is empty. " +
                 "Reference the assembly that declares your tasks, or call TaskRegistry.EnsureRegistered(typeof(SomeType).Assembly).");
-        var perQueue = options.MaxConcurrencyPerQueue is { } limit && limit < options.MaxConcurrency && queues.Length > 1 ? limit : (int?)null;
+        var perQueue = options.MaxConcurrencyPerQueue is { } limit && limit < options.MaxConcurrency ? limit : (int?)null;
         foreach (var queue in queues) queueSlots[queue] = perQueue is { } n ? new SemaphoreSlim(n, n) : null;
     }
 
@@ -196,26 +196,9 @@ public sealed partial class TaskWorker : IAsyncDisposable
 
     private async Task<int> AcquireSlotsAsync(SemaphoreSlim? queueSlot, CancellationToken cancellationToken)
     {
-        // Like the WebJobs queue listener's NewBatchThreshold: receive again only once half the
-        // capacity is free, so a busy worker makes few large receives instead of many of one
-        // message each (every receive is a billed call, and a slow one on a deep queue).
-        var threshold = Math.Max(1, Math.Min(options.BatchSize, options.MaxConcurrencyPerQueue ?? options.MaxConcurrency) / 2);
-        var slots = 0;
-        try
-        {
-            while (slots < threshold)
-            {
-                await AcquireSlotAsync(queueSlot, cancellationToken).ConfigureAwait(false);
-                slots++;
-                while (slots < options.BatchSize && TryAcquireSlot(queueSlot)) slots++;
-            }
-        }
-        catch
-        {
-            ReleaseSlots(queueSlot, slots);
-            throw;
-        }
-
+        await AcquireSlotAsync(queueSlot, cancellationToken).ConfigureAwait(false);
+        var slots = 1;
+        while (slots < options.BatchSize && TryAcquireSlot(queueSlot)) slots++;
         return slots;
     }
 
@@ -523,7 +506,14 @@ public sealed partial class TaskWorker : IAsyncDisposable
         private void TimeOut()
         {
             timedOut = true;
-            source.Cancel();
+            try
+            {
+                source.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // A disposed timer may still deliver one last tick after the run has ended.
+            }
         }
     }
 

@@ -5,12 +5,9 @@ namespace Tasks.Generators.Parsing;
 /// <summary>The values written in one <c>[AsyncTask(...)]</c>, with the runtime's defaults.</summary>
 internal sealed class AsyncTaskSettings
 {
-    public const string DefaultQueue = "tasks";
-    public const int DefaultMaxAttempts = 5;
-
     public string? ExplicitName { get; private set; }
-    public string Queue { get; private set; } = DefaultQueue;
-    public int MaxAttempts { get; private set; } = DefaultMaxAttempts;
+    public string Queue { get; private set; } = AsyncTaskDefaults.Queue;
+    public int MaxAttempts { get; private set; } = AsyncTaskDefaults.MaxAttempts;
     public AttributeData Attribute { get; }
 
     private AsyncTaskSettings(AttributeData attribute) => Attribute = attribute;
