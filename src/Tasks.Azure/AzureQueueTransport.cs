@@ -57,6 +57,29 @@ public sealed partial class AzureQueueTransport : ITaskTransport
 
         // Poison messages are JSON text, so a person can read them in any storage explorer.
         textService = CreateServiceClient(options, new QueueClientOptions { MessageEncoding = QueueMessageEncoding.None });
+
+        // The service URI without its query: a SAS token is a secret.
+        Endpoint = new UriBuilder(envelopeService.Uri) { Query = string.Empty }.Uri.ToString().TrimEnd('/');
+    }
+
+    /// <summary>The queue service endpoint, without credentials: what logs and errors name.</summary>
+    public string Endpoint { get; }
+
+    /// <inheritdoc />
+    public string Describe()
+        => $"Azure Storage Queues at {Endpoint}" + (string.IsNullOrEmpty(options.QueuePrefix) ? "" : $" (queue prefix '{options.QueuePrefix}')");
+
+    /// <inheritdoc />
+    public async ValueTask CheckAsync(IReadOnlyCollection<string> queues, CancellationToken cancellationToken)
+    {
+        foreach (var queue in queues)
+        {
+            var client = await GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
+            if (!options.CreateQueues)
+            {
+                await Guard(queue, () => client.GetPropertiesAsync(cancellationToken)).ConfigureAwait(false);
+            }
+        }
     }
 
     /// <inheritdoc />
@@ -83,18 +106,18 @@ public sealed partial class AzureQueueTransport : ITaskTransport
         if (message.Delay > MaxVisibility)
             throw new ArgumentOutOfRangeException(nameof(message), message.Delay, "Azure Storage Queues delay a message by at most 7 days.");
         var client = await GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
-        await client.SendMessageAsync(
+        await Guard(queue, () => client.SendMessageAsync(
             BinaryData.FromBytes(message.Body),
-            message.Delay > TimeSpan.Zero ? message.Delay : null,
+            message.Delay > TimeSpan.Zero ? AtLeast(message.Delay) : null,
             message.TimeToLive,
-            cancellationToken).ConfigureAwait(false);
+            cancellationToken)).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
     public async ValueTask<IReadOnlyList<ReceivedTaskMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         var client = await GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
-        QueueMessage[] messages = await client.ReceiveMessagesAsync(Math.Clamp(maxMessages, 1, 32), leaseDuration + LeaseRounding, cancellationToken).ConfigureAwait(false);
+        QueueMessage[] messages = (await Guard(queue, () => client.ReceiveMessagesAsync(Math.Clamp(maxMessages, 1, 32), leaseDuration + LeaseRounding, cancellationToken)).ConfigureAwait(false)).Value;
         if (messages.Length == 0) return Array.Empty<ReceivedTaskMessage>();
         var received = new ReceivedTaskMessage[messages.Length];
         for (var i = 0; i < messages.Length; i++)
@@ -111,8 +134,12 @@ public sealed partial class AzureQueueTransport : ITaskTransport
         => UpdateVisibilityAsync(message, leaseDuration + LeaseRounding, "renew the lease of", cancellationToken);
 
     /// <inheritdoc />
+    /// <remarks>
+    /// A delay is rounded up to whole seconds, plus one: the service counts visibility in whole
+    /// seconds and keeps message times to the second, so a retry never comes back sooner than asked.
+    /// </remarks>
     public ValueTask ReleaseAsync(ReceivedTaskMessage message, TimeSpan delay, CancellationToken cancellationToken)
-        => UpdateVisibilityAsync(message, delay > MaxVisibility ? MaxVisibility : delay, "release", cancellationToken);
+        => UpdateVisibilityAsync(message, delay > MaxVisibility ? MaxVisibility : AtLeast(delay), "release", cancellationToken);
 
     /// <inheritdoc />
     public async ValueTask CompleteAsync(ReceivedTaskMessage message, CancellationToken cancellationToken)
@@ -121,7 +148,7 @@ public sealed partial class AzureQueueTransport : ITaskTransport
         var client = await GetQueueAsync(message.Queue, cancellationToken).ConfigureAwait(false);
         try
         {
-            await client.DeleteMessageAsync(azure.MessageId, azure.PopReceipt, cancellationToken).ConfigureAwait(false);
+            await client.DeleteMessageAsync(azure.TransportMessageId, azure.PopReceipt, cancellationToken).ConfigureAwait(false);
         }
         catch (RequestFailedException ex) when (IsLeaseLost(ex))
         {
@@ -153,7 +180,7 @@ public sealed partial class AzureQueueTransport : ITaskTransport
         var client = await GetQueueAsync(message.Queue, cancellationToken).ConfigureAwait(false);
         try
         {
-            UpdateReceipt receipt = await client.UpdateMessageAsync(azure.MessageId, azure.PopReceipt, (BinaryData?)null, visibility, cancellationToken).ConfigureAwait(false);
+            UpdateReceipt receipt = await client.UpdateMessageAsync(azure.TransportMessageId, azure.PopReceipt, (BinaryData?)null, visibility, cancellationToken).ConfigureAwait(false);
 
             // Every update issues a new receipt; the old one is dead from now on.
             azure.PopReceipt = receipt.PopReceipt;
@@ -168,14 +195,14 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     {
         if (readyQueues.TryGetValue(queue, out var ready)) return ready;
         var client = envelopeService.GetQueueClient(QueueName(queue));
-        if (options.CreateQueues) await client.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (options.CreateQueues) await Guard(queue, () => client.CreateIfNotExistsAsync(cancellationToken: cancellationToken)).ConfigureAwait(false);
         return readyQueues.GetOrAdd(queue, client);
     }
 
     private async Task SendPoisonAsync(PoisonMessage poison, CancellationToken cancellationToken)
     {
         var client = textService.GetQueueClient(poison.Queue + QueueNameRules.PoisonSuffix);
-        if (options.CreateQueues) await client.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (options.CreateQueues) await Guard(client.Name, () => client.CreateIfNotExistsAsync(cancellationToken: cancellationToken)).ConfigureAwait(false);
         var json = poison.ToJson();
         if (Encoding.UTF8.GetByteCount(json) > MaxMessageTextBytes && poison.MessageText is not null)
         {
@@ -213,9 +240,44 @@ public sealed partial class AzureQueueTransport : ITaskTransport
         }
     }
 
+    /// <summary>Runs one call to the service; a failure becomes a <see cref="TaskTransportException"/> that says whether a retry may help.</summary>
+    private async Task<T> Guard<T>(string queue, Func<Task<T>> call)
+    {
+        try
+        {
+            return await call().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (AzureFaults.Classify(ex) is { } fault)
+        {
+            throw new TaskTransportException(
+                $"Azure queue '{queue}' at {Endpoint}: {fault.Problem}" + (fault.Fix is null ? "" : $" {fault.Fix}"),
+                fault.IsTransient,
+                ex);
+        }
+    }
+
+    /// <summary>Whole seconds, at least <paramref name="delay"/> after any instant of the current second.</summary>
+    private static TimeSpan AtLeast(TimeSpan delay)
+        => delay <= TimeSpan.Zero ? TimeSpan.Zero : TimeSpan.FromSeconds(Math.Ceiling(delay.TotalSeconds)) + LeaseRounding;
+
     private static QueueServiceClient CreateServiceClient(AzureQueueOptions options, QueueClientOptions clientOptions)
     {
-        if (!string.IsNullOrWhiteSpace(options.ConnectionString)) return new QueueServiceClient(options.ConnectionString, clientOptions);
+        if (!string.IsNullOrWhiteSpace(options.ConnectionString))
+        {
+            try
+            {
+                return new QueueServiceClient(options.ConnectionString, clientOptions);
+            }
+            catch (Exception ex) when (ex is FormatException or ArgumentException or InvalidOperationException)
+            {
+                // The SDK's message may quote the string, key included: say what is wrong without it.
+                throw new InvalidOperationException(
+                    "AzureQueueOptions.ConnectionString is not a valid storage connection string. Use the one from the storage account's " +
+                    "'Access keys' page (DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...;EndpointSuffix=core.windows.net), " +
+                    "or \"UseDevelopmentStorage=true\" for Azurite on its default ports.");
+            }
+        }
+
         var uri = options.ServiceUri!;
         return uri.Query.Contains("sig=", StringComparison.Ordinal)
             ? new QueueServiceClient(uri, clientOptions)

@@ -46,12 +46,26 @@ public sealed class TaskGenerator : IIncrementalGenerator
                 .ToEquatableArray())
             .WithTrackingName(TrackingNames.DispatchTable);
 
+        // A host finds the task assemblies it references at compile time. The step reruns on every
+        // edit, but yields an equal array unless the references changed, so nothing after it reruns.
+        var referencedTables = context.CompilationProvider
+            .Select(static (compilation, cancellationToken) => TaskAssemblies.FindReferencedTables(compilation, cancellationToken))
+            .WithTrackingName(TrackingNames.ReferencedTaskAssemblies);
+        var ownNamespace = context.CompilationProvider
+            .Select(static (compilation, _) => TaskAssemblies.TableNamespace(compilation.AssemblyName ?? "Assembly"))
+            .WithTrackingName(TrackingNames.AssemblyNamespace);
+        var registration = dispatchTable
+            .Combine(referencedTables)
+            .Combine(ownNamespace)
+            .Select(static (parts, _) => new TaskRegistrationModel(parts.Right, parts.Left.Left, parts.Left.Right))
+            .WithTrackingName(TrackingNames.Registration);
+
         // Tasks.Core targets net8.0+, so every project that can reference it has [ModuleInitializer]:
         // no need to look it up in the compilation on every edit.
-        context.RegisterSourceOutput(dispatchTable, static (output, entries) =>
+        context.RegisterSourceOutput(registration, static (output, model) =>
         {
-            if (entries.Count > 0)
-                output.AddSource(DispatchTableEmitter.HintName, SourceText.From(DispatchTableEmitter.Emit(entries), Encoding.UTF8));
+            if (model.Entries.Count > 0 || model.ReferencedTables.Count > 0)
+                output.AddSource(DispatchTableEmitter.HintName, SourceText.From(DispatchTableEmitter.Emit(model), Encoding.UTF8));
         });
     }
 }

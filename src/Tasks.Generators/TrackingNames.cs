@@ -7,4 +7,7 @@ internal static class TrackingNames
     public const string ValidTasks = nameof(ValidTasks);
     public const string DispatchEntries = nameof(DispatchEntries);
     public const string DispatchTable = nameof(DispatchTable);
+    public const string ReferencedTaskAssemblies = nameof(ReferencedTaskAssemblies);
+    public const string AssemblyNamespace = nameof(AssemblyNamespace);
+    public const string Registration = nameof(Registration);
 }

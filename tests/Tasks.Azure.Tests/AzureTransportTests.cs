@@ -233,8 +233,10 @@ public sealed class AzureTransportTests(AzuriteFixture azurite)
     {
         var transport = new AzureQueueTransport(new AzureQueueOptions { ConnectionString = azurite.ConnectionString, QueuePrefix = "Staging_" });
 
-        var error = await Assert.ThrowsAsync<ArgumentException>(async () => await AzureTasks.RunAsync.Enqueue(new TaskClient(transport), "x"));
+        var error = await Assert.ThrowsAsync<TaskEnqueueException>(async () => await AzureTasks.RunAsync.Enqueue(new TaskClient(transport), "x"));
 
+        Assert.IsType<ArgumentException>(error.InnerException);
+        Assert.Equal((AzureTasks.RunAsync.Definition.Name, AzureTasks.Queue), (error.TaskName, error.Queue));
         Assert.Contains("'Staging_work'", error.Message);
         Assert.Contains("lowercase letters, digits and hyphens", error.Message);
     }
@@ -272,7 +274,7 @@ public sealed class AzureTransportTests(AzuriteFixture azurite)
             ["Tasks:Azure:ConnectionString"] = azurite.ConnectionString,
             ["Tasks:Azure:QueuePrefix"] = "host" + Guid.NewGuid().ToString("N")[..8] + "-",
         });
-        builder.Services.AddAsyncTasks(o =>
+        builder.Services.AddAsyncTaskWorker(o =>
         {
             o.Queues.Add(AzureTasks.Queue);
             o.MinPollingInterval = TimeSpan.FromMilliseconds(20);

@@ -65,7 +65,7 @@ public sealed class BadMessageTests
 
         var dead = Assert.Single(h.Transport.DeadLetters);
         Assert.Contains("has no IServiceProvider", dead.Reason.Reason);
-        Assert.Contains("AddAsyncTasks", dead.Reason.Reason);
+        Assert.Contains("AddAsyncTaskWorker", dead.Reason.Reason);
     }
 
     [Fact]

@@ -76,7 +76,7 @@ public sealed class EndToEndTests
             return Task.CompletedTask;
         });
         var builder = Host.CreateApplicationBuilder();
-        builder.Services.AddAsyncTasks(o =>
+        builder.Services.AddAsyncTaskWorker(o =>
         {
             o.Queues.Add(ScriptedTasks.Queue);
             o.MinPollingInterval = TimeSpan.FromMilliseconds(5);

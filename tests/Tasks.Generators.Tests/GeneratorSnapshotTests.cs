@@ -92,6 +92,42 @@ public sealed class GeneratorSnapshotTests
         }
         """);
 
+    [Fact]
+    public void Host_registers_the_task_assemblies_it_references_without_naming_them()
+    {
+        // A worker whose code names no type of the task library: only the host's own generated
+        // module initializer can make the library's tasks known before the worker starts.
+        var library = TestCompilation.Create("""
+            namespace Shop.Tasks;
+            public static partial class Mail
+            {
+                [AsyncTask]
+                public static Task Send(CancellationToken cancellationToken, string to) => Task.CompletedTask;
+            }
+            """).WithAssemblyName("Shop-Tasks.Library");
+        var (libraryOutput, libraryResult) = TestCompilation.Generate(library);
+        Assert.Empty(TestCompilation.Problems(libraryOutput, library));
+        var withoutTasks = TestCompilation.Create("namespace Shop; public static class Plain { }").WithAssemblyName("Shop.Plain");
+
+        var host = TestCompilation.Create("namespace Worker; public static class Program { public static void Main() { } }")
+            .WithAssemblyName("Worker")
+            .AddReferences(libraryOutput.ToMetadataReference(), TestCompilation.Generate(withoutTasks).Output.ToMetadataReference());
+        var (hostOutput, hostResult) = TestCompilation.Generate(host);
+
+        Assert.Empty(hostResult.Diagnostics);
+        Assert.Empty(TestCompilation.Problems(hostOutput, host));
+        Snapshot.Verify(hostResult, testName: nameof(Host_registers_the_task_assemblies_it_references_without_naming_them));
+        Snapshot.Verify(libraryResult, testName: "Task_library_that_a_host_references");
+    }
+
+    [Fact]
+    public void A_compilation_without_tasks_or_task_references_generates_nothing()
+    {
+        var (_, result) = TestCompilation.Generate(TestCompilation.Create("namespace App; public static class Plain { }"));
+
+        Assert.Empty(result.GeneratedTrees);
+    }
+
     private static async Task VerifyAsync(string source, [System.Runtime.CompilerServices.CallerMemberName] string testName = "")
     {
         var compilation = TestCompilation.Create(source);

@@ -12,6 +12,7 @@ public sealed class IncrementalityTests
     private static readonly string[] OutputSteps =
     [
         TrackingNames.TaskModels, TrackingNames.ValidTasks, TrackingNames.DispatchEntries, TrackingNames.DispatchTable,
+        TrackingNames.ReferencedTaskAssemblies, TrackingNames.AssemblyNamespace, TrackingNames.Registration,
     ];
 
     private const string Tasks = """

@@ -56,12 +56,22 @@ public sealed class TaskClient : ITaskClient
         var buffer = new ArrayBufferWriter<byte>(256);
         TaskEnvelope.Write(buffer, task, arguments, messageId, time.GetUtcNow(), Activity.Current?.Id, serializerOptions);
         if (buffer.WrittenCount > transport.MaxMessageBytes)
-            throw new TaskMessageTooLargeException(task.Name, buffer.WrittenCount, transport.MaxMessageBytes);
+            throw new TaskMessageTooLargeException(task.Name, task.Queue, buffer.WrittenCount, transport.MaxMessageBytes);
 
-        await transport.SendAsync(
-            task.Queue,
-            new OutgoingTaskMessage(messageId, buffer.WrittenMemory, options?.Delay ?? TimeSpan.Zero, options?.TimeToLive),
-            cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await transport.SendAsync(
+                task.Queue,
+                new OutgoingTaskMessage(messageId, buffer.WrittenMemory, options?.Delay ?? TimeSpan.Zero, options?.TimeToLive),
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // Whatever the transport throws (an SDK's own exception, an AggregateException of its
+            // retries), the caller catches one documented exception that names the task and the queue.
+            throw new TaskEnqueueException(task.Name, task.Queue, $"Task '{task.Name}' was not enqueued on queue '{task.Queue}': {ex.Message}", ex);
+        }
+
         TasksTelemetry.Enqueued.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, task.Name));
         return messageId;
     }

@@ -85,17 +85,18 @@ public static class TaskEnvelope
 
             var arguments = task.ReadArguments(ref reader, options);
             var headers = ReadOnlyMemory<byte>.Empty;
+            string? messageId = null;
             if (length >= 4)
             {
                 var start = reader.Consumed;
-                reader.Skip();
+                messageId = ReadMessageId(ref reader, name);
                 headers = body.Slice((int)start, (int)(reader.Consumed - start));
                 for (var i = 4; i < length; i++) reader.Skip(); // fields a newer v1 writer appended
             }
 
             if (!reader.End)
                 throw new TaskEnvelopeException($"The task envelope for '{name}' has {body.Length - reader.Consumed} bytes after its end.");
-            return new DecodedTask(task, arguments, headers);
+            return new DecodedTask(task, arguments, headers, messageId);
         }
         catch (TaskEnvelopeException)
         {
@@ -109,6 +110,33 @@ public static class TaskEnvelope
             throw new TaskEnvelopeException($"Could not decode {what}: {Flatten(ex)}", ex);
         }
     }
+
+    /// <summary>
+    /// Checks that the headers are a map of strings, so reading them later cannot fail, and returns
+    /// the message id among them: the only header every delivery needs (its logs, its context).
+    /// </summary>
+    private static string? ReadMessageId(ref MessagePackReader reader, string name)
+    {
+        if (reader.TryReadNil()) return null;
+        if (reader.NextMessagePackType != MessagePackType.Map)
+            throw new TaskEnvelopeException($"The headers of the task envelope for '{name}' are a MessagePack {reader.NextMessagePackType}, not a map of strings.");
+        var count = reader.ReadMapHeader();
+        string? messageId = null;
+        for (var i = 0; i < count; i++)
+        {
+            if (reader.NextMessagePackType != MessagePackType.String)
+                throw new TaskEnvelopeException($"Header {i + 1} of the task envelope for '{name}' has a MessagePack {reader.NextMessagePackType} as its name, not a string.");
+            var isMessageId = reader.TryReadStringSpan(out var key) ? key.SequenceEqual(MessageIdKey) : reader.ReadString() == TaskHeaders.MessageId;
+            if (reader.NextMessagePackType != MessagePackType.String)
+                throw new TaskEnvelopeException($"Header {i + 1} of the task envelope for '{name}' has a MessagePack {reader.NextMessagePackType} as its value, not a string.");
+            if (isMessageId) messageId = reader.ReadString();
+            else reader.Skip();
+        }
+
+        return string.IsNullOrEmpty(messageId) ? null : messageId;
+    }
+
+    private static ReadOnlySpan<byte> MessageIdKey => "id"u8;
 
     private static string Flatten(Exception ex)
     {
@@ -124,12 +152,16 @@ public readonly struct DecodedTask
 {
     private readonly ReadOnlyMemory<byte> encodedHeaders;
 
-    internal DecodedTask(TaskDefinition task, object arguments, ReadOnlyMemory<byte> encodedHeaders)
+    internal DecodedTask(TaskDefinition task, object arguments, ReadOnlyMemory<byte> encodedHeaders, string? messageId)
     {
         Task = task;
         Arguments = arguments;
         this.encodedHeaders = encodedHeaders;
+        MessageId = messageId;
     }
+
+    /// <summary>The message id written by <c>Enqueue</c>, or null if the envelope carries none.</summary>
+    public string? MessageId { get; }
 
     /// <summary>The task the envelope names.</summary>
     public TaskDefinition Task { get; }

@@ -1,44 +1,65 @@
 using System;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace Tasks;
 
-/// <summary>Registers Tasks in a host.</summary>
+/// <summary>
+/// Registers Tasks in a host, the way Hangfire users know it (<c>AddHangfire</c>, <c>AddHangfireServer</c>):
+/// <see cref="AddAsyncTasks"/> in every process that enqueues (a web API), <see cref="AddAsyncTaskWorker"/>
+/// in the processes that run the tasks (a worker service).
+/// </summary>
 public static class TasksServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds the task client (also set as <see cref="TaskClient.Ambient"/> when the host starts) and a
-    /// hosted <see cref="TaskWorker"/>. Choose a transport on the returned builder, e.g.
-    /// <see cref="TasksBuilder.UseInMemoryTransport"/>.
+    /// Adds the task client for enqueueing, and only that: no worker runs in this host. The client is
+    /// an <see cref="ITaskClient"/> service and, once the host starts, <see cref="TaskClient.Ambient"/>
+    /// (used by the generated <c>Enqueue</c> overloads without a client). At start the host checks that
+    /// the transport reaches the queues of the registered tasks. Choose a transport on the returned
+    /// builder, e.g. <see cref="TasksBuilder.UseInMemoryTransport"/> or <c>.UseAzureQueues(...)</c>.
     /// </summary>
-    public static TasksBuilder AddAsyncTasks(this IServiceCollection services, Action<TaskWorkerOptions>? configureWorker = null)
+    public static TasksBuilder AddAsyncTasks(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
-        var options = services.AddOptions<TaskWorkerOptions>();
-        if (configureWorker is not null) options.Configure(configureWorker);
+        services.AddOptions<TaskWorkerOptions>();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ITaskClient>(sp => new TaskClient(
             sp.GetRequiredService<ITaskTransport>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<IOptions<TaskWorkerOptions>>().Value.SerializerOptions));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TaskClientHostedService>());
+        return new TasksBuilder(services);
+    }
+
+    /// <summary>
+    /// Adds everything <see cref="AddAsyncTasks"/> does, and a hosted <see cref="TaskWorker"/> that runs
+    /// the tasks of every assembly this project references. At start it checks that every
+    /// instance-method task's type resolves from DI and that the transport accepts its credentials, and
+    /// fails the host with what to fix otherwise.
+    /// </summary>
+    public static TasksBuilder AddAsyncTaskWorker(this IServiceCollection services, Action<TaskWorkerOptions>? configure = null)
+    {
+        var builder = services.AddAsyncTasks();
+        if (configure is not null) services.Configure(configure);
         services.TryAddSingleton(sp => new TaskWorker(
             sp.GetRequiredService<ITaskTransport>(),
             sp.GetRequiredService<IOptions<TaskWorkerOptions>>().Value,
             sp,
             sp.GetService<ILogger<TaskWorker>>(),
             sp.GetRequiredService<TimeProvider>()));
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TasksHostedService>());
-        return new TasksBuilder(services);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TaskWorkerHostedService>());
+        return builder;
     }
 }
 
-/// <summary>Configures Tasks after <see cref="TasksServiceCollectionExtensions.AddAsyncTasks"/>.</summary>
+/// <summary>Chooses the transport after <see cref="TasksServiceCollectionExtensions.AddAsyncTasks"/> or <see cref="TasksServiceCollectionExtensions.AddAsyncTaskWorker"/>.</summary>
 public sealed class TasksBuilder
 {
     internal TasksBuilder(IServiceCollection services) => Services = services;
@@ -53,36 +74,60 @@ public sealed class TasksBuilder
         Services.Replace(ServiceDescriptor.Singleton<ITaskTransport>(sp => sp.GetRequiredService<InMemoryTransport>()));
         return this;
     }
+}
 
-    /// <summary>Only sends tasks from this host; another process runs them.</summary>
-    public TasksBuilder WithoutWorker()
+/// <summary>Sets the ambient client; in an enqueue-only host, also checks that the transport reaches the task queues.</summary>
+internal sealed class TaskClientHostedService(IServiceProvider services) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
-        Services.Configure<TasksHostOptions>(o => o.RunWorker = false);
-        return this;
+        var transport = services.GetService<ITaskTransport>() ?? throw new InvalidOperationException(
+            "Tasks has no transport: choose one after AddAsyncTasks() or AddAsyncTaskWorker(), e.g. .UseInMemoryTransport() " +
+            "or .UseAzureQueues(...) (package Tasks.Azure).");
+        TaskClient.Ambient = services.GetRequiredService<ITaskClient>();
+
+        // A worker checks its own queues when it starts.
+        if (services.GetService<TaskWorker>() is not null) return;
+        var queues = TaskRegistry.Default.Definitions.Select(d => d.Queue).Distinct(StringComparer.Ordinal).ToArray();
+        var logger = services.GetService<ILogger<TaskClient>>() ?? (ILogger)NullLogger.Instance;
+        try
+        {
+            await transport.CheckAsync(queues, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TaskTransportException ex) when (ex.IsTransient)
+        {
+            TaskClientLog.TransportNotReady(logger, ex, transport.Describe());
+            return;
+        }
+
+        TaskClientLog.Started(logger, transport.Describe(), TaskRegistry.Default.Definitions.Count, string.Join(", ", queues));
     }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
-internal sealed class TasksHostOptions
+/// <summary>Runs the worker with the host, and stops the host when the transport reports a fault no retry can fix.</summary>
+internal sealed class TaskWorkerHostedService(TaskWorker worker, IHostApplicationLifetime lifetime) : IHostedService
 {
-    public bool RunWorker { get; set; } = true;
-}
-
-internal sealed class TasksHostedService(IServiceProvider services, IOptions<TasksHostOptions> hostOptions) : IHostedService
-{
-    private TaskWorker? worker;
-
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        if (services.GetService<ITaskTransport>() is null)
-            throw new InvalidOperationException(
-                "Tasks has no transport: choose one after AddAsyncTasks(), e.g. services.AddAsyncTasks().UseInMemoryTransport() " +
-                "or .UseAzureQueues(...) (package Tasks.Azure).");
-        TaskClient.Ambient = services.GetRequiredService<ITaskClient>();
-        if (!hostOptions.Value.RunWorker) return Task.CompletedTask;
-        worker = services.GetRequiredService<TaskWorker>();
+        worker.Faulted += _ =>
+        {
+            // Non-zero, so a process supervisor sees a failure rather than a clean exit.
+            Environment.ExitCode = 1;
+            lifetime.StopApplication();
+        };
         return worker.StartAsync(cancellationToken);
     }
 
-    public Task StopAsync(CancellationToken cancellationToken)
-        => worker?.StopAsync(cancellationToken) ?? Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) => worker.StopAsync(cancellationToken);
+}
+
+internal static partial class TaskClientLog
+{
+    [LoggerMessage(1, LogLevel.Information, "Task client ready (enqueue only, no worker in this process): {Transport}; {TaskCount} task(s) known, on queue(s) {Queues}")]
+    public static partial void Started(ILogger logger, string transport, int taskCount, string queues);
+
+    [LoggerMessage(2, LogLevel.Warning, "The queue service is not reachable yet ({Transport}); enqueues fail with TaskEnqueueException until it is")]
+    public static partial void TransportNotReady(ILogger logger, Exception exception, string transport);
 }

@@ -32,6 +32,31 @@ public interface ITaskTransport
 
     /// <summary>Moves a message to the dead-letter (poison) store with the reason, then deletes the original.</summary>
     ValueTask DeadLetterAsync(ReceivedTaskMessage message, DeadLetterReason reason, CancellationToken cancellationToken);
+
+    /// <summary>What the start log says of this transport: its kind and endpoint, never a secret.</summary>
+    string Describe() => GetType().Name;
+
+    /// <summary>
+    /// Checks at start that <paramref name="queues"/> can be used: the service is reachable and the
+    /// credentials are accepted. Throws <see cref="TaskTransportException"/>; one that is not
+    /// <see cref="TaskTransportException.IsTransient"/> stops the host, since no retry can fix it.
+    /// </summary>
+    ValueTask CheckAsync(IReadOnlyCollection<string> queues, CancellationToken cancellationToken) => default;
+}
+
+/// <summary>
+/// A transport could not reach its queues. <see cref="IsTransient"/> tells a fault that may pass
+/// (the service is down or slow) from one that needs a person (credentials refused, an unknown
+/// account, a missing queue): the message says which queue and endpoint, and what to fix, never a secret.
+/// </summary>
+public sealed class TaskTransportException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public TaskTransportException(string message, bool isTransient, Exception? innerException = null) : base(message, innerException)
+        => IsTransient = isTransient;
+
+    /// <summary>True if retrying later may succeed; false if the configuration must change first.</summary>
+    public bool IsTransient { get; }
 }
 
 /// <summary>A message to send.</summary>
@@ -45,10 +70,15 @@ public readonly record struct OutgoingTaskMessage(string MessageId, ReadOnlyMemo
 public class ReceivedTaskMessage
 {
     /// <summary>Creates a received message.</summary>
-    public ReceivedTaskMessage(string queue, string messageId, ReadOnlyMemory<byte> body, int attempt)
+    /// <param name="queue">The queue the message came from.</param>
+    /// <param name="transportMessageId">The transport's own id of the message (Azure's message id, say).</param>
+    /// <param name="body">The envelope bytes.</param>
+    /// <param name="attempt">1 on the first delivery, as the transport counts them.</param>
+    public ReceivedTaskMessage(string queue, string transportMessageId, ReadOnlyMemory<byte> body, int attempt)
     {
         Queue = queue;
-        MessageId = messageId;
+        TransportMessageId = transportMessageId;
+        MessageId = transportMessageId;
         Body = body;
         Attempt = attempt;
     }
@@ -56,8 +86,15 @@ public class ReceivedTaskMessage
     /// <summary>The queue the message came from.</summary>
     public string Queue { get; }
 
-    /// <summary>The transport's id of the message.</summary>
-    public string MessageId { get; }
+    /// <summary>The transport's own id of the message, for its receipts. Not the task's id: see <see cref="MessageId"/>.</summary>
+    public string TransportMessageId { get; }
+
+    /// <summary>
+    /// The task's message id: the one <c>Enqueue</c> returned, read from the envelope, the same on every
+    /// attempt and after a dead letter is requeued. <see cref="TransportMessageId"/> until the worker has
+    /// read the envelope, and for a message whose envelope cannot be read.
+    /// </summary>
+    public string MessageId { get; internal set; }
 
     /// <summary>The envelope bytes.</summary>
     public ReadOnlyMemory<byte> Body { get; }

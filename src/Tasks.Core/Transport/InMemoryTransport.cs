@@ -66,13 +66,18 @@ public sealed class InMemoryTransport : ITaskTransport, ITaskTransportNotificati
     private void Send(string queue, OutgoingTaskMessage message)
     {
         var now = time.GetUtcNow();
-        var entry = new Entry(message.MessageId, message.Body.ToArray(), message.TimeToLive is { } ttl ? now + ttl : DateTimeOffset.MaxValue)
-        {
-            VisibleAt = now + message.Delay,
-        };
         lock (gate)
         {
             var state = GetQueue(queue);
+
+            // The transport's id is the sender's, made unique: the same envelope may be sent twice
+            // (a producer's retry, a dead letter requeued while a copy still waits), as on a real queue.
+            var id = message.MessageId;
+            for (var copy = 2; state.Live.ContainsKey(id); copy++) id = $"{message.MessageId}#{copy}";
+            var entry = new Entry(id, message.Body.ToArray(), message.TimeToLive is { } ttl ? now + ttl : DateTimeOffset.MaxValue)
+            {
+                VisibleAt = now + message.Delay,
+            };
             state.Live.Add(entry.Id, entry);
             state.Schedule(entry);
             if (message.Delay <= TimeSpan.Zero) state.Notify();
@@ -160,7 +165,7 @@ public sealed class InMemoryTransport : ITaskTransport, ITaskTransportNotificati
         lock (gate)
         {
             var (state, entry) = Owned(message, "dead-letter");
-            deadLetters.Add(new DeadLetteredMessage(message.Queue, entry.Id, entry.Body, reason, time.GetUtcNow()));
+            deadLetters.Add(new DeadLetteredMessage(message.Queue, message.MessageId, entry.Body, reason, time.GetUtcNow()));
             state.Live.Remove(entry.Id);
         }
 
@@ -171,7 +176,7 @@ public sealed class InMemoryTransport : ITaskTransport, ITaskTransportNotificati
     {
         var received = (Received)message;
         if (queues.TryGetValue(message.Queue, out var state)
-            && state.Live.TryGetValue(message.MessageId, out var entry)
+            && state.Live.TryGetValue(message.TransportMessageId, out var entry)
             && entry.Lease == received.Lease)
         {
             return (state, entry);

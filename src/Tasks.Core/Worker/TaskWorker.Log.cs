@@ -7,11 +7,17 @@ public sealed partial class TaskWorker
 {
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Information, "Task worker started on queues {Queues}")]
-        public static partial void Started(ILogger logger, string queues);
+        private static readonly Func<ILogger, string, string, int, IDisposable?> Scope =
+            LoggerMessage.DefineScope<string, string, int>("Task {TaskName} message {MessageId} attempt {Attempt}");
 
-        [LoggerMessage(2, LogLevel.Information, "Task worker stopped; {Released} running task(s) were released")]
-        public static partial void Stopped(ILogger logger, int released);
+        /// <summary>Every line a task logs, the worker's and its own, carries the task's name, message id and attempt.</summary>
+        public static IDisposable? TaskScope(ILogger logger, string taskName, string messageId, int attempt) => Scope(logger, taskName, messageId, attempt);
+
+        [LoggerMessage(1, LogLevel.Information, "Task worker started: {TaskCount} task(s) on queue(s) {Queues} via {Transport}; at most {MaxConcurrency} at once ({MaxConcurrencyPerQueue} per queue), lease {LeaseDuration}, drain timeout {DrainTimeout}")]
+        public static partial void Started(ILogger logger, int taskCount, string queues, string transport, int maxConcurrency, string maxConcurrencyPerQueue, TimeSpan leaseDuration, TimeSpan drainTimeout);
+
+        [LoggerMessage(2, LogLevel.Information, "Task worker stopped after {Elapsed}; {Released} unfinished task(s) were released to run again")]
+        public static partial void Stopped(ILogger logger, TimeSpan elapsed, int released);
 
         [LoggerMessage(3, LogLevel.Warning, "Task {TaskName} (message {MessageId}) failed on attempt {Attempt} of {MaxAttempts}; retrying in {Delay}")]
         public static partial void Retrying(ILogger logger, Exception exception, string taskName, string messageId, int attempt, int maxAttempts, TimeSpan delay);
@@ -33,5 +39,17 @@ public sealed partial class TaskWorker
 
         [LoggerMessage(9, LogLevel.Error, "Handling message {MessageId} on {Queue} failed unexpectedly; it will be delivered again when its lease ends")]
         public static partial void HandlingFailed(ILogger logger, Exception exception, string messageId, string queue);
+
+        [LoggerMessage(10, LogLevel.Information, "Task worker stopping: waiting up to {DrainTimeout} for {Running} running task(s) to finish")]
+        public static partial void Draining(ILogger logger, int running, TimeSpan drainTimeout);
+
+        [LoggerMessage(11, LogLevel.Warning, "Task worker drain timed out: cancelling {Running} task(s) still running; their messages become visible again")]
+        public static partial void DrainTimedOut(ILogger logger, int running);
+
+        [LoggerMessage(12, LogLevel.Warning, "The queue service is not reachable yet ({Transport}); the worker starts and keeps retrying")]
+        public static partial void TransportNotReady(ILogger logger, Exception exception, string transport);
+
+        [LoggerMessage(13, LogLevel.Critical, "Receiving from {Queue} failed in a way no retry can fix; the worker stops receiving")]
+        public static partial void TransportFaulted(ILogger logger, Exception exception, string queue);
     }
 }

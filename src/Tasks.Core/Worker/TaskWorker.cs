@@ -34,6 +34,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
     private int stopped;
     private Task receiving = Task.CompletedTask;
     private int released;
+    private int faulted;
 
     /// <summary>Creates a worker. It does nothing until <see cref="StartAsync"/> or <see cref="RunOnceAsync"/>.</summary>
     /// <param name="transport">Where messages come from.</param>
@@ -66,14 +67,34 @@ public sealed partial class TaskWorker : IAsyncDisposable
     /// <summary>The queues this worker listens on, known once started.</summary>
     public IReadOnlyList<string> Queues => queueSlots.Keys.ToArray();
 
-    /// <summary>Checks the dispatch table and starts one receive loop per queue.</summary>
-    /// <exception cref="InvalidOperationException">A wire name is declared twice, or there is no queue to listen on.</exception>
-    public Task StartAsync(CancellationToken cancellationToken = default)
+    /// <summary>Raised once when the transport reports a fault no retry can fix (credentials refused, say); the worker has stopped receiving.</summary>
+    public event Action<TaskTransportException>? Faulted;
+
+    /// <summary>
+    /// Checks what can be checked before the first message: the dispatch table, that every
+    /// instance-method task can be created from DI, and that the transport reaches its queues with
+    /// the credentials it has. Then starts one receive loop per queue.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A wire name is declared twice, there is no queue to listen on, or an instance-method task's type is not registered in DI.</exception>
+    /// <exception cref="TaskTransportException">The transport refused the configuration (not transient).</exception>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
     {
-        PrepareQueues();
-        Log.Started(logger, string.Join(", ", queueSlots.Keys));
+        if (queueSlots.Count == 0) PrepareQueues();
+        CheckServices();
+        try
+        {
+            await transport.CheckAsync(queueSlots.Keys, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TaskTransportException ex) when (ex.IsTransient)
+        {
+            // The service may come up later (a container still starting): the receive loops back off until it does.
+            Log.TransportNotReady(logger, ex, transport.Describe());
+        }
+
+        var tasks = registry.Definitions.Count(d => queueSlots.ContainsKey(d.Queue));
+        Log.Started(logger, tasks, string.Join(", ", queueSlots.Keys), transport.Describe(), options.MaxConcurrency,
+            options.MaxConcurrencyPerQueue?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none", options.LeaseDuration, options.DrainTimeout);
         receiving = Task.WhenAll(queueSlots.Select(q => Task.Run(() => ReceiveLoopAsync(q.Key, q.Value), CancellationToken.None)));
-        return Task.CompletedTask;
     }
 
     /// <summary>
@@ -83,15 +104,18 @@ public sealed partial class TaskWorker : IAsyncDisposable
     /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
+        var started = time.GetTimestamp();
         stopReceiving.Cancel();
         await receiving.ConfigureAwait(false);
         if (Interlocked.Exchange(ref stopped, 1) == 0 && Interlocked.Decrement(ref running) == 0) drained.TrySetResult();
         if (!drained.Task.IsCompleted)
         {
+            Log.Draining(logger, Volatile.Read(ref running), options.DrainTimeout);
             using var drainCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var drain = Task.Delay(options.DrainTimeout, time, drainCts.Token);
             if (await Task.WhenAny(drained.Task, drain).ConfigureAwait(false) != drained.Task)
             {
+                Log.DrainTimedOut(logger, Volatile.Read(ref running));
                 abortTasks.Cancel();
             }
 
@@ -99,7 +123,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
             await drained.Task.ConfigureAwait(false);
         }
 
-        Log.Stopped(logger, Volatile.Read(ref released));
+        Log.Stopped(logger, time.GetElapsedTime(started), Volatile.Read(ref released));
     }
 
     /// <summary>
@@ -138,10 +162,30 @@ public sealed partial class TaskWorker : IAsyncDisposable
             : registry.Definitions.Select(d => d.Queue).Distinct(StringComparer.Ordinal).ToArray();
         if (queues.Length == 0)
             throw new InvalidOperationException(
-                "The task worker has no queue to listen on: no [AsyncTask] method is registered and TaskWorkerOptions.Queues is empty. " +
-                "Reference the assembly that declares your tasks, or call TaskRegistry.EnsureRegistered(typeof(SomeType).Assembly).");
+                "The task worker has nothing to run: no [AsyncTask] method is registered in this process and TaskWorkerOptions.Queues is empty. " +
+                "Tasks are found when this project is compiled: it needs a PackageReference to Tasks (or Tasks.Azure), so that the generator runs " +
+                "in it too, and a reference to the project or package that declares the tasks. Then build again. " +
+                "For an assembly loaded at run time (a plug-in), call TaskRegistry.EnsureRegistered(assembly) before the worker starts.");
         var perQueue = options.MaxConcurrencyPerQueue is { } limit && limit < options.MaxConcurrency ? limit : (int?)null;
         foreach (var queue in queues) queueSlots[queue] = perQueue is { } n ? new SemaphoreSlim(n, n) : null;
+    }
+
+    /// <summary>An instance-method task whose type DI cannot create would fail on every attempt: say so now, not after the retries.</summary>
+    private void CheckServices()
+    {
+        var needed = registry.Definitions.Where(d => d.RequiresServices && queueSlots.ContainsKey(d.Queue)).ToArray();
+        if (needed.Length == 0) return;
+        if (services is null)
+            throw new InvalidOperationException(
+                $"Task(s) {string.Join(", ", needed.Select(d => $"'{d.Name}'"))} are instance methods, and the worker has no IServiceProvider to create their types from. " +
+                "Use services.AddAsyncTaskWorker() in a host, pass an IServiceProvider to the TaskWorker, or make the methods static.");
+        if (services.GetService(typeof(IServiceProviderIsService)) is not IServiceProviderIsService isService) return;
+        var missing = needed.Where(d => !isService.IsService(d.DeclaringType)).GroupBy(d => d.DeclaringType).ToArray();
+        if (missing.Length == 0) return;
+        throw new InvalidOperationException(
+            "The worker cannot create the declaring type of these instance-method tasks, because it is not registered in DI: " +
+            string.Join("; ", missing.Select(g => $"{g.Key.FullName} (task {string.Join(", ", g.Select(d => $"'{d.Name}'"))})")) + ". " +
+            $"Register each type, e.g. services.AddScoped<{missing[0].Key.FullName!.Replace('+', '.')}>(), or make the methods static.");
     }
 
     private async Task ReceiveLoopAsync(string queue, SemaphoreSlim? queueSlot)
@@ -160,6 +204,13 @@ public sealed partial class TaskWorker : IAsyncDisposable
                 try
                 {
                     batch = await transport.ReceiveAsync(queue, slots, options.LeaseDuration, stopping).ConfigureAwait(false);
+                }
+                catch (TaskTransportException ex) when (!ex.IsTransient)
+                {
+                    ReleaseSlots(queueSlot, slots);
+                    slots = 0;
+                    Fault(ex, queue);
+                    break;
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !stopping.IsCancellationRequested)
                 {
@@ -192,6 +243,14 @@ public sealed partial class TaskWorker : IAsyncDisposable
                 break;
             }
         }
+    }
+
+    private void Fault(TaskTransportException ex, string queue)
+    {
+        if (Interlocked.Exchange(ref faulted, 1) != 0) return;
+        Log.TransportFaulted(logger, ex, queue);
+        stopReceiving.Cancel();
+        Faulted?.Invoke(ex);
     }
 
     private async Task<int> AcquireSlotsAsync(SemaphoreSlim? queueSlot, CancellationToken cancellationToken)
@@ -295,6 +354,8 @@ public sealed partial class TaskWorker : IAsyncDisposable
         }
 
         var task = decoded.Task;
+        message.MessageId = decoded.MessageId ?? message.TransportMessageId;
+        using var scope = Log.TaskScope(logger, task.Name, message.MessageId, message.Attempt);
         if (message.Attempt > task.MaxAttempts)
         {
             // Reached only when earlier deliveries ended without settling (a crash, a lost lease).
@@ -303,7 +364,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
 
         if (task.RequiresServices && services is null)
         {
-            return DeadLetter(message, task.Name, $"Task '{task.Name}' is an instance method of {task.DeclaringType.FullName}, and the worker has no IServiceProvider to create it from. Use services.AddAsyncTasks(), or pass services to the TaskWorker.", null);
+            return DeadLetter(message, task.Name, $"Task '{task.Name}' is an instance method of {task.DeclaringType.FullName}, and the worker has no IServiceProvider to create it from. Use services.AddAsyncTaskWorker(), or pass services to the TaskWorker.", null);
         }
 
         using var activity = StartProcessActivity(message, decoded);

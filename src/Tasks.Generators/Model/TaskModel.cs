@@ -53,3 +53,9 @@ internal sealed record HierarchyInfo(string Namespace, EquatableArray<TypeDeclar
 
 /// <summary>One row of the dispatch table.</summary>
 internal sealed record DispatchEntry(string WireName, string FullyQualifiedClassName);
+
+/// <summary>What the assembly's registration file needs.</summary>
+/// <param name="Namespace">The assembly's own <c>Tasks.Generated.{AssemblyName}</c> namespace.</param>
+/// <param name="Entries">This assembly's tasks, ordered by wire name; empty in a host that only references task assemblies.</param>
+/// <param name="ReferencedTables">The fully qualified dispatch tables of the referenced task assemblies.</param>
+internal sealed record TaskRegistrationModel(string Namespace, EquatableArray<DispatchEntry> Entries, EquatableArray<string> ReferencedTables);
