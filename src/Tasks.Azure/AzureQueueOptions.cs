@@ -31,7 +31,11 @@ public sealed class AzureQueueOptions
     internal void Validate()
     {
         if (string.IsNullOrWhiteSpace(ConnectionString) == (ServiceUri is null))
-            throw new InvalidOperationException("Azure queues need exactly one of AzureQueueOptions.ConnectionString or AzureQueueOptions.ServiceUri.");
+            throw new InvalidOperationException(
+                "Azure queues need exactly one of AzureQueueOptions.ConnectionString or AzureQueueOptions.ServiceUri" +
+                (ServiceUri is null ? ", and neither is set" : ", and both are set") + ". From configuration, set the ConnectionString or ServiceUri key " +
+                "of the section passed to UseAzureQueues: e.g. \"Tasks\": { \"Azure\": { \"ConnectionString\": \"UseDevelopmentStorage=true\" } } in appsettings.json, " +
+                "or the environment variable Tasks__Azure__ConnectionString.");
         if (ServiceUri is not null && !ServiceUri.IsAbsoluteUri)
             throw new InvalidOperationException("AzureQueueOptions.ServiceUri must be an absolute URI such as https://account.queue.core.windows.net.");
     }

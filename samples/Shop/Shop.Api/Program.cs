@@ -1,0 +1,33 @@
+using Shop.Tasks;
+using Tasks;
+using Tasks.Azure;
+
+var builder = WebApplication.CreateBuilder(args);
+
+// Enqueue only: no worker runs in the web app. "Tasks:Azure" is in appsettings.json.
+builder.Services.AddAsyncTasks().UseAzureQueues(builder.Configuration.GetSection("Tasks:Azure"));
+
+var app = builder.Build();
+
+// The one exception an enqueue throws: it names the task, the queue and the cause.
+app.Use(async (context, next) =>
+{
+    try
+    {
+        await next(context);
+    }
+    catch (TaskEnqueueException ex)
+    {
+        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        await context.Response.WriteAsJsonAsync(new { error = ex.Message, task = ex.TaskName, queue = ex.Queue });
+    }
+});
+
+// The id Enqueue returns is the id the task sees in TaskContext.MessageId, the worker's logs and a dead letter.
+app.MapPost("/welcome", async (string email) =>
+    Results.Accepted(value: new { messageId = await EmailTasks.SendWelcomeAsync.Enqueue(email) }));
+
+app.MapPost("/orders/{orderId:guid}/ship", async (Guid orderId, int items, ITaskClient tasks) =>
+    Results.Accepted(value: new { messageId = await OrderTasks.ShipAsync.Enqueue(tasks, orderId, items) }));
+
+app.Run();

@@ -1,0 +1,38 @@
+using Microsoft.Extensions.Logging;
+using Tasks;
+
+namespace Shop.Tasks;
+
+/// <summary>Mail sent in the background, so a sign-up request does not wait for the mail server.</summary>
+public static partial class EmailTasks
+{
+    /// <summary>Sends the welcome mail to a new customer.</summary>
+    /// <param name="cancellationToken">Fires when the worker stops or the task times out.</param>
+    /// <param name="email">Where to send it.</param>
+    [AsyncTask(Queue = "emails")]
+    public static async Task SendWelcome(CancellationToken cancellationToken, string email)
+    {
+        await Task.Delay(20, cancellationToken); // the mail server
+        var context = TaskContext.Current!;
+        Console.WriteLine($"Welcome mail sent to {email} (task {context.TaskName}, message {context.MessageId}, attempt {context.Attempt})");
+    }
+}
+
+/// <summary>Order work: an instance-method task, so the worker creates the class from DI, one scope per run.</summary>
+/// <param name="logger">Injected by the worker's container.</param>
+public sealed partial class OrderTasks(ILogger<OrderTasks> logger)
+{
+    /// <summary>Books the shipment of an order.</summary>
+    /// <param name="cancellationToken">Fires when the worker stops or the task times out.</param>
+    /// <param name="orderId">The order.</param>
+    /// <param name="items">How many items it has.</param>
+    [AsyncTask(Queue = "orders")]
+    public Task Ship(CancellationToken cancellationToken, Guid orderId, int items)
+    {
+        // Tasks run at least once: key side effects on the message id to make them idempotent.
+        var context = TaskContext.Current!;
+        logger.LogInformation("Order {OrderId} shipped with {Items} item(s) (task {TaskName}, message {MessageId}, attempt {Attempt})",
+            orderId, items, context.TaskName, context.MessageId, context.Attempt);
+        return Task.CompletedTask;
+    }
+}
