@@ -81,7 +81,7 @@ internal sealed partial class AzuriteProcess : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    private static string RepositoryRoot()
+    public static string RepositoryRoot()
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);
         while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "package.json"))) directory = directory.Parent;

@@ -108,9 +108,9 @@ public sealed partial class TaskWorker : IAsyncDisposable
         stopReceiving.Cancel();
         await receiving.ConfigureAwait(false);
         if (Interlocked.Exchange(ref stopped, 1) == 0 && Interlocked.Decrement(ref running) == 0) drained.TrySetResult();
+        Log.Draining(logger, Volatile.Read(ref running), options.DrainTimeout);
         if (!drained.Task.IsCompleted)
         {
-            Log.Draining(logger, Volatile.Read(ref running), options.DrainTimeout);
             using var drainCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var drain = Task.Delay(options.DrainTimeout, time, drainCts.Token);
             if (await Task.WhenAny(drained.Task, drain).ConfigureAwait(false) != drained.Task)

@@ -1,0 +1,209 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+
+namespace Tasks.Azure.Tests;
+
+/// <summary>
+/// The app this library exists for, built as a new user builds it: the packages packed from a clean
+/// copy of the sources into a folder feed; a task library, an ASP.NET Core API that only enqueues and
+/// a worker service, created outside the repository with PackageReference only; Azurite, the worker
+/// and the API started as real processes; HTTP requests in, and every task run once, with the id
+/// that Enqueue returned. The sources of the three projects are the repository's samples/Shop.
+/// </summary>
+[Collection(AzuriteCollection.Name)]
+public sealed partial class TopologyTests(AzuriteFixture azurite)
+{
+    private static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(6);
+    private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(90);
+
+    [Fact]
+    public async Task Web_api_enqueues_and_a_worker_service_runs_every_task_once_with_the_id_Enqueue_returned()
+    {
+        var root = AzuriteProcess.RepositoryRoot();
+        var work = Directory.CreateTempSubdirectory("tasks-topology-").FullName;
+        var version = $"0.0.0-topology.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
+        ChildProcess? worker = null, api = null;
+        try
+        {
+            var feed = await PackAsync(root, work, version);
+            var app = CreateApp(root, work, feed, version);
+            await BuildAsync(app, "Shop.Worker");
+            await BuildAsync(app, "Shop.Api");
+
+            var environment = new Dictionary<string, string>
+            {
+                ["Tasks__Azure__ConnectionString"] = azurite.ConnectionString,
+                ["Tasks__Azure__QueuePrefix"] = "shop" + Guid.NewGuid().ToString("N")[..8] + "-",
+                ["DOTNET_ENVIRONMENT"] = "Production",
+                ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            };
+            worker = Run(app, "Shop.Worker", [], environment);
+            await worker.WaitForOutputAsync(o => o.Contains("Task worker started"), RunTimeout, "the worker to start");
+            var port = FreePort();
+            api = Run(app, "Shop.Api", ["--urls", $"http://127.0.0.1:{port}"], environment);
+            await api.WaitForOutputAsync(o => o.Contains("Now listening on"), RunTimeout, "the API to listen");
+
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            var ids = new List<string>();
+            for (var i = 0; i < 10; i++) ids.Add(await PostAsync(http, $"/welcome?email=user{i}@example.com"));
+            for (var i = 0; i < 5; i++) ids.Add(await PostAsync(http, $"/orders/{Guid.NewGuid()}/ship?items={i + 1}"));
+
+            await worker.WaitForOutputAsync(o => ids.All(id => o.Contains($"message {id},")), RunTimeout, "every task to run");
+            var runs = MessageIds().Matches(worker.Output).Select(m => m.Groups[1].Value).ToArray();
+            Assert.Equal(ids.Order(), runs.Order());
+            Assert.Contains("Task worker started: 2 task(s) on queue(s) emails, orders via Azure Storage Queues at http://127.0.0.1:", worker.Output);
+            Assert.Contains("Task client ready (enqueue only, no worker in this process)", api.Output);
+            Assert.DoesNotContain("Task worker started", api.Output);
+            Assert.DoesNotContain("AccountKey", worker.Output + api.Output);
+
+            // A stop says what it drains, and the process exits cleanly.
+            await ChildProcess.RunAsync("kill", ["-TERM", worker.ProcessId.ToString()], work, RunTimeout);
+            await worker.WaitForOutputAsync(o => o.Contains("Task worker stopped after"), RunTimeout, "the worker to stop");
+            Assert.Contains("Task worker stopping: waiting up to 00:00:10 for 0 running task(s)", worker.Output);
+        }
+        finally
+        {
+            worker?.Dispose();
+            api?.Dispose();
+            Directory.Delete(work, recursive: true);
+
+            // The global package folder keeps every version restored; these were for this run only.
+            var packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
+                ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+            foreach (var id in new[] { "tasks", "tasks.azure" })
+            {
+                var folder = Path.Combine(packages, id, version);
+                if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
+
+    /// <summary>Packs Tasks and Tasks.Azure from a copy of the sources, as a fresh clone would, so the repository's build output is left alone.</summary>
+    private static async Task<string> PackAsync(string root, string work, string version)
+    {
+        var clone = Path.Combine(work, "clone");
+        CopyTree(Path.Combine(root, "src"), Path.Combine(clone, "src"));
+        foreach (var file in new[] { "Directory.Build.props", "Directory.Packages.props", "global.json" })
+            File.Copy(Path.Combine(root, file), Path.Combine(clone, file));
+        var feed = Path.Combine(work, "feed");
+        foreach (var project in new[] { "Tasks.Core", "Tasks.Azure" })
+            await ChildProcess.RunAsync("dotnet", ["pack", Path.Combine(clone, "src", project), "-c", "Release", "-o", feed, $"-p:Version={version}"], clone, BuildTimeout);
+        return feed;
+    }
+
+    /// <summary>The three projects a user writes, with the lines README's "Using it in a project" shows.</summary>
+    private static string CreateApp(string root, string work, string feed, string version)
+    {
+        var app = Path.Combine(work, "app");
+        var samples = Path.Combine(root, "samples", "Shop");
+        Directory.CreateDirectory(app);
+        File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <add key="local" value="{feed}" />
+              </packageSources>
+            </configuration>
+            """);
+        const string strict = """
+                <TargetFramework>net10.0</TargetFramework>
+                <ImplicitUsings>enable</ImplicitUsings>
+                <Nullable>enable</Nullable>
+                <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+                <WarningsNotAsErrors>NU1603</WarningsNotAsErrors>
+            """;
+        WriteProject(app, samples, "Shop.Tasks", $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+            {strict}
+                <GenerateDocumentationFile>true</GenerateDocumentationFile>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="Tasks" Version="{version}" />
+              </ItemGroup>
+            </Project>
+            """);
+        WriteProject(app, samples, "Shop.Api", $"""
+            <Project Sdk="Microsoft.NET.Sdk.Web">
+              <PropertyGroup>
+            {strict}
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="Tasks.Azure" Version="{version}" />
+                <ProjectReference Include="../Shop.Tasks/Shop.Tasks.csproj" />
+              </ItemGroup>
+            </Project>
+            """);
+        WriteProject(app, samples, "Shop.Worker", $"""
+            <Project Sdk="Microsoft.NET.Sdk.Worker">
+              <PropertyGroup>
+            {strict}
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="Microsoft.Extensions.Hosting" Version="10.0.0" />
+                <PackageReference Include="Tasks.Azure" Version="{version}" />
+                <ProjectReference Include="../Shop.Tasks/Shop.Tasks.csproj" />
+              </ItemGroup>
+            </Project>
+            """);
+        return app;
+    }
+
+    private static void WriteProject(string app, string samples, string name, string project)
+    {
+        var directory = Path.Combine(app, name);
+        Directory.CreateDirectory(directory);
+        File.WriteAllText(Path.Combine(directory, name + ".csproj"), project);
+        foreach (var source in Directory.EnumerateFiles(Path.Combine(samples, name)).Where(f => f.EndsWith(".cs") || f.EndsWith(".json")))
+            File.Copy(source, Path.Combine(directory, Path.GetFileName(source)));
+    }
+
+    private static Task<string> BuildAsync(string app, string project)
+        => ChildProcess.RunAsync("dotnet", ["build", Path.Combine(app, project), "-c", "Release"], app, BuildTimeout);
+
+    private static ChildProcess Run(string app, string project, string[] arguments, Dictionary<string, string> environment)
+    {
+        var directory = Path.Combine(app, project);
+        return ChildProcess.Start("dotnet", [Path.Combine(directory, "bin", "Release", "net10.0", project + ".dll"), .. arguments], directory, environment);
+    }
+
+    private static async Task<string> PostAsync(HttpClient http, string path)
+    {
+        using var response = await http.PostAsync(path, null);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"POST {path}: {(int)response.StatusCode} {body}");
+        var accepted = await response.Content.ReadFromJsonAsync<Accepted>();
+        return Assert.IsType<string>(accepted?.MessageId);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static void CopyTree(string from, string to)
+    {
+        foreach (var directory in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories))
+        {
+            var relative = Path.GetRelativePath(from, directory);
+            if (!relative.Split(Path.DirectorySeparatorChar).Any(part => part is "bin" or "obj")) Directory.CreateDirectory(Path.Combine(to, relative));
+        }
+
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var relative = Path.GetRelativePath(from, file);
+            if (relative.Split(Path.DirectorySeparatorChar).Any(part => part is "bin" or "obj")) continue;
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(to, relative))!);
+            File.Copy(file, Path.Combine(to, relative));
+        }
+    }
+
+    private sealed record Accepted(string? MessageId);
+
+    [GeneratedRegex(@"message (\S+), attempt 1\)")]
+    private static partial Regex MessageIds();
+}
