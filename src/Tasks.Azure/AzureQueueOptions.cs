@@ -1,5 +1,6 @@
 using System;
 using Azure.Core;
+using Azure.Storage.Queues;
 
 namespace Tasks.Azure;
 
@@ -27,6 +28,13 @@ public sealed class AzureQueueOptions
 
     /// <summary>Create a queue (and its <c>-poison</c> queue) the first time it is used. Default: true.</summary>
     public bool CreateQueues { get; set; } = true;
+
+    /// <summary>
+    /// Adjusts the Azure SDK's client options (retries, network timeout, diagnostics) after the
+    /// transport's defaults: 3 retries from 200 ms, at most 2 s apart, so a call to a service that is
+    /// down fails within seconds, and a 30 s network timeout.
+    /// </summary>
+    public Action<QueueClientOptions>? ConfigureClient { get; set; }
 
     internal void Validate()
     {

@@ -5,6 +5,7 @@ using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using Azure;
+using Azure.Core;
 using Azure.Identity;
 using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
@@ -262,6 +263,14 @@ public sealed partial class AzureQueueTransport : ITaskTransport
 
     private static QueueServiceClient CreateServiceClient(AzureQueueOptions options, QueueClientOptions clientOptions)
     {
+        // The SDK's default retries take ~25 s to give up on a service that is down: too long for an
+        // enqueue inside a web request, and the worker's receive loop backs off on its own anyway.
+        clientOptions.Retry.Mode = RetryMode.Exponential;
+        clientOptions.Retry.MaxRetries = 3;
+        clientOptions.Retry.Delay = TimeSpan.FromMilliseconds(200);
+        clientOptions.Retry.MaxDelay = TimeSpan.FromSeconds(2);
+        clientOptions.Retry.NetworkTimeout = TimeSpan.FromSeconds(30);
+        options.ConfigureClient?.Invoke(clientOptions);
         if (!string.IsNullOrWhiteSpace(options.ConnectionString))
         {
             try
