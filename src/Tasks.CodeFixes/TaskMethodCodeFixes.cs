@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Composition;
 using System.Linq;
@@ -8,25 +9,37 @@ using Microsoft.CodeAnalysis.CodeActions;
 using Microsoft.CodeAnalysis.CodeFixes;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.Formatting;
 using Microsoft.CodeAnalysis.Simplification;
 using Tasks.Generators.Diagnostics;
 using static Microsoft.CodeAnalysis.CSharp.SyntaxFactory;
 
 namespace Tasks.CodeFixes;
 
-/// <summary>One-click repairs for the task-method rules whose fix is obvious: TASK001, TASK002, TASK003 and TASK006.</summary>
+/// <summary>
+/// One-click repairs for the task-method rules whose fix is obvious: TASK001, TASK002, TASK003 and
+/// TASK006, one at a time or all at once (Fix All in a document, project or solution, and
+/// <c>dotnet format analyzers</c>): several fixes on one method compose instead of overwriting each other.
+/// </summary>
 [ExportCodeFixProvider(LanguageNames.CSharp, Name = nameof(TaskMethodCodeFixes)), Shared]
 public sealed class TaskMethodCodeFixes : CodeFixProvider
 {
-    /// <inheritdoc />
-    public override ImmutableArray<string> FixableDiagnosticIds { get; } = ImmutableArray.Create(
-        DiagnosticDescriptors.FirstParameterNotCancellationToken.Id,
-        DiagnosticDescriptors.ReturnTypeNotTask.Id,
-        DiagnosticDescriptors.ParamsParameter.Id,
-        DiagnosticDescriptors.ContainingTypeNotPartial.Id);
+    private static readonly string CancellationTokenFirstId = DiagnosticDescriptors.FirstParameterNotCancellationToken.Id;
+    private static readonly string ReturnTaskId = DiagnosticDescriptors.ReturnTypeNotTask.Id;
+    private static readonly string ParamsId = DiagnosticDescriptors.ParamsParameter.Id;
+    private static readonly string PartialId = DiagnosticDescriptors.ContainingTypeNotPartial.Id;
 
     /// <inheritdoc />
-    public override FixAllProvider GetFixAllProvider() => WellKnownFixAllProviders.BatchFixer;
+    public override ImmutableArray<string> FixableDiagnosticIds { get; } = ImmutableArray.Create(CancellationTokenFirstId, ReturnTaskId, ParamsId, PartialId);
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Not the batch fixer: it merges text changes, so two fixes of one method (its parameters and its
+    /// return type) collide and one is dropped, and it keeps only the actions of one equivalence key.
+    /// This one applies every diagnostic of a document to the syntax tree in turn.
+    /// </remarks>
+    public override FixAllProvider GetFixAllProvider()
+        => FixAllProvider.Create(static async (context, document, diagnostics) => await FixAsync(document, diagnostics, context.CancellationToken).ConfigureAwait(false));
 
     /// <inheritdoc />
     public override async Task RegisterCodeFixesAsync(CodeFixContext context)
@@ -36,29 +49,70 @@ public sealed class TaskMethodCodeFixes : CodeFixProvider
         foreach (var diagnostic in context.Diagnostics)
         {
             var node = root.FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true);
-            var method = node.FirstAncestorOrSelf<MethodDeclarationSyntax>();
-            if (method is null) continue;
-            (string Title, System.Func<SyntaxNode> Apply)? fix = diagnostic.Id switch
+            if (node.FirstAncestorOrSelf<MethodDeclarationSyntax>() is not { } method) continue;
+            var title = diagnostic.Id switch
             {
-                "TASK001" => ("Take a CancellationToken first", () => root.ReplaceNode(method, CancellationTokenFirst(method))),
-                "TASK002" => ("Return Task", () => root.ReplaceNode(method, ReturnTask(method))),
-                "TASK003" when node.FirstAncestorOrSelf<ParameterSyntax>() is { } parameter
-                    => ("Remove 'params'", () => root.ReplaceNode(parameter, RemoveParams(parameter))),
-                "TASK006" => ("Make the declaring types partial", () => MakePartial(root, method)),
+                _ when diagnostic.Id == CancellationTokenFirstId => "Take a CancellationToken first",
+                _ when diagnostic.Id == ReturnTaskId && ReturnTaskRewriter.CanFix(method) => "Return Task",
+                _ when diagnostic.Id == ParamsId && node.FirstAncestorOrSelf<ParameterSyntax>() is not null => "Remove 'params'",
+                _ when diagnostic.Id == PartialId => "Make the declaring types partial",
                 _ => null,
             };
-            if (fix is not { } f) continue;
+            if (title is null) continue;
             var document = context.Document;
             context.RegisterCodeFix(
-                CodeAction.Create(f.Title, _ => Task.FromResult(document.WithSyntaxRoot(f.Apply())), equivalenceKey: diagnostic.Id),
+                CodeAction.Create(title, cancellationToken => FixAsync(document, ImmutableArray.Create(diagnostic), cancellationToken), equivalenceKey: diagnostic.Id),
                 diagnostic);
         }
+    }
+
+    private static async Task<Document> FixAsync(Document document, ImmutableArray<Diagnostic> diagnostics, CancellationToken cancellationToken)
+    {
+        var root = await document.GetSyntaxRootAsync(cancellationToken).ConfigureAwait(false);
+        var model = await document.GetSemanticModelAsync(cancellationToken).ConfigureAwait(false);
+        if (root is null || model is null) return document;
+
+        var targets = new List<(string Id, MethodDeclarationSyntax Method, ParameterSyntax? Parameter)>();
+        foreach (var diagnostic in diagnostics.Where(d => d.Location.SourceTree == root.SyntaxTree).OrderBy(d => d.Location.SourceSpan.Start))
+        {
+            var node = root.FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true);
+            if (node.FirstAncestorOrSelf<MethodDeclarationSyntax>() is { } method)
+                targets.Add((diagnostic.Id, method, node.FirstAncestorOrSelf<ParameterSyntax>()));
+        }
+
+        // Whether a void body can run off its end is a question for the original semantic model.
+        var endReachable = targets.Select(t => t.Method).Distinct().ToDictionary(m => m, m => ReturnTaskRewriter.EndIsReachable(m, model));
+        var current = root.TrackNodes(targets.Select(t => (SyntaxNode)t.Method).Concat(targets.Where(t => t.Parameter is not null).Select(t => (SyntaxNode)t.Parameter!)));
+        foreach (var (id, original, parameter) in targets)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (current.GetCurrentNode(original) is not { } method) continue;
+            if (id == CancellationTokenFirstId)
+            {
+                current = current.ReplaceNode(method, CancellationTokenFirst(method));
+            }
+            else if (id == ReturnTaskId && ReturnTaskRewriter.Rewrite(method, endReachable[original]) is { } returnsTask)
+            {
+                current = current.ReplaceNode(method, returnsTask);
+            }
+            else if (id == ParamsId && parameter is not null && current.GetCurrentNode(parameter) is { } currentParameter)
+            {
+                current = current.ReplaceNode(currentParameter, RemoveParams(currentParameter));
+            }
+            else if (id == PartialId)
+            {
+                current = MakePartial(current, method);
+            }
+        }
+
+        return document.WithSyntaxRoot(current);
     }
 
     private static MethodDeclarationSyntax CancellationTokenFirst(MethodDeclarationSyntax method)
     {
         var parameters = method.ParameterList.Parameters;
         var existing = parameters.FirstOrDefault(p => p.Type is { } type && type.ToString().Split('.').Last() == "CancellationToken");
+        if (existing is not null && parameters.IndexOf(existing) == 0) return method;
         SeparatedSyntaxList<ParameterSyntax> reordered;
         if (existing is not null)
         {
@@ -74,26 +128,11 @@ public sealed class TaskMethodCodeFixes : CodeFixProvider
         return method.WithParameterList(method.ParameterList.WithParameters(reordered));
     }
 
-    private static MethodDeclarationSyntax ReturnTask(MethodDeclarationSyntax method)
-    {
-        var task = ParseTypeName("global::System.Threading.Tasks.Task")
-            .WithAdditionalAnnotations(Simplifier.Annotation)
-            .WithTriviaFrom(method.ReturnType);
-        var updated = method.WithReturnType(task);
-        var isVoid = method.ReturnType is PredefinedTypeSyntax { Keyword.RawKind: (int)SyntaxKind.VoidKeyword };
-        if (isVoid && !method.Modifiers.Any(SyntaxKind.AsyncKeyword) && method.Body is not null)
-        {
-            // A void method has no Task to return; as an async method its body stays valid.
-            updated = updated.AddModifiers(Token(SyntaxKind.AsyncKeyword).WithTrailingTrivia(Space));
-        }
-
-        return updated;
-    }
-
     private static ParameterSyntax RemoveParams(ParameterSyntax parameter)
     {
         var modifiers = parameter.Modifiers;
         var index = modifiers.IndexOf(SyntaxKind.ParamsKeyword);
+        if (index < 0) return parameter;
         var updated = parameter.WithModifiers(modifiers.RemoveAt(index));
         return index == 0 ? updated.WithLeadingTrivia(modifiers[0].LeadingTrivia) : updated;
     }
