@@ -95,12 +95,14 @@ public sealed class AnalyzerTests
     [InlineData("IDisposable", "'IDisposable' is an interface without [Union] attributes")]
     [InlineData("Plain", "'Plain' has no [MessagePackObject] attribute")]
     [InlineData("List<Plain>", "'Plain' has no [MessagePackObject] attribute")]
+    [InlineData("Order", "'Order' is a positional record without a [MessagePackObject] attribute; add [MessagePackObject] to the record and [property: Key(n)] to each of its parameters")]
     [InlineData("Dictionary<string, object>", "'object' would need type names on the wire")]
     [InlineData("Task", "a Task is a running operation")]
     public async Task TASK007_parameter_type_that_MessagePack_cannot_carry(string type, string reason)
     {
         var diagnostics = await VerifyAsync($$"""
             public sealed class Plain { public int X { get; set; } }
+            public sealed record Order(Guid Id, decimal Total);
 
             public static partial class Jobs
             {

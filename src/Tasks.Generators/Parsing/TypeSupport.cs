@@ -1,5 +1,7 @@
+using System.Linq;
 using System.Collections.Generic;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
 
 namespace Tasks.Generators.Parsing;
 
@@ -101,8 +103,18 @@ internal static class TypeSupport
 
         if (HasAttribute(type, known.MessagePackObjectAttribute))
             return null;
+        if (IsPositionalRecord(type))
+        {
+            // [Key] on a positional parameter lands on the parameter, not on the property MessagePack reads.
+            return $"'{type.Name}' is a positional record without a [MessagePackObject] attribute; add [MessagePackObject] to the record " +
+                   $"and [property: Key(n)] to each of its parameters, e.g. [MessagePackObject] record {type.Name}([property: Key(0)] ... , [property: Key(1)] ...) (keys are append-only)";
+        }
+
         return $"'{type.Name}' has no [MessagePackObject] attribute; add [MessagePackObject] and a [Key(n)] on each member (keys are append-only)";
     }
+
+    private static bool IsPositionalRecord(INamedTypeSymbol type)
+        => type.IsRecord && type.DeclaringSyntaxReferences.Any(r => r.GetSyntax() is RecordDeclarationSyntax { ParameterList: not null });
 
     private static bool InheritsFrom(INamedTypeSymbol type, INamedTypeSymbol? baseType)
     {
