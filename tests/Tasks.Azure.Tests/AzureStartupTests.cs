@@ -127,6 +127,48 @@ public sealed class AzureStartupTests(AzuriteFixture azurite)
         Assert.Contains("the service did not answer", error.Message);
     }
 
+    [Fact]
+    public async Task Credentials_refused_while_running_stop_the_worker_host_instead_of_retrying_forever()
+    {
+        var prefix = "k" + Guid.NewGuid().ToString("N")[..8] + "-";
+        var good = new AzureQueueTransport(new AzureQueueOptions { ConnectionString = azurite.ConnectionString, QueuePrefix = prefix });
+        var revoked = new AzureQueueTransport(new AzureQueueOptions { ConnectionString = azurite.ConnectionString.Replace(AccountKeyOf(azurite.ConnectionString), WrongKey), QueuePrefix = prefix });
+        var transport = new KeyRotatedTransport(good, revoked);
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddSingleton<ITaskTransport>(transport);
+        builder.Services.AddAsyncTaskWorker(o =>
+        {
+            o.Queues.Add(AzureTasks.Queue);
+            o.MinPollingInterval = TimeSpan.FromMilliseconds(20);
+        });
+        using var host = builder.Build();
+        var stopping = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(() => stopping.TrySetResult());
+        try
+        {
+            await host.StartAsync();
+            transport.Revoked = true;
+
+            await stopping.Task.WaitAsync(TimeSpan.FromSeconds(20));
+            await host.StopAsync();
+
+            Assert.Equal(1, Environment.ExitCode);
+        }
+        finally
+        {
+            Environment.ExitCode = 0;
+        }
+    }
+
+    /// <summary>The account key is rotated under a running worker: from then on, receiving is refused.</summary>
+    private sealed class KeyRotatedTransport(ITaskTransport good, ITaskTransport revoked) : DelegatingTransport(good)
+    {
+        public volatile bool Revoked;
+
+        public override ValueTask<IReadOnlyList<ReceivedTaskMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
+            => Revoked ? revoked.ReceiveAsync(queue, maxMessages, leaseDuration, cancellationToken) : base.ReceiveAsync(queue, maxMessages, leaseDuration, cancellationToken);
+    }
+
     private static AzureQueueTransport Transport(string connectionString)
         => new(new AzureQueueOptions { ConnectionString = connectionString, QueuePrefix = "s" + Guid.NewGuid().ToString("N")[..8] + "-" });
 

@@ -13,9 +13,8 @@ namespace Tasks.Azure.Tests;
 /// that Enqueue returned. The sources of the three projects are the repository's samples/Shop.
 /// </summary>
 [Collection(AzuriteCollection.Name)]
-public sealed partial class TopologyTests(AzuriteFixture azurite)
+public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed packages) : IClassFixture<PackedFeed>
 {
-    private static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(6);
     private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(90);
 
     [Fact]
@@ -23,12 +22,10 @@ public sealed partial class TopologyTests(AzuriteFixture azurite)
     {
         var root = AzuriteProcess.RepositoryRoot();
         var work = Directory.CreateTempSubdirectory("tasks-topology-").FullName;
-        var version = $"0.0.0-topology.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
         ChildProcess? worker = null, api = null;
         try
         {
-            var feed = await PackAsync(root, work, version);
-            var app = CreateApp(root, work, feed, version);
+            var app = CreateApp(root, work, packages);
             await BuildAsync(app, "Shop.Worker");
             await BuildAsync(app, "Shop.Api");
 
@@ -68,52 +65,73 @@ public sealed partial class TopologyTests(AzuriteFixture azurite)
             worker?.Dispose();
             api?.Dispose();
             Directory.Delete(work, recursive: true);
-
-            // The global package folder keeps every version restored; these were for this run only.
-            var packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
-                ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-            foreach (var id in new[] { "tasks", "tasks.azure" })
-            {
-                var folder = Path.Combine(packages, id, version);
-                if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
-            }
         }
     }
 
-    /// <summary>Packs Tasks and Tasks.Azure from a copy of the sources, as a fresh clone would, so the repository's build output is left alone.</summary>
-    private static async Task<string> PackAsync(string root, string work, string version)
+    [Fact]
+    public async Task Dotnet_format_fixes_every_fixable_diagnostic_in_one_run_and_the_project_then_builds()
     {
-        var clone = Path.Combine(work, "clone");
-        CopyTree(Path.Combine(root, "src"), Path.Combine(clone, "src"));
-        foreach (var file in new[] { "Directory.Build.props", "Directory.Packages.props", "global.json" })
-            File.Copy(Path.Combine(root, file), Path.Combine(clone, file));
-        var feed = Path.Combine(work, "feed");
-        foreach (var project in new[] { "Tasks.Core", "Tasks.Azure" })
-            await ChildProcess.RunAsync("dotnet", ["pack", Path.Combine(clone, "src", project), "-c", "Release", "-o", feed, $"-p:Version={version}"], clone, BuildTimeout);
-        return feed;
+        var work = Directory.CreateTempSubdirectory("tasks-format-").FullName;
+        try
+        {
+            var directory = Path.Combine(work, "Broken");
+            Directory.CreateDirectory(directory);
+            packages.WriteNuGetConfig(work);
+            File.WriteAllText(Path.Combine(directory, "Broken.csproj"), $"""
+                <Project Sdk="Microsoft.NET.Sdk">
+                  <PropertyGroup>
+                {PackedFeed.StrictProperties}
+                  </PropertyGroup>
+                  <ItemGroup>
+                    <PackageReference Include="Tasks" Version="{packages.Version}" />
+                  </ItemGroup>
+                </Project>
+                """);
+            File.WriteAllText(Path.Combine(directory, "Jobs.cs"), """
+                using Tasks;
+
+                namespace Broken;
+
+                public static class Mail
+                {
+                    [AsyncTask]
+                    public static ValueTask Send(string to, params string[] cc) => default;
+
+                    [AsyncTask]
+                    public static void Tick() => Console.WriteLine("tick");
+                }
+
+                public class Reports
+                {
+                    [AsyncTask]
+                    public async void Build(int year, CancellationToken cancellationToken) => await Task.Delay(year, cancellationToken);
+                }
+                """);
+            var before = await Assert.ThrowsAsync<InvalidOperationException>(() => ChildProcess.RunAsync("dotnet", ["build", directory], work, PackedFeed.BuildTimeout));
+            foreach (var id in new[] { "TASK001", "TASK002", "TASK003", "TASK006" }) Assert.Contains(id, before.Message);
+
+            await ChildProcess.RunAsync("dotnet", ["format", "analyzers", directory, "--severity", "error"], work, PackedFeed.BuildTimeout);
+
+            var fixedSource = File.ReadAllText(Path.Combine(directory, "Jobs.cs"));
+            await ChildProcess.RunAsync("dotnet", ["build", directory], work, PackedFeed.BuildTimeout);
+            Assert.Contains("public static Task Send(CancellationToken cancellationToken, string to, string[] cc) => Task.CompletedTask;", fixedSource);
+            Assert.Contains("public async Task Build(CancellationToken cancellationToken, int year)", fixedSource);
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
     }
 
     /// <summary>The three projects a user writes, with the lines README's "Using it in a project" shows.</summary>
-    private static string CreateApp(string root, string work, string feed, string version)
+    private static string CreateApp(string root, string work, PackedFeed packages)
     {
         var app = Path.Combine(work, "app");
         var samples = Path.Combine(root, "samples", "Shop");
         Directory.CreateDirectory(app);
-        File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
-            <?xml version="1.0" encoding="utf-8"?>
-            <configuration>
-              <packageSources>
-                <add key="local" value="{feed}" />
-              </packageSources>
-            </configuration>
-            """);
-        const string strict = """
-                <TargetFramework>net10.0</TargetFramework>
-                <ImplicitUsings>enable</ImplicitUsings>
-                <Nullable>enable</Nullable>
-                <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
-                <WarningsNotAsErrors>NU1603</WarningsNotAsErrors>
-            """;
+        packages.WriteNuGetConfig(app);
+        var strict = PackedFeed.StrictProperties;
+        var version = packages.Version;
         WriteProject(app, samples, "Shop.Tasks", $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
@@ -161,7 +179,7 @@ public sealed partial class TopologyTests(AzuriteFixture azurite)
     }
 
     private static Task<string> BuildAsync(string app, string project)
-        => ChildProcess.RunAsync("dotnet", ["build", Path.Combine(app, project), "-c", "Release"], app, BuildTimeout);
+        => ChildProcess.RunAsync("dotnet", ["build", Path.Combine(app, project), "-c", "Release"], app, PackedFeed.BuildTimeout);
 
     private static ChildProcess Run(string app, string project, string[] arguments, Dictionary<string, string> environment)
     {
@@ -185,14 +203,75 @@ public sealed partial class TopologyTests(AzuriteFixture azurite)
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private static void CopyTree(string from, string to)
+    private sealed record Accepted(string? MessageId);
+
+    [GeneratedRegex(@"message (\S+), attempt 1\)")]
+    private static partial Regex MessageIds();
+}
+
+/// <summary>
+/// Tasks and Tasks.Azure packed once per run from a copy of the sources (what a fresh clone has, so the
+/// repository's build output is left alone) into a folder feed, under a version of this run's own.
+/// </summary>
+public sealed class PackedFeed : IAsyncLifetime
+{
+    public static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(6);
+
+    /// <summary>What a careful user's project sets: the generated code must compile under it without a warning.</summary>
+    public const string StrictProperties = """
+            <TargetFramework>net10.0</TargetFramework>
+            <ImplicitUsings>enable</ImplicitUsings>
+            <Nullable>enable</Nullable>
+            <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+            <WarningsNotAsErrors>NU1603</WarningsNotAsErrors>
+        """;
+
+    private readonly string work = Directory.CreateTempSubdirectory("tasks-feed-").FullName;
+
+    public string Version { get; } = $"0.0.0-test.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
+
+    public string Feed => Path.Combine(work, "feed");
+
+    public async Task InitializeAsync()
     {
-        foreach (var directory in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories))
+        var root = AzuriteProcess.RepositoryRoot();
+        var clone = Path.Combine(work, "clone");
+        CopyTree(Path.Combine(root, "src"), Path.Combine(clone, "src"));
+        foreach (var file in new[] { "Directory.Build.props", "Directory.Packages.props", "global.json" })
+            File.Copy(Path.Combine(root, file), Path.Combine(clone, file));
+        foreach (var project in new[] { "Tasks.Core", "Tasks.Azure" })
+            await ChildProcess.RunAsync("dotnet", ["pack", Path.Combine(clone, "src", project), "-c", "Release", "-o", Feed, $"-p:Version={Version}"], clone, BuildTimeout);
+    }
+
+    /// <summary>The nuget.config README shows: the local feed added to the machine's sources.</summary>
+    public void WriteNuGetConfig(string directory)
+        => File.WriteAllText(Path.Combine(directory, "nuget.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <add key="local" value="{Feed}" />
+              </packageSources>
+            </configuration>
+            """);
+
+    public Task DisposeAsync()
+    {
+        Directory.Delete(work, recursive: true);
+
+        // The global package folder keeps every version restored; these were for this run only.
+        var packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
+            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        foreach (var id in new[] { "tasks", "tasks.azure" })
         {
-            var relative = Path.GetRelativePath(from, directory);
-            if (!relative.Split(Path.DirectorySeparatorChar).Any(part => part is "bin" or "obj")) Directory.CreateDirectory(Path.Combine(to, relative));
+            var folder = Path.Combine(packages, id, Version);
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
         }
 
+        return Task.CompletedTask;
+    }
+
+    private static void CopyTree(string from, string to)
+    {
         foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
         {
             var relative = Path.GetRelativePath(from, file);
@@ -201,9 +280,4 @@ public sealed partial class TopologyTests(AzuriteFixture azurite)
             File.Copy(file, Path.Combine(to, relative));
         }
     }
-
-    private sealed record Accepted(string? MessageId);
-
-    [GeneratedRegex(@"message (\S+), attempt 1\)")]
-    private static partial Regex MessageIds();
 }
