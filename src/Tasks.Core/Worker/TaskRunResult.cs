@@ -21,7 +21,7 @@ public enum TaskOutcome
 /// <summary>One delivery of a message and its outcome, raised by <see cref="TaskWorker.TaskRan"/>.</summary>
 /// <param name="TaskName">The wire name, or null if the envelope could not be decoded.</param>
 /// <param name="Queue">The queue.</param>
-/// <param name="MessageId">The transport's message id.</param>
+/// <param name="MessageId">The message id: the one `Enqueue` returned (the transport's own id only for a message whose envelope could not be read).</param>
 /// <param name="Attempt">The attempt (1-based).</param>
 /// <param name="Outcome">What happened.</param>
 /// <param name="Exception">The failure, if the method threw or the envelope was bad.</param>
