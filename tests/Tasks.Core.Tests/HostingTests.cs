@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using MessagePack;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -89,6 +90,14 @@ public sealed class HostingTests
             seen.Enqueue(context.MessageId);
             throw new PermanentTaskException("not today");
         });
+        var spans = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == TasksTelemetry.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
         await using var h = new Harness();
         var id = await ScriptedTasks.RunAsync.Enqueue(h.Client, script);
 
@@ -101,6 +110,9 @@ public sealed class HostingTests
         Assert.Equal(id, dead.MessageId);
         Assert.All(h.Results, r => Assert.Equal(id, r.MessageId));
         Assert.Equal(2, h.Transport.DeadLetters.Count(d => d.MessageId == id));
+        var ours = spans.Where(s => s.OperationName.EndsWith(ScriptedTasks.RunAsync.Definition.Name)).ToArray();
+        Assert.Equal(3, ours.Length); // enqueue, and two runs
+        Assert.All(ours, s => Assert.Equal(id, s.GetTagItem("messaging.message.id")));
     }
 
     [Fact]

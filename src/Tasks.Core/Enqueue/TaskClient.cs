@@ -53,6 +53,7 @@ public sealed class TaskClient : ITaskClient
         activity?.SetTag(TasksTelemetry.QueueTag, task.Queue);
 
         var messageId = TaskHeaders.NewMessageId();
+        activity?.SetTag(TasksTelemetry.MessageIdTag, messageId);
         var buffer = new ArrayBufferWriter<byte>(256);
         TaskEnvelope.Write(buffer, task, arguments, messageId, time.GetUtcNow(), Activity.Current?.Id, serializerOptions);
         if (buffer.WrittenCount > transport.MaxMessageBytes)

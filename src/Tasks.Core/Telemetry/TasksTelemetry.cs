@@ -13,6 +13,7 @@ public static class TasksTelemetry
     internal const string QueueTag = "tasks.queue";
     internal const string OutcomeTag = "tasks.outcome";
     internal const string AttemptTag = "tasks.attempt";
+    internal const string MessageIdTag = "messaging.message.id"; // OpenTelemetry messaging conventions
 
     internal static readonly ActivitySource Source = new(Name);
     internal static readonly Meter Meter = new(Name);

@@ -531,6 +531,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
         activity?.SetTag(TasksTelemetry.TaskNameTag, decoded.Task.Name);
         activity?.SetTag(TasksTelemetry.QueueTag, message.Queue);
         activity?.SetTag(TasksTelemetry.AttemptTag, message.Attempt);
+        activity?.SetTag(TasksTelemetry.MessageIdTag, message.MessageId);
         return activity;
     }
 
