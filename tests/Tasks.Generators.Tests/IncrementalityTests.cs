@@ -85,6 +85,26 @@ public sealed class IncrementalityTests
     }
 
     [Fact]
+    public void In_a_host_that_references_a_task_library_an_unrelated_edit_reruns_nothing()
+    {
+        var library = TestCompilation.Generate(TestCompilation.Create(Tasks).WithAssemblyName("Library")).Output;
+        var host = TestCompilation.Create("namespace Host; public static class Program { }")
+            .WithAssemblyName("Host")
+            .AddReferences(library.ToMetadataReference());
+        var driver = TestCompilation.CreateDriver().RunGenerators(host);
+        Assert.Contains("global::Tasks.Generated.Library.TaskDispatchTable.Register();", Assert.Single(driver.GetRunResult().GeneratedTrees).ToString());
+
+        var edited = host.AddSyntaxTrees(CSharpSyntaxTree.ParseText("namespace Host; public class Unrelated { }", TestCompilation.ParseOptions));
+        var result = driver.RunGenerators(edited).GetRunResult().Results.Single();
+
+        // The host has no tasks of its own, so only the registration steps ran at all.
+        var ours = result.TrackedSteps.Where(s => OutputSteps.Contains(s.Key)).Select(s => s.Value).Concat(result.TrackedOutputSteps.Values);
+        Assert.All(ours.SelectMany(s => s).SelectMany(s => s.Outputs), o =>
+            Assert.True(o.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"a step was {o.Reason}"));
+        Assert.Equal(IncrementalStepRunReason.Unchanged, result.TrackedSteps[TrackingNames.ReferencedTaskAssemblies].Single().Outputs.Single().Reason);
+    }
+
+    [Fact]
     public void Changing_an_argument_type_changes_the_model()
     {
         var (driver, compilation) = FirstRun(Tasks);
