@@ -79,8 +79,14 @@ internal static class ReturnTaskRewriter
         foreach (var original in returns)
         {
             var current = updated.GetCurrentNode(original)!;
-            var evaluate = Evaluate(original.Expression!).WithLeadingTrivia(original.GetLeadingTrivia());
             var bare = ReturnStatement().WithLeadingTrivia(original.GetLeadingTrivia()).WithTrailingTrivia(original.GetTrailingTrivia());
+            if (!HasEffects(original.Expression!))
+            {
+                updated = updated.ReplaceNode(current, bare);
+                continue;
+            }
+
+            var evaluate = Evaluate(original.Expression!).WithLeadingTrivia(original.GetLeadingTrivia());
             updated = current.Parent is BlockSyntax
                 ? updated.ReplaceNode(current, new SyntaxNode[] { evaluate.WithTrailingTrivia(ElasticCarriageReturnLineFeed), bare })
                 : updated.ReplaceNode(current, Formatted(Block(evaluate, bare)));
@@ -107,7 +113,7 @@ internal static class ReturnTaskRewriter
 
     private static MethodDeclarationSyntax MapReturnedValues(MethodDeclarationSyntax method, System.Func<ExpressionSyntax, ExpressionSyntax> map)
     {
-        ExpressionSyntax Map(ExpressionSyntax value) => IsDefaultOrNull(value) ? CompletedTask().WithTriviaFrom(value) : map(value).WithTriviaFrom(value);
+        ExpressionSyntax Map(ExpressionSyntax value) => IsDefaultOrNull(value) || IsCompletedValueTask(value) ? CompletedTask().WithTriviaFrom(value) : map(value).WithTriviaFrom(value);
         if (method.ExpressionBody is { } arrow)
             return arrow.Expression is ThrowExpressionSyntax ? method : method.WithExpressionBody(arrow.WithExpression(Map(arrow.Expression)));
         return method.ReplaceNodes(OwnReturns(method).Where(r => r.Expression is not null), (original, rewritten) => rewritten.WithExpression(Map(original.Expression!)));
@@ -127,6 +133,14 @@ internal static class ReturnTaskRewriter
     private static bool IsStatementExpression(ExpressionSyntax expression)
         => expression is InvocationExpressionSyntax or AwaitExpressionSyntax or AssignmentExpressionSyntax or ObjectCreationExpressionSyntax or ThrowExpressionSyntax
             || expression.Kind() is SyntaxKind.PostIncrementExpression or SyntaxKind.PostDecrementExpression or SyntaxKind.PreIncrementExpression or SyntaxKind.PreDecrementExpression;
+
+    /// <summary>A value whose evaluation does nothing (a literal, a name, a member): dropping it changes nothing.</summary>
+    private static bool HasEffects(ExpressionSyntax expression)
+        => expression.WalkDownParentheses() is not (LiteralExpressionSyntax or DefaultExpressionSyntax or IdentifierNameSyntax or MemberAccessExpressionSyntax { Expression: IdentifierNameSyntax or MemberAccessExpressionSyntax or PredefinedTypeSyntax });
+
+    private static bool IsCompletedValueTask(ExpressionSyntax expression)
+        => expression.WalkDownParentheses() is MemberAccessExpressionSyntax { Name.Identifier.ValueText: "CompletedTask" } access
+            && access.Expression.ToString().EndsWith("ValueTask", System.StringComparison.Ordinal);
 
     private static bool IsDefaultOrNull(ExpressionSyntax expression)
         => expression.WalkDownParentheses() is LiteralExpressionSyntax { RawKind: (int)SyntaxKind.DefaultLiteralExpression or (int)SyntaxKind.NullLiteralExpression }

@@ -120,12 +120,30 @@ public sealed class TaskMethodCodeFixes : CodeFixProvider
         }
         else
         {
-            var token = Parameter(Identifier(UniqueName("cancellationToken", parameters)))
+            var name = UniqueName("cancellationToken", parameters);
+            var token = Parameter(Identifier(name))
                 .WithType(ParseTypeName("global::System.Threading.CancellationToken").WithAdditionalAnnotations(Simplifier.Annotation));
             reordered = parameters.Insert(0, token);
+            method = DocumentFirstParameter(method, name);
         }
 
         return method.WithParameterList(method.ParameterList.WithParameters(reordered));
+    }
+
+    /// <summary>
+    /// A doc comment that documents its parameters gets a line for the new one: with documentation
+    /// files on and warnings as errors, a missing &lt;param&gt; (CS1573) would fail the build.
+    /// </summary>
+    private static MethodDeclarationSyntax DocumentFirstParameter(MethodDeclarationSyntax method, string name)
+    {
+        var leading = method.GetLeadingTrivia().ToFullString();
+        var firstParam = leading.IndexOf("<param name=", System.StringComparison.Ordinal);
+        if (firstParam < 0) return method;
+        var lineStart = leading.LastIndexOf('\n', firstParam) + 1;
+        var prefix = leading.Substring(lineStart, firstParam - lineStart);
+        var newLine = leading.Contains("\r\n") ? "\r\n" : "\n";
+        var line = $"{prefix}<param name=\"{name}\">Fires when the worker stops or the task times out.</param>{newLine}";
+        return method.WithLeadingTrivia(ParseLeadingTrivia(leading.Insert(lineStart, line)));
     }
 
     private static ParameterSyntax RemoveParams(ParameterSyntax parameter)

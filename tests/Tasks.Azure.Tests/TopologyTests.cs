@@ -81,6 +81,7 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
                 <Project Sdk="Microsoft.NET.Sdk">
                   <PropertyGroup>
                 {PackedFeed.StrictProperties}
+                    <GenerateDocumentationFile>true</GenerateDocumentationFile>
                   </PropertyGroup>
                   <ItemGroup>
                     <PackageReference Include="Tasks" Version="{packages.Version}" />
@@ -92,17 +93,26 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
 
                 namespace Broken;
 
+                /// <summary>Mail.</summary>
                 public static class Mail
                 {
+                    /// <summary>Sends mail.</summary>
+                    /// <param name="to">To whom.</param>
+                    /// <param name="cc">Copies.</param>
                     [AsyncTask]
                     public static ValueTask Send(string to, params string[] cc) => default;
 
+                    /// <summary>Ticks.</summary>
                     [AsyncTask]
                     public static void Tick() => Console.WriteLine("tick");
                 }
 
+                /// <summary>Reports.</summary>
                 public class Reports
                 {
+                    /// <summary>Builds a report.</summary>
+                    /// <param name="year">Of this year.</param>
+                    /// <param name="cancellationToken">Stops it.</param>
                     [AsyncTask]
                     public async void Build(int year, CancellationToken cancellationToken) => await Task.Delay(year, cancellationToken);
                 }
@@ -237,7 +247,7 @@ public sealed class PackedFeed : IAsyncLifetime
         var root = AzuriteProcess.RepositoryRoot();
         var clone = Path.Combine(work, "clone");
         CopyTree(Path.Combine(root, "src"), Path.Combine(clone, "src"));
-        foreach (var file in new[] { "Directory.Build.props", "Directory.Packages.props", "global.json" })
+        foreach (var file in new[] { "Directory.Build.props", "Directory.Packages.props", "global.json", "README.md" })
             File.Copy(Path.Combine(root, file), Path.Combine(clone, file));
         foreach (var project in new[] { "Tasks.Core", "Tasks.Azure" })
             await ChildProcess.RunAsync("dotnet", ["pack", Path.Combine(clone, "src", project), "-c", "Release", "-o", Feed, $"-p:Version={Version}"], clone, BuildTimeout);

@@ -50,6 +50,47 @@ public sealed class CodeFixTests
         """);
 
     [Fact]
+    public Task TASK001_documents_the_new_parameter_where_the_others_are_documented() => VerifyFixAsync(
+        "TASK001",
+        """
+        public static partial class Jobs
+        {
+            /// <summary>Sends.</summary>
+            /// <param name="to">Who.</param>
+            [AsyncTask]
+            public static Task Send(string to) => Task.CompletedTask;
+        }
+        """,
+        """
+        public static partial class Jobs
+        {
+            /// <summary>Sends.</summary>
+            /// <param name="cancellationToken">Fires when the worker stops or the task times out.</param>
+            /// <param name="to">Who.</param>
+            [AsyncTask]
+            public static Task Send(CancellationToken cancellationToken, string to) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
+    public Task TASK002_returns_Task_CompletedTask_for_ValueTask_CompletedTask() => VerifyFixAsync(
+        "TASK002",
+        """
+        public static partial class Jobs
+        {
+            [AsyncTask]
+            public static ValueTask Fire(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+        }
+        """,
+        """
+        public static partial class Jobs
+        {
+            [AsyncTask]
+            public static Task Fire(CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
     public Task TASK001_moves_an_existing_CancellationToken_first() => VerifyFixAsync(
         "TASK001",
         """
@@ -223,12 +264,7 @@ public sealed class CodeFixTests
             [AsyncTask]
             public static async Task Fire(CancellationToken cancellationToken, bool skip)
             {
-                if (skip)
-                {
-                    _ = 0;
-                    return;
-                }
-
+                if (skip) return;
                 await Task.Delay(1, cancellationToken);
                 await Task.FromResult(2);
                 return;

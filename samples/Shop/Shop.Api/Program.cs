@@ -9,7 +9,8 @@ builder.Services.AddAsyncTasks().UseAzureQueues(builder.Configuration.GetSection
 
 var app = builder.Build();
 
-// The one exception an enqueue throws: it names the task, the queue and the cause.
+// The one exception an enqueue throws. It names the task, the queue and the cause (the queue
+// endpoint too): that goes to the log, and the caller gets a 503 to retry later.
 app.Use(async (context, next) =>
 {
     try
@@ -18,8 +19,9 @@ app.Use(async (context, next) =>
     }
     catch (TaskEnqueueException ex)
     {
+        app.Logger.LogError(ex, "Could not enqueue {Task} on {Queue}", ex.TaskName, ex.Queue);
         context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-        await context.Response.WriteAsJsonAsync(new { error = ex.Message, task = ex.TaskName, queue = ex.Queue });
+        await context.Response.WriteAsJsonAsync(new { error = "The work could not be queued; try again later.", task = ex.TaskName });
     }
 });
 
