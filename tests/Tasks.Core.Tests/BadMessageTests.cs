@@ -31,6 +31,10 @@ public sealed class BadMessageTests
         var choose = ScriptedTasks.ChooseAsync.Definition.Name;
         cases["constructor-throws"] = (Envelopes.Build((ref MessagePackWriter w) => { w.WriteArrayHeader(4); w.Write(1); w.Write(choose); w.WriteArrayHeader(1); w.WriteArrayHeader(1); w.Write(-1); w.WriteMapHeader(0); }), "-1 is negative");
 
+        cases["missing-argument"] = (Envelopes.Build((ref MessagePackWriter w) => { w.WriteArrayHeader(4); w.Write(1); w.Write(RunName); w.WriteArrayHeader(0); w.WriteMapHeader(0); }), "the task needs 1 without a default value (scriptId)");
+        foreach (var (header, reason) in HostileHeaders(good))
+            cases["headers-" + header.Name] = (header.Body, reason);
+
         foreach (var (id, (body, _)) in cases) h.Transport.SendRaw(ScriptedTasks.Queue, body, id);
         await ScriptedTasks.RunAsync.Enqueue(h.Client, good);
         h.Transport.SendRaw(ScriptedTasks.Queue, valid, "hand-made-valid");
@@ -49,6 +53,64 @@ public sealed class BadMessageTests
             Assert.Equal(body, dead[id].Body.ToArray());
             Assert.Equal(typeof(TaskEnvelopeException).FullName, dead[id].Reason.ExceptionType);
         }
+    }
+
+    [Fact]
+    public async Task Malformed_headers_are_dead_lettered_on_the_first_delivery_even_with_tracing_on()
+    {
+        // Tracing reads the traceparent header: with a listener, a bad header once failed outside the guarded decode, five times.
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name == TasksTelemetry.Name,
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        await using var h = new Harness();
+        var ran = 0;
+        var script = Scripts.Add((context, _) =>
+        {
+            Assert.NotNull(context.Headers);
+            Interlocked.Increment(ref ran);
+            return Task.CompletedTask;
+        });
+        var hostile = HostileHeaders(script).ToArray();
+        foreach (var ((name, body), _) in hostile) h.Transport.SendRaw(ScriptedTasks.Queue, body, name);
+
+        while (await h.Worker.RunOnceAsync() > 0)
+        {
+        }
+
+        Assert.Equal(0, ran);
+        Assert.All(h.Results, r => Assert.Equal((TaskOutcome.DeadLettered, 1), (r.Outcome, r.Attempt)));
+        foreach (var ((name, _), reason) in hostile)
+            Assert.Contains(reason, Assert.Single(h.Transport.DeadLetters, d => d.MessageId == name).Reason.Reason);
+    }
+
+    /// <summary>Envelopes whose arguments are fine and whose header map is not a map of strings.</summary>
+    private static IEnumerable<((string Name, byte[] Body) Header, string Reason)> HostileHeaders(string scriptId)
+    {
+        byte[] With(Envelopes.Write headers) => Envelopes.Build((ref MessagePackWriter w) =>
+        {
+            w.WriteArrayHeader(4);
+            w.Write(1);
+            w.Write(RunName);
+            w.WriteArrayHeader(1);
+            w.Write(scriptId);
+            headers(ref w);
+        });
+
+        var headersOf = $"the headers of the task envelope for '{RunName}'";
+        yield return (("value-not-string", With((ref MessagePackWriter w) => { w.WriteMapHeader(1); w.Write("traceparent"); w.Write(42); })), "has a MessagePack Integer as its value");
+        yield return (("name-not-string", With((ref MessagePackWriter w) => { w.WriteMapHeader(1); w.Write(7); w.Write("x"); })), "has a MessagePack Integer as its name");
+        yield return (("deep-nesting", With((ref MessagePackWriter w) =>
+        {
+            w.WriteMapHeader(1);
+            w.Write("traceparent");
+            for (var i = 0; i < 2_000; i++) w.WriteArrayHeader(1);
+            w.WriteNil();
+        })), "has a MessagePack Array as its value");
+        yield return (("forged-length", With((ref MessagePackWriter w) => w.WriteMapHeader(1_000_000))), "Could not decode " + headersOf);
+        yield return (("not-a-map", With((ref MessagePackWriter w) => w.Write("id=1"))), "are a MessagePack String, not a map of strings");
     }
 
     [Fact]

@@ -89,7 +89,15 @@ public static class TaskEnvelope
             if (length >= 4)
             {
                 var start = reader.Consumed;
-                messageId = ReadMessageId(ref reader, name);
+                try
+                {
+                    messageId = ReadMessageId(ref reader, name);
+                }
+                catch (Exception ex) when (ex is not (TaskEnvelopeException or OperationCanceledException))
+                {
+                    throw new TaskEnvelopeException($"Could not decode the headers of the task envelope for '{name}': {Flatten(ex)}", ex);
+                }
+
                 headers = body.Slice((int)start, (int)(reader.Consumed - start));
                 for (var i = 4; i < length; i++) reader.Skip(); // fields a newer v1 writer appended
             }

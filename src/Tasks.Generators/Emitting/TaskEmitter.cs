@@ -126,6 +126,17 @@ internal static class TaskEmitter
                 }
 
                 writer.Line("var count = reader.ReadArrayHeader();");
+
+                // Parameters with a default value come last, so the required ones are a prefix. A message
+                // that lacks one is refused: running with null where the method declared a value is worse than not running.
+                var required = parameters.TakeWhile(p => p.DefaultValue is null).Count();
+                if (required > 0)
+                {
+                    var names = string.Join(", ", parameters.Take(required).Select(p => p.Name.TrimStart('@')));
+                    writer.Line($"if (count < {required})");
+                    writer.Line($"    throw new global::MessagePack.MessagePackSerializationException(\"The message carries \" + count + \" argument(s); the task needs {required} without a default value ({names}).\");");
+                }
+
                 using (writer.Block("for (var i = 0; i < count; i++)"))
                 {
                     using (writer.Block("switch (i)"))

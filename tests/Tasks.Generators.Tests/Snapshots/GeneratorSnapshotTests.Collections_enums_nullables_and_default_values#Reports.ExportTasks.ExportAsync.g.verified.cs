@@ -122,6 +122,8 @@ namespace Reports
                     long arg8 = 10000000000L;
                     string arg9 = "\t\"";
                     var count = reader.ReadArrayHeader();
+                    if (count < 3)
+                        throw new global::MessagePack.MessagePackSerializationException("The message carries " + count + " argument(s); the task needs 3 without a default value (columns, widths, days).");
                     for (var i = 0; i < count; i++)
                     {
                         switch (i)

@@ -82,6 +82,8 @@ namespace Shop.Orders.Shipping
                         global::System.DateTimeOffset arg1 = default!;
                         byte[] arg2 = default!;
                         var count = reader.ReadArrayHeader();
+                        if (count < 3)
+                            throw new global::MessagePack.MessagePackSerializationException("The message carries " + count + " argument(s); the task needs 3 without a default value (orderId, shipAt, label).");
                         for (var i = 0; i < count; i++)
                         {
                             switch (i)

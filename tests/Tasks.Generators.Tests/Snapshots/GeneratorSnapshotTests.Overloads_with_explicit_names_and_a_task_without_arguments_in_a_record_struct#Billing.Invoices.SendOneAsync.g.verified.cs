@@ -68,6 +68,8 @@ namespace Billing
                     var resolver = options.Resolver;
                     int arg0 = default!;
                     var count = reader.ReadArrayHeader();
+                    if (count < 1)
+                        throw new global::MessagePack.MessagePackSerializationException("The message carries " + count + " argument(s); the task needs 1 without a default value (invoiceId).");
                     for (var i = 0; i < count; i++)
                     {
                         switch (i)

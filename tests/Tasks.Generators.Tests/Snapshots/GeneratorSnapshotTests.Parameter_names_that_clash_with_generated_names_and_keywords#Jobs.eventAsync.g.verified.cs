@@ -96,6 +96,8 @@ partial class Jobs
                 string arg4 = default!;
                 string arg5 = default!;
                 var count = reader.ReadArrayHeader();
+                if (count < 6)
+                    throw new global::MessagePack.MessagePackSerializationException("The message carries " + count + " argument(s); the task needs 6 without a default value (class, options, client, cancellationToken, ToString, Arguments).");
                 for (var i = 0; i < count; i++)
                 {
                     switch (i)

@@ -77,6 +77,8 @@ namespace MyApp.Caching
                     string arg0 = default!;
                     global::MyApp.Caching.Report arg1 = default!;
                     var count = reader.ReadArrayHeader();
+                    if (count < 2)
+                        throw new global::MessagePack.MessagePackSerializationException("The message carries " + count + " argument(s); the task needs 2 without a default value (key, report).");
                     for (var i = 0; i < count; i++)
                     {
                         switch (i)

@@ -68,6 +68,8 @@ namespace Shop.Tasks
                     var resolver = options.Resolver;
                     string arg0 = default!;
                     var count = reader.ReadArrayHeader();
+                    if (count < 1)
+                        throw new global::MessagePack.MessagePackSerializationException("The message carries " + count + " argument(s); the task needs 1 without a default value (to).");
                     for (var i = 0; i < count; i++)
                     {
                         switch (i)
