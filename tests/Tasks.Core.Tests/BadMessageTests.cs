@@ -113,6 +113,30 @@ public sealed class BadMessageTests
         yield return (("not-a-map", With((ref MessagePackWriter w) => w.Write("id=1"))), "are a MessagePack String, not a map of strings");
     }
 
+    [Theory]
+    [InlineData("trusted", "looser than MessagePackSecurity.UntrustedData")]
+    [InlineData("deeper", "depth limit: 10000")]
+    [InlineData("typeless", "its resolver is Typeless")]
+    [InlineData("lz4", "decompresses LZ4")]
+    public void A_worker_refuses_serializer_options_that_would_trust_a_message(string kind, string reason)
+    {
+        var options = new TaskWorkerOptions
+        {
+            SerializerOptions = kind switch
+            {
+                "trusted" => TaskSerializer.DefaultOptions.WithSecurity(MessagePackSecurity.TrustedData),
+                "deeper" => TaskSerializer.DefaultOptions.WithSecurity(MessagePackSecurity.UntrustedData.WithMaximumObjectGraphDepth(10_000)),
+                "typeless" => MessagePack.Resolvers.TypelessContractlessStandardResolver.Options.WithSecurity(MessagePackSecurity.UntrustedData),
+                _ => TaskSerializer.DefaultOptions.WithCompression(MessagePackCompression.Lz4BlockArray),
+            },
+        };
+
+        var error = Assert.Throws<ArgumentException>(() => new TaskWorker(new InMemoryTransport(), options));
+
+        Assert.Contains(reason, error.Message);
+        Assert.Contains("TaskSerializer.DefaultOptions", error.Message);
+    }
+
     [Fact]
     public async Task Instance_task_without_a_service_provider_is_dead_lettered_with_how_to_fix_it()
     {

@@ -14,4 +14,26 @@ public static class TaskSerializer
         MessagePackSerializerOptions.Standard
             .WithResolver(StandardResolver.Instance)
             .WithSecurity(MessagePackSecurity.UntrustedData);
+
+    /// <summary>Why <paramref name="options"/> are unsafe for reading queue messages, or null if they are safe.</summary>
+    internal static string? Unsafe(MessagePackSerializerOptions options)
+    {
+        var security = options.Security;
+        var untrusted = MessagePackSecurity.UntrustedData;
+        if (!security.HashCollisionResistant || security.MaximumObjectGraphDepth > untrusted.MaximumObjectGraphDepth)
+            return $"its security is looser than MessagePackSecurity.UntrustedData (hash-collision resistant: {security.HashCollisionResistant}, depth limit: {security.MaximumObjectGraphDepth}, at most {untrusted.MaximumObjectGraphDepth})";
+        if (options.Compression != MessagePackCompression.None)
+            return "it decompresses LZ4, which lets a message declare how much memory to allocate";
+        try
+        {
+            if (options.Resolver.GetFormatter<object>() is MessagePack.Formatters.TypelessFormatter)
+                return "its resolver is Typeless, which creates whatever type a message names";
+        }
+        catch (FormatterNotRegisteredException)
+        {
+            // A resolver without a formatter for object cannot be Typeless.
+        }
+
+        return null;
+    }
 }

@@ -37,7 +37,11 @@ public sealed class TaskWorkerOptions
     /// <summary>On stop, how long running tasks may finish before their token fires and they are released. Default: 10 s.</summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>The MessagePack settings arguments are read with. Default: <see cref="TaskSerializer.DefaultOptions"/>.</summary>
+    /// <summary>
+    /// The MessagePack settings arguments are read with. Default: <see cref="TaskSerializer.DefaultOptions"/>.
+    /// A worker refuses settings that would trust a message: security looser than
+    /// <see cref="MessagePackSecurity.UntrustedData"/>, a Typeless resolver, or compression.
+    /// </summary>
     public MessagePackSerializerOptions SerializerOptions { get; set; } = TaskSerializer.DefaultOptions;
 
     internal void Validate()
@@ -48,6 +52,9 @@ public sealed class TaskWorkerOptions
         if (LeaseDuration < TimeSpan.FromSeconds(1)) throw new ArgumentOutOfRangeException(nameof(LeaseDuration), LeaseDuration, "A lease lasts at least 1 second.");
         if (MinPollingInterval <= TimeSpan.Zero || MaxPollingInterval < MinPollingInterval)
             throw new ArgumentOutOfRangeException(nameof(MinPollingInterval), "Polling intervals must be positive, with the minimum not above the maximum.");
+        if (SerializerOptions is null) throw new ArgumentNullException(nameof(SerializerOptions));
+        if (TaskSerializer.Unsafe(SerializerOptions) is { } problem)
+            throw new ArgumentException($"TaskWorkerOptions.SerializerOptions would trust what a queue message says: {problem}. Queue messages are input from outside; start from TaskSerializer.DefaultOptions (e.g. TaskSerializer.DefaultOptions.WithResolver(...)).", nameof(SerializerOptions));
     }
 }
 
