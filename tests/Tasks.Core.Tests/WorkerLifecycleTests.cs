@@ -134,6 +134,41 @@ public sealed class WorkerLifecycleTests
     }
 
     [Fact]
+    public async Task Stop_is_bounded_when_tasks_ignore_their_token_and_their_messages_come_back()
+    {
+        await using var h = new Harness(o =>
+        {
+            o.DrainTimeout = TimeSpan.FromMilliseconds(200);
+            o.StopGrace = TimeSpan.FromMilliseconds(200);
+        }, TimeProvider.System);
+        var deaf = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = 0;
+        var script = Scripts.Add(async (_, _) =>
+        {
+            Interlocked.Increment(ref started);
+            await deaf.Task; // never looks at its token
+        });
+        for (var i = 0; i < 3; i++) await ScriptedTasks.RunAsync.Enqueue(h.Client, script);
+        await h.Worker.StartAsync();
+        await Harness.WaitUntil(() => Volatile.Read(ref started) == 3, "the tasks started");
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await h.Worker.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        var stopped = clock.Elapsed;
+
+        Assert.True(stopped < TimeSpan.FromSeconds(3), $"the stop took {stopped}");
+        var left = h.Transport.Peek(ScriptedTasks.Queue);
+        Assert.Equal(3, left.Count);
+        Assert.All(left, m => Assert.True(m.VisibleAt <= DateTimeOffset.UtcNow, "an abandoned task's message is visible again"));
+
+        // When the deaf tasks end at last, their results are dropped: the messages are no longer this worker's.
+        deaf.SetResult();
+        await Task.Delay(200);
+        Assert.Empty(h.Results);
+        Assert.Equal(3, h.Transport.Peek(ScriptedTasks.Queue).Count);
+    }
+
+    [Fact]
     public async Task Lease_is_renewed_while_a_long_task_runs_so_no_other_worker_takes_it()
     {
         await using var h = new Harness(o => o.LeaseDuration = TimeSpan.FromSeconds(2));

@@ -49,6 +49,9 @@ public sealed partial class TaskWorker
         [LoggerMessage(12, LogLevel.Warning, "The queue service is not reachable yet ({Transport}); the worker starts and keeps retrying")]
         public static partial void TransportNotReady(ILogger logger, Exception exception, string transport);
 
+        [LoggerMessage(14, LogLevel.Error, "Abandoned task {TaskName} (message {MessageId} on {Queue}): it ignored its cancellation for {Waited}; its message is visible again for another worker")]
+        public static partial void Abandoned(ILogger logger, string taskName, string messageId, string queue, TimeSpan waited);
+
         [LoggerMessage(13, LogLevel.Critical, "Receiving from {Queue} failed in a way no retry can fix; the worker stops receiving")]
         public static partial void TransportFaulted(ILogger logger, Exception exception, string queue);
     }

@@ -36,6 +36,10 @@ public sealed partial class TaskWorker : IAsyncDisposable
     private int released;
     private int faulted;
 
+    // Runs that did not finish at once (the only ones a stop can wait for), so a stop can abandon those that ignore their token.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ReceivedTaskMessage, string> longRuns = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ReceivedTaskMessage, byte> abandoned = new();
+
     /// <summary>Creates a worker. It does nothing until <see cref="StartAsync"/> or <see cref="RunOnceAsync"/>.</summary>
     /// <param name="transport">Where messages come from.</param>
     /// <param name="options">Concurrency, leases, retries; null for the defaults.</param>
@@ -120,10 +124,35 @@ public sealed partial class TaskWorker : IAsyncDisposable
             }
 
             drainCts.Cancel();
-            await drained.Task.ConfigureAwait(false);
+            if (await Task.WhenAny(drained.Task, Task.Delay(options.StopGrace, time)).ConfigureAwait(false) != drained.Task)
+                await AbandonAsync().ConfigureAwait(false);
         }
 
         Log.Stopped(logger, time.GetElapsedTime(started), Volatile.Read(ref released));
+    }
+
+    /// <summary>
+    /// The tasks still running after their token fired and <see cref="TaskWorkerOptions.StopGrace"/>
+    /// passed: their messages become visible again for another worker, and the stop returns. If
+    /// such a task finishes later, its result is dropped: the message is no longer this worker's.
+    /// </summary>
+    private async Task AbandonAsync()
+    {
+        foreach (var (message, taskName) in longRuns)
+        {
+            if (!abandoned.TryAdd(message, 0)) continue;
+            Log.Abandoned(logger, taskName, message.MessageId, message.Queue, options.DrainTimeout + options.StopGrace);
+            try
+            {
+                await transport.ReleaseAsync(message, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
+                Interlocked.Increment(ref released);
+            }
+            catch (Exception ex)
+            {
+                // Its lease ends on its own: the message comes back then.
+                Log.SettleFailed(logger, ex, message.MessageId, message.Queue);
+            }
+        }
     }
 
     /// <summary>
@@ -149,6 +178,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
     {
         if (!stopReceiving.IsCancellationRequested) await StopAsync().ConfigureAwait(false);
         stopReceiving.Dispose();
+        if (!abandoned.IsEmpty) return; // abandoned runs still hold the token and slots they will release
         abortTasks.Dispose();
         workerSlots.Dispose();
         foreach (var slots in queueSlots.Values) slots?.Dispose();
@@ -327,7 +357,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
 
             // Settling is I/O, not the task's work: it runs outside the concurrency limit, so a slow
             // delete does not keep the next task waiting.
-            await SettleAsync(message, result).ConfigureAwait(false);
+            if (!abandoned.TryRemove(message, out _)) await SettleAsync(message, result).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -382,12 +412,14 @@ public sealed partial class TaskWorker : IAsyncDisposable
                 cancellation.Arm(time, started, options.TaskTimeout, abortTasks.Token);
                 using var renewing = new CancellationTokenSource();
                 var renewal = RenewLeaseLoopAsync(message, started, renewing.Token);
+                longRuns[message] = task.Name;
                 try
                 {
                     await invocation.ConfigureAwait(false);
                 }
                 finally
                 {
+                    longRuns.TryRemove(message, out _);
                     renewing.Cancel();
                     await renewal.ConfigureAwait(false);
                 }

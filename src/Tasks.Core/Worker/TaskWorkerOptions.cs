@@ -38,6 +38,13 @@ public sealed class TaskWorkerOptions
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// On stop, how long a task may take to honour its fired token before the worker abandons it:
+    /// its message is made visible again (another worker runs it) and the stop returns, so a stop
+    /// never takes longer than <see cref="DrainTimeout"/> plus this. Default: 5 s.
+    /// </summary>
+    public TimeSpan StopGrace { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
     /// The MessagePack settings arguments are read with. Default: <see cref="TaskSerializer.DefaultOptions"/>.
     /// A worker refuses settings that would trust a message: security looser than
     /// <see cref="MessagePackSecurity.UntrustedData"/>, a Typeless resolver, or compression.
@@ -52,6 +59,7 @@ public sealed class TaskWorkerOptions
         if (LeaseDuration < TimeSpan.FromSeconds(1)) throw new ArgumentOutOfRangeException(nameof(LeaseDuration), LeaseDuration, "A lease lasts at least 1 second.");
         if (MinPollingInterval <= TimeSpan.Zero || MaxPollingInterval < MinPollingInterval)
             throw new ArgumentOutOfRangeException(nameof(MinPollingInterval), "Polling intervals must be positive, with the minimum not above the maximum.");
+        if (DrainTimeout < TimeSpan.Zero || StopGrace < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(StopGrace), "DrainTimeout and StopGrace cannot be negative.");
         if (SerializerOptions is null) throw new ArgumentNullException(nameof(SerializerOptions));
         if (TaskSerializer.Unsafe(SerializerOptions) is { } problem)
             throw new ArgumentException($"TaskWorkerOptions.SerializerOptions would trust what a queue message says: {problem}. Queue messages are input from outside; start from TaskSerializer.DefaultOptions (e.g. TaskSerializer.DefaultOptions.WithResolver(...)).", nameof(SerializerOptions));
