@@ -15,13 +15,19 @@ public sealed class TaskClient : ITaskClient
     private readonly ITaskTransport transport;
     private readonly TimeProvider time;
     private readonly MessagePackSerializerOptions serializerOptions;
+    private readonly EnvelopeSigner? signer;
 
     /// <summary>Creates a client over <paramref name="transport"/>.</summary>
-    public TaskClient(ITaskTransport transport, TimeProvider? timeProvider = null, MessagePackSerializerOptions? serializerOptions = null)
+    /// <param name="transport">Where envelopes go.</param>
+    /// <param name="timeProvider">The clock of the enqueued-at header.</param>
+    /// <param name="serializerOptions">How arguments are written; <see cref="TaskSerializer.DefaultOptions"/> if null.</param>
+    /// <param name="signing">Keys to sign envelopes with (the first signs); null or empty to send them unsigned.</param>
+    public TaskClient(ITaskTransport transport, TimeProvider? timeProvider = null, MessagePackSerializerOptions? serializerOptions = null, TaskSigningOptions? signing = null)
     {
         this.transport = transport ?? throw new ArgumentNullException(nameof(transport));
         time = timeProvider ?? TimeProvider.System;
         this.serializerOptions = serializerOptions ?? TaskSerializer.DefaultOptions;
+        signer = EnvelopeSigner.Create(signing);
     }
 
     /// <summary>
@@ -55,7 +61,7 @@ public sealed class TaskClient : ITaskClient
         var messageId = TaskHeaders.NewMessageId();
         activity?.SetTag(TasksTelemetry.MessageIdTag, messageId);
         var buffer = new ArrayBufferWriter<byte>(256);
-        TaskEnvelope.Write(buffer, task, arguments, messageId, time.GetUtcNow(), Activity.Current?.Id, serializerOptions);
+        TaskEnvelope.Write(buffer, task, arguments, messageId, time.GetUtcNow(), Activity.Current?.Id, serializerOptions, signer);
         if (buffer.WrittenCount > transport.MaxMessageBytes)
             throw new TaskMessageTooLargeException(task.Name, task.Queue, buffer.WrittenCount, transport.MaxMessageBytes);
 

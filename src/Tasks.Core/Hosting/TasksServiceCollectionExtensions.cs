@@ -33,7 +33,8 @@ public static class TasksServiceCollectionExtensions
         services.TryAddSingleton<ITaskClient>(sp => new TaskClient(
             sp.GetRequiredService<ITaskTransport>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<IOptions<TaskWorkerOptions>>().Value.SerializerOptions));
+            sp.GetRequiredService<IOptions<TaskWorkerOptions>>().Value.SerializerOptions,
+            sp.GetRequiredService<IOptions<TaskWorkerOptions>>().Value.Signing));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TaskClientHostedService>());
         return new TasksBuilder(services);
     }
@@ -66,6 +67,18 @@ public sealed class TasksBuilder
 
     /// <summary>The service collection, for transports' extension methods.</summary>
     public IServiceCollection Services { get; }
+
+    /// <summary>
+    /// Signs envelopes with HMAC-SHA256 (enqueues sign with the first key; workers accept each), and
+    /// with <see cref="TaskSigningOptions.Required"/> makes workers refuse unsigned or forged ones.
+    /// Give every process the same keys, e.g. <c>o => configuration.GetSection("Tasks:Signing").Bind(o)</c>.
+    /// </summary>
+    public TasksBuilder UseSigning(Action<TaskSigningOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        Services.Configure<TaskWorkerOptions>(o => configure(o.Signing));
+        return this;
+    }
 
     /// <summary>Carries tasks inside this process (nothing survives a restart).</summary>
     public TasksBuilder UseInMemoryTransport()

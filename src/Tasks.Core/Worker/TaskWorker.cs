@@ -20,6 +20,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
     private readonly TaskWorkerOptions options;
     private readonly IServiceProvider? services;
     private readonly TaskRegistry registry;
+    private readonly EnvelopeSigner? signer;
     private readonly TimeProvider time;
     private readonly ILogger logger;
     private readonly SemaphoreSlim workerSlots;
@@ -63,6 +64,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
         time = timeProvider ?? TimeProvider.System;
         this.registry = registry ?? TaskRegistry.Default;
         workerSlots = new SemaphoreSlim(this.options.MaxConcurrency, this.options.MaxConcurrency);
+        signer = EnvelopeSigner.Create(this.options.Signing);
     }
 
     /// <summary>Raised after each delivery is settled. Handlers run on the worker's threads and must be quick.</summary>
@@ -376,7 +378,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
         DecodedTask decoded;
         try
         {
-            decoded = TaskEnvelope.Read(message.Body, registry, options.SerializerOptions);
+            decoded = TaskEnvelope.Read(message.Body, registry, options.SerializerOptions, signer);
         }
         catch (TaskEnvelopeException ex)
         {

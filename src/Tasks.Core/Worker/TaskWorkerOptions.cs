@@ -51,6 +51,13 @@ public sealed class TaskWorkerOptions
     /// </summary>
     public MessagePackSerializerOptions SerializerOptions { get; set; } = TaskSerializer.DefaultOptions;
 
+    /// <summary>
+    /// HMAC-SHA256 envelope signing: with keys, this worker checks signatures (and its host's client
+    /// signs); with <see cref="TaskSigningOptions.Required"/>, unsigned or forged envelopes are
+    /// dead-lettered and never run. Default: no keys, nothing signed or checked.
+    /// </summary>
+    public TaskSigningOptions Signing { get; } = new();
+
     internal void Validate()
     {
         if (MaxConcurrency < 1) throw new ArgumentOutOfRangeException(nameof(MaxConcurrency), MaxConcurrency, "At least one task must be able to run.");
@@ -60,6 +67,7 @@ public sealed class TaskWorkerOptions
         if (MinPollingInterval <= TimeSpan.Zero || MaxPollingInterval < MinPollingInterval)
             throw new ArgumentOutOfRangeException(nameof(MinPollingInterval), "Polling intervals must be positive, with the minimum not above the maximum.");
         if (DrainTimeout < TimeSpan.Zero || StopGrace < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(StopGrace), "DrainTimeout and StopGrace cannot be negative.");
+        EnvelopeSigner.Create(Signing); // says which key is malformed, never its secret
         if (SerializerOptions is null) throw new ArgumentNullException(nameof(SerializerOptions));
         if (TaskSerializer.Unsafe(SerializerOptions) is { } problem)
             throw new ArgumentException($"TaskWorkerOptions.SerializerOptions would trust what a queue message says: {problem}. Queue messages are input from outside; start from TaskSerializer.DefaultOptions (e.g. TaskSerializer.DefaultOptions.WithResolver(...)).", nameof(SerializerOptions));

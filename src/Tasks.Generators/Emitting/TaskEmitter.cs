@@ -149,7 +149,7 @@ internal static class TaskEmitter
                         }
 
                         writer.Line("default:");
-                        writer.Line("    reader.Skip(); // written by a newer version of the task");
+                        writer.Line("    global::Tasks.TaskEnvelope.SkipBounded(ref reader, options); // written by a newer version of the task");
                         writer.Line("    break;");
                     }
                 }

@@ -98,7 +98,7 @@ namespace Shop.Orders.Shipping
                                     arg2 = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<byte[]>(resolver).Deserialize(ref reader, options);
                                     break;
                                 default:
-                                    reader.Skip(); // written by a newer version of the task
+                                    global::Tasks.TaskEnvelope.SkipBounded(ref reader, options); // written by a newer version of the task
                                     break;
                             }
                         }

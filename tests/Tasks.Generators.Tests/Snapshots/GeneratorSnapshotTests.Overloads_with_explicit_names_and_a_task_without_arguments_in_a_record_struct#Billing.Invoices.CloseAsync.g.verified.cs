@@ -65,7 +65,7 @@ namespace Billing
                         switch (i)
                         {
                             default:
-                                reader.Skip(); // written by a newer version of the task
+                                global::Tasks.TaskEnvelope.SkipBounded(ref reader, options); // written by a newer version of the task
                                 break;
                         }
                     }

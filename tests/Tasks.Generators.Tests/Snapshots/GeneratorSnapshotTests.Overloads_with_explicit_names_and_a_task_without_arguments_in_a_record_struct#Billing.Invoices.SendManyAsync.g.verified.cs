@@ -78,7 +78,7 @@ namespace Billing
                                 arg0 = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<int[]>(resolver).Deserialize(ref reader, options);
                                 break;
                             default:
-                                reader.Skip(); // written by a newer version of the task
+                                global::Tasks.TaskEnvelope.SkipBounded(ref reader, options); // written by a newer version of the task
                                 break;
                         }
                     }

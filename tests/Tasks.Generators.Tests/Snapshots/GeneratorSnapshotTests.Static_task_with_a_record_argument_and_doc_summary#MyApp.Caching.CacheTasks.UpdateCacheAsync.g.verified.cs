@@ -90,7 +90,7 @@ namespace MyApp.Caching
                                 arg1 = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<global::MyApp.Caching.Report>(resolver).Deserialize(ref reader, options);
                                 break;
                             default:
-                                reader.Skip(); // written by a newer version of the task
+                                global::Tasks.TaskEnvelope.SkipBounded(ref reader, options); // written by a newer version of the task
                                 break;
                         }
                     }

@@ -78,7 +78,7 @@ namespace Shop.Tasks
                                 arg0 = global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<string>(resolver).Deserialize(ref reader, options);
                                 break;
                             default:
-                                reader.Skip(); // written by a newer version of the task
+                                global::Tasks.TaskEnvelope.SkipBounded(ref reader, options); // written by a newer version of the task
                                 break;
                         }
                     }
