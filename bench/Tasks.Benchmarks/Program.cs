@@ -8,6 +8,7 @@ var suites = new Dictionary<string, Func<Task>>(StringComparer.OrdinalIgnoreCase
     ["inmemory"] = () => InMemorySuite.RunAsync(100_000),
     ["azurite"] = () => AzuriteSuite.RunAsync(5_000),
     ["generator"] = () => { GeneratorSuite.Run(); return Task.CompletedTask; },
+    ["signing"] = () => { SigningSuite.Run(); return Task.CompletedTask; },
 };
 
 var chosen = args.Length == 0 ? null : args[0];

@@ -108,3 +108,30 @@ public sealed class ScopedThing : IDisposable
 
     public void Dispose() => Interlocked.Increment(ref Disposed);
 }
+
+/// <summary>No-op tasks with every kind of argument, for hostile input: whatever decodes, running it is harmless.</summary>
+public static partial class HostileInputTasks
+{
+    public const string Queue = "hostile";
+
+    [AsyncTask(Queue = Queue)]
+    public static Task Everything(
+        CancellationToken cancellationToken,
+        Guid key,
+        string text,
+        int? maybe,
+        decimal money,
+        DateTimeOffset when,
+        byte[] blob,
+        List<string> names,
+        Dictionary<string, int?> counts,
+        Address address,
+        IShape shape,
+        Color color = Color.Green) => Task.CompletedTask;
+
+    [AsyncTask(Queue = Queue)]
+    public static Task Choose(CancellationToken cancellationToken, Picky picky) => Task.CompletedTask;
+
+    [AsyncTask(Queue = Queue)]
+    public static Task Defaults(CancellationToken cancellationToken, string text, int number = 42) => Task.CompletedTask;
+}
