@@ -74,8 +74,21 @@ internal sealed partial class AzuriteProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>An outage without losing what Azurite acknowledged: SIGSTOP (a SIGKILL would roll back its last 5 s of writes).</summary>
+    public void Pause() => Signal("STOP");
+
+    public void Resume() => Signal("CONT");
+
+    private void Signal(string signal)
+    {
+        using var kill = Process.Start("kill", ["-" + signal, process.Id.ToString()]);
+        kill.WaitForExit();
+        if (kill.ExitCode != 0) throw new InvalidOperationException($"kill -{signal} {process.Id} failed with {kill.ExitCode}");
+    }
+
     public ValueTask DisposeAsync()
     {
+        if (!process.HasExited) Resume(); // a stopped process cannot die of SIGKILL until it runs again on some kernels
         if (!process.HasExited) process.Kill(entireProcessTree: true);
         process.Dispose();
         return ValueTask.CompletedTask;

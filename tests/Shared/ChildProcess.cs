@@ -18,6 +18,14 @@ internal sealed class ChildProcess : IDisposable
 
     public int ProcessId => process.Id;
 
+    public bool HasExited => process.HasExited;
+
+    public Task WaitForExitAsync(TimeSpan timeout) => process.WaitForExitAsync().WaitAsync(timeout);
+
+    /// <summary>Sends a signal (KILL, TERM, ...) as an operator or the kernel would.</summary>
+    public async Task SignalAsync(string signal)
+        => await RunAsync("kill", ["-" + signal, process.Id.ToString()], Environment.CurrentDirectory, TimeSpan.FromSeconds(10));
+
     public static ChildProcess Start(string fileName, IEnumerable<string> arguments, string workingDirectory, IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(fileName)

@@ -146,7 +146,14 @@ public static class TaskEnvelope
                 }
 
                 headers = body.Slice((int)start, (int)(reader.Consumed - start));
-                for (var i = 4; i < length; i++) SkipBounded(ref reader, options); // the signature, or fields a newer v1 writer appended
+                try
+                {
+                    for (var i = 4; i < length; i++) SkipBounded(ref reader, options); // the signature, or fields a newer v1 writer appended
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    throw new TaskEnvelopeException($"Could not read the fields after the headers of the task envelope for '{name}': {Flatten(ex)}", ex);
+                }
             }
 
             if (!reader.End)

@@ -1,0 +1,89 @@
+using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Tasks;
+using Tasks.Azure;
+using Tasks.Fixtures;
+
+// worker  <connection string> <queue prefix> <record file> <max concurrency> <lease seconds>
+// produce <connection string> <queue prefix> <record file> <first> <count> <producers> <task ms> <ignore token: 0|1>
+// Each line of the record file is written and flushed at once, so a SIGKILL loses at most the line being written.
+var (mode, connection, prefix, file) = (args[0], args[1], args[2], args[3]);
+using var record = new Record(file);
+if (mode == "produce")
+{
+    var (first, count, producers) = (Int(4), Int(5), Int(6));
+    var (taskMs, ignoreToken) = (Int(7), args[8] == "1");
+    var client = new TaskClient(new AzureQueueTransport(new AzureQueueOptions { ConnectionString = connection, QueuePrefix = prefix }));
+    var next = first - 1;
+    await Task.WhenAll(Enumerable.Range(0, producers).Select(_ => Task.Run(async () =>
+    {
+        for (var n = Interlocked.Increment(ref next); n < first + count; n = Interlocked.Increment(ref next))
+        {
+            try
+            {
+                var id = await FaultTasks.RecordAsync.Enqueue(client, n, taskMs, ignoreToken);
+                record.Line($"ok {n} {id}");
+            }
+            catch (TaskEnqueueException ex)
+            {
+                record.Line($"failed {n} {ex.IsTransient} {ex.InnerException?.GetType().Name}");
+            }
+        }
+    })));
+    return 0;
+}
+
+FaultTasks.Output = record;
+var builder = Host.CreateApplicationBuilder();
+builder.Logging.SetMinimumLevel(LogLevel.Warning).AddFilter("Tasks", LogLevel.Information);
+builder.Services.AddAsyncTaskWorker(o =>
+{
+    o.MaxConcurrency = Int(4);
+    o.LeaseDuration = TimeSpan.FromSeconds(Int(5));
+    o.MinPollingInterval = TimeSpan.FromMilliseconds(20);
+    o.MaxPollingInterval = TimeSpan.FromMilliseconds(500);
+    o.Retry.BaseDelay = TimeSpan.FromSeconds(1);
+    o.DrainTimeout = TimeSpan.FromSeconds(2);
+    o.StopGrace = TimeSpan.FromSeconds(2);
+}).UseAzureQueues(o =>
+{
+    o.ConnectionString = connection;
+    o.QueuePrefix = prefix;
+});
+await builder.Build().RunAsync();
+return 0;
+
+int Int(int index) => int.Parse(args[index], CultureInfo.InvariantCulture);
+
+namespace Tasks.Fixtures
+{
+    public static partial class FaultTasks
+    {
+        internal static Record? Output;
+
+        /// <summary>Takes <paramref name="ms"/>, then records "ran n id attempt latency-ms".</summary>
+        [AsyncTask(Queue = "fault", MaxAttempts = 20)]
+        public static async Task Record(CancellationToken cancellationToken, int n, int ms, bool ignoreToken)
+        {
+            var context = TaskContext.Current!;
+            var enqueuedAt = DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(context.Headers[TaskHeaders.EnqueuedAt], CultureInfo.InvariantCulture));
+            var latency = (DateTimeOffset.UtcNow - enqueuedAt).TotalMilliseconds;
+            if (ms > 0) await Task.Delay(ms, ignoreToken ? CancellationToken.None : cancellationToken);
+            Output!.Line($"ran {n} {context.MessageId} {context.Attempt} {latency:0}");
+        }
+    }
+
+    internal sealed class Record(string path) : IDisposable
+    {
+        private readonly StreamWriter writer = new(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+
+        public void Line(string text)
+        {
+            lock (writer) writer.WriteLine(text);
+        }
+
+        public void Dispose() => writer.Dispose();
+    }
+}
