@@ -111,6 +111,7 @@ public sealed class BadMessageTests
         })), "has a MessagePack Array as its value");
         yield return (("forged-length", With((ref MessagePackWriter w) => w.WriteMapHeader(1_000_000))), "Could not decode " + headersOf);
         yield return (("not-a-map", With((ref MessagePackWriter w) => w.Write("id=1"))), "are a MessagePack String, not a map of strings");
+        yield return (("an-id-of-no-length", With((ref MessagePackWriter w) => { w.WriteMapHeader(2); w.Write("id"); w.Write(""); w.Write("traceparent"); w.Write(true); })), "has a MessagePack Boolean as its value");
     }
 
     [Theory]

@@ -31,6 +31,33 @@ public sealed class EnvelopeTests
     }
 
     [Fact]
+    public async Task Nil_headers_decode_to_no_headers_and_the_transport_id()
+    {
+        await using var h = new Harness();
+        var headers = new List<IReadOnlyDictionary<string, string>>();
+        var script = Scripts.Add((context, _) =>
+        {
+            headers.Add(context.Headers);
+            Assert.Equal("transport-id", context.MessageId);
+            return Task.CompletedTask;
+        });
+        h.Transport.SendRaw(ScriptedTasks.Queue, Envelopes.Build((ref MessagePackWriter w) =>
+        {
+            w.WriteArrayHeader(4);
+            w.Write(1);
+            w.Write(ScriptedTasks.RunAsync.Definition.Name);
+            w.WriteArrayHeader(1);
+            w.Write(script);
+            w.WriteNil();
+        }), "transport-id");
+
+        await h.Worker.RunOnceAsync();
+
+        Assert.Empty(Assert.Single(headers));
+        Assert.Equal(TaskOutcome.Completed, Assert.Single(h.Results).Outcome);
+    }
+
+    [Fact]
     public void Argument_missing_from_an_older_message_takes_the_parameter_default()
     {
         var body = Envelopes.Build((ref MessagePackWriter w) => { w.WriteArrayHeader(4); w.Write(1); w.Write(EchoName); w.WriteArrayHeader(1); w.Write("old"); w.WriteMapHeader(0); });

@@ -43,6 +43,7 @@ public static class TaskHeaders
     {
         if (encodedMap.IsEmpty) return EmptyHeaders;
         var reader = new MessagePackReader(encodedMap);
+        if (reader.TryReadNil()) return EmptyHeaders; // the decoder accepts nil headers: a message without any
         var count = reader.ReadMapHeader();
         var headers = new Dictionary<string, string>(count, StringComparer.Ordinal);
         for (var i = 0; i < count; i++)
