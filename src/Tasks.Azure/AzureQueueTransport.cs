@@ -76,7 +76,13 @@ public sealed partial class AzureQueueTransport : ITaskTransport
         foreach (var queue in queues)
         {
             var client = await GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
-            if (!options.CreateQueues)
+            if (options.CreateQueues)
+            {
+                // The poison queue too, so an operator finds it before the first dead letter.
+                var poison = textService.GetQueueClient(PoisonQueueName(queue));
+                await Guard(poison.Name, () => poison.CreateIfNotExistsAsync(cancellationToken: cancellationToken)).ConfigureAwait(false);
+            }
+            else
             {
                 await Guard(queue, () => client.GetPropertiesAsync(cancellationToken)).ConfigureAwait(false);
             }

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Azure.Storage.Queues;
 
 namespace Tasks.Azure.Tests;
 
@@ -35,6 +36,17 @@ public sealed class AzureStartupTests(AzuriteFixture azurite)
         Assert.Equal([id, id], seen);
         Assert.Equal(id, poison.MessageId);
         Assert.All(h.Results, r => Assert.Equal(id, r.MessageId));
+    }
+
+    [Fact]
+    public async Task A_started_worker_has_created_its_queues_and_their_poison_queues()
+    {
+        await using var h = new AzureHarness(azurite);
+
+        await h.NewWorker().StartAsync();
+
+        Assert.True(await h.RawQueue().ExistsAsync());
+        Assert.True(await new QueueClient(azurite.ConnectionString, h.Transport.PoisonQueueName(AzureTasks.Queue)).ExistsAsync());
     }
 
     [Fact]

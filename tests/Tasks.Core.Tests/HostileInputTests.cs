@@ -208,8 +208,11 @@ public sealed class HostileInputTests
         return transport.Peek(HostileInputTasks.Queue).Select(m => m.Body.ToArray()).ToArray();
     }
 
+    /// <summary>The most common outcomes, printable (mutated wire names hold any byte).</summary>
     private static string Describe(ConcurrentDictionary<string, int> outcomes)
-        => string.Join("\n", outcomes.OrderByDescending(o => o.Value).Select(o => $"  {o.Value,7:N0}  {o.Key}"));
+        => string.Join("\n", outcomes.OrderByDescending(o => o.Value).Take(12)
+            .Select(o => $"  {o.Value,7:N0}  {new string(o.Key.Select(c => char.IsControl(c) || c == '\uFFFD' ? '?' : c).ToArray())}"))
+           + $"\n  ({outcomes.Count} kinds of outcome in all)";
 
     /// <summary>Keeps what the worker logs about failures it did not expect (a crash of the handling, not a dead letter).</summary>
     private sealed class FailureLog : Microsoft.Extensions.Logging.ILogger<TaskWorker>

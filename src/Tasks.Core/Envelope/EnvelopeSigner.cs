@@ -50,6 +50,12 @@ internal sealed class EnvelopeSigner
         return new EnvelopeSigner(keys.ToArray(), options.Required);
     }
 
+    /// <summary>What the start logs say of signing: key ids only.</summary>
+    public static string Describe(TaskSigningOptions? options)
+        => options is null || options.Keys.Count == 0
+            ? "off"
+            : $"{(options.Required ? "required" : "checked when present")}, signing with key '{options.Keys[0].Id}', accepting {string.Join(", ", options.Keys.Select(k => $"'{k.Id}'"))}";
+
     /// <summary>The MAC of <paramref name="signed"/> with the newest key.</summary>
     public (string KeyId, byte[] Mac) Sign(ReadOnlySpan<byte> signed) => (keys[0].Id, HMACSHA256.HashData(keys[0].Secret, signed));
 

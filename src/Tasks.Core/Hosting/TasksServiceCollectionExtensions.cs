@@ -113,7 +113,8 @@ internal sealed class TaskClientHostedService(IServiceProvider services) : IHost
             return;
         }
 
-        TaskClientLog.Started(logger, transport.Describe(), TaskRegistry.Default.Definitions.Count, string.Join(", ", queues));
+        TaskClientLog.Started(logger, transport.Describe(), TaskRegistry.Default.Definitions.Count, string.Join(", ", queues),
+            EnvelopeSigner.Describe(services.GetRequiredService<IOptions<TaskWorkerOptions>>().Value.Signing));
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -138,8 +139,8 @@ internal sealed class TaskWorkerHostedService(TaskWorker worker, IHostApplicatio
 
 internal static partial class TaskClientLog
 {
-    [LoggerMessage(1, LogLevel.Information, "Task client ready (enqueue only, no worker in this process): {Transport}; {TaskCount} task(s) known, on queue(s) {Queues}")]
-    public static partial void Started(ILogger logger, string transport, int taskCount, string queues);
+    [LoggerMessage(1, LogLevel.Information, "Task client ready (enqueue only, no worker in this process): {Transport}; {TaskCount} task(s) known, on queue(s) {Queues}; signing: {Signing}")]
+    public static partial void Started(ILogger logger, string transport, int taskCount, string queues, string signing);
 
     [LoggerMessage(2, LogLevel.Warning, "The queue service is not reachable yet ({Transport}); enqueues fail with TaskEnqueueException until it is")]
     public static partial void TransportNotReady(ILogger logger, Exception exception, string transport);

@@ -13,8 +13,8 @@ public sealed partial class TaskWorker
         /// <summary>Every line a task logs, the worker's and its own, carries the task's name, message id and attempt.</summary>
         public static IDisposable? TaskScope(ILogger logger, string taskName, string messageId, int attempt) => Scope(logger, taskName, messageId, attempt);
 
-        [LoggerMessage(1, LogLevel.Information, "Task worker started: {TaskCount} task(s) on queue(s) {Queues} via {Transport}; at most {MaxConcurrency} at once ({MaxConcurrencyPerQueue} per queue), lease {LeaseDuration}, drain timeout {DrainTimeout}")]
-        public static partial void Started(ILogger logger, int taskCount, string queues, string transport, int maxConcurrency, string maxConcurrencyPerQueue, TimeSpan leaseDuration, TimeSpan drainTimeout);
+        [LoggerMessage(1, LogLevel.Information, "Task worker started: {TaskCount} task(s) on queue(s) {Queues} via {Transport}; at most {MaxConcurrency} at once ({MaxConcurrencyPerQueue} per queue), lease {LeaseDuration}, drain timeout {DrainTimeout}, stop grace {StopGrace}; signing: {Signing}")]
+        public static partial void Started(ILogger logger, int taskCount, string queues, string transport, int maxConcurrency, string maxConcurrencyPerQueue, TimeSpan leaseDuration, TimeSpan drainTimeout, TimeSpan stopGrace, string signing);
 
         [LoggerMessage(2, LogLevel.Information, "Task worker stopped after {Elapsed}; {Released} unfinished task(s) were released to run again")]
         public static partial void Stopped(ILogger logger, TimeSpan elapsed, int released);
@@ -49,7 +49,7 @@ public sealed partial class TaskWorker
         [LoggerMessage(12, LogLevel.Warning, "The queue service is not reachable yet ({Transport}); the worker starts and keeps retrying")]
         public static partial void TransportNotReady(ILogger logger, Exception exception, string transport);
 
-        [LoggerMessage(14, LogLevel.Error, "Abandoned task {TaskName} (message {MessageId} on {Queue}): it ignored its cancellation for {Waited}; its message is visible again for another worker")]
+        [LoggerMessage(14, LogLevel.Error, "Abandoned task {TaskName} (message {MessageId} on {Queue}): it ignored its cancellation for {Waited} (StopGrace); its message is visible again for another worker")]
         public static partial void Abandoned(ILogger logger, string taskName, string messageId, string queue, TimeSpan waited);
 
         [LoggerMessage(13, LogLevel.Critical, "Receiving from {Queue} failed in a way no retry can fix; the worker stops receiving")]

@@ -99,7 +99,8 @@ public sealed partial class TaskWorker : IAsyncDisposable
 
         var tasks = registry.Definitions.Count(d => queueSlots.ContainsKey(d.Queue));
         Log.Started(logger, tasks, string.Join(", ", queueSlots.Keys), transport.Describe(), options.MaxConcurrency,
-            options.MaxConcurrencyPerQueue?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none", options.LeaseDuration, options.DrainTimeout);
+            options.MaxConcurrencyPerQueue?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none", options.LeaseDuration, options.DrainTimeout, options.StopGrace,
+            EnvelopeSigner.Describe(options.Signing));
         receiving = Task.WhenAll(queueSlots.Select(q => Task.Run(() => ReceiveLoopAsync(q.Key, q.Value), CancellationToken.None)));
     }
 
@@ -143,7 +144,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
         foreach (var (message, taskName) in longRuns)
         {
             if (!abandoned.TryAdd(message, 0)) continue;
-            Log.Abandoned(logger, taskName, message.MessageId, message.Queue, options.DrainTimeout + options.StopGrace);
+            Log.Abandoned(logger, taskName, message.MessageId, message.Queue, options.StopGrace);
             try
             {
                 await transport.ReleaseAsync(message, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
