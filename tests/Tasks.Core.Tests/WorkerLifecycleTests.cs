@@ -169,6 +169,39 @@ public sealed class WorkerLifecycleTests
     }
 
     [Fact]
+    public async Task Starting_twice_or_after_a_single_step_keeps_one_set_of_slots_and_loops()
+    {
+        // A second set of slots would let each set run one task of the queue: two at once.
+        await using var h = new Harness(o =>
+        {
+            o.MaxConcurrency = 4;
+            o.MaxConcurrencyPerQueue = 1;
+        }, TimeProvider.System);
+        var running = 0;
+        var most = 0;
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var script = Scripts.Add(async (_, _) =>
+        {
+            var now = Interlocked.Increment(ref running);
+            InterlockedMax(ref most, now);
+            await release.Task;
+            Interlocked.Decrement(ref running);
+        });
+
+        await h.Worker.RunOnceAsync();
+        await h.Worker.StartAsync();
+        await h.Worker.StartAsync();
+        for (var i = 0; i < 6; i++) await ScriptedTasks.RunAsync.Enqueue(h.Client, script);
+        await Harness.WaitUntil(() => Volatile.Read(ref running) == 1, "a task runs");
+        await Task.Delay(300);
+        var atMost = Volatile.Read(ref most);
+        release.SetResult();
+        await Harness.WaitUntil(() => h.Results.Count == 6, "all ran");
+
+        Assert.Equal(1, atMost);
+    }
+
+    [Fact]
     public async Task Lease_is_renewed_while_a_long_task_runs_so_no_other_worker_takes_it()
     {
         await using var h = new Harness(o => o.LeaseDuration = TimeSpan.FromSeconds(2));

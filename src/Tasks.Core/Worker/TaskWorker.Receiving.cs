@@ -1,0 +1,137 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Tasks;
+
+/// <summary>The receive loop: one per queue, holding a concurrency slot for every message before it is leased, backing off when idle or failing.</summary>
+public sealed partial class TaskWorker
+{
+    private async Task ReceiveLoopAsync(string queue, SemaphoreSlim? queueSlot)
+    {
+        var stopping = stopReceiving.Token;
+        var idlePolls = 0;
+        while (!stopping.IsCancellationRequested)
+        {
+            var slots = 0;
+            try
+            {
+                // Hold a slot for every message before receiving it, so no leased message waits for a
+                // free slot while its lease runs out, and the limits are never exceeded.
+                slots = await AcquireSlotsAsync(queueSlot, stopping).ConfigureAwait(false);
+                IReadOnlyList<ReceivedTaskMessage> batch;
+                try
+                {
+                    batch = await transport.ReceiveAsync(queue, slots, options.LeaseDuration, stopping).ConfigureAwait(false);
+                }
+                catch (TaskTransportException ex) when (!ex.IsTransient)
+                {
+                    ReleaseSlots(queueSlot, slots);
+                    slots = 0;
+                    Fault(ex, queue);
+                    break;
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !stopping.IsCancellationRequested)
+                {
+                    ReleaseSlots(queueSlot, slots);
+                    slots = 0;
+                    var wait = PollingDelay(idlePolls++);
+                    Log.ReceiveFailed(logger, ex, queue, wait);
+                    await Task.Delay(wait, time, stopping).ConfigureAwait(false);
+                    continue;
+                }
+
+                ReleaseSlots(queueSlot, slots - batch.Count);
+                slots = 0;
+                if (batch.Count == 0)
+                {
+                    await WaitForWorkAsync(queue, PollingDelay(idlePolls++), stopping).ConfigureAwait(false);
+                    continue;
+                }
+
+                idlePolls = 0;
+                foreach (var message in batch)
+                {
+                    Interlocked.Increment(ref running);
+                    ThreadPool.UnsafeQueueUserWorkItem(static state => _ = state.Worker.RunInSlotAsync(state.Message, state.QueueSlot), (Worker: this, Message: message, QueueSlot: queueSlot), preferLocal: false);
+                }
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                ReleaseSlots(queueSlot, slots);
+                break;
+            }
+        }
+    }
+
+    private void Fault(TaskTransportException ex, string queue)
+    {
+        if (Interlocked.Exchange(ref faulted, 1) != 0) return;
+        Log.TransportFaulted(logger, ex, queue);
+        stopReceiving.Cancel();
+        Faulted?.Invoke(ex);
+    }
+
+    private async Task<int> AcquireSlotsAsync(SemaphoreSlim? queueSlot, CancellationToken cancellationToken)
+    {
+        await AcquireSlotAsync(queueSlot, cancellationToken).ConfigureAwait(false);
+        var slots = 1;
+        while (slots < options.BatchSize && TryAcquireSlot(queueSlot)) slots++;
+        return slots;
+    }
+
+    private async Task AcquireSlotAsync(SemaphoreSlim? queueSlot, CancellationToken cancellationToken)
+    {
+        if (queueSlot is not null) await queueSlot.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await workerSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            queueSlot?.Release();
+            throw;
+        }
+    }
+
+    private bool TryAcquireSlot(SemaphoreSlim? queueSlot)
+    {
+        if (queueSlot is not null && !queueSlot.Wait(0)) return false;
+        if (workerSlots.Wait(0)) return true;
+        queueSlot?.Release();
+        return false;
+    }
+
+    private void ReleaseSlots(SemaphoreSlim? queueSlot, int count)
+    {
+        if (count <= 0) return;
+        queueSlot?.Release(count);
+        workerSlots.Release(count);
+    }
+
+    private async Task WaitForWorkAsync(string queue, TimeSpan pollingDelay, CancellationToken stopping)
+    {
+        if (transport is not ITaskTransportNotifications notifications)
+        {
+            await Task.Delay(pollingDelay, time, stopping).ConfigureAwait(false);
+            return;
+        }
+
+        // Still poll: a delayed or released message becomes visible without a send to announce it.
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        await Task.WhenAny(Task.Delay(pollingDelay, time, waiting.Token), notifications.WaitForMessageAsync(queue, waiting.Token)).ConfigureAwait(false);
+        waiting.Cancel();
+        stopping.ThrowIfCancellationRequested();
+    }
+
+    private TimeSpan PollingDelay(int idlePolls)
+    {
+        var ticks = options.MinPollingInterval.Ticks * Math.Pow(2, Math.Min(idlePolls, 20));
+        return TimeSpan.FromTicks((long)Math.Min(ticks, options.MaxPollingInterval.Ticks));
+    }
+}

@@ -1,0 +1,196 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Tasks;
+
+/// <summary>Running one message: decode, a DI scope, the timeout and the stop token, lease renewal while it runs.</summary>
+public sealed partial class TaskWorker
+{
+    private async Task RunInSlotAsync(ReceivedTaskMessage message, SemaphoreSlim? queueSlot)
+    {
+        try
+        {
+            TaskRunResult result;
+            try
+            {
+                result = await ExecuteAsync(message).ConfigureAwait(false);
+            }
+            finally
+            {
+                ReleaseSlots(queueSlot, 1);
+            }
+
+            // Settling is I/O, not the task's work: it runs outside the concurrency limit, so a slow
+            // delete does not keep the next task waiting.
+            if (!abandoned.TryRemove(message, out _)) await SettleAsync(message, result).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // Nothing awaits this run: say what went wrong; the message comes back when its lease ends.
+            Log.HandlingFailed(logger, ex, message.MessageId, message.Queue);
+        }
+        finally
+        {
+            if (Interlocked.Decrement(ref running) == 0) drained.TrySetResult();
+        }
+    }
+
+    /// <summary>Decodes and runs one message; says how to settle it. Never throws for a bad message or a failing task.</summary>
+    private async Task<TaskRunResult> ExecuteAsync(ReceivedTaskMessage message)
+    {
+        DecodedTask decoded;
+        try
+        {
+            decoded = TaskEnvelope.Read(message.Body, registry, options.SerializerOptions, signer);
+        }
+        catch (TaskEnvelopeException ex)
+        {
+            return DeadLetter(message, null, ex.Message, ex);
+        }
+
+        var task = decoded.Task;
+        message.MessageId = decoded.MessageId ?? message.TransportMessageId;
+        using var scope = Log.TaskScope(logger, task.Name, message.MessageId, message.Attempt);
+        if (message.Attempt > task.MaxAttempts)
+        {
+            // Reached only when earlier deliveries ended without settling (a crash, a lost lease).
+            return DeadLetter(message, task.Name, $"Delivered {message.Attempt} times; the task allows {task.MaxAttempts} attempts and earlier runs did not finish.", null);
+        }
+
+        if (task.RequiresServices && services is null)
+        {
+            return DeadLetter(message, task.Name, $"Task '{task.Name}' is an instance method of {task.DeclaringType.FullName}, and the worker has no IServiceProvider to create it from. Use services.AddAsyncTaskWorker(), or pass services to the TaskWorker.", null);
+        }
+
+        using var activity = StartProcessActivity(message, decoded);
+        using var cancellation = new RunCancellation();
+        var started = time.GetTimestamp();
+        Exception? failure = null;
+        try
+        {
+            TaskContext.Current = new TaskContext(message, decoded);
+            var invocation = InvokeAsync(task, decoded.Arguments, cancellation.Token);
+            if (!invocation.IsCompleted)
+            {
+                // Timers and lease renewal only for a task that did not finish at once, as most short
+                // tasks do; both count from the start, however late they are armed.
+                cancellation.Arm(time, started, options.TaskTimeout, abortTasks.Token);
+                using var renewing = new CancellationTokenSource();
+                var renewal = RenewLeaseLoopAsync(message, started, renewing.Token);
+                longRuns[message] = task.Name;
+                try
+                {
+                    await invocation.ConfigureAwait(false);
+                }
+                finally
+                {
+                    longRuns.TryRemove(message, out _);
+                    renewing.Cancel();
+                    await renewal.ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                await invocation.ConfigureAwait(false); // observes a synchronous failure
+            }
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
+        finally
+        {
+            TaskContext.Current = null;
+            TasksTelemetry.Duration.Record(time.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, task.Name));
+        }
+
+        var decision = RunDecision.Decide(task.Name, failure, message.Attempt, task.MaxAttempts, abortTasks.IsCancellationRequested, cancellation.TimedOut, options.TaskTimeout, options.Retry);
+        if (failure is not null) activity?.SetStatus(ActivityStatusCode.Error, failure.Message);
+        switch (decision.Outcome)
+        {
+            case TaskOutcome.Released:
+                Interlocked.Increment(ref released);
+                break;
+            case TaskOutcome.Retried:
+                Log.Retrying(logger, decision.Failure!, task.Name, message.MessageId, message.Attempt, task.MaxAttempts, decision.RetryDelay!.Value);
+                break;
+            case TaskOutcome.DeadLettered:
+                return DeadLetter(message, task.Name, decision.Reason!, decision.Failure);
+        }
+
+        return Result(message, task.Name, decision.Outcome, decision.Failure, decision.RetryDelay);
+    }
+
+    private async Task InvokeAsync(TaskDefinition task, object arguments, CancellationToken cancellationToken)
+    {
+        if (!task.RequiresServices)
+        {
+            await task.InvokeAsync(services ?? EmptyServiceProvider.Instance, arguments, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var scope = services!.CreateAsyncScope();
+        await using (scope.ConfigureAwait(false))
+        {
+            await task.InvokeAsync(scope.ServiceProvider, arguments, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static Activity? StartProcessActivity(ReceivedTaskMessage message, DecodedTask decoded)
+    {
+        if (!TasksTelemetry.Source.HasListeners()) return null;
+        decoded.ReadHeaders().TryGetValue(TaskHeaders.TraceParent, out var traceParent);
+        ActivityContext.TryParse(traceParent, null, out var parent);
+        var activity = TasksTelemetry.Source.StartActivity($"process {decoded.Task.Name}", ActivityKind.Consumer, parent);
+        activity?.SetTag(TasksTelemetry.TaskNameTag, decoded.Task.Name);
+        activity?.SetTag(TasksTelemetry.QueueTag, message.Queue);
+        activity?.SetTag(TasksTelemetry.AttemptTag, message.Attempt);
+        activity?.SetTag(TasksTelemetry.MessageIdTag, message.MessageId);
+        return activity;
+    }
+
+    private async Task RenewLeaseLoopAsync(ReceivedTaskMessage message, long started, CancellationToken cancellationToken)
+    {
+        // One periodic timer from the start of the run: renewals keep to their schedule however late
+        // this loop wakes, where re-arming a delay after each renewal would drift with every wake-up.
+        // (The semaphore is never disposed: a last tick may still arrive while the timer is disposed.)
+        var interval = options.LeaseDuration / 2;
+        var first = interval - time.GetElapsedTime(started);
+        var ticks = new SemaphoreSlim(0);
+        using var timer = time.CreateTimer(static state => ((SemaphoreSlim)state!).Release(), ticks, first > TimeSpan.Zero ? first : TimeSpan.Zero, interval);
+        while (true)
+        {
+            try
+            {
+                await ticks.WaitAsync(cancellationToken).ConfigureAwait(false);
+                while (ticks.Wait(0))
+                {
+                    // Ticks missed while the last renewal ran are one renewal, not several.
+                }
+
+                // Never cancelled once sent: a renewal the service applied but whose answer we dropped
+                // would leave us holding a dead receipt, and the final delete would fail.
+                await transport.RenewLeaseAsync(message, options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (TaskLeaseLostException ex)
+            {
+                Log.LeaseLost(logger, ex, message.MessageId, message.Queue);
+                return;
+            }
+            catch (Exception ex)
+            {
+                Log.RenewFailed(logger, ex, message.MessageId, message.Queue);
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Tasks;
+
+/// <summary>Settling a run: complete, retry, release or dead-letter it on the transport, and abandon runs that outlive a stop.</summary>
+public sealed partial class TaskWorker
+{
+    /// <summary>
+    /// The tasks still running after their token fired and <see cref="TaskWorkerOptions.StopGrace"/>
+    /// passed: their messages become visible again for another worker, and the stop returns. If
+    /// such a task finishes later, its result is dropped: the message is no longer this worker's.
+    /// </summary>
+    private async Task AbandonAsync()
+    {
+        foreach (var (message, taskName) in longRuns)
+        {
+            if (!abandoned.TryAdd(message, 0)) continue;
+            Log.Abandoned(logger, taskName, message.MessageId, message.Queue, options.StopGrace);
+            try
+            {
+                await transport.ReleaseAsync(message, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
+                Interlocked.Increment(ref released);
+            }
+            catch (Exception ex)
+            {
+                // Its lease ends on its own: the message comes back then.
+                Log.SettleFailed(logger, ex, message.MessageId, message.Queue);
+            }
+        }
+    }
+
+    private TaskRunResult DeadLetter(ReceivedTaskMessage message, string? taskName, string reason, Exception? exception)
+    {
+        Log.DeadLettered(logger, exception, message.MessageId, message.Queue, reason);
+        return Result(message, taskName, TaskOutcome.DeadLettered, exception, reason: reason);
+    }
+
+    private static TaskRunResult Result(ReceivedTaskMessage message, string? taskName, TaskOutcome outcome, Exception? exception = null, TimeSpan? retryDelay = null, string? reason = null)
+        => new(taskName, message.Queue, message.MessageId, message.Attempt, outcome, exception, retryDelay, reason);
+
+    private async Task SettleAsync(ReceivedTaskMessage message, TaskRunResult result)
+    {
+        try
+        {
+            // Settling is not cancelled by a stop: a finished task must not run again for want of a delete.
+            var settled = result.Outcome switch
+            {
+                TaskOutcome.Completed => transport.CompleteAsync(message, CancellationToken.None),
+                TaskOutcome.Retried => transport.ReleaseAsync(message, result.RetryDelay.GetValueOrDefault(), CancellationToken.None),
+                TaskOutcome.Released => transport.ReleaseAsync(message, TimeSpan.Zero, CancellationToken.None),
+                _ => transport.DeadLetterAsync(message, DeadLetterReason.From(result.Reason!, result.Exception, message.Attempt), CancellationToken.None),
+            };
+            await settled.ConfigureAwait(false);
+        }
+        catch (TaskLeaseLostException ex)
+        {
+            Log.LeaseLost(logger, ex, message.MessageId, message.Queue);
+            return;
+        }
+        catch (Exception ex)
+        {
+            Log.SettleFailed(logger, ex, message.MessageId, message.Queue);
+            return;
+        }
+
+        TasksTelemetry.Processed.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.OutcomeTag, result.Outcome.ToString()));
+        TaskRan?.Invoke(result);
+    }
+}
