@@ -32,4 +32,21 @@ public sealed class AsyncTaskAttribute : Attribute
 
     /// <summary>How many times the task runs before it is dead-lettered. Defaults to 5.</summary>
     public int MaxAttempts { get; set; } = DefaultMaxAttempts;
+
+    /// <summary>
+    /// How long one run may take before its token fires, as a <see cref="TimeSpan"/> string
+    /// (<c>"00:05:00"</c>, as Azure Functions' <c>[FunctionTimeout]</c>); checked at compile time.
+    /// Defaults to the worker's <c>TaskWorkerOptions.TaskTimeout</c>.
+    /// </summary>
+    public string? Timeout { get; set; }
+
+    /// <summary>
+    /// The wait after the first failure, doubled on each retry up to the worker's
+    /// <c>Retry.MaxDelay</c>, as a <see cref="TimeSpan"/> string (<c>"00:00:30"</c>); checked at compile
+    /// time. Defaults to the worker's <c>Retry.BaseDelay</c>.
+    /// </summary>
+    public string? RetryDelay { get; set; }
+
+    /// <summary>At most this many runs of this task at once in one worker; 0 (the default) for no limit of its own.</summary>
+    public int MaxConcurrency { get; set; }
 }

@@ -57,3 +57,71 @@ public sealed class RunDecisionTests
     private static RunDecision Decide(Exception? failure, int attempt, int maxAttempts = 5, bool stopping = false, bool timedOut = false)
         => RunDecision.Decide("shop.ship", failure, attempt, maxAttempts, stopping, timedOut, TimeSpan.FromMinutes(1), Backoff);
 }
+
+/// <summary>[AsyncTask(Timeout, RetryDelay, MaxConcurrency)] carried in the generated definition and honoured by the worker.</summary>
+public sealed class TaskPolicyTests
+{
+    [Fact]
+    public void The_generated_definition_carries_the_policy()
+    {
+        var definition = PolicyTasks.RunAsync.Definition;
+
+        Assert.Equal((TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(7), 1), (definition.Timeout, definition.RetryDelay, definition.MaxConcurrency));
+        Assert.Null(ScriptedTasks.RunAsync.Definition.Timeout);
+    }
+
+    [Fact]
+    public async Task A_run_past_the_task_timeout_is_retried_after_the_task_retry_delay()
+    {
+        await using var h = new Harness(o =>
+        {
+            o.Queues.Clear();
+            o.Queues.Add(PolicyTasks.Queue);
+            o.TaskTimeout = TimeSpan.FromMinutes(10); // the worker-wide default the task overrides
+        });
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var script = Scripts.Add(async (_, cancellationToken) =>
+        {
+            started.TrySetResult();
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        });
+        await PolicyTasks.RunAsync.Enqueue(h.Client, script);
+
+        var run = h.Worker.RunOnceAsync();
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        h.FakeTime.Advance(TimeSpan.FromSeconds(1));
+        await run.WaitAsync(TimeSpan.FromSeconds(20));
+
+        var result = Assert.Single(h.Results);
+        Assert.Equal(TaskOutcome.Retried, result.Outcome);
+        Assert.IsType<TimeoutException>(result.Exception);
+        Assert.Equal(TimeSpan.FromSeconds(7), result.RetryDelay);
+    }
+
+    [Fact]
+    public async Task At_most_MaxConcurrency_runs_of_the_task_at_once()
+    {
+        await using var h = new Harness(o =>
+        {
+            o.Queues.Clear();
+            o.Queues.Add(PolicyTasks.Queue);
+            o.MaxConcurrency = 8;
+        }, TimeProvider.System);
+        var running = 0;
+        var most = 0;
+        var script = Scripts.Add(async (_, _) =>
+        {
+            var now = Interlocked.Increment(ref running);
+            lock (h) most = Math.Max(most, now);
+            await Task.Delay(30);
+            Interlocked.Decrement(ref running);
+        });
+        for (var i = 0; i < 6; i++) await PolicyTasks.RunAsync.Enqueue(h.Client, script);
+
+        await h.Worker.StartAsync();
+        await Harness.WaitUntil(() => h.Results.Count == 6, "all six ran");
+
+        Assert.Equal(1, most);
+        Assert.All(h.Results, r => Assert.Equal(TaskOutcome.Completed, r.Outcome));
+    }
+}

@@ -135,3 +135,12 @@ public static partial class HostileInputTasks
     [AsyncTask(Queue = Queue)]
     public static Task Defaults(CancellationToken cancellationToken, string text, int number = 42) => Task.CompletedTask;
 }
+
+/// <summary>A task with a policy of its own: 1 s timeout, 7 s first retry delay, one run at a time.</summary>
+public static partial class PolicyTasks
+{
+    public const string Queue = "policy";
+
+    [AsyncTask(Queue = Queue, Timeout = "00:00:01", RetryDelay = "00:00:07", MaxConcurrency = 1, MaxAttempts = 3)]
+    public static Task Run(CancellationToken cancellationToken, string scriptId) => Scripts.Run(scriptId, cancellationToken);
+}

@@ -196,11 +196,26 @@ public sealed class AnalyzerTests
 
                 [AsyncTask({|TASK011:Queue = "this-queue-name-is-far-too-long-once-the-poison-suffix-is-added"|})]
                 public static Task D(CancellationToken cancellationToken) => Task.CompletedTask;
+
+                [AsyncTask({|TASK011:Timeout = "5"|})]
+                public static Task E(CancellationToken cancellationToken) => Task.CompletedTask;
+
+                [AsyncTask({|TASK011:RetryDelay = "-00:00:01"|})]
+                public static Task F(CancellationToken cancellationToken) => Task.CompletedTask;
+
+                [AsyncTask({|TASK011:MaxConcurrency = -1|})]
+                public static Task G(CancellationToken cancellationToken) => Task.CompletedTask;
+
+                [AsyncTask(Timeout = "00:05:00", RetryDelay = "1.00:00:00", MaxConcurrency = 3)]
+                public static Task H(CancellationToken cancellationToken) => Task.CompletedTask;
             }
             """);
 
         Assert.Contains("may use only lowercase letters, digits and hyphens", diagnostics[0].GetMessage());
         Assert.Contains("must be 3 to 56 characters long", diagnostics[3].GetMessage());
+        Assert.Contains("invalid Timeout: \"5\" is not a positive TimeSpan; write it as \"hh:mm:ss\"", diagnostics[4].GetMessage());
+        Assert.Contains("invalid RetryDelay", diagnostics[5].GetMessage());
+        Assert.Contains("invalid MaxConcurrency: -1 is negative", diagnostics[6].GetMessage());
     }
 
     [Fact]

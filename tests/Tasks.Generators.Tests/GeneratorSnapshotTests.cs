@@ -93,6 +93,17 @@ public sealed class GeneratorSnapshotTests
         """);
 
     [Fact]
+    public Task Per_task_timeout_retry_delay_and_concurrency_in_the_definition() => VerifyAsync("""
+        namespace Reports;
+
+        public static partial class Exports
+        {
+            [AsyncTask(Timeout = "00:05:00", RetryDelay = "00:00:30", MaxConcurrency = 2)]
+            public static Task Render(CancellationToken cancellationToken, int reportId) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
     public void Host_registers_the_task_assemblies_it_references_without_naming_them()
     {
         // A worker whose code names no type of the task library: only the host's own generated

@@ -43,6 +43,31 @@ public abstract class TaskDefinition
     /// <summary>True for instance methods: the worker resolves <see cref="DeclaringType"/> from a DI scope.</summary>
     public bool RequiresServices { get; }
 
+    /// <summary>This task's own run timeout (<c>[AsyncTask(Timeout = ...)]</c>), or null for the worker's <c>TaskTimeout</c>.</summary>
+    public TimeSpan? Timeout
+    {
+        get => timeout;
+        init => timeout = value is { } t && t <= TimeSpan.Zero ? throw new ArgumentOutOfRangeException(nameof(Timeout), t, "A timeout must be positive.") : value;
+    }
+
+    /// <summary>This task's first retry delay (<c>[AsyncTask(RetryDelay = ...)]</c>), or null for the worker's <c>Retry.BaseDelay</c>.</summary>
+    public TimeSpan? RetryDelay
+    {
+        get => retryDelay;
+        init => retryDelay = value is { } d && d <= TimeSpan.Zero ? throw new ArgumentOutOfRangeException(nameof(RetryDelay), d, "A retry delay must be positive.") : value;
+    }
+
+    /// <summary>At most this many runs of this task at once in one worker (<c>[AsyncTask(MaxConcurrency = ...)]</c>), or null for no limit of its own.</summary>
+    public int? MaxConcurrency
+    {
+        get => maxConcurrency;
+        init => maxConcurrency = value is < 1 ? throw new ArgumentOutOfRangeException(nameof(MaxConcurrency), value, "At least one run must be allowed.") : value;
+    }
+
+    private readonly TimeSpan? timeout;
+    private readonly TimeSpan? retryDelay;
+    private readonly int? maxConcurrency;
+
     /// <summary>The generated argument envelope type.</summary>
     public abstract Type ArgumentsType { get; }
 

@@ -21,7 +21,8 @@ internal readonly record struct RunDecision(TaskOutcome Outcome, Exception? Fail
     /// <param name="timedOut">Whether the run's timeout fired the token.</param>
     /// <param name="timeout">The run's timeout, for the reason.</param>
     /// <param name="retry">The backoff.</param>
-    public static RunDecision Decide(string taskName, Exception? failure, int attempt, int maxAttempts, bool stopping, bool timedOut, TimeSpan? timeout, TaskRetryPolicy retry)
+    /// <param name="retryDelay">The task's own first delay, or null for the policy's.</param>
+    public static RunDecision Decide(string taskName, Exception? failure, int attempt, int maxAttempts, bool stopping, bool timedOut, TimeSpan? timeout, TaskRetryPolicy retry, TimeSpan? retryDelay = null)
     {
         if (failure is null) return new(TaskOutcome.Completed);
         if (failure is OperationCanceledException && stopping && !timedOut) return new(TaskOutcome.Released, failure);
@@ -31,6 +32,6 @@ internal readonly record struct RunDecision(TaskOutcome Outcome, Exception? Fail
             return new(TaskOutcome.DeadLettered, failure, Reason: $"Task '{taskName}' failed permanently on attempt {attempt}: {failure.Message}");
         if (attempt >= maxAttempts)
             return new(TaskOutcome.DeadLettered, failure, Reason: $"Task '{taskName}' failed on all {maxAttempts} attempts; the last error was {failure.GetType().Name}: {failure.Message}");
-        return new(TaskOutcome.Retried, failure, retry.GetDelay(attempt));
+        return new(TaskOutcome.Retried, failure, retry.GetDelay(attempt, retryDelay ?? retry.BaseDelay));
     }
 }

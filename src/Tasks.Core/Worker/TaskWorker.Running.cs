@@ -68,6 +68,53 @@ public sealed partial class TaskWorker
             return DeadLetter(message, task.Name, $"Task '{task.Name}' is an instance method of {task.DeclaringType.FullName}, and the worker has no IServiceProvider to create it from. Use services.AddAsyncTaskWorker(), or pass services to the TaskWorker.", null);
         }
 
+        // A task at its own MaxConcurrency waits here, holding its message's lease, for a run of it to end.
+        var gate = TaskGate(task);
+        if (gate is not null && !await WaitForGateAsync(gate, message).ConfigureAwait(false))
+        {
+            Interlocked.Increment(ref released);
+            return Result(message, task.Name, TaskOutcome.Released);
+        }
+
+        try
+        {
+            return await RunAsync(message, decoded).ConfigureAwait(false);
+        }
+        finally
+        {
+            gate?.Release();
+        }
+    }
+
+    private SemaphoreSlim? TaskGate(TaskDefinition task)
+        => task.MaxConcurrency is { } limit ? taskGates.GetOrAdd(task, static (_, n) => new SemaphoreSlim(n, n), limit) : null;
+
+    /// <summary>False if the worker stopped while the message waited for its task's gate.</summary>
+    private async Task<bool> WaitForGateAsync(SemaphoreSlim gate, ReceivedTaskMessage message)
+    {
+        if (gate.Wait(0)) return true;
+        using var renewing = new CancellationTokenSource();
+        var renewal = RenewLeaseLoopAsync(message, time.GetTimestamp(), renewing.Token);
+        try
+        {
+            await gate.WaitAsync(abortTasks.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException) when (abortTasks.IsCancellationRequested)
+        {
+            return false;
+        }
+        finally
+        {
+            renewing.Cancel();
+            await renewal.ConfigureAwait(false);
+        }
+    }
+
+    private async Task<TaskRunResult> RunAsync(ReceivedTaskMessage message, DecodedTask decoded)
+    {
+        var task = decoded.Task;
+        var timeout = task.Timeout ?? options.TaskTimeout;
         using var activity = StartProcessActivity(message, decoded);
         using var cancellation = new RunCancellation();
         var started = time.GetTimestamp();
@@ -80,7 +127,7 @@ public sealed partial class TaskWorker
             {
                 // Timers and lease renewal only for a task that did not finish at once, as most short
                 // tasks do; both count from the start, however late they are armed.
-                cancellation.Arm(time, started, options.TaskTimeout, abortTasks.Token);
+                cancellation.Arm(time, started, timeout, abortTasks.Token);
                 using var renewing = new CancellationTokenSource();
                 var renewal = RenewLeaseLoopAsync(message, started, renewing.Token);
                 longRuns[message] = task.Name;
@@ -110,7 +157,7 @@ public sealed partial class TaskWorker
             TasksTelemetry.Duration.Record(time.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, task.Name));
         }
 
-        var decision = RunDecision.Decide(task.Name, failure, message.Attempt, task.MaxAttempts, abortTasks.IsCancellationRequested, cancellation.TimedOut, options.TaskTimeout, options.Retry);
+        var decision = RunDecision.Decide(task.Name, failure, message.Attempt, task.MaxAttempts, abortTasks.IsCancellationRequested, cancellation.TimedOut, timeout, options.Retry, task.RetryDelay);
         if (failure is not null) activity?.SetStatus(ActivityStatusCode.Error, failure.Message);
         switch (decision.Outcome)
         {

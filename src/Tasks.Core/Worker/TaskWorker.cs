@@ -42,6 +42,9 @@ public sealed partial class TaskWorker : IAsyncDisposable
     private readonly System.Collections.Concurrent.ConcurrentDictionary<ReceivedTaskMessage, string> longRuns = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<ReceivedTaskMessage, byte> abandoned = new();
 
+    // One gate per task with [AsyncTask(MaxConcurrency = n)].
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<TaskDefinition, SemaphoreSlim> taskGates = new();
+
     /// <summary>Creates a worker. It does nothing until <see cref="StartAsync"/> or <see cref="RunOnceAsync"/>.</summary>
     /// <param name="transport">Where messages come from.</param>
     /// <param name="options">Concurrency, leases, retries; null for the defaults.</param>

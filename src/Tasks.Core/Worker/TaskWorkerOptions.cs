@@ -87,10 +87,13 @@ public sealed class TaskRetryPolicy
     public double Jitter { get; set; } = 0.2;
 
     /// <summary>The delay after the failure of attempt <paramref name="attempt"/> (1-based).</summary>
-    public TimeSpan GetDelay(int attempt, Random? random = null)
+    public TimeSpan GetDelay(int attempt, Random? random = null) => GetDelay(attempt, BaseDelay, random);
+
+    /// <summary>The delay after the failure of attempt <paramref name="attempt"/>, from a task's own <paramref name="baseDelay"/>.</summary>
+    public TimeSpan GetDelay(int attempt, TimeSpan baseDelay, Random? random = null)
     {
         var exponent = Math.Clamp(attempt - 1, 0, 30);
-        var ticks = Math.Min(BaseDelay.Ticks * Math.Pow(2, exponent), MaxDelay.Ticks);
+        var ticks = Math.Min(baseDelay.Ticks * Math.Pow(2, exponent), MaxDelay.Ticks);
         if (Jitter > 0)
             ticks *= 1 + Jitter * (2 * (random ?? Random.Shared).NextDouble() - 1);
         return TimeSpan.FromTicks((long)Math.Min(ticks, MaxDelay.Ticks));

@@ -58,7 +58,20 @@ internal static class TaskEmitter
             writer.Line($"    methodName: {Literal(task.MethodName.TrimStart('@'))},");
             writer.Line($"    requiresServices: {(task.IsStatic ? "false" : "true")},");
             writer.Line("    formatter: new Formatter(),");
-            writer.Line($"    invoke: static (services, arguments, cancellationToken) => {Target(task)}.{task.MethodName}(cancellationToken{string.Concat(parameters.Select(p => ", arguments." + PropertyName(p)))}));");
+            var invoke = $"    invoke: static (services, arguments, cancellationToken) => {Target(task)}.{task.MethodName}(cancellationToken{string.Concat(parameters.Select(p => ", arguments." + PropertyName(p)))}))";
+            if (task.Policy.IsDefault)
+            {
+                writer.Line(invoke + ";");
+            }
+            else
+            {
+                writer.Line(invoke);
+                writer.Line("{");
+                if (task.Policy.TimeoutTicks is { } timeout) writer.Line($"    Timeout = global::System.TimeSpan.FromTicks({timeout}), // {new System.TimeSpan(timeout).ToString("c", System.Globalization.CultureInfo.InvariantCulture)}");
+                if (task.Policy.RetryDelayTicks is { } delay) writer.Line($"    RetryDelay = global::System.TimeSpan.FromTicks({delay}), // {new System.TimeSpan(delay).ToString("c", System.Globalization.CultureInfo.InvariantCulture)}");
+                if (task.Policy.MaxConcurrency > 0) writer.Line($"    MaxConcurrency = {task.Policy.MaxConcurrency},");
+                writer.Line("};");
+            }
             writer.Line();
 
             Summary(writer, task.DocSummary, "Enqueues the task on the client configured at startup (<see cref=\"global::Tasks.TaskClient.Ambient\"/>).");

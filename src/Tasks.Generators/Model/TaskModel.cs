@@ -9,6 +9,7 @@ namespace Tasks.Generators.Model;
 /// <param name="WireName">The stable name written into messages.</param>
 /// <param name="Queue">The queue name.</param>
 /// <param name="MaxAttempts">Attempts before dead-letter.</param>
+/// <param name="Policy">The task's own timeout, retry delay and concurrency limit.</param>
 /// <param name="IsStatic">False for instance methods (resolved from DI by the worker).</param>
 /// <param name="IsPublic">Whether the generated class is public (else internal).</param>
 /// <param name="Parameters">The parameters after the CancellationToken, in order.</param>
@@ -20,6 +21,7 @@ internal sealed record TaskModel(
     string WireName,
     string Queue,
     int MaxAttempts,
+    TaskPolicyModel Policy,
     bool IsStatic,
     bool IsPublic,
     EquatableArray<ParameterModel> Parameters,
@@ -30,6 +32,12 @@ internal sealed record TaskModel(
 
     /// <summary>Unique and stable per task: <c>Ns.Outer.Inner.MethodAsync.g.cs</c>.</summary>
     public string HintName => $"{Containing.MetadataName}.{ClassName.TrimStart('@')}.g.cs";
+}
+
+/// <summary>What <c>[AsyncTask(Timeout, RetryDelay, MaxConcurrency)]</c> set: ticks, or null/0 for the worker's defaults.</summary>
+internal sealed record TaskPolicyModel(long? TimeoutTicks, long? RetryDelayTicks, int MaxConcurrency)
+{
+    public bool IsDefault => TimeoutTicks is null && RetryDelayTicks is null && MaxConcurrency == 0;
 }
 
 /// <summary>One task argument.</summary>

@@ -8,6 +8,9 @@ internal sealed class AsyncTaskSettings
     public string? ExplicitName { get; private set; }
     public string Queue { get; private set; } = AsyncTaskDefaults.Queue;
     public int MaxAttempts { get; private set; } = AsyncTaskDefaults.MaxAttempts;
+    public string? Timeout { get; private set; }
+    public string? RetryDelay { get; private set; }
+    public int MaxConcurrency { get; private set; }
     public AttributeData Attribute { get; }
 
     private AsyncTaskSettings(AttributeData attribute) => Attribute = attribute;
@@ -28,11 +31,26 @@ internal sealed class AsyncTaskSettings
                 case "MaxAttempts" when argument.Value.Value is int maxAttempts:
                     settings.MaxAttempts = maxAttempts;
                     break;
+                case "Timeout" when argument.Value.Value is string timeout:
+                    settings.Timeout = timeout;
+                    break;
+                case "RetryDelay" when argument.Value.Value is string retryDelay:
+                    settings.RetryDelay = retryDelay;
+                    break;
+                case "MaxConcurrency" when argument.Value.Value is int maxConcurrency:
+                    settings.MaxConcurrency = maxConcurrency;
+                    break;
             }
         }
 
         return settings;
     }
+
+    /// <summary>A duration setting in ticks, or null if unset or not a positive <c>TimeSpan</c> (TASK011 then says why).</summary>
+    public static long? Ticks(string? value)
+        => value is not null && value.Contains(":") && System.TimeSpan.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out var span) && span > System.TimeSpan.Zero
+            ? span.Ticks
+            : null;
 
     /// <summary>The wire name: the explicit Name, else <c>Namespace.Outer.Inner.Method</c>.</summary>
     public string WireName(IMethodSymbol method)

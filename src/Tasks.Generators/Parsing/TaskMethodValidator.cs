@@ -152,6 +152,14 @@ internal static class TaskMethodValidator
             fail(DiagnosticDescriptors.InvalidAttributeValue, At("Queue"), new object?[] { method.Name, "Queue", problem });
         if (settings.MaxAttempts < 1)
             fail(DiagnosticDescriptors.InvalidAttributeValue, At("MaxAttempts"), new object?[] { method.Name, "MaxAttempts", $"{settings.MaxAttempts} would never run the task; use 1 or more" });
+        foreach (var (name, value) in new[] { ("Timeout", settings.Timeout), ("RetryDelay", settings.RetryDelay) })
+        {
+            if (value is not null && AsyncTaskSettings.Ticks(value) is null)
+                fail(DiagnosticDescriptors.InvalidAttributeValue, At(name), new object?[] { method.Name, name, $"\"{value}\" is not a positive TimeSpan; write it as \"hh:mm:ss\" (e.g. \"00:05:00\") or \"d.hh:mm:ss\"" });
+        }
+
+        if (settings.MaxConcurrency < 0)
+            fail(DiagnosticDescriptors.InvalidAttributeValue, At("MaxConcurrency"), new object?[] { method.Name, "MaxConcurrency", $"{settings.MaxConcurrency} is negative; use 1 or more, or leave it out for no limit of the task's own" });
     }
 
     private static bool IsGeneratedByUs(INamedTypeSymbol type, KnownTypes known)

@@ -36,6 +36,7 @@ internal static class TaskParser
             settings.WireName(method),
             settings.Queue,
             settings.MaxAttempts,
+            new TaskPolicyModel(AsyncTaskSettings.Ticks(settings.Timeout), AsyncTaskSettings.Ticks(settings.RetryDelay), settings.MaxConcurrency),
             method.IsStatic,
             IsPublic: method.DeclaredAccessibility == Accessibility.Public,
             parameters.ToEquatableArray(),
