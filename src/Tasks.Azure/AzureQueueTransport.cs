@@ -247,58 +247,6 @@ public sealed partial class AzureQueueTransport : ITaskTransport
         }
     }
 
-    /// <summary>Runs one call to the service; a failure becomes a <see cref="TaskTransportException"/> that says whether a retry may help.</summary>
-    private async Task<T> Guard<T>(string queue, Func<Task<T>> call)
-    {
-        try
-        {
-            return await call().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (AzureFaults.Classify(ex) is { } fault)
-        {
-            throw new TaskTransportException(
-                $"Azure queue '{queue}' at {Endpoint}: {fault.Problem}" + (fault.Fix is null ? "" : $" {fault.Fix}"),
-                fault.IsTransient,
-                ex);
-        }
-    }
-
-    /// <summary>Whole seconds, at least <paramref name="delay"/> after any instant of the current second.</summary>
-    private static TimeSpan AtLeast(TimeSpan delay)
-        => delay <= TimeSpan.Zero ? TimeSpan.Zero : TimeSpan.FromSeconds(Math.Ceiling(delay.TotalSeconds)) + LeaseRounding;
-
-    private static QueueServiceClient CreateServiceClient(AzureQueueOptions options, QueueClientOptions clientOptions)
-    {
-        // The SDK's default retries take ~25 s to give up on a service that is down: too long for an
-        // enqueue inside a web request, and the worker's receive loop backs off on its own anyway.
-        clientOptions.Retry.Mode = RetryMode.Exponential;
-        clientOptions.Retry.MaxRetries = 3;
-        clientOptions.Retry.Delay = TimeSpan.FromMilliseconds(200);
-        clientOptions.Retry.MaxDelay = TimeSpan.FromSeconds(2);
-        clientOptions.Retry.NetworkTimeout = TimeSpan.FromSeconds(30);
-        options.ConfigureClient?.Invoke(clientOptions);
-        if (!string.IsNullOrWhiteSpace(options.ConnectionString))
-        {
-            try
-            {
-                return new QueueServiceClient(options.ConnectionString, clientOptions);
-            }
-            catch (Exception ex) when (ex is FormatException or ArgumentException or InvalidOperationException)
-            {
-                // The SDK's message may quote the string, key included: say what is wrong without it.
-                throw new InvalidOperationException(
-                    "AzureQueueOptions.ConnectionString is not a valid storage connection string. Use the one from the storage account's " +
-                    "'Access keys' page (DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...;EndpointSuffix=core.windows.net), " +
-                    "or \"UseDevelopmentStorage=true\" for Azurite on its default ports.");
-            }
-        }
-
-        var uri = options.ServiceUri!;
-        return uri.Query.Contains("sig=", StringComparison.Ordinal)
-            ? new QueueServiceClient(uri, clientOptions)
-            : new QueueServiceClient(uri, options.Credential ?? new DefaultAzureCredential(), clientOptions);
-    }
-
     private static bool IsLeaseLost(RequestFailedException ex)
         => ex.ErrorCode == QueueErrorCode.MessageNotFound || ex.ErrorCode == QueueErrorCode.PopReceiptMismatch;
 

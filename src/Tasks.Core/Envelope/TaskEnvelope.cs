@@ -11,7 +11,7 @@ namespace Tasks;
 /// Wire format v1: a MessagePack array of [format version, wire name, argument array, header map].
 /// See docs/wire-format.md; never change it without a new version number.
 /// </summary>
-public static class TaskEnvelope
+public static partial class TaskEnvelope
 {
     /// <summary>The format version this library writes and reads.</summary>
     public const int FormatVersion = 1;
@@ -199,73 +199,6 @@ public static class TaskEnvelope
     }
 
     private static ReadOnlySpan<byte> MessageIdKey => "id"u8;
-
-    /// <summary>
-    /// Why the signature of <paramref name="body"/> is not acceptable, or null. Runs before the
-    /// arguments are decoded, so a forged message never reaches an argument type's constructor.
-    /// </summary>
-    private static string? CheckSignature(ReadOnlyMemory<byte> body, EnvelopeSigner signer)
-    {
-        try
-        {
-            var reader = new MessagePackReader(body);
-            if (reader.NextMessagePackType != MessagePackType.Array) return null; // not an envelope: the decode says why
-            var length = reader.ReadArrayHeader();
-            var signedStart = (int)reader.Consumed;
-            for (var i = 0; i < Math.Min(length, 4); i++) SkipBounded(ref reader, TaskSerializer.DefaultOptions);
-            var signedEnd = (int)reader.Consumed;
-            if (length < 5)
-                return signer.Required ? "The envelope is not signed, and this worker requires signed envelopes (TaskSigningOptions.Required)." : null;
-            if (reader.NextMessagePackType != MessagePackType.Array || reader.ReadArrayHeader() != 2
-                || !reader.TryReadStringSpan(out var keyId) || reader.NextMessagePackType != MessagePackType.Binary)
-                return "Its signature is malformed: a signature is [key id, 32-byte HMAC-SHA256].";
-            var mac = reader.ReadBytes() ?? default;
-            return signer.Verify(keyId, mac.IsSingleSegment ? mac.FirstSpan : mac.ToArray(), body.Span[signedStart..signedEnd]);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            return $"Its signature could not be read: {Flatten(ex)}";
-        }
-    }
-
-    /// <summary>
-    /// Skips one value without recursion, at most as deep as <paramref name="options"/> allow: a hostile
-    /// message nested tens of thousands deep must not overflow the stack (MessagePackReader.Skip recurses).
-    /// Generated formatters call it for arguments a newer version of a task appended.
-    /// </summary>
-    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
-    public static void SkipBounded(ref MessagePackReader reader, MessagePackSerializerOptions options)
-    {
-        var maxDepth = options.Security.MaximumObjectGraphDepth;
-        var open = new Stack<long>();
-        open.Push(1);
-        while (open.Count > 0)
-        {
-            if (open.Peek() == 0)
-            {
-                open.Pop();
-                continue;
-            }
-
-            open.Push(open.Pop() - 1);
-            long items = reader.NextMessagePackType switch
-            {
-                MessagePackType.Array => reader.ReadArrayHeader(),
-                MessagePackType.Map => 2L * reader.ReadMapHeader(),
-                _ => Scalar(ref reader),
-            };
-            if (items == 0) continue;
-            if (open.Count > maxDepth)
-                throw new InsufficientExecutionStackException($"The value is nested more than {maxDepth} deep.");
-            open.Push(items);
-        }
-
-        static long Scalar(ref MessagePackReader reader)
-        {
-            reader.Skip(); // not a container: no recursion
-            return 0;
-        }
-    }
 
     private static string Flatten(Exception ex)
     {

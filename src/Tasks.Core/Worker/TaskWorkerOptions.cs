@@ -90,7 +90,7 @@ public sealed class TaskRetryPolicy
     public TimeSpan GetDelay(int attempt, Random? random = null) => GetDelay(attempt, BaseDelay, random);
 
     /// <summary>The delay after the failure of attempt <paramref name="attempt"/>, from a task's own <paramref name="baseDelay"/>.</summary>
-    public TimeSpan GetDelay(int attempt, TimeSpan baseDelay, Random? random = null)
+    internal TimeSpan GetDelay(int attempt, TimeSpan baseDelay, Random? random = null)
     {
         var exponent = Math.Clamp(attempt - 1, 0, 30);
         var ticks = Math.Min(baseDelay.Ticks * Math.Pow(2, exponent), MaxDelay.Ticks);
