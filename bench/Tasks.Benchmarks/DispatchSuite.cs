@@ -67,7 +67,7 @@ public class DispatchBenchmarks
     public Task Tasks()
     {
         var decoded = TaskEnvelope.Read(envelope, TaskRegistry.Default, Options);
-        return decoded.Task.InvokeAsync(NoServices, decoded.Arguments, CancellationToken.None);
+        return decoded.Definition.InvokeAsync(NoServices, decoded.Arguments, CancellationToken.None);
     }
 
     [Benchmark(Description = "reflection: MessagePack object[] + MethodInfo.Invoke")]

@@ -1,6 +1,7 @@
 using Quickstart;
 using Tasks;
 using Tasks.Azure;
+using Tasks.Transports;
 
 // In memory by default: no setup, and real queue semantics (leases, delays, dead-letter).
 // With a connection string (--azure "<connection string>" or TASKS_AZURE_CONNECTION_STRING),

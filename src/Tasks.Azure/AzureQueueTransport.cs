@@ -164,7 +164,7 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     }
 
     /// <inheritdoc />
-    public async ValueTask DeadLetterAsync(ReceivedTaskMessage message, DeadLetterReason reason, CancellationToken cancellationToken)
+    public async ValueTask DeadLetterAsync(ReceivedTaskMessage message, DeadLetterDetails reason, CancellationToken cancellationToken)
     {
         var poison = new PoisonMessage(
             QueueName(message.Queue),

@@ -297,7 +297,7 @@ public sealed class AzureTransportTests(AzuriteFixture azurite)
         await AzureTasks.StoreAsync.Enqueue(h.Client, new byte[AzureQueueTransport.MaxEnvelopeBytes - 120]); // ~100 bytes of envelope around it
         var received = Assert.Single(await h.Transport.ReceiveAsync(AzureTasks.Queue, 1, TimeSpan.FromSeconds(30), default));
 
-        await h.Transport.DeadLetterAsync(received, new DeadLetterReason("operator says no", null, null, received.Attempt), default);
+        await h.Transport.DeadLetterAsync(received, new DeadLetterDetails("operator says no", null, null, received.Attempt), default);
 
         var poison = new QueueClient(azurite.ConnectionString, h.Transport.PoisonQueueName(AzureTasks.Queue));
         var texts = (await poison.PeekMessagesAsync(32)).Value.Select(m => m.Body.ToString()).ToArray();

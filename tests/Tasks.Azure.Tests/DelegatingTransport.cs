@@ -16,5 +16,5 @@ internal abstract class DelegatingTransport(ITaskTransport inner) : ITaskTranspo
 
     public ValueTask ReleaseAsync(ReceivedTaskMessage message, TimeSpan delay, CancellationToken cancellationToken) => inner.ReleaseAsync(message, delay, cancellationToken);
 
-    public ValueTask DeadLetterAsync(ReceivedTaskMessage message, DeadLetterReason reason, CancellationToken cancellationToken) => inner.DeadLetterAsync(message, reason, cancellationToken);
+    public ValueTask DeadLetterAsync(ReceivedTaskMessage message, DeadLetterDetails reason, CancellationToken cancellationToken) => inner.DeadLetterAsync(message, reason, cancellationToken);
 }

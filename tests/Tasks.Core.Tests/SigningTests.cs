@@ -21,7 +21,7 @@ public sealed class SigningTests
         await h.Worker.RunOnceAsync();
 
         Assert.Equal(1, ran);
-        Assert.Equal(ScriptedTasks.RunAsync.Definition, TaskEnvelope.Read(body, TaskRegistry.Default, TaskSerializer.DefaultOptions).Task);
+        Assert.Equal(ScriptedTasks.RunAsync.Definition, TaskEnvelope.Read(body, TaskRegistry.Default, TaskSerializer.DefaultOptions).Definition);
     }
 
     [Fact]

@@ -17,7 +17,7 @@ public static partial class TaskEnvelope
     public const int FormatVersion = 1;
 
     /// <summary>Writes an envelope for <paramref name="arguments"/>.</summary>
-    public static void Write<TArguments>(
+    internal static void Write<TArguments>(
         IBufferWriter<byte> output,
         TaskDefinition<TArguments> task,
         TArguments arguments,
@@ -91,11 +91,11 @@ public static partial class TaskEnvelope
     /// is not in <paramref name="registry"/>, arguments of the wrong shape — is a
     /// <see cref="TaskEnvelopeException"/> whose message is the dead-letter reason.
     /// </summary>
-    public static DecodedTask Read(ReadOnlyMemory<byte> body, TaskRegistry registry, MessagePackSerializerOptions options)
+    internal static DecodedEnvelope Read(ReadOnlyMemory<byte> body, TaskRegistry registry, MessagePackSerializerOptions options)
         => Read(body, registry, options, null);
 
     /// <summary>Reads an envelope; with a signer, checks its signature before anything else is decoded.</summary>
-    internal static DecodedTask Read(ReadOnlyMemory<byte> body, TaskRegistry registry, MessagePackSerializerOptions options, EnvelopeSigner? signer)
+    internal static DecodedEnvelope Read(ReadOnlyMemory<byte> body, TaskRegistry registry, MessagePackSerializerOptions options, EnvelopeSigner? signer)
     {
         ArgumentNullException.ThrowIfNull(registry);
         if (signer is not null && CheckSignature(body, signer) is { } forged)
@@ -158,7 +158,7 @@ public static partial class TaskEnvelope
 
             if (!reader.End)
                 throw new TaskEnvelopeException($"The task envelope for '{name}' has {body.Length - reader.Consumed} bytes after its end.");
-            return new DecodedTask(task, arguments, headers, messageId);
+            return new DecodedEnvelope(task, arguments, headers, messageId);
         }
         catch (TaskEnvelopeException)
         {
@@ -210,13 +210,13 @@ public static partial class TaskEnvelope
 }
 
 /// <summary>A decoded envelope: the task, its typed arguments and its still-encoded headers.</summary>
-public readonly struct DecodedTask
+internal readonly struct DecodedEnvelope
 {
     private readonly ReadOnlyMemory<byte> encodedHeaders;
 
-    internal DecodedTask(TaskDefinition task, object arguments, ReadOnlyMemory<byte> encodedHeaders, string? messageId)
+    internal DecodedEnvelope(TaskDefinition task, object arguments, ReadOnlyMemory<byte> encodedHeaders, string? messageId)
     {
-        Task = task;
+        Definition = task;
         Arguments = arguments;
         this.encodedHeaders = encodedHeaders;
         MessageId = messageId;
@@ -226,7 +226,7 @@ public readonly struct DecodedTask
     public string? MessageId { get; }
 
     /// <summary>The task the envelope names.</summary>
-    public TaskDefinition Task { get; }
+    public TaskDefinition Definition { get; }
 
     /// <summary>The generated argument envelope instance.</summary>
     public object Arguments { get; }

@@ -87,6 +87,7 @@ public sealed class TaskDefinition<TArguments> : TaskDefinition
     private readonly Func<IServiceProvider, TArguments, CancellationToken, Task> invoke;
 
     /// <summary>Called by generated code.</summary>
+    [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
     public TaskDefinition(
         string name,
         string queue,

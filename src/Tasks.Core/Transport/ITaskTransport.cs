@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 
-namespace Tasks;
+namespace Tasks.Transports;
 
 /// <summary>
 /// A queue service that carries task envelopes: at-least-once delivery with leases. A received
@@ -31,7 +31,7 @@ public interface ITaskTransport
     ValueTask ReleaseAsync(ReceivedTaskMessage message, TimeSpan delay, CancellationToken cancellationToken);
 
     /// <summary>Moves a message to the dead-letter (poison) store with the reason, then deletes the original.</summary>
-    ValueTask DeadLetterAsync(ReceivedTaskMessage message, DeadLetterReason reason, CancellationToken cancellationToken);
+    ValueTask DeadLetterAsync(ReceivedTaskMessage message, DeadLetterDetails reason, CancellationToken cancellationToken);
 
     /// <summary>What the start log says of this transport: its kind and endpoint, never a secret.</summary>
     string Describe() => GetType().Name;
@@ -108,9 +108,9 @@ public class ReceivedTaskMessage
 /// <param name="ExceptionType">The full name of the exception that ended the task, if one did.</param>
 /// <param name="ExceptionMessage">That exception's message.</param>
 /// <param name="Attempt">The attempt on which the message was given up.</param>
-public sealed record DeadLetterReason(string Reason, string? ExceptionType, string? ExceptionMessage, int Attempt)
+public sealed record DeadLetterDetails(string Reason, string? ExceptionType, string? ExceptionMessage, int Attempt)
 {
-    internal static DeadLetterReason From(string reason, Exception? exception, int attempt)
+    internal static DeadLetterDetails From(string reason, Exception? exception, int attempt)
         => new(reason, exception?.GetType().FullName, exception?.Message, attempt);
 }
 

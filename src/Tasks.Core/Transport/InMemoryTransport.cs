@@ -12,7 +12,7 @@ namespace Tasks;
 /// the same message size limit as Azure — so code that works here works there. Nothing survives
 /// the process.
 /// </summary>
-public sealed class InMemoryTransport : ITaskTransport, ITaskTransportNotifications
+public sealed class InMemoryTransport : ITaskTransport, IMessageArrivalNotifier
 {
     /// <summary>The size limit of an Azure Storage queue message after base64, so both transports fail alike.</summary>
     public const int DefaultMaxMessageBytes = 49_152;
@@ -50,7 +50,7 @@ public sealed class InMemoryTransport : ITaskTransport, ITaskTransportNotificati
     }
 
     /// <summary>Puts raw bytes on a queue as they are: for tests of what a worker does with a bad message.</summary>
-    public void SendRaw(string queue, ReadOnlyMemory<byte> body, string? messageId = null)
+    internal void SendRaw(string queue, ReadOnlyMemory<byte> body, string? messageId = null)
         => Send(queue, new OutgoingTaskMessage(messageId ?? Guid.NewGuid().ToString("N"), body, TimeSpan.Zero, null));
 
     /// <inheritdoc />
@@ -160,7 +160,7 @@ public sealed class InMemoryTransport : ITaskTransport, ITaskTransportNotificati
     }
 
     /// <inheritdoc />
-    public ValueTask DeadLetterAsync(ReceivedTaskMessage message, DeadLetterReason reason, CancellationToken cancellationToken)
+    public ValueTask DeadLetterAsync(ReceivedTaskMessage message, DeadLetterDetails reason, CancellationToken cancellationToken)
     {
         lock (gate)
         {
@@ -263,7 +263,7 @@ public sealed class InMemoryTransport : ITaskTransport, ITaskTransportNotificati
 }
 
 /// <summary>A message in the in-memory dead-letter list.</summary>
-public sealed record DeadLetteredMessage(string Queue, string MessageId, ReadOnlyMemory<byte> Body, DeadLetterReason Reason, DateTimeOffset DeadLetteredAt);
+public sealed record DeadLetteredMessage(string Queue, string MessageId, ReadOnlyMemory<byte> Body, DeadLetterDetails Reason, DateTimeOffset DeadLetteredAt);
 
 /// <summary>What <see cref="InMemoryTransport.Peek"/> shows of a queued message.</summary>
 public sealed record QueuedMessageInfo(string MessageId, DateTimeOffset VisibleAt, int DequeueCount, ReadOnlyMemory<byte> Body);

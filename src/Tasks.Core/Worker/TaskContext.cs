@@ -11,10 +11,10 @@ namespace Tasks;
 public sealed class TaskContext
 {
     private static readonly AsyncLocal<TaskContext?> current = new();
-    private readonly DecodedTask decoded;
+    private readonly DecodedEnvelope decoded;
     private IReadOnlyDictionary<string, string>? headers;
 
-    internal TaskContext(ReceivedTaskMessage message, DecodedTask decoded)
+    internal TaskContext(ReceivedTaskMessage message, DecodedEnvelope decoded)
     {
         Message = message;
         this.decoded = decoded;
@@ -30,7 +30,7 @@ public sealed class TaskContext
     internal ReceivedTaskMessage Message { get; }
 
     /// <summary>The task's wire name.</summary>
-    public string TaskName => decoded.Task.Name;
+    public string TaskName => decoded.Definition.Name;
 
     /// <summary>The queue the message came from.</summary>
     public string Queue => Message.Queue;
@@ -42,7 +42,7 @@ public sealed class TaskContext
     public int Attempt => Message.Attempt;
 
     /// <summary>How many attempts the task has before it is dead-lettered.</summary>
-    public int MaxAttempts => decoded.Task.MaxAttempts;
+    public int MaxAttempts => decoded.Definition.MaxAttempts;
 
     /// <summary>The envelope's headers (message id, enqueued-at, traceparent).</summary>
     public IReadOnlyDictionary<string, string> Headers => headers ??= decoded.ReadHeaders();

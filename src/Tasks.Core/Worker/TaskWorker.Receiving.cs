@@ -116,7 +116,7 @@ public sealed partial class TaskWorker
 
     private async Task WaitForWorkAsync(string queue, TimeSpan pollingDelay, CancellationToken stopping)
     {
-        if (transport is not ITaskTransportNotifications notifications)
+        if (transport is not IMessageArrivalNotifier notifications)
         {
             await Task.Delay(pollingDelay, time, stopping).ConfigureAwait(false);
             return;

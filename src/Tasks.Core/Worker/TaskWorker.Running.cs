@@ -44,7 +44,7 @@ public sealed partial class TaskWorker
     /// <summary>Decodes and runs one message; says how to settle it. Never throws for a bad message or a failing task.</summary>
     private async Task<TaskRunResult> ExecuteAsync(ReceivedTaskMessage message)
     {
-        DecodedTask decoded;
+        DecodedEnvelope decoded;
         try
         {
             decoded = TaskEnvelope.Read(message.Body, registry, options.SerializerOptions, signer);
@@ -54,7 +54,7 @@ public sealed partial class TaskWorker
             return DeadLetter(message, null, ex.Message, ex);
         }
 
-        var task = decoded.Task;
+        var task = decoded.Definition;
         message.MessageId = decoded.MessageId ?? message.TransportMessageId;
         using var scope = Log.TaskScope(logger, task.Name, message.MessageId, message.Attempt);
         if (message.Attempt > task.MaxAttempts)
@@ -111,9 +111,9 @@ public sealed partial class TaskWorker
         }
     }
 
-    private async Task<TaskRunResult> RunAsync(ReceivedTaskMessage message, DecodedTask decoded)
+    private async Task<TaskRunResult> RunAsync(ReceivedTaskMessage message, DecodedEnvelope decoded)
     {
-        var task = decoded.Task;
+        var task = decoded.Definition;
         var timeout = task.Timeout ?? options.TaskTimeout;
         using var activity = StartProcessActivity(message, decoded);
         using var cancellation = new RunCancellation();
@@ -189,13 +189,13 @@ public sealed partial class TaskWorker
         }
     }
 
-    private static Activity? StartProcessActivity(ReceivedTaskMessage message, DecodedTask decoded)
+    private static Activity? StartProcessActivity(ReceivedTaskMessage message, DecodedEnvelope decoded)
     {
         if (!TasksTelemetry.Source.HasListeners()) return null;
         decoded.ReadHeaders().TryGetValue(TaskHeaders.TraceParent, out var traceParent);
         ActivityContext.TryParse(traceParent, null, out var parent);
-        var activity = TasksTelemetry.Source.StartActivity($"process {decoded.Task.Name}", ActivityKind.Consumer, parent);
-        activity?.SetTag(TasksTelemetry.TaskNameTag, decoded.Task.Name);
+        var activity = TasksTelemetry.Source.StartActivity($"process {decoded.Definition.Name}", ActivityKind.Consumer, parent);
+        activity?.SetTag(TasksTelemetry.TaskNameTag, decoded.Definition.Name);
         activity?.SetTag(TasksTelemetry.QueueTag, message.Queue);
         activity?.SetTag(TasksTelemetry.AttemptTag, message.Attempt);
         activity?.SetTag(TasksTelemetry.MessageIdTag, message.MessageId);

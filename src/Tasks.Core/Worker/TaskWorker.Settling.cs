@@ -55,7 +55,7 @@ public sealed partial class TaskWorker
                 TaskOutcome.Completed => transport.CompleteAsync(message, CancellationToken.None),
                 TaskOutcome.Retried => transport.ReleaseAsync(message, result.RetryDelay.GetValueOrDefault(), CancellationToken.None),
                 TaskOutcome.Released => transport.ReleaseAsync(message, TimeSpan.Zero, CancellationToken.None),
-                _ => transport.DeadLetterAsync(message, DeadLetterReason.From(result.Reason!, result.Exception, message.Attempt), CancellationToken.None),
+                _ => transport.DeadLetterAsync(message, DeadLetterDetails.From(result.Reason!, result.Exception, message.Attempt), CancellationToken.None),
             };
             await settled.ConfigureAwait(false);
         }
