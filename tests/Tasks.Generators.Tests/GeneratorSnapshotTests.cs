@@ -128,6 +128,7 @@ public sealed class GeneratorSnapshotTests
         Assert.Empty(hostResult.Diagnostics);
         Assert.Empty(TestCompilation.Problems(hostOutput, host));
         Snapshot.Verify(hostResult, testName: nameof(Host_registers_the_task_assemblies_it_references_without_naming_them));
+        AssertCachedOnRerun(host);
         Snapshot.Verify(libraryResult, testName: "Task_library_that_a_host_references");
     }
 
@@ -148,5 +149,20 @@ public sealed class GeneratorSnapshotTests
         Assert.Empty(TestCompilation.Problems(output, compilation));
         Assert.Empty(await TestCompilation.AnalyzeAsync(compilation));
         Snapshot.Verify(result, testName: testName);
+        AssertCachedOnRerun(compilation);
+    }
+
+    /// <summary>The same input again must come from the cache: every tracked step Cached or Unchanged, nothing regenerated.</summary>
+    private static void AssertCachedOnRerun(Compilation compilation)
+    {
+        var driver = TestCompilation.CreateDriver().RunGenerators(compilation);
+        var rerun = driver.RunGenerators(compilation.Clone()).GetRunResult().Results.Single();
+        var ours = typeof(TrackingNames).GetFields().Select(f => (string)f.GetValue(null)!).ToHashSet();
+        var outputs = rerun.TrackedSteps.Where(s => ours.Contains(s.Key)).SelectMany(s => s.Value)
+            .Concat(rerun.TrackedOutputSteps.SelectMany(s => s.Value))
+            .SelectMany(s => s.Outputs)
+            .ToArray();
+        Assert.NotEmpty(outputs);
+        Assert.All(outputs, o => Assert.True(o.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"a step was {o.Reason} on an identical rerun"));
     }
 }

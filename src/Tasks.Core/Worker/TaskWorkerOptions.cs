@@ -16,7 +16,7 @@ public sealed class TaskWorkerOptions
     /// <summary>The most tasks of one queue running at once. Default: null, limited by <see cref="MaxConcurrency"/> only.</summary>
     public int? MaxConcurrencyPerQueue { get; set; }
 
-    /// <summary>The most messages taken in one receive. Default: 32 (Azure's maximum).</summary>
+X
     public int BatchSize { get; set; } = 32;
 
     /// <summary>How long a received message stays invisible to other workers; renewed at half of it while the task runs. Default: 30 s.</summary>
@@ -62,7 +62,7 @@ public sealed class TaskWorkerOptions
     {
         if (MaxConcurrency < 1) throw new ArgumentOutOfRangeException(nameof(MaxConcurrency), MaxConcurrency, "At least one task must be able to run.");
         if (MaxConcurrencyPerQueue is < 1) throw new ArgumentOutOfRangeException(nameof(MaxConcurrencyPerQueue), MaxConcurrencyPerQueue, "At least one task per queue must be able to run.");
-        if (BatchSize is < 1 or > 32) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "A batch holds 1 to 32 messages.");
+        if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "A batch holds at least one message.");
         if (LeaseDuration < TimeSpan.FromSeconds(1)) throw new ArgumentOutOfRangeException(nameof(LeaseDuration), LeaseDuration, "A lease lasts at least 1 second.");
         if (MinPollingInterval <= TimeSpan.Zero || MaxPollingInterval < MinPollingInterval)
             throw new ArgumentOutOfRangeException(nameof(MinPollingInterval), "Polling intervals must be positive, with the minimum not above the maximum.");

@@ -28,5 +28,8 @@ internal sealed class KnownTypes
     public INamedTypeSymbol? MessagePackFormatterAttribute { get; }
     public INamedTypeSymbol? GeneratedCodeAttribute { get; }
 
-    public static KnownTypes Create(Compilation compilation) => new(compilation);
+    // The transform runs once per [AsyncTask] method: resolve the types once per compilation, not once per method.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Compilation, KnownTypes> PerCompilation = new();
+
+    public static KnownTypes Create(Compilation compilation) => PerCompilation.GetValue(compilation, static c => new KnownTypes(c));
 }

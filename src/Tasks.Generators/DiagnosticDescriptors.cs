@@ -1,6 +1,6 @@
 using Microsoft.CodeAnalysis;
 
-namespace Tasks.Generators.Diagnostics;
+namespace Tasks.Generators;
 
 /// <summary>
 /// The one catalogue of Tasks diagnostics. IDs never change once shipped; each has a help page
