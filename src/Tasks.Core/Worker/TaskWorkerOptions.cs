@@ -16,7 +16,7 @@ public sealed class TaskWorkerOptions
     /// <summary>The most tasks of one queue running at once. Default: null, limited by <see cref="MaxConcurrency"/> only.</summary>
     public int? MaxConcurrencyPerQueue { get; set; }
 
-X
+    /// <summary>The most messages asked for in one receive; a transport may return fewer (Azure returns at most 32). Default: 32.</summary>
     public int BatchSize { get; set; } = 32;
 
     /// <summary>How long a received message stays invisible to other workers; renewed at half of it while the task runs. Default: 30 s.</summary>
