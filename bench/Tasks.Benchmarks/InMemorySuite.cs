@@ -16,11 +16,16 @@ internal static class InMemorySuite
         await TasksAsync(count / 10, workers);
         Hangfire(count / 10, workers);
 
+        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         var ours = await TasksAsync(count, workers);
+        var oursBytes = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / (double)count;
         report.Figure($"Tasks: {count:N0} tasks, {workers} concurrent", ours.TotalSeconds, "s");
+        report.Figure("Tasks allocated per task (enqueue to complete, whole process)", oursBytes, "B");
         report.Figure("Tasks throughput", count / ours.TotalSeconds, "tasks/s");
 
+        allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         var hangfire = Hangfire(count, workers);
+        report.Figure("Hangfire.InMemory allocated per job", (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / (double)count, "B");
         report.Figure($"Hangfire.InMemory: {count:N0} jobs, {workers} workers", hangfire.TotalSeconds, "s");
         report.Figure("Hangfire.InMemory throughput", count / hangfire.TotalSeconds, "jobs/s");
 

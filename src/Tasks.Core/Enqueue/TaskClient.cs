@@ -60,16 +60,51 @@ public sealed class TaskClient : ITaskClient
 
         var messageId = TaskHeaders.NewMessageId();
         activity?.SetTag(TasksTelemetry.MessageIdTag, messageId);
-        var buffer = new ArrayBufferWriter<byte>(256);
-        TaskEnvelope.Write(buffer, task, arguments, messageId, time.GetUtcNow(), Activity.Current?.Id, serializerOptions, signer);
-        if (buffer.WrittenCount > transport.MaxMessageBytes)
-            throw new TaskMessageTooLargeException(task.Name, task.Queue, buffer.WrittenCount, transport.MaxMessageBytes);
+        var buffer = RentBuffer();
+        try
+        {
+            TaskEnvelope.Write(buffer, task, arguments, messageId, time.GetUtcNow(), Activity.Current?.Id, serializerOptions, signer);
+            if (buffer.WrittenCount > transport.MaxMessageBytes)
+                throw new TaskMessageTooLargeException(task.Name, task.Queue, buffer.WrittenCount, transport.MaxMessageBytes);
+            await SendAsync(task, messageId, buffer.WrittenMemory, options, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ReturnBuffer(buffer);
+        }
 
+        TasksTelemetry.Enqueued.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, task.Name));
+        return messageId;
+    }
+
+    // One envelope buffer per thread, taken while an enqueue uses it (a transport may hold the body
+    // until its send completes, and another enqueue may run on this thread meanwhile): an enqueue
+    // then allocates only its message id and whatever the transport keeps.
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? cachedBuffer;
+
+    private static ArrayBufferWriter<byte> RentBuffer()
+    {
+        var buffer = cachedBuffer ?? new ArrayBufferWriter<byte>(256);
+        cachedBuffer = null;
+        return buffer;
+    }
+
+    private static void ReturnBuffer(ArrayBufferWriter<byte> buffer)
+    {
+        if (buffer.Capacity > 64 * 1024) return; // not worth keeping per thread
+        buffer.ResetWrittenCount();
+        cachedBuffer = buffer;
+    }
+
+    private async ValueTask SendAsync<TArguments>(TaskDefinition<TArguments> task, string messageId, ReadOnlyMemory<byte> body, TaskEnqueueOptions? options, CancellationToken cancellationToken)
+        where TArguments : class
+    {
         try
         {
             await transport.SendAsync(
                 task.Queue,
-                new OutgoingTaskMessage(messageId, buffer.WrittenMemory, options?.Delay ?? TimeSpan.Zero, options?.TimeToLive),
+                new OutgoingTaskMessage(messageId, body, options?.Delay ?? TimeSpan.Zero, options?.TimeToLive),
                 cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -78,8 +113,5 @@ public sealed class TaskClient : ITaskClient
             // retries), the caller catches one documented exception that names the task and the queue.
             throw new TaskEnqueueException(task.Name, task.Queue, $"Task '{task.Name}' was not enqueued on queue '{task.Queue}': {ex.Message}", ex);
         }
-
-        TasksTelemetry.Enqueued.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, task.Name));
-        return messageId;
     }
 }
