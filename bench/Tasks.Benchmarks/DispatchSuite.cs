@@ -1,11 +1,6 @@
 using System.Buffers;
 using System.Reflection;
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Diagnosers;
-using BenchmarkDotNet.Jobs;
-using BenchmarkDotNet.Running;
-using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using HangfireJob = Hangfire.Common.Job;
 using Hangfire.Storage;
 using MessagePack;
@@ -100,23 +95,8 @@ internal static class DispatchSuite
 {
     public static void Run()
     {
-        var config = ManualConfig.CreateMinimumViable()
-            .AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance).WithWarmupCount(3).WithIterationCount(12).WithLaunchCount(1))
-            .AddDiagnoser(MemoryDiagnoser.Default)
-            .WithOptions(ConfigOptions.DisableLogFile);
-        var summary = BenchmarkRunner.Run<DispatchBenchmarks>(config);
-
         var report = new Report("dispatch");
-        var figures = new Dictionary<string, (double Ns, double Bytes)>();
-        foreach (var run in summary.Reports)
-        {
-            var name = run.BenchmarkCase.Descriptor.WorkloadMethod.Name;
-            var ns = run.ResultStatistics?.Median ?? double.NaN;
-            var bytes = run.GcStats.GetBytesAllocatedPerOperation(run.BenchmarkCase) ?? -1;
-            figures[name] = (ns, bytes);
-            report.Figure($"{run.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo} time", ns, "ns/op");
-            report.Figure($"{run.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo} allocated", bytes, "B/op");
-        }
+        var figures = InProcessBenchmarks.Run<DispatchBenchmarks>(report);
 
         var tasks = figures[nameof(DispatchBenchmarks.Tasks)];
         var floor = figures[nameof(DispatchBenchmarks.Floor)];

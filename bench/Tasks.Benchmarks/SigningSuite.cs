@@ -1,10 +1,5 @@
 using System.Buffers;
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Diagnosers;
-using BenchmarkDotNet.Jobs;
-using BenchmarkDotNet.Running;
-using BenchmarkDotNet.Toolchains.InProcess.Emit;
 
 namespace Tasks.Benchmarks;
 
@@ -54,21 +49,8 @@ internal static class SigningSuite
 {
     public static void Run()
     {
-        var config = ManualConfig.CreateMinimumViable()
-            .AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance).WithWarmupCount(3).WithIterationCount(12).WithLaunchCount(1))
-            .AddDiagnoser(MemoryDiagnoser.Default)
-            .WithOptions(ConfigOptions.DisableLogFile);
-        var summary = BenchmarkRunner.Run<SigningBenchmarks>(config);
-
         var report = new Report("signing");
-        var ns = new Dictionary<string, double>();
-        foreach (var run in summary.Reports)
-        {
-            var name = run.BenchmarkCase.Descriptor.WorkloadMethod.Name;
-            ns[name] = run.ResultStatistics?.Median ?? double.NaN;
-            report.Figure($"{run.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo} time", ns[name], "ns/op");
-            report.Figure($"{run.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo} allocated", run.GcStats.GetBytesAllocatedPerOperation(run.BenchmarkCase) ?? -1, "B/op");
-        }
+        var ns = InProcessBenchmarks.Run<SigningBenchmarks>(report).ToDictionary(f => f.Key, f => f.Value.Ns);
 
         var added = ns[nameof(SigningBenchmarks.WriteSigned)] - ns[nameof(SigningBenchmarks.WriteUnsigned)]
                     + ns[nameof(SigningBenchmarks.ReadSigned)] - ns[nameof(SigningBenchmarks.ReadUnsigned)];
