@@ -16,10 +16,6 @@ internal sealed class ChildProcess : IDisposable
         get { lock (output) return output.ToString(); }
     }
 
-    public int ProcessId => process.Id;
-
-    public bool HasExited => process.HasExited;
-
     public Task WaitForExitAsync(TimeSpan timeout) => process.WaitForExitAsync().WaitAsync(timeout);
 
     /// <summary>Sends a signal (KILL, TERM, ...) as an operator or the kernel would.</summary>

@@ -56,7 +56,7 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
             Assert.DoesNotContain("AccountKey", worker.Output + api.Output);
 
             // A stop says what it drains, and the process exits cleanly.
-            await ChildProcess.RunAsync("kill", ["-TERM", worker.ProcessId.ToString()], work, RunTimeout);
+            await worker.SignalAsync("TERM");
             await worker.WaitForOutputAsync(o => o.Contains("Task worker stopped after"), RunTimeout, "the worker to stop");
             Assert.Contains("Task worker stopping: waiting up to 00:00:10 for 0 running task(s)", worker.Output);
         }
