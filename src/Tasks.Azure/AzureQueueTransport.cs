@@ -42,6 +42,7 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     private readonly ILogger logger;
     private readonly TimeProvider time;
     private readonly ConcurrentDictionary<string, QueueClient> readyQueues = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<QueueClient>>> creatingQueues = new(StringComparer.Ordinal);
 
     /// <summary>Creates the transport. Nothing is sent over the network until a queue is first used.</summary>
     /// <exception cref="InvalidOperationException">The options name no account, or two.</exception>
@@ -198,11 +199,33 @@ public sealed partial class AzureQueueTransport : ITaskTransport
         }
     }
 
-    private async ValueTask<QueueClient> GetQueueAsync(string queue, CancellationToken cancellationToken)
+    private ValueTask<QueueClient> GetQueueAsync(string queue, CancellationToken cancellationToken)
+        => readyQueues.TryGetValue(queue, out var ready) ? new(ready) : new(CreateOnceAsync(queue, cancellationToken));
+
+    /// <summary>
+    /// Creates a queue once however many senders use it first at the same moment (each used to send
+    /// its own create request). A failed creation is forgotten, so the next call tries again.
+    /// </summary>
+    private async Task<QueueClient> CreateOnceAsync(string queue, CancellationToken cancellationToken)
     {
-        if (readyQueues.TryGetValue(queue, out var ready)) return ready;
+        var creation = creatingQueues.GetOrAdd(queue, q => new Lazy<Task<QueueClient>>(() => CreateAsync(q)));
+        try
+        {
+            return await creation.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch when (!cancellationToken.IsCancellationRequested)
+        {
+            creatingQueues.TryRemove(new KeyValuePair<string, Lazy<Task<QueueClient>>>(queue, creation));
+            throw;
+        }
+    }
+
+    private async Task<QueueClient> CreateAsync(string queue)
+    {
         var client = envelopeService.GetQueueClient(QueueName(queue));
-        if (options.CreateQueues) await Guard(queue, () => client.CreateIfNotExistsAsync(cancellationToken: cancellationToken)).ConfigureAwait(false);
+
+        // Shared by every caller waiting for it, so no one caller's token may cancel it.
+        if (options.CreateQueues) await Guard(queue, () => client.CreateIfNotExistsAsync(cancellationToken: CancellationToken.None)).ConfigureAwait(false);
         return readyQueues.GetOrAdd(queue, client);
     }
 

@@ -50,6 +50,35 @@ public sealed class AzureStartupTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task Concurrent_first_senders_create_their_queue_once()
+    {
+        var creates = new CountingPolicy(r => r.Method == global::Azure.Core.RequestMethod.Put && !r.Uri.Path.Contains("/messages"));
+        var transport = new AzureQueueTransport(new AzureQueueOptions
+        {
+            ConnectionString = azurite.ConnectionString,
+            QueuePrefix = "c" + Guid.NewGuid().ToString("N")[..8] + "-",
+            ConfigureClient = o => o.AddPolicy(creates, global::Azure.Core.HttpPipelinePosition.PerCall),
+        });
+        var client = new TaskClient(transport);
+
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(i => AzureTasks.CountAsync.Enqueue(client, "once", i).AsTask()));
+
+        Assert.Equal(1, creates.Count);
+    }
+
+    private sealed class CountingPolicy(Func<global::Azure.Core.Request, bool> counts) : global::Azure.Core.Pipeline.HttpPipelineSynchronousPolicy
+    {
+        private int count;
+
+        public int Count => Volatile.Read(ref count);
+
+        public override void OnSendingRequest(global::Azure.Core.HttpMessage message)
+        {
+            if (counts(message.Request)) Interlocked.Increment(ref count);
+        }
+    }
+
+    [Fact]
     public async Task A_retry_delay_is_never_shorter_than_asked_though_the_service_counts_whole_seconds()
     {
         await using var h = new AzureHarness(azurite);
