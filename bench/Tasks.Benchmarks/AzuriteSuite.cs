@@ -28,17 +28,35 @@ internal static class AzuriteSuite
 
         foreach (var concurrency in new[] { Concurrency, 2 * Concurrency })
         {
-            var (time, p50, p99) = await WithAzuriteAsync(connectionString => TasksAsync(connectionString, count, concurrency));
+            // Sides alternate, each on a fresh Azurite: WebJobs with the same batch, then Tasks.
+            var (webJobsTime, webJobsP50, webJobsP99, webJobsCpu) = await MeasuredAsync(connectionString => WebJobsPeer.RunAsync(connectionString, count, Math.Min(32, concurrency), Concurrency));
+            report.Figure($"WebJobs QueueTrigger (BatchSize {Math.Min(32, concurrency)}) throughput", count / webJobsTime.TotalSeconds, "tasks/s");
+            report.Figure($"WebJobs (BatchSize {Math.Min(32, concurrency)}) enqueue-to-start p50 / p99", webJobsP50, $"ms / {webJobsP99:0} ms");
+            report.Figure($"WebJobs (BatchSize {Math.Min(32, concurrency)}) process CPU per 1,000 tasks", webJobsCpu * 1000 / count, "s");
+
+            var (time, p50, p99, cpu) = await MeasuredAsync(connectionString => TasksAsync(connectionString, count, concurrency));
             var batch = Math.Min(32, concurrency);
             report.Figure($"Tasks (MaxConcurrency {concurrency}, receives of up to {batch}): {count:N0} tasks, {Concurrency} senders", time.TotalSeconds, "s");
             report.Figure($"Tasks (MaxConcurrency {concurrency}) throughput", count / time.TotalSeconds, "tasks/s");
             report.Figure($"Tasks (MaxConcurrency {concurrency}) enqueue-to-start p50", p50, "ms");
             report.Figure($"Tasks (MaxConcurrency {concurrency}) enqueue-to-start p99", p99, "ms");
+            report.Figure($"Tasks (MaxConcurrency {concurrency}) process CPU per 1,000 tasks", cpu * 1000 / count, "s");
             var ratio = rawTime.TotalSeconds / time.TotalSeconds;
             report.Ratio($"Tasks (MaxConcurrency {concurrency}, receives of {batch}) / raw SDK (receives of 32) throughput", ratio, ">= 0.9", ratio >= 0.9);
+            var peer = webJobsTime.TotalSeconds / time.TotalSeconds;
+            report.Ratio($"Tasks / WebJobs throughput (MaxConcurrency {concurrency})", peer, ">= 1.0", peer >= 1.0);
+            report.Ratio($"Tasks / WebJobs CPU per task (MaxConcurrency {concurrency})", cpu / webJobsCpu, "(reported; senders included on both sides)", true);
         }
 
         report.Save();
+    }
+
+    /// <summary>A run on a fresh Azurite, with this process's CPU time over it (senders and consumer alike, on both sides).</summary>
+    private static async Task<(TimeSpan Elapsed, double P50, double P99, double CpuSeconds)> MeasuredAsync(Func<string, Task<(TimeSpan, double, double)>> run)
+    {
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var (elapsed, p50, p99) = await WithAzuriteAsync(run);
+        return (elapsed, p50, p99, (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds);
     }
 
     private static async Task<T> WithAzuriteAsync<T>(Func<string, Task<T>> run)

@@ -6,7 +6,7 @@ var suites = new Dictionary<string, Func<Task>>(StringComparer.OrdinalIgnoreCase
     ["dispatch"] = () => { DispatchSuite.Run(); return Task.CompletedTask; },
     ["size"] = () => { SizeSuite.Run(); return Task.CompletedTask; },
     ["inmemory"] = () => InMemorySuite.RunAsync(100_000),
-    ["azurite"] = () => AzuriteSuite.RunAsync(5_000),
+    ["azurite"] = () => AzuriteSuite.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 5_000),
     ["generator"] = () => { GeneratorSuite.Run(); return Task.CompletedTask; },
     ["signing"] = () => { SigningSuite.Run(); return Task.CompletedTask; },
 };
