@@ -21,7 +21,8 @@ internal static class AzureFaults
         switch (exception)
         {
             case OperationCanceledException:
-                return null; // a stop, not a fault
+                // The caller's own cancellation never gets here (see Guard): this is the SDK's network timeout.
+                return new Fault($"the service did not answer in time ({FirstLine(exception.Message)}).", "Check that it runs and that the endpoint is right.", IsTransient: true);
             case AggregateException aggregate:
                 // The SDK gave up after its own retries: the last attempt says what was wrong.
                 return aggregate.InnerExceptions.Count > 0 ? Classify(aggregate.InnerExceptions[^1]) : null;
@@ -41,6 +42,8 @@ internal static class AzureFaults
                     $"the queue or account does not exist ({failed.ErrorCode}).",
                     "Create the queue, or set AzureQueueOptions.CreateQueues = true; check the account name in the endpoint.",
                     IsTransient: false);
+            case RequestFailedException { Status: 409, ErrorCode: "QueueBeingDeleted" } failed:
+                return new Fault($"the queue is being deleted ({failed.Status} {failed.ErrorCode}); it can be created again in a moment.", null, IsTransient: true);
             case RequestFailedException { Status: 408 or 429 or >= 500 } failed:
                 return new Fault($"the service is busy or failing ({failed.Status} {failed.ErrorCode}).", null, IsTransient: true);
             case RequestFailedException { Status: >= 400 } failed:

@@ -1,4 +1,5 @@
 using System;
+using System.Threading;
 using System.Threading.Tasks;
 using Azure.Core;
 using Azure.Identity;
@@ -10,13 +11,13 @@ namespace Tasks.Azure;
 public sealed partial class AzureQueueTransport
 {
     /// <summary>Runs one call to the service; a failure becomes a <see cref="TaskTransportException"/> that says whether a retry may help.</summary>
-    private async Task<T> Guard<T>(string queue, Func<Task<T>> call)
+    private async Task<T> Guard<T>(string queue, CancellationToken cancellationToken, Func<Task<T>> call)
     {
         try
         {
             return await call().ConfigureAwait(false);
         }
-        catch (Exception ex) when (AzureFaults.Classify(ex) is { } fault)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && AzureFaults.Classify(ex) is { } fault)
         {
             throw new TaskTransportException(
                 $"Azure queue '{queue}' at {Endpoint}: {fault.Problem}" + (fault.Fix is null ? "" : $" {fault.Fix}"),

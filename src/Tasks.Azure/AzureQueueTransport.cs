@@ -81,11 +81,11 @@ public sealed partial class AzureQueueTransport : ITaskTransport
             {
                 // The poison queue too, so an operator finds it before the first dead letter.
                 var poison = textService.GetQueueClient(PoisonQueueName(queue));
-                await Guard(poison.Name, () => poison.CreateIfNotExistsAsync(cancellationToken: cancellationToken)).ConfigureAwait(false);
+                await Guard(poison.Name, cancellationToken, () => poison.CreateIfNotExistsAsync(cancellationToken: cancellationToken)).ConfigureAwait(false);
             }
             else
             {
-                await Guard(queue, () => client.GetPropertiesAsync(cancellationToken)).ConfigureAwait(false);
+                await Guard(queue, cancellationToken, () => client.GetPropertiesAsync(cancellationToken)).ConfigureAwait(false);
             }
         }
     }
@@ -114,7 +114,7 @@ public sealed partial class AzureQueueTransport : ITaskTransport
         if (message.Delay > MaxVisibility)
             throw new ArgumentOutOfRangeException(nameof(message), message.Delay, "Azure Storage Queues delay a message by at most 7 days.");
         var client = await GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
-        await Guard(queue, () => client.SendMessageAsync(
+        await Guard(queue, cancellationToken, () => client.SendMessageAsync(
             BinaryData.FromBytes(message.Body),
             message.Delay > TimeSpan.Zero ? AtLeast(message.Delay) : null,
             message.TimeToLive,
@@ -125,7 +125,7 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     public async ValueTask<IReadOnlyList<ReceivedTaskMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         var client = await GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
-        QueueMessage[] messages = (await Guard(queue, () => client.ReceiveMessagesAsync(Math.Clamp(maxMessages, 1, 32), leaseDuration + LeaseRounding, cancellationToken)).ConfigureAwait(false)).Value;
+        QueueMessage[] messages = (await Guard(queue, cancellationToken, () => client.ReceiveMessagesAsync(Math.Clamp(maxMessages, 1, 32), leaseDuration + LeaseRounding, cancellationToken)).ConfigureAwait(false)).Value;
         if (messages.Length == 0) return Array.Empty<ReceivedTaskMessage>();
         var received = new ReceivedTaskMessage[messages.Length];
         for (var i = 0; i < messages.Length; i++)
@@ -225,14 +225,14 @@ public sealed partial class AzureQueueTransport : ITaskTransport
         var client = envelopeService.GetQueueClient(QueueName(queue));
 
         // Shared by every caller waiting for it, so no one caller's token may cancel it.
-        if (options.CreateQueues) await Guard(queue, () => client.CreateIfNotExistsAsync(cancellationToken: CancellationToken.None)).ConfigureAwait(false);
+        if (options.CreateQueues) await Guard(queue, CancellationToken.None, () => client.CreateIfNotExistsAsync(cancellationToken: CancellationToken.None)).ConfigureAwait(false);
         return readyQueues.GetOrAdd(queue, client);
     }
 
     private async Task SendPoisonAsync(PoisonMessage poison, CancellationToken cancellationToken)
     {
         var client = textService.GetQueueClient(poison.Queue + QueueNameRules.PoisonSuffix);
-        if (options.CreateQueues) await Guard(client.Name, () => client.CreateIfNotExistsAsync(cancellationToken: cancellationToken)).ConfigureAwait(false);
+        if (options.CreateQueues) await Guard(client.Name, cancellationToken, () => client.CreateIfNotExistsAsync(cancellationToken: cancellationToken)).ConfigureAwait(false);
         var json = poison.ToJson();
         if (Encoding.UTF8.GetByteCount(json) > MaxMessageTextBytes && poison.MessageText is not null)
         {

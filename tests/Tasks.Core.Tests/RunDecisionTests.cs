@@ -46,6 +46,24 @@ public sealed class RunDecisionTests
         => Assert.Equal(TaskOutcome.Released, Decide(new OperationCanceledException(), attempt: 5, stopping: true).Outcome);
 
     [Fact]
+    public void Whatever_a_run_cancelled_by_a_stop_throws_is_released_not_counted()
+        => Assert.Equal(TaskOutcome.Released, Decide(new InvalidOperationException("wrapped", new OperationCanceledException()), attempt: 5, stopping: true).Outcome);
+
+    [Theory]
+    [InlineData("infinite")]
+    [InlineData("zero")]
+    [InlineData("too long")]
+    public void Timeouts_a_timer_cannot_take_are_refused(string kind)
+    {
+        var options = new TaskWorkerOptions
+        {
+            TaskTimeout = kind switch { "infinite" => Timeout.InfiniteTimeSpan, "zero" => TimeSpan.Zero, _ => TimeSpan.FromDays(60) },
+        };
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => new TaskWorker(new InMemoryTransport(), options));
+    }
+
+    [Fact]
     public void A_timeout_is_a_failure_even_while_stopping()
     {
         var decision = Decide(new OperationCanceledException(), attempt: 1, stopping: true, timedOut: true);

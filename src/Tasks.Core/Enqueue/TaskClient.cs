@@ -63,7 +63,15 @@ public sealed class TaskClient : ITaskClient
         var buffer = RentBuffer();
         try
         {
-            TaskEnvelope.Write(buffer, task, arguments, messageId, time.GetUtcNow(), Activity.Current?.Id, serializerOptions, signer);
+            try
+            {
+                TaskEnvelope.Write(buffer, task, arguments, messageId, time.GetUtcNow(), Activity.Current?.Id, serializerOptions, signer);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                throw new TaskEnqueueException(task.Name, task.Queue, $"Task '{task.Name}' was not enqueued: its arguments could not be written ({ex.Message}).", ex);
+            }
+
             if (buffer.WrittenCount > transport.MaxMessageBytes)
                 throw new TaskMessageTooLargeException(task.Name, task.Queue, buffer.WrittenCount, transport.MaxMessageBytes);
             await SendAsync(task, messageId, buffer.WrittenMemory, options, cancellationToken).ConfigureAwait(false);

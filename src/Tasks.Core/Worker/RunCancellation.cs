@@ -23,7 +23,7 @@ internal sealed class RunCancellation : IDisposable
             timer = time.CreateTimer(static state => ((RunCancellation)state!).TimeOut(), this, remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
         }
 
-        abort = stopping.UnsafeRegister(static state => ((RunCancellation)state!).source.Cancel(), this);
+        abort = stopping.UnsafeRegister(static state => ((RunCancellation)state!).CancelSafely(), this);
     }
 
     public void Dispose()
@@ -36,6 +36,11 @@ internal sealed class RunCancellation : IDisposable
     private void TimeOut()
     {
         timedOut = true;
+        CancelSafely();
+    }
+
+    private void CancelSafely()
+    {
         try
         {
             source.Cancel();
@@ -43,6 +48,11 @@ internal sealed class RunCancellation : IDisposable
         catch (ObjectDisposedException)
         {
             // A disposed timer may still deliver one last tick after the run has ended.
+        }
+        catch (Exception)
+        {
+            // A callback the task registered on its token threw: that is the task's failure, which its
+            // run reports; on a timer thread it must not take the process down.
         }
     }
 }
@@ -52,4 +62,38 @@ internal sealed class EmptyServiceProvider : IServiceProvider
     public static readonly EmptyServiceProvider Instance = new();
 
     public object? GetService(Type serviceType) => null;
+}
+
+/// <summary>
+/// A run that did not finish at once, as a stop sees it. Finishing and abandoning race (the task may
+/// end just as the stop gives up on it); exactly one of them wins, so a message is either settled
+/// by its run or released by the stop, never both.
+/// </summary>
+internal sealed class LongRun(string taskName, CancellationTokenSource renewing)
+{
+    private const int Running = 0;
+    private const int Finished = 1;
+    private const int Abandoned = 2;
+    private int state;
+
+    public string TaskName { get; } = taskName;
+
+    /// <summary>True if the stop may release the message: the run had not finished.</summary>
+    public bool TryAbandon()
+    {
+        if (Interlocked.CompareExchange(ref state, Abandoned, Running) != Running) return false;
+        try
+        {
+            renewing.Cancel(); // a renewal after the release would hide the message again
+        }
+        catch (ObjectDisposedException)
+        {
+            // The run ended meanwhile; its renewal has stopped.
+        }
+
+        return true;
+    }
+
+    /// <summary>True if the run may settle its message; false if a stop abandoned it first.</summary>
+    public bool TryFinish() => Interlocked.CompareExchange(ref state, Finished, Running) == Running;
 }

@@ -17,7 +17,7 @@ internal readonly record struct RunDecision(TaskOutcome Outcome, Exception? Fail
     /// <param name="failure">What the method threw, or null if it returned.</param>
     /// <param name="attempt">This delivery's attempt, 1-based.</param>
     /// <param name="maxAttempts">The task's attempts before it is dead-lettered.</param>
-    /// <param name="stopping">Whether the worker fired the token because it is stopping.</param>
+    /// <param name="stopping">Whether the worker fired the run's token because it is stopping.</param>
     /// <param name="timedOut">Whether the run's timeout fired the token.</param>
     /// <param name="timeout">The run's timeout, for the reason.</param>
     /// <param name="retry">The backoff.</param>
@@ -25,7 +25,8 @@ internal readonly record struct RunDecision(TaskOutcome Outcome, Exception? Fail
     public static RunDecision Decide(string taskName, Exception? failure, int attempt, int maxAttempts, bool stopping, bool timedOut, TimeSpan? timeout, TaskRetryPolicy retry, TimeSpan? retryDelay = null)
     {
         if (failure is null) return new(TaskOutcome.Completed);
-        if (failure is OperationCanceledException && stopping && !timedOut) return new(TaskOutcome.Released, failure);
+        // Whatever a run cancelled by a stop throws (a wrapped cancellation, say), it is no failure of the task's.
+        if (stopping && !timedOut) return new(TaskOutcome.Released, failure);
         if (failure is OperationCanceledException && timedOut)
             failure = new TimeoutException($"Task '{taskName}' ran longer than its timeout of {timeout}.", failure);
         if (failure is PermanentTaskException)

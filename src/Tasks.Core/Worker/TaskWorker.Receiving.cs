@@ -66,6 +66,21 @@ public sealed partial class TaskWorker
                 ReleaseSlots(queueSlot, slots);
                 break;
             }
+            catch (Exception ex)
+            {
+                // A notifier that threw, say: the loop of this queue must not end in silence.
+                ReleaseSlots(queueSlot, slots);
+                var wait = PollingDelay(idlePolls++);
+                Log.ReceiveFailed(logger, ex, queue, wait);
+                try
+                {
+                    await Task.Delay(wait, time, stopping).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
         }
     }
 
@@ -74,7 +89,14 @@ public sealed partial class TaskWorker
         if (Interlocked.Exchange(ref faulted, 1) != 0) return;
         Log.TransportFaulted(logger, ex, queue);
         stopReceiving.Cancel();
-        Faulted?.Invoke(ex);
+        try
+        {
+            Faulted?.Invoke(ex);
+        }
+        catch (Exception handlerFailure)
+        {
+            Log.HandlingFailed(logger, handlerFailure, "(Faulted handler)", queue);
+        }
     }
 
     private async Task<int> AcquireSlotsAsync(SemaphoreSlim? queueSlot, CancellationToken cancellationToken)

@@ -16,7 +16,7 @@ public sealed partial class TaskWorker
     {
         try
         {
-            TaskRunResult result;
+            TaskRunResult? result;
             try
             {
                 result = await ExecuteAsync(message).ConfigureAwait(false);
@@ -27,8 +27,8 @@ public sealed partial class TaskWorker
             }
 
             // Settling is I/O, not the task's work: it runs outside the concurrency limit, so a slow
-            // delete does not keep the next task waiting.
-            if (!abandoned.TryRemove(message, out _)) await SettleAsync(message, result).ConfigureAwait(false);
+            // delete does not keep the next task waiting. No result: a stop abandoned the run.
+            if (result is not null) await SettleAsync(message, result).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -41,8 +41,11 @@ public sealed partial class TaskWorker
         }
     }
 
-    /// <summary>Decodes and runs one message; says how to settle it. Never throws for a bad message or a failing task.</summary>
-    private async Task<TaskRunResult> ExecuteAsync(ReceivedTaskMessage message)
+    /// <summary>
+    /// Decodes and runs one message; says how to settle it, or null if a stop abandoned the run and
+    /// released its message. Never throws for a bad message or a failing task.
+    /// </summary>
+    private async Task<TaskRunResult?> ExecuteAsync(ReceivedTaskMessage message)
     {
         DecodedEnvelope decoded;
         try
@@ -111,7 +114,7 @@ public sealed partial class TaskWorker
         }
     }
 
-    private async Task<TaskRunResult> RunAsync(ReceivedTaskMessage message, DecodedEnvelope decoded)
+    private async Task<TaskRunResult?> RunAsync(ReceivedTaskMessage message, DecodedEnvelope decoded)
     {
         var task = decoded.Definition;
         var timeout = task.Timeout ?? options.TaskTimeout;
@@ -130,16 +133,29 @@ public sealed partial class TaskWorker
                 cancellation.Arm(time, started, timeout, abortTasks.Token);
                 using var renewing = new CancellationTokenSource();
                 var renewal = RenewLeaseLoopAsync(message, started, renewing.Token);
-                longRuns[message] = task.Name;
+                var run = new LongRun(task.Name, renewing);
+                longRuns[message] = run;
                 try
                 {
                     await invocation.ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    failure = ex;
                 }
                 finally
                 {
                     longRuns.TryRemove(message, out _);
                     renewing.Cancel();
                     await renewal.ConfigureAwait(false);
+                }
+
+                if (!run.TryFinish())
+                {
+                    // A stop gave up on this run and released its message: whatever it did, the message is no longer ours.
+                    Interlocked.Decrement(ref abandonedRuns);
+                    TaskContext.Current = null;
+                    return null;
                 }
             }
             else

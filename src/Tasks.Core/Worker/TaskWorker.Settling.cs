@@ -19,10 +19,11 @@ public sealed partial class TaskWorker
     /// </summary>
     private async Task AbandonAsync()
     {
-        foreach (var (message, taskName) in longRuns)
+        foreach (var (message, run) in longRuns)
         {
-            if (!abandoned.TryAdd(message, 0)) continue;
-            Log.Abandoned(logger, taskName, message.MessageId, message.Queue, options.StopGrace);
+            if (!run.TryAbandon()) continue;
+            Interlocked.Increment(ref abandonedRuns);
+            Log.Abandoned(logger, run.TaskName, message.MessageId, message.Queue, options.StopGrace);
             try
             {
                 await transport.ReleaseAsync(message, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);

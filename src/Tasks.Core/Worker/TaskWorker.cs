@@ -39,8 +39,8 @@ public sealed partial class TaskWorker : IAsyncDisposable
     private int startedOnce;
 
     // Runs that did not finish at once (the only ones a stop can wait for), so a stop can abandon those that ignore their token.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<ReceivedTaskMessage, string> longRuns = new();
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<ReceivedTaskMessage, byte> abandoned = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ReceivedTaskMessage, LongRun> longRuns = new();
+    private int abandonedRuns;
 
     // One gate per task with [AsyncTask(MaxConcurrency = n)].
     private readonly System.Collections.Concurrent.ConcurrentDictionary<TaskDefinition, SemaphoreSlim> taskGates = new();
@@ -128,7 +128,15 @@ public sealed partial class TaskWorker : IAsyncDisposable
             if (await Task.WhenAny(drained.Task, drain).ConfigureAwait(false) != drained.Task)
             {
                 Log.DrainTimedOut(logger, Volatile.Read(ref running));
-                abortTasks.Cancel();
+                try
+                {
+                    abortTasks.Cancel();
+                }
+                catch (AggregateException ex)
+                {
+                    // A task's own token callback threw; the stop goes on to its grace and abandonment.
+                    Log.HandlingFailed(logger, ex, "(stop)", "(all)");
+                }
             }
 
             drainCts.Cancel();
@@ -150,7 +158,10 @@ public sealed partial class TaskWorker : IAsyncDisposable
         foreach (var queue in queueSlots.Keys)
         {
             var batch = await transport.ReceiveAsync(queue, options.BatchSize, options.LeaseDuration, cancellationToken).ConfigureAwait(false);
-            await Task.WhenAll(batch.Select(async message => await SettleAsync(message, await ExecuteAsync(message).ConfigureAwait(false)).ConfigureAwait(false))).ConfigureAwait(false);
+            await Task.WhenAll(batch.Select(async message =>
+            {
+                if (await ExecuteAsync(message).ConfigureAwait(false) is { } result) await SettleAsync(message, result).ConfigureAwait(false);
+            })).ConfigureAwait(false);
             handled += batch.Count;
         }
 
@@ -160,9 +171,9 @@ public sealed partial class TaskWorker : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
-        if (!stopReceiving.IsCancellationRequested) await StopAsync().ConfigureAwait(false);
+        if (Volatile.Read(ref stopped) == 0) await StopAsync().ConfigureAwait(false); // not the token: a fault cancels it without draining
         stopReceiving.Dispose();
-        if (!abandoned.IsEmpty) return; // abandoned runs still hold the token and slots they will release
+        if (Volatile.Read(ref abandonedRuns) > 0) return; // abandoned runs still hold the token and slots they will release
         abortTasks.Dispose();
         workerSlots.Dispose();
         foreach (var slots in queueSlots.Values) slots?.Dispose();

@@ -58,6 +58,9 @@ public sealed class TaskWorkerOptions
     /// </summary>
     public TaskSigningOptions Signing { get; } = new();
 
+    /// <summary>The longest delay a timer takes.</summary>
+    internal static readonly TimeSpan MaxTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
     internal void Validate()
     {
         if (MaxConcurrency < 1) throw new ArgumentOutOfRangeException(nameof(MaxConcurrency), MaxConcurrency, "At least one task must be able to run.");
@@ -66,7 +69,14 @@ public sealed class TaskWorkerOptions
         if (LeaseDuration < TimeSpan.FromSeconds(1)) throw new ArgumentOutOfRangeException(nameof(LeaseDuration), LeaseDuration, "A lease lasts at least 1 second.");
         if (MinPollingInterval <= TimeSpan.Zero || MaxPollingInterval < MinPollingInterval)
             throw new ArgumentOutOfRangeException(nameof(MinPollingInterval), "Polling intervals must be positive, with the minimum not above the maximum.");
-        if (DrainTimeout < TimeSpan.Zero || StopGrace < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(StopGrace), "DrainTimeout and StopGrace cannot be negative.");
+        foreach (var (name, value) in new[] { (nameof(DrainTimeout), DrainTimeout), (nameof(StopGrace), StopGrace), (nameof(LeaseDuration), LeaseDuration), (nameof(TaskTimeout), TaskTimeout ?? TimeSpan.Zero) })
+        {
+            // Timers take at most ~49.7 days; past that (or negative, as Timeout.InfiniteTimeSpan is) they throw mid-run.
+            if (value < TimeSpan.Zero || value > MaxTimer)
+                throw new ArgumentOutOfRangeException(name, value, $"{name} must be between 0 and {MaxTimer.Days} days (use null for no TaskTimeout).");
+        }
+
+        if (TaskTimeout == TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(TaskTimeout), TaskTimeout, "A zero TaskTimeout would cancel every task at once; use null for none.");
         EnvelopeSigner.Create(Signing); // says which key is malformed, never its secret
         if (SerializerOptions is null) throw new ArgumentNullException(nameof(SerializerOptions));
         if (TaskSerializer.Unsafe(SerializerOptions) is { } problem)

@@ -154,7 +154,7 @@ internal static class TaskMethodValidator
         foreach (var (name, value) in new[] { ("Timeout", settings.Timeout), ("RetryDelay", settings.RetryDelay) })
         {
             if (value is not null && AsyncTaskSettings.Ticks(value) is null)
-                fail(DiagnosticDescriptors.InvalidAttributeValue, At(name), new object?[] { method.Name, name, $"\"{value}\" is not a positive TimeSpan; write it as \"hh:mm:ss\" (e.g. \"00:05:00\") or \"d.hh:mm:ss\"" });
+                fail(DiagnosticDescriptors.InvalidAttributeValue, At(name), new object?[] { method.Name, name, $"\"{value}\" is not a positive TimeSpan of at most 49 days; write it as \"hh:mm:ss\" (e.g. \"00:05:00\") or \"d.hh:mm:ss\"" });
         }
 
         if (settings.MaxConcurrency < 0)

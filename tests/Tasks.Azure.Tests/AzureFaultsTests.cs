@@ -1,0 +1,30 @@
+using Azure;
+
+namespace Tasks.Azure.Tests;
+
+/// <summary>Which answers of the queue service may pass and which need a person: no Azurite needed.</summary>
+public sealed class AzureFaultsTests
+{
+    public static TheoryData<Exception, bool> Faults => new()
+    {
+        { new RequestFailedException(403, "Server failed to authenticate the request.", "AuthenticationFailed", null), false },
+        { new RequestFailedException(404, "The specified queue does not exist.", "QueueNotFound", null), false },
+        { new RequestFailedException(400, "The specifed resource name contains invalid characters.", "InvalidResourceName", null), false },
+        { new RequestFailedException(503, "Server busy", "ServerBusy", null), true },
+        { new RequestFailedException(409, "The specified queue is being deleted.", "QueueBeingDeleted", null), true },
+        { new TaskCanceledException("The operation was cancelled because it exceeded the network timeout."), true },
+        { new AggregateException("Retry failed after 4 tries.", new TaskCanceledException("network timeout"), new TaskCanceledException("network timeout")), true },
+        { new AggregateException("Retry failed after 4 tries.", new RequestFailedException(500, "boom", "InternalError", null)), true },
+    };
+
+    [Theory]
+    [MemberData(nameof(Faults))]
+    public void A_fault_is_transient_only_if_a_retry_may_fix_it(Exception exception, bool transient)
+    {
+        var fault = AzureFaults.Classify(exception);
+
+        Assert.NotNull(fault);
+        Assert.Equal(transient, fault.IsTransient);
+        Assert.False(string.IsNullOrWhiteSpace(fault.Problem));
+    }
+}
