@@ -213,7 +213,7 @@ public sealed class AnalyzerTests
 
         Assert.Contains("may use only lowercase letters, digits and hyphens", diagnostics[0].GetMessage());
         Assert.Contains("must be 3 to 56 characters long", diagnostics[3].GetMessage());
-        Assert.Contains("invalid Timeout: \"5\" is not a positive TimeSpan; write it as \"hh:mm:ss\"", diagnostics[4].GetMessage());
+        Assert.Contains("invalid Timeout: \"5\" is not a positive TimeSpan of at most 49 days; write it as \"hh:mm:ss\"", diagnostics[4].GetMessage());
         Assert.Contains("invalid RetryDelay", diagnostics[5].GetMessage());
         Assert.Contains("invalid MaxConcurrency: -1 is negative", diagnostics[6].GetMessage());
     }
