@@ -176,14 +176,15 @@ public sealed class HostileInputTests
 
     private static byte[] Sign(byte[] body)
     {
-        var mac = EnvelopeSigner.Create(Keys)!.Sign(body.AsSpan(1));
+        var mac = new byte[EnvelopeSigner.MacLength];
+        var keyId = EnvelopeSigner.Create(Keys)!.Sign(body.AsSpan(1), mac);
         return Envelopes.Build((ref MessagePackWriter w) =>
         {
             w.WriteArrayHeader(5);
             w.WriteRaw(body.AsSpan(1));
             w.WriteArrayHeader(2);
-            w.Write(mac.KeyId);
-            w.Write(mac.Mac);
+            w.Write(keyId);
+            w.Write(mac);
         });
     }
 

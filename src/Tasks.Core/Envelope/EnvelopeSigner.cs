@@ -24,10 +24,7 @@ internal sealed class EnvelopeSigner
 
     public bool Required { get; }
 
-    /// <summary>The key enqueues sign with, or null if none is configured.</summary>
-    public string? SigningKeyId => keys.Length > 0 ? keys[0].Id : null;
-
-    /// <summary>Null when there is nothing to sign with and nothing to require.</summary>
+    /// <summary>Null when there is nothing to sign with and nothing to require; otherwise it has at least one key.</summary>
     /// <exception cref="ArgumentException">A key is malformed (said without its secret).</exception>
     public static EnvelopeSigner? Create(TaskSigningOptions? options)
     {
@@ -56,8 +53,12 @@ internal sealed class EnvelopeSigner
             ? "off"
             : $"{(options.Required ? "required" : "checked when present")}, signing with key '{options.Keys[0].Id}', accepting {string.Join(", ", options.Keys.Select(k => $"'{k.Id}'"))}";
 
-    /// <summary>The MAC of <paramref name="signed"/> with the newest key.</summary>
-    public (string KeyId, byte[] Mac) Sign(ReadOnlySpan<byte> signed) => (keys[0].Id, HMACSHA256.HashData(keys[0].Secret, signed));
+    /// <summary>Writes the MAC of <paramref name="signed"/> with the newest key into <paramref name="mac"/>; returns that key's id.</summary>
+    public string Sign(ReadOnlySpan<byte> signed, Span<byte> mac)
+    {
+        HMACSHA256.HashData(keys[0].Secret, signed, mac);
+        return keys[0].Id;
+    }
 
     /// <summary>Null if <paramref name="mac"/> is <paramref name="keyId"/>'s MAC of <paramref name="signed"/>; else why not.</summary>
     public string? Verify(ReadOnlySpan<byte> keyId, ReadOnlySpan<byte> mac, ReadOnlySpan<byte> signed)

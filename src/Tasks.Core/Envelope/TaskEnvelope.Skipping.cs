@@ -1,6 +1,5 @@
 using System;
 using System.Buffers;
-using System.Collections.Generic;
 using MessagePack;
 
 namespace Tasks;
@@ -44,18 +43,20 @@ public static partial class TaskEnvelope
     [System.ComponentModel.EditorBrowsable(System.ComponentModel.EditorBrowsableState.Never)]
     public static void SkipBounded(ref MessagePackReader reader, MessagePackSerializerOptions options)
     {
-        var maxDepth = options.Security.MaximumObjectGraphDepth;
-        var open = new Stack<long>();
-        open.Push(1);
-        while (open.Count > 0)
+        // Items left to skip at each open level; UntrustedData's 500 levels fit on the stack, so a skip allocates nothing.
+        var maxDepth = Math.Max(1, options.Security.MaximumObjectGraphDepth);
+        Span<long> open = maxDepth <= 512 ? stackalloc long[maxDepth + 1] : new long[Math.Min(maxDepth, 1 << 16) + 1];
+        var depth = 0;
+        open[0] = 1;
+        while (depth >= 0)
         {
-            if (open.Peek() == 0)
+            if (open[depth] == 0)
             {
-                open.Pop();
+                depth--;
                 continue;
             }
 
-            open.Push(open.Pop() - 1);
+            open[depth]--;
             long items = reader.NextMessagePackType switch
             {
                 MessagePackType.Array => reader.ReadArrayHeader(),
@@ -63,9 +64,9 @@ public static partial class TaskEnvelope
                 _ => Scalar(ref reader),
             };
             if (items == 0) continue;
-            if (open.Count > maxDepth)
-                throw new InsufficientExecutionStackException($"The value is nested more than {maxDepth} deep.");
-            open.Push(items);
+            if (depth + 1 >= open.Length)
+                throw new InsufficientExecutionStackException($"The value is nested more than {open.Length - 1} deep.");
+            open[++depth] = items;
         }
 
         static long Scalar(ref MessagePackReader reader)

@@ -16,18 +16,6 @@ public static partial class TaskEnvelope
     /// <summary>The format version this library writes and reads.</summary>
     public const int FormatVersion = 1;
 
-    /// <summary>Writes an envelope for <paramref name="arguments"/>.</summary>
-    internal static void Write<TArguments>(
-        IBufferWriter<byte> output,
-        TaskDefinition<TArguments> task,
-        TArguments arguments,
-        string messageId,
-        DateTimeOffset enqueuedAt,
-        string? traceParent,
-        MessagePackSerializerOptions options)
-        where TArguments : class
-        => WriteElements(output, 4, task, arguments, messageId, enqueuedAt, traceParent, options);
-
     /// <summary>Writes an envelope and, with a signer, its signature as a fifth element over the bytes of the first four.</summary>
     internal static void Write<TArguments>(
         ArrayBufferWriter<byte> output,
@@ -37,23 +25,21 @@ public static partial class TaskEnvelope
         DateTimeOffset enqueuedAt,
         string? traceParent,
         MessagePackSerializerOptions options,
-        EnvelopeSigner? signer)
+        EnvelopeSigner? signer = null)
         where TArguments : class
     {
-        if (signer?.SigningKeyId is null)
-        {
-            Write(output, task, arguments, messageId, enqueuedAt, traceParent, options);
-            return;
-        }
-
         var start = output.WrittenCount;
-        WriteElements(output, 5, task, arguments, messageId, enqueuedAt, traceParent, options);
-        var (keyId, mac) = signer.Sign(output.WrittenSpan[(start + 1)..]); // after the one-byte array header
+        WriteElements(output, signer is null ? 4 : 5, task, arguments, messageId, enqueuedAt, traceParent, options);
+        if (signer is null) return;
+        Span<byte> mac = stackalloc byte[EnvelopeSigner.MacLength];
+        var keyId = signer.Sign(output.WrittenSpan[(start + 1)..], mac); // after the one-byte array header
         var writer = new MessagePackWriter(output);
         writer.WriteArrayHeader(2);
         writer.Write(keyId);
-        writer.Write(mac);
+        writer.WriteBinHeader(EnvelopeSigner.MacLength);
         writer.Flush();
+        mac.CopyTo(output.GetSpan(EnvelopeSigner.MacLength));
+        output.Advance(EnvelopeSigner.MacLength);
     }
 
     private static void WriteElements<TArguments>(

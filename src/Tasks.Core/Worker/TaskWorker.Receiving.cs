@@ -24,28 +24,7 @@ public sealed partial class TaskWorker
                 // Hold a slot for every message before receiving it, so no leased message waits for a
                 // free slot while its lease runs out, and the limits are never exceeded.
                 slots = await AcquireSlotsAsync(queueSlot, stopping).ConfigureAwait(false);
-                IReadOnlyList<ReceivedTaskMessage> batch;
-                try
-                {
-                    batch = await transport.ReceiveAsync(queue, slots, options.LeaseDuration, stopping).ConfigureAwait(false);
-                }
-                catch (TaskTransportException ex) when (!ex.IsTransient)
-                {
-                    ReleaseSlots(queueSlot, slots);
-                    slots = 0;
-                    Fault(ex, queue);
-                    break;
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException || !stopping.IsCancellationRequested)
-                {
-                    ReleaseSlots(queueSlot, slots);
-                    slots = 0;
-                    var wait = PollingDelay(idlePolls++);
-                    Log.ReceiveFailed(logger, ex, queue, wait);
-                    await Task.Delay(wait, time, stopping).ConfigureAwait(false);
-                    continue;
-                }
-
+                var batch = await transport.ReceiveAsync(queue, slots, options.LeaseDuration, stopping).ConfigureAwait(false);
                 ReleaseSlots(queueSlot, slots - batch.Count);
                 slots = 0;
                 if (batch.Count == 0)
@@ -66,9 +45,15 @@ public sealed partial class TaskWorker
                 ReleaseSlots(queueSlot, slots);
                 break;
             }
+            catch (TaskTransportException ex) when (!ex.IsTransient)
+            {
+                ReleaseSlots(queueSlot, slots);
+                Fault(ex, queue);
+                break;
+            }
             catch (Exception ex)
             {
-                // A notifier that threw, say: the loop of this queue must not end in silence.
+                // A failed receive (or a notifier that threw): back off and try again; the loop never ends in silence.
                 ReleaseSlots(queueSlot, slots);
                 var wait = PollingDelay(idlePolls++);
                 Log.ReceiveFailed(logger, ex, queue, wait);

@@ -154,7 +154,6 @@ public sealed partial class TaskWorker
                 {
                     // A stop gave up on this run and released its message: whatever it did, the message is no longer ours.
                     Interlocked.Decrement(ref abandonedRuns);
-                    TaskContext.Current = null;
                     return null;
                 }
             }

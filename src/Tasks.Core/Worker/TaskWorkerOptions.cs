@@ -77,7 +77,6 @@ public sealed class TaskWorkerOptions
         }
 
         if (TaskTimeout == TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(TaskTimeout), TaskTimeout, "A zero TaskTimeout would cancel every task at once; use null for none.");
-        EnvelopeSigner.Create(Signing); // says which key is malformed, never its secret
         if (SerializerOptions is null) throw new ArgumentNullException(nameof(SerializerOptions));
         if (TaskSerializer.Unsafe(SerializerOptions) is { } problem)
             throw new ArgumentException($"TaskWorkerOptions.SerializerOptions would trust what a queue message says: {problem}. Queue messages are input from outside; start from TaskSerializer.DefaultOptions (e.g. TaskSerializer.DefaultOptions.WithResolver(...)).", nameof(SerializerOptions));
