@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text;
 using System.Text.RegularExpressions;
 
 namespace Tasks.Testing;
@@ -12,9 +10,9 @@ namespace Tasks.Testing;
 internal sealed partial class AzuriteProcess : IAsyncDisposable
 {
     private const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-    private readonly Process process;
+    private readonly ChildProcess process;
 
-    private AzuriteProcess(Process process, int port)
+    private AzuriteProcess(ChildProcess process, int port)
     {
         this.process = process;
         ServiceUri = new Uri($"http://127.0.0.1:{port}/devstoreaccount1");
@@ -36,62 +34,29 @@ internal sealed partial class AzuriteProcess : IAsyncDisposable
                 "(./test.sh does it), which installs the Azurite version pinned in package-lock.json.");
         }
 
-        var start = new ProcessStartInfo(executable)
-        {
-            // --skipApiVersionCheck: Azure.Storage.Queues 12.28 sends a service version newer than Azurite 3.37 knows.
-            ArgumentList = { "--queueHost", "127.0.0.1", "--queuePort", "0", "--inMemoryPersistence", "--skipApiVersionCheck", "--loose" },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = Path.GetTempPath(),
-        };
-        var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start Azurite.");
-        var output = new StringBuilder();
-        var port = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-        process.OutputDataReceived += (_, e) =>
-        {
-            if (e.Data is null) return;
-            lock (output) output.AppendLine(e.Data);
-            if (Listening().Match(e.Data) is { Success: true } match) port.TrySetResult(int.Parse(match.Groups[1].Value));
-        };
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null) lock (output) output.AppendLine(e.Data);
-        };
-        process.Exited += (_, _) => port.TrySetException(new InvalidOperationException($"Azurite exited at start:\n{output}"));
-        process.EnableRaisingEvents = true;
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-
+        // --skipApiVersionCheck: Azure.Storage.Queues 12.28 sends a service version newer than Azurite 3.37 knows.
+        var process = ChildProcess.Start(executable, ["--queueHost", "127.0.0.1", "--queuePort", "0", "--inMemoryPersistence", "--skipApiVersionCheck", "--loose"], Path.GetTempPath());
         try
         {
-            return new AzuriteProcess(process, await port.Task.WaitAsync(TimeSpan.FromSeconds(60)));
+            await process.WaitForOutputAsync(o => Listening().IsMatch(o), TimeSpan.FromSeconds(60), "Azurite to report its port");
+            return new AzuriteProcess(process, int.Parse(Listening().Match(process.Output).Groups[1].Value));
         }
-        catch (TimeoutException)
+        catch
         {
-            process.Kill(entireProcessTree: true);
-            throw new InvalidOperationException($"Azurite did not report its port within 60 s:\n{output}");
+            process.Dispose();
+            throw;
         }
     }
 
     /// <summary>An outage without losing what Azurite acknowledged: SIGSTOP (a SIGKILL would roll back its last 5 s of writes).</summary>
-    public void Pause() => Signal("STOP");
+    public Task PauseAsync() => process.SignalAsync("STOP");
 
-    public void Resume() => Signal("CONT");
+    public Task ResumeAsync() => process.SignalAsync("CONT");
 
-    private void Signal(string signal)
+    public async ValueTask DisposeAsync()
     {
-        using var kill = Process.Start("kill", ["-" + signal, process.Id.ToString()]);
-        kill.WaitForExit();
-        if (kill.ExitCode != 0) throw new InvalidOperationException($"kill -{signal} {process.Id} failed with {kill.ExitCode}");
-    }
-
-    public ValueTask DisposeAsync()
-    {
-        if (!process.HasExited) Resume(); // a stopped process cannot die of SIGKILL until it runs again on some kernels
-        if (!process.HasExited) process.Kill(entireProcessTree: true);
+        await ResumeAsync(); // a stopped process dies of SIGKILL only once it runs again on some kernels
         process.Dispose();
-        return ValueTask.CompletedTask;
     }
 
     public static string RepositoryRoot()

@@ -18,9 +18,11 @@ internal sealed class ChildProcess : IDisposable
 
     public Task WaitForExitAsync(TimeSpan timeout) => process.WaitForExitAsync().WaitAsync(timeout);
 
-    /// <summary>Sends a signal (KILL, TERM, ...) as an operator or the kernel would.</summary>
+    /// <summary>Sends a signal (KILL, TERM, STOP, CONT, ...) as an operator or the kernel would; nothing if the process has ended.</summary>
     public async Task SignalAsync(string signal)
-        => await RunAsync("kill", ["-" + signal, process.Id.ToString()], Environment.CurrentDirectory, TimeSpan.FromSeconds(10));
+    {
+        if (!process.HasExited) await RunAsync("kill", ["-" + signal, process.Id.ToString()], Environment.CurrentDirectory, TimeSpan.FromSeconds(10));
+    }
 
     public static ChildProcess Start(string fileName, IEnumerable<string> arguments, string workingDirectory, IReadOnlyDictionary<string, string>? environment = null)
     {

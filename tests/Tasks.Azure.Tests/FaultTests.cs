@@ -42,9 +42,9 @@ public sealed class FaultTests(ITestOutputHelper output)
         var producing = run.StartProducer(first: 1, count: 2_000, producers: 4);
         await run.WaitAsync(r => r.Ran.Count >= 300, "300 tasks ran before the outage");
 
-        run.Azurite.Pause();
+        await run.Azurite.PauseAsync();
         await Task.Delay(TimeSpan.FromSeconds(8));
-        run.Azurite.Resume();
+        await run.Azurite.ResumeAsync();
         await producing.WaitForExitAsync(Patience);
         var acknowledged = run.Read().Acknowledged.Count;
         await run.WaitAsync(r => r.Lost == 0, "every acknowledged task ran after the outage");

@@ -63,15 +63,7 @@ public sealed class TaskClient : ITaskClient
         var buffer = RentBuffer();
         try
         {
-            try
-            {
-                TaskEnvelope.Write(buffer, task, arguments, messageId, time.GetUtcNow(), Activity.Current?.Id, serializerOptions, signer);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                throw new TaskEnqueueException(task.Name, task.Queue, $"Task '{task.Name}' was not enqueued: its arguments could not be written ({ex.Message}).", ex);
-            }
-
+            WriteEnvelope(buffer, task, arguments, messageId);
             if (buffer.WrittenCount > transport.MaxMessageBytes)
                 throw new TaskMessageTooLargeException(task.Name, task.Queue, buffer.WrittenCount, transport.MaxMessageBytes);
             await SendAsync(task, messageId, buffer.WrittenMemory, options, cancellationToken).ConfigureAwait(false);
@@ -103,6 +95,19 @@ public sealed class TaskClient : ITaskClient
         if (buffer.Capacity > 64 * 1024) return; // not worth keeping per thread
         buffer.ResetWrittenCount();
         cachedBuffer = buffer;
+    }
+
+    private void WriteEnvelope<TArguments>(ArrayBufferWriter<byte> buffer, TaskDefinition<TArguments> task, TArguments arguments, string messageId)
+        where TArguments : class
+    {
+        try
+        {
+            TaskEnvelope.Write(buffer, task, arguments, messageId, time.GetUtcNow(), Activity.Current?.Id, serializerOptions, signer);
+        }
+        catch (Exception ex)
+        {
+            throw new TaskEnqueueException(task.Name, task.Queue, $"Task '{task.Name}' was not enqueued: its arguments could not be written ({ex.Message}).", ex);
+        }
     }
 
     private async ValueTask SendAsync<TArguments>(TaskDefinition<TArguments> task, string messageId, ReadOnlyMemory<byte> body, TaskEnqueueOptions? options, CancellationToken cancellationToken)

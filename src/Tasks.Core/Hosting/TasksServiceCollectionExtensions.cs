@@ -100,7 +100,7 @@ internal sealed class TaskClientHostedService(IServiceProvider services) : IHost
         TaskClient.Ambient = services.GetRequiredService<ITaskClient>();
 
         // A worker checks its own queues when it starts.
-        if (services.GetService<TaskWorker>() is not null) return;
+        if (services.GetService<IServiceProviderIsService>()?.IsService(typeof(TaskWorker)) == true) return;
         var queues = TaskRegistry.Default.Definitions.Select(d => d.Queue).Distinct(StringComparer.Ordinal).ToArray();
         var logger = services.GetService<ILogger<TaskClient>>() ?? (ILogger)NullLogger.Instance;
         try

@@ -47,7 +47,7 @@ public abstract class TaskDefinition
     public TimeSpan? Timeout
     {
         get => timeout;
-        init => timeout = value is { } t && (t <= TimeSpan.Zero || t > TaskWorkerOptions.MaxTimer) ? throw new ArgumentOutOfRangeException(nameof(Timeout), t, "A timeout must be positive and at most 49 days.") : value;
+        init => timeout = value is { } t && (t <= TimeSpan.Zero || t > AsyncTaskDefaults.MaxDuration) ? throw new ArgumentOutOfRangeException(nameof(Timeout), t, "A timeout must be positive and at most 49 days.") : value;
     }
 
     /// <summary>This task's first retry delay (<c>[AsyncTask(RetryDelay = ...)]</c>), or null for the worker's <c>Retry.BaseDelay</c>.</summary>

@@ -58,9 +58,6 @@ public sealed class TaskWorkerOptions
     /// </summary>
     public TaskSigningOptions Signing { get; } = new();
 
-    /// <summary>The longest delay a timer takes.</summary>
-    internal static readonly TimeSpan MaxTimer = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
-
     internal void Validate()
     {
         if (MaxConcurrency < 1) throw new ArgumentOutOfRangeException(nameof(MaxConcurrency), MaxConcurrency, "At least one task must be able to run.");
@@ -71,9 +68,9 @@ public sealed class TaskWorkerOptions
             throw new ArgumentOutOfRangeException(nameof(MinPollingInterval), "Polling intervals must be positive, with the minimum not above the maximum.");
         foreach (var (name, value) in new[] { (nameof(DrainTimeout), DrainTimeout), (nameof(StopGrace), StopGrace), (nameof(LeaseDuration), LeaseDuration), (nameof(TaskTimeout), TaskTimeout ?? TimeSpan.Zero) })
         {
-            // Timers take at most ~49.7 days; past that (or negative, as Timeout.InfiniteTimeSpan is) they throw mid-run.
-            if (value < TimeSpan.Zero || value > MaxTimer)
-                throw new ArgumentOutOfRangeException(name, value, $"{name} must be between 0 and {MaxTimer.Days} days (use null for no TaskTimeout).");
+            // Negative (as Timeout.InfiniteTimeSpan is) or longer than a timer takes would throw mid-run.
+            if (value < TimeSpan.Zero || value > AsyncTaskDefaults.MaxDuration)
+                throw new ArgumentOutOfRangeException(name, value, $"{name} must be between 0 and {AsyncTaskDefaults.MaxDuration.Days} days (use null for no TaskTimeout).");
         }
 
         if (TaskTimeout == TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(TaskTimeout), TaskTimeout, "A zero TaskTimeout would cancel every task at once; use null for none.");

@@ -48,7 +48,7 @@ internal sealed class AsyncTaskSettings
 
     /// <summary>A duration setting in ticks, or null if unset or not a positive <c>TimeSpan</c> of at most 49 days, the longest a timer takes (TASK011 then says why).</summary>
     public static long? Ticks(string? value)
-        => value is not null && value.Contains(":") && System.TimeSpan.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out var span) && span > System.TimeSpan.Zero && span <= System.TimeSpan.FromDays(49)
+        => value is not null && value.Contains(":") && System.TimeSpan.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out var span) && span > System.TimeSpan.Zero && span <= AsyncTaskDefaults.MaxDuration
             ? span.Ticks
             : null;
 
