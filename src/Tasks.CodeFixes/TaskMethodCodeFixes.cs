@@ -50,14 +50,7 @@ public sealed class TaskMethodCodeFixes : CodeFixProvider
         {
             var node = root.FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true);
             if (node.FirstAncestorOrSelf<MethodDeclarationSyntax>() is not { } method) continue;
-            var title = diagnostic.Id switch
-            {
-                _ when diagnostic.Id == CancellationTokenFirstId => "Take a CancellationToken first",
-                _ when diagnostic.Id == ReturnTaskId && ReturnTaskRewriter.CanFix(method) => "Return Task",
-                _ when diagnostic.Id == ParamsId && node.FirstAncestorOrSelf<ParameterSyntax>() is not null => "Remove 'params'",
-                _ when diagnostic.Id == PartialId => "Make the declaring types partial",
-                _ => null,
-            };
+            var title = Title(diagnostic.Id, method, node);
             if (title is null) continue;
             var document = context.Document;
             context.RegisterCodeFix(
@@ -66,11 +59,18 @@ public sealed class TaskMethodCodeFixes : CodeFixProvider
         }
     }
 
+    private static string? Title(string id, MethodDeclarationSyntax method, SyntaxNode node)
+    {
+        if (id == CancellationTokenFirstId) return "Take a CancellationToken first";
+        if (id == ReturnTaskId) return ReturnTaskRewriter.CanFix(method) ? "Return Task" : null;
+        if (id == ParamsId) return node.FirstAncestorOrSelf<ParameterSyntax>() is null ? null : "Remove 'params'";
+        return id == PartialId ? "Make the declaring types partial" : null;
+    }
+
     private static async Task<Document> FixAsync(Document document, ImmutableArray<Diagnostic> diagnostics, CancellationToken cancellationToken)
     {
         var root = await document.GetSyntaxRootAsync(cancellationToken).ConfigureAwait(false);
-        var model = await document.GetSemanticModelAsync(cancellationToken).ConfigureAwait(false);
-        if (root is null || model is null) return document;
+        if (root is null) return document;
 
         var targets = new List<(string Id, MethodDeclarationSyntax Method, ParameterSyntax? Parameter)>();
         foreach (var diagnostic in diagnostics.Where(d => d.Location.SourceTree == root.SyntaxTree).OrderBy(d => d.Location.SourceSpan.Start))
@@ -80,8 +80,10 @@ public sealed class TaskMethodCodeFixes : CodeFixProvider
                 targets.Add((diagnostic.Id, method, node.FirstAncestorOrSelf<ParameterSyntax>()));
         }
 
-        // Whether a void body can run off its end is a question for the original semantic model.
-        var endReachable = targets.Select(t => t.Method).Distinct().ToDictionary(m => m, m => ReturnTaskRewriter.EndIsReachable(m, model));
+        // Whether a void body can run off its end is a question for the original semantic model, asked only for TASK002.
+        var returnTask = targets.Where(t => t.Id == ReturnTaskId).Select(t => t.Method).Distinct().ToArray();
+        var model = returnTask.Length == 0 ? null : await document.GetSemanticModelAsync(cancellationToken).ConfigureAwait(false);
+        var endReachable = returnTask.ToDictionary(m => m, m => model is null || ReturnTaskRewriter.EndIsReachable(m, model));
         var current = root.TrackNodes(targets.Select(t => (SyntaxNode)t.Method).Concat(targets.Where(t => t.Parameter is not null).Select(t => (SyntaxNode)t.Parameter!)));
         foreach (var (id, original, parameter) in targets)
         {
