@@ -77,17 +77,8 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
             var directory = Path.Combine(work, "Broken");
             Directory.CreateDirectory(directory);
             packages.WriteNuGetConfig(work);
-            File.WriteAllText(Path.Combine(directory, "Broken.csproj"), $"""
-                <Project Sdk="Microsoft.NET.Sdk">
-                  <PropertyGroup>
-                {PackedFeed.StrictProperties}
-                    <GenerateDocumentationFile>true</GenerateDocumentationFile>
-                  </PropertyGroup>
-                  <ItemGroup>
-                    <PackageReference Include="Tasks" Version="{packages.Version}" />
-                  </ItemGroup>
-                </Project>
-                """);
+            File.WriteAllText(Path.Combine(directory, "Broken.csproj"),
+                PackedFeed.Project("Microsoft.NET.Sdk", documented: true, $"<PackageReference Include=\"Tasks\" Version=\"{packages.Version}\" />"));
             File.WriteAllText(Path.Combine(directory, "Jobs.cs"), """
                 using Tasks;
 
@@ -140,42 +131,13 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
         var samples = Path.Combine(root, "samples", "Shop");
         Directory.CreateDirectory(app);
         packages.WriteNuGetConfig(app);
-        var strict = PackedFeed.StrictProperties;
-        var version = packages.Version;
-        WriteProject(app, samples, "Shop.Tasks", $"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-            {strict}
-                <GenerateDocumentationFile>true</GenerateDocumentationFile>
-              </PropertyGroup>
-              <ItemGroup>
-                <PackageReference Include="Tasks" Version="{version}" />
-              </ItemGroup>
-            </Project>
-            """);
-        WriteProject(app, samples, "Shop.Api", $"""
-            <Project Sdk="Microsoft.NET.Sdk.Web">
-              <PropertyGroup>
-            {strict}
-              </PropertyGroup>
-              <ItemGroup>
-                <PackageReference Include="Tasks.Azure" Version="{version}" />
-                <ProjectReference Include="../Shop.Tasks/Shop.Tasks.csproj" />
-              </ItemGroup>
-            </Project>
-            """);
-        WriteProject(app, samples, "Shop.Worker", $"""
-            <Project Sdk="Microsoft.NET.Sdk.Worker">
-              <PropertyGroup>
-            {strict}
-              </PropertyGroup>
-              <ItemGroup>
-                <PackageReference Include="Microsoft.Extensions.Hosting" Version="10.0.0" />
-                <PackageReference Include="Tasks.Azure" Version="{version}" />
-                <ProjectReference Include="../Shop.Tasks/Shop.Tasks.csproj" />
-              </ItemGroup>
-            </Project>
-            """);
+        var tasks = $"<PackageReference Include=\"Tasks\" Version=\"{packages.Version}\" />";
+        var azure = $"<PackageReference Include=\"Tasks.Azure\" Version=\"{packages.Version}\" />";
+        const string library = "<ProjectReference Include=\"../Shop.Tasks/Shop.Tasks.csproj\" />";
+        WriteProject(app, samples, "Shop.Tasks", PackedFeed.Project("Microsoft.NET.Sdk", documented: true, tasks));
+        WriteProject(app, samples, "Shop.Api", PackedFeed.Project("Microsoft.NET.Sdk.Web", documented: false, azure, library));
+        WriteProject(app, samples, "Shop.Worker", PackedFeed.Project("Microsoft.NET.Sdk.Worker", documented: false,
+            "<PackageReference Include=\"Microsoft.Extensions.Hosting\" Version=\"10.0.0\" />", azure, library));
         return app;
     }
 
@@ -227,13 +189,24 @@ public sealed class PackedFeed : IAsyncLifetime
 {
     public static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(6);
 
-    /// <summary>What a careful user's project sets: the generated code must compile under it without a warning.</summary>
-    public const string StrictProperties = """
+    /// <summary>
+    /// A project as a careful user writes it (nullable, warnings as errors; the generated code must
+    /// compile under it without a warning), with the README's references.
+    /// </summary>
+    public static string Project(string sdk, bool documented, params string[] items) => $"""
+        <Project Sdk="{sdk}">
+          <PropertyGroup>
             <TargetFramework>net10.0</TargetFramework>
             <ImplicitUsings>enable</ImplicitUsings>
             <Nullable>enable</Nullable>
             <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
             <WarningsNotAsErrors>NU1603</WarningsNotAsErrors>
+            <GenerateDocumentationFile>{(documented ? "true" : "false")}</GenerateDocumentationFile>
+          </PropertyGroup>
+          <ItemGroup>
+            {string.Join("\n    ", items)}
+          </ItemGroup>
+        </Project>
         """;
 
     private readonly string work = Directory.CreateTempSubdirectory("tasks-feed-").FullName;
