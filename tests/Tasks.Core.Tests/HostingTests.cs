@@ -151,6 +151,7 @@ public sealed class HostingTests
         Assert.Equal([("TaskName", (object?)ScriptedTasks.RunAsync.Definition.Name), ("MessageId", id), ("Attempt", 1)], inside.Scope);
         Assert.Contains(logs.Lines, l => l.Message.StartsWith("Task worker stopping: waiting up to 00:00:10 for 1 running task(s)"));
         Assert.Contains(logs.Lines, l => l.Message.StartsWith("Task worker stopped after"));
+        Assert.Contains(logs.Lines, l => l.Message == $"Task {ScriptedTasks.RunAsync.Definition.Name} (message {id}) completed on attempt 1");
     }
 
     private sealed class CapturingLoggerProvider : ILoggerProvider, ISupportExternalScope

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using MessagePack;
 
 namespace Tasks.Core.Tests;
@@ -108,6 +109,18 @@ public sealed class SigningTests
         await h.Worker.RunOnceAsync();
 
         Assert.Equal(1, ran);
+    }
+
+    [Fact]
+    public async Task Signing_asked_for_with_no_key_configured_fails_the_host_instead_of_sending_unsigned()
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Services.AddAsyncTasks().UseInMemoryTransport().UseSigning(_ => { }); // a configuration section that is not there binds nothing
+
+        using var host = builder.Build();
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => host.StartAsync());
+
+        Assert.Contains("no signing key is configured", error.Message);
     }
 
     [Theory]

@@ -28,9 +28,11 @@ internal sealed class EnvelopeSigner
     /// <exception cref="ArgumentException">A key is malformed (said without its secret).</exception>
     public static EnvelopeSigner? Create(TaskSigningOptions? options)
     {
-        if (options is null || (options.Keys.Count == 0 && !options.Required)) return null;
+        if (options is null || (options.Keys.Count == 0 && !options.Required && !options.Requested)) return null;
         if (options.Keys.Count == 0)
-            throw new ArgumentException("TaskSigningOptions.Required is set, but there is no key to check signatures with: add one to TaskSigningOptions.Keys.", nameof(options));
+            throw new ArgumentException(
+                "Signing is on (UseSigning, or TaskSigningOptions.Required), but no signing key is configured: add one to TaskSigningOptions.Keys, " +
+                "or check that the configuration section bound to it exists (e.g. Tasks:Signing:Keys:0:Id and Tasks:Signing:Keys:0:Secret).", nameof(options));
         var keys = new List<(string, byte[], byte[])>();
         foreach (var key in options.Keys)
         {
@@ -47,11 +49,13 @@ internal sealed class EnvelopeSigner
         return new EnvelopeSigner(keys.ToArray(), options.Required);
     }
 
-    /// <summary>What the start logs say of signing: key ids only.</summary>
-    public static string Describe(TaskSigningOptions? options)
+    /// <summary>What the start logs say of signing: key ids only; a client only signs, a worker also checks.</summary>
+    public static string Describe(TaskSigningOptions? options, bool checks)
         => options is null || options.Keys.Count == 0
             ? "off"
-            : $"{(options.Required ? "required" : "checked when present")}, signing with key '{options.Keys[0].Id}', accepting {string.Join(", ", options.Keys.Select(k => $"'{k.Id}'"))}";
+            : checks
+                ? $"{(options.Required ? "required" : "checked when present")}, signing with key '{options.Keys[0].Id}', accepting {string.Join(", ", options.Keys.Select(k => $"'{k.Id}'"))}"
+                : $"signing with key '{options.Keys[0].Id}'";
 
     /// <summary>Writes the MAC of <paramref name="signed"/> with the newest key into <paramref name="mac"/>; returns that key's id.</summary>
     public string Sign(ReadOnlySpan<byte> signed, Span<byte> mac)

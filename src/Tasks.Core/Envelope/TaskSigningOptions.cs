@@ -20,6 +20,9 @@ public sealed class TaskSigningOptions
     /// rollout can first sign everywhere, then require.
     /// </summary>
     public bool Required { get; set; }
+
+    /// <summary>Set by <c>UseSigning</c>: signing was asked for, so finding no key is a configuration fault, not "off".</summary>
+    internal bool Requested { get; set; }
 }
 
 /// <summary>A signing key. Its secret never appears in logs, exceptions or dead letters; its id does.</summary>

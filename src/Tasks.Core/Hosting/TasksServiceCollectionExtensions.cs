@@ -76,7 +76,11 @@ public sealed class TasksBuilder
     public TasksBuilder UseSigning(Action<TaskSigningOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(configure);
-        Services.Configure<TaskWorkerOptions>(o => configure(o.Signing));
+        Services.Configure<TaskWorkerOptions>(o =>
+        {
+            o.Signing.Requested = true;
+            configure(o.Signing);
+        });
         return this;
     }
 
@@ -114,7 +118,7 @@ internal sealed class TaskClientHostedService(IServiceProvider services) : IHost
         }
 
         TaskClientLog.Started(logger, transport.Describe(), TaskRegistry.Default.Definitions.Count, string.Join(", ", queues),
-            EnvelopeSigner.Describe(services.GetRequiredService<IOptions<TaskWorkerOptions>>().Value.Signing));
+            EnvelopeSigner.Describe(services.GetRequiredService<IOptions<TaskWorkerOptions>>().Value.Signing, checks: false));
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

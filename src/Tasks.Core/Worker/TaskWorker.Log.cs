@@ -52,6 +52,9 @@ public sealed partial class TaskWorker
         [LoggerMessage(14, LogLevel.Error, "Abandoned task {TaskName} (message {MessageId} on {Queue}): it ignored its cancellation for {Waited} (StopGrace); its message is visible again for another worker")]
         public static partial void Abandoned(ILogger logger, string taskName, string messageId, string queue, TimeSpan waited);
 
+        [LoggerMessage(15, LogLevel.Information, "Task {TaskName} (message {MessageId}) completed on attempt {Attempt}")]
+        public static partial void Completed(ILogger logger, string taskName, string messageId, int attempt);
+
         [LoggerMessage(13, LogLevel.Critical, "Receiving from {Queue} failed in a way no retry can fix; the worker stops receiving")]
         public static partial void TransportFaulted(ILogger logger, Exception exception, string queue);
     }

@@ -71,6 +71,7 @@ public sealed partial class TaskWorker
             return;
         }
 
+        if (result.Outcome == TaskOutcome.Completed) Log.Completed(logger, result.TaskName!, result.MessageId, result.Attempt);
         TasksTelemetry.Processed.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.OutcomeTag, result.Outcome.ToString()));
         TaskRan?.Invoke(result);
     }

@@ -37,6 +37,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
     private int released;
     private int faulted;
     private int startedOnce;
+    private volatile bool loopsStarted;
 
     // Runs that did not finish at once (the only ones a stop can wait for), so a stop can abandon those that ignore their token.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<ReceivedTaskMessage, LongRun> longRuns = new();
@@ -105,8 +106,9 @@ public sealed partial class TaskWorker : IAsyncDisposable
         var tasks = registry.Definitions.Count(d => queueSlots.ContainsKey(d.Queue));
         Log.Started(logger, tasks, string.Join(", ", queueSlots.Keys), transport.Describe(), options.MaxConcurrency,
             options.MaxConcurrencyPerQueue?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none", options.LeaseDuration, options.DrainTimeout, options.StopGrace,
-            EnvelopeSigner.Describe(options.Signing));
+            EnvelopeSigner.Describe(options.Signing, checks: true));
         receiving = Task.WhenAll(queueSlots.Select(q => Task.Run(() => ReceiveLoopAsync(q.Key, q.Value), CancellationToken.None)));
+        loopsStarted = true;
     }
 
     /// <summary>
@@ -120,7 +122,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
         stopReceiving.Cancel();
         await receiving.ConfigureAwait(false);
         if (Interlocked.Exchange(ref stopped, 1) == 0 && Interlocked.Decrement(ref running) == 0) drained.TrySetResult();
-        Log.Draining(logger, Volatile.Read(ref running), options.DrainTimeout);
+        if (loopsStarted) Log.Draining(logger, Volatile.Read(ref running), options.DrainTimeout); // a start that failed its checks has nothing to drain
         if (!drained.Task.IsCompleted)
         {
             using var drainCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -144,7 +146,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
                 await AbandonAsync().ConfigureAwait(false);
         }
 
-        Log.Stopped(logger, time.GetElapsedTime(started), Volatile.Read(ref released));
+        if (loopsStarted) Log.Stopped(logger, time.GetElapsedTime(started), Volatile.Read(ref released));
     }
 
     /// <summary>
