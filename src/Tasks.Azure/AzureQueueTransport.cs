@@ -98,13 +98,13 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     public string QueueName(string queue)
     {
         var name = options.QueuePrefix + queue;
-        return QueueNameRules.Problem(name) is { } problem
+        return AzureQueueNames.Problem(name) is { } problem
             ? throw new ArgumentException($"The Azure queue name for task queue '{queue}' is invalid: {problem}.", nameof(queue))
             : name;
     }
 
     /// <summary>The Azure name of a task queue's dead-letter queue.</summary>
-    public string PoisonQueueName(string queue) => QueueName(queue) + QueueNameRules.PoisonSuffix;
+    public string PoisonQueueName(string queue) => QueueName(queue) + AzureQueueNames.PoisonSuffix;
 
     /// <inheritdoc />
     public async ValueTask SendAsync(string queue, OutgoingTaskMessage message, CancellationToken cancellationToken)
@@ -231,7 +231,7 @@ public sealed partial class AzureQueueTransport : ITaskTransport
 
     private async Task SendPoisonAsync(PoisonMessage poison, CancellationToken cancellationToken)
     {
-        var client = textService.GetQueueClient(poison.Queue + QueueNameRules.PoisonSuffix);
+        var client = textService.GetQueueClient(poison.Queue + AzureQueueNames.PoisonSuffix);
         if (options.CreateQueues) await Guard(client.Name, cancellationToken, () => client.CreateIfNotExistsAsync(cancellationToken: cancellationToken)).ConfigureAwait(false);
         var json = poison.ToJson();
         if (Encoding.UTF8.GetByteCount(json) > MaxMessageTextBytes && poison.MessageText is not null)

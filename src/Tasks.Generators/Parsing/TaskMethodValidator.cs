@@ -147,7 +147,7 @@ internal static class TaskMethodValidator
 
         if (settings.ExplicitName is { } wireName && wireName.Trim().Length == 0)
             fail(DiagnosticDescriptors.InvalidAttributeValue, At("Name"), new object?[] { method.Name, "Name", "a wire name cannot be empty" });
-        if (QueueNameRules.Problem(settings.Queue) is { } problem)
+        if (PortableQueueName.Problem(settings.Queue) is { } problem)
             fail(DiagnosticDescriptors.InvalidAttributeValue, At("Queue"), new object?[] { method.Name, "Queue", problem });
         if (settings.MaxAttempts < 1)
             fail(DiagnosticDescriptors.InvalidAttributeValue, At("MaxAttempts"), new object?[] { method.Name, "MaxAttempts", $"{settings.MaxAttempts} would never run the task; use 1 or more" });
