@@ -167,19 +167,24 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     /// <inheritdoc />
     public async ValueTask DeadLetterAsync(ReceivedTaskMessage message, DeadLetterDetails reason, CancellationToken cancellationToken)
     {
+        // Copy first, delete second: a crash in between leaves a duplicate, never a loss.
+        await AddDeadLetterAsync(message.Queue, message.MessageId, message.Body, reason, cancellationToken).ConfigureAwait(false);
+        await CompleteAsync(message, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask AddDeadLetterAsync(string queue, string messageId, ReadOnlyMemory<byte> body, DeadLetterDetails reason, CancellationToken cancellationToken)
+    {
         var poison = new PoisonMessage(
-            QueueName(message.Queue),
-            message.MessageId,
-            message.Attempt,
+            QueueName(queue),
+            messageId,
+            reason.Attempt,
             Truncate(reason.Reason)!,
             reason.ExceptionType,
             Truncate(reason.ExceptionMessage),
             time.GetUtcNow(),
-            Convert.ToBase64String(message.Body.Span));
-
-        // Copy first, delete second: a crash in between leaves a duplicate, never a loss.
+            Convert.ToBase64String(body.Span));
         await SendPoisonAsync(poison, cancellationToken).ConfigureAwait(false);
-        await CompleteAsync(message, cancellationToken).ConfigureAwait(false);
     }
 
     private async ValueTask UpdateVisibilityAsync(ReceivedTaskMessage message, TimeSpan visibility, string action, CancellationToken cancellationToken)

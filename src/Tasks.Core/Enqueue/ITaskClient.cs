@@ -1,3 +1,5 @@
+using System;
+using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -16,4 +18,20 @@ public interface ITaskClient
         TaskEnqueueOptions? options = null,
         CancellationToken cancellationToken = default)
         where TArguments : class;
+
+    /// <summary>
+    /// Sends every task of <paramref name="batch"/>; returns their message ids in the order they
+    /// were added. <see cref="TaskClient"/> packs the tasks of each queue into as few messages as
+    /// fit; this default sends them one by one, so a test double sees each task typed.
+    /// </summary>
+    /// <exception cref="TaskMessageTooLargeException">A task alone is larger than a message may be; nothing was sent.</exception>
+    /// <exception cref="TaskEnqueueException">A send failed; the message says how many tasks were sent before it.</exception>
+    async ValueTask<IReadOnlyList<string>> EnqueueBatchAsync(TaskBatch batch, TaskEnqueueOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var ids = new string[batch.Count];
+        for (var i = 0; i < ids.Length; i++)
+            ids[i] = await batch.Entries[i].EnqueueAsync(this, options, cancellationToken).ConfigureAwait(false);
+        return ids;
+    }
 }

@@ -2,6 +2,7 @@ using System;
 using System.Buffers;
 using System.Collections.Generic;
 using System.Diagnostics;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using MessagePack;
@@ -77,6 +78,102 @@ public sealed class TaskClient : ITaskClient
         return messageId;
     }
 
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<string>> EnqueueBatchAsync(TaskBatch batch, TaskEnqueueOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        var entries = batch.Entries;
+        var ids = new string[entries.Count];
+        if (ids.Length == 0) return ids;
+        using var activity = TasksTelemetry.Source.HasListeners() ? TasksTelemetry.Source.StartActivity("enqueue batch", ActivityKind.Producer) : null;
+        activity?.SetTag(TasksTelemetry.BatchSizeTag, ids.Length);
+
+        // Every envelope is written before anything is sent: a task too large, or arguments that
+        // cannot be written, fail the whole batch with nothing sent.
+        var envelopes = new ArrayBufferWriter<byte>(ids.Length * 128);
+        var ends = new int[ids.Length];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            var task = entries[i].Definition;
+            var start = envelopes.WrittenCount;
+            ids[i] = TaskHeaders.NewMessageId();
+            entries[i].Write(envelopes, ids[i], this);
+            ends[i] = envelopes.WrittenCount;
+            if (ends[i] - start > transport.MaxMessageBytes)
+                throw new TaskMessageTooLargeException(task.Name, task.Queue, ends[i] - start, transport.MaxMessageBytes);
+        }
+
+        var packer = new BatchPacker(this, envelopes.WrittenMemory, ends, ids, entries, options);
+        await packer.SendAsync(cancellationToken).ConfigureAwait(false);
+        return ids;
+    }
+
+    /// <summary>Sends the envelopes of a batch, queue by queue, in packs as large as a message may be.</summary>
+    private sealed class BatchPacker(TaskClient client, ReadOnlyMemory<byte> envelopes, int[] ends, string[] ids, IReadOnlyList<TaskBatch.Entry> entries, TaskEnqueueOptions? options)
+    {
+        private readonly List<int> pack = new();
+        private readonly ArrayBufferWriter<byte> packBuffer = new();
+        private int sent;
+
+        private ReadOnlyMemory<byte> Envelope(int i) => envelopes[(i == 0 ? 0 : ends[i - 1])..ends[i]];
+
+        public async Task SendAsync(CancellationToken cancellationToken)
+        {
+            var room = client.transport.MaxMessageBytes - TaskPack.FixedOverhead;
+            foreach (var queue in entries.Select(e => e.Definition.Queue).Distinct(StringComparer.Ordinal).ToArray())
+            {
+                var size = 0;
+                for (var i = 0; i < entries.Count; i++)
+                {
+                    if (entries[i].Definition.Queue != queue) continue;
+                    var needed = Envelope(i).Length + TaskPack.PerEnvelopeOverhead;
+                    if (pack.Count > 0 && size + needed > room)
+                    {
+                        await FlushAsync(queue, cancellationToken).ConfigureAwait(false);
+                        size = 0;
+                    }
+
+                    pack.Add(i);
+                    size += needed;
+                }
+
+                await FlushAsync(queue, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        private async Task FlushAsync(string queue, CancellationToken cancellationToken)
+        {
+            // A task alone travels as a plain envelope: a pack of one would only add bytes.
+            string messageId;
+            ReadOnlyMemory<byte> body;
+            if (pack.Count == 1)
+            {
+                (messageId, body) = (ids[pack[0]], Envelope(pack[0]));
+            }
+            else
+            {
+                messageId = TaskHeaders.NewMessageId();
+                packBuffer.ResetWrittenCount();
+                TaskPack.Write(packBuffer, pack.Select(Envelope).ToArray(), messageId, client.time.GetUtcNow(), priorAttempts: 0);
+                body = packBuffer.WrittenMemory;
+            }
+
+            try
+            {
+                await client.transport.SendAsync(queue, new OutgoingTaskMessage(messageId, body, options?.Delay ?? TimeSpan.Zero, options?.TimeToLive), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                var first = entries[pack[0]].Definition.Name;
+                throw new TaskEnqueueException(first, queue, $"{pack.Count} tasks of the batch (the first '{first}', id {ids[pack[0]]}) were not enqueued on queue '{queue}'; {sent} of its {entries.Count} tasks were sent before: {ex.Message}", ex);
+            }
+
+            sent += pack.Count;
+            foreach (var i in pack) TasksTelemetry.Enqueued.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, entries[i].Definition.Name));
+            pack.Clear();
+        }
+    }
+
     // One envelope buffer per thread, taken while an enqueue uses it (a transport may hold the body
     // until its send completes, and another enqueue may run on this thread meanwhile): an enqueue
     // then allocates only its message id and whatever the transport keeps.
@@ -97,7 +194,7 @@ public sealed class TaskClient : ITaskClient
         cachedBuffer = buffer;
     }
 
-    private void WriteEnvelope<TArguments>(ArrayBufferWriter<byte> buffer, TaskDefinition<TArguments> task, TArguments arguments, string messageId)
+    internal void WriteEnvelope<TArguments>(ArrayBufferWriter<byte> buffer, TaskDefinition<TArguments> task, TArguments arguments, string messageId)
         where TArguments : class
     {
         try

@@ -14,6 +14,7 @@ public static class TasksTelemetry
     internal const string OutcomeTag = "tasks.outcome";
     internal const string AttemptTag = "tasks.attempt";
     internal const string MessageIdTag = "messaging.message.id"; // OpenTelemetry messaging conventions
+    internal const string BatchSizeTag = "messaging.batch.message_count"; // likewise
 
     internal static readonly ActivitySource Source = new(Name);
     internal static readonly Meter Meter = new(Name);

@@ -33,6 +33,13 @@ public interface ITaskTransport
     /// <summary>Moves a message to the dead-letter (poison) store with the reason, then deletes the original.</summary>
     ValueTask DeadLetterAsync(ReceivedTaskMessage message, DeadLetterDetails reason, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Stores a dead letter for a task that has no message of its own (a task of a pack): its
+    /// <paramref name="body"/> is the task's envelope, kept byte for byte so a requeue is exact.
+    /// Deletes nothing: the worker completes the pack once each of its tasks is settled.
+    /// </summary>
+    ValueTask AddDeadLetterAsync(string queue, string messageId, ReadOnlyMemory<byte> body, DeadLetterDetails reason, CancellationToken cancellationToken);
+
     /// <summary>What the start log says of this transport: its kind and endpoint, never a secret.</summary>
     string Describe() => GetType().Name;
 

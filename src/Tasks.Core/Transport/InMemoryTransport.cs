@@ -172,6 +172,14 @@ public sealed class InMemoryTransport : ITaskTransport, IMessageArrivalNotifier
         return default;
     }
 
+    /// <inheritdoc />
+    public ValueTask AddDeadLetterAsync(string queue, string messageId, ReadOnlyMemory<byte> body, DeadLetterDetails reason, CancellationToken cancellationToken)
+    {
+        var copy = body.ToArray(); // the body is the caller's only until this returns
+        lock (gate) deadLetters.Add(new DeadLetteredMessage(queue, messageId, copy, reason, time.GetUtcNow()));
+        return default;
+    }
+
     private (QueueState State, Entry Entry) Owned(ReceivedTaskMessage message, string action)
     {
         var received = (Received)message;

@@ -16,6 +16,12 @@ public sealed partial class TaskWorker
     {
         try
         {
+            if (TaskPack.IsPack(message.Body))
+            {
+                await RunPackAsync(message, queueSlot, holdsSlot: true).ConfigureAwait(false);
+                return;
+            }
+
             TaskRunResult? result;
             try
             {
@@ -43,9 +49,10 @@ public sealed partial class TaskWorker
 
     /// <summary>
     /// Decodes and runs one message; says how to settle it, or null if a stop abandoned the run and
-    /// released its message. Never throws for a bad message or a failing task.
+    /// released its message. Never throws for a bad message or a failing task. A task of a pack
+    /// (<paramref name="inPack"/>) leaves its lease to the pack and is never abandoned alone.
     /// </summary>
-    private async Task<TaskRunResult?> ExecuteAsync(ReceivedTaskMessage message)
+    private async Task<TaskRunResult?> ExecuteAsync(ReceivedTaskMessage message, bool inPack = false)
     {
         DecodedEnvelope decoded;
         try
@@ -58,7 +65,7 @@ public sealed partial class TaskWorker
         }
 
         var task = decoded.Definition;
-        message.MessageId = decoded.MessageId ?? message.TransportMessageId;
+        message.MessageId = decoded.MessageId ?? message.MessageId;
         using var scope = Log.TaskScope(logger, task.Name, message.MessageId, message.Attempt);
         if (message.Attempt > task.MaxAttempts)
         {
@@ -73,7 +80,7 @@ public sealed partial class TaskWorker
 
         // A task at its own MaxConcurrency waits here, holding its message's lease, for a run of it to end.
         var gate = TaskGate(task);
-        if (gate is not null && !await WaitForGateAsync(gate, message).ConfigureAwait(false))
+        if (gate is not null && !await WaitForGateAsync(gate, inPack ? null : message).ConfigureAwait(false))
         {
             Interlocked.Increment(ref released);
             return Result(message, task.Name, TaskOutcome.Released);
@@ -81,7 +88,7 @@ public sealed partial class TaskWorker
 
         try
         {
-            return await RunAsync(message, decoded).ConfigureAwait(false);
+            return await RunAsync(message, decoded, inPack).ConfigureAwait(false);
         }
         finally
         {
@@ -92,12 +99,12 @@ public sealed partial class TaskWorker
     private SemaphoreSlim? TaskGate(TaskDefinition task)
         => task.MaxConcurrency is { } limit ? taskGates.GetOrAdd(task, static (_, n) => new SemaphoreSlim(n, n), limit) : null;
 
-    /// <summary>False if the worker stopped while the message waited for its task's gate.</summary>
-    private async Task<bool> WaitForGateAsync(SemaphoreSlim gate, ReceivedTaskMessage message)
+    /// <summary>False if the worker stopped while the message waited for its task's gate; renews the lease of <paramref name="leased"/> meanwhile.</summary>
+    private async Task<bool> WaitForGateAsync(SemaphoreSlim gate, ReceivedTaskMessage? leased)
     {
         if (gate.Wait(0)) return true;
         using var renewing = new CancellationTokenSource();
-        var renewal = RenewLeaseLoopAsync(message, time.GetTimestamp(), renewing.Token);
+        var renewal = leased is null ? Task.CompletedTask : RenewLeaseLoopAsync(leased, time.GetTimestamp(), renewing.Token);
         try
         {
             await gate.WaitAsync(abortTasks.Token).ConfigureAwait(false);
@@ -114,7 +121,7 @@ public sealed partial class TaskWorker
         }
     }
 
-    private async Task<TaskRunResult?> RunAsync(ReceivedTaskMessage message, DecodedEnvelope decoded)
+    private async Task<TaskRunResult?> RunAsync(ReceivedTaskMessage message, DecodedEnvelope decoded, bool inPack)
     {
         var task = decoded.Definition;
         var timeout = task.Timeout ?? options.TaskTimeout;
@@ -126,7 +133,13 @@ public sealed partial class TaskWorker
         {
             TaskContext.Current = new TaskContext(message, decoded);
             var invocation = InvokeAsync(task, decoded.Arguments, cancellation.Token);
-            if (!invocation.IsCompleted)
+            if (!invocation.IsCompleted && inPack)
+            {
+                // The pack renews its lease and is what a stop abandons.
+                cancellation.Arm(time, started, timeout, abortTasks.Token);
+                await invocation.ConfigureAwait(false);
+            }
+            else if (!invocation.IsCompleted)
             {
                 // Timers and lease renewal only for a task that did not finish at once, as most short
                 // tasks do; both count from the start, however late they are armed.

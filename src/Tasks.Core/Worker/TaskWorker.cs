@@ -162,7 +162,8 @@ public sealed partial class TaskWorker : IAsyncDisposable
             var batch = await transport.ReceiveAsync(queue, options.BatchSize, options.LeaseDuration, cancellationToken).ConfigureAwait(false);
             await Task.WhenAll(batch.Select(async message =>
             {
-                if (await ExecuteAsync(message).ConfigureAwait(false) is { } result) await SettleAsync(message, result).ConfigureAwait(false);
+                if (TaskPack.IsPack(message.Body)) await RunPackAsync(message, queueSlot: null, holdsSlot: false).ConfigureAwait(false);
+                else if (await ExecuteAsync(message).ConfigureAwait(false) is { } result) await SettleAsync(message, result).ConfigureAwait(false);
             })).ConfigureAwait(false);
             handled += batch.Count;
         }

@@ -37,6 +37,7 @@ internal static class TaskEmitter
         var parameters = task.Parameters;
         var taken = new HashSet<string>(parameters.Select(p => p.Name.TrimStart('@')));
         var client = Unique("client", taken);
+        var batch = Unique("batch", taken);
         var options = Unique("options", taken);
         var token = Unique("cancellationToken", taken);
         var argumentList = string.Join(", ", parameters.Select(p => p.Name));
@@ -84,6 +85,11 @@ internal static class TaskEmitter
             writer.Line("/// <returns>The message id.</returns>");
             writer.Line($"public static global::System.Threading.Tasks.ValueTask<string> Enqueue(global::Tasks.ITaskClient {client}, {declaredParameters}{trailing})");
             writer.Line($"    => {client}.EnqueueAsync(Definition, {newArguments}, {options}, {token});");
+            writer.Line();
+
+            Summary(writer, task.DocSummary, "Adds the task to <paramref name=\"" + batch + "\"/>; <see cref=\"global::Tasks.ITaskClient.EnqueueBatchAsync\"/> sends the batch, packing many tasks into each message.");
+            writer.Line($"public static void AddTo(global::Tasks.TaskBatch {batch}{string.Concat(parameters.Select(p => $", {p.Type} {p.Name}{(p.DefaultValue is null ? "" : " = " + p.DefaultValue)}"))})");
+            writer.Line($"    => {batch}.Add(Definition, {newArguments});");
             writer.Line();
 
             EmitArguments(writer, parameters);

@@ -37,6 +37,12 @@ namespace Reports
             public static global::System.Threading.Tasks.ValueTask<string> Enqueue(global::Tasks.ITaskClient client, global::System.Collections.Generic.List<string> columns, global::System.Collections.Generic.Dictionary<string, int?> widths, global::System.Collections.Generic.IReadOnlyList<global::System.DateTime> days, global::Reports.Format format = (global::Reports.Format)(3), string? title = null, int? limit = null, double scale = 1.5D, decimal fee = 0.25M, long max = 10000000000L, string separator = "\t\"", global::Tasks.TaskEnqueueOptions? options = null, global::System.Threading.CancellationToken cancellationToken = default)
                 => client.EnqueueAsync(Definition, new Arguments(columns, widths, days, format, title, limit, scale, fee, max, separator), options, cancellationToken);
 
+            /// <summary>
+            /// Adds the task to <paramref name="batch"/>; <see cref="global::Tasks.ITaskClient.EnqueueBatchAsync"/> sends the batch, packing many tasks into each message.
+            /// </summary>
+            public static void AddTo(global::Tasks.TaskBatch batch, global::System.Collections.Generic.List<string> columns, global::System.Collections.Generic.Dictionary<string, int?> widths, global::System.Collections.Generic.IReadOnlyList<global::System.DateTime> days, global::Reports.Format format = (global::Reports.Format)(3), string? title = null, int? limit = null, double scale = 1.5D, decimal fee = 0.25M, long max = 10000000000L, string separator = "\t\"")
+                => batch.Add(Definition, new Arguments(columns, widths, days, format, title, limit, scale, fee, max, separator));
+
             /// <summary>The arguments of one call, in parameter order: what travels in the message.</summary>
             public sealed class Arguments
             {

@@ -39,6 +39,12 @@ namespace Shop.Orders.Shipping
                 public static global::System.Threading.Tasks.ValueTask<string> Enqueue(global::Tasks.ITaskClient client, global::System.Guid orderId, global::System.DateTimeOffset shipAt, byte[] label, global::Tasks.TaskEnqueueOptions? options = null, global::System.Threading.CancellationToken cancellationToken = default)
                     => client.EnqueueAsync(Definition, new Arguments(orderId, shipAt, label), options, cancellationToken);
 
+                /// <summary>
+                /// Adds the task to <paramref name="batch"/>; <see cref="global::Tasks.ITaskClient.EnqueueBatchAsync"/> sends the batch, packing many tasks into each message.
+                /// </summary>
+                public static void AddTo(global::Tasks.TaskBatch batch, global::System.Guid orderId, global::System.DateTimeOffset shipAt, byte[] label)
+                    => batch.Add(Definition, new Arguments(orderId, shipAt, label));
+
                 /// <summary>The arguments of one call, in parameter order: what travels in the message.</summary>
                 public sealed class Arguments
                 {

@@ -37,6 +37,12 @@ namespace Billing
             public static global::System.Threading.Tasks.ValueTask<string> Enqueue(global::Tasks.ITaskClient client, int[] invoiceIds, global::Tasks.TaskEnqueueOptions? options = null, global::System.Threading.CancellationToken cancellationToken = default)
                 => client.EnqueueAsync(Definition, new Arguments(invoiceIds), options, cancellationToken);
 
+            /// <summary>
+            /// Adds the task to <paramref name="batch"/>; <see cref="global::Tasks.ITaskClient.EnqueueBatchAsync"/> sends the batch, packing many tasks into each message.
+            /// </summary>
+            public static void AddTo(global::Tasks.TaskBatch batch, int[] invoiceIds)
+                => batch.Add(Definition, new Arguments(invoiceIds));
+
             /// <summary>The arguments of one call, in parameter order: what travels in the message.</summary>
             public sealed class Arguments
             {

@@ -35,6 +35,12 @@ partial class Jobs
         public static global::System.Threading.Tasks.ValueTask<string> Enqueue(global::Tasks.ITaskClient client_, string @class, int options, string client, string cancellationToken, string ToString, string Arguments, global::Tasks.TaskEnqueueOptions? options_ = null, global::System.Threading.CancellationToken cancellationToken_ = default)
             => client_.EnqueueAsync(Definition, new Arguments(@class, options, client, cancellationToken, ToString, Arguments), options_, cancellationToken_);
 
+        /// <summary>
+        /// Adds the task to <paramref name="batch"/>; <see cref="global::Tasks.ITaskClient.EnqueueBatchAsync"/> sends the batch, packing many tasks into each message.
+        /// </summary>
+        public static void AddTo(global::Tasks.TaskBatch batch, string @class, int options, string client, string cancellationToken, string ToString, string Arguments)
+            => batch.Add(Definition, new Arguments(@class, options, client, cancellationToken, ToString, Arguments));
+
         /// <summary>The arguments of one call, in parameter order: what travels in the message.</summary>
         public sealed class Arguments
         {

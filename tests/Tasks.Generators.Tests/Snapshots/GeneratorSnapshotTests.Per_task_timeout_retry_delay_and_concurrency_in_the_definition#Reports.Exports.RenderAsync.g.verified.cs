@@ -42,6 +42,12 @@ namespace Reports
             public static global::System.Threading.Tasks.ValueTask<string> Enqueue(global::Tasks.ITaskClient client, int reportId, global::Tasks.TaskEnqueueOptions? options = null, global::System.Threading.CancellationToken cancellationToken = default)
                 => client.EnqueueAsync(Definition, new Arguments(reportId), options, cancellationToken);
 
+            /// <summary>
+            /// Adds the task to <paramref name="batch"/>; <see cref="global::Tasks.ITaskClient.EnqueueBatchAsync"/> sends the batch, packing many tasks into each message.
+            /// </summary>
+            public static void AddTo(global::Tasks.TaskBatch batch, int reportId)
+                => batch.Add(Definition, new Arguments(reportId));
+
             /// <summary>The arguments of one call, in parameter order: what travels in the message.</summary>
             public sealed class Arguments
             {

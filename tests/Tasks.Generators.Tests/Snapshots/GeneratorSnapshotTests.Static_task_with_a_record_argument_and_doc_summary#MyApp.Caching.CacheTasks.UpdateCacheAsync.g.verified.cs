@@ -40,6 +40,13 @@ namespace MyApp.Caching
             public static global::System.Threading.Tasks.ValueTask<string> Enqueue(global::Tasks.ITaskClient client, string key, global::MyApp.Caching.Report report, global::Tasks.TaskEnqueueOptions? options = null, global::System.Threading.CancellationToken cancellationToken = default)
                 => client.EnqueueAsync(Definition, new Arguments(key, report), options, cancellationToken);
 
+            /// <summary>
+            /// Refreshes the cached page for <c>key</c> from a <see cref="T:MyApp.Caching.Report" />.
+            /// <para>Adds the task to <paramref name="batch"/>; <see cref="global::Tasks.ITaskClient.EnqueueBatchAsync"/> sends the batch, packing many tasks into each message.</para>
+            /// </summary>
+            public static void AddTo(global::Tasks.TaskBatch batch, string key, global::MyApp.Caching.Report report)
+                => batch.Add(Definition, new Arguments(key, report));
+
             /// <summary>The arguments of one call, in parameter order: what travels in the message.</summary>
             public sealed class Arguments
             {

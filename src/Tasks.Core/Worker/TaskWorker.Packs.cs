@@ -1,0 +1,150 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace Tasks;
+
+/// <summary>
+/// Running a pack (many tasks in one message, from a bulk enqueue): each task runs as if it came
+/// alone, with its own id, attempt, timeout and policy. Those that must run again go back as
+/// messages of their own, dead letters are stored one by one, and only then is the pack deleted:
+/// a crash in between runs some tasks twice, never loses one.
+/// </summary>
+public sealed partial class TaskWorker
+{
+    private async Task RunPackAsync(ReceivedTaskMessage pack, SemaphoreSlim? queueSlot, bool holdsSlot)
+    {
+        TaskPack.Contents contents;
+        try
+        {
+            contents = TaskPack.Read(pack.Body);
+        }
+        catch (TaskEnvelopeException ex)
+        {
+            if (holdsSlot) ReleaseSlots(queueSlot, 1);
+            await SettleAsync(pack, DeadLetter(pack, null, ex.Message, ex)).ConfigureAwait(false);
+            return;
+        }
+
+        pack.MessageId = contents.PackId ?? pack.TransportMessageId;
+        var results = new TaskRunResult?[contents.Envelopes.Count];
+        var inner = new ReceivedTaskMessage[results.Length];
+        using var renewing = new CancellationTokenSource();
+        var renewal = RenewLeaseLoopAsync(pack, time.GetTimestamp(), renewing.Token);
+        var run = new LongRun($"(pack of {results.Length} tasks)", renewing);
+        longRuns[pack] = run;
+        try
+        {
+            await RunPackedTasksAsync(pack, contents, inner, results, queueSlot).ConfigureAwait(false);
+        }
+        finally
+        {
+            longRuns.TryRemove(pack, out _);
+            renewing.Cancel();
+            await renewal.ConfigureAwait(false);
+            if (holdsSlot) ReleaseSlots(queueSlot, 1);
+        }
+
+        // A stop gave up on the pack and released it whole: its tasks run again, finished or not.
+        if (!run.TryFinish())
+        {
+            Interlocked.Decrement(ref abandonedRuns);
+            return;
+        }
+
+        await SettlePackAsync(pack, contents, inner, results).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs the tasks of a pack in its slot, and in parallel in any slot that is free, so a pack
+    /// of slow tasks uses the worker's concurrency. A task not started when the worker stops keeps
+    /// a null result: it goes back to the queue unrun.
+    /// </summary>
+    private async Task RunPackedTasksAsync(ReceivedTaskMessage pack, TaskPack.Contents contents, ReceivedTaskMessage[] inner, TaskRunResult?[] results, SemaphoreSlim? queueSlot)
+    {
+        var parallel = new List<Task>();
+        for (var i = 0; i < results.Length; i++)
+        {
+            if (stopReceiving.IsCancellationRequested) break;
+            // Known by its place in the pack until its envelope is read (and, if it cannot be, in its dead letter).
+            inner[i] = new ReceivedTaskMessage(pack.Queue, pack.TransportMessageId, contents.Envelopes[i], pack.Attempt + contents.PriorAttempts) { MessageId = $"{pack.MessageId}#{i + 1}" };
+            if (TryAcquireSlot(queueSlot)) parallel.Add(RunPackedTaskAsync(inner, results, i, queueSlot, ownsSlot: true));
+            else await RunPackedTaskAsync(inner, results, i, queueSlot, ownsSlot: false).ConfigureAwait(false);
+        }
+
+        await Task.WhenAll(parallel).ConfigureAwait(false);
+    }
+
+    private async Task RunPackedTaskAsync(ReceivedTaskMessage[] inner, TaskRunResult?[] results, int index, SemaphoreSlim? queueSlot, bool ownsSlot)
+    {
+        try
+        {
+            if (ownsSlot) await Task.Yield(); // in a slot of its own, it runs beside the loop that started it
+            results[index] = await ExecuteAsync(inner[index], inPack: true).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // Left without a result, it goes back to the queue with the pack's other unfinished tasks.
+            Log.HandlingFailed(logger, ex, inner[index].MessageId, inner[index].Queue);
+        }
+        finally
+        {
+            if (ownsSlot) ReleaseSlots(queueSlot, 1);
+        }
+    }
+
+    private async Task SettlePackAsync(ReceivedTaskMessage pack, TaskPack.Contents contents, ReceivedTaskMessage[] inner, TaskRunResult?[] results)
+    {
+        var unrun = new List<ReadOnlyMemory<byte>>();
+        try
+        {
+            for (var i = 0; i < results.Length; i++)
+            {
+                switch (results[i]?.Outcome)
+                {
+                    case TaskOutcome.Completed:
+                        break;
+                    case TaskOutcome.Retried:
+                        // Alone, after its delay, counting the attempt it made here.
+                        await SendPackAsync(pack.Queue, [contents.Envelopes[i]], inner[i].Attempt, results[i]!.RetryDelay.GetValueOrDefault()).ConfigureAwait(false);
+                        break;
+                    case TaskOutcome.DeadLettered:
+                        await transport.AddDeadLetterAsync(pack.Queue, inner[i].MessageId, contents.Envelopes[i], DeadLetterDetails.From(results[i]!.Reason!, results[i]!.Exception, inner[i].Attempt), CancellationToken.None).ConfigureAwait(false);
+                        break;
+                    default:
+                        unrun.Add(contents.Envelopes[i]); // not started, released by a stop, or its handling failed
+                        break;
+                }
+            }
+
+            // Unrun tasks have not used this delivery's attempt.
+            if (unrun.Count > 0) await SendPackAsync(pack.Queue, unrun, pack.Attempt + contents.PriorAttempts - 1, TimeSpan.Zero).ConfigureAwait(false);
+            await transport.CompleteAsync(pack, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // The pack stays in the queue and comes back when its lease ends: its tasks run again, none is lost.
+            if (ex is TaskLeaseLostException) Log.LeaseLost(logger, ex, pack.MessageId, pack.Queue);
+            else Log.SettleFailed(logger, ex, pack.MessageId, pack.Queue);
+            return;
+        }
+
+        foreach (var result in results)
+        {
+            if (result is null) continue;
+            if (result.Outcome == TaskOutcome.Completed) Log.Completed(logger, result.TaskName!, result.MessageId, result.Attempt);
+            TasksTelemetry.Processed.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.OutcomeTag, result.Outcome.ToString()));
+            TaskRan?.Invoke(result);
+        }
+    }
+
+    /// <summary>Sends envelopes of a pack back to its queue as a pack of their own, which carries the attempts they made.</summary>
+    private async Task SendPackAsync(string queue, IReadOnlyList<ReadOnlyMemory<byte>> envelopes, int priorAttempts, TimeSpan delay)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        var packId = TaskHeaders.NewMessageId();
+        TaskPack.Write(buffer, envelopes, packId, time.GetUtcNow(), priorAttempts);
+        await transport.SendAsync(queue, new OutgoingTaskMessage(packId, buffer.WrittenMemory, delay, null), CancellationToken.None).ConfigureAwait(false);
+    }
+}
