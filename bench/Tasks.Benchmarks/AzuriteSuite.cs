@@ -20,52 +20,68 @@ internal static class AzuriteSuite
 
         // A fresh Azurite for each side: an Azurite that has already carried thousands of messages
         // is several times slower, which would hand the advantage to whichever side runs first.
-        var (rawTime, rawP50, rawP99) = await WithAzuriteAsync(connectionString => RawAsync(connectionString, count));
-        report.Figure($"raw SDK: {count:N0} messages, {Concurrency} senders, receives of 32, {Concurrency} deleters", rawTime.TotalSeconds, "s");
-        report.Figure("raw SDK throughput", count / rawTime.TotalSeconds, "messages/s");
-        report.Figure("raw SDK enqueue-to-receive p50", rawP50, "ms");
-        report.Figure("raw SDK enqueue-to-receive p99", rawP99, "ms");
+        var raw = await MeasuredAsync(connectionString => RawAsync(connectionString, count));
+        report.Figure($"raw SDK: {count:N0} messages, {Concurrency} senders, receives of 32, {Concurrency} deleters", raw.Elapsed.TotalSeconds, "s");
+        report.Figure("raw SDK throughput", count / raw.Elapsed.TotalSeconds, "messages/s");
+        report.Figure("raw SDK enqueue-to-receive p50", raw.P50, "ms");
+        report.Figure("raw SDK enqueue-to-receive p99", raw.P99, "ms");
 
+        Side? webJobs32 = null;
         foreach (var concurrency in new[] { Concurrency, 2 * Concurrency })
         {
             // Sides alternate, each on a fresh Azurite: WebJobs with the same batch, then Tasks.
-            var (webJobsTime, webJobsP50, webJobsP99, webJobsCpu) = await MeasuredAsync(connectionString => WebJobsPeer.RunAsync(connectionString, count, Math.Min(32, concurrency), Concurrency));
-            report.Figure($"WebJobs QueueTrigger (BatchSize {Math.Min(32, concurrency)}) throughput", count / webJobsTime.TotalSeconds, "tasks/s");
-            report.Figure($"WebJobs (BatchSize {Math.Min(32, concurrency)}) enqueue-to-start p50 / p99", webJobsP50, $"ms / {webJobsP99:0} ms");
-            report.Figure($"WebJobs (BatchSize {Math.Min(32, concurrency)}) process CPU per 1,000 tasks", webJobsCpu * 1000 / count, "s");
-
-            var (time, p50, p99, cpu) = await MeasuredAsync(connectionString => TasksAsync(connectionString, count, concurrency));
             var batch = Math.Min(32, concurrency);
-            report.Figure($"Tasks (MaxConcurrency {concurrency}, receives of up to {batch}): {count:N0} tasks, {Concurrency} senders", time.TotalSeconds, "s");
-            report.Figure($"Tasks (MaxConcurrency {concurrency}) throughput", count / time.TotalSeconds, "tasks/s");
-            report.Figure($"Tasks (MaxConcurrency {concurrency}) enqueue-to-start p50", p50, "ms");
-            report.Figure($"Tasks (MaxConcurrency {concurrency}) enqueue-to-start p99", p99, "ms");
-            report.Figure($"Tasks (MaxConcurrency {concurrency}) process CPU per 1,000 tasks", cpu * 1000 / count, "s");
-            var ratio = rawTime.TotalSeconds / time.TotalSeconds;
+            var webJobs = await MeasuredAsync(connectionString => WebJobsPeer.RunAsync(connectionString, count, batch, Concurrency));
+            Describe(report, $"WebJobs QueueTrigger (BatchSize {batch})", webJobs, count);
+            var tasks = await MeasuredAsync(connectionString => TasksAsync(connectionString, count, concurrency, bulk: false));
+            Describe(report, $"Tasks (MaxConcurrency {concurrency}, receives of up to {batch})", tasks, count);
+            var ratio = raw.Elapsed.TotalSeconds / tasks.Elapsed.TotalSeconds;
             report.Ratio($"Tasks (MaxConcurrency {concurrency}, receives of {batch}) / raw SDK (receives of 32) throughput", ratio, ">= 0.9", ratio >= 0.9);
-            var peer = webJobsTime.TotalSeconds / time.TotalSeconds;
+            var peer = webJobs.Elapsed.TotalSeconds / tasks.Elapsed.TotalSeconds;
             report.Ratio($"Tasks / WebJobs throughput (MaxConcurrency {concurrency})", peer, ">= 1.0", peer >= 1.0);
-            report.Ratio($"Tasks / WebJobs CPU per task (MaxConcurrency {concurrency})", cpu / webJobsCpu, "(reported; senders included on both sides)", true);
+            report.Ratio($"Tasks / WebJobs CPU per task (MaxConcurrency {concurrency})", tasks.CpuSeconds / webJobs.CpuSeconds, "(reported; senders included on both sides)", true);
+            report.Ratio($"Tasks / WebJobs storage calls per task (MaxConcurrency {concurrency})", (double)tasks.Calls.Values.Sum() / webJobs.Calls.Values.Sum(), "(reported)", true);
+            webJobs32 = webJobs;
         }
+
+        // Bulk enqueue: the same tasks added to batches of BulkBatch and sent by the same 16 senders.
+        var bulk = await MeasuredAsync(connectionString => TasksAsync(connectionString, count, 2 * Concurrency, bulk: true));
+        Describe(report, $"Tasks bulk (batches of {BulkBatch}, MaxConcurrency {2 * Concurrency})", bulk, count);
+        var bulkRatio = webJobs32!.Elapsed.TotalSeconds / bulk.Elapsed.TotalSeconds;
+        report.Ratio("Tasks bulk / WebJobs (BatchSize 32) throughput", bulkRatio, ">= 10", bulkRatio >= 10);
+        var bulkCpu = bulk.CpuSeconds / webJobs32.CpuSeconds;
+        report.Ratio("Tasks bulk / WebJobs (BatchSize 32) CPU per task", bulkCpu, "<= 0.2", bulkCpu <= 0.2);
 
         report.Save();
     }
 
+    private const int BulkBatch = 500;
+
+    /// <summary>One side of a run: its time, latency, this process's CPU, and the storage calls Azurite served.</summary>
+    private sealed record Side(TimeSpan Elapsed, double P50, double P99, double CpuSeconds, IReadOnlyDictionary<string, int> Calls);
+
+    private static void Describe(Report report, string side, Side result, int count)
+    {
+        report.Figure($"{side}: {count:N0} tasks, {Concurrency} senders", result.Elapsed.TotalSeconds, "s");
+        report.Figure($"{side} throughput", count / result.Elapsed.TotalSeconds, "tasks/s");
+        report.Figure($"{side} enqueue-to-start p50 / p99", result.P50, $"ms / {result.P99:0} ms");
+        report.Figure($"{side} process CPU per 1,000 tasks", result.CpuSeconds * 1000 / count, "s");
+        report.Figure($"{side} storage calls per task", (double)result.Calls.Values.Sum() / count,
+            string.Join(", ", result.Calls.Select(c => $"{c.Key} {(double)c.Value / count:0.###}")));
+    }
+
     /// <summary>A run on a fresh Azurite, with this process's CPU time over it (senders and consumer alike, on both sides).</summary>
-    private static async Task<(TimeSpan Elapsed, double P50, double P99, double CpuSeconds)> MeasuredAsync(Func<string, Task<(TimeSpan, double, double)>> run)
+    private static async Task<Side> MeasuredAsync(Func<string, Task<(TimeSpan, double, double)>> run)
     {
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
-        var (elapsed, p50, p99) = await WithAzuriteAsync(run);
-        return (elapsed, p50, p99, (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds);
-    }
-
-    private static async Task<T> WithAzuriteAsync<T>(Func<string, Task<T>> run)
-    {
         await using var azurite = await AzuriteProcess.StartAsync();
-        return await run(azurite.ConnectionString);
+        var (elapsed, p50, p99) = await run(azurite.ConnectionString);
+        var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
+        await Task.Delay(500); // the access log of the last requests
+        return new Side(elapsed, p50, p99, cpu, azurite.RequestCounts());
     }
 
-    private static async Task<(TimeSpan, double, double)> TasksAsync(string connectionString, int count, int concurrency)
+    private static async Task<(TimeSpan, double, double)> TasksAsync(string connectionString, int count, int concurrency, bool bulk)
     {
         var transport = new AzureQueueTransport(new AzureQueueOptions { ConnectionString = connectionString, QueuePrefix = "bench-" });
         var client = new TaskClient(transport);
@@ -78,8 +94,21 @@ internal static class AzuriteSuite
         await worker.StartAsync();
 
         var clock = Stopwatch.StartNew();
-        await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = Concurrency }, async (_, ct) =>
-            await BenchTasks.TimedAsync.Enqueue(client, Stopwatch.GetTimestamp(), cancellationToken: ct));
+        if (bulk)
+        {
+            await Parallel.ForEachAsync(Enumerable.Range(0, count).Chunk(BulkBatch), new ParallelOptions { MaxDegreeOfParallelism = Concurrency }, async (chunk, ct) =>
+            {
+                var batch = new TaskBatch();
+                foreach (var _ in chunk) BenchTasks.TimedAsync.AddTo(batch, Stopwatch.GetTimestamp());
+                await client.EnqueueBatchAsync(batch, cancellationToken: ct);
+            });
+        }
+        else
+        {
+            await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = Concurrency }, async (_, ct) =>
+                await BenchTasks.TimedAsync.Enqueue(client, Stopwatch.GetTimestamp(), cancellationToken: ct));
+        }
+
         while (Latency.Count < count) await Task.Delay(5);
         var elapsed = clock.Elapsed;
         await worker.StopAsync();

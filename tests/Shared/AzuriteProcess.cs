@@ -66,6 +66,34 @@ internal sealed partial class AzuriteProcess : IAsyncDisposable
         return directory?.FullName ?? throw new InvalidOperationException("package.json not found above the binaries.");
     }
 
+    /// <summary>
+    /// The storage operations Azurite has served, counted from its access log by kind (send,
+    /// receive, delete, update, create, other): what a library costs the service, measured outside it.
+    /// </summary>
+    public IReadOnlyDictionary<string, int> RequestCounts()
+    {
+        var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        foreach (Match request in AccessLogLine().Matches(process.Output))
+        {
+            var (method, path) = (request.Groups[1].Value, request.Groups[2].Value);
+            var kind = (method, path.Contains("/messages", StringComparison.Ordinal)) switch
+            {
+                ("POST", true) => "send",
+                ("GET", true) when !path.Contains("peekonly=true", StringComparison.Ordinal) => "receive",
+                ("DELETE", true) => "delete",
+                ("PUT", true) => "update",
+                ("PUT", false) when !path.Contains("comp=", StringComparison.Ordinal) => "create",
+                _ => "other",
+            };
+            counts[kind] = counts.GetValueOrDefault(kind) + 1;
+        }
+
+        return counts;
+    }
+
+    [GeneratedRegex(@"\] ""(GET|PUT|POST|DELETE|HEAD|OPTIONS) (\S+) HTTP/[\d.]+"" \d{3}")]
+    private static partial Regex AccessLogLine();
+
     [GeneratedRegex(@"successfully listens on http://127\.0\.0\.1:(\d+)")]
     private static partial Regex Listening();
 }

@@ -97,6 +97,7 @@ public sealed partial class TaskWorker
     private async Task SettlePackAsync(ReceivedTaskMessage pack, TaskPack.Contents contents, ReceivedTaskMessage[] inner, TaskRunResult?[] results)
     {
         var unrun = new List<ReadOnlyMemory<byte>>();
+        var sends = new List<Task>();
         try
         {
             for (var i = 0; i < results.Length; i++)
@@ -107,10 +108,10 @@ public sealed partial class TaskWorker
                         break;
                     case TaskOutcome.Retried:
                         // Alone, after its delay, counting the attempt it made here.
-                        await SendPackAsync(pack.Queue, [contents.Envelopes[i]], inner[i].Attempt, results[i]!.RetryDelay.GetValueOrDefault()).ConfigureAwait(false);
+                        sends.Add(SendPackAsync(pack.Queue, [contents.Envelopes[i]], inner[i].Attempt, results[i]!.RetryDelay.GetValueOrDefault()));
                         break;
                     case TaskOutcome.DeadLettered:
-                        await transport.AddDeadLetterAsync(pack.Queue, inner[i].MessageId, contents.Envelopes[i], DeadLetterDetails.From(results[i]!.Reason!, results[i]!.Exception, inner[i].Attempt), CancellationToken.None).ConfigureAwait(false);
+                        sends.Add(transport.AddDeadLetterAsync(pack.Queue, inner[i].MessageId, contents.Envelopes[i], DeadLetterDetails.From(results[i]!.Reason!, results[i]!.Exception, inner[i].Attempt), CancellationToken.None).AsTask());
                         break;
                     default:
                         unrun.Add(contents.Envelopes[i]); // not started, released by a stop, or its handling failed
@@ -118,6 +119,7 @@ public sealed partial class TaskWorker
                 }
             }
 
+            await Task.WhenAll(sends).ConfigureAwait(false);
             // Unrun tasks have not used this delivery's attempt.
             if (unrun.Count > 0) await SendPackAsync(pack.Queue, unrun, pack.Attempt + contents.PriorAttempts - 1, TimeSpan.Zero).ConfigureAwait(false);
             await transport.CompleteAsync(pack, CancellationToken.None).ConfigureAwait(false);
