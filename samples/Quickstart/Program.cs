@@ -33,7 +33,7 @@ worker.TaskRan += result =>
         _ => "",
     };
     Console.WriteLine($"[{result.Queue}] {result.TaskName} attempt {result.Attempt}: {result.Outcome} {detail}");
-    if (result.Outcome is TaskOutcome.Completed or TaskOutcome.DeadLettered && Interlocked.Increment(ref finished) == 3)
+    if (result.Outcome is TaskOutcome.Completed or TaskOutcome.DeadLettered && Interlocked.Increment(ref finished) == 7)
         allDone.TrySetResult();
 };
 
@@ -43,7 +43,12 @@ Console.WriteLine($"Worker listening on: {string.Join(", ", worker.Queues)}");
 await DemoTasks.GreetAsync.Enqueue("Ada", times: 3);
 await DemoTasks.BuildReportAsync.Enqueue(new Report("Q3", [120, 80, 42]));
 await DemoTasks.ChargeAsync.Enqueue(Guid.NewGuid(), 19.99m);
-Console.WriteLine("Enqueued 3 tasks.");
+
+// Many tasks at once: one message carries them all, and each still runs, retries and dead-letters on its own.
+var batch = new TaskBatch();
+foreach (var name in new[] { "Grace", "Edsger", "Barbara", "Donald" }) DemoTasks.GreetAsync.AddTo(batch, name, times: 1);
+await TaskClient.Ambient.EnqueueBatchAsync(batch);
+Console.WriteLine($"Enqueued 3 tasks, and a batch of {batch.Count} in one message.");
 
 var outcome = await Task.WhenAny(allDone.Task, Task.Delay(TimeSpan.FromSeconds(30)));
 await worker.StopAsync();
