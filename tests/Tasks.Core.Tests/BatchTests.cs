@@ -141,6 +141,45 @@ public sealed class BatchTests
     }
 
     [Fact]
+    public async Task Tasks_of_a_pack_waiting_for_their_MaxConcurrency_when_a_stop_begins_go_back_unrun()
+    {
+        await using var h = new Harness(o =>
+        {
+            o.Queues.Clear();
+            o.Queues.Add(PolicyTasks.Queue);
+            o.MaxConcurrency = 4;
+        });
+        var ran = new ConcurrentQueue<(string Id, int Attempt)>();
+        var firstStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var releaseFirst = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var script = Scripts.Add(async (context, _) =>
+        {
+            ran.Enqueue((context.MessageId, context.Attempt));
+            if (ran.Count == 1)
+            {
+                firstStarted.SetResult();
+                await releaseFirst.Task;
+            }
+        });
+        var batch = new TaskBatch();
+        for (var i = 0; i < 5; i++) PolicyTasks.RunAsync.AddTo(batch, script); // MaxConcurrency = 1
+        var ids = await h.Client.EnqueueBatchAsync(batch);
+
+        await h.Worker.StartAsync();
+        await firstStarted.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        var stopping = h.Worker.StopAsync();
+        releaseFirst.SetResult();
+        await stopping.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Single(ran); // the four waiting for the task's gate did not start during the stop
+        Assert.Single(h.Transport.Peek(PolicyTasks.Queue));
+        await using var next = new TaskWorker(h.Transport, h.Options, timeProvider: h.Time);
+        while (await next.RunOnceAsync() > 0) { }
+        Assert.Equal(ids.Order(), ran.Select(r => r.Id).Order());
+        Assert.All(ran, r => Assert.Equal(1, r.Attempt));
+    }
+
+    [Fact]
     public async Task A_batch_with_one_task_too_large_for_any_message_sends_nothing_and_names_it()
     {
         await using var h = new Harness();

@@ -19,7 +19,7 @@ public sealed partial class TaskWorker
         [LoggerMessage(2, LogLevel.Information, "Task worker stopped after {Elapsed}; {Released} unfinished task(s) were released to run again")]
         public static partial void Stopped(ILogger logger, TimeSpan elapsed, int released);
 
-        [LoggerMessage(3, LogLevel.Warning, "Task {TaskName} (message {MessageId}) failed on attempt {Attempt} of {MaxAttempts}; retrying in {Delay}")]
+        [LoggerMessage(3, LogLevel.Warning, "Task {TaskName} (message {MessageId}) failed on attempt {Attempt} of {MaxAttempts}; retrying in {Delay} at the earliest")]
         public static partial void Retrying(ILogger logger, Exception exception, string taskName, string messageId, int attempt, int maxAttempts, TimeSpan delay);
 
         [LoggerMessage(4, LogLevel.Error, "Message {MessageId} on {Queue} was dead-lettered: {Reason}")]

@@ -81,7 +81,9 @@ public sealed partial class TaskWorker
         try
         {
             if (ownsSlot) await Task.Yield(); // in a slot of its own, it runs beside the loop that started it
-            results[index] = await ExecuteAsync(inner[index], inPack: true).ConfigureAwait(false);
+            var result = results[index] = await ExecuteAsync(inner[index], inPack: true).ConfigureAwait(false);
+            // Said as each task ends, not when the pack is settled, so the log tells when it ran.
+            if (result?.Outcome == TaskOutcome.Completed) Log.Completed(logger, result.TaskName!, result.MessageId, result.Attempt);
         }
         catch (Exception ex)
         {
@@ -115,6 +117,7 @@ public sealed partial class TaskWorker
                         break;
                     default:
                         unrun.Add(contents.Envelopes[i]); // not started, released by a stop, or its handling failed
+                        if (results[i] is null) Interlocked.Increment(ref released); // a released run counted itself
                         break;
                 }
             }
@@ -135,7 +138,6 @@ public sealed partial class TaskWorker
         foreach (var result in results)
         {
             if (result is null) continue;
-            if (result.Outcome == TaskOutcome.Completed) Log.Completed(logger, result.TaskName!, result.MessageId, result.Attempt);
             TasksTelemetry.Processed.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.OutcomeTag, result.Outcome.ToString()));
             TaskRan?.Invoke(result);
         }

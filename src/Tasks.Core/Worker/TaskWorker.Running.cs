@@ -99,7 +99,11 @@ public sealed partial class TaskWorker
     private SemaphoreSlim? TaskGate(TaskDefinition task)
         => task.MaxConcurrency is { } limit ? taskGates.GetOrAdd(task, static (_, n) => new SemaphoreSlim(n, n), limit) : null;
 
-    /// <summary>False if the worker stopped while the message waited for its task's gate; renews the lease of <paramref name="leased"/> meanwhile.</summary>
+    /// <summary>
+    /// False if a stop began while the message waited for its task's gate: a run that has not
+    /// started does not start during a stop, and its message goes back for another worker.
+    /// Renews the lease of <paramref name="leased"/> meanwhile.
+    /// </summary>
     private async Task<bool> WaitForGateAsync(SemaphoreSlim gate, ReceivedTaskMessage? leased)
     {
         if (gate.Wait(0)) return true;
@@ -107,10 +111,10 @@ public sealed partial class TaskWorker
         var renewal = leased is null ? Task.CompletedTask : RenewLeaseLoopAsync(leased, time.GetTimestamp(), renewing.Token);
         try
         {
-            await gate.WaitAsync(abortTasks.Token).ConfigureAwait(false);
+            await gate.WaitAsync(stopReceiving.Token).ConfigureAwait(false);
             return true;
         }
-        catch (OperationCanceledException) when (abortTasks.IsCancellationRequested)
+        catch (OperationCanceledException) when (stopReceiving.IsCancellationRequested)
         {
             return false;
         }
