@@ -35,6 +35,8 @@ public static class TasksServiceCollectionExtensions
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<IOptions<TaskWorkerOptions>>().Value.SerializerOptions,
             sp.GetRequiredService<IOptions<TaskWorkerOptions>>().Value.Signing));
+        services.TryAddSingleton<ITaskQueueMonitor>(sp => sp.GetRequiredService<ITaskTransport>() as ITaskQueueMonitor
+            ?? throw new InvalidOperationException($"The task transport {sp.GetRequiredService<ITaskTransport>().GetType().Name} cannot report queue depths (it does not implement ITaskQueueMonitor)."));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TaskClientHostedService>());
         return new TasksBuilder(services);
     }

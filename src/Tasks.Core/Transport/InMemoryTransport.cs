@@ -12,7 +12,7 @@ namespace Tasks;
 /// the same message size limit as Azure — so code that works here works there. Nothing survives
 /// the process.
 /// </summary>
-public sealed class InMemoryTransport : ITaskTransport, IMessageArrivalNotifier
+public sealed class InMemoryTransport : ITaskTransport, IMessageArrivalNotifier, ITaskQueueMonitor
 {
     /// <summary>The size limit of an Azure Storage queue message after base64, so both transports fail alike.</summary>
     public const int DefaultMaxMessageBytes = 49_152;
@@ -170,6 +170,17 @@ public sealed class InMemoryTransport : ITaskTransport, IMessageArrivalNotifier
         }
 
         return default;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<TaskQueueDepth> GetDepthAsync(string queue, CancellationToken cancellationToken = default)
+    {
+        lock (gate)
+        {
+            var exists = queues.TryGetValue(queue, out var state);
+            var deadLetterCount = deadLetters.Count(d => d.Queue == queue);
+            return new(new TaskQueueDepth(queue, exists, exists ? state!.Live.Count : 0, deadLetterCount));
+        }
     }
 
     /// <inheritdoc />
