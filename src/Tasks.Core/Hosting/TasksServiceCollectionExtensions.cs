@@ -37,6 +37,8 @@ public static class TasksServiceCollectionExtensions
             sp.GetRequiredService<IOptions<TaskWorkerOptions>>().Value.Signing));
         services.TryAddSingleton<ITaskQueueMonitor>(sp => sp.GetRequiredService<ITaskTransport>() as ITaskQueueMonitor
             ?? throw new InvalidOperationException($"The task transport {sp.GetRequiredService<ITaskTransport>().GetType().Name} cannot report queue depths (it does not implement ITaskQueueMonitor)."));
+        services.TryAddSingleton<ITaskDeadLetters>(sp => sp.GetRequiredService<ITaskTransport>() as ITaskDeadLetters
+            ?? throw new InvalidOperationException($"The task transport {sp.GetRequiredService<ITaskTransport>().GetType().Name} cannot list or requeue dead letters (it does not implement ITaskDeadLetters)."));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TaskClientHostedService>());
         return new TasksBuilder(services);
     }

@@ -12,7 +12,7 @@ namespace Tasks;
 /// the same message size limit as Azure — so code that works here works there. Nothing survives
 /// the process.
 /// </summary>
-public sealed class InMemoryTransport : ITaskTransport, IMessageArrivalNotifier, ITaskQueueMonitor
+public sealed partial class InMemoryTransport : ITaskTransport, IMessageArrivalNotifier
 {
     /// <summary>The size limit of an Azure Storage queue message after base64, so both transports fail alike.</summary>
     public const int DefaultMaxMessageBytes = 49_152;
@@ -172,25 +172,6 @@ public sealed class InMemoryTransport : ITaskTransport, IMessageArrivalNotifier,
         return default;
     }
 
-    /// <inheritdoc />
-    public ValueTask<TaskQueueDepth> GetDepthAsync(string queue, CancellationToken cancellationToken = default)
-    {
-        lock (gate)
-        {
-            var exists = queues.TryGetValue(queue, out var state);
-            var deadLetterCount = deadLetters.Count(d => d.Queue == queue);
-            return new(new TaskQueueDepth(queue, exists, exists ? state!.Live.Count : 0, deadLetterCount));
-        }
-    }
-
-    /// <inheritdoc />
-    public ValueTask AddDeadLetterAsync(string queue, string messageId, ReadOnlyMemory<byte> body, DeadLetterDetails reason, CancellationToken cancellationToken)
-    {
-        var copy = body.ToArray(); // the body is the caller's only until this returns
-        lock (gate) deadLetters.Add(new DeadLetteredMessage(queue, messageId, copy, reason, time.GetUtcNow()));
-        return default;
-    }
-
     private (QueueState State, Entry Entry) Owned(ReceivedTaskMessage message, string action)
     {
         var received = (Received)message;
@@ -280,9 +261,6 @@ public sealed class InMemoryTransport : ITaskTransport, IMessageArrivalNotifier,
         public long Lease { get; set; } = lease;
     }
 }
-
-/// <summary>A message in the in-memory dead-letter list.</summary>
-public sealed record DeadLetteredMessage(string Queue, string MessageId, ReadOnlyMemory<byte> Body, DeadLetterDetails Reason, DateTimeOffset DeadLetteredAt);
 
 /// <summary>What <see cref="InMemoryTransport.Peek"/> shows of a queued message.</summary>
 public sealed record QueuedMessageInfo(string MessageId, DateTimeOffset VisibleAt, int DequeueCount, ReadOnlyMemory<byte> Body);

@@ -1,0 +1,44 @@
+using System;
+using System.Globalization;
+using MessagePack;
+
+namespace Tasks;
+
+/// <summary>
+/// What a person needs to see of a message without the task's assembly: its task name, id,
+/// enqueue time and arguments as JSON (MessagePack's own JSON conversion, under
+/// <see cref="MessagePackSecurity.UntrustedData"/>). For dead letters and an operator's tools.
+/// </summary>
+/// <param name="TaskName">The wire name, or null for a pack or a message that is no envelope.</param>
+/// <param name="MessageId">The <c>id</c> header, if the message has one.</param>
+/// <param name="EnqueuedAt">The <c>enqueued-at</c> header, if it has one.</param>
+/// <param name="ArgumentsJson">The arguments in parameter order as a JSON array (a pack: its envelopes), or null if they cannot be read.</param>
+/// <param name="Problem">Why part of the message could not be read, or null.</param>
+internal sealed record EnvelopeSummary(string? TaskName, string? MessageId, DateTimeOffset? EnqueuedAt, string? ArgumentsJson, string? Problem)
+{
+    public static EnvelopeSummary Of(ReadOnlyMemory<byte> body)
+    {
+        string? name = null;
+        try
+        {
+            var reader = new MessagePackReader(body);
+            var fields = reader.ReadArrayHeader();
+            if (fields < 4) return new(null, null, null, null, $"The message is not a task envelope: an array of {fields} fields.");
+            reader.Skip(); // the version
+            name = reader.ReadString();
+            var start = (int)reader.Consumed;
+            TaskEnvelope.SkipBounded(ref reader, TaskSerializer.DefaultOptions);
+            var arguments = body[start..(int)reader.Consumed];
+            var headers = TaskHeaders.Read(body[(int)reader.Consumed..]);
+            headers.TryGetValue(TaskHeaders.MessageId, out var messageId);
+            DateTimeOffset? enqueuedAt = headers.TryGetValue(TaskHeaders.EnqueuedAt, out var at) && long.TryParse(at, NumberStyles.None, CultureInfo.InvariantCulture, out var ms)
+                ? DateTimeOffset.FromUnixTimeMilliseconds(ms)
+                : null;
+            return new(name, messageId, enqueuedAt, MessagePackSerializer.ConvertToJson(arguments, TaskSerializer.DefaultOptions), null);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return new(name, null, null, null, $"The message could not be read as a task envelope: {ex.Message}");
+        }
+    }
+}

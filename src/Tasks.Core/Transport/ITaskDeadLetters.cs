@@ -1,0 +1,73 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace Tasks;
+
+/// <summary>
+/// What an operator does with dead letters: list them with their arguments as JSON, send them
+/// back to their queue (same message id, attempts counted afresh), or delete them. Both
+/// transports implement it; a host registers it.
+/// </summary>
+public interface ITaskDeadLetters
+{
+    /// <summary>The dead letters of <paramref name="queue"/> that match <paramref name="filter"/> (all if null), oldest first.</summary>
+    ValueTask<IReadOnlyList<TaskDeadLetter>> ListDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Sends the matching dead letters back to <paramref name="queue"/>, each exactly as it was enqueued; returns how many.</summary>
+    ValueTask<int> RequeueDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes the matching dead letters (all of them if <paramref name="filter"/> is null: a purge); returns how many.</summary>
+    ValueTask<int> DeleteDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default);
+}
+
+/// <summary>A dead letter, as an operator sees it.</summary>
+/// <param name="Queue">The task queue it came from.</param>
+/// <param name="MessageId">The id <c>Enqueue</c> returned; a requeue keeps it.</param>
+/// <param name="TaskName">The task's wire name, or null if the message is no readable envelope.</param>
+/// <param name="Attempt">The attempt on which it was given up.</param>
+/// <param name="Reason">Why.</param>
+/// <param name="ExceptionType">The exception that ended the task, if one did.</param>
+/// <param name="ExceptionMessage">Its message.</param>
+/// <param name="EnqueuedAt">When it was first enqueued, if the envelope says.</param>
+/// <param name="DeadLetteredAt">When it was dead-lettered.</param>
+/// <param name="ArgumentsJson">The arguments as a JSON array in parameter order, or null if they cannot be read.</param>
+public sealed record TaskDeadLetter(
+    string Queue,
+    string MessageId,
+    string? TaskName,
+    int Attempt,
+    string Reason,
+    string? ExceptionType,
+    string? ExceptionMessage,
+    DateTimeOffset? EnqueuedAt,
+    DateTimeOffset DeadLetteredAt,
+    string? ArgumentsJson);
+
+/// <summary>Which dead letters an operation applies to: every condition set must hold.</summary>
+public sealed class DeadLetterFilter
+{
+    /// <summary>Only the dead letter with this message id.</summary>
+    public string? MessageId { get; init; }
+
+    /// <summary>Only dead letters of this task (its wire name).</summary>
+    public string? TaskName { get; init; }
+
+    /// <summary>Only dead letters whose reason contains this text (ordinal, ignoring case).</summary>
+    public string? ReasonContains { get; init; }
+
+    /// <summary>Only dead letters dead-lettered at or after this time.</summary>
+    public DateTimeOffset? From { get; init; }
+
+    /// <summary>Only dead letters dead-lettered before this time.</summary>
+    public DateTimeOffset? To { get; init; }
+
+    internal static bool Matches(DeadLetterFilter? filter, TaskDeadLetter letter)
+        => filter is null
+        || ((filter.MessageId is null || filter.MessageId == letter.MessageId)
+            && (filter.TaskName is null || filter.TaskName == letter.TaskName)
+            && (filter.ReasonContains is null || letter.Reason.Contains(filter.ReasonContains, StringComparison.OrdinalIgnoreCase))
+            && (filter.From is null || letter.DeadLetteredAt >= filter.From)
+            && (filter.To is null || letter.DeadLetteredAt < filter.To));
+}
