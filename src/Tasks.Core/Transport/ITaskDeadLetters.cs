@@ -63,11 +63,14 @@ public sealed class DeadLetterFilter
     /// <summary>Only dead letters dead-lettered before this time.</summary>
     public DateTimeOffset? To { get; init; }
 
-    internal static bool Matches(DeadLetterFilter? filter, TaskDeadLetter letter)
-        => filter is null
-        || ((filter.MessageId is null || filter.MessageId == letter.MessageId)
-            && (filter.TaskName is null || filter.TaskName == letter.TaskName)
-            && (filter.ReasonContains is null || letter.Reason.Contains(filter.ReasonContains, StringComparison.OrdinalIgnoreCase))
-            && (filter.From is null || letter.DeadLetteredAt >= filter.From)
-            && (filter.To is null || letter.DeadLetteredAt < filter.To));
+    /// <summary>Whether <paramref name="letter"/> meets every condition set.</summary>
+    public bool Matches(TaskDeadLetter letter)
+    {
+        ArgumentNullException.ThrowIfNull(letter);
+        return (MessageId is null || MessageId == letter.MessageId)
+            && (TaskName is null || TaskName == letter.TaskName)
+            && (ReasonContains is null || letter.Reason.Contains(ReasonContains, StringComparison.OrdinalIgnoreCase))
+            && (From is null || letter.DeadLetteredAt >= From)
+            && (To is null || letter.DeadLetteredAt < To);
+    }
 }

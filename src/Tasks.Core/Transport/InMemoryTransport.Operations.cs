@@ -54,7 +54,7 @@ public sealed partial class InMemoryTransport : ITaskQueueMonitor, ITaskDeadLett
     }
 
     private IEnumerable<(DeadLetteredMessage Message, TaskDeadLetter Letter)> Matching(string queue, DeadLetterFilter? filter)
-        => deadLetters.Where(m => m.Queue == queue).Select(m => (m, m.ToTaskDeadLetter())).Where(m => DeadLetterFilter.Matches(filter, m.Item2));
+        => deadLetters.Where(m => m.Queue == queue).Select(m => (m, m.ToTaskDeadLetter())).Where(m => filter?.Matches(m.Item2) ?? true);
 
     /// <inheritdoc />
     public ValueTask AddDeadLetterAsync(string queue, string messageId, ReadOnlyMemory<byte> body, DeadLetterDetails reason, CancellationToken cancellationToken)
@@ -70,7 +70,7 @@ public sealed record DeadLetteredMessage(string Queue, string MessageId, ReadOnl
 {
     internal TaskDeadLetter ToTaskDeadLetter()
     {
-        var summary = EnvelopeSummary.Of(Body);
+        var summary = TaskEnvelopeSummary.Of(Body);
         return new(Queue, MessageId, summary.TaskName, Reason.Attempt, Reason.Reason, Reason.ExceptionType, Reason.ExceptionMessage, summary.EnqueuedAt, DeadLetteredAt, summary.ArgumentsJson);
     }
 }

@@ -2,7 +2,7 @@ using System;
 using System.Globalization;
 using MessagePack;
 
-namespace Tasks;
+namespace Tasks.Transports;
 
 /// <summary>
 /// What a person needs to see of a message without the task's assembly: its task name, id,
@@ -14,9 +14,10 @@ namespace Tasks;
 /// <param name="EnqueuedAt">The <c>enqueued-at</c> header, if it has one.</param>
 /// <param name="ArgumentsJson">The arguments in parameter order as a JSON array (a pack: its envelopes), or null if they cannot be read.</param>
 /// <param name="Problem">Why part of the message could not be read, or null.</param>
-internal sealed record EnvelopeSummary(string? TaskName, string? MessageId, DateTimeOffset? EnqueuedAt, string? ArgumentsJson, string? Problem)
+public sealed record TaskEnvelopeSummary(string? TaskName, string? MessageId, DateTimeOffset? EnqueuedAt, string? ArgumentsJson, string? Problem)
 {
-    public static EnvelopeSummary Of(ReadOnlyMemory<byte> body)
+    /// <summary>Describes <paramref name="body"/>; never throws: what cannot be read is in <see cref="Problem"/>.</summary>
+    public static TaskEnvelopeSummary Of(ReadOnlyMemory<byte> body)
     {
         string? name = null;
         try

@@ -1,0 +1,147 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Azure;
+using Azure.Storage.Queues;
+using Azure.Storage.Queues.Models;
+
+namespace Tasks.Azure;
+
+/// <summary>
+/// What an operator sees and does: queue depth from the service's approximate counts, and dead
+/// letters read from the <c>-poison</c> queue, requeued byte for byte, or deleted.
+/// </summary>
+public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLetters
+{
+    // A queue cannot be browsed past 32 messages: a scan receives every poison message with this
+    // lease, acts on the matching ones, and makes the others visible again at once.
+    private static readonly TimeSpan ScanLease = TimeSpan.FromMinutes(1);
+
+    /// <inheritdoc />
+    public async ValueTask<TaskQueueDepth> GetDepthAsync(string queue, CancellationToken cancellationToken = default)
+    {
+        var messages = await CountAsync(queue, envelopeService.GetQueueClient(QueueName(queue)), cancellationToken).ConfigureAwait(false);
+        var deadLetters = await CountAsync(queue, textService.GetQueueClient(PoisonQueueName(queue)), cancellationToken).ConfigureAwait(false);
+        return new TaskQueueDepth(queue, messages is not null, messages ?? 0, deadLetters ?? 0);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<TaskDeadLetter>> ListDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default)
+    {
+        var listed = new List<TaskDeadLetter>();
+        await ScanDeadLettersAsync(queue, filter, (letter, _) =>
+        {
+            listed.Add(letter.Letter);
+            return Task.FromResult(false);
+        }, cancellationToken).ConfigureAwait(false);
+        return listed;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<int> RequeueDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default)
+    {
+        var target = textService.GetQueueClient(QueueName(queue));
+        return ScanDeadLettersAsync(queue, filter, async (letter, ct) =>
+        {
+            if (letter.Text is null) return false; // nothing to send back: it stays a dead letter
+            await target.SendMessageAsync(letter.Text, null, NeverExpires, ct).ConfigureAwait(false);
+            return true;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<int> DeleteDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default)
+        => ScanDeadLettersAsync(queue, filter, (_, _) => Task.FromResult(true), cancellationToken);
+
+    /// <summary>The approximate count of <paramref name="client"/>'s queue, or null if it does not exist.</summary>
+    private async Task<long?> CountAsync(string queue, QueueClient client, CancellationToken cancellationToken)
+    {
+        try
+        {
+            QueueProperties properties = await Guard(queue, cancellationToken, () => client.GetPropertiesAsync(cancellationToken)).ConfigureAwait(false);
+            return properties.ApproximateMessagesCount;
+        }
+        catch (TaskTransportException ex) when (ex.InnerException is RequestFailedException { ErrorCode: var code } && code == QueueErrorCode.QueueNotFound)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="act"/> on each matching dead letter, oldest first; deletes those it
+    /// returns true for (with the message holding their text, if apart) and makes the rest visible
+    /// again. Returns how many were deleted.
+    /// </summary>
+    private async ValueTask<int> ScanDeadLettersAsync(string queue, DeadLetterFilter? filter, Func<ScannedDeadLetter, CancellationToken, Task<bool>> act, CancellationToken cancellationToken)
+    {
+        var poison = textService.GetQueueClient(PoisonQueueName(queue));
+        if (await CountAsync(queue, poison, cancellationToken).ConfigureAwait(false) is null) return 0;
+        var received = new List<QueueMessage>();
+        while (true)
+        {
+            QueueMessage[] batch = await Guard(queue, cancellationToken, () => poison.ReceiveMessagesAsync(32, ScanLease, cancellationToken)).ConfigureAwait(false);
+            if (batch.Length == 0) break;
+            received.AddRange(batch);
+        }
+
+        var records = received.Select(m => (Message: m, Record: TryParse(m.Body.ToString()))).ToList();
+        var texts = records.Where(r => r.Record is null).ToDictionary(r => r.Message.MessageId, r => r.Message);
+        var done = new HashSet<string>(StringComparer.Ordinal);
+        var acted = 0;
+        try
+        {
+            foreach (var (message, record) in records.Where(r => r.Record is not null).OrderBy(r => r.Record!.DeadLetteredAt))
+            {
+                var holder = record!.MessageTextId is { } textId && texts.TryGetValue(textId, out var apart) ? apart : null;
+                var scanned = new ScannedDeadLetter(ToDeadLetter(queue, record, record.MessageText ?? holder?.Body.ToString()), record.MessageText ?? holder?.Body.ToString());
+                if (!(filter?.Matches(scanned.Letter) ?? true) || !await act(scanned, cancellationToken).ConfigureAwait(false)) continue;
+                await poison.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken).ConfigureAwait(false);
+                done.Add(message.MessageId);
+                if (holder is not null)
+                {
+                    await poison.DeleteMessageAsync(holder.MessageId, holder.PopReceipt, cancellationToken).ConfigureAwait(false);
+                    done.Add(holder.MessageId);
+                }
+
+                acted++;
+            }
+        }
+        finally
+        {
+            // Not cancelled: left leased, the dead letters would vanish from every view for a minute.
+            foreach (var message in received.Where(m => !done.Contains(m.MessageId)))
+                await poison.UpdateMessageAsync(message.MessageId, message.PopReceipt, (BinaryData?)null, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        return acted;
+    }
+
+    private static PoisonMessage? TryParse(string text)
+    {
+        try
+        {
+            return PoisonMessage.Parse(text);
+        }
+        catch (Exception ex) when (ex is System.Text.Json.JsonException or FormatException)
+        {
+            return null; // the text of a dead letter too large to sit beside its reason
+        }
+    }
+
+    private static TaskDeadLetter ToDeadLetter(string queue, PoisonMessage record, string? text)
+    {
+        var summary = TryDecode(text) is { } body ? TaskEnvelopeSummary.Of(body) : null;
+        return new TaskDeadLetter(queue, record.MessageId, summary?.TaskName, record.Attempt, record.Reason, record.ExceptionType, record.ExceptionMessage, summary?.EnqueuedAt, record.DeadLetteredAt, summary?.ArgumentsJson);
+    }
+
+    private static byte[]? TryDecode(string? text)
+    {
+        if (text is null) return null;
+        var bytes = new byte[text.Length * 3 / 4 + 3];
+        return Convert.TryFromBase64String(text, bytes, out var written) ? bytes[..written] : null;
+    }
+
+    private sealed record ScannedDeadLetter(TaskDeadLetter Letter, string? Text);
+}
