@@ -27,6 +27,34 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
         return new TaskQueueDepth(queue, messages is not null, messages ?? 0, deadLetters ?? 0);
     }
 
+    /// <summary>The task queues that exist under this transport's prefix (their names without it), poison queues left out.</summary>
+    public async ValueTask<IReadOnlyList<string>> ListQueuesAsync(CancellationToken cancellationToken = default)
+    {
+        var names = new List<string>();
+        await Guard("(every queue)", cancellationToken, async () =>
+        {
+            await foreach (var queue in envelopeService.GetQueuesAsync(prefix: string.IsNullOrEmpty(options.QueuePrefix) ? null : options.QueuePrefix, cancellationToken: cancellationToken).ConfigureAwait(false))
+            {
+                if (!queue.Name.EndsWith(AzureQueueNames.PoisonSuffix, StringComparison.Ordinal)) names.Add(queue.Name[(options.QueuePrefix?.Length ?? 0)..]);
+            }
+
+            return names;
+        }).ConfigureAwait(false);
+        return names;
+    }
+
+    /// <summary>
+    /// Up to 32 of the next messages of <paramref name="queue"/>, described without taking them
+    /// (Azure's peek: visible messages only, leases untouched); empty if the queue does not exist.
+    /// </summary>
+    public async ValueTask<IReadOnlyList<PeekedTaskMessage>> PeekAsync(string queue, int maxMessages = 32, CancellationToken cancellationToken = default)
+    {
+        var client = envelopeService.GetQueueClient(QueueName(queue));
+        if (await CountAsync(queue, client, cancellationToken).ConfigureAwait(false) is null) return [];
+        PeekedMessage[] peeked = await Guard(queue, cancellationToken, () => client.PeekMessagesAsync(Math.Clamp(maxMessages, 1, 32), cancellationToken)).ConfigureAwait(false);
+        return peeked.Select(m => new PeekedTaskMessage(m.MessageId, (int)Math.Min(m.DequeueCount, int.MaxValue), m.InsertedOn, TaskEnvelopeSummary.Of(m.Body.ToMemory()))).ToArray();
+    }
+
     /// <inheritdoc />
     public async ValueTask<IReadOnlyList<TaskDeadLetter>> ListDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default)
     {
@@ -145,3 +173,10 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
 
     private sealed record ScannedDeadLetter(TaskDeadLetter Letter, string? Text);
 }
+
+/// <summary>A message seen by <see cref="AzureQueueTransport.PeekAsync"/>.</summary>
+/// <param name="TransportMessageId">Azure's id of the message.</param>
+/// <param name="DequeueCount">How often it was received so far.</param>
+/// <param name="InsertedOn">When it was sent.</param>
+/// <param name="Envelope">What it holds: task, id and arguments as JSON.</param>
+public sealed record PeekedTaskMessage(string TransportMessageId, int DequeueCount, DateTimeOffset? InsertedOn, TaskEnvelopeSummary Envelope);

@@ -18,6 +18,8 @@ internal sealed class ChildProcess : IDisposable
 
     public Task WaitForExitAsync(TimeSpan timeout) => process.WaitForExitAsync().WaitAsync(timeout);
 
+    public int ExitCode => process.ExitCode;
+
     /// <summary>Sends a signal (KILL, TERM, STOP, CONT, ...) as an operator or the kernel would; nothing if the process has ended.</summary>
     public async Task SignalAsync(string signal)
     {

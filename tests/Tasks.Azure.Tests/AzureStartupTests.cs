@@ -13,7 +13,7 @@ namespace Tasks.Azure.Tests;
 public sealed class AzureStartupTests(AzuriteFixture azurite)
 {
     // A well-formed key that is not the account's.
-    private const string WrongKey = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleS13cm9uZw==";
+    internal const string WrongKey = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleS13cm9uZw==";
 
     [Fact]
     public async Task The_id_Enqueue_returns_is_the_task_context_id_the_poison_record_id_and_survives_a_requeue()
@@ -220,7 +220,7 @@ public sealed class AzureStartupTests(AzuriteFixture azurite)
         return options;
     }
 
-    private static string AccountKeyOf(string connectionString)
+    internal static string AccountKeyOf(string connectionString)
         => connectionString.Split(';').Single(p => p.StartsWith("AccountKey=")).Split('=', 2)[1];
 
     private static int ClosedPort()

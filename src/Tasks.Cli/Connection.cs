@@ -1,0 +1,92 @@
+using System;
+using System.CommandLine;
+using System.Threading.Tasks;
+using Tasks.Azure;
+using Tasks.Transports;
+
+namespace Tasks.Cli;
+
+/// <summary>What every command needs: where the queues are, and how to answer.</summary>
+internal static class Connection
+{
+    public const string ConnectionStringVariable = "TASKS_AZURE_CONNECTION_STRING";
+
+    public static readonly Option<string?> ConnectionString = new("--connection-string", "-c")
+    {
+        Description = $"The storage connection string. Default: the {ConnectionStringVariable} environment variable.",
+        Recursive = true,
+    };
+
+    public static readonly Option<Uri?> ServiceUri = new("--service-uri")
+    {
+        Description = "The queue service URI (https://<account>.queue.core.windows.net), signed in with DefaultAzureCredential, or a SAS URI.",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> Prefix = new("--prefix")
+    {
+        Description = "The queue prefix the apps use (AzureQueueOptions.QueuePrefix).",
+        Recursive = true,
+    };
+
+    public static readonly Option<bool> Json = new("--json")
+    {
+        Description = "Write JSON to standard output, for scripts.",
+        Recursive = true,
+    };
+
+    public static Option[] Options => [ConnectionString, ServiceUri, Prefix, Json];
+
+    /// <summary>
+    /// Runs <paramref name="body"/> with a transport; a fault becomes one line on standard error and
+    /// an exit code, never a stack trace, and never a secret (the transport's messages name the
+    /// endpoint, not the key).
+    /// </summary>
+    public static async Task<int> RunAsync(ParseResult parse, Func<AzureQueueTransport, Output, Task<int>> body)
+    {
+        var output = new Output(parse.GetValue(Json));
+        try
+        {
+            return await body(Connect(parse), output).ConfigureAwait(false);
+        }
+        catch (TaskTransportException ex)
+        {
+            Console.Error.WriteLine($"error: {ex.Message}");
+            return ExitCodes.Service;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException)
+        {
+            Console.Error.WriteLine($"error: {ex.Message}");
+            return ExitCodes.Usage;
+        }
+    }
+
+    private static AzureQueueTransport Connect(ParseResult parse)
+    {
+        var connectionString = parse.GetValue(ConnectionString) ?? Environment.GetEnvironmentVariable(ConnectionStringVariable);
+        var serviceUri = parse.GetValue(ServiceUri);
+        if (string.IsNullOrWhiteSpace(connectionString) && serviceUri is null)
+            throw new InvalidOperationException($"Say where the queues are: --connection-string \"...\", --service-uri https://<account>.queue.core.windows.net, or the {ConnectionStringVariable} environment variable.");
+        return new AzureQueueTransport(new AzureQueueOptions
+        {
+            ConnectionString = string.IsNullOrWhiteSpace(connectionString) ? null : connectionString,
+            ServiceUri = string.IsNullOrWhiteSpace(connectionString) ? serviceUri : null,
+            QueuePrefix = parse.GetValue(Prefix) ?? "",
+        });
+    }
+}
+
+/// <summary>The exit codes, for scripts.</summary>
+internal static class ExitCodes
+{
+    public const int Success = 0;
+
+    /// <summary>The service refused or failed the call (credentials, an unknown account, a service that is down).</summary>
+    public const int Service = 1;
+
+    /// <summary>The command line or the configuration is wrong.</summary>
+    public const int Usage = 2;
+
+    /// <summary>What was asked for does not exist (a queue, a dead letter).</summary>
+    public const int NotFound = 3;
+}

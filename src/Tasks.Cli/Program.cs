@@ -1,0 +1,23 @@
+using System;
+using System.CommandLine;
+using System.Linq;
+using System.Threading.Tasks;
+using Tasks.Cli;
+
+// The operator's view of Tasks on Azure Storage Queues, over the library's own API
+// (ITaskQueueMonitor, ITaskDeadLetters): what a person would otherwise do in a storage explorer.
+var root = new RootCommand("Tasks on Azure Storage Queues: queue depths, peek, dead letters listed, requeued and purged.");
+foreach (var option in Connection.Options) root.Options.Add(option);
+root.Subcommands.Add(Commands.Queues());
+root.Subcommands.Add(Commands.Peek());
+root.Subcommands.Add(Commands.Dead());
+
+var parse = root.Parse(args);
+if (parse.Errors.Count > 0 && !args.Any(a => a is "-h" or "--help" or "-?"))
+{
+    foreach (var error in parse.Errors) Console.Error.WriteLine($"error: {error.Message}");
+    Console.Error.WriteLine("Run 'tasks --help' for the commands and options.");
+    return ExitCodes.Usage;
+}
+
+return await parse.InvokeAsync();

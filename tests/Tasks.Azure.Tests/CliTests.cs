@@ -1,0 +1,78 @@
+using System.Reflection;
+using System.Text.Json;
+using Tasks.Testing;
+
+namespace Tasks.Azure.Tests;
+
+/// <summary>The operator CLI (src/Tasks.Cli) as a process against Azurite: output, exit codes, and what it never prints.</summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class CliTests(AzuriteFixture azurite)
+{
+    private static readonly string CliDll = typeof(CliTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "Cli").Value!;
+
+    [Fact]
+    public async Task Empty_and_missing_queues_and_refused_credentials_get_a_clear_answer_and_an_exit_code_with_no_stack_trace_or_secret()
+    {
+        var prefix = "cli" + Guid.NewGuid().ToString("N")[..8] + "-";
+
+        Assert.Equal((0, $"No task queues with the prefix '{prefix}'."), await RunAsync(azurite.ConnectionString, "queues", "--prefix", prefix));
+        Assert.Equal((0, "[]"), await RunAsync(azurite.ConnectionString, "queues", "--prefix", prefix, "--json"));
+        var (code, output) = await RunAsync(azurite.ConnectionString, "peek", "orders", "--prefix", prefix);
+        Assert.Equal((3, "error: there is no queue 'orders' (no task was ever sent to it; check --prefix)."), (code, output));
+
+        var key = AzureStartupTests.AccountKeyOf(azurite.ConnectionString);
+        (code, output) = await RunAsync(azurite.ConnectionString.Replace(key, AzureStartupTests.WrongKey), "queues");
+        Assert.Equal(1, code);
+        Assert.Contains("refused the credentials", output);
+        Assert.DoesNotContain(AzureStartupTests.WrongKey, output);
+        Assert.DoesNotContain(" at ", output.Replace(" at http", "")); // no stack frame
+
+        (code, output) = await RunAsync(null, "queues");
+        Assert.Equal(2, code);
+        Assert.Contains("TASKS_AZURE_CONNECTION_STRING", output);
+    }
+
+    [Fact]
+    public async Task An_operator_sees_depths_lists_and_shows_a_dead_letter_and_requeues_it_with_its_id()
+    {
+        await using var h = new AzureHarness(azurite);
+        var broken = true;
+        var ran = new List<string>();
+        var flaky = Scripts.Add((context, _) =>
+        {
+            if (broken) throw new PermanentTaskException("customer not found");
+            lock (ran) ran.Add(context.MessageId);
+            return Task.CompletedTask;
+        });
+        var id = await AzureTasks.RunAsync.Enqueue(h.Client, flaky);
+        await h.NewWorker().RunOnceAsync();
+
+        var (code, output) = await RunAsync(azurite.ConnectionString, "queues", "--prefix", h.Prefix, "--json");
+        Assert.Equal(0, code);
+        var depth = Assert.Single(JsonDocument.Parse(output).RootElement.EnumerateArray());
+        Assert.Equal((AzureTasks.Queue, 0, 1), (depth.GetProperty("queue").GetString(), depth.GetProperty("messages").GetInt32(), depth.GetProperty("deadLetters").GetInt32()));
+
+        (code, output) = await RunAsync(azurite.ConnectionString, "dead", "list", AzureTasks.Queue, "--prefix", h.Prefix);
+        Assert.Equal(0, code);
+        Assert.Matches($@"MESSAGE ID\s+TASK\s+ATTEMPT\s+DEAD-LETTERED AT\s+REASON\n{id}\s+{AzureTasks.RunAsync.Definition.Name}\s+1\s+\S+ \S+\s+Task '.*' failed permanently on attempt 1: customer not found", output);
+
+        (code, output) = await RunAsync(azurite.ConnectionString, "dead", "show", AzureTasks.Queue, id, "--prefix", h.Prefix, "--json");
+        Assert.Equal(0, code);
+        Assert.Equal($"[\"{flaky}\"]", JsonDocument.Parse(output).RootElement.GetProperty("argumentsJson").GetString());
+
+        Assert.Equal((2, "error: say which dead letters to requeue (--id, --task, --reason, --from, --to), or --all."), await RunAsync(azurite.ConnectionString, "dead", "requeue", AzureTasks.Queue, "--prefix", h.Prefix));
+        broken = false;
+        Assert.Equal((0, $"Requeued 1 dead letter(s) to '{AzureTasks.Queue}'."), await RunAsync(azurite.ConnectionString, "dead", "requeue", AzureTasks.Queue, "--id", id, "--prefix", h.Prefix));
+        await h.NewWorker().RunOnceAsync();
+        Assert.Equal([id], ran);
+        Assert.Equal((0, $"No dead letters in '{AzureTasks.Queue}'."), await RunAsync(azurite.ConnectionString, "dead", "list", AzureTasks.Queue, "--prefix", h.Prefix));
+    }
+
+    private static async Task<(int Code, string Output)> RunAsync(string? connectionString, params string[] arguments)
+    {
+        var environment = new Dictionary<string, string> { ["TASKS_AZURE_CONNECTION_STRING"] = connectionString ?? "" };
+        using var cli = ChildProcess.Start("dotnet", [CliDll, .. arguments], Path.GetTempPath(), environment);
+        await cli.WaitForExitAsync(TimeSpan.FromMinutes(1));
+        return (cli.ExitCode, cli.Output.Trim());
+    }
+}
