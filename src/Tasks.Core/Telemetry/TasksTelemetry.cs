@@ -10,7 +10,8 @@ public static class TasksTelemetry
     public const string Name = "Tasks";
 
     internal const string TaskNameTag = "tasks.name";
-    internal const string QueueTag = "tasks.queue";
+    internal const string QueueTag = "messaging.destination.name"; // OpenTelemetry messaging conventions
+    internal const string OperationTag = "messaging.operation.type"; // likewise: "send" or "process"
     internal const string OutcomeTag = "tasks.outcome";
     internal const string AttemptTag = "tasks.attempt";
     internal const string MessageIdTag = "messaging.message.id"; // OpenTelemetry messaging conventions

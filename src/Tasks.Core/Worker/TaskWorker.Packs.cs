@@ -138,7 +138,7 @@ public sealed partial class TaskWorker
         foreach (var result in results)
         {
             if (result is null) continue;
-            TasksTelemetry.Processed.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.OutcomeTag, result.Outcome.ToString()));
+            TasksTelemetry.Processed.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, result.TaskName), new KeyValuePair<string, object?>(TasksTelemetry.OutcomeTag, result.Outcome.ToString()));
             TaskRan?.Invoke(result);
         }
     }

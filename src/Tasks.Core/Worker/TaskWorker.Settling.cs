@@ -72,7 +72,7 @@ public sealed partial class TaskWorker
         }
 
         if (result.Outcome == TaskOutcome.Completed) Log.Completed(logger, result.TaskName!, result.MessageId, result.Attempt);
-        TasksTelemetry.Processed.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.OutcomeTag, result.Outcome.ToString()));
+        TasksTelemetry.Processed.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, result.TaskName), new KeyValuePair<string, object?>(TasksTelemetry.OutcomeTag, result.Outcome.ToString()));
         TaskRan?.Invoke(result);
     }
 }

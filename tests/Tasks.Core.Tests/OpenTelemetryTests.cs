@@ -1,0 +1,66 @@
+using System.Diagnostics;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+
+namespace Tasks.Core.Tests;
+
+/// <summary>AddTasksInstrumentation with OpenTelemetry's in-memory exporter: one trace across the queue, and the counters.</summary>
+public sealed class OpenTelemetryTests
+{
+    [Fact]
+    public async Task One_trace_goes_from_the_request_that_enqueued_across_the_queue_to_the_run_and_the_metrics_count_each_outcome()
+    {
+        var spans = new List<Activity>();
+        var metrics = new List<Metric>();
+        using var web = new ActivitySource("Test.Web");
+        using var tracing = Sdk.CreateTracerProviderBuilder().AddSource(web.Name).AddTasksInstrumentation().AddInMemoryExporter(spans).Build();
+        using var meters = Sdk.CreateMeterProviderBuilder().AddTasksInstrumentation().AddInMemoryExporter(metrics).Build();
+        await using var h = new Harness();
+        var ok = Scripts.Add((_, _) => Task.CompletedTask);
+        var declined = Scripts.Add((_, _) => throw new PermanentTaskException("card declined"));
+        string id;
+        using (web.StartActivity("POST /orders", ActivityKind.Server))
+        {
+            id = await ScriptedTasks.RunAsync.Enqueue(h.Client, ok);
+            await ScriptedTasks.RunAsync.Enqueue(h.Client, declined);
+        }
+
+        await h.Worker.RunOnceAsync();
+        tracing.ForceFlush();
+        meters.ForceFlush();
+
+        var request = spans.Single(s => s.OperationName == "POST /orders");
+        var send = spans.Single(s => s.Kind == ActivityKind.Producer && Equals(s.GetTagItem("messaging.message.id"), id));
+        var process = spans.Single(s => s.Kind == ActivityKind.Consumer && Equals(s.GetTagItem("messaging.message.id"), id));
+        Assert.Equal((request.TraceId, request.SpanId), (send.TraceId, send.ParentSpanId));
+        Assert.Equal((send.TraceId, send.SpanId), (process.TraceId, process.ParentSpanId));
+        Assert.Equal(("send", ScriptedTasks.Queue), (send.GetTagItem("messaging.operation.type"), send.GetTagItem("messaging.destination.name")));
+        Assert.Equal(("process", ScriptedTasks.Queue), (process.GetTagItem("messaging.operation.type"), process.GetTagItem("messaging.destination.name")));
+        Assert.Equal(ActivityStatusCode.Error, spans.Single(s => s.Kind == ActivityKind.Consumer && s != process).Status);
+
+        var task = ScriptedTasks.RunAsync.Definition.Name;
+        Assert.Equal(2, Sum(metrics, "tasks.enqueued", ("tasks.name", task)));
+        Assert.Equal(1, Sum(metrics, "tasks.processed", ("tasks.name", task), ("tasks.outcome", nameof(TaskOutcome.Completed))));
+        Assert.Equal(1, Sum(metrics, "tasks.processed", ("tasks.name", task), ("tasks.outcome", nameof(TaskOutcome.DeadLettered))));
+        Assert.Equal(2, Sum(metrics, "tasks.duration", ("tasks.name", task)));
+    }
+
+    /// <summary>The sum of a counter, or the count of a histogram, over the points that carry every tag given.</summary>
+    private static long Sum(List<Metric> metrics, string name, params (string Key, string Value)[] tags)
+    {
+        long sum = 0;
+        foreach (var metric in metrics.Where(m => m.Name == name))
+        {
+            foreach (ref readonly var point in metric.GetMetricPoints())
+            {
+                var pointTags = new Dictionary<string, object?>();
+                foreach (var tag in point.Tags) pointTags[tag.Key] = tag.Value;
+                if (!tags.All(t => Equals(pointTags.GetValueOrDefault(t.Key), t.Value))) continue;
+                sum += metric.MetricType == MetricType.Histogram ? point.GetHistogramCount() : point.GetSumLong();
+            }
+        }
+
+        return sum;
+    }
+}
