@@ -25,6 +25,7 @@ public sealed partial class TaskWorker
                 // free slot while its lease runs out, and the limits are never exceeded.
                 slots = await AcquireSlotsAsync(queueSlot, stopping).ConfigureAwait(false);
                 var batch = await transport.ReceiveAsync(queue, slots, options.LeaseDuration, stopping).ConfigureAwait(false);
+                receiveHealth.Succeeded(time);
                 ReleaseSlots(queueSlot, slots - batch.Count);
                 slots = 0;
                 if (batch.Count == 0)
@@ -57,6 +58,7 @@ public sealed partial class TaskWorker
                 ReleaseSlots(queueSlot, slots);
                 var wait = PollingDelay(idlePolls++);
                 Log.ReceiveFailed(logger, ex, queue, wait);
+                receiveHealth.Failed(time, queue, ex);
                 try
                 {
                     await Task.Delay(wait, time, stopping).ConfigureAwait(false);
@@ -72,6 +74,7 @@ public sealed partial class TaskWorker
     private void Fault(TaskTransportException ex, string queue)
     {
         if (Interlocked.Exchange(ref faulted, 1) != 0) return;
+        Volatile.Write(ref fault, ex);
         Log.TransportFaulted(logger, ex, queue);
         stopReceiving.Cancel();
         try
@@ -141,4 +144,17 @@ public sealed partial class TaskWorker
         var ticks = options.MinPollingInterval.Ticks * Math.Pow(2, Math.Min(idlePolls, 20));
         return TimeSpan.FromTicks((long)Math.Min(ticks, options.MaxPollingInterval.Ticks));
     }
+
+    /// <summary>Whether the worker is receiving, for a health check: a status and a sentence that says why.</summary>
+    internal (HealthState State, string Description) CheckHealth()
+    {
+        if (Volatile.Read(ref fault) is { } stoppedBy) return (HealthState.Unhealthy, $"The worker stopped receiving: {stoppedBy.Message}");
+        if (!loopsStarted) return (HealthState.Unhealthy, "The worker has not started.");
+        if (Volatile.Read(ref stopped) != 0) return (HealthState.Unhealthy, "The worker has stopped.");
+        var (sinceSuccess, failing) = receiveHealth.Read(time);
+        if (failing is not null) return (HealthState.Degraded, $"Receiving from '{failing.Queue}' fails, and the worker keeps trying: {failing.Error.Message}");
+        return (HealthState.Healthy, sinceSuccess is { } ago ? $"Receiving from {queueSlots.Count} queue(s); the last receive was {ago.TotalSeconds:0.#} s ago." : "Started; no receive has finished yet.");
+    }
+
+    internal enum HealthState { Healthy, Degraded, Unhealthy }
 }

@@ -36,6 +36,8 @@ public sealed partial class TaskWorker : IAsyncDisposable
     private Task receiving = Task.CompletedTask;
     private int released;
     private int faulted;
+    private TaskTransportException? fault;
+    private readonly ReceiveHealth receiveHealth = new();
     private int startedOnce;
     private volatile bool loopsStarted;
 
