@@ -44,6 +44,8 @@ public sealed class OpenTelemetryTests
         Assert.Equal(1, Sum(metrics, "tasks.processed", ("tasks.name", task), ("tasks.outcome", nameof(TaskOutcome.Completed))));
         Assert.Equal(1, Sum(metrics, "tasks.processed", ("tasks.name", task), ("tasks.outcome", nameof(TaskOutcome.DeadLettered))));
         Assert.Equal(2, Sum(metrics, "tasks.duration", ("tasks.name", task)));
+        Assert.Equal(2, Sum(metrics, "tasks.started", ("tasks.name", task)));
+        Assert.Equal(2, Sum(metrics, "tasks.queue_lag", ("tasks.name", task)));
     }
 
     /// <summary>The sum of a counter, or the count of a histogram, over the points that carry every tag given.</summary>

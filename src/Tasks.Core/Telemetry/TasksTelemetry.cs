@@ -21,5 +21,7 @@ public static class TasksTelemetry
     internal static readonly Meter Meter = new(Name);
     internal static readonly Counter<long> Enqueued = Meter.CreateCounter<long>("tasks.enqueued", description: "Tasks sent to a transport.");
     internal static readonly Counter<long> Processed = Meter.CreateCounter<long>("tasks.processed", description: "Task runs, by outcome: completed, retried, dead-lettered, released.");
+    internal static readonly Counter<long> Started = Meter.CreateCounter<long>("tasks.started", description: "Task runs started.");
+    internal static readonly Histogram<double> QueueLag = Meter.CreateHistogram<double>("tasks.queue_lag", unit: "ms", description: "From enqueue to the start of a run (across clocks: the producer's and the worker's).");
     internal static readonly Histogram<double> Duration = Meter.CreateHistogram<double>("tasks.duration", unit: "ms", description: "How long task methods ran.");
 }

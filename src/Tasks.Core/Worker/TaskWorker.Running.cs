@@ -132,6 +132,7 @@ public sealed partial class TaskWorker
         using var activity = StartProcessActivity(message, decoded);
         using var cancellation = new RunCancellation();
         var started = time.GetTimestamp();
+        RecordStart(task, decoded);
         Exception? failure = null;
         try
         {
@@ -219,20 +220,6 @@ public sealed partial class TaskWorker
         {
             await task.InvokeAsync(scope.ServiceProvider, arguments, cancellationToken).ConfigureAwait(false);
         }
-    }
-
-    private static Activity? StartProcessActivity(ReceivedTaskMessage message, DecodedEnvelope decoded)
-    {
-        if (!TasksTelemetry.Source.HasListeners()) return null;
-        decoded.ReadHeaders().TryGetValue(TaskHeaders.TraceParent, out var traceParent);
-        ActivityContext.TryParse(traceParent, null, out var parent);
-        var activity = TasksTelemetry.Source.StartActivity($"process {decoded.Definition.Name}", ActivityKind.Consumer, parent);
-        activity?.SetTag(TasksTelemetry.TaskNameTag, decoded.Definition.Name);
-        activity?.SetTag(TasksTelemetry.QueueTag, message.Queue);
-        activity?.SetTag(TasksTelemetry.OperationTag, "process");
-        activity?.SetTag(TasksTelemetry.AttemptTag, message.Attempt);
-        activity?.SetTag(TasksTelemetry.MessageIdTag, message.MessageId);
-        return activity;
     }
 
     private async Task RenewLeaseLoopAsync(ReceivedTaskMessage message, long started, CancellationToken cancellationToken)
