@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
@@ -46,6 +48,45 @@ public sealed class OpenTelemetryTests
         Assert.Equal(2, Sum(metrics, "tasks.duration", ("tasks.name", task)));
         Assert.Equal(2, Sum(metrics, "tasks.started", ("tasks.name", task)));
         Assert.Equal(2, Sum(metrics, "tasks.queue_lag", ("tasks.name", task)));
+    }
+
+    [Fact]
+    public async Task The_queue_depth_gauge_reports_each_queue_as_last_read_while_a_meter_listens()
+    {
+        var metrics = new List<Metric>();
+        using var meters = Sdk.CreateMeterProviderBuilder().AddTasksInstrumentation().AddInMemoryExporter(metrics).Build();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddAsyncTaskWorker(o =>
+        {
+            o.Queues.Add(PolicyTasks.Queue);
+            o.QueueDepthInterval = TimeSpan.FromMilliseconds(20);
+        }).UseInMemoryTransport();
+        using var host = builder.Build();
+        var client = new TaskClient(host.Services.GetRequiredService<InMemoryTransport>());
+        for (var i = 0; i < 3; i++) await PolicyTasks.RunAsync.Enqueue(client, "not run", new TaskEnqueueOptions { Delay = TimeSpan.FromHours(1) });
+
+        await host.StartAsync();
+        await Harness.WaitUntil(() => TasksTelemetry.Depths.TryGetValue(PolicyTasks.Queue, out var depth) && depth.Messages == 3, "the sampler read the queue");
+        meters.ForceFlush();
+        await host.StopAsync();
+
+        Assert.Equal(3, Gauge(metrics, "tasks.queue.depth", ("messaging.destination.name", PolicyTasks.Queue), ("tasks.state", "waiting")));
+        Assert.Equal(0, Gauge(metrics, "tasks.queue.depth", ("messaging.destination.name", PolicyTasks.Queue), ("tasks.state", "dead_lettered")));
+    }
+
+    private static long Gauge(List<Metric> metrics, string name, params (string Key, string Value)[] tags)
+    {
+        foreach (var metric in metrics.Where(m => m.Name == name))
+        {
+            foreach (ref readonly var point in metric.GetMetricPoints())
+            {
+                var pointTags = new Dictionary<string, object?>();
+                foreach (var tag in point.Tags) pointTags[tag.Key] = tag.Value;
+                if (tags.All(t => Equals(pointTags.GetValueOrDefault(t.Key), t.Value))) return point.GetGaugeLastValueLong();
+            }
+        }
+
+        throw new InvalidOperationException($"No {name} point with {string.Join(", ", tags)}.");
     }
 
     /// <summary>The sum of a counter, or the count of a histogram, over the points that carry every tag given.</summary>

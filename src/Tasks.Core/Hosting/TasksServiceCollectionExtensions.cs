@@ -40,6 +40,7 @@ public static class TasksServiceCollectionExtensions
         services.TryAddSingleton<ITaskDeadLetters>(sp => sp.GetRequiredService<ITaskTransport>() as ITaskDeadLetters
             ?? throw new InvalidOperationException($"The task transport {sp.GetRequiredService<ITaskTransport>().GetType().Name} cannot list or requeue dead letters (it does not implement ITaskDeadLetters)."));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TaskClientHostedService>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, QueueDepthSampler>());
         return new TasksBuilder(services);
     }
 

@@ -23,5 +23,19 @@ public static class TasksTelemetry
     internal static readonly Counter<long> Processed = Meter.CreateCounter<long>("tasks.processed", description: "Task runs, by outcome: completed, retried, dead-lettered, released.");
     internal static readonly Counter<long> Started = Meter.CreateCounter<long>("tasks.started", description: "Task runs started.");
     internal static readonly Histogram<double> QueueLag = Meter.CreateHistogram<double>("tasks.queue_lag", unit: "ms", description: "From enqueue to the start of a run (across clocks: the producer's and the worker's).");
+    internal static readonly ObservableGauge<long> QueueDepth = Meter.CreateObservableGauge("tasks.queue.depth", ObserveDepths, unit: "{message}", description: "Messages in each queue (state: waiting, which counts delayed and leased ones too) and its dead letters (state: dead_lettered), as last read.");
+
+    /// <summary>The depths a host last read, by queue (see <c>QueueDepthSampler</c>).</summary>
+    internal static readonly System.Collections.Concurrent.ConcurrentDictionary<string, TaskQueueDepth> Depths = new(System.StringComparer.Ordinal);
+
+    private static System.Collections.Generic.IEnumerable<Measurement<long>> ObserveDepths()
+    {
+        foreach (var depth in Depths.Values)
+        {
+            yield return new(depth.Messages, new(QueueTag, depth.Queue), new("tasks.state", "waiting"));
+            yield return new(depth.DeadLetters, new(QueueTag, depth.Queue), new("tasks.state", "dead_lettered"));
+        }
+    }
+
     internal static readonly Histogram<double> Duration = Meter.CreateHistogram<double>("tasks.duration", unit: "ms", description: "How long task methods ran.");
 }

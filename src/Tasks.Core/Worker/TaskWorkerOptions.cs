@@ -45,6 +45,13 @@ public sealed class TaskWorkerOptions
     public TimeSpan StopGrace { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
+    /// How often a host reads each queue's depth for the <c>tasks.queue.depth</c> gauge, only while
+    /// a meter listener (OpenTelemetry's <c>AddTasksInstrumentation</c>) subscribes to it. Each
+    /// reading costs the transport one or two calls per queue. Default: 30 s.
+    /// </summary>
+    public TimeSpan QueueDepthInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// The MessagePack settings arguments are read with. Default: <see cref="TaskSerializer.DefaultOptions"/>.
     /// A worker refuses settings that would trust a message: security looser than
     /// <see cref="MessagePackSecurity.UntrustedData"/>, a Typeless resolver, or compression.
@@ -66,6 +73,7 @@ public sealed class TaskWorkerOptions
         if (LeaseDuration < TimeSpan.FromSeconds(1)) throw new ArgumentOutOfRangeException(nameof(LeaseDuration), LeaseDuration, "A lease lasts at least 1 second.");
         if (MinPollingInterval <= TimeSpan.Zero || MaxPollingInterval < MinPollingInterval)
             throw new ArgumentOutOfRangeException(nameof(MinPollingInterval), "Polling intervals must be positive, with the minimum not above the maximum.");
+        if (QueueDepthInterval <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(QueueDepthInterval), QueueDepthInterval, "The queue depth is read at a positive interval.");
         foreach (var (name, value) in new[] { (nameof(DrainTimeout), DrainTimeout), (nameof(StopGrace), StopGrace), (nameof(LeaseDuration), LeaseDuration), (nameof(TaskTimeout), TaskTimeout ?? TimeSpan.Zero) })
         {
             // Negative (as Timeout.InfiniteTimeSpan is) or longer than a timer takes would throw mid-run.

@@ -1,0 +1,44 @@
+using System;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Tasks;
+
+/// <summary>
+/// Reads each queue's depth every <see cref="TaskWorkerOptions.QueueDepthInterval"/> for the
+/// <c>tasks.queue.depth</c> gauge, and only while something listens to it: a gauge's callback
+/// must not wait on the network, so it reports what this last read.
+/// </summary>
+internal sealed class QueueDepthSampler(IServiceProvider services, IOptions<TaskWorkerOptions> options, TimeProvider time, ILogger<QueueDepthSampler> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (services.GetService<ITaskTransport>() is not ITaskQueueMonitor monitor) return;
+        var queues = services.GetService<TaskWorker>() is { Queues.Count: > 0 } worker
+            ? worker.Queues
+            : TaskRegistry.Default.Definitions.Select(d => d.Queue).Distinct(StringComparer.Ordinal).ToArray();
+        using var timer = new PeriodicTimer(options.Value.QueueDepthInterval, time);
+        do
+        {
+            if (!TasksTelemetry.QueueDepth.Enabled) continue;
+            foreach (var queue in queues)
+            {
+                try
+                {
+                    TasksTelemetry.Depths[queue] = await monitor.GetDepthAsync(queue, stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // The last reading stays; the health check and the worker say what is wrong with the service.
+                    logger.LogDebug(ex, "Could not read the depth of queue {Queue}", queue);
+                }
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+    }
+}
