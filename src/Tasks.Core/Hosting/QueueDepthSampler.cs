@@ -1,5 +1,4 @@
 using System;
-using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,14 +18,11 @@ internal sealed class QueueDepthSampler(IServiceProvider services, IOptions<Task
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (services.GetService<ITaskTransport>() is not ITaskQueueMonitor monitor) return;
-        var queues = services.GetService<TaskWorker>() is { Queues.Count: > 0 } worker
-            ? worker.Queues
-            : TaskRegistry.Default.Definitions.Select(d => d.Queue).Distinct(StringComparer.Ordinal).ToArray();
         using var timer = new PeriodicTimer(options.Value.QueueDepthInterval, time);
         do
         {
             if (!TasksTelemetry.QueueDepth.Enabled) continue;
-            foreach (var queue in queues)
+            foreach (var queue in TasksHealthChecksBuilderExtensions.QueuesOf(services)) // the worker's, once it has started
             {
                 try
                 {

@@ -25,13 +25,18 @@ public static class TasksHealthChecksBuilderExtensions
         return builder;
     }
 
+    /// <summary>The queues a host works with: its worker's, or in a host that only enqueues, those of every task it knows.</summary>
+    internal static IReadOnlyList<string> QueuesOf(IServiceProvider services)
+        => services.GetService<TaskWorker>() is { Queues.Count: > 0 } worker
+            ? worker.Queues
+            : TaskRegistry.Default.Definitions.Select(d => d.Queue).Distinct(StringComparer.Ordinal).ToArray();
+
     private sealed class TransportHealthCheck(IServiceProvider services) : IHealthCheck
     {
         public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
         {
             var transport = services.GetRequiredService<ITaskTransport>();
-            var worker = services.GetService<TaskWorker>();
-            var queues = worker is { Queues.Count: > 0 } ? worker.Queues : TaskRegistry.Default.Definitions.Select(d => d.Queue).Distinct(StringComparer.Ordinal).ToArray();
+            var queues = QueuesOf(services);
             try
             {
                 if (transport is not ITaskQueueMonitor monitor)
