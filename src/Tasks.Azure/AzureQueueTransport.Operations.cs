@@ -31,7 +31,7 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
     public async ValueTask<IReadOnlyList<string>> ListQueuesAsync(CancellationToken cancellationToken = default)
     {
         var names = new List<string>();
-        await Guard("(every queue)", cancellationToken, async () =>
+        await Guard("(listing queues)", cancellationToken, async () =>
         {
             await foreach (var queue in envelopeService.GetQueuesAsync(prefix: string.IsNullOrEmpty(options.QueuePrefix) ? null : options.QueuePrefix, cancellationToken: cancellationToken).ConfigureAwait(false))
             {
@@ -49,10 +49,11 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
     /// </summary>
     public async ValueTask<IReadOnlyList<PeekedTaskMessage>> PeekAsync(string queue, int maxMessages = 32, CancellationToken cancellationToken = default)
     {
-        var client = envelopeService.GetQueueClient(QueueName(queue));
+        // As text, decoded here: the SDK's base64 decoding would silently leave out a message that is not base64.
+        var client = textService.GetQueueClient(QueueName(queue));
         if (await CountAsync(queue, client, cancellationToken).ConfigureAwait(false) is null) return [];
         PeekedMessage[] peeked = await Guard(queue, cancellationToken, () => client.PeekMessagesAsync(Math.Clamp(maxMessages, 1, 32), cancellationToken)).ConfigureAwait(false);
-        return peeked.Select(m => new PeekedTaskMessage(m.MessageId, (int)Math.Min(m.DequeueCount, int.MaxValue), m.InsertedOn, TaskEnvelopeSummary.Of(m.Body.ToMemory()))).ToArray();
+        return peeked.Select(m => new PeekedTaskMessage(m.MessageId, (int)Math.Min(m.DequeueCount, int.MaxValue), m.InsertedOn, Summarize(m.Body.ToString()))).ToArray();
     }
 
     /// <inheritdoc />
@@ -68,7 +69,7 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
     }
 
     /// <inheritdoc />
-    public ValueTask<int> RequeueDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default)
+    public ValueTask<IReadOnlyList<TaskDeadLetter>> RequeueDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default)
     {
         var target = textService.GetQueueClient(QueueName(queue));
         return ScanDeadLettersAsync(queue, filter, async (letter, ct) =>
@@ -80,7 +81,7 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
     }
 
     /// <inheritdoc />
-    public ValueTask<int> DeleteDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default)
+    public ValueTask<IReadOnlyList<TaskDeadLetter>> DeleteDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default)
         => ScanDeadLettersAsync(queue, filter, (_, _) => Task.FromResult(true), cancellationToken);
 
     /// <summary>The approximate count of <paramref name="client"/>'s queue, or null if it does not exist.</summary>
@@ -100,12 +101,12 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
     /// <summary>
     /// Runs <paramref name="act"/> on each matching dead letter, oldest first; deletes those it
     /// returns true for (with the message holding their text, if apart) and makes the rest visible
-    /// again. Returns how many were deleted.
+    /// again. Returns those it deleted.
     /// </summary>
-    private async ValueTask<int> ScanDeadLettersAsync(string queue, DeadLetterFilter? filter, Func<ScannedDeadLetter, CancellationToken, Task<bool>> act, CancellationToken cancellationToken)
+    private async ValueTask<IReadOnlyList<TaskDeadLetter>> ScanDeadLettersAsync(string queue, DeadLetterFilter? filter, Func<ScannedDeadLetter, CancellationToken, Task<bool>> act, CancellationToken cancellationToken)
     {
         var poison = textService.GetQueueClient(PoisonQueueName(queue));
-        if (await CountAsync(queue, poison, cancellationToken).ConfigureAwait(false) is null) return 0;
+        if (await CountAsync(queue, poison, cancellationToken).ConfigureAwait(false) is null) return [];
         var received = new List<QueueMessage>();
         while (true)
         {
@@ -117,7 +118,7 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
         var records = received.Select(m => (Message: m, Record: TryParse(m.Body.ToString()))).ToList();
         var texts = records.Where(r => r.Record is null).ToDictionary(r => r.Message.MessageId, r => r.Message);
         var done = new HashSet<string>(StringComparer.Ordinal);
-        var acted = 0;
+        var acted = new List<TaskDeadLetter>();
         try
         {
             foreach (var (message, record) in records.Where(r => r.Record is not null).OrderBy(r => r.Record!.DeadLetteredAt))
@@ -133,7 +134,7 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
                     done.Add(holder.MessageId);
                 }
 
-                acted++;
+                acted.Add(scanned.Letter);
             }
         }
         finally
@@ -158,9 +159,14 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
         }
     }
 
+    private static TaskEnvelopeSummary Summarize(string text)
+        => TryDecode(text) is { } body
+            ? TaskEnvelopeSummary.Of(body)
+            : new(null, null, null, null, $"The message text is not base64, so it holds no task envelope: '{(text.Length > 60 ? text[..60] + "…" : text)}'.");
+
     private static TaskDeadLetter ToDeadLetter(string queue, PoisonMessage record, string? text)
     {
-        var summary = TryDecode(text) is { } body ? TaskEnvelopeSummary.Of(body) : null;
+        var summary = text is null ? null : Summarize(text);
         return new TaskDeadLetter(queue, record.MessageId, summary?.TaskName, record.Attempt, record.Reason, record.ExceptionType, record.ExceptionMessage, summary?.EnqueuedAt, record.DeadLetteredAt, summary?.ArgumentsJson);
     }
 

@@ -1,8 +1,11 @@
 using System;
+using System.Collections.Generic;
 using System.CommandLine;
 using System.Globalization;
 using System.Linq;
+using System.Threading;
 using System.Threading.Tasks;
+using Tasks.Azure;
 
 namespace Tasks.Cli;
 
@@ -17,12 +20,15 @@ internal static class Commands
         var command = new Command("queues", "Messages waiting (including delayed and leased) and dead letters, per queue.") { names };
         command.SetAction((parse, ct) => Connection.RunAsync(parse, async (transport, output) =>
         {
-            var queues = parse.GetValue(names) is { Length: > 0 } given ? given : (await transport.ListQueuesAsync(ct)).ToArray();
+            var given = parse.GetValue(names) ?? [];
+            if (given.FirstOrDefault(n => n.StartsWith('-')) is { } unknown) throw new UsageException($"unknown option '{unknown}'. Run 'tasks queues --help'.");
+            var queues = given.Length > 0 ? given : (await transport.ListQueuesAsync(ct)).ToArray();
             var depths = new TaskQueueDepth[queues.Length];
             for (var i = 0; i < queues.Length; i++) depths[i] = await transport.GetDepthAsync(queues[i], ct);
+            var prefix = Connection.QueuePrefix(parse);
             output.Write(depths, ["QUEUE", "MESSAGES", "DEAD LETTERS"],
                 depths.Select(d => new[] { d.Queue, d.Exists ? Count(d.Messages) : "(no such queue)", Count(d.DeadLetters) }),
-                "No task queues" + (parse.GetValue(Connection.Prefix) is { Length: > 0 } prefix ? $" with the prefix '{prefix}'." : "."));
+                "No task queues" + (prefix.Length > 0 ? $" with the prefix '{prefix}'." : "."));
             return depths.Any(d => !d.Exists) ? ExitCodes.NotFound : ExitCodes.Success;
         }));
         return command;
@@ -30,17 +36,20 @@ internal static class Commands
 
     public static Command Peek()
     {
-        var count = new Option<int>("--count", "-n") { Description = "How many messages (1 to 32).", DefaultValueFactory = _ => 32 };
-        var command = new Command("peek", "The next messages of a queue, decoded to JSON, without taking them.") { Queue, count };
+        var count = new Option<string?>("--count", "-n") { Description = "How many messages, 1 to 32. Default: 32." };
+        var command = new Command("peek", "The next visible messages of a queue, decoded to JSON, without taking them.") { Queue, count };
         command.SetAction((parse, ct) => Connection.RunAsync(parse, async (transport, output) =>
         {
+            var howMany = parse.GetValue(count) is { } text
+                ? int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= 32 ? n : throw new UsageException($"--count must be a whole number from 1 to 32, not '{text}'.")
+                : 32;
             var queue = parse.GetValue(Queue)!;
-            if (!(await transport.GetDepthAsync(queue, ct)).Exists) return NoSuchQueue(queue);
-            var messages = await transport.PeekAsync(queue, parse.GetValue(count), ct);
-            output.Write(messages, ["MESSAGE ID", "TASK", "DEQUEUED", "ENQUEUED AT", "ARGUMENTS"],
+            await RequireQueueAsync(transport, queue, ct);
+            var messages = await transport.PeekAsync(queue, howMany, ct);
+            output.Write(messages.Select(Shapes.Of).ToArray(), ["MESSAGE ID", "TASK", "DEQUEUED", "ENQUEUED AT", "ARGUMENTS"],
                 messages.Select(m => new[]
                 {
-                    m.Envelope.MessageId ?? m.TransportMessageId, m.Envelope.TaskName ?? "(a pack of tasks)", Count(m.DequeueCount),
+                    m.Envelope.MessageId ?? m.TransportMessageId, Shapes.TaskLabel(m.Envelope), Count(m.DequeueCount),
                     Output.Time(m.Envelope.EnqueuedAt ?? m.InsertedOn), Output.Short(m.Envelope.ArgumentsJson ?? m.Envelope.Problem, 80),
                 }),
                 $"No visible messages in '{queue}'.");
@@ -54,8 +63,10 @@ internal static class Commands
         var dead = new Command("dead", "Dead letters: list, show, requeue, purge.");
         dead.Subcommands.Add(DeadList());
         dead.Subcommands.Add(DeadShow());
-        dead.Subcommands.Add(DeadRequeue());
-        dead.Subcommands.Add(DeadPurge());
+        dead.Subcommands.Add(DeadAct("requeue", "Sends dead letters back to their queue, each with its message id; its attempts start afresh.", "requeued", "Requeued",
+            (transport, queue, filter, ct) => transport.RequeueDeadLettersAsync(queue, filter, ct)));
+        dead.Subcommands.Add(DeadAct("purge", "Deletes dead letters: those the filters pick, or all of them with --all.", "deleted", "Deleted",
+            (transport, queue, filter, ct) => transport.DeleteDeadLettersAsync(queue, filter, ct)));
         return dead;
     }
 
@@ -67,9 +78,12 @@ internal static class Commands
         command.SetAction((parse, ct) => Connection.RunAsync(parse, async (transport, output) =>
         {
             var queue = parse.GetValue(Queue)!;
-            var letters = await transport.ListDeadLettersAsync(queue, filter.Read(parse), ct);
-            output.Write(letters, ["MESSAGE ID", "TASK", "ATTEMPT", "DEAD-LETTERED AT", "REASON"],
-                letters.Select(l => new[] { l.MessageId, l.TaskName ?? "", Count(l.Attempt), Output.Time(l.DeadLetteredAt), Output.Short(l.Reason, 100) }),
+            var chosen = filter.Read(parse);
+            await RequireQueueAsync(transport, queue, ct);
+            var letters = await transport.ListDeadLettersAsync(queue, chosen, ct);
+            if (letters.Count == 0 && chosen?.MessageId is { } id) return NoSuchDeadLetter(id, queue);
+            output.Write(letters.Select(Shapes.Of).ToArray(), ["MESSAGE ID", "TASK", "ATTEMPT", "DEAD-LETTERED AT", "REASON"],
+                letters.Select(l => new[] { l.MessageId, l.TaskName ?? "(unreadable)", Count(l.Attempt), Output.Time(l.DeadLetteredAt), Output.Short(l.Reason, 100) }),
                 $"No dead letters in '{queue}'.");
             return ExitCodes.Success;
         }));
@@ -83,16 +97,12 @@ internal static class Commands
         command.SetAction((parse, ct) => Connection.RunAsync(parse, async (transport, output) =>
         {
             var queue = parse.GetValue(Queue)!;
+            await RequireQueueAsync(transport, queue, ct);
             var letter = (await transport.ListDeadLettersAsync(queue, new DeadLetterFilter { MessageId = parse.GetValue(id) }, ct)).FirstOrDefault();
-            if (letter is null)
-            {
-                Console.Error.WriteLine($"error: no dead letter '{parse.GetValue(id)}' in '{queue}'.");
-                return ExitCodes.NotFound;
-            }
-
-            output.Write(letter, ["FIELD", "VALUE"],
+            if (letter is null) return NoSuchDeadLetter(parse.GetValue(id)!, queue);
+            output.Write(Shapes.Of(letter), ["FIELD", "VALUE"],
             [
-                ["message id", letter.MessageId], ["task", letter.TaskName ?? ""], ["attempt", Count(letter.Attempt)],
+                ["message id", letter.MessageId], ["task", letter.TaskName ?? "(unreadable)"], ["attempt", Count(letter.Attempt)],
                 ["enqueued at", Output.Time(letter.EnqueuedAt)], ["dead-lettered at", Output.Time(letter.DeadLetteredAt)],
                 ["reason", letter.Reason], ["exception", $"{letter.ExceptionType}: {letter.ExceptionMessage}".Trim(':', ' ')],
                 ["arguments", letter.ArgumentsJson ?? "(cannot be read)"],
@@ -102,45 +112,37 @@ internal static class Commands
         return command;
     }
 
-    private static Command DeadRequeue()
+    /// <summary>requeue and purge: the same filters, --all to mean every one, and the ids of those it acted on.</summary>
+    private static Command DeadAct(string name, string description, string verb, string past, Func<AzureQueueTransport, string, DeadLetterFilter?, CancellationToken, ValueTask<IReadOnlyList<TaskDeadLetter>>> act)
     {
         var filter = new FilterOptions();
-        var all = new Option<bool>("--all") { Description = "Requeue every dead letter of the queue." };
-        var command = new Command("requeue", "Sends dead letters back to their queue, each with its message id; its attempts start afresh.") { Queue, all };
+        var all = new Option<bool>("--all") { Description = $"Every dead letter of the queue." };
+        var command = new Command(name, description) { Queue, all };
         filter.AddTo(command);
         command.SetAction((parse, ct) => Connection.RunAsync(parse, async (transport, output) =>
         {
             var chosen = filter.Read(parse);
-            if (chosen is null && !parse.GetValue(all))
-            {
-                Console.Error.WriteLine("error: say which dead letters to requeue (--id, --task, --reason, --from, --to), or --all.");
-                return ExitCodes.Usage;
-            }
-
-            var requeued = await transport.RequeueDeadLettersAsync(parse.GetValue(Queue)!, chosen, ct);
-            output.Count("requeued", requeued, $"Requeued {requeued} dead letter(s) to '{parse.GetValue(Queue)}'.");
+            if ((chosen is null) == !parse.GetValue(all))
+                throw new UsageException($"say which dead letters to {name} (--id, --task, --reason, --from, --to), or --all, not both.");
+            var queue = parse.GetValue(Queue)!;
+            await RequireQueueAsync(transport, queue, ct);
+            var done = await act(transport, queue, chosen, ct);
+            if (done.Count == 0 && chosen?.MessageId is { } id) return NoSuchDeadLetter(id, queue);
+            output.Ids(verb, done.Select(l => l.MessageId).ToArray(), $"{past} {done.Count} dead letter(s) of '{queue}'" + (done.Count > 0 ? ":" : "."));
             return ExitCodes.Success;
         }));
         return command;
     }
 
-    private static Command DeadPurge()
+    private static async Task RequireQueueAsync(AzureQueueTransport transport, string queue, CancellationToken cancellationToken)
     {
-        var filter = new FilterOptions();
-        var command = new Command("purge", "Deletes dead letters: those the filters pick, or all of them.") { Queue };
-        filter.AddTo(command);
-        command.SetAction((parse, ct) => Connection.RunAsync(parse, async (transport, output) =>
-        {
-            var deleted = await transport.DeleteDeadLettersAsync(parse.GetValue(Queue)!, filter.Read(parse), ct);
-            output.Count("deleted", deleted, $"Deleted {deleted} dead letter(s) of '{parse.GetValue(Queue)}'.");
-            return ExitCodes.Success;
-        }));
-        return command;
+        if (!(await transport.GetDepthAsync(queue, cancellationToken)).Exists)
+            throw new NotFoundException($"there is no queue '{queue}' (no task was ever sent to it; check --prefix).");
     }
 
-    private static int NoSuchQueue(string queue)
+    private static int NoSuchDeadLetter(string id, string queue)
     {
-        Console.Error.WriteLine($"error: there is no queue '{queue}' (no task was ever sent to it; check --prefix).");
+        Console.Error.WriteLine($"error: no dead letter '{id}' in '{queue}'.");
         return ExitCodes.NotFound;
     }
 
@@ -152,8 +154,8 @@ internal static class Commands
         private readonly Option<string?> id = new("--id") { Description = "Only the dead letter with this message id." };
         private readonly Option<string?> task = new("--task") { Description = "Only dead letters of this task (its wire name)." };
         private readonly Option<string?> reason = new("--reason") { Description = "Only dead letters whose reason contains this text." };
-        private readonly Option<DateTimeOffset?> from = new("--from") { Description = "Only those dead-lettered at or after this time (ISO 8601)." };
-        private readonly Option<DateTimeOffset?> to = new("--to") { Description = "Only those dead-lettered before this time (ISO 8601)." };
+        private readonly Option<string?> from = new("--from") { Description = "Only those dead-lettered at or after this time (ISO 8601, e.g. 2026-11-23T07:00:00Z)." };
+        private readonly Option<string?> to = new("--to") { Description = "Only those dead-lettered before this time (ISO 8601)." };
 
         public void AddTo(Command command)
         {
@@ -163,8 +165,21 @@ internal static class Commands
         /// <summary>The filter given, or null if none was.</summary>
         public DeadLetterFilter? Read(ParseResult parse)
         {
-            var filter = new DeadLetterFilter { MessageId = parse.GetValue(id), TaskName = parse.GetValue(task), ReasonContains = parse.GetValue(reason), From = parse.GetValue(from), To = parse.GetValue(to) };
+            var (start, end) = (Time(parse, from), Time(parse, to));
+            if (start >= end) throw new UsageException($"--from ({Output.Time(start)}) must come before --to ({Output.Time(end)}).");
+            var filter = new DeadLetterFilter { MessageId = parse.GetValue(id), TaskName = parse.GetValue(task), ReasonContains = parse.GetValue(reason), From = start, To = end };
             return filter is { MessageId: null, TaskName: null, ReasonContains: null, From: null, To: null } ? null : filter;
         }
+
+        private static DateTimeOffset? Time(ParseResult parse, Option<string?> option)
+            => parse.GetValue(option) is not { } text ? null
+            : DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time) ? time
+            : throw new UsageException($"{option.Name} must be a time in ISO 8601, such as 2026-11-23T07:00:00Z, not '{text}'.");
     }
 }
+
+/// <summary>A wrong command line: exit code 2.</summary>
+internal sealed class UsageException(string message) : Exception(message);
+
+/// <summary>A queue or dead letter that does not exist: exit code 3.</summary>
+internal sealed class NotFoundException(string message) : Exception(message);

@@ -17,7 +17,10 @@ internal static class Connection
         Recursive = true,
     };
 
-    public static readonly Option<Uri?> ServiceUri = new("--service-uri")
+    public const string PrefixVariable = "TASKS_QUEUE_PREFIX";
+
+    // A string, parsed here: System.CommandLine's own error would echo the value, a SAS signature included.
+    public static readonly Option<string?> ServiceUri = new("--service-uri")
     {
         Description = "The queue service URI (https://<account>.queue.core.windows.net), signed in with DefaultAzureCredential, or a SAS URI.",
         Recursive = true,
@@ -25,7 +28,7 @@ internal static class Connection
 
     public static readonly Option<string?> Prefix = new("--prefix")
     {
-        Description = "The queue prefix the apps use (AzureQueueOptions.QueuePrefix).",
+        Description = $"The queue prefix the apps use (AzureQueueOptions.QueuePrefix). Default: the {PrefixVariable} environment variable.",
         Recursive = true,
     };
 
@@ -49,6 +52,16 @@ internal static class Connection
         {
             return await body(Connect(parse), output).ConfigureAwait(false);
         }
+        catch (UsageException ex)
+        {
+            Console.Error.WriteLine($"error: {ex.Message}");
+            return ExitCodes.Usage;
+        }
+        catch (NotFoundException ex)
+        {
+            Console.Error.WriteLine($"error: {ex.Message}");
+            return ExitCodes.NotFound;
+        }
         catch (TaskTransportException ex)
         {
             Console.Error.WriteLine($"error: {ex.Message}");
@@ -56,22 +69,34 @@ internal static class Connection
         }
         catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or FormatException)
         {
-            Console.Error.WriteLine($"error: {ex.Message}");
+            Console.Error.WriteLine($"error: {Describe(ex)}");
             return ExitCodes.Usage;
         }
+    }
+
+    /// <summary>The queue prefix given, or the environment's.</summary>
+    public static string QueuePrefix(ParseResult parse) => parse.GetValue(Prefix) ?? Environment.GetEnvironmentVariable(PrefixVariable) ?? "";
+
+    /// <summary>An error in the CLI's words: the option a user sets, not the .NET one, and no parameter suffix.</summary>
+    private static string Describe(Exception ex)
+    {
+        var message = ex is ArgumentException { ParamName: { } name } ? ex.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : ex.Message;
+        return message.Replace("AzureQueueOptions.ConnectionString", "The connection string (--connection-string or " + ConnectionStringVariable + ")", StringComparison.Ordinal);
     }
 
     private static AzureQueueTransport Connect(ParseResult parse)
     {
         var connectionString = parse.GetValue(ConnectionString) ?? Environment.GetEnvironmentVariable(ConnectionStringVariable);
-        var serviceUri = parse.GetValue(ServiceUri);
+        Uri? serviceUri = null;
+        if (parse.GetValue(ServiceUri) is { } uri && !Uri.TryCreate(uri, UriKind.Absolute, out serviceUri))
+            throw new InvalidOperationException("--service-uri must be an absolute URI, such as https://<account>.queue.core.windows.net.");
         if (string.IsNullOrWhiteSpace(connectionString) && serviceUri is null)
             throw new InvalidOperationException($"Say where the queues are: --connection-string \"...\", --service-uri https://<account>.queue.core.windows.net, or the {ConnectionStringVariable} environment variable.");
         return new AzureQueueTransport(new AzureQueueOptions
         {
             ConnectionString = string.IsNullOrWhiteSpace(connectionString) ? null : connectionString,
             ServiceUri = string.IsNullOrWhiteSpace(connectionString) ? serviceUri : null,
-            QueuePrefix = parse.GetValue(Prefix) ?? "",
+            QueuePrefix = QueuePrefix(parse),
         });
     }
 }

@@ -2,17 +2,17 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 
 namespace Tasks.Cli;
 
 /// <summary>Tables for people, JSON for scripts (<c>--json</c>).</summary>
 internal sealed class Output(bool json)
 {
+    // Every field, null or not, so a script finds the same keys in every object; text as it is, not \u-escaped.
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
     {
         WriteIndented = true,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
     public bool IsJson => json;
@@ -38,9 +38,18 @@ internal sealed class Output(bool json)
         foreach (var row in table) Console.WriteLine(Line(row, widths));
     }
 
-    /// <summary>A sentence for people, or <c>{"name": count}</c> for scripts.</summary>
-    public void Count(string name, int count, string sentence)
-        => Console.WriteLine(json ? JsonSerializer.Serialize(new Dictionary<string, int> { [name] = count }, JsonOptions) : sentence);
+    /// <summary>A sentence and the ids, one per line, for people; <c>{"verb": [ids]}</c> for scripts.</summary>
+    public void Ids(string verb, string[] ids, string sentence)
+    {
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, string[]> { [verb] = ids }, JsonOptions));
+            return;
+        }
+
+        Console.WriteLine(sentence);
+        foreach (var id in ids) Console.WriteLine("  " + id);
+    }
 
     public static string Short(string? text, int length)
     {

@@ -15,7 +15,9 @@ root.Subcommands.Add(Commands.Dead());
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0 && !args.Any(a => a is "-h" or "--help" or "-?"))
 {
-    foreach (var error in parse.Errors) Console.Error.WriteLine($"error: {error.Message}");
+    // An unknown word also makes "Required command was not provided": say only what was wrong.
+    var errors = parse.Errors.Where(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)).ToArray() is { Length: > 0 } unrecognized ? unrecognized : parse.Errors.ToArray();
+    foreach (var error in errors) Console.Error.WriteLine($"error: {error.Message}");
     Console.Error.WriteLine("Run 'tasks --help' for the commands and options.");
     return ExitCodes.Usage;
 }

@@ -42,10 +42,10 @@ public sealed class AzureOperatorApiTests(AzuriteFixture azurite)
         Assert.Equal(("System.InvalidOperationException", "database down"), (letter.ExceptionType, letter.ExceptionMessage));
         Assert.Equal($"[\"{flaky}\"]", letter.ArgumentsJson);
         Assert.Single(await h.Transport.ListDeadLettersAsync(AzureTasks.Queue)); // listing leaves it in place, visible
-        Assert.Equal(0, await h.Transport.RequeueDeadLettersAsync(AzureTasks.Queue, new DeadLetterFilter { TaskName = "no.such.task" }));
+        Assert.Empty(await h.Transport.RequeueDeadLettersAsync(AzureTasks.Queue, new DeadLetterFilter { TaskName = "no.such.task" }));
 
         broken = false;
-        Assert.Equal(1, await h.Transport.RequeueDeadLettersAsync(AzureTasks.Queue, new DeadLetterFilter { MessageId = id }));
+        Assert.Equal(id, Assert.Single(await h.Transport.RequeueDeadLettersAsync(AzureTasks.Queue, new DeadLetterFilter { MessageId = id })).MessageId);
         await AzureHarness.WaitUntil(() => ran.Count == 1, "the requeued task ran");
 
         Assert.Equal([(id, 1)], ran);
@@ -67,9 +67,9 @@ public sealed class AzureOperatorApiTests(AzuriteFixture azurite)
         Assert.Equal(2, letters.Count);
         Assert.Equal((received.MessageId, AzureTasks.StoreAsync.Definition.Name), (letters[0].MessageId, letters[0].TaskName));
         Assert.StartsWith("[\"", letters[0].ArgumentsJson); // the bytes, as MessagePack's JSON shows a bin
-        Assert.Equal(1, await h.Transport.DeleteDeadLettersAsync(AzureTasks.Queue, new DeadLetterFilter { ReasonContains = "operator" }));
+        Assert.Equal("operator says no", Assert.Single(await h.Transport.DeleteDeadLettersAsync(AzureTasks.Queue, new DeadLetterFilter { ReasonContains = "operator" })).Reason);
         Assert.Equal(1, (await h.Transport.GetDepthAsync(AzureTasks.Queue)).DeadLetters); // the record and its text both gone
-        Assert.Equal(1, await h.Transport.DeleteDeadLettersAsync(AzureTasks.Queue));
+        Assert.Single(await h.Transport.DeleteDeadLettersAsync(AzureTasks.Queue));
         Assert.Empty(await h.Transport.ListDeadLettersAsync(AzureTasks.Queue));
     }
 }

@@ -30,6 +30,13 @@ public sealed class CliTests(AzuriteFixture azurite)
         (code, output) = await RunAsync(null, "queues");
         Assert.Equal(2, code);
         Assert.Contains("TASKS_AZURE_CONNECTION_STRING", output);
+
+        (code, output) = await RunAsync(null, "queues", "--service-uri", "not a uri?sv=2024&sig=SECRET");
+        Assert.Equal((2, "error: --service-uri must be an absolute URI, such as https://<account>.queue.core.windows.net."), (code, output));
+        Assert.Equal((3, "error: there is no queue 'orders' (no task was ever sent to it; check --prefix)."), await RunAsync(azurite.ConnectionString, "dead", "list", "orders", "--prefix", prefix));
+        Assert.Equal((2, "error: --count must be a whole number from 1 to 32, not '0'."), await RunAsync(azurite.ConnectionString, "peek", "orders", "-n", "0"));
+        Assert.Equal((2, "error: --from must be a time in ISO 8601, such as 2026-11-23T07:00:00Z, not 'yesterday'."), await RunAsync(azurite.ConnectionString, "dead", "list", "orders", "--from", "yesterday"));
+        Assert.Equal((2, "error: unknown option '--bogus'. Run 'tasks queues --help'."), await RunAsync(azurite.ConnectionString, "queues", "--bogus"));
     }
 
     [Fact]
@@ -58,11 +65,12 @@ public sealed class CliTests(AzuriteFixture azurite)
 
         (code, output) = await RunAsync(azurite.ConnectionString, "dead", "show", AzureTasks.Queue, id, "--prefix", h.Prefix, "--json");
         Assert.Equal(0, code);
-        Assert.Equal($"[\"{flaky}\"]", JsonDocument.Parse(output).RootElement.GetProperty("argumentsJson").GetString());
+        Assert.Equal(flaky, JsonDocument.Parse(output).RootElement.GetProperty("arguments")[0].GetString());
 
-        Assert.Equal((2, "error: say which dead letters to requeue (--id, --task, --reason, --from, --to), or --all."), await RunAsync(azurite.ConnectionString, "dead", "requeue", AzureTasks.Queue, "--prefix", h.Prefix));
+        Assert.Equal((2, "error: say which dead letters to requeue (--id, --task, --reason, --from, --to), or --all, not both."), await RunAsync(azurite.ConnectionString, "dead", "requeue", AzureTasks.Queue, "--prefix", h.Prefix));
+        Assert.Equal((3, $"error: no dead letter 'nope' in '{AzureTasks.Queue}'."), await RunAsync(azurite.ConnectionString, "dead", "requeue", AzureTasks.Queue, "--id", "nope", "--prefix", h.Prefix));
         broken = false;
-        Assert.Equal((0, $"Requeued 1 dead letter(s) to '{AzureTasks.Queue}'."), await RunAsync(azurite.ConnectionString, "dead", "requeue", AzureTasks.Queue, "--id", id, "--prefix", h.Prefix));
+        Assert.Equal((0, $"Requeued 1 dead letter(s) of '{AzureTasks.Queue}':\n  {id}"), await RunAsync(azurite.ConnectionString, "dead", "requeue", AzureTasks.Queue, "--id", id, "--prefix", h.Prefix));
         await h.NewWorker().RunOnceAsync();
         Assert.Equal([id], ran);
         Assert.Equal((0, $"No dead letters in '{AzureTasks.Queue}'."), await RunAsync(azurite.ConnectionString, "dead", "list", AzureTasks.Queue, "--prefix", h.Prefix));

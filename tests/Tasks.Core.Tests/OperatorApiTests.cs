@@ -61,12 +61,12 @@ public sealed class OperatorApiTests
         Assert.Single(await h.Transport.ListDeadLettersAsync(ScriptedTasks.Queue, new DeadLetterFilter { ReasonContains = "DECLINED" }));
 
         broken = false;
-        Assert.Equal(1, await h.Transport.RequeueDeadLettersAsync(ScriptedTasks.Queue, new DeadLetterFilter { MessageId = id }));
+        Assert.Equal(id, Assert.Single(await h.Transport.RequeueDeadLettersAsync(ScriptedTasks.Queue, new DeadLetterFilter { MessageId = id })).MessageId);
         await h.Worker.RunOnceAsync();
 
         Assert.Equal([(id, 1)], ran); // its id kept, its attempts counted afresh
         Assert.Equal([declinedId], (await h.Transport.ListDeadLettersAsync(ScriptedTasks.Queue)).Select(l => l.MessageId));
-        Assert.Equal(1, await h.Transport.DeleteDeadLettersAsync(ScriptedTasks.Queue));
+        Assert.Equal(declinedId, Assert.Single(await h.Transport.DeleteDeadLettersAsync(ScriptedTasks.Queue)).MessageId);
         Assert.Equal(new TaskQueueDepth(ScriptedTasks.Queue, true, 0, 0), await h.Transport.GetDepthAsync(ScriptedTasks.Queue));
     }
 

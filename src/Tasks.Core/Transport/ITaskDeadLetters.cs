@@ -15,11 +15,11 @@ public interface ITaskDeadLetters
     /// <summary>The dead letters of <paramref name="queue"/> that match <paramref name="filter"/> (all if null), oldest first.</summary>
     ValueTask<IReadOnlyList<TaskDeadLetter>> ListDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default);
 
-    /// <summary>Sends the matching dead letters back to <paramref name="queue"/>, each exactly as it was enqueued; returns how many.</summary>
-    ValueTask<int> RequeueDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default);
+    /// <summary>Sends the matching dead letters back to <paramref name="queue"/>, each exactly as it was enqueued; returns those it sent.</summary>
+    ValueTask<IReadOnlyList<TaskDeadLetter>> RequeueDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default);
 
-    /// <summary>Deletes the matching dead letters (all of them if <paramref name="filter"/> is null: a purge); returns how many.</summary>
-    ValueTask<int> DeleteDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default);
+    /// <summary>Deletes the matching dead letters (all of them if <paramref name="filter"/> is null: a purge); returns those it deleted.</summary>
+    ValueTask<IReadOnlyList<TaskDeadLetter>> DeleteDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default);
 }
 
 /// <summary>A dead letter, as an operator sees it.</summary>

@@ -27,7 +27,7 @@ public sealed partial class InMemoryTransport : ITaskQueueMonitor, ITaskDeadLett
     }
 
     /// <inheritdoc />
-    public ValueTask<int> RequeueDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default)
+    public ValueTask<IReadOnlyList<TaskDeadLetter>> RequeueDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default)
     {
         lock (gate)
         {
@@ -38,18 +38,18 @@ public sealed partial class InMemoryTransport : ITaskQueueMonitor, ITaskDeadLett
                 Send(queue, new OutgoingTaskMessage(message.MessageId, message.Body, TimeSpan.Zero, null));
             }
 
-            return new(matching.Length);
+            return new(matching.Select(m => m.Letter).ToArray());
         }
     }
 
     /// <inheritdoc />
-    public ValueTask<int> DeleteDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default)
+    public ValueTask<IReadOnlyList<TaskDeadLetter>> DeleteDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default)
     {
         lock (gate)
         {
             var matching = Matching(queue, filter).ToArray();
             foreach (var (message, _) in matching) deadLetters.Remove(message);
-            return new(matching.Length);
+            return new(matching.Select(m => m.Letter).ToArray());
         }
     }
 

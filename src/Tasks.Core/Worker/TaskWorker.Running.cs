@@ -106,6 +106,7 @@ public sealed partial class TaskWorker
     /// </summary>
     private async Task<bool> WaitForGateAsync(SemaphoreSlim gate, ReceivedTaskMessage? leased)
     {
+        if (stopReceiving.IsCancellationRequested) return false; // a slot freed by a run that ended during the stop is not for it
         if (gate.Wait(0)) return true;
         using var renewing = new CancellationTokenSource();
         var renewal = leased is null ? Task.CompletedTask : RenewLeaseLoopAsync(leased, time.GetTimestamp(), renewing.Token);
