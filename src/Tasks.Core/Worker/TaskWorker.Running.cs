@@ -106,14 +106,13 @@ public sealed partial class TaskWorker
     /// </summary>
     private async Task<bool> WaitForGateAsync(SemaphoreSlim gate, ReceivedTaskMessage? leased)
     {
-        if (stopReceiving.IsCancellationRequested) return false; // a slot freed by a run that ended during the stop is not for it
-        if (gate.Wait(0)) return true;
+        if (gate.Wait(0)) return StillRunning(gate);
         using var renewing = new CancellationTokenSource();
         var renewal = leased is null ? Task.CompletedTask : RenewLeaseLoopAsync(leased, time.GetTimestamp(), renewing.Token);
         try
         {
             await gate.WaitAsync(stopReceiving.Token).ConfigureAwait(false);
-            return true;
+            return StillRunning(gate);
         }
         catch (OperationCanceledException) when (stopReceiving.IsCancellationRequested)
         {
@@ -124,6 +123,18 @@ public sealed partial class TaskWorker
             renewing.Cancel();
             await renewal.ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Checked after the gate is taken, not before: a place freed by a run that ends during a stop
+    /// must not go to a run that had not started (a check before taking it could pass just before
+    /// the stop, and the take succeed just after).
+    /// </summary>
+    private bool StillRunning(SemaphoreSlim gate)
+    {
+        if (!stopReceiving.IsCancellationRequested) return true;
+        gate.Release();
+        return false;
     }
 
     private async Task<TaskRunResult?> RunAsync(ReceivedTaskMessage message, DecodedEnvelope decoded, bool inPack)
