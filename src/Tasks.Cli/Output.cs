@@ -15,8 +15,6 @@ internal sealed class Output(bool json)
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    public bool IsJson => json;
-
     /// <summary>Writes <paramref name="value"/> as JSON, or the table <paramref name="rows"/> make of it.</summary>
     public void Write<T>(T value, string[] headers, IEnumerable<string[]> rows, string empty)
     {

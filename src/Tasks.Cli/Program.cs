@@ -1,7 +1,6 @@
 using System;
 using System.CommandLine;
 using System.Linq;
-using System.Threading.Tasks;
 using Tasks.Cli;
 
 // The operator's view of Tasks on Azure Storage Queues, over the library's own API

@@ -24,11 +24,6 @@ public sealed class AzureTracingTests(AzuriteFixture azurite)
         Assert.Equal(1, await h.NewWorker().RunOnceAsync());
         tracing.ForceFlush();
 
-        var request = spans.Single(s => s.OperationName == "POST /orders");
-        var send = spans.Single(s => s.Kind == ActivityKind.Producer && Equals(s.GetTagItem("messaging.message.id"), id));
-        var process = spans.Single(s => s.Kind == ActivityKind.Consumer && Equals(s.GetTagItem("messaging.message.id"), id));
-        Assert.Equal((request.TraceId, request.SpanId), (send.TraceId, send.ParentSpanId));
-        Assert.Equal((send.TraceId, send.SpanId), (process.TraceId, process.ParentSpanId));
-        Assert.Equal(AzureTasks.Queue, process.GetTagItem("messaging.destination.name"));
+        Traces.AssertOneTraceAcrossTheQueue(spans, "POST /orders", id, AzureTasks.Queue);
     }
 }

@@ -39,7 +39,7 @@ public sealed class HealthCheckTests
         builder.Services.AddHealthChecks().AddTasks();
         using var host = builder.Build();
         await host.StartAsync();
-        await Harness.WaitUntil(() => host.Services.GetRequiredService<TaskWorker>().CheckHealth().State == TaskWorker.HealthState.Degraded, "a receive failed");
+        await Harness.WaitUntil(() => host.Services.GetRequiredService<TaskWorker>().CheckHealth().Status == HealthStatus.Degraded, "a receive failed");
 
         var report = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
         await host.StopAsync();

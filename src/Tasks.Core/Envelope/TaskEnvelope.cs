@@ -1,7 +1,5 @@
 using System;
 using System.Buffers;
-using System.Collections.Generic;
-using System.Globalization;
 using System.Text;
 using MessagePack;
 
@@ -58,17 +56,7 @@ public static partial class TaskEnvelope
         writer.Write(FormatVersion);
         writer.Write(task.Name);
         task.Formatter.Serialize(ref writer, arguments, options);
-        writer.WriteMapHeader(traceParent is null ? 2 : 3);
-        writer.Write(TaskHeaders.MessageId);
-        writer.Write(messageId);
-        writer.Write(TaskHeaders.EnqueuedAt);
-        writer.Write(enqueuedAt.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
-        if (traceParent is not null)
-        {
-            writer.Write(TaskHeaders.TraceParent);
-            writer.Write(traceParent);
-        }
-
+        TaskHeaders.Write(ref writer, messageId, enqueuedAt, TaskHeaders.TraceParent, traceParent);
         writer.Flush();
     }
 

@@ -1,5 +1,4 @@
 using System;
-using System.Globalization;
 using MessagePack;
 
 namespace Tasks.Transports;
@@ -32,10 +31,7 @@ public sealed record TaskEnvelopeSummary(string? TaskName, string? MessageId, Da
             var arguments = body[start..(int)reader.Consumed];
             var headers = TaskHeaders.Read(body[(int)reader.Consumed..]);
             headers.TryGetValue(TaskHeaders.MessageId, out var messageId);
-            DateTimeOffset? enqueuedAt = headers.TryGetValue(TaskHeaders.EnqueuedAt, out var at) && long.TryParse(at, NumberStyles.None, CultureInfo.InvariantCulture, out var ms)
-                ? DateTimeOffset.FromUnixTimeMilliseconds(ms)
-                : null;
-            return new(name, messageId, enqueuedAt, MessagePackSerializer.ConvertToJson(arguments, TaskSerializer.DefaultOptions), null);
+            return new(name, messageId, TaskHeaders.EnqueuedAtOf(headers), MessagePackSerializer.ConvertToJson(arguments, TaskSerializer.DefaultOptions), null);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

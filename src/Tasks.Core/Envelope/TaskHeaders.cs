@@ -1,6 +1,7 @@
 using System;
 using System.Buffers.Binary;
 using System.Collections.Generic;
+using System.Globalization;
 using System.Threading;
 using MessagePack;
 
@@ -37,6 +38,26 @@ public static class TaskHeaders
 
         return new string(chars[..22]);
     }
+
+    /// <summary>Writes the header map every message carries (its id and enqueue time), and one more header if given.</summary>
+    internal static void Write(ref MessagePackWriter writer, string messageId, DateTimeOffset enqueuedAt, string? extraName = null, string? extraValue = null)
+    {
+        var extra = extraName is not null && extraValue is not null;
+        writer.WriteMapHeader(extra ? 3 : 2);
+        writer.Write(MessageId);
+        writer.Write(messageId);
+        writer.Write(EnqueuedAt);
+        writer.Write(enqueuedAt.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
+        if (!extra) return;
+        writer.Write(extraName);
+        writer.Write(extraValue);
+    }
+
+    /// <summary>The <see cref="EnqueuedAt"/> header as a time, or null if it is missing or not Unix milliseconds.</summary>
+    internal static DateTimeOffset? EnqueuedAtOf(IReadOnlyDictionary<string, string> headers)
+        => headers.TryGetValue(EnqueuedAt, out var text) && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var milliseconds)
+            ? DateTimeOffset.FromUnixTimeMilliseconds(milliseconds)
+            : null;
 
     /// <summary>Reads a header map that was left undecoded on the hot path.</summary>
     internal static IReadOnlyDictionary<string, string> Read(ReadOnlyMemory<byte> encodedMap)

@@ -2,7 +2,6 @@ using System;
 using System.Buffers;
 using System.Collections.Generic;
 using System.Globalization;
-using System.IO;
 using MessagePack;
 
 namespace Tasks;
@@ -28,22 +27,22 @@ internal static class TaskPack
     /// <summary>The largest bin header (bin 32), so sizes computed with it are never short.</summary>
     public const int PerEnvelopeOverhead = 5;
 
-    /// <summary>True if <paramref name="body"/> starts like a pack: an array, format version 1, then nil.</summary>
+    /// <summary>
+    /// True if <paramref name="body"/> starts like a pack: an array header, format version 1, then
+    /// nil where an envelope has its wire name. A look at the first bytes, not a parse: it runs for
+    /// every message a worker receives, before the envelope is read.
+    /// </summary>
     public static bool IsPack(ReadOnlyMemory<byte> body)
     {
-        try
+        var bytes = body.Span;
+        var header = bytes.IsEmpty ? 0 : bytes[0] switch
         {
-            var reader = new MessagePackReader(body);
-            return reader.NextMessagePackType == MessagePackType.Array
-                && reader.ReadArrayHeader() >= 4
-                && reader.NextMessagePackType == MessagePackType.Integer
-                && reader.ReadInt32() == TaskEnvelope.FormatVersion
-                && reader.NextMessagePackType == MessagePackType.Nil;
-        }
-        catch (Exception ex) when (ex is MessagePackSerializationException or EndOfStreamException or OverflowException)
-        {
-            return false; // not a pack: the envelope reader says what is wrong with it
-        }
+            >= MessagePackCode.MinFixArray and <= MessagePackCode.MaxFixArray => 1,
+            MessagePackCode.Array16 => 3,
+            MessagePackCode.Array32 => 5,
+            _ => 0,
+        };
+        return header > 0 && bytes.Length > header + 1 && bytes[header] == TaskEnvelope.FormatVersion && bytes[header + 1] == MessagePackCode.Nil;
     }
 
     /// <summary>Writes a pack of <paramref name="envelopes"/>.</summary>
@@ -55,17 +54,7 @@ internal static class TaskPack
         writer.WriteNil();
         writer.WriteArrayHeader(envelopes.Count);
         foreach (var envelope in envelopes) writer.Write(envelope.Span);
-        writer.WriteMapHeader(priorAttempts > 0 ? 3 : 2);
-        writer.Write(TaskHeaders.MessageId);
-        writer.Write(packId);
-        writer.Write(TaskHeaders.EnqueuedAt);
-        writer.Write(enqueuedAt.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
-        if (priorAttempts > 0)
-        {
-            writer.Write(AttemptsHeader);
-            writer.Write(priorAttempts.ToString(CultureInfo.InvariantCulture));
-        }
-
+        TaskHeaders.Write(ref writer, packId, enqueuedAt, AttemptsHeader, priorAttempts > 0 ? priorAttempts.ToString(CultureInfo.InvariantCulture) : null);
         writer.Flush();
     }
 
@@ -90,11 +79,17 @@ internal static class TaskPack
                 envelopes.Add(body.Slice((int)reader.Consumed - length, length)); // a slice: no copy
             }
 
-            var (packId, priorAttempts) = ReadHeaders(ref reader);
+            var headersStart = (int)reader.Consumed;
+            TaskEnvelope.SkipBounded(ref reader, TaskSerializer.DefaultOptions);
+            var headers = TaskHeaders.Read(body[headersStart..(int)reader.Consumed]); // a non-string header throws: the pack is unreadable
+            headers.TryGetValue(TaskHeaders.MessageId, out var packId);
+            var priorAttempts = 0;
+            if (headers.TryGetValue(AttemptsHeader, out var attempts) && !(int.TryParse(attempts, NumberStyles.None, CultureInfo.InvariantCulture, out priorAttempts) && priorAttempts < 1_000_000))
+                throw new TaskEnvelopeException($"The task pack's '{AttemptsHeader}' header is '{attempts}', not a count of attempts.");
             for (var i = 4; i < fields; i++) TaskEnvelope.SkipBounded(ref reader, TaskSerializer.DefaultOptions);
             if (!reader.End)
                 throw new TaskEnvelopeException($"The task pack has {body.Length - reader.Consumed} bytes after its end.");
-            return new Contents(packId, priorAttempts, envelopes);
+            return new Contents(string.IsNullOrEmpty(packId) ? null : packId, priorAttempts, envelopes);
         }
         catch (TaskEnvelopeException)
         {
@@ -104,24 +99,6 @@ internal static class TaskPack
         {
             throw new TaskEnvelopeException($"Could not decode the task pack: {ex.Message}", ex);
         }
-    }
-
-    private static (string? PackId, int PriorAttempts) ReadHeaders(ref MessagePackReader reader)
-    {
-        if (reader.TryReadNil()) return (null, 0);
-        var count = reader.ReadMapHeader();
-        string? packId = null;
-        var priorAttempts = 0;
-        for (var i = 0; i < count; i++)
-        {
-            var key = reader.NextMessagePackType == MessagePackType.String ? reader.ReadString() : throw new TaskEnvelopeException($"Header {i + 1} of the task pack has no string name.");
-            var value = reader.NextMessagePackType == MessagePackType.String ? reader.ReadString() : throw new TaskEnvelopeException($"Header '{key}' of the task pack has no string value.");
-            if (key == TaskHeaders.MessageId) packId = value;
-            else if (key == AttemptsHeader && !(int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out priorAttempts) && priorAttempts < 1_000_000))
-                throw new TaskEnvelopeException($"The task pack's '{AttemptsHeader}' header is '{value}', not a count of attempts.");
-        }
-
-        return (string.IsNullOrEmpty(packId) ? null : packId, priorAttempts);
     }
 
     /// <summary>A pack's id, the attempts its tasks made before, and its envelopes (slices of the message body).</summary>

@@ -22,7 +22,7 @@ internal sealed class QueueDepthSampler(IServiceProvider services, IOptions<Task
         do
         {
             if (!TasksTelemetry.QueueDepth.Enabled) continue;
-            foreach (var queue in TasksHealthChecksBuilderExtensions.QueuesOf(services)) // the worker's, once it has started
+            foreach (var queue in TasksServiceCollectionExtensions.QueuesOf(services)) // the worker's, once it has started
             {
                 try
                 {

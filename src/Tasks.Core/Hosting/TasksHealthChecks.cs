@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
@@ -25,18 +24,12 @@ public static class TasksHealthChecksBuilderExtensions
         return builder;
     }
 
-    /// <summary>The queues a host works with: its worker's, or in a host that only enqueues, those of every task it knows.</summary>
-    internal static IReadOnlyList<string> QueuesOf(IServiceProvider services)
-        => services.GetService<TaskWorker>() is { Queues.Count: > 0 } worker
-            ? worker.Queues
-            : TaskRegistry.Default.Definitions.Select(d => d.Queue).Distinct(StringComparer.Ordinal).ToArray();
-
     private sealed class TransportHealthCheck(IServiceProvider services) : IHealthCheck
     {
         public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
         {
             var transport = services.GetRequiredService<ITaskTransport>();
-            var queues = QueuesOf(services);
+            var queues = TasksServiceCollectionExtensions.QueuesOf(services);
             try
             {
                 if (transport is not ITaskQueueMonitor monitor)
@@ -67,13 +60,8 @@ public static class TasksHealthChecksBuilderExtensions
         {
             if (services.GetService<TaskWorker>() is not { } worker)
                 return Task.FromResult(HealthCheckResult.Healthy("No worker runs in this process (enqueue only)."));
-            var (state, description) = worker.CheckHealth();
-            return Task.FromResult(new HealthCheckResult(state switch
-            {
-                TaskWorker.HealthState.Healthy => HealthStatus.Healthy,
-                TaskWorker.HealthState.Degraded => HealthStatus.Degraded,
-                _ => HealthStatus.Unhealthy,
-            }, description));
+            var (status, description) = worker.CheckHealth();
+            return Task.FromResult(new HealthCheckResult(status, description));
         }
     }
 }

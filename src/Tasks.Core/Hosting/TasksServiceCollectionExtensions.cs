@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
@@ -43,6 +44,12 @@ public static class TasksServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, QueueDepthSampler>());
         return new TasksBuilder(services);
     }
+
+    /// <summary>The queues a host works with: its worker's once it has started, or else those of every task it knows.</summary>
+    internal static IReadOnlyList<string> QueuesOf(IServiceProvider services)
+        => services.GetService<TaskWorker>() is { Queues.Count: > 0 } worker
+            ? worker.Queues
+            : TaskRegistry.Default.Definitions.Select(d => d.Queue).Distinct(StringComparer.Ordinal).ToArray();
 
     /// <summary>
     /// Adds everything <see cref="AddAsyncTasks"/> does, and a hosted <see cref="TaskWorker"/> that runs

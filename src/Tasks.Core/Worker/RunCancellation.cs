@@ -57,13 +57,6 @@ internal sealed class RunCancellation : IDisposable
     }
 }
 
-internal sealed class EmptyServiceProvider : IServiceProvider
-{
-    public static readonly EmptyServiceProvider Instance = new();
-
-    public object? GetService(Type serviceType) => null;
-}
-
 /// <summary>
 /// A run that did not finish at once, as a stop sees it. Finishing and abandoning race (the task may
 /// end just as the stop gives up on it); exactly one of them wins, so a message is either settled

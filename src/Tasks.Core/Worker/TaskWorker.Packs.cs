@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Runtime.ExceptionServices;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -30,29 +31,14 @@ public sealed partial class TaskWorker
         pack.MessageId = contents.PackId ?? pack.TransportMessageId;
         var results = new TaskRunResult?[contents.Envelopes.Count];
         var inner = new ReceivedTaskMessage[results.Length];
-        using var renewing = new CancellationTokenSource();
-        var renewal = RenewLeaseLoopAsync(pack, time.GetTimestamp(), renewing.Token);
-        var run = new LongRun($"(pack of {results.Length} tasks)", renewing);
-        longRuns[pack] = run;
-        try
-        {
-            await RunPackedTasksAsync(pack, contents, inner, results, queueSlot).ConfigureAwait(false);
-        }
-        finally
-        {
-            longRuns.TryRemove(pack, out _);
-            renewing.Cancel();
-            await renewal.ConfigureAwait(false);
-            if (holdsSlot) ReleaseSlots(queueSlot, 1);
-        }
+        var (settles, failure) = await UnderLeaseAsync(pack, $"(pack of {results.Length} tasks)", time.GetTimestamp(),
+            static state => state.Worker.RunPackedTasksAsync(state.pack, state.contents, state.inner, state.results, state.queueSlot),
+            (Worker: this, pack, contents, inner, results, queueSlot)).ConfigureAwait(false);
+        if (holdsSlot) ReleaseSlots(queueSlot, 1);
+        if (failure is not null) ExceptionDispatchInfo.Throw(failure); // each task's failure is caught where it ran: this is a fault of the worker's
 
-        // A stop gave up on the pack and released it whole: its tasks run again, finished or not.
-        if (!run.TryFinish())
-        {
-            Interlocked.Decrement(ref abandonedRuns);
-            return;
-        }
-
+        // False: a stop gave up on the pack and released it whole, so its tasks run again, finished or not.
+        if (!settles) return;
         await SettlePackAsync(pack, contents, inner, results).ConfigureAwait(false);
     }
 

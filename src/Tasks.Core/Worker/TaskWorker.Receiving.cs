@@ -1,11 +1,7 @@
 using System;
-using System.Collections.Generic;
-using System.Diagnostics;
-using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Tasks;
 
@@ -146,15 +142,13 @@ public sealed partial class TaskWorker
     }
 
     /// <summary>Whether the worker is receiving, for a health check: a status and a sentence that says why.</summary>
-    internal (HealthState State, string Description) CheckHealth()
+    internal (HealthStatus Status, string Description) CheckHealth()
     {
-        if (Volatile.Read(ref fault) is { } stoppedBy) return (HealthState.Unhealthy, $"The worker stopped receiving: {stoppedBy.Message}");
-        if (!loopsStarted) return (HealthState.Unhealthy, "The worker has not started.");
-        if (Volatile.Read(ref stopped) != 0) return (HealthState.Unhealthy, "The worker has stopped.");
+        if (Volatile.Read(ref fault) is { } stoppedBy) return (HealthStatus.Unhealthy, $"The worker stopped receiving: {stoppedBy.Message}");
+        if (!loopsStarted) return (HealthStatus.Unhealthy, "The worker has not started.");
+        if (Volatile.Read(ref stopped) != 0) return (HealthStatus.Unhealthy, "The worker has stopped.");
         var (sinceSuccess, failing) = receiveHealth.Read(time);
-        if (failing is not null) return (HealthState.Degraded, $"Receiving from '{failing.Queue}' fails, and the worker keeps trying: {failing.Error.Message}");
-        return (HealthState.Healthy, sinceSuccess is { } ago ? $"Receiving from {queueSlots.Count} queue(s); the last receive was {ago.TotalSeconds:0.#} s ago." : "Started; no receive has finished yet.");
+        if (failing is not null) return (HealthStatus.Degraded, $"Receiving from '{failing.Queue}' fails, and the worker keeps trying: {failing.Error.Message}");
+        return (HealthStatus.Healthy, sinceSuccess is { } ago ? $"Receiving from {queueSlots.Count} queue(s); the last receive was {ago.TotalSeconds:0.#} s ago." : "Started; no receive has finished yet.");
     }
-
-    internal enum HealthState { Healthy, Degraded, Unhealthy }
 }

@@ -1,11 +1,9 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
-using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Tasks;
 
@@ -161,31 +159,8 @@ public sealed partial class TaskWorker
                 // Timers and lease renewal only for a task that did not finish at once, as most short
                 // tasks do; both count from the start, however late they are armed.
                 cancellation.Arm(time, started, timeout, abortTasks.Token);
-                using var renewing = new CancellationTokenSource();
-                var renewal = RenewLeaseLoopAsync(message, started, renewing.Token);
-                var run = new LongRun(task.Name, renewing);
-                longRuns[message] = run;
-                try
-                {
-                    await invocation.ConfigureAwait(false);
-                }
-                catch (Exception ex)
-                {
-                    failure = ex;
-                }
-                finally
-                {
-                    longRuns.TryRemove(message, out _);
-                    renewing.Cancel();
-                    await renewal.ConfigureAwait(false);
-                }
-
-                if (!run.TryFinish())
-                {
-                    // A stop gave up on this run and released its message: whatever it did, the message is no longer ours.
-                    Interlocked.Decrement(ref abandonedRuns);
-                    return null;
-                }
+                (var settles, failure) = await UnderLeaseAsync(message, task.Name, started, static invocation => invocation, invocation).ConfigureAwait(false);
+                if (!settles) return null;
             }
             else
             {
@@ -234,6 +209,40 @@ public sealed partial class TaskWorker
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="work"/> while the message's lease is renewed, as a run a stop may abandon
+    /// (see <see cref="AbandonAsync"/>); returns what the work threw. <c>Settles</c> is false if the
+    /// stop abandoned it: it released the message, which is no longer this worker's to settle.
+    /// (Work and state apart, so a caller needs no closure: this sits on every run that does not
+    /// finish at once.)
+    /// </summary>
+    private async Task<(bool Settles, Exception? Failure)> UnderLeaseAsync<TState>(ReceivedTaskMessage message, string name, long started, Func<TState, Task> work, TState state)
+    {
+        using var renewing = new CancellationTokenSource();
+        var renewal = RenewLeaseLoopAsync(message, started, renewing.Token);
+        var run = new LongRun(name, renewing);
+        longRuns[message] = run;
+        Exception? failure = null;
+        try
+        {
+            await work(state).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
+        finally
+        {
+            longRuns.TryRemove(message, out _);
+            renewing.Cancel();
+            await renewal.ConfigureAwait(false);
+        }
+
+        if (run.TryFinish()) return (true, failure);
+        Interlocked.Decrement(ref abandonedRuns);
+        return (false, failure);
+    }
+
     private async Task RenewLeaseLoopAsync(ReceivedTaskMessage message, long started, CancellationToken cancellationToken)
     {
         // One periodic timer from the start of the run: renewals keep to their schedule however late
@@ -271,5 +280,13 @@ public sealed partial class TaskWorker
                 Log.RenewFailed(logger, ex, message.MessageId, message.Queue);
             }
         }
+    }
+
+    /// <summary>What a static task's invoker gets without a host: it asks for no service.</summary>
+    private sealed class EmptyServiceProvider : IServiceProvider
+    {
+        public static readonly EmptyServiceProvider Instance = new();
+
+        public object? GetService(Type serviceType) => null;
     }
 }

@@ -12,12 +12,8 @@ public sealed partial class TaskWorker
         var name = new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, task.Name);
         TasksTelemetry.Started.Add(1, name);
         // The headers are decoded only for a listener: the hot path keeps them encoded.
-        if (TasksTelemetry.QueueLag.Enabled
-            && decoded.ReadHeaders().TryGetValue(TaskHeaders.EnqueuedAt, out var enqueuedAt)
-            && long.TryParse(enqueuedAt, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var milliseconds))
-        {
-            TasksTelemetry.QueueLag.Record(Math.Max(0, time.GetUtcNow().ToUnixTimeMilliseconds() - milliseconds), name);
-        }
+        if (TasksTelemetry.QueueLag.Enabled && TaskHeaders.EnqueuedAtOf(decoded.ReadHeaders()) is { } enqueuedAt)
+            TasksTelemetry.QueueLag.Record(Math.Max(0, (time.GetUtcNow() - enqueuedAt).TotalMilliseconds), name);
     }
 
     private static Activity? StartProcessActivity(ReceivedTaskMessage message, DecodedEnvelope decoded)
