@@ -44,8 +44,10 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
     }
 
     /// <summary>
-    /// Up to 32 of the next messages of <paramref name="queue"/>, described without taking them
-    /// (Azure's peek: visible messages only, leases untouched); empty if the queue does not exist.
+    /// The tasks of up to <paramref name="maxMessages"/> (at most 32) of the next messages of
+    /// <paramref name="queue"/>, described without taking them (Azure's peek: visible messages only,
+    /// leases untouched): one entry per task, so a pack gives one for each task it holds. Empty if
+    /// the queue does not exist.
     /// </summary>
     public async ValueTask<IReadOnlyList<PeekedTaskMessage>> PeekAsync(string queue, int maxMessages = 32, CancellationToken cancellationToken = default)
     {
@@ -53,7 +55,7 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
         var client = textService.GetQueueClient(QueueName(queue));
         if (await CountAsync(queue, client, cancellationToken).ConfigureAwait(false) is null) return [];
         PeekedMessage[] peeked = await Guard(queue, cancellationToken, () => client.PeekMessagesAsync(Math.Clamp(maxMessages, 1, 32), cancellationToken)).ConfigureAwait(false);
-        return peeked.Select(m => new PeekedTaskMessage(m.MessageId, (int)Math.Min(m.DequeueCount, int.MaxValue), m.InsertedOn, Summarize(m.Body.ToString()))).ToArray();
+        return peeked.SelectMany(m => Summarize(m.Body.ToString()).Select(task => new PeekedTaskMessage(m.MessageId, (int)Math.Min(m.DequeueCount, int.MaxValue), m.InsertedOn, task))).ToArray();
     }
 
     /// <inheritdoc />
@@ -159,14 +161,15 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
         }
     }
 
-    private static TaskEnvelopeSummary Summarize(string text)
+    /// <summary>The tasks a message text holds (each of a pack's), or what is wrong with it.</summary>
+    private static IReadOnlyList<TaskEnvelopeSummary> Summarize(string text)
         => TryDecode(text) is { } body
-            ? TaskEnvelopeSummary.Of(body)
-            : new(null, null, null, null, $"The message text is not base64, so it holds no task envelope: '{(text.Length > 60 ? text[..60] + "…" : text)}'.");
+            ? TaskEnvelopeSummary.OfMessage(body)
+            : [new(null, null, null, null, $"The message text is not base64, so it holds no task envelope: '{(text.Length > 60 ? text[..60] + "…" : text)}'.")];
 
     private static TaskDeadLetter ToDeadLetter(string queue, PoisonMessage record, string? text)
     {
-        var summary = text is null ? null : Summarize(text);
+        var summary = text is null ? null : Summarize(text)[0]; // a dead letter holds one task: a pack is dead-lettered whole only when it cannot be read
         return new TaskDeadLetter(queue, record.MessageId, summary?.TaskName, record.Attempt, record.Reason, record.ExceptionType, record.ExceptionMessage, summary?.EnqueuedAt, record.DeadLetteredAt, summary?.ArgumentsJson);
     }
 
@@ -181,7 +184,7 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
 }
 
 /// <summary>A message seen by <see cref="AzureQueueTransport.PeekAsync"/>.</summary>
-/// <param name="TransportMessageId">Azure's id of the message.</param>
+/// <param name="TransportMessageId">Azure's id of the message (shared by the tasks of a pack).</param>
 /// <param name="DequeueCount">How often it was received so far.</param>
 /// <param name="InsertedOn">When it was sent.</param>
 /// <param name="Envelope">What it holds: task, id and arguments as JSON.</param>

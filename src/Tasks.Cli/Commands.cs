@@ -36,8 +36,8 @@ internal static class Commands
 
     public static Command Peek()
     {
-        var count = new Option<string?>("--count", "-n") { Description = "How many messages, 1 to 32. Default: 32." };
-        var command = new Command("peek", "The next visible messages of a queue, decoded to JSON, without taking them.") { Queue, count };
+        var count = new Option<string?>("--count", "-n") { Description = "How many messages, 1 to 32 (a bulk enqueue's message lists each of its tasks). Default: 32." };
+        var command = new Command("peek", "The tasks of the next visible messages of a queue, decoded to JSON, without taking them.") { Queue, count };
         command.SetAction((parse, ct) => Connection.RunAsync(parse, async (transport, output) =>
         {
             var howMany = parse.GetValue(count) is { } text
@@ -92,14 +92,16 @@ internal static class Commands
 
     private static Command DeadShow()
     {
-        var id = new Argument<string>("message-id") { Description = "The dead letter's message id (the one Enqueue returned)." };
-        var command = new Command("show", "One dead letter, whole: reason, exception and arguments.") { Queue, id };
+        var id = new Argument<string?>("message-id") { Description = "The dead letter's message id (the one Enqueue returned); or --id.", Arity = ArgumentArity.ZeroOrOne };
+        var idOption = new Option<string?>("--id") { Description = "The dead letter's message id, as requeue and purge take it." };
+        var command = new Command("show", "One dead letter, whole: reason, exception and arguments.") { Queue, id, idOption };
         command.SetAction((parse, ct) => Connection.RunAsync(parse, async (transport, output) =>
         {
             var queue = parse.GetValue(Queue)!;
+            var messageId = parse.GetValue(id) ?? parse.GetValue(idOption) ?? throw new UsageException("say which dead letter: tasks dead show <queue> <message id>, or --id <message id>.");
             await RequireQueueAsync(transport, queue, ct);
-            var letter = (await transport.ListDeadLettersAsync(queue, new DeadLetterFilter { MessageId = parse.GetValue(id) }, ct)).FirstOrDefault();
-            if (letter is null) return NoSuchDeadLetter(parse.GetValue(id)!, queue);
+            var letter = (await transport.ListDeadLettersAsync(queue, new DeadLetterFilter { MessageId = messageId }, ct)).FirstOrDefault();
+            if (letter is null) return NoSuchDeadLetter(messageId, queue);
             output.Write(Shapes.Of(letter), ["FIELD", "VALUE"],
             [
                 ["message id", letter.MessageId], ["task", letter.TaskName ?? "(unreadable)"], ["attempt", Count(letter.Attempt)],

@@ -21,7 +21,7 @@ internal static class Shapes
 
     /// <summary>What the TASK column says of a message that names no task.</summary>
     public static string TaskLabel(TaskEnvelopeSummary envelope)
-        => envelope.TaskName ?? (envelope.Problem is null ? "(a pack of tasks)" : "(unreadable)");
+        => envelope.TaskName ?? "(unreadable)";
 
     private static JsonElement? Arguments(string? json)
     {

@@ -72,4 +72,20 @@ public sealed class AzureOperatorApiTests(AzuriteFixture azurite)
         Assert.Single(await h.Transport.DeleteDeadLettersAsync(AzureTasks.Queue));
         Assert.Empty(await h.Transport.ListDeadLettersAsync(AzureTasks.Queue));
     }
+
+    [Fact]
+    public async Task Peek_lists_each_task_of_a_bulk_enqueue_with_its_own_id_and_arguments()
+    {
+        await using var h = new AzureHarness(azurite);
+        var batch = new TaskBatch();
+        for (var i = 0; i < 3; i++) AzureTasks.CountAsync.AddTo(batch, "peek", i);
+        var ids = await h.Client.EnqueueBatchAsync(batch);
+
+        var peeked = await h.Transport.PeekAsync(AzureTasks.Queue);
+
+        Assert.Equal(ids, peeked.Select(p => p.Envelope.MessageId));
+        Assert.Equal(["[\"peek\",0]", "[\"peek\",1]", "[\"peek\",2]"], peeked.Select(p => p.Envelope.ArgumentsJson));
+        Assert.All(peeked, p => Assert.Equal(AzureTasks.CountAsync.Definition.Name, p.Envelope.TaskName));
+        Assert.Single(peeked.Select(p => p.TransportMessageId).Distinct()); // one message carries them
+    }
 }

@@ -63,9 +63,10 @@ public sealed class CliTests(AzuriteFixture azurite)
         Assert.Equal(0, code);
         Assert.Matches($@"MESSAGE ID\s+TASK\s+ATTEMPT\s+DEAD-LETTERED AT\s+REASON\n{id}\s+{AzureTasks.RunAsync.Definition.Name}\s+1\s+\S+ \S+\s+Task '.*' failed permanently on attempt 1: customer not found", output);
 
-        (code, output) = await RunAsync(azurite.ConnectionString, "dead", "show", AzureTasks.Queue, id, "--prefix", h.Prefix, "--json");
+        (code, output) = await RunAsync(azurite.ConnectionString, "dead", "show", AzureTasks.Queue, "--id", id, "--prefix", h.Prefix, "--json");
         Assert.Equal(0, code);
         Assert.Equal(flaky, JsonDocument.Parse(output).RootElement.GetProperty("arguments")[0].GetString());
+        Assert.Equal(0, (await RunAsync(azurite.ConnectionString, "dead", "show", AzureTasks.Queue, id, "--prefix", h.Prefix)).Code); // the id by position too
 
         Assert.Equal((2, "error: say which dead letters to requeue (--id, --task, --reason, --from, --to), or --all, not both."), await RunAsync(azurite.ConnectionString, "dead", "requeue", AzureTasks.Queue, "--prefix", h.Prefix));
         Assert.Equal((3, $"error: no dead letter 'nope' in '{AzureTasks.Queue}'."), await RunAsync(azurite.ConnectionString, "dead", "requeue", AzureTasks.Queue, "--id", "nope", "--prefix", h.Prefix));

@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 using MessagePack;
 
 namespace Tasks.Transports;
@@ -36,6 +38,23 @@ public sealed record TaskEnvelopeSummary(string? TaskName, string? MessageId, Da
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             return new(name, null, null, null, $"The message could not be read as a task envelope: {ex.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Describes every task a message carries: the envelope of a plain message, or each envelope of
+    /// a pack (a bulk enqueue), each with its own id. Never throws.
+    /// </summary>
+    public static IReadOnlyList<TaskEnvelopeSummary> OfMessage(ReadOnlyMemory<byte> body)
+    {
+        if (!TaskPack.IsPack(body)) return [Of(body)];
+        try
+        {
+            return TaskPack.Read(body).Envelopes.Select(Of).ToArray();
+        }
+        catch (TaskEnvelopeException ex)
+        {
+            return [new(null, null, null, null, ex.Message)];
         }
     }
 }
