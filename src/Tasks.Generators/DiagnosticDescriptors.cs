@@ -82,6 +82,12 @@ internal static class DiagnosticDescriptors
         "Invalid [AsyncTask] setting",
         "[AsyncTask] on '{0}' has an invalid {1}: {2}");
 
+    /// <summary>A schedule is read where it is written, not when the first occurrence is due.</summary>
+    public static readonly DiagnosticDescriptor InvalidSchedule = Create(
+        "TASK012",
+        "Invalid [Recurring] schedule",
+        "[Recurring] on '{0}' is invalid: {1}");
+
     private static DiagnosticDescriptor Create(string id, string title, string message)
         => new(id, title, message, Category, DiagnosticSeverity.Error, isEnabledByDefault: true, helpLinkUri: HelpRoot + id + ".md");
 }

@@ -219,6 +219,42 @@ public sealed class AnalyzerTests
     }
 
     [Fact]
+    public async Task TASK012_invalid_schedules_at_the_argument_that_is_wrong()
+    {
+        var diagnostics = await VerifyAsync("""
+            public partial class Jobs
+            {
+                [AsyncTask, Recurring({|TASK012:"0 25 * * *"|})]
+                public static Task BadHour(CancellationToken cancellationToken) => Task.CompletedTask;
+
+                [AsyncTask, Recurring("0 7 * * *", {|TASK012:TimeZone = "Mars/Olympus"|})]
+                public static Task BadZone(CancellationToken cancellationToken) => Task.CompletedTask;
+
+                [AsyncTask, {|TASK012:Recurring("@daily")|}]
+                public static Task WithArguments(CancellationToken cancellationToken, int customerId) => Task.CompletedTask;
+
+                [{|TASK012:Recurring("@hourly")|}]
+                public static Task NotATask(CancellationToken cancellationToken) => Task.CompletedTask;
+
+                [AsyncTask, Recurring("0 7 * * *", TimeZone = "Europe/Paris")]
+                public static Task Daily(CancellationToken cancellationToken) => Task.CompletedTask;
+
+                [AsyncTask, Recurring("*/30 * * * * *")]
+                public static Task EveryThirtySeconds(CancellationToken cancellationToken) => Task.CompletedTask;
+
+                [AsyncTask, Recurring("@weekly", TimeZone = "Romance Standard Time")]
+                public Task Weekly(CancellationToken cancellationToken) => Task.CompletedTask;
+            }
+            """);
+
+        Assert.Contains("\"0 25 * * *\" is not a cron expression (", diagnostics[0].GetMessage());
+        Assert.Contains("write five fields", diagnostics[0].GetMessage());
+        Assert.Contains("the time zone \"Mars/Olympus\" is not known", diagnostics[1].GetMessage());
+        Assert.Contains("takes customerId as well", diagnostics[2].GetMessage());
+        Assert.Contains("needs [AsyncTask] as well", diagnostics[3].GetMessage());
+    }
+
+    [Fact]
     public Task Valid_tasks_of_every_shape_have_no_diagnostics() => VerifyAsync("""
         [Union(0, typeof(Circle))]
         public interface IShape { }

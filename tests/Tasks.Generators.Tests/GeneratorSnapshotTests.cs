@@ -104,6 +104,17 @@ public sealed class GeneratorSnapshotTests
         """);
 
     [Fact]
+    public Task Recurring_task_carries_its_schedule_in_the_definition() => VerifyAsync("""
+        namespace Reports;
+
+        public sealed partial class Digest
+        {
+            [AsyncTask, Recurring("0 7 * * 1-5", TimeZone = "Europe/Paris")]
+            public Task SendMorningDigest(CancellationToken cancellationToken) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
     public void Host_registers_the_task_assemblies_it_references_without_naming_them()
     {
         // A worker whose code names no type of the task library: only the host's own generated

@@ -53,7 +53,8 @@ public static class TasksServiceCollectionExtensions
 
     /// <summary>
     /// Adds everything <see cref="AddAsyncTasks"/> does, and a hosted <see cref="TaskWorker"/> that runs
-    /// the tasks of every assembly this project references. At start it checks that every
+    /// the tasks of every assembly this project references, and keeps the schedules of the
+    /// <c>[Recurring]</c> tasks on its queues. At start it checks that every
     /// instance-method task's type resolves from DI and that the transport accepts its credentials, and
     /// fails the host with what to fix otherwise.
     /// </summary>
@@ -68,6 +69,7 @@ public static class TasksServiceCollectionExtensions
             sp.GetService<ILogger<TaskWorker>>(),
             sp.GetRequiredService<TimeProvider>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TaskWorkerHostedService>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RecurringSchedulerHostedService>());
         return builder;
     }
 }

@@ -64,6 +64,9 @@ public abstract class TaskDefinition
         init => maxConcurrency = value is < 1 ? throw new ArgumentOutOfRangeException(nameof(MaxConcurrency), value, "At least one run must be allowed.") : value;
     }
 
+    /// <summary>When this task runs on its own (<c>[Recurring]</c>), or null if it runs only when enqueued.</summary>
+    public TaskSchedule? Schedule { get; init; }
+
     private readonly TimeSpan? timeout;
     private readonly TimeSpan? retryDelay;
     private readonly int? maxConcurrency;
@@ -77,6 +80,9 @@ public abstract class TaskDefinition
     internal abstract object ReadArguments(ref MessagePackReader reader, MessagePackSerializerOptions options);
 
     internal abstract Task InvokeAsync(IServiceProvider services, object arguments, CancellationToken cancellationToken);
+
+    /// <summary>Enqueues a task that takes no arguments, as a recurring task is (TASK012 checks it).</summary>
+    internal abstract ValueTask<string> EnqueueWithoutArgumentsAsync(ITaskClient client, MessagePackSerializerOptions options, CancellationToken cancellationToken);
 }
 
 /// <summary>A task whose arguments travel as <typeparamref name="TArguments"/>.</summary>
@@ -118,4 +124,13 @@ public sealed class TaskDefinition<TArguments> : TaskDefinition
 
     internal override Task InvokeAsync(IServiceProvider services, object arguments, CancellationToken cancellationToken)
         => invoke(services, (TArguments)arguments, cancellationToken);
+
+    // The arguments are read from an empty MessagePack array by the generated formatter: no reflection.
+    internal override ValueTask<string> EnqueueWithoutArgumentsAsync(ITaskClient client, MessagePackSerializerOptions options, CancellationToken cancellationToken)
+    {
+        var reader = new MessagePackReader(EmptyArray);
+        return client.EnqueueAsync(this, Formatter.Deserialize(ref reader, options), null, cancellationToken);
+    }
+
+    private static readonly ReadOnlyMemory<byte> EmptyArray = new byte[] { 0x90 };
 }

@@ -79,6 +79,9 @@ public sealed partial class TaskWorker : IAsyncDisposable
     /// <summary>The queues this worker listens on, known once started.</summary>
     public IReadOnlyList<string> Queues => queueSlots.Keys.ToArray();
 
+    /// <summary>The dispatch table the worker runs tasks from.</summary>
+    internal TaskRegistry Registry => registry;
+
     /// <summary>Raised once when the transport reports a fault no retry can fix (credentials refused, say); the worker has stopped receiving.</summary>
     public event Action<TaskTransportException>? Faulted;
 

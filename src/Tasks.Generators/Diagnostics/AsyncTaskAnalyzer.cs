@@ -26,7 +26,8 @@ public sealed class AsyncTaskAnalyzer : DiagnosticAnalyzer
         DiagnosticDescriptors.DuplicateWireName,
         DiagnosticDescriptors.NotReachable,
         DiagnosticDescriptors.GeneratedNameConflict,
-        DiagnosticDescriptors.InvalidAttributeValue);
+        DiagnosticDescriptors.InvalidAttributeValue,
+        DiagnosticDescriptors.InvalidSchedule);
 
     /// <inheritdoc />
     public override void Initialize(AnalysisContext context)
@@ -43,7 +44,13 @@ public sealed class AsyncTaskAnalyzer : DiagnosticAnalyzer
                 symbolContext =>
                 {
                     var method = (IMethodSymbol)symbolContext.Symbol;
-                    if (AsyncTaskSettings.Find(method, known.AsyncTaskAttribute) is not { } attribute) return;
+                    if (AsyncTaskSettings.Find(method, known.AsyncTaskAttribute) is not { } attribute)
+                    {
+                        RecurringSettings.Read(method, known)?.Validate(method, isTask: false, (descriptor, location, args) =>
+                            symbolContext.ReportDiagnostic(Diagnostic.Create(descriptor, location, args)));
+                        return;
+                    }
+
                     var settings = AsyncTaskSettings.Read(attribute);
                     TaskMethodValidator.Validate(method, settings, known, symbolContext.ReportDiagnostic, symbolContext.CancellationToken);
                     byWireName.GetOrAdd(settings.WireName(method), _ => new ConcurrentBag<IMethodSymbol>()).Add(method);

@@ -14,6 +14,7 @@ namespace Tasks.Generators.Model;
 /// <param name="IsPublic">Whether the generated class is public (else internal).</param>
 /// <param name="Parameters">The parameters after the CancellationToken, in order.</param>
 /// <param name="DocSummary">The method's XML doc summary lines, or empty.</param>
+/// <param name="Schedule">The <c>[Recurring]</c> schedule, or null.</param>
 internal sealed record TaskModel(
     HierarchyInfo Containing,
     string MethodName,
@@ -25,7 +26,8 @@ internal sealed record TaskModel(
     bool IsStatic,
     bool IsPublic,
     EquatableArray<ParameterModel> Parameters,
-    EquatableArray<string> DocSummary)
+    EquatableArray<string> DocSummary,
+    ScheduleModel? Schedule)
 {
     /// <summary><c>global::Ns.Outer.Inner.MethodAsync</c>: what the dispatch table refers to.</summary>
     public string FullyQualifiedClassName => $"{Containing.FullyQualifiedName}.{ClassName}";
@@ -39,6 +41,9 @@ internal sealed record TaskPolicyModel(long? TimeoutTicks, long? RetryDelayTicks
 {
     public bool IsDefault => TimeoutTicks is null && RetryDelayTicks is null && MaxConcurrency == 0;
 }
+
+/// <summary>What <c>[Recurring(Cron, TimeZone = ...)]</c> set, as checked by TASK012.</summary>
+internal sealed record ScheduleModel(string Cron, string TimeZone);
 
 /// <summary>One task argument.</summary>
 /// <param name="Name">The parameter name, escaped as an identifier.</param>

@@ -10,6 +10,7 @@ internal sealed class KnownTypes
     private KnownTypes(Compilation compilation)
     {
         AsyncTaskAttribute = compilation.GetTypeByMetadataName(AsyncTaskAttributeName);
+        RecurringAttribute = compilation.GetTypeByMetadataName(RecurringSettings.AttributeName);
         CancellationToken = compilation.GetTypeByMetadataName("System.Threading.CancellationToken");
         Task = compilation.GetTypeByMetadataName("System.Threading.Tasks.Task");
         Stream = compilation.GetTypeByMetadataName("System.IO.Stream");
@@ -20,6 +21,7 @@ internal sealed class KnownTypes
     }
 
     public INamedTypeSymbol? AsyncTaskAttribute { get; }
+    public INamedTypeSymbol? RecurringAttribute { get; }
     public INamedTypeSymbol? CancellationToken { get; }
     public INamedTypeSymbol? Task { get; }
     public INamedTypeSymbol? Stream { get; }

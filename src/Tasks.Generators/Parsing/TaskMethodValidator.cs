@@ -97,6 +97,7 @@ internal static class TaskMethodValidator
         }
 
         ValidateSettings(method, settings, Fail);
+        RecurringSettings.Read(method, known)?.Validate(method, isTask: true, Fail);
         return valid;
     }
 

@@ -40,7 +40,8 @@ internal static class TaskParser
             method.IsStatic,
             IsPublic: method.DeclaredAccessibility == Accessibility.Public,
             parameters.ToEquatableArray(),
-            DocSummary(method, cancellationToken));
+            DocSummary(method, cancellationToken),
+            RecurringSettings.Read(method, known) is { Cron: { } cron } recurring ? new ScheduleModel(cron, recurring.TimeZone) : null);
     }
 
     private static HierarchyInfo Hierarchy(INamedTypeSymbol type)

@@ -1,0 +1,57 @@
+using System;
+using Cronos;
+
+namespace Tasks;
+
+/// <summary>A recurring task's schedule (<c>[Recurring]</c>): a cron expression read in a time zone.</summary>
+public sealed class TaskSchedule
+{
+    private readonly CronExpression expression;
+
+    /// <summary>Parses the schedule; generated code calls it with values the generator has checked.</summary>
+    /// <exception cref="ArgumentException">The expression or the time zone is not valid here.</exception>
+    public TaskSchedule(string cron, string timeZone = CronSchedules.DefaultTimeZone)
+    {
+        ArgumentNullException.ThrowIfNull(cron);
+        ArgumentNullException.ThrowIfNull(timeZone);
+        try
+        {
+            expression = CronSchedules.Parse(cron);
+        }
+        catch (CronFormatException ex)
+        {
+            throw new ArgumentException($"'{cron}' is not a cron expression: {ex.Message}", nameof(cron), ex);
+        }
+
+        if (!CronSchedules.TryFindTimeZone(timeZone, out var zone))
+            throw new ArgumentException($"The time zone '{timeZone}' is not known on this machine (is tzdata installed?).", nameof(timeZone));
+        Cron = cron;
+        TimeZone = zone;
+    }
+
+    /// <summary>The cron expression as written.</summary>
+    public string Cron { get; }
+
+    /// <summary>The time zone the expression is read in.</summary>
+    public TimeZoneInfo TimeZone { get; }
+
+    /// <summary>The first occurrence strictly after <paramref name="after"/>, or null if there is none.</summary>
+    public DateTimeOffset? NextAfter(DateTimeOffset after) => expression.GetNextOccurrence(after, TimeZone);
+
+    /// <summary>The occurrences after <paramref name="after"/> and at or before <paramref name="upTo"/>: how many, and the latest.</summary>
+    internal (int Count, DateTimeOffset? Latest) Due(DateTimeOffset after, DateTimeOffset upTo)
+    {
+        var count = 0;
+        DateTimeOffset? latest = null;
+        for (var next = NextAfter(after); next is { } n && n <= upTo; next = NextAfter(n))
+        {
+            count++;
+            latest = n;
+        }
+
+        return (count, latest);
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => $"'{Cron}' ({TimeZone.Id})";
+}
