@@ -20,6 +20,14 @@ public sealed class AzureQueueOptions
     /// </summary>
     public Uri? ServiceUri { get; set; }
 
+    /// <summary>
+    /// The blob service URI, where recurring tasks keep their schedules (one small blob per task). Only
+    /// needed with <see cref="ServiceUri"/>, and only if it cannot be guessed from it
+    /// (<c>https://account.queue.core.windows.net</c> → <c>https://account.blob.core.windows.net</c>);
+    /// a connection string names both. The identity needs 'Storage Blob Data Contributor' for it.
+    /// </summary>
+    public Uri? BlobServiceUri { get; set; }
+
     /// <summary>The identity to use with <see cref="ServiceUri"/> (Azure.Identity: managed identity, workload identity, ...).</summary>
     public TokenCredential? Credential { get; set; }
 

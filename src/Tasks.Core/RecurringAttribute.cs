@@ -8,9 +8,9 @@ namespace Tasks;
 /// The expression and the time zone are checked at compile time (TASK012).
 /// </summary>
 /// <remarks>
-/// The task method may take only the <see cref="System.Threading.CancellationToken"/>. An occurrence
-/// missed while no worker ran (a deployment, an outage) is enqueued once when a worker is back; older
-/// missed occurrences are skipped and logged. Occurrences before the first worker saw the schedule never run.
+/// The task method may take only the <see cref="System.Threading.CancellationToken"/>. After an outage
+/// longer than a minute (no worker ran), only the latest missed occurrence is enqueued, once, and the
+/// older ones are skipped and logged. Occurrences before the first worker saw the schedule never run.
 /// </remarks>
 [AttributeUsage(AttributeTargets.Method, AllowMultiple = false, Inherited = false)]
 public sealed class RecurringAttribute : Attribute

@@ -11,22 +11,42 @@ internal sealed partial class AzuriteProcess : IAsyncDisposable
 {
     private const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
     private readonly ChildProcess process;
+    private readonly ChildProcess? blobProcess;
 
-    private AzuriteProcess(ChildProcess process, int port)
+    private AzuriteProcess(ChildProcess process, int port, ChildProcess? blobProcess, int blobPort)
     {
         this.process = process;
+        this.blobProcess = blobProcess;
         ServiceUri = new Uri($"http://127.0.0.1:{port}/devstoreaccount1");
-        ConnectionString = $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};QueueEndpoint={ServiceUri};";
+        ConnectionString = $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};QueueEndpoint={ServiceUri};" +
+            (blobProcess is null ? "" : $"BlobEndpoint=http://127.0.0.1:{blobPort}/devstoreaccount1;");
     }
 
     public string ConnectionString { get; }
 
     public Uri ServiceUri { get; }
 
-    public static async Task<AzuriteProcess> StartAsync()
+    /// <summary>Starts the queue service, and with <paramref name="blobs"/> the blob service too (recurring tasks keep their schedules there).</summary>
+    public static async Task<AzuriteProcess> StartAsync(bool blobs = false)
+    {
+        var queue = await StartServiceAsync("queue");
+        if (!blobs) return new AzuriteProcess(queue.Process, queue.Port, null, 0);
+        try
+        {
+            var blob = await StartServiceAsync("blob");
+            return new AzuriteProcess(queue.Process, queue.Port, blob.Process, blob.Port);
+        }
+        catch
+        {
+            queue.Process.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<(ChildProcess Process, int Port)> StartServiceAsync(string service)
     {
         var root = RepositoryRoot();
-        var executable = Path.Combine(root, "node_modules", ".bin", "azurite-queue");
+        var executable = Path.Combine(root, "node_modules", ".bin", "azurite-" + service);
         if (!File.Exists(executable))
         {
             throw new InvalidOperationException(
@@ -35,11 +55,11 @@ internal sealed partial class AzuriteProcess : IAsyncDisposable
         }
 
         // --skipApiVersionCheck: Azure.Storage.Queues 12.28 sends a service version newer than Azurite 3.37 knows.
-        var process = ChildProcess.Start(executable, ["--queueHost", "127.0.0.1", "--queuePort", "0", "--inMemoryPersistence", "--skipApiVersionCheck", "--loose"], Path.GetTempPath());
+        var process = ChildProcess.Start(executable, [$"--{service}Host", "127.0.0.1", $"--{service}Port", "0", "--inMemoryPersistence", "--skipApiVersionCheck", "--loose"], Path.GetTempPath());
         try
         {
-            await process.WaitForOutputAsync(o => Listening().IsMatch(o), TimeSpan.FromSeconds(60), "Azurite to report its port");
-            return new AzuriteProcess(process, int.Parse(Listening().Match(process.Output).Groups[1].Value));
+            await process.WaitForOutputAsync(o => Listening().IsMatch(o), TimeSpan.FromSeconds(60), $"Azurite's {service} service to report its port");
+            return (process, int.Parse(Listening().Match(process.Output).Groups[1].Value));
         }
         catch
         {
@@ -57,6 +77,7 @@ internal sealed partial class AzuriteProcess : IAsyncDisposable
     {
         await ResumeAsync(); // a stopped process dies of SIGKILL only once it runs again on some kernels
         process.Dispose();
+        blobProcess?.Dispose();
     }
 
     public static string RepositoryRoot()

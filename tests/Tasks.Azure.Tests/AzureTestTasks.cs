@@ -32,3 +32,18 @@ public static partial class AzureTasks
     [AsyncTask(Queue = Queue)]
     public static Task Store(CancellationToken cancellationToken, byte[] data) => Task.CompletedTask;
 }
+
+/// <summary>A recurring task on a queue of its own, so only the tests that serve it keep its schedule.</summary>
+public static partial class AzureRecurringTasks
+{
+    public const string Queue = "recurring";
+
+    public static readonly ConcurrentQueue<string> Runs = new();
+
+    [AsyncTask(Queue = Queue), Recurring("* * * * * *")]
+    public static Task EverySecond(CancellationToken cancellationToken)
+    {
+        Runs.Enqueue(TaskContext.Current!.MessageId);
+        return Task.CompletedTask;
+    }
+}

@@ -144,3 +144,21 @@ public static partial class PolicyTasks
     [AsyncTask(Queue = Queue, Timeout = "00:00:01", RetryDelay = "00:00:07", MaxConcurrency = 1, MaxAttempts = 3)]
     public static Task Run(CancellationToken cancellationToken, string scriptId) => Scripts.Run(scriptId, cancellationToken);
 }
+
+/// <summary>Recurring tasks on a queue of their own, so only the tests that serve it keep their schedules.</summary>
+public static partial class RecurringTasks
+{
+    public const string Queue = "recurring";
+
+    public static readonly ConcurrentQueue<string> EverySecondRuns = new();
+
+    [AsyncTask(Queue = Queue), Recurring("*/10 * * * *")]
+    public static Task EveryTenMinutes(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [AsyncTask(Queue = Queue), Recurring("* * * * * *")]
+    public static Task EverySecond(CancellationToken cancellationToken)
+    {
+        EverySecondRuns.Enqueue(TaskContext.Current!.MessageId);
+        return Task.CompletedTask;
+    }
+}

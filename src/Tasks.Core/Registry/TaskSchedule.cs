@@ -38,18 +38,19 @@ public sealed class TaskSchedule
     /// <summary>The first occurrence strictly after <paramref name="after"/>, or null if there is none.</summary>
     public DateTimeOffset? NextAfter(DateTimeOffset after) => expression.GetNextOccurrence(after, TimeZone);
 
-    /// <summary>The occurrences after <paramref name="after"/> and at or before <paramref name="upTo"/>: how many, and the latest.</summary>
-    internal (int Count, DateTimeOffset? Latest) Due(DateTimeOffset after, DateTimeOffset upTo)
+    /// <summary>The occurrences after <paramref name="after"/> and at or before <paramref name="upTo"/>: how many, the first and the latest.</summary>
+    internal (int Count, DateTimeOffset? First, DateTimeOffset? Latest) Due(DateTimeOffset after, DateTimeOffset upTo)
     {
         var count = 0;
-        DateTimeOffset? latest = null;
+        DateTimeOffset? first = null, latest = null;
         for (var next = NextAfter(after); next is { } n && n <= upTo; next = NextAfter(n))
         {
             count++;
+            first ??= n;
             latest = n;
         }
 
-        return (count, latest);
+        return (count, first, latest);
     }
 
     /// <inheritdoc />

@@ -14,9 +14,10 @@ namespace Tasks;
 /// enqueued by the worker whose conditional write claims it first, so each occurrence is enqueued once.
 /// </summary>
 /// <remarks>
-/// The record says the latest occurrence enqueued, so a worker that starts after an outage enqueues
-/// the latest occurrence it missed (once, and the older ones are skipped), and a restart never repeats
-/// one. A worker claims an occurrence, enqueues it, then records it; a claim left by a worker that died
+/// The record says the latest occurrence enqueued, so a restart never repeats one. Occurrences that
+/// fell due less than <see cref="ClaimTimeout"/> ago are each enqueued, in order (a worker that was
+/// slow to look); after a longer outage only the latest missed occurrence is, and the older ones are
+/// skipped and logged. A worker claims an occurrence, enqueues it, then records it; a claim left by a worker that died
 /// in between is taken over after <see cref="ClaimTimeout"/>. Only a death after the enqueue and before
 /// the record would enqueue an occurrence twice.
 /// </remarks>
@@ -66,7 +67,9 @@ internal sealed partial class RecurringScheduler
         {
             try
             {
-                await KeepAsync(task, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+                while (await KeepAsync(task, time.GetUtcNow(), cancellationToken).ConfigureAwait(false))
+                {
+                }
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -81,14 +84,15 @@ internal sealed partial class RecurringScheduler
         return wait < TimeSpan.Zero ? TimeSpan.Zero : wait;
     }
 
-    private async Task KeepAsync(TaskDefinition task, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <returns>True if this worker enqueued an occurrence: the next one may be due too.</returns>
+    private async Task<bool> KeepAsync(TaskDefinition task, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var stored = await store.ReadScheduleAsync(task.Name, cancellationToken).ConfigureAwait(false);
         if (stored is null)
         {
             // The schedule is new: it starts now, and occurrences before it never run.
             await store.TryWriteScheduleAsync(task.Name, new ScheduleState(now), null, cancellationToken).ConfigureAwait(false);
-            return;
+            return false;
         }
 
         var state = stored.State;
@@ -97,19 +101,26 @@ internal sealed partial class RecurringScheduler
         if (state.Pending is { } pending)
         {
             // Another worker is enqueueing it, unless that worker died after its claim.
-            if (now - state.PendingSince < ClaimTimeout) return;
+            if (now - state.PendingSince < ClaimTimeout) return false;
             occurrence = pending;
         }
         else
         {
-            var (count, latest) = task.Schedule!.Due(state.LastOccurrence, now);
-            if (latest is not { } due) return;
-            occurrence = due;
-            skipped = count - 1;
+            var (count, first, latest) = task.Schedule!.Due(state.LastOccurrence, now);
+            if (first is not { } earliest) return false;
+            if (now - earliest <= ClaimTimeout)
+            {
+                occurrence = earliest;
+            }
+            else
+            {
+                occurrence = latest!.Value;
+                skipped = count - 1;
+            }
         }
 
         var claim = await store.TryWriteScheduleAsync(task.Name, state with { Pending = occurrence, PendingSince = now }, stored.Version, cancellationToken).ConfigureAwait(false);
-        if (claim is null) return; // another worker claimed it first
+        if (claim is null) return false; // another worker claimed it first
 
         string messageId;
         try
@@ -127,6 +138,7 @@ internal sealed partial class RecurringScheduler
         Log.Enqueued(logger, task.Name, occurrence, messageId);
         if (await store.TryWriteScheduleAsync(task.Name, new ScheduleState(occurrence), claim, cancellationToken).ConfigureAwait(false) is null)
             Log.ClaimTakenOver(logger, task.Name, occurrence, ClaimTimeout);
+        return true;
     }
 
     private static partial class Log

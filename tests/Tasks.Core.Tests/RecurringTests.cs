@@ -1,0 +1,161 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Tasks.Core.Tests;
+
+/// <summary>
+/// The schedule of a recurring task, kept by several workers over one store on a fake clock: each
+/// occurrence enqueued once, a missed one caught up once after an outage, daylight saving time.
+/// </summary>
+public sealed class RecurringTests
+{
+    private static readonly DateTimeOffset Start = new(2026, 1, 5, 8, 3, 0, TimeSpan.Zero);
+
+    private readonly FakeTimeProvider time = new(Start);
+    private readonly InMemoryTransport transport;
+
+    public RecurringTests() => transport = new InMemoryTransport(time);
+
+    private RecurringScheduler Scheduler(TaskDefinition task)
+        => new([task], transport, new TaskClient(transport, time), MessagePack.MessagePackSerializerOptions.Standard, time, NullLogger.Instance);
+
+    private int Enqueued => transport.Peek(RecurringTasks.Queue).Count;
+
+    [Fact]
+    public async Task Three_workers_on_one_store_enqueue_each_occurrence_exactly_once()
+    {
+        var schedulers = Enumerable.Range(0, 3).Select(_ => Scheduler(RecurringTasks.EveryTenMinutesAsync.Definition)).ToArray();
+        var occurrences = new List<DateTimeOffset>();
+
+        // Two hours, a minute at a time, the three workers looking at once.
+        for (var minute = 0; minute <= 120; minute++)
+        {
+            await Task.WhenAll(schedulers.Select(s => Task.Run(() => s.KeepAsync(CancellationToken.None))));
+            var last = (await transport.ReadScheduleAsync(RecurringTasks.EveryTenMinutesAsync.Definition.Name, default))!.State.LastOccurrence;
+            if (last != Start && !occurrences.Contains(last)) occurrences.Add(last);
+            time.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        // 08:10 to 10:00: twelve occurrences; the schedule began at 08:03, so 08:00 never ran.
+        Assert.Equal(Enumerable.Range(0, 12).Select(i => new DateTimeOffset(2026, 1, 5, 8, 10, 0, TimeSpan.Zero).AddMinutes(10 * i)), occurrences);
+        Assert.Equal(12, Enqueued);
+        Assert.All(transport.Peek(RecurringTasks.Queue), m => Assert.Equal(RecurringTasks.EveryTenMinutesAsync.Definition.Name, TaskEnvelopeSummary.Of(m.Body).TaskName));
+    }
+
+    [Fact]
+    public async Task A_worker_back_from_an_outage_enqueues_the_latest_missed_occurrence_once_and_a_restart_repeats_nothing()
+    {
+        var task = RecurringTasks.EveryTenMinutesAsync.Definition;
+        await Scheduler(task).KeepAsync(CancellationToken.None); // the schedule starts at 08:03
+
+        time.Advance(TimeSpan.FromMinutes(35)); // no worker ran through 08:10, 08:20 and 08:30
+        await Scheduler(task).KeepAsync(CancellationToken.None);
+        Assert.Equal(1, Enqueued);
+        Assert.Equal(new DateTimeOffset(2026, 1, 5, 8, 30, 0, TimeSpan.Zero), (await transport.ReadScheduleAsync(task.Name, default))!.State.LastOccurrence);
+
+        await Scheduler(task).KeepAsync(CancellationToken.None); // a restart at 08:38
+        Assert.Equal(1, Enqueued);
+
+        time.Advance(TimeSpan.FromMinutes(2)); // 08:40
+        await Scheduler(task).KeepAsync(CancellationToken.None);
+        Assert.Equal(2, Enqueued);
+    }
+
+    [Fact]
+    public async Task A_worker_that_looks_late_by_less_than_the_claim_timeout_enqueues_each_occurrence_it_is_late_for()
+    {
+        var task = RecurringTasks.EverySecondAsync.Definition;
+        await Scheduler(task).KeepAsync(CancellationToken.None);
+
+        time.Advance(TimeSpan.FromSeconds(30)); // a long pause of the process, say
+        await Scheduler(task).KeepAsync(CancellationToken.None);
+
+        Assert.Equal(30, Enqueued);
+        Assert.Equal(Start.AddSeconds(30), (await transport.ReadScheduleAsync(task.Name, default))!.State.LastOccurrence);
+    }
+
+    [Fact]
+    public async Task A_claim_left_by_a_worker_that_died_before_its_enqueue_is_taken_over_after_the_claim_timeout()
+    {
+        var task = RecurringTasks.EveryTenMinutesAsync.Definition;
+        var occurrence = new DateTimeOffset(2026, 1, 5, 8, 0, 0, TimeSpan.Zero);
+        time.Advance(TimeSpan.FromSeconds(10));
+        await transport.TryWriteScheduleAsync(task.Name, new ScheduleState(occurrence.AddMinutes(-10), Pending: occurrence, PendingSince: time.GetUtcNow()), null, default);
+
+        time.Advance(RecurringScheduler.ClaimTimeout - TimeSpan.FromSeconds(1));
+        await Scheduler(task).KeepAsync(CancellationToken.None);
+        Assert.Equal(0, Enqueued); // its worker may still be enqueueing it
+
+        time.Advance(TimeSpan.FromSeconds(2));
+        await Scheduler(task).KeepAsync(CancellationToken.None);
+        Assert.Equal(1, Enqueued);
+        Assert.Equal(new ScheduleState(occurrence), (await transport.ReadScheduleAsync(task.Name, default))!.State);
+    }
+
+    [Theory]
+    [InlineData("2026-03-27T12:00:00Z", "2026-03-29T01:00:00Z")] // spring: 02:30 does not exist in Paris; it runs at 03:00 CEST
+    [InlineData("2026-10-23T12:00:00Z", "2026-10-25T00:30:00Z")] // autumn: 02:30 happens twice; it runs once, at the first
+    public async Task A_daily_occurrence_in_a_daylight_saving_change_runs_once(string from, string expectedOnTheDay)
+    {
+        var daily = new TaskDefinition<RecurringTasks.EveryTenMinutesAsync.Arguments>(
+            "Recurring.Daily", RecurringTasks.Queue, 1, typeof(RecurringTasks), "Daily", false,
+            new RecurringTasks.EveryTenMinutesAsync.Formatter(), static (_, _, _) => Task.CompletedTask)
+        {
+            Schedule = new TaskSchedule("30 2 * * *", "Europe/Paris"),
+        };
+        time.AdjustTime(DateTimeOffset.Parse(from, System.Globalization.CultureInfo.InvariantCulture));
+        var scheduler = Scheduler(daily);
+        var occurrences = new List<DateTimeOffset>();
+        for (var step = 0; step < 4 * 24 * 4; step++) // four days, every 15 minutes
+        {
+            await scheduler.KeepAsync(CancellationToken.None);
+            var last = (await transport.ReadScheduleAsync(daily.Name, default))!.State.LastOccurrence;
+            if (occurrences.Count == 0 || occurrences[^1] != last) occurrences.Add(last);
+            time.Advance(TimeSpan.FromMinutes(15));
+        }
+
+        var runs = occurrences.Skip(1).ToArray(); // the first is when the schedule began
+        Assert.Equal(4, runs.Length);
+        Assert.Equal(4, Enqueued);
+        Assert.Equal(runs.Select(r => r.UtcDateTime.Date).Distinct().Count(), runs.Length); // one per day
+        Assert.Contains(DateTimeOffset.Parse(expectedOnTheDay, System.Globalization.CultureInfo.InvariantCulture), runs);
+    }
+
+    [Fact]
+    public async Task A_worker_host_runs_its_recurring_tasks_on_their_schedule()
+    {
+        RecurringTasks.EverySecondRuns.Clear();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddAsyncTaskWorker(o =>
+        {
+            o.Queues.Add(RecurringTasks.Queue);
+            o.MinPollingInterval = TimeSpan.FromMilliseconds(5);
+        }).UseInMemoryTransport();
+        using var host = builder.Build();
+
+        await host.StartAsync();
+        await Harness.WaitUntil(() => RecurringTasks.EverySecondRuns.Count >= 3, "three occurrences ran");
+        await host.StopAsync();
+
+        var state = (await host.Services.GetRequiredService<InMemoryTransport>().ReadScheduleAsync(RecurringTasks.EverySecondAsync.Definition.Name, default))!.State;
+        Assert.Null(state.Pending);
+        Assert.Equal(0, state.LastOccurrence.Millisecond); // an occurrence, on the second
+        Assert.Equal(RecurringTasks.EverySecondRuns.Count, RecurringTasks.EverySecondRuns.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task A_worker_that_does_not_serve_the_queue_of_a_recurring_task_does_not_keep_its_schedule()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddAsyncTaskWorker(o => o.Queues.Add(ScriptedTasks.Queue)).UseInMemoryTransport();
+        using var host = builder.Build();
+
+        await host.StartAsync();
+        await Task.Delay(1500);
+        await host.StopAsync();
+
+        Assert.Null(await host.Services.GetRequiredService<InMemoryTransport>().ReadScheduleAsync(RecurringTasks.EverySecondAsync.Definition.Name, default));
+    }
+}
