@@ -36,10 +36,10 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
                 ["DOTNET_ENVIRONMENT"] = "Production",
                 ["ASPNETCORE_ENVIRONMENT"] = "Production",
             };
-            worker = Run(app, "Shop.Worker", [], environment);
+            worker = Run(app, "Shop.Worker", ["--Telemetry:Console=true"], environment);
             await worker.WaitForOutputAsync(o => o.Contains("Task worker started"), RunTimeout, "the worker to start");
             var port = FreePort();
-            api = Run(app, "Shop.Api", ["--urls", $"http://127.0.0.1:{port}"], environment);
+            api = Run(app, "Shop.Api", ["--urls", $"http://127.0.0.1:{port}", "--Telemetry:Console=true"], environment);
             await api.WaitForOutputAsync(o => o.Contains("Now listening on"), RunTimeout, "the API to listen");
 
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
@@ -50,7 +50,15 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
             await worker.WaitForOutputAsync(o => ids.All(id => o.Contains($"(message {id}) completed on attempt 1")), RunTimeout, "every task to run and be completed");
             var runs = MessageIds().Matches(worker.Output).Select(m => m.Groups[1].Value).ToArray();
             Assert.Equal(ids.Order(), runs.Order());
-            Assert.Contains("Task worker started: 2 task(s) on queue(s) emails, orders via Azure Storage Queues at http://127.0.0.1:", worker.Output);
+            Assert.Contains("Task worker started: 3 task(s) on queue(s) emails, orders via Azure Storage Queues at http://127.0.0.1:", worker.Output);
+
+            // The recurring task runs on its schedule, kept in Azurite's blob service.
+            await worker.WaitForOutputAsync(o => o.Contains("Stock report written (message "), RunTimeout, "the recurring task to run");
+
+            // One trace from the API's request, across the queue, to the worker's run, on the console exporters.
+            var requestTraces = TraceIds().Matches(api.Output).Select(m => m.Groups[1].Value).ToHashSet();
+            Assert.Contains("process Shop.Tasks.EmailTasks.SendWelcome", worker.Output);
+            Assert.Contains(TraceIds().Matches(worker.Output).Select(m => m.Groups[1].Value), requestTraces.Contains);
             Assert.Contains("Task client ready (enqueue only, no worker in this process)", api.Output);
             Assert.DoesNotContain("Task worker started", api.Output);
             Assert.DoesNotContain("AccountKey", worker.Output + api.Output);
@@ -133,11 +141,16 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
         packages.WriteNuGetConfig(app);
         var tasks = $"<PackageReference Include=\"Tasks\" Version=\"{packages.Version}\" />";
         var azure = $"<PackageReference Include=\"Tasks.Azure\" Version=\"{packages.Version}\" />";
+        var telemetry = $"""
+            <PackageReference Include="Tasks.OpenTelemetry" Version="{packages.Version}" />
+                <PackageReference Include="OpenTelemetry.Extensions.Hosting" Version="1.20.1" />
+                <PackageReference Include="OpenTelemetry.Exporter.Console" Version="1.20.1" />
+            """;
         const string library = "<ProjectReference Include=\"../Shop.Tasks/Shop.Tasks.csproj\" />";
         WriteProject(app, samples, "Shop.Tasks", PackedFeed.Project("Microsoft.NET.Sdk", documented: true, tasks));
-        WriteProject(app, samples, "Shop.Api", PackedFeed.Project("Microsoft.NET.Sdk.Web", documented: false, azure, library));
+        WriteProject(app, samples, "Shop.Api", PackedFeed.Project("Microsoft.NET.Sdk.Web", documented: false, azure, telemetry, library));
         WriteProject(app, samples, "Shop.Worker", PackedFeed.Project("Microsoft.NET.Sdk.Worker", documented: false,
-            "<PackageReference Include=\"Microsoft.Extensions.Hosting\" Version=\"10.0.0\" />", azure, library));
+            "<PackageReference Include=\"Microsoft.Extensions.Hosting\" Version=\"10.0.0\" />", azure, telemetry, library));
         return app;
     }
 
@@ -179,6 +192,9 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
 
     [GeneratedRegex(@"message (\S+), attempt 1\)")]
     private static partial Regex MessageIds();
+
+    [GeneratedRegex(@"Activity\.TraceId:\s+([0-9a-f]{32})")]
+    private static partial Regex TraceIds();
 }
 
 /// <summary>
@@ -222,7 +238,7 @@ public sealed class PackedFeed : IAsyncLifetime
         CopyTree(Path.Combine(root, "src"), Path.Combine(clone, "src"));
         foreach (var file in new[] { "Directory.Build.props", "Directory.Packages.props", "global.json", "README.md" })
             File.Copy(Path.Combine(root, file), Path.Combine(clone, file));
-        foreach (var project in new[] { "Tasks.Core", "Tasks.Azure" })
+        foreach (var project in new[] { "Tasks.Core", "Tasks.Azure", "Tasks.OpenTelemetry" })
             await ChildProcess.RunAsync("dotnet", ["pack", Path.Combine(clone, "src", project), "-c", "Release", "-o", Feed, $"-p:Version={Version}"], clone, BuildTimeout);
     }
 

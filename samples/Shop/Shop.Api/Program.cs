@@ -1,3 +1,5 @@
+using OpenTelemetry;
+using OpenTelemetry.Trace;
 using Shop.Tasks;
 using Tasks;
 using Tasks.Azure;
@@ -6,6 +8,14 @@ var builder = WebApplication.CreateBuilder(args);
 
 // Enqueue only: no worker runs in the web app. "Tasks:Azure" is in appsettings.json.
 builder.Services.AddAsyncTasks().UseAzureQueues(builder.Configuration.GetSection("Tasks:Azure"));
+
+// Traces on the console: dotnet run -- --Telemetry:Console=true. The request span (ASP.NET Core's own
+// "Microsoft.AspNetCore" source) is the parent of each enqueue, and the worker's run continues the trace.
+if (builder.Configuration.GetValue<bool>("Telemetry:Console"))
+{
+    builder.Services.AddOpenTelemetry()
+        .WithTracing(tracing => tracing.AddSource("Microsoft.AspNetCore").AddTasksInstrumentation().AddConsoleExporter());
+}
 
 var app = builder.Build();
 

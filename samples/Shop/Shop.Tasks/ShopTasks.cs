@@ -36,3 +36,17 @@ public sealed partial class OrderTasks(ILogger<OrderTasks> logger)
         return Task.CompletedTask;
     }
 }
+
+/// <summary>Work on a schedule: every worker that serves the "orders" queue keeps it, and each occurrence runs once.</summary>
+/// <param name="logger">Injected by the worker's container.</param>
+public sealed partial class StockTasks(ILogger<StockTasks> logger)
+{
+    /// <summary>Reports the stock. Every 10 seconds so you see it run; a nightly report would be "0 2 * * *".</summary>
+    /// <param name="cancellationToken">Fires when the worker stops or the task times out.</param>
+    [AsyncTask(Queue = "orders"), Recurring("*/10 * * * * *", TimeZone = "Europe/Paris")]
+    public Task ReportStock(CancellationToken cancellationToken)
+    {
+        logger.LogInformation("Stock report written (message {MessageId})", TaskContext.Current!.MessageId);
+        return Task.CompletedTask;
+    }
+}
