@@ -19,6 +19,7 @@ public static class Traces
         Assert.Equal((send.TraceId, send.SpanId), (process.TraceId, process.ParentSpanId));
         Assert.Equal(("send", queue), (send.GetTagItem("messaging.operation.type"), send.GetTagItem("messaging.destination.name")));
         Assert.Equal(("process", queue), (process.GetTagItem("messaging.operation.type"), process.GetTagItem("messaging.destination.name")));
+        Assert.All(new[] { send, process }, span => Assert.Equal("tasks", span.GetTagItem("messaging.system")));
         return process;
     }
 }

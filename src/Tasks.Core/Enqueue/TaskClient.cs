@@ -58,7 +58,7 @@ public sealed class TaskClient : ITaskClient
         using var activity = TasksTelemetry.Source.HasListeners() ? TasksTelemetry.Source.StartActivity($"enqueue {task.Name}", ActivityKind.Producer) : null;
         activity?.SetTag(TasksTelemetry.TaskNameTag, task.Name);
         activity?.SetTag(TasksTelemetry.QueueTag, task.Queue);
-        activity?.SetTag(TasksTelemetry.OperationTag, "send");
+        TasksTelemetry.TagOperation(activity, "send");
 
         var messageId = TaskHeaders.NewMessageId();
         activity?.SetTag(TasksTelemetry.MessageIdTag, messageId);
@@ -88,7 +88,7 @@ public sealed class TaskClient : ITaskClient
         if (ids.Length == 0) return ids;
         using var activity = TasksTelemetry.Source.HasListeners() ? TasksTelemetry.Source.StartActivity("enqueue batch", ActivityKind.Producer) : null;
         activity?.SetTag(TasksTelemetry.BatchSizeTag, ids.Length);
-        activity?.SetTag(TasksTelemetry.OperationTag, "send");
+        TasksTelemetry.TagOperation(activity, "send");
 
         // Every envelope is written before anything is sent: a task too large, or arguments that
         // cannot be written, fail the whole batch with nothing sent.

@@ -12,10 +12,18 @@ public static class TasksTelemetry
     internal const string TaskNameTag = "tasks.name";
     internal const string QueueTag = "messaging.destination.name"; // OpenTelemetry messaging conventions
     internal const string OperationTag = "messaging.operation.type"; // likewise: "send" or "process"
+    internal const string SystemTag = "messaging.system"; // likewise: the client library, as KubeMQ's and others' do
     internal const string OutcomeTag = "tasks.outcome";
     internal const string AttemptTag = "tasks.attempt";
     internal const string MessageIdTag = "messaging.message.id"; // OpenTelemetry messaging conventions
     internal const string BatchSizeTag = "messaging.batch.message_count"; // likewise
+
+    /// <summary>Tags a span with what every messaging span carries: the system and the kind of operation.</summary>
+    internal static void TagOperation(System.Diagnostics.Activity? activity, string operation)
+    {
+        activity?.SetTag(SystemTag, "tasks");
+        activity?.SetTag(OperationTag, operation);
+    }
 
     internal static readonly ActivitySource Source = new(Name);
     internal static readonly Meter Meter = new(Name);

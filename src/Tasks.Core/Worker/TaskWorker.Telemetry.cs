@@ -24,7 +24,7 @@ public sealed partial class TaskWorker
         var activity = TasksTelemetry.Source.StartActivity($"process {decoded.Definition.Name}", ActivityKind.Consumer, parent);
         activity?.SetTag(TasksTelemetry.TaskNameTag, decoded.Definition.Name);
         activity?.SetTag(TasksTelemetry.QueueTag, message.Queue);
-        activity?.SetTag(TasksTelemetry.OperationTag, "process");
+        TasksTelemetry.TagOperation(activity, "process");
         activity?.SetTag(TasksTelemetry.AttemptTag, message.Attempt);
         activity?.SetTag(TasksTelemetry.MessageIdTag, message.MessageId);
         return activity;
