@@ -23,6 +23,15 @@ public sealed class RecurringTests
 
     private int Enqueued => transport.Peek(RecurringTasks.Queue).Count;
 
+    /// <summary>A task without arguments on another schedule than the generated ones.</summary>
+    private static TaskDefinition Recurring(string name, TaskSchedule schedule)
+        => new TaskDefinition<RecurringTasks.EveryTenMinutesAsync.Arguments>(
+            name, RecurringTasks.Queue, 1, typeof(RecurringTasks), "Other", false,
+            new RecurringTasks.EveryTenMinutesAsync.Formatter(), static (_, _, _) => Task.CompletedTask)
+        {
+            Schedule = schedule,
+        };
+
     [Fact]
     public async Task Three_workers_on_one_store_enqueue_each_occurrence_exactly_once()
     {
@@ -99,12 +108,7 @@ public sealed class RecurringTests
     [InlineData("2026-10-23T12:00:00Z", "2026-10-25T00:30:00Z")] // autumn: 02:30 happens twice; it runs once, at the first
     public async Task A_daily_occurrence_in_a_daylight_saving_change_runs_once(string from, string expectedOnTheDay)
     {
-        var daily = new TaskDefinition<RecurringTasks.EveryTenMinutesAsync.Arguments>(
-            "Recurring.Daily", RecurringTasks.Queue, 1, typeof(RecurringTasks), "Daily", false,
-            new RecurringTasks.EveryTenMinutesAsync.Formatter(), static (_, _, _) => Task.CompletedTask)
-        {
-            Schedule = new TaskSchedule("30 2 * * *", "Europe/Paris"),
-        };
+        var daily = Recurring("Recurring.Daily", new TaskSchedule("30 2 * * *", "Europe/Paris"));
         time.AdjustTime(DateTimeOffset.Parse(from, System.Globalization.CultureInfo.InvariantCulture));
         var scheduler = Scheduler(daily);
         var occurrences = new List<DateTimeOffset>();
@@ -157,5 +161,23 @@ public sealed class RecurringTests
         await host.StopAsync();
 
         Assert.Null(await host.Services.GetRequiredService<InMemoryTransport>().ReadScheduleAsync(RecurringTasks.EverySecondAsync.Definition.Name, default));
+    }
+
+    [Fact]
+    public async Task A_time_zone_this_machine_does_not_know_fails_the_worker_host_at_start_naming_the_task_and_the_fix()
+    {
+        var registry = new TaskRegistry();
+        registry.Register(Recurring("Recurring.OnMars", new TaskSchedule("0 7 * * *", "Mars/Olympus")));
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddSingleton(sp => new TaskWorker(
+            sp.GetRequiredService<ITaskTransport>(), new TaskWorkerOptions { Queues = { RecurringTasks.Queue } }, sp, registry: registry));
+        builder.Services.AddAsyncTaskWorker().UseInMemoryTransport();
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync());
+
+        Assert.Contains("The recurring task Recurring.OnMars cannot keep its schedule '0 7 * * *' (Mars/Olympus)", error.Message);
+        Assert.Contains("install the time zone database (tzdata)", error.Message);
+        await host.StopAsync();
     }
 }

@@ -26,6 +26,18 @@ internal sealed class RecurringSchedulerHostedService(IServiceProvider services)
         var recurring = worker.Registry.Definitions.Where(d => d.Schedule is not null && queues.Contains(d.Queue)).ToArray();
         if (recurring.Length == 0) return Task.CompletedTask;
 
+        foreach (var task in recurring)
+        {
+            try
+            {
+                _ = task.Schedule!.TimeZone;
+            }
+            catch (InvalidOperationException ex)
+            {
+                throw new InvalidOperationException($"The recurring task {task.Name} cannot keep its schedule {task.Schedule}: {ex.Message}", ex);
+            }
+        }
+
         var transport = services.GetRequiredService<ITaskTransport>();
         var store = transport as IScheduleStore ?? throw new InvalidOperationException(
             $"The recurring task(s) {string.Join(", ", recurring.Select(d => d.Name))} need a transport that keeps schedules (IScheduleStore), " +

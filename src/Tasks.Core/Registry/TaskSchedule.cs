@@ -7,9 +7,10 @@ namespace Tasks;
 public sealed class TaskSchedule
 {
     private readonly CronExpression expression;
+    private readonly Lazy<TimeZoneInfo> zone;
 
     /// <summary>Parses the schedule; generated code calls it with values the generator has checked.</summary>
-    /// <exception cref="ArgumentException">The expression or the time zone is not valid here.</exception>
+    /// <exception cref="ArgumentException">The expression is not a cron expression.</exception>
     public TaskSchedule(string cron, string timeZone = CronSchedules.DefaultTimeZone)
     {
         ArgumentNullException.ThrowIfNull(cron);
@@ -23,17 +24,25 @@ public sealed class TaskSchedule
             throw new ArgumentException($"'{cron}' is not a cron expression: {ex.Message}", nameof(cron), ex);
         }
 
-        if (!CronSchedules.TryFindTimeZone(timeZone, out var zone))
-            throw new ArgumentException($"The time zone '{timeZone}' is not known on this machine (is tzdata installed?).", nameof(timeZone));
         Cron = cron;
-        TimeZone = zone;
+        TimeZoneId = timeZone;
+
+        // Looked up when first used, not here: this runs in a static initializer while the assembly's tasks
+        // register, where a throw would surface far from its cause. The worker looks it up when it starts.
+        zone = new Lazy<TimeZoneInfo>(() => CronSchedules.TryFindTimeZone(timeZone, out var found)
+            ? found
+            : throw new InvalidOperationException($"The time zone '{timeZone}' is not known on this machine: install the time zone database (tzdata), or do not run the app with InvariantTimezone."));
     }
 
     /// <summary>The cron expression as written.</summary>
     public string Cron { get; }
 
+    /// <summary>The id of the time zone the expression is read in, as written.</summary>
+    public string TimeZoneId { get; }
+
     /// <summary>The time zone the expression is read in.</summary>
-    public TimeZoneInfo TimeZone { get; }
+    /// <exception cref="InvalidOperationException">This machine does not know <see cref="TimeZoneId"/>.</exception>
+    public TimeZoneInfo TimeZone => zone.Value;
 
     /// <summary>The first occurrence strictly after <paramref name="after"/>, or null if there is none.</summary>
     public DateTimeOffset? NextAfter(DateTimeOffset after) => expression.GetNextOccurrence(after, TimeZone);
@@ -54,5 +63,5 @@ public sealed class TaskSchedule
     }
 
     /// <inheritdoc />
-    public override string ToString() => $"'{Cron}' ({TimeZone.Id})";
+    public override string ToString() => $"'{Cron}' ({TimeZoneId})";
 }
