@@ -22,8 +22,8 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
     /// <inheritdoc />
     public async ValueTask<TaskQueueDepth> GetDepthAsync(string queue, CancellationToken cancellationToken = default)
     {
-        var messages = await CountAsync(queue, envelopeService.GetQueueClient(QueueName(queue)), cancellationToken).ConfigureAwait(false);
-        var deadLetters = await CountAsync(queue, textService.GetQueueClient(PoisonQueueName(queue)), cancellationToken).ConfigureAwait(false);
+        var messages = await CountAsync(envelopeService.GetQueueClient(QueueName(queue)), cancellationToken).ConfigureAwait(false);
+        var deadLetters = await CountAsync(textService.GetQueueClient(PoisonQueueName(queue)), cancellationToken).ConfigureAwait(false);
         return new TaskQueueDepth(queue, messages is not null, messages ?? 0, deadLetters ?? 0);
     }
 
@@ -31,7 +31,7 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
     public async ValueTask<IReadOnlyList<string>> ListQueuesAsync(CancellationToken cancellationToken = default)
     {
         var names = new List<string>();
-        await Guard("(listing queues)", cancellationToken, async () =>
+        await Guard(null, cancellationToken, async () =>
         {
             await foreach (var queue in envelopeService.GetQueuesAsync(prefix: string.IsNullOrEmpty(options.QueuePrefix) ? null : options.QueuePrefix, cancellationToken: cancellationToken).ConfigureAwait(false))
             {
@@ -53,8 +53,8 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
     {
         // As text, decoded here: the SDK's base64 decoding would silently leave out a message that is not base64.
         var client = textService.GetQueueClient(QueueName(queue));
-        if (await CountAsync(queue, client, cancellationToken).ConfigureAwait(false) is null) return [];
-        PeekedMessage[] peeked = await Guard(queue, cancellationToken, () => client.PeekMessagesAsync(Math.Clamp(maxMessages, 1, 32), cancellationToken)).ConfigureAwait(false);
+        if (await CountAsync(client, cancellationToken).ConfigureAwait(false) is null) return [];
+        PeekedMessage[] peeked = await Guard(client.Name, cancellationToken, () => client.PeekMessagesAsync(Math.Clamp(maxMessages, 1, 32), cancellationToken)).ConfigureAwait(false);
         return peeked.SelectMany(m => Summarize(m.Body.ToString()).Select(task => new PeekedTaskMessage(m.MessageId, (int)Math.Min(m.DequeueCount, int.MaxValue), m.InsertedOn, task))).ToArray();
     }
 
@@ -87,11 +87,11 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
         => ScanDeadLettersAsync(queue, filter, (_, _) => Task.FromResult(true), cancellationToken);
 
     /// <summary>The approximate count of <paramref name="client"/>'s queue, or null if it does not exist.</summary>
-    private async Task<long?> CountAsync(string queue, QueueClient client, CancellationToken cancellationToken)
+    private async Task<long?> CountAsync(QueueClient client, CancellationToken cancellationToken)
     {
         try
         {
-            QueueProperties properties = await Guard(queue, cancellationToken, () => client.GetPropertiesAsync(cancellationToken)).ConfigureAwait(false);
+            QueueProperties properties = await Guard(client.Name, cancellationToken, () => client.GetPropertiesAsync(cancellationToken)).ConfigureAwait(false);
             return properties.ApproximateMessagesCount;
         }
         catch (TaskTransportException ex) when (ex.InnerException is RequestFailedException { ErrorCode: var code } && code == QueueErrorCode.QueueNotFound)
@@ -108,11 +108,11 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
     private async ValueTask<IReadOnlyList<TaskDeadLetter>> ScanDeadLettersAsync(string queue, DeadLetterFilter? filter, Func<ScannedDeadLetter, CancellationToken, Task<bool>> act, CancellationToken cancellationToken)
     {
         var poison = textService.GetQueueClient(PoisonQueueName(queue));
-        if (await CountAsync(queue, poison, cancellationToken).ConfigureAwait(false) is null) return [];
+        if (await CountAsync(poison, cancellationToken).ConfigureAwait(false) is null) return [];
         var received = new List<QueueMessage>();
         while (true)
         {
-            QueueMessage[] batch = await Guard(queue, cancellationToken, () => poison.ReceiveMessagesAsync(32, ScanLease, cancellationToken)).ConfigureAwait(false);
+            QueueMessage[] batch = await Guard(poison.Name, cancellationToken, () => poison.ReceiveMessagesAsync(32, ScanLease, cancellationToken)).ConfigureAwait(false);
             if (batch.Length == 0) break;
             received.AddRange(batch);
         }

@@ -10,8 +10,11 @@ namespace Tasks.Azure;
 /// <summary>The SDK clients: how they are made, retried, and how their failures are told apart.</summary>
 public sealed partial class AzureQueueTransport
 {
-    /// <summary>Runs one call to the service; a failure becomes a <see cref="TaskTransportException"/> that says whether a retry may help.</summary>
-    private async Task<T> Guard<T>(string queue, CancellationToken cancellationToken, Func<Task<T>> call)
+    /// <summary>
+    /// Runs one call to the service; a failure becomes a <see cref="TaskTransportException"/> that says whether a retry
+    /// may help, and names the queue as the account knows it (prefix and all, as an operator finds it), or none for a call on the account.
+    /// </summary>
+    private async Task<T> Guard<T>(string? azureQueue, CancellationToken cancellationToken, Func<Task<T>> call)
     {
         try
         {
@@ -20,7 +23,7 @@ public sealed partial class AzureQueueTransport
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested && AzureFaults.Classify(ex) is { } fault)
         {
             throw new TaskTransportException(
-                $"Azure queue '{queue}' at {Endpoint}: {fault.Problem}" + (fault.Fix is null ? "" : $" {fault.Fix}"),
+                (azureQueue is null ? $"Azure Queue service at {Endpoint}: " : $"Azure queue '{azureQueue}' at {Endpoint}: ") + fault.Problem + (fault.Fix is null ? "" : $" {fault.Fix}"),
                 fault.IsTransient,
                 ex);
         }

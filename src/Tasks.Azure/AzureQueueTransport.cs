@@ -82,7 +82,7 @@ public sealed partial class AzureQueueTransport : ITaskTransport
             }
             else
             {
-                await Guard(queue, cancellationToken, () => client.GetPropertiesAsync(cancellationToken)).ConfigureAwait(false);
+                await Guard(client.Name, cancellationToken, () => client.GetPropertiesAsync(cancellationToken)).ConfigureAwait(false);
             }
         }
     }
@@ -111,7 +111,7 @@ public sealed partial class AzureQueueTransport : ITaskTransport
         if (message.Delay > MaxVisibility)
             throw new ArgumentOutOfRangeException(nameof(message), message.Delay, "Azure Storage Queues delay a message by at most 7 days.");
         var client = await GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
-        await Guard(queue, cancellationToken, () => client.SendMessageAsync(
+        await Guard(client.Name, cancellationToken, () => client.SendMessageAsync(
             BinaryData.FromBytes(message.Body),
             message.Delay > TimeSpan.Zero ? AtLeast(message.Delay) : null,
             message.TimeToLive,
@@ -122,7 +122,7 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     public async ValueTask<IReadOnlyList<ReceivedTaskMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         var client = await GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
-        QueueMessage[] messages = (await Guard(queue, cancellationToken, () => client.ReceiveMessagesAsync(Math.Clamp(maxMessages, 1, 32), leaseDuration + LeaseRounding, cancellationToken)).ConfigureAwait(false)).Value;
+        QueueMessage[] messages = (await Guard(client.Name, cancellationToken, () => client.ReceiveMessagesAsync(Math.Clamp(maxMessages, 1, 32), leaseDuration + LeaseRounding, cancellationToken)).ConfigureAwait(false)).Value;
         if (messages.Length == 0) return Array.Empty<ReceivedTaskMessage>();
         var received = new ReceivedTaskMessage[messages.Length];
         for (var i = 0; i < messages.Length; i++)
@@ -204,7 +204,7 @@ public sealed partial class AzureQueueTransport : ITaskTransport
         var client = envelopeService.GetQueueClient(QueueName(queue));
 
         // Shared by every caller waiting for it, so no one caller's token may cancel it.
-        if (options.CreateQueues) await Guard(queue, CancellationToken.None, () => client.CreateIfNotExistsAsync(cancellationToken: CancellationToken.None)).ConfigureAwait(false);
+        if (options.CreateQueues) await Guard(client.Name, CancellationToken.None, () => client.CreateIfNotExistsAsync(cancellationToken: CancellationToken.None)).ConfigureAwait(false);
         return readyQueues.GetOrAdd(queue, client);
     }
 

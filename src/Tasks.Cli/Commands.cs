@@ -27,7 +27,7 @@ internal static class Commands
             for (var i = 0; i < queues.Length; i++) depths[i] = await transport.GetDepthAsync(queues[i], ct);
             var prefix = Connection.QueuePrefix(parse);
             output.Write(depths, ["QUEUE", "MESSAGES", "DEAD LETTERS"],
-                depths.Select(d => new[] { d.Queue, d.Exists ? Count(d.Messages) : "(no such queue)", Count(d.DeadLetters) }),
+                depths.Select(d => d.Exists ? new[] { d.Queue, Count(d.Messages), Count(d.DeadLetters) } : [d.Queue, "(no such queue)", ""]),
                 "No task queues" + (prefix.Length > 0 ? $" with the prefix '{prefix}'." : "."));
             return depths.Any(d => !d.Exists) ? ExitCodes.NotFound : ExitCodes.Success;
         }));

@@ -107,7 +107,7 @@ public sealed class AzureStartupTests(AzuriteFixture azurite)
         var enqueue = await Assert.ThrowsAsync<TaskEnqueueException>(async () => await AzureTasks.RunAsync.Enqueue(new TaskClient(transport), "x"));
 
         Assert.False(start.IsTransient);
-        Assert.Contains($"Azure queue '{AzureTasks.Queue}' at {transport.Endpoint}: the service refused the credentials (403", start.Message);
+        Assert.Contains($"Azure queue '{transport.QueueName(AzureTasks.Queue)}' at {transport.Endpoint}: the service refused the credentials (403", start.Message);
         Assert.Contains("Check the account name and key", start.Message);
         Assert.Equal((AzureTasks.RunAsync.Definition.Name, AzureTasks.Queue, false), (enqueue.TaskName, enqueue.Queue, enqueue.IsTransient));
         Assert.IsType<TaskTransportException>(enqueue.InnerException);

@@ -103,6 +103,39 @@ public sealed class RecurringTests
         Assert.Equal(new ScheduleState(occurrence), (await transport.ReadScheduleAsync(task.Name, default))!.State);
     }
 
+    [Fact]
+    public async Task A_worker_that_wakes_just_before_an_occurrence_over_a_slow_store_waits_for_it_not_for_the_one_after()
+    {
+        var task = RecurringTasks.EveryTenMinutesAsync.Definition;
+        var slowStore = new SlowScheduleStore(transport, time, readTakes: TimeSpan.FromMilliseconds(5));
+        var scheduler = new RecurringScheduler([task], slowStore, new TaskClient(transport, time), MessagePack.MessagePackSerializerOptions.Standard, time, NullLogger.Instance);
+        await scheduler.KeepAsync(CancellationToken.None); // the schedule starts at 08:03
+
+        // Timers may fire a little early (Task.Delay truncates to whole milliseconds): 08:09:59.999.
+        time.AdjustTime(new DateTimeOffset(2026, 1, 5, 8, 10, 0, TimeSpan.Zero).AddMilliseconds(-1));
+        var wait = await scheduler.KeepAsync(CancellationToken.None);
+        Assert.Equal(0, Enqueued); // 08:10 was not due yet when the store was read
+
+        Assert.True(wait < TimeSpan.FromSeconds(1), $"The worker would wait {wait} and enqueue the 08:10 occurrence with the 08:20 one.");
+        time.Advance(wait);
+        await scheduler.KeepAsync(CancellationToken.None);
+        Assert.Equal(1, Enqueued);
+    }
+
+    /// <summary>A store whose reads take time on the fake clock, like a round trip to Azure.</summary>
+    private sealed class SlowScheduleStore(IScheduleStore inner, FakeTimeProvider time, TimeSpan readTakes) : IScheduleStore
+    {
+        public async ValueTask<StoredScheduleState?> ReadScheduleAsync(string taskName, CancellationToken cancellationToken)
+        {
+            var state = await inner.ReadScheduleAsync(taskName, cancellationToken);
+            time.Advance(readTakes);
+            return state;
+        }
+
+        public ValueTask<string?> TryWriteScheduleAsync(string taskName, ScheduleState state, string? expectedVersion, CancellationToken cancellationToken)
+            => inner.TryWriteScheduleAsync(taskName, state, expectedVersion, cancellationToken);
+    }
+
     [Theory]
     [InlineData("2026-03-27T12:00:00Z", "2026-03-29T01:00:00Z")] // spring: 02:30 does not exist in Paris; it runs at 03:00 CEST
     [InlineData("2026-10-23T12:00:00Z", "2026-10-25T00:30:00Z")] // autumn: 02:30 happens twice; it runs once, at the first

@@ -50,10 +50,17 @@ internal sealed partial class RecurringScheduler
 
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        foreach (var task in tasks) Log.Keeping(logger, task.Name, task.Schedule!.ToString(), task.Schedule.NextAfter(time.GetUtcNow()));
+        var first = true;
         while (!cancellationToken.IsCancellationRequested)
         {
             var wait = await KeepAsync(cancellationToken).ConfigureAwait(false);
+            if (first)
+            {
+                // After the first look, so that the next occurrence logged is not one just caught up.
+                foreach (var task in tasks) Log.Keeping(logger, task.Name, task.Schedule!.ToString(), task.Schedule.NextAfter(time.GetUtcNow()));
+                first = false;
+            }
+
             await Task.Delay(wait, time, cancellationToken).ConfigureAwait(false);
         }
     }
@@ -65,10 +72,12 @@ internal sealed partial class RecurringScheduler
         var wait = ClaimTimeout;
         foreach (var task in tasks)
         {
+            var checkedAt = time.GetUtcNow();
             try
             {
-                while (await KeepAsync(task, time.GetUtcNow(), cancellationToken).ConfigureAwait(false))
+                while (await KeepAsync(task, checkedAt, cancellationToken).ConfigureAwait(false))
                 {
+                    checkedAt = time.GetUtcNow();
                 }
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -77,11 +86,14 @@ internal sealed partial class RecurringScheduler
                 wait = RetryDelay < wait ? RetryDelay : wait;
             }
 
-            var now = time.GetUtcNow();
-            if (task.Schedule!.NextAfter(now) is { } next && next - now < wait) wait = next - now;
+            // The next occurrence after the instant the store was checked at, not after now: a timer that fired
+            // a little early and a slow store would otherwise let an occurrence fall between the two and wait
+            // a whole period for it.
+            if (task.Schedule!.NextAfter(checkedAt) is { } next && next - time.GetUtcNow() is var untilNext && untilNext < wait) wait = untilNext;
         }
 
-        return wait < TimeSpan.Zero ? TimeSpan.Zero : wait;
+        // Rounded up: Task.Delay truncates to whole milliseconds and would wake just before the occurrence.
+        return wait <= TimeSpan.Zero ? TimeSpan.Zero : TimeSpan.FromMilliseconds(Math.Ceiling(wait.TotalMilliseconds));
     }
 
     /// <returns>True if this worker enqueued an occurrence: the next one may be due too.</returns>
