@@ -1,10 +1,9 @@
-using MessagePack;
 using Tasks;
 
 namespace Quickstart;
 
-[MessagePackObject]
-public sealed record Report([property: Key(0)] string Title, [property: Key(1)] int[] Figures);
+/// <summary>A plain record: it travels with no attribute (the generator writes its formatter).</summary>
+public sealed record Report(string Title, int[] Figures);
 
 public static partial class DemoTasks
 {

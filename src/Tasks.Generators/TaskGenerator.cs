@@ -13,7 +13,7 @@ namespace Tasks.Generators;
 /// <summary>
 /// Writes, for every valid <c>[AsyncTask]</c> method, a typed Enqueue stub, the argument envelope
 /// and its formatter, and one dispatch table per assembly. Only the pipeline lives here: parsing
-/// is in <see cref="TaskParser"/>, emitting in <see cref="TaskEmitter"/> and <see cref="DispatchTableEmitter"/>.
+/// is in <see cref="TaskParser"/>, emitting in <see cref="TaskEmitter"/>, <see cref="ArgumentFormatterEmitter"/> and <see cref="DispatchTableEmitter"/>.
 /// </summary>
 [Generator(LanguageNames.CSharp)]
 public sealed class TaskGenerator : IIncrementalGenerator
@@ -59,6 +59,24 @@ public sealed class TaskGenerator : IIncrementalGenerator
             .Combine(ownNamespace)
             .Select(static (parts, _) => new TaskRegistrationModel(parts.Right, parts.Left.Left, parts.Left.Right))
             .WithTrackingName(TrackingNames.Registration);
+
+        var argumentFormatters = tasks
+            .Select(static (task, _) => task.ArgumentTypes)
+            .WithTrackingName(TrackingNames.ArgumentTypes)
+            .Collect()
+            .Combine(ownNamespace)
+            .Select(static (parts, _) => new ArgumentFormattersModel(parts.Right, parts.Left
+                .SelectMany(types => types)
+                .GroupBy(t => t.Type, StringComparer.Ordinal)
+                .Select(g => g.First())
+                .OrderBy(t => t.Type, StringComparer.Ordinal)
+                .ToEquatableArray()))
+            .WithTrackingName(TrackingNames.ArgumentFormatters);
+        context.RegisterSourceOutput(argumentFormatters, static (output, model) =>
+        {
+            if (model.Types.Count > 0)
+                output.AddSource(ArgumentFormatterEmitter.HintName, SourceText.From(ArgumentFormatterEmitter.Emit(model), Encoding.UTF8));
+        });
 
         // Tasks.Core targets net8.0+, so every project that can reference it has [ModuleInitializer]:
         // no need to look it up in the compilation on every edit.

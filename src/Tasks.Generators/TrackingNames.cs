@@ -10,4 +10,6 @@ internal static class TrackingNames
     public const string ReferencedTaskAssemblies = nameof(ReferencedTaskAssemblies);
     public const string AssemblyNamespace = nameof(AssemblyNamespace);
     public const string Registration = nameof(Registration);
+    public const string ArgumentTypes = nameof(ArgumentTypes);
+    public const string ArgumentFormatters = nameof(ArgumentFormatters);
 }

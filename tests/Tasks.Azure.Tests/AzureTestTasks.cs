@@ -1,9 +1,8 @@
 using System.Collections.Concurrent;
-using MessagePack;
 namespace Tasks.Azure.Tests;
 
-[MessagePackObject]
-public sealed record Payload([property: Key(0)] string Name, [property: Key(1)] List<int> Values, [property: Key(2)] Guid? Owner);
+/// <summary>A plain record, with no attribute: it travels by the formatter the generator writes.</summary>
+public sealed record Payload(string Name, List<int> Values, Guid? Owner);
 
 public static partial class AzureTasks
 {

@@ -45,11 +45,15 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
             var ids = new List<string>();
             for (var i = 0; i < 10; i++) ids.Add(await PostAsync(http, $"/welcome?email=user{i}@example.com"));
-            for (var i = 0; i < 5; i++) ids.Add(await PostAsync(http, $"/orders/{Guid.NewGuid()}/ship?items={i + 1}"));
+            var orders = Enumerable.Range(0, 5).Select(_ => Guid.NewGuid()).ToArray();
+            for (var i = 0; i < 5; i++) ids.Add(await PostAsync(http, $"/orders/{orders[i]}/ship?items={i + 1}"));
 
             await worker.WaitForOutputAsync(o => ids.All(id => o.Contains($"(message {id}) completed on attempt 1")), RunTimeout, "every task to run and be completed");
             var runs = MessageIds().Matches(worker.Output).Select(m => m.Groups[1].Value).ToArray();
             Assert.Equal(ids.Order(), runs.Order());
+
+            // A plain record argument (no attribute) crossed the processes by its generated formatter, default member included.
+            for (var i = 0; i < 5; i++) Assert.Contains($"Order {orders[i]} shipped with {i + 1} item(s) by post", worker.Output);
             Assert.Contains("Task worker started: 3 task(s) on queue(s) emails, orders via Azure Storage Queues at http://127.0.0.1:", worker.Output);
 
             // The recurring task runs on its schedule, kept in Azurite's blob service.

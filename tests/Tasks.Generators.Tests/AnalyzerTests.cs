@@ -93,16 +93,20 @@ public sealed class AnalyzerTests
     [InlineData("Span<byte>", "a ref struct (such as Span<T>) cannot be stored")]
     [InlineData("CancellationToken", "only the first parameter receives the worker's CancellationToken")]
     [InlineData("IDisposable", "'IDisposable' is an interface without [Union] attributes")]
-    [InlineData("Plain", "'Plain' has no [MessagePackObject] attribute")]
-    [InlineData("List<Plain>", "'Plain' has no [MessagePackObject] attribute")]
-    [InlineData("Order", "'Order' is a positional record without a [MessagePackObject] attribute; add [MessagePackObject] to the record and [property: Key(n)] to each of its parameters")]
+    [InlineData("List<Holder>", "its member 'Payload' has type 'object?', which cannot travel: 'object' would need type names")]
+    [InlineData("Wrapper", "its member 'Inner' has type 'Holder', which cannot travel: its member 'Payload'")]
+    [InlineData("Immutable", "the property 'Immutable.Id' has no setter and no constructor parameter, so it would not travel; make it { get; init; }, or add a constructor parameter named 'id'")]
+    [InlineData("Unbindable", "'Unbindable' has no public constructor whose parameters each match a public member by name and type")]
+    [InlineData("System.Net.IPAddress", "'IPAddress' is a platform type Tasks does not know how to carry")]
     [InlineData("Dictionary<string, object>", "'object' would need type names on the wire")]
     [InlineData("Task", "a Task is a running operation")]
-    public async Task TASK007_parameter_type_that_MessagePack_cannot_carry(string type, string reason)
+    public async Task TASK007_parameter_type_that_cannot_travel(string type, string reason)
     {
         var diagnostics = await VerifyAsync($$"""
-            public sealed class Plain { public int X { get; set; } }
-            public sealed record Order(Guid Id, decimal Total);
+            public sealed class Holder { public object? Payload { get; set; } }
+            public sealed record Wrapper(string Name, Holder Inner);
+            public sealed class Immutable { public Guid Id { get; } = Guid.NewGuid(); public string? Name { get; set; } }
+            public sealed class Unbindable { public Unbindable(string label) => Name = label; public string Name { get; } }
 
             public static partial class Jobs
             {

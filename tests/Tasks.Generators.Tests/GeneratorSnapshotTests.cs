@@ -25,6 +25,42 @@ public sealed class GeneratorSnapshotTests
         """);
 
     [Fact]
+    public Task Plain_records_classes_and_structs_travel_by_generated_formatters() => VerifyAsync("""
+        namespace Shop;
+
+        public enum Currency { Eur, Usd }
+        public readonly record struct Money(decimal Amount, Currency Currency = Currency.Eur);
+        public sealed record Line(string Sku, int Quantity, Money Price);
+        public record Order(Guid Id, List<Line> Lines)
+        {
+            public string? Note { get; init; }
+            public decimal Total => System.Linq.Enumerable.Sum(Lines, l => l.Price.Amount * l.Quantity);
+        }
+
+        public sealed record PriorityOrder(Guid Id, List<Line> Lines, int Priority) : Order(Id, Lines);
+
+        public class Address
+        {
+            public string Street { get; set; } = "";
+            public string? City { get; set; }
+            [MessagePack.IgnoreMember] public string Display => Street + ", " + City;
+        }
+
+        public sealed class Category(string name, Category? parent)
+        {
+            public string Name { get; } = name;
+            public Category? Parent { get; } = parent;
+        }
+
+        public static partial class OrderTasks
+        {
+            [AsyncTask]
+            public static Task Place(CancellationToken cancellationToken, Order order, Address shipTo, Dictionary<string, Money[]> discounts, PriorityOrder? rush, Category category)
+                => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
     public Task Instance_task_in_nested_types_with_explicit_name_queue_and_attempts() => VerifyAsync("""
         namespace Shop.Orders.Shipping
         {

@@ -13,15 +13,18 @@ public sealed class IncrementalityTests
     [
         TrackingNames.TaskModels, TrackingNames.ValidTasks, TrackingNames.DispatchEntries, TrackingNames.DispatchTable,
         TrackingNames.ReferencedTaskAssemblies, TrackingNames.AssemblyNamespace, TrackingNames.Registration,
+        TrackingNames.ArgumentTypes, TrackingNames.ArgumentFormatters,
     ];
 
     private const string Tasks = """
         namespace App;
 
+        public sealed record Item(string Sku, int Quantity);
+
         public static partial class Jobs
         {
             [AsyncTask]
-            public static Task First(CancellationToken cancellationToken, string name, int count)
+            public static Task First(CancellationToken cancellationToken, string name, int count, Item item)
             {
                 return Task.CompletedTask;
             }
@@ -81,7 +84,7 @@ public sealed class IncrementalityTests
         Assert.Contains(models, o => o.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged && ((Model.TaskModel)o.Value).MethodName == "First");
         Assert.Contains(models, o => o.Reason == IncrementalStepRunReason.New && ((Model.TaskModel)o.Value).MethodName == "Second");
         Assert.Equal(IncrementalStepRunReason.Modified, result.TrackedSteps[TrackingNames.DispatchTable].Single().Outputs.Single().Reason);
-        Assert.Equal(3, result.GeneratedSources.Length);
+        Assert.Equal(4, result.GeneratedSources.Length);
     }
 
     [Fact]
@@ -117,6 +120,19 @@ public sealed class IncrementalityTests
     }
 
     [Fact]
+    public void Appending_a_member_to_an_argument_type_rewrites_its_formatter_and_nothing_else()
+    {
+        var (driver, compilation) = FirstRun(Tasks);
+
+        var edited = ReplaceTasksTree(compilation, Tasks.Replace("record Item(string Sku, int Quantity)", "record Item(string Sku, int Quantity, string? Note = null)"));
+        var result = driver.RunGenerators(edited).GetRunResult().Results.Single();
+
+        Assert.Equal(IncrementalStepRunReason.Modified, result.TrackedSteps[TrackingNames.ArgumentFormatters].Single().Outputs.Single().Reason);
+        Assert.True(result.TrackedSteps[TrackingNames.DispatchTable].Single().Outputs.Single().Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged);
+        Assert.Contains("writer.WriteArrayHeader(3);", result.GeneratedSources.Single(s => s.HintName == "Tasks.TaskArgumentFormatters.g.cs").SourceText.ToString());
+    }
+
+    [Fact]
     public void Pipeline_outputs_hold_no_symbols_syntax_or_compilations()
     {
         var (driver, _) = FirstRun(Tasks);
@@ -131,7 +147,7 @@ public sealed class IncrementalityTests
     {
         var compilation = TestCompilation.Create(source);
         var driver = TestCompilation.CreateDriver().RunGenerators(compilation);
-        Assert.Equal(2, driver.GetRunResult().GeneratedTrees.Length);
+        Assert.Equal(3, driver.GetRunResult().GeneratedTrees.Length);
 
         // The same compilation again: everything must come from the cache.
         AssertAllCachedOrUnchanged(driver.RunGenerators(compilation.Clone()).GetRunResult().Results.Single());

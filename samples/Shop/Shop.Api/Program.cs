@@ -40,6 +40,6 @@ app.MapPost("/welcome", async (string email) =>
     Results.Accepted(value: new { messageId = await EmailTasks.SendWelcomeAsync.Enqueue(email) }));
 
 app.MapPost("/orders/{orderId:guid}/ship", async (Guid orderId, int items, ITaskClient tasks) =>
-    Results.Accepted(value: new { messageId = await OrderTasks.ShipAsync.Enqueue(tasks, orderId, items) }));
+    Results.Accepted(value: new { messageId = await OrderTasks.ShipAsync.Enqueue(tasks, new Shipment(orderId, items)) }));
 
 app.Run();

@@ -18,21 +18,26 @@ public static partial class EmailTasks
     }
 }
 
+/// <summary>An order to ship. New members go at the end, with a default value, so queued messages still read.</summary>
+/// <param name="OrderId">The order.</param>
+/// <param name="Items">How many items it has.</param>
+/// <param name="Carrier">Who carries it.</param>
+public sealed record Shipment(Guid OrderId, int Items, string Carrier = "post");
+
 /// <summary>Order work: an instance-method task, so the worker creates the class from DI, one scope per run.</summary>
 /// <param name="logger">Injected by the worker's container.</param>
 public sealed partial class OrderTasks(ILogger<OrderTasks> logger)
 {
     /// <summary>Books the shipment of an order.</summary>
     /// <param name="cancellationToken">Fires when the worker stops or the task times out.</param>
-    /// <param name="orderId">The order.</param>
-    /// <param name="items">How many items it has.</param>
+    /// <param name="shipment">What to ship: a plain record, which travels with no attribute.</param>
     [AsyncTask(Queue = "orders")]
-    public Task Ship(CancellationToken cancellationToken, Guid orderId, int items)
+    public Task Ship(CancellationToken cancellationToken, Shipment shipment)
     {
         // Tasks run at least once: key side effects on the message id to make them idempotent.
         var context = TaskContext.Current!;
-        logger.LogInformation("Order {OrderId} shipped with {Items} item(s) (task {TaskName}, message {MessageId}, attempt {Attempt})",
-            orderId, items, context.TaskName, context.MessageId, context.Attempt);
+        logger.LogInformation("Order {OrderId} shipped with {Items} item(s) by {Carrier} (task {TaskName}, message {MessageId}, attempt {Attempt})",
+            shipment.OrderId, shipment.Items, shipment.Carrier, context.TaskName, context.MessageId, context.Attempt);
         return Task.CompletedTask;
     }
 }

@@ -1,5 +1,4 @@
 using MessagePack;
-using MessagePack.Resolvers;
 
 namespace Tasks;
 
@@ -7,12 +6,13 @@ namespace Tasks;
 public static class TaskSerializer
 {
     /// <summary>
-    /// The standard resolver (never Typeless: no type name is ever read from a message) under
-    /// <see cref="MessagePackSecurity.UntrustedData"/>, because queue messages are input from outside.
+    /// The generated formatters, then the standard resolver (<see cref="TaskFormatterResolver"/>; never
+    /// Typeless: no type name is ever read from a message), under <see cref="MessagePackSecurity.UntrustedData"/>,
+    /// because queue messages are input from outside.
     /// </summary>
     public static MessagePackSerializerOptions DefaultOptions { get; } =
         MessagePackSerializerOptions.Standard
-            .WithResolver(StandardResolver.Instance)
+            .WithResolver(TaskFormatterResolver.Instance)
             .WithSecurity(MessagePackSecurity.UntrustedData);
 
     /// <summary>Why <paramref name="options"/> are unsafe for reading queue messages, or null if they are safe.</summary>

@@ -15,6 +15,7 @@ namespace Tasks.Generators.Model;
 /// <param name="Parameters">The parameters after the CancellationToken, in order.</param>
 /// <param name="DocSummary">The method's XML doc summary lines, or empty.</param>
 /// <param name="Schedule">The <c>[Recurring]</c> schedule, or null.</param>
+/// <param name="ArgumentTypes">The user's types, in the arguments, that travel by a generated formatter.</param>
 internal sealed record TaskModel(
     HierarchyInfo Containing,
     string MethodName,
@@ -27,7 +28,8 @@ internal sealed record TaskModel(
     bool IsPublic,
     EquatableArray<ParameterModel> Parameters,
     EquatableArray<string> DocSummary,
-    ScheduleModel? Schedule)
+    ScheduleModel? Schedule,
+    EquatableArray<ArgumentTypeModel> ArgumentTypes)
 {
     /// <summary><c>global::Ns.Outer.Inner.MethodAsync</c>: what the dispatch table refers to.</summary>
     public string FullyQualifiedClassName => $"{Containing.FullyQualifiedName}.{ClassName}";
@@ -72,3 +74,21 @@ internal sealed record DispatchEntry(string WireName, string FullyQualifiedClass
 /// <param name="Entries">This assembly's tasks, ordered by wire name; empty in a host that only references task assemblies.</param>
 /// <param name="ReferencedTables">The fully qualified dispatch tables of the referenced task assemblies.</param>
 internal sealed record TaskRegistrationModel(string Namespace, EquatableArray<DispatchEntry> Entries, EquatableArray<string> ReferencedTables);
+
+/// <summary>A record, class or struct of the user's that travels by a formatter the generator writes.</summary>
+/// <param name="Type">The fully qualified type, <c>global::</c> and no nullable annotation.</param>
+/// <param name="IsValueType">True for a struct: no nil on the wire.</param>
+/// <param name="Members">What travels, in wire order: the constructor's parameters in their order, then the settable members in declaration order (base type first).</param>
+/// <param name="ConstructorArity">How many of <paramref name="Members"/> are passed to the constructor.</param>
+internal sealed record ArgumentTypeModel(string Type, bool IsValueType, EquatableArray<MemberModel> Members, int ConstructorArity);
+
+/// <summary>One member of an <see cref="ArgumentTypeModel"/>.</summary>
+/// <param name="Name">The member name, escaped as an identifier.</param>
+/// <param name="Type">The fully qualified type with nullable annotations.</param>
+/// <param name="DefaultValue">For a constructor parameter with a default value, its C# literal: what a message written before the member existed gets.</param>
+internal sealed record MemberModel(string Name, string Type, string? DefaultValue);
+
+/// <summary>What the assembly's argument formatters file needs.</summary>
+/// <param name="Namespace">The assembly's own <c>Tasks.Generated.{AssemblyName}</c> namespace.</param>
+/// <param name="Types">Every argument type of the assembly's tasks that travels by a generated formatter, ordered by name.</param>
+internal sealed record ArgumentFormattersModel(string Namespace, EquatableArray<ArgumentTypeModel> Types);

@@ -24,6 +24,9 @@ internal static class TaskParser
         // Invalid methods produce nothing: the analyzer reports why.
         if (!TaskMethodValidator.Validate(method, settings, known, report: null, cancellationToken)) return null;
 
+        var argumentTypes = new List<ArgumentTypeModel>();
+        foreach (var parameter in method.Parameters.Skip(1)) TypeSupport.WhyUnsupported(parameter.Type, known, argumentTypes);
+
         var parameters = method.Parameters.Skip(1).Select(p => new ParameterModel(
             Identifier(p.Name),
             p.Type.ToDisplayString(TypeFormat),
@@ -41,7 +44,8 @@ internal static class TaskParser
             IsPublic: method.DeclaredAccessibility == Accessibility.Public,
             parameters.ToEquatableArray(),
             DocSummary(method, cancellationToken),
-            RecurringSettings.Read(method, known) is { Cron: { } cron } recurring ? new ScheduleModel(cron, recurring.TimeZone) : null);
+            RecurringSettings.Read(method, known) is { Cron: { } cron } recurring ? new ScheduleModel(cron, recurring.TimeZone) : null,
+            argumentTypes.GroupBy(t => t.Type, System.StringComparer.Ordinal).Select(g => g.First()).ToEquatableArray());
     }
 
     private static HierarchyInfo Hierarchy(INamedTypeSymbol type)
@@ -64,12 +68,12 @@ internal static class TaskParser
         return new HierarchyInfo(ns, types.ToEquatableArray());
     }
 
-    private static string Identifier(string name)
+    internal static string Identifier(string name)
         => SyntaxFacts.GetKeywordKind(name) != SyntaxKind.None || SyntaxFacts.GetContextualKeywordKind(name) is SyntaxKind.AwaitKeyword
             ? "@" + name
             : name;
 
-    private static string DefaultValueLiteral(IParameterSymbol parameter)
+    internal static string DefaultValueLiteral(IParameterSymbol parameter)
     {
         var value = parameter.ExplicitDefaultValue;
         var type = parameter.Type is INamedTypeSymbol { OriginalDefinition.SpecialType: SpecialType.System_Nullable_T } nullable

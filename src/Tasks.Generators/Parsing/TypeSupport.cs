@@ -1,13 +1,15 @@
-using System.Linq;
+using System;
 using System.Collections.Generic;
 using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Tasks.Generators.Model;
 
 namespace Tasks.Generators.Parsing;
 
 /// <summary>
-/// Decides at compile time whether MessagePack's standard resolver can carry a type, so an
-/// argument that would fail on the worker fails in the IDE instead (TASK007).
+/// Decides at compile time whether a type can travel, so an argument that would fail on the worker fails
+/// in the IDE instead (TASK007): MessagePack's standard resolver carries the platform's types and
+/// <c>[MessagePackObject]</c> types; the generator writes a formatter for the user's other records,
+/// classes and structs (<see cref="ArgumentTypeShape"/>).
 /// </summary>
 internal static class TypeSupport
 {
@@ -37,11 +39,16 @@ internal static class TypeSupport
         "System.Numerics.BigInteger", "System.Numerics.Complex", "System.Text.StringBuilder", "System.Collections.BitArray", "System.Half",
     };
 
-    /// <summary>Null if the type can be carried, else why not (completes "cannot travel in a task message: ...").</summary>
-    public static string? WhyUnsupported(ITypeSymbol type, KnownTypes known) => WhyUnsupported(type, known, new HashSet<ITypeSymbol>(SymbolEqualityComparer.Default));
+    /// <summary>
+    /// Null if the type can be carried, else why not (completes "cannot travel in a task message: ...").
+    /// The types inside it that travel by a formatter the generator writes go to <paramref name="generated"/>.
+    /// </summary>
+    public static string? WhyUnsupported(ITypeSymbol type, KnownTypes known, List<ArgumentTypeModel>? generated = null)
+        => WhyUnsupported(type, known, new HashSet<ITypeSymbol>(SymbolEqualityComparer.Default), generated);
 
-    private static string? WhyUnsupported(ITypeSymbol type, KnownTypes known, HashSet<ITypeSymbol> seen)
+    private static string? WhyUnsupported(ITypeSymbol type, KnownTypes known, HashSet<ITypeSymbol> seen, List<ArgumentTypeModel>? generated)
     {
+        // A type met again is being checked further up: a recursive type (a tree) travels.
         if (!seen.Add(type)) return null;
         switch (type)
         {
@@ -52,15 +59,15 @@ internal static class TypeSupport
             case ITypeParameterSymbol:
                 return "a type parameter has no fixed shape; use a concrete type";
             case IArrayTypeSymbol array:
-                return WhyUnsupported(array.ElementType, known, seen);
+                return WhyUnsupported(array.ElementType, known, seen, generated);
             case INamedTypeSymbol named:
-                return WhyUnsupported(named, known, seen);
+                return WhyUnsupported(named, known, seen, generated);
             default:
                 return "this kind of type has no MessagePack formatter";
         }
     }
 
-    private static string? WhyUnsupported(INamedTypeSymbol type, KnownTypes known, HashSet<ITypeSymbol> seen)
+    private static string? WhyUnsupported(INamedTypeSymbol type, KnownTypes known, HashSet<ITypeSymbol> seen, List<ArgumentTypeModel>? generated)
     {
         if (type.SpecialType == SpecialType.System_Object)
             return "'object' would need type names on the wire; use a concrete type, or an interface with [Union]";
@@ -86,7 +93,7 @@ internal static class TypeSupport
         {
             foreach (var argument in type.TypeArguments)
             {
-                if (WhyUnsupported(argument, known, seen) is { } reason) return reason;
+                if (WhyUnsupported(argument, known, seen, generated) is { } reason) return reason;
             }
 
             return null;
@@ -98,23 +105,18 @@ internal static class TypeSupport
         {
             return HasAttribute(type, known.UnionAttribute)
                 ? null
-                : $"'{type.Name}' is {(type.TypeKind == TypeKind.Interface ? "an interface" : "abstract")} without [Union] attributes, so the reader cannot know which type to create; add [Union(0, typeof(...))] for each implementation";
+                : $"'{type.Name}' is {(type.TypeKind == TypeKind.Interface ? "an interface" : "abstract")} without [Union] attributes, so the reader cannot know which type to create; " +
+                  "pass a concrete type, or add [Union(0, typeof(...))] for each implementation";
         }
 
         if (HasAttribute(type, known.MessagePackObjectAttribute))
             return null;
-        if (IsPositionalRecord(type))
-        {
-            // [Key] on a positional parameter lands on the parameter, not on the property MessagePack reads.
-            return $"'{type.Name}' is a positional record without a [MessagePackObject] attribute; add [MessagePackObject] to the record " +
-                   $"and [property: Key(n)] to each of its parameters, e.g. [MessagePackObject] record {type.Name}([property: Key(0)] ... , [property: Key(1)] ...) (keys are append-only)";
-        }
-
-        return $"'{type.Name}' has no [MessagePackObject] attribute; add [MessagePackObject] and a [Key(n)] on each member (keys are append-only)";
+        if (metadataName.StartsWith("System.", StringComparison.Ordinal) || metadataName.StartsWith("Microsoft.", StringComparison.Ordinal))
+            return $"'{type.Name}' is a platform type Tasks does not know how to carry; pass the data it holds (in a record of your own)";
+        return ArgumentTypeShape.Read(type, generated, (member, memberType) => WhyUnsupported(memberType, known, seen, generated) is { } reason
+            ? $"its member '{member}' has type '{memberType.ToDisplayString()}', which cannot travel: {reason}"
+            : null);
     }
-
-    private static bool IsPositionalRecord(INamedTypeSymbol type)
-        => type.IsRecord && type.DeclaringSyntaxReferences.Any(r => r.GetSyntax() is RecordDeclarationSyntax { ParameterList: not null });
 
     private static bool InheritsFrom(INamedTypeSymbol type, INamedTypeSymbol? baseType)
     {
