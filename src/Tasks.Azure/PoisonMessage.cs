@@ -28,12 +28,15 @@ public sealed record PoisonMessage(
     string? MessageText,
     string? MessageTextId = null)
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
-
     /// <summary>The JSON text stored in the poison queue.</summary>
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    public string ToJson() => JsonSerializer.Serialize(this, PoisonMessageJson.Default.PoisonMessage);
 
     /// <summary>Reads a poison queue message written by this library.</summary>
     public static PoisonMessage Parse(string json)
-        => JsonSerializer.Deserialize<PoisonMessage>(json, Json) ?? throw new FormatException("The poison message is empty.");
+        => JsonSerializer.Deserialize(json, PoisonMessageJson.Default.PoisonMessage) ?? throw new FormatException("The poison message is empty.");
 }
+
+/// <summary>The poison record's JSON, written by System.Text.Json's source generator: no reflection, so a native AOT worker dead-letters too.</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(PoisonMessage))]
+internal sealed partial class PoisonMessageJson : JsonSerializerContext;

@@ -7,8 +7,9 @@ namespace Tasks.Generators.Emitting;
 
 /// <summary>
 /// Model → source for the formatters of the user's argument types (records, classes and structs
-/// without <c>[MessagePackObject]</c>), and the module initializer that registers them with
-/// <c>TaskFormatterResolver</c> before any code of the assembly can enqueue or run a task.
+/// without <c>[MessagePackObject]</c>), and the module initializer that registers them, and MessagePack's
+/// formatters of the collections, arrays and enums in the arguments, with <c>TaskFormatterResolver</c>
+/// before any code of the assembly can enqueue or run a task.
 /// </summary>
 internal static class ArgumentFormatterEmitter
 {
@@ -29,12 +30,17 @@ internal static class ArgumentFormatterEmitter
                 writer.Line("[global::System.Runtime.CompilerServices.ModuleInitializer]");
                 using (writer.Block("internal static void Register()"))
                 {
-                    foreach (var type in model.Types) writer.Line($"global::Tasks.TaskFormatterResolver.Register<{type.Type}>(new {names[type.Type]}());");
+                    foreach (var type in model.Types)
+                    {
+                        // MessagePack's formatters of reference types are annotated IMessagePackFormatter<T?>.
+                        var registered = type.KnownFormatter is not null && !type.IsValueType ? type.Type + "?" : type.Type;
+                        writer.Line($"global::Tasks.TaskFormatterResolver.Register<{registered}>(new {type.KnownFormatter ?? names[type.Type]}());");
+                    }
                 }
 
                 writer.Line("#pragma warning restore CA2255");
 
-                foreach (var type in model.Types)
+                foreach (var type in model.Types.Where(t => t.KnownFormatter is null))
                 {
                     writer.Line();
                     EmitFormatter(writer, type, names[type.Type]);
@@ -113,7 +119,7 @@ internal static class ArgumentFormatterEmitter
     {
         var names = new Dictionary<string, string>();
         var taken = new HashSet<string>();
-        foreach (var type in types)
+        foreach (var type in types.Where(t => t.KnownFormatter is null))
         {
             var builder = new StringBuilder();
             foreach (var c in type.Type.Substring("global::".Length)) builder.Append(char.IsLetterOrDigit(c) ? c : '_');

@@ -75,12 +75,18 @@ internal sealed record DispatchEntry(string WireName, string FullyQualifiedClass
 /// <param name="ReferencedTables">The fully qualified dispatch tables of the referenced task assemblies.</param>
 internal sealed record TaskRegistrationModel(string Namespace, EquatableArray<DispatchEntry> Entries, EquatableArray<string> ReferencedTables);
 
-/// <summary>A record, class or struct of the user's that travels by a formatter the generator writes.</summary>
+/// <summary>
+/// A type inside a task's arguments whose formatter the assembly registers: a record, class or struct of
+/// the user's, by a formatter the generator writes; or a collection, array or enum, by MessagePack's own
+/// formatter class for it (<paramref name="KnownFormatter"/>), named here so that nothing is created by
+/// reflection at run time (a native AOT worker cannot).
+/// </summary>
 /// <param name="Type">The fully qualified type, <c>global::</c> and no nullable annotation.</param>
 /// <param name="IsValueType">True for a struct: no nil on the wire.</param>
 /// <param name="Members">What travels, in wire order: the constructor's parameters in their order, then the settable members in declaration order (base type first).</param>
 /// <param name="ConstructorArity">How many of <paramref name="Members"/> are passed to the constructor.</param>
-internal sealed record ArgumentTypeModel(string Type, bool IsValueType, EquatableArray<MemberModel> Members, int ConstructorArity);
+/// <param name="KnownFormatter">MessagePack's formatter class for the type (e.g. <c>global::MessagePack.Formatters.ListFormatter&lt;int&gt;</c>), or null for a user type.</param>
+internal sealed record ArgumentTypeModel(string Type, bool IsValueType, EquatableArray<MemberModel> Members, int ConstructorArity, string? KnownFormatter = null);
 
 /// <summary>One member of an <see cref="ArgumentTypeModel"/>.</summary>
 /// <param name="Name">The member name, escaped as an identifier.</param>

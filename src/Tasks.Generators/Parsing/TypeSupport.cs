@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using Microsoft.CodeAnalysis;
 using Tasks.Generators.Model;
 
@@ -33,6 +34,26 @@ internal static class TypeSupport
         "System.ValueTuple`1", "System.ValueTuple`2", "System.ValueTuple`3", "System.ValueTuple`4", "System.ValueTuple`5", "System.ValueTuple`6", "System.ValueTuple`7", "System.ValueTuple`8",
     };
 
+    // MessagePack's own formatter class for a generic type, registered by name so that the standard resolver never
+    // builds one by reflection (MakeGenericType fails in a native AOT worker). Other supported generics still travel, by the standard resolver.
+    private static readonly Dictionary<string, string> KnownGenericFormatters = new()
+    {
+        ["System.Nullable`1"] = "NullableFormatter",
+        ["System.Collections.Generic.List`1"] = "ListFormatter",
+        ["System.Collections.Generic.IList`1"] = "InterfaceListFormatter2",
+        ["System.Collections.Generic.IReadOnlyList`1"] = "InterfaceReadOnlyListFormatter",
+        ["System.Collections.Generic.ICollection`1"] = "InterfaceCollectionFormatter2",
+        ["System.Collections.Generic.IReadOnlyCollection`1"] = "InterfaceReadOnlyCollectionFormatter",
+        ["System.Collections.Generic.IEnumerable`1"] = "InterfaceEnumerableFormatter",
+        ["System.Collections.Generic.HashSet`1"] = "HashSetFormatter",
+        ["System.Collections.Generic.Dictionary`2"] = "DictionaryFormatter",
+        ["System.Collections.Generic.IDictionary`2"] = "InterfaceDictionaryFormatter",
+        ["System.Collections.Generic.IReadOnlyDictionary`2"] = "InterfaceReadOnlyDictionaryFormatter",
+        ["System.Collections.Generic.KeyValuePair`2"] = "KeyValuePairFormatter",
+    };
+
+    private static readonly SymbolDisplayFormat TypeFormat = SymbolDisplayFormat.FullyQualifiedFormat;
+
     private static readonly HashSet<string> SupportedTypes = new()
     {
         "System.Guid", "System.DateTimeOffset", "System.TimeSpan", "System.Uri", "System.Version", "System.DateOnly", "System.TimeOnly",
@@ -59,6 +80,8 @@ internal static class TypeSupport
             case ITypeParameterSymbol:
                 return "a type parameter has no fixed shape; use a concrete type";
             case IArrayTypeSymbol array:
+                if (array.IsSZArray && array.ElementType.SpecialType != SpecialType.System_Byte)
+                    AddKnown(generated, array, $"global::MessagePack.Formatters.ArrayFormatter<{array.ElementType.ToDisplayString(TypeFormat)}>");
                 return WhyUnsupported(array.ElementType, known, seen, generated);
             case INamedTypeSymbol named:
                 return WhyUnsupported(named, known, seen, generated);
@@ -84,13 +107,19 @@ internal static class TypeSupport
         if (type.SpecialType is >= SpecialType.System_Boolean and <= SpecialType.System_String or SpecialType.System_DateTime)
             return null;
         if (type.TypeKind == TypeKind.Enum)
+        {
+            AddKnown(generated, type, $"global::MessagePack.Formatters.GenericEnumFormatter<{type.ToDisplayString(TypeFormat)}>");
             return null;
+        }
+
         if (HasAttribute(type, known.MessagePackFormatterAttribute))
             return null;
 
         var metadataName = MetadataName(type.OriginalDefinition);
         if (type.IsGenericType && SupportedGenericDefinitions.Contains(metadataName))
         {
+            if (KnownGenericFormatters.TryGetValue(metadataName, out var formatter))
+                AddKnown(generated, type, $"global::MessagePack.Formatters.{formatter}<{string.Join(", ", type.TypeArguments.Select(a => a.ToDisplayString(TypeFormat)))}>");
             foreach (var argument in type.TypeArguments)
             {
                 if (WhyUnsupported(argument, known, seen, generated) is { } reason) return reason;
@@ -117,6 +146,9 @@ internal static class TypeSupport
             ? $"its member '{member}' has type '{memberType.ToDisplayString()}', which cannot travel: {reason}"
             : null);
     }
+
+    private static void AddKnown(List<ArgumentTypeModel>? generated, ITypeSymbol type, string formatter)
+        => generated?.Add(new ArgumentTypeModel(type.ToDisplayString(TypeFormat), type.IsValueType, EquatableArray<MemberModel>.Empty, 0, formatter));
 
     private static bool InheritsFrom(INamedTypeSymbol type, INamedTypeSymbol? baseType)
     {

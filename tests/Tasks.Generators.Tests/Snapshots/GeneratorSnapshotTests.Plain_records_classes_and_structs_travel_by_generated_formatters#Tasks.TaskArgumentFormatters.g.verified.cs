@@ -14,10 +14,14 @@ namespace Tasks.Generated.UserAssembly
         {
             global::Tasks.TaskFormatterResolver.Register<global::Shop.Address>(new Shop_AddressFormatter());
             global::Tasks.TaskFormatterResolver.Register<global::Shop.Category>(new Shop_CategoryFormatter());
+            global::Tasks.TaskFormatterResolver.Register<global::Shop.Currency>(new global::MessagePack.Formatters.GenericEnumFormatter<global::Shop.Currency>());
             global::Tasks.TaskFormatterResolver.Register<global::Shop.Line>(new Shop_LineFormatter());
             global::Tasks.TaskFormatterResolver.Register<global::Shop.Money>(new Shop_MoneyFormatter());
+            global::Tasks.TaskFormatterResolver.Register<global::Shop.Money[]?>(new global::MessagePack.Formatters.ArrayFormatter<global::Shop.Money>());
             global::Tasks.TaskFormatterResolver.Register<global::Shop.Order>(new Shop_OrderFormatter());
             global::Tasks.TaskFormatterResolver.Register<global::Shop.PriorityOrder>(new Shop_PriorityOrderFormatter());
+            global::Tasks.TaskFormatterResolver.Register<global::System.Collections.Generic.Dictionary<string, global::Shop.Money[]>?>(new global::MessagePack.Formatters.DictionaryFormatter<string, global::Shop.Money[]>());
+            global::Tasks.TaskFormatterResolver.Register<global::System.Collections.Generic.List<global::Shop.Line>?>(new global::MessagePack.Formatters.ListFormatter<global::Shop.Line>());
         }
         #pragma warning restore CA2255
 
