@@ -9,6 +9,7 @@ var suites = new Dictionary<string, Func<Task>>(StringComparer.OrdinalIgnoreCase
     ["azurite"] = () => AzuriteSuite.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 5_000),
     ["generator"] = () => { GeneratorSuite.Run(); return Task.CompletedTask; },
     ["signing"] = () => { SigningSuite.Run(); return Task.CompletedTask; },
+    ["aot"] = AotSuite.RunAsync,
 };
 
 var chosen = args.Length == 0 ? null : args[0];
