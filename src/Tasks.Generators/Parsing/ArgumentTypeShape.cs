@@ -45,8 +45,8 @@ internal static class ArgumentTypeShape
             if (IsSettable(member))
                 wire.Add(new MemberModel(TaskParser.Identifier(member.Name), MemberType(member).ToDisplayString(MemberTypeFormat), null));
             else if (IsStored(member))
-                return $"the property '{type.Name}.{member.Name}' has no setter and no constructor parameter, so it would not travel; " +
-                       $"make it {{ get; init; }}, or add a constructor parameter named '{char.ToLowerInvariant(member.Name[0])}{member.Name.Substring(1)}'";
+                return $"the {(member is IFieldSymbol ? "readonly field" : "property")} '{type.Name}.{member.Name}' has no setter and no constructor parameter, so it would not travel; " +
+                       $"{(member is IFieldSymbol ? "drop readonly" : "make it { get; init; }")}, or add a constructor parameter named '{char.ToLowerInvariant(member.Name[0])}{member.Name.Substring(1)}'";
         }
 
         // Recorded before its members are checked, so a member of the type's own type finds it.
