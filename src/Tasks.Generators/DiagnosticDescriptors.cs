@@ -88,6 +88,44 @@ internal static class DiagnosticDescriptors
         "Invalid [Recurring] schedule",
         "[Recurring] on '{0}' is invalid: {1}");
 
+    /// <summary>Messages in a queue were written by the code of yesterday: a task must still read them.</summary>
+    public static readonly DiagnosticDescriptor WireShapeBroken = Create(
+        "TASK013",
+        "Task no longer reads the messages its wire lock entry describes",
+        "Task '{0}' {1}; keep the old shape (append, with a default value), or give the new shape a new wire name; update tasks.lock.txt (code fix) only once no message of the old shape can be queued");
+
+    /// <summary>A task the lock does not record, or records behind a compatible change, is not yet guarded.</summary>
+    public static readonly DiagnosticDescriptor WireShapeNotLocked = new(
+        "TASK014",
+        "Task's wire shape is not recorded in the wire lock",
+        "Task '{0}' {1}; record it in tasks.lock.txt (code fix), so that later changes are checked against it",
+        Category,
+        DiagnosticSeverity.Info,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpRoot + "TASK014.md");
+
+    /// <summary>A lock entry whose task is gone stands for messages no worker will run.</summary>
+    public static readonly DiagnosticDescriptor WireLockEntryWithoutTask = new(
+        "TASK015",
+        "Wire lock entry has no task",
+        "tasks.lock.txt has an entry for '{0}', but no task has that wire name: its messages still in queue '{1}' will be dead-lettered; drain them first, then remove the entry (code fix)",
+        Category,
+        DiagnosticSeverity.Warning,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpRoot + "TASK015.md",
+        customTags: WellKnownDiagnosticTags.CompilationEnd);
+
+    /// <summary>A lock that cannot be read guards nothing: say so rather than pass every change.</summary>
+    public static readonly DiagnosticDescriptor WireLockUnreadable = new(
+        "TASK016",
+        "Wire lock file cannot be read",
+        "tasks.lock.txt line {0} cannot be read: {1}",
+        Category,
+        DiagnosticSeverity.Error,
+        isEnabledByDefault: true,
+        helpLinkUri: HelpRoot + "TASK016.md",
+        customTags: WellKnownDiagnosticTags.CompilationEnd);
+
     private static DiagnosticDescriptor Create(string id, string title, string message)
         => new(id, title, message, Category, DiagnosticSeverity.Error, isEnabledByDefault: true, helpLinkUri: HelpRoot + id + ".md");
 }

@@ -4,6 +4,7 @@ using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Tasks.Generators.Parsing;
+using Tasks.Generators.WireLock;
 
 namespace Tasks.Generators.Diagnostics;
 
@@ -27,7 +28,11 @@ public sealed class AsyncTaskAnalyzer : DiagnosticAnalyzer
         DiagnosticDescriptors.NotReachable,
         DiagnosticDescriptors.GeneratedNameConflict,
         DiagnosticDescriptors.InvalidAttributeValue,
-        DiagnosticDescriptors.InvalidSchedule);
+        DiagnosticDescriptors.InvalidSchedule,
+        DiagnosticDescriptors.WireShapeBroken,
+        DiagnosticDescriptors.WireShapeNotLocked,
+        DiagnosticDescriptors.WireLockEntryWithoutTask,
+        DiagnosticDescriptors.WireLockUnreadable);
 
     /// <inheritdoc />
     public override void Initialize(AnalysisContext context)
@@ -39,6 +44,7 @@ public sealed class AsyncTaskAnalyzer : DiagnosticAnalyzer
             var known = KnownTypes.Create(start.Compilation);
             if (known.AsyncTaskAttribute is null) return;
             var byWireName = new ConcurrentDictionary<string, ConcurrentBag<IMethodSymbol>>();
+            var wireLock = WireLockCheck.Load(start.Options, start.CancellationToken);
 
             start.RegisterSymbolAction(
                 symbolContext =>
@@ -52,13 +58,15 @@ public sealed class AsyncTaskAnalyzer : DiagnosticAnalyzer
                     }
 
                     var settings = AsyncTaskSettings.Read(attribute);
-                    TaskMethodValidator.Validate(method, settings, known, symbolContext.ReportDiagnostic, symbolContext.CancellationToken);
+                    if (TaskMethodValidator.Validate(method, settings, known, symbolContext.ReportDiagnostic, symbolContext.CancellationToken))
+                        wireLock?.Check(method, settings, known, symbolContext.ReportDiagnostic, symbolContext.CancellationToken);
                     byWireName.GetOrAdd(settings.WireName(method), _ => new ConcurrentBag<IMethodSymbol>()).Add(method);
                 },
                 SymbolKind.Method);
 
             start.RegisterCompilationEndAction(end =>
             {
+                wireLock?.ReportEntriesWithoutTask(byWireName.Keys.ToList(), end.ReportDiagnostic);
                 foreach (var pair in byWireName)
                 {
                     if (pair.Value.Count < 2) continue;

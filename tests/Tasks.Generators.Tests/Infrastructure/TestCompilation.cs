@@ -59,11 +59,11 @@ internal static class TestCompilation
     }
 
     /// <summary>The analyzer's diagnostics on the compilation after generation, as a build sees them.</summary>
-    public static async Task<ImmutableArray<Diagnostic>> AnalyzeAsync(Compilation compilation)
+    public static async Task<ImmutableArray<Diagnostic>> AnalyzeAsync(Compilation compilation, params AdditionalText[] additionalFiles)
     {
         var (output, _) = Generate(compilation);
         return await output
-            .WithAnalyzers(ImmutableArray.Create<DiagnosticAnalyzer>(new AsyncTaskAnalyzer()))
+            .WithAnalyzers(ImmutableArray.Create<DiagnosticAnalyzer>(new AsyncTaskAnalyzer()), new AnalyzerOptions(additionalFiles.ToImmutableArray()))
             .GetAnalyzerDiagnosticsAsync();
     }
 
@@ -75,4 +75,12 @@ internal static class TestCompilation
         => output.GetDiagnostics().Where(d =>
             d.Severity == DiagnosticSeverity.Error
             || (d.Severity == DiagnosticSeverity.Warning && !input.SyntaxTrees.Contains(d.Location.SourceTree)));
+}
+
+/// <summary>A file of the project's <c>AdditionalFiles</c>, such as tasks.lock.txt.</summary>
+internal sealed class TestAdditionalText(string path, string text) : AdditionalText
+{
+    public override string Path => path;
+
+    public override Microsoft.CodeAnalysis.Text.SourceText GetText(CancellationToken cancellationToken = default) => Microsoft.CodeAnalysis.Text.SourceText.From(text);
 }
