@@ -11,7 +11,7 @@ using Tasks.Tests.Infrastructure;
 namespace Tasks.CodeFixes.Tests;
 
 /// <summary>Each code fix, before and after, applied through a real workspace as the IDE does.</summary>
-public sealed class CodeFixTests
+public sealed partial class CodeFixTests
 {
     [Fact]
     public Task TASK001_inserts_a_CancellationToken_first() => VerifyFixAsync(
@@ -488,7 +488,7 @@ public sealed class CodeFixTests
             .Select(d => d.ToString()).ToArray();
 
     private static async Task<ImmutableArray<Diagnostic>> AnalyzeProjectAsync(Project project)
-        => await (await project.GetCompilationAsync())!.WithAnalyzers(ImmutableArray.Create<DiagnosticAnalyzer>(new AsyncTaskAnalyzer())).GetAnalyzerDiagnosticsAsync();
+        => await (await project.GetCompilationAsync())!.WithAnalyzers(ImmutableArray.Create<DiagnosticAnalyzer>(new AsyncTaskAnalyzer()), project.AnalyzerOptions).GetAnalyzerDiagnosticsAsync();
 
     private sealed class ProjectDiagnostics(ImmutableArray<Diagnostic> diagnostics) : FixAllContext.DiagnosticProvider
     {
