@@ -63,7 +63,8 @@ public sealed class WireLockCodeFixes : CodeFixProvider
             }
 
             if (mine.Count == 0) continue;
-            var text = (await lockDocument.GetTextAsync(cancellationToken).ConfigureAwait(false)).ToString();
+            var original = await lockDocument.GetTextAsync(cancellationToken).ConfigureAwait(false);
+            var text = original.ToString();
             foreach (var diagnostic in mine.OrderBy(d => d.Properties[WireLockCheck.WireNameProperty], System.StringComparer.Ordinal))
             {
                 var wireName = diagnostic.Properties[WireLockCheck.WireNameProperty]!;
@@ -72,7 +73,7 @@ public sealed class WireLockCodeFixes : CodeFixProvider
                     : WireLockFile.WithoutEntry(text, wireName);
             }
 
-            solution = solution.WithAdditionalDocumentText(lockDocument.Id, SourceText.From(text, System.Text.Encoding.UTF8));
+            solution = solution.WithAdditionalDocumentText(lockDocument.Id, SourceText.From(text, original.Length > 0 && original.Encoding is { } encoding ? encoding : new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false)));
         }
 
         return solution;

@@ -136,6 +136,78 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
         }
     }
 
+    [Fact]
+    public async Task The_wire_lock_from_the_package_is_started_by_dotnet_format_and_refuses_a_breaking_change()
+    {
+        var work = Directory.CreateTempSubdirectory("tasks-lock-").FullName;
+        try
+        {
+            var directory = Path.Combine(work, "Locked");
+            Directory.CreateDirectory(directory);
+            packages.WriteNuGetConfig(work);
+            File.WriteAllText(Path.Combine(directory, "Locked.csproj"),
+                PackedFeed.Project("Microsoft.NET.Sdk", documented: false, $"<PackageReference Include=\"Tasks\" Version=\"{packages.Version}\" />"));
+            const string jobs = """
+                using Tasks;
+
+                namespace Locked;
+
+                public sealed record Shipment(Guid OrderId, int Items);
+
+                public static partial class Orders
+                {
+                    [AsyncTask(Queue = "orders")]
+                    public static Task Ship(CancellationToken cancellationToken, Shipment shipment) => Task.CompletedTask;
+
+                    [AsyncTask(Name = "locked.cancel")]
+                    public static Task Cancel(CancellationToken cancellationToken, Guid orderId) => Task.CompletedTask;
+                }
+                """;
+            var source = Path.Combine(directory, "Jobs.cs");
+            var lockFile = Path.Combine(directory, "tasks.lock.txt");
+            File.WriteAllText(source, jobs);
+            File.WriteAllText(lockFile, "");
+
+            // An empty lock opts in; Fix All of TASK014 (an info) records every task.
+            await ChildProcess.RunAsync("dotnet", ["format", "analyzers", directory, "--diagnostics", "TASK014", "--severity", "info"], work, PackedFeed.BuildTimeout);
+            Assert.Equal("""
+                # Tasks wire lock: the shape of the messages each task's queue may hold, checked at every build.
+                # Written by the code fixes of TASK013, TASK014 and TASK015; see docs/evolving-tasks.md before you change a task.
+
+                [Locked.Orders.Ship]
+                queue orders
+                parameters (Locked.Shipment shipment)
+                type Locked.Shipment (System.Guid OrderId, int Items)
+
+                [locked.cancel]
+                queue tasks
+                parameters (System.Guid orderId)
+
+                """.ReplaceLineEndings("\n"), File.ReadAllText(lockFile));
+
+            // Appending, with a default value, is compatible.
+            File.WriteAllText(source, jobs
+                .Replace("int Items);", "int Items, string Carrier = \"post\");")
+                .Replace("Guid orderId)", "Guid orderId, string reason = \"\")"));
+            await ChildProcess.RunAsync("dotnet", ["build", directory], work, PackedFeed.BuildTimeout);
+
+            // Reordering a type's members, or removing a task whose messages may be queued, is not.
+            File.WriteAllText(source, jobs
+                .Replace("Guid OrderId, int Items", "int Items, Guid OrderId")
+                .Replace("""
+                        [AsyncTask(Name = "locked.cancel")]
+                        public static Task Cancel(CancellationToken cancellationToken, Guid orderId) => Task.CompletedTask;
+                    """, ""));
+            var broken = await Assert.ThrowsAsync<InvalidOperationException>(() => ChildProcess.RunAsync("dotnet", ["build", directory], work, PackedFeed.BuildTimeout));
+            Assert.Contains("Jobs.cs(10,66): error TASK013: Task 'Locked.Orders.Ship' has 'int Items' as member 1 of 'Locked.Shipment', where queued messages carry 'System.Guid OrderId'", broken.Message);
+            Assert.Contains("tasks.lock.txt(9,1): error TASK015: tasks.lock.txt has an entry for 'locked.cancel', but no task has that wire name", broken.Message);
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
     /// <summary>The three projects a user writes, with the lines README's "Using it in a project" shows.</summary>
     private static string CreateApp(string root, string work, PackedFeed packages)
     {
@@ -163,7 +235,7 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
         var directory = Path.Combine(app, name);
         Directory.CreateDirectory(directory);
         File.WriteAllText(Path.Combine(directory, name + ".csproj"), project);
-        foreach (var source in Directory.EnumerateFiles(Path.Combine(samples, name)).Where(f => f.EndsWith(".cs") || f.EndsWith(".json")))
+        foreach (var source in Directory.EnumerateFiles(Path.Combine(samples, name)).Where(f => f.EndsWith(".cs") || f.EndsWith(".json") || f.EndsWith(".lock.txt")))
             File.Copy(source, Path.Combine(directory, Path.GetFileName(source)));
     }
 
