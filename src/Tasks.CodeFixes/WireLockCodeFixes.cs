@@ -9,7 +9,7 @@ using Microsoft.CodeAnalysis.CodeActions;
 using Microsoft.CodeAnalysis.CodeFixes;
 using Microsoft.CodeAnalysis.Text;
 using Tasks.Generators;
-using Tasks.Generators.WireLock;
+using Tasks.Generators.Diagnostics.WireLock;
 
 namespace Tasks.CodeFixes;
 

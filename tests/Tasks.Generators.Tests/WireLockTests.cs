@@ -1,5 +1,5 @@
 using Microsoft.CodeAnalysis;
-using Tasks.Generators.WireLock;
+using Tasks.Generators.Diagnostics.WireLock;
 using Tasks.Tests.Infrastructure;
 
 namespace Tasks.Generators.Tests;
@@ -118,6 +118,46 @@ public sealed class WireLockTests
     }
 
     [Fact]
+    public async Task An_enum_is_locked_by_the_name_of_each_number_new_names_are_compatible_a_renumbered_or_lost_one_is_not()
+    {
+        const string source = """
+            namespace Shop;
+
+            public enum Speed { Standard, Express, Overnight }
+
+            public sealed record Shipment(Guid OrderId, Speed Speed);
+
+            public static partial class Orders
+            {
+                [AsyncTask(Queue = "orders")]
+                public static Task Ship(CancellationToken cancellationToken, Shipment shipment, Speed fallback) => Task.CompletedTask;
+            }
+            """;
+        const string locked = """
+            [Shop.Orders.Ship]
+            queue orders
+            parameters (Shop.Shipment shipment, Shop.Speed fallback)
+            enum Shop.Speed (Standard = 0, Express = 1)
+            type Shop.Shipment (System.Guid OrderId, Shop.Speed Speed)
+            """;
+
+        var added = Assert.Single(await VerifyAsync(source.Replace("Task Ship(", "Task {|TASK014:Ship|}("), locked));
+        Assert.StartsWith("Task 'Shop.Orders.Ship' added 'Overnight = 2' to enum 'Shop.Speed' since its lock entry", added.GetMessage());
+        Assert.Contains("enum Shop.Speed (Standard = 0, Express = 1, Overnight = 2)\n", added.Properties[WireLockCheck.EntryProperty]);
+
+        // Both at the first parameter that carries the enum.
+        var renumberedSource = source.Replace("{ Standard, Express, Overnight }", "{ Overnight, Standard, Express }");
+        var renumbered = await TestCompilation.AnalyzeAsync(TestCompilation.Create(renumberedSource), new TestAdditionalText("/repo/Shop/tasks.lock.txt", locked));
+        Assert.All(renumbered, d => Assert.Equal(("TASK013", "Shipment shipment"), (d.Id, renumberedSource.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length))));
+        Assert.Equal(
+            [
+                "Task 'Shop.Orders.Ship' has 'Standard = 1' in enum 'Shop.Speed', where queued messages carry 'Standard' as 0",
+                "Task 'Shop.Orders.Ship' has 'Express = 2' in enum 'Shop.Speed', where queued messages carry 'Express' as 1",
+            ],
+            renumbered.Select(d => d.GetMessage().Split(';')[0]));
+    }
+
+    [Fact]
     public async Task TASK015_an_entry_without_a_task_at_its_header_line_and_TASK016_a_line_that_cannot_be_read()
     {
         var diagnostics = await VerifyAsync(Shipping, ShippingLock + """
@@ -133,7 +173,7 @@ public sealed class WireLockTests
             "tasks.lock.txt has an entry for 'shop.renamed-task', but no task has that wire name: its messages still in queue 'emails' will be dead-lettered; drain them first, then remove the entry (code fix)",
             diagnostics.Single(d => d.Id == "TASK015").GetMessage());
         Assert.Equal(DiagnosticSeverity.Warning, diagnostics.Single(d => d.Id == "TASK015").Severity);
-        Assert.Equal("tasks.lock.txt line 11 cannot be read: expected 'queue', 'parameters' or 'type'", diagnostics.Single(d => d.Id == "TASK016").GetMessage());
+        Assert.Equal("tasks.lock.txt line 11 cannot be read: expected 'queue', 'parameters', 'type' or 'enum'", diagnostics.Single(d => d.Id == "TASK016").GetMessage());
     }
 
     [Fact]

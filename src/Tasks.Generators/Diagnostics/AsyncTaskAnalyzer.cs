@@ -3,8 +3,8 @@ using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
+using Tasks.Generators.Diagnostics.WireLock;
 using Tasks.Generators.Parsing;
-using Tasks.Generators.WireLock;
 
 namespace Tasks.Generators.Diagnostics;
 

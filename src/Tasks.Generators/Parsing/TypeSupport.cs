@@ -108,7 +108,10 @@ internal static class TypeSupport
             return null;
         if (type.TypeKind == TypeKind.Enum)
         {
-            AddKnown(generated, type, $"global::MessagePack.Formatters.GenericEnumFormatter<{type.ToDisplayString(TypeFormat)}>");
+            // Its named values go in the model too: on the wire an enum is its number, so the wire lock keeps what each number means.
+            var values = type.GetMembers().OfType<IFieldSymbol>().Where(f => f.HasConstantValue)
+                .Select(f => new MemberModel(f.Name, type.EnumUnderlyingType!.ToDisplayString(), System.Convert.ToString(f.ConstantValue, System.Globalization.CultureInfo.InvariantCulture)));
+            AddKnown(generated, type, $"global::MessagePack.Formatters.GenericEnumFormatter<{type.ToDisplayString(TypeFormat)}>", values);
             return null;
         }
 
@@ -147,8 +150,8 @@ internal static class TypeSupport
             : null);
     }
 
-    private static void AddKnown(List<ArgumentTypeModel>? generated, ITypeSymbol type, string formatter)
-        => generated?.Add(new ArgumentTypeModel(type.ToDisplayString(TypeFormat), type.IsValueType, EquatableArray<MemberModel>.Empty, 0, formatter));
+    private static void AddKnown(List<ArgumentTypeModel>? generated, ITypeSymbol type, string formatter, IEnumerable<MemberModel>? enumValues = null)
+        => generated?.Add(new ArgumentTypeModel(type.ToDisplayString(TypeFormat), type.IsValueType, (enumValues ?? Enumerable.Empty<MemberModel>()).ToEquatableArray(), 0, formatter));
 
     private static bool InheritsFrom(INamedTypeSymbol type, INamedTypeSymbol? baseType)
     {

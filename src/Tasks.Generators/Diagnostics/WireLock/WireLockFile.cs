@@ -4,7 +4,7 @@ using System.Linq;
 using System.Text;
 using Microsoft.CodeAnalysis.Text;
 
-namespace Tasks.Generators.WireLock;
+namespace Tasks.Generators.Diagnostics.WireLock;
 
 /// <summary>One entry of the lock file, and where it is.</summary>
 /// <param name="Shape">The locked shape (the parameters and members have no <see cref="WireMember.HasDefault"/>: only their place and type matter).</param>
@@ -22,7 +22,8 @@ internal sealed record WireLockError(int Line, TextSpan Span, string Problem);
 /// [shop.ship-order]
 /// queue orders
 /// parameters (Shop.Shipment shipment)
-/// type Shop.Shipment (System.Guid OrderId, int Items, string Carrier)
+/// type Shop.Shipment (System.Guid OrderId, int Items, string Carrier, Shop.Speed Speed)
+/// enum Shop.Speed (Standard = 0, Express = 1)
 /// </code>
 /// The code fixes write it; people read it in reviews. Lines starting with <c>#</c> are comments.
 /// </summary>
@@ -32,6 +33,7 @@ internal sealed class WireLockFile
     public const string QueueKeyword = "queue";
     public const string ParametersKeyword = "parameters";
     public const string TypeKeyword = "type";
+    public const string EnumKeyword = "enum";
 
     private const string Preamble =
         "# Tasks wire lock: the shape of the messages each task's queue may hold, checked at every build.\n" +
@@ -96,18 +98,19 @@ internal sealed class WireLockFile
             }
             else if (Keyword(content, ParametersKeyword) is { } list)
             {
-                parameters = Members(list, out problem);
+                parameters = Members(list, isEnum: false, out problem);
             }
-            else if (Keyword(content, TypeKeyword) is { } type)
+            else if ((Keyword(content, TypeKeyword) ?? Keyword(content, EnumKeyword)) is { } type)
             {
+                var isEnum = content.StartsWith(EnumKeyword, StringComparison.Ordinal);
                 var open = TopLevelIndexOf(type, '(');
-                var members = open > 0 ? Members(type.Substring(open), out problem) : null;
-                if (members is null) problem ??= "expected 'type Name (Type member, ...)'";
-                else types.Add(new WireType(type.Substring(0, open).Trim(), members));
+                var members = open > 0 ? Members(type.Substring(open), isEnum, out problem) : null;
+                if (members is null) problem ??= isEnum ? "expected 'enum Name (Member = 0, ...)'" : "expected 'type Name (Type member, ...)'";
+                else types.Add(new WireType(type.Substring(0, open).Trim(), members, IsEnum: isEnum));
             }
             else
             {
-                problem = $"expected '{QueueKeyword}', '{ParametersKeyword}' or '{TypeKeyword}'";
+                problem = $"expected '{QueueKeyword}', '{ParametersKeyword}', '{TypeKeyword}' or '{EnumKeyword}'";
             }
 
             if (problem is not null) errors.Add(new WireLockError(line.LineNumber + 1, line.Span, problem));
@@ -146,8 +149,11 @@ internal sealed class WireLockFile
     private static string? Keyword(string line, string keyword)
         => line.StartsWith(keyword + " ", StringComparison.Ordinal) ? line.Substring(keyword.Length + 1).Trim() : null;
 
-    /// <summary>"(System.Guid id, Dictionary&lt;string, int&gt; counts)" → its members; commas inside brackets belong to a type.</summary>
-    private static List<WireMember>? Members(string list, out string? problem)
+    /// <summary>
+    /// "(System.Guid id, Dictionary&lt;string, int&gt; counts)" → its members; commas inside brackets belong to a type.
+    /// For an enum, "(Eur = 0, Usd = 1)": each value is kept as the member's type.
+    /// </summary>
+    private static List<WireMember>? Members(string list, bool isEnum, out string? problem)
     {
         problem = null;
         if (!list.StartsWith("(", StringComparison.Ordinal) || !list.EndsWith(")", StringComparison.Ordinal))
@@ -169,14 +175,16 @@ internal sealed class WireLockFile
             else if (c == ',' && depth == 0)
             {
                 var member = inner.Substring(start, i - start).Trim();
-                var space = member.LastIndexOf(' ');
-                if (space <= 0)
+                var split = isEnum ? member.IndexOf(" = ", StringComparison.Ordinal) : member.LastIndexOf(' ');
+                if (split <= 0)
                 {
-                    problem = $"'{member}' is not 'Type name'";
+                    problem = $"'{member}' is not '{(isEnum ? "Name = value" : "Type name")}'";
                     return null;
                 }
 
-                members.Add(new WireMember(member.Substring(0, space).Trim(), member.Substring(space + 1)));
+                members.Add(isEnum
+                    ? new WireMember(member.Substring(split + 3).Trim(), member.Substring(0, split).Trim())
+                    : new WireMember(member.Substring(0, split).Trim(), member.Substring(split + 1)));
                 start = i + 1;
             }
         }

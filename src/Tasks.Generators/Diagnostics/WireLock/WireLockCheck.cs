@@ -9,7 +9,7 @@ using Microsoft.CodeAnalysis.Diagnostics;
 using Microsoft.CodeAnalysis.Text;
 using Tasks.Generators.Parsing;
 
-namespace Tasks.Generators.WireLock;
+namespace Tasks.Generators.Diagnostics.WireLock;
 
 /// <summary>
 /// Checks each task against the project's <c>tasks.lock.txt</c> (TASK013–TASK016). A project opts in by

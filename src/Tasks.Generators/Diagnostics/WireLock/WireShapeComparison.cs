@@ -1,7 +1,7 @@
 using System.Collections.Generic;
 using System.Linq;
 
-namespace Tasks.Generators.WireLock;
+namespace Tasks.Generators.Diagnostics.WireLock;
 
 /// <summary>Where in the task method a change is reported.</summary>
 internal enum WireChangeSite
@@ -45,7 +45,8 @@ internal static class WireShapeComparison
         foreach (var lockedType in locked.Types)
         {
             if (current.Types.FirstOrDefault(t => t.Name == lockedType.Name) is not { } type) continue; // no longer carried: its parameter or member changed, and that is reported
-            CompareMembers(lockedType.Members, type.Members, "member", $" of '{type.Name}'", changes, _ => (WireChangeSite.Parameter, type.Parameter));
+            if (type.IsEnum) CompareEnumValues(lockedType, type, changes);
+            else CompareMembers(lockedType.Members, type.Members, "member", $" of '{type.Name}'", changes, _ => (WireChangeSite.Parameter, type.Parameter));
         }
 
         return changes;
@@ -83,6 +84,23 @@ internal static class WireShapeComparison
                 ? new WireChange(false, $"appended {noun} '{current[i]}'{owner}", where, parameter)
                 : new WireChange(true, $"appended {noun} '{current[i]}'{owner} without a default value, so a queued message has no value for it", where, parameter));
         }
+    }
+
+    /// <summary>An enum travels as its number: each number a queued message may carry must keep its name. New names are compatible.</summary>
+    private static void CompareEnumValues(WireType locked, WireType current, List<WireChange> changes)
+    {
+        foreach (var value in locked.Members)
+        {
+            var now = current.Members.FirstOrDefault(m => m.Name == value.Name);
+            if (now?.Type == value.Type) continue;
+            var description = now is null
+                ? $"lost '{value.Name} = {value.Type}' of enum '{current.Name}', so a queued {value.Type} would read as no name"
+                : $"has '{now.Name} = {now.Type}' in enum '{current.Name}', where queued messages carry '{value.Name}' as {value.Type}";
+            changes.Add(new WireChange(true, description, WireChangeSite.Parameter, current.Parameter));
+        }
+
+        foreach (var value in current.Members.Where(m => locked.Members.All(l => l.Name != m.Name)))
+            changes.Add(new WireChange(false, $"added '{value.Name} = {value.Type}' to enum '{current.Name}'", WireChangeSite.Parameter, current.Parameter));
     }
 
     /// <summary>A value written as <paramref name="locked"/> reads as <paramref name="current"/>: the same type, or it made nullable.</summary>

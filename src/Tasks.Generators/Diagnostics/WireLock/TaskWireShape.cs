@@ -4,7 +4,7 @@ using Microsoft.CodeAnalysis;
 using Tasks.Generators.Model;
 using Tasks.Generators.Parsing;
 
-namespace Tasks.Generators.WireLock;
+namespace Tasks.Generators.Diagnostics.WireLock;
 
 /// <summary>A task parameter, or a member of a type, as it travels: on the wire only its place names it.</summary>
 /// <param name="Type">The type as C# writes it, without <c>global::</c>.</param>
@@ -15,11 +15,15 @@ internal sealed record WireMember(string Type, string Name, bool HasDefault = fa
     public override string ToString() => $"{Type} {Name}";
 }
 
-/// <summary>A user type in a task's arguments that travels by a generated formatter, and its members in wire order.</summary>
+/// <summary>A user type in a task's arguments that travels by a generated formatter, and its members in wire order; or an enum and its named values.</summary>
 /// <param name="Name">The type as C# writes it, without <c>global::</c>.</param>
-/// <param name="Members">The members, in wire order.</param>
+/// <param name="Members">The members, in wire order; for an enum, its named values (<see cref="WireMember.Type"/> holds the value).</param>
 /// <param name="Parameter">The first task parameter (0 = after the token) whose value carries it: where a change to it is reported.</param>
-internal sealed record WireType(string Name, IReadOnlyList<WireMember> Members, int Parameter = 0);
+/// <param name="IsEnum">True for an enum: it travels as its number, so what matters is the name each number has.</param>
+internal sealed record WireType(string Name, IReadOnlyList<WireMember> Members, int Parameter = 0, bool IsEnum = false)
+{
+    public string MemberList => string.Join(", ", IsEnum ? Members.Select(m => $"{m.Name} = {m.Type}") : Members.Select(m => m.ToString()));
+}
 
 /// <summary>
 /// What the messages of one task look like on the wire: its queue, its parameters in order and the member
@@ -41,14 +45,17 @@ internal sealed record TaskWireShape(string WireName, string Queue, IReadOnlyLis
         {
             var reached = new List<ArgumentTypeModel>();
             TypeSupport.WhyUnsupported(parameters[i].Type, known, reached);
-            foreach (var type in reached.Where(t => t.KnownFormatter is null))
+            foreach (var type in reached)
             {
                 var name = WithoutGlobal(type.Type);
-                if (types.ContainsKey(name)) continue;
+                var isEnum = type.KnownFormatter?.StartsWith(EnumFormatter, System.StringComparison.Ordinal) == true;
+                if (types.ContainsKey(name) || (type.KnownFormatter is not null && !isEnum)) continue;
                 var members = type.Members
-                    .Select((m, index) => new WireMember(WithoutGlobal(m.Type), m.Name.TrimStart('@'), index >= type.ConstructorArity || m.DefaultValue is not null))
+                    .Select((m, index) => isEnum
+                        ? new WireMember(m.DefaultValue!, m.Name)
+                        : new WireMember(WithoutGlobal(m.Type), m.Name.TrimStart('@'), index >= type.ConstructorArity || m.DefaultValue is not null))
                     .ToList();
-                types.Add(name, new WireType(name, members, i));
+                types.Add(name, new WireType(name, members, i, isEnum));
             }
         }
 
@@ -67,9 +74,11 @@ internal sealed record TaskWireShape(string WireName, string Queue, IReadOnlyLis
         entry.Append(WireLockFile.QueueKeyword).Append(' ').Append(Queue).Append('\n');
         entry.Append(WireLockFile.ParametersKeyword).Append(" (").Append(string.Join(", ", Parameters)).Append(")\n");
         foreach (var type in Types)
-            entry.Append(WireLockFile.TypeKeyword).Append(' ').Append(type.Name).Append(" (").Append(string.Join(", ", type.Members)).Append(")\n");
+            entry.Append(type.IsEnum ? WireLockFile.EnumKeyword : WireLockFile.TypeKeyword).Append(' ').Append(type.Name).Append(" (").Append(type.MemberList).Append(")\n");
         return entry.ToString();
     }
+
+    private const string EnumFormatter = "global::MessagePack.Formatters.GenericEnumFormatter<";
 
     private static string WithoutGlobal(string type) => type.Replace("global::", "");
 }
