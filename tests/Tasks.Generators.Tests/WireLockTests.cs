@@ -196,6 +196,7 @@ public sealed class WireLockTests
         Assert.Equal(text + "\n[d]\nqueue q\nparameters ()\n", WireLockFile.WithEntry(text, "d", "[d]\nqueue q\nparameters ()\n"));
         Assert.Equal("# lock\n\n[c]\nqueue q\nparameters (int x)\n", WireLockFile.WithoutEntry(text, "a"));
         Assert.StartsWith("# Tasks wire lock", WireLockFile.WithEntry("", "a", "[a]\nqueue q\nparameters ()\n"));
+        Assert.Equal(text.ReplaceLineEndings("\r\n") + "\r\n[d]\r\nqueue q\r\nparameters ()\r\n", WireLockFile.WithEntry(text.ReplaceLineEndings("\r\n"), "d", "[d]\nqueue q\nparameters ()\n"));
     }
 
     [Fact]

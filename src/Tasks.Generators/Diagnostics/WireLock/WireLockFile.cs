@@ -124,16 +124,19 @@ internal sealed class WireLockFile
     /// <summary>The lock text with <paramref name="entry"/> recorded: in place of the task's entry, or in wire-name order.</summary>
     public static string WithEntry(string text, string wireName, string entry)
     {
+        // A lock checked out with CRLF line ends (git on Windows) keeps them.
+        var newLine = text.Contains("\r\n") ? "\r\n" : "\n";
+        entry = entry.Replace("\n", newLine);
         var existing = Parse(SourceText.From(text)).Entries;
         if (existing.FirstOrDefault(e => e.Shape.WireName == wireName) is { } current)
             return text.Substring(0, current.Span.Start) + entry + text.Substring(current.Span.End);
 
         if (existing.FirstOrDefault(e => string.CompareOrdinal(e.Shape.WireName, wireName) > 0) is { } next)
-            return text.Substring(0, next.Span.Start) + entry + "\n" + text.Substring(next.Span.Start);
+            return text.Substring(0, next.Span.Start) + entry + newLine + text.Substring(next.Span.Start);
 
         var builder = new StringBuilder(text.Length == 0 ? Preamble : text);
-        if (builder.Length > 0 && builder[builder.Length - 1] != '\n') builder.Append('\n');
-        return builder.Append('\n').Append(entry).ToString();
+        if (builder.Length > 0 && builder[builder.Length - 1] != '\n') builder.Append(newLine);
+        return builder.Append(newLine).Append(entry).ToString();
     }
 
     /// <summary>The lock text without the task's entry, nor the blank line after it.</summary>
