@@ -16,7 +16,8 @@ namespace Tasks.CodeFixes;
 /// <summary>
 /// Writes tasks.lock.txt: records a task's shape (TASK014, and TASK013 for a change that is meant), or
 /// removes the entry of a task that is gone (TASK015, reported in the lock file itself). Fix All records
-/// every task of the project in one edit, which is how a project starts its lock.
+/// every task of the project in one edit, which is how a project starts its lock; it never accepts a
+/// breaking change (TASK013), so neither does <c>dotnet format</c>.
 /// </summary>
 [ExportCodeFixProvider(LanguageNames.CSharp, Name = nameof(WireLockCodeFixes), DocumentKinds = new[] { nameof(TextDocumentKind.Document), nameof(TextDocumentKind.AdditionalDocument) }), Shared]
 public sealed class WireLockCodeFixes : CodeFixProvider
@@ -104,6 +105,8 @@ public sealed class WireLockCodeFixes : CodeFixProvider
 
         public override async Task<CodeAction?> GetFixAsync(FixAllContext context)
         {
+            // Accepting a breaking change is a decision about one task, made in review, never in bulk: Fix All,
+            // and with it dotnet format, leaves TASK013 alone.
             var projects = context.Scope == FixAllScope.Solution ? context.Solution.Projects : new[] { context.Project };
             var diagnostics = new List<Diagnostic>();
             foreach (var project in projects)
@@ -111,7 +114,7 @@ public sealed class WireLockCodeFixes : CodeFixProvider
                 var found = context.Scope == FixAllScope.Document && context.Document is { } document
                     ? await context.GetDocumentDiagnosticsAsync(document).ConfigureAwait(false)
                     : await context.GetAllDiagnosticsAsync(project).ConfigureAwait(false);
-                diagnostics.AddRange(found.Where(d => context.DiagnosticIds.Contains(d.Id)));
+                diagnostics.AddRange(found.Where(d => d.Id != BrokenId && context.DiagnosticIds.Contains(d.Id)));
             }
 
             if (diagnostics.Count == 0) return null;

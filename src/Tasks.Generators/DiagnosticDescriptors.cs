@@ -92,7 +92,7 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor WireShapeBroken = Create(
         "TASK013",
         "Task no longer reads the messages its wire lock entry describes",
-        "Task '{0}' {1}; keep the old shape (append, with a default value), or give the new shape a new wire name; update tasks.lock.txt (code fix) only once no message of the old shape can be queued");
+        "Task '{0}' {1}; {2}");
 
     /// <summary>A task the lock does not record, or records behind a compatible change, is not yet guarded.</summary>
     public static readonly DiagnosticDescriptor WireShapeNotLocked = new(
@@ -108,7 +108,7 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor WireLockEntryWithoutTask = new(
         "TASK015",
         "Wire lock entry has no task",
-        "tasks.lock.txt has an entry for '{0}', but no task has that wire name: its messages still in queue '{1}' will be dead-lettered; drain them first, then remove the entry (code fix)",
+        "tasks.lock.txt has an entry for '{0}', but no task has that wire name: its messages still in queue '{1}' will be dead-lettered; if you renamed the method, give it [AsyncTask(Name = \"{0}\")]; to retire the task, let its queue drain first, then remove the entry (code fix)",
         Category,
         DiagnosticSeverity.Warning,
         isEnabledByDefault: true,

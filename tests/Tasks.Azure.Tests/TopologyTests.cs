@@ -201,6 +201,11 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
             var broken = await Assert.ThrowsAsync<InvalidOperationException>(() => ChildProcess.RunAsync("dotnet", ["build", directory], work, PackedFeed.BuildTimeout));
             Assert.Contains("Jobs.cs(10,66): error TASK013: Task 'Locked.Orders.Ship' has 'int Items' as member 1 of 'Locked.Shipment', where queued messages carry 'System.Guid OrderId'", broken.Message);
             Assert.Contains("tasks.lock.txt(9,1): error TASK015: tasks.lock.txt has an entry for 'locked.cancel', but no task has that wire name", broken.Message);
+
+            // Formatting out of habit accepts none of it: the lock changes only by a decision about one task.
+            var locked = File.ReadAllText(lockFile);
+            await ChildProcess.RunAsync("dotnet", ["format", directory], work, PackedFeed.BuildTimeout);
+            Assert.Equal(locked, File.ReadAllText(lockFile));
         }
         finally
         {

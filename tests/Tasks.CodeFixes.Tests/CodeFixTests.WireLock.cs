@@ -91,6 +91,20 @@ public sealed partial class CodeFixTests
     }
 
     [Fact]
+    public async Task Fix_all_and_so_dotnet_format_never_accepts_a_breaking_change()
+    {
+        var lockDocument = CreateProject(Orders, ShipEntry.Replace("int Items", "long Items") + "\n" + CancelEntry);
+        var diagnostics = await AnalyzeProjectAsync(lockDocument.Project);
+        var document = lockDocument.Project.Documents.Single(d => d.Name == "Jobs.cs");
+        Assert.Equal("TASK013", Assert.Single(diagnostics).Id);
+
+        var provider = new WireLockCodeFixes();
+        var context = new FixAllContext(document, provider, FixAllScope.Project, "TASK013", ["TASK013", "TASK014"], new ProjectDiagnostics(diagnostics), CancellationToken.None);
+
+        Assert.Null(await provider.GetFixAllProvider().GetFixAsync(context));
+    }
+
+    [Fact]
     public async Task A_project_without_a_lock_file_is_offered_no_lock_fix()
     {
         var document = CreateDocument(Orders);

@@ -115,6 +115,41 @@ public sealed class WireLockTests
             "appended member 'string Carrier' of 'Shop.Shipment'; appended member 'string? Note' of 'Shop.Shipment' since its lock entry; " +
             "record it in tasks.lock.txt (code fix), so that later changes are checked against it",
             diagnostic.GetMessage());
+        Assert.Equal("""
+            [Shop.Orders.Ship]
+            queue orders
+            parameters (Shop.Shipment shipment, string? carrier, optional bool express)
+            type Shop.Shipment (System.Guid OrderId, int Items, optional string Carrier, optional string? Note)
+
+            """, diagnostic.Properties[WireLockCheck.EntryProperty]);
+    }
+
+    [Fact]
+    public async Task TASK013_what_was_appended_keeps_its_default_because_older_messages_lack_it()
+    {
+        var diagnostics = await VerifyAsync("""
+            namespace Shop;
+
+            public sealed record Shipment(Guid OrderId, int Items, string Carrier);
+
+            public static partial class Orders
+            {
+                [AsyncTask(Queue = "orders")]
+                public static Task Ship(CancellationToken cancellationToken, {|TASK013:Shipment shipment|}, {|TASK013:string carrier|}) => Task.CompletedTask;
+            }
+            """, """
+            [Shop.Orders.Ship]
+            queue orders
+            parameters (Shop.Shipment shipment, optional string carrier)
+            type Shop.Shipment (System.Guid OrderId, int Items, optional string Carrier)
+            """);
+
+        Assert.Equal(
+            [
+                "Task 'Shop.Orders.Ship' dropped the default value of member 'string Carrier' of 'Shop.Shipment', which messages written before it was appended do not carry; keep its default value",
+                "Task 'Shop.Orders.Ship' dropped the default value of parameter 'string carrier', which messages written before it was appended do not carry; keep its default value",
+            ],
+            diagnostics.Select(d => d.GetMessage()));
     }
 
     [Fact]
@@ -170,7 +205,8 @@ public sealed class WireLockTests
             """);
 
         Assert.Equal(
-            "tasks.lock.txt has an entry for 'shop.renamed-task', but no task has that wire name: its messages still in queue 'emails' will be dead-lettered; drain them first, then remove the entry (code fix)",
+            "tasks.lock.txt has an entry for 'shop.renamed-task', but no task has that wire name: its messages still in queue 'emails' will be dead-lettered; " +
+            "if you renamed the method, give it [AsyncTask(Name = \"shop.renamed-task\")]; to retire the task, let its queue drain first, then remove the entry (code fix)",
             diagnostics.Single(d => d.Id == "TASK015").GetMessage());
         Assert.Equal(DiagnosticSeverity.Warning, diagnostics.Single(d => d.Id == "TASK015").Severity);
         Assert.Equal("tasks.lock.txt line 11 cannot be read: expected 'queue', 'parameters', 'type' or 'enum'", diagnostics.Single(d => d.Id == "TASK016").GetMessage());

@@ -9,7 +9,10 @@ namespace Tasks.Generators.Diagnostics.WireLock;
 /// <summary>A task parameter, or a member of a type, as it travels: on the wire only its place names it.</summary>
 /// <param name="Type">The type as C# writes it, without <c>global::</c>.</param>
 /// <param name="Name">The parameter or member name.</param>
-/// <param name="HasDefault">Whether a message written before it existed still reads: a default value, or a settable member.</param>
+/// <param name="HasDefault">
+/// In code: whether a message written before it existed still reads (a default value, or a settable member).
+/// In the lock: whether it is marked <c>optional</c>, appended after messages were written without it, so it must keep its default.
+/// </param>
 internal sealed record WireMember(string Type, string Name, bool HasDefault = false)
 {
     public override string ToString() => $"{Type} {Name}";
@@ -22,7 +25,9 @@ internal sealed record WireMember(string Type, string Name, bool HasDefault = fa
 /// <param name="IsEnum">True for an enum: it travels as its number, so what matters is the name each number has.</param>
 internal sealed record WireType(string Name, IReadOnlyList<WireMember> Members, int Parameter = 0, bool IsEnum = false)
 {
-    public string MemberList => string.Join(", ", IsEnum ? Members.Select(m => $"{m.Name} = {m.Type}") : Members.Select(m => m.ToString()));
+    /// <summary>The members as the lock writes them, <c>optional</c> as <see cref="TaskWireShape.ToEntry"/> says.</summary>
+    public string MemberList(IReadOnlyList<WireMember>? locked)
+        => IsEnum ? string.Join(", ", Members.Select(m => $"{m.Name} = {m.Type}")) : TaskWireShape.List(Members, locked);
 }
 
 /// <summary>
@@ -66,17 +71,30 @@ internal sealed record TaskWireShape(string WireName, string Queue, IReadOnlyLis
             types.Values.OrderBy(t => t.Name, System.StringComparer.Ordinal).ToList());
     }
 
-    /// <summary>The shape's lock entry, one line per part, each ending with a line break.</summary>
-    public string ToEntry()
+    /// <summary>
+    /// The shape's lock entry, one line per part, each ending with a line break. A parameter or member that
+    /// <paramref name="locked"/> marks <c>optional</c>, or that this shape appends to it, is marked
+    /// <c>optional</c>: messages without it may be queued, so it must keep a default value. A new task has none.
+    /// </summary>
+    public string ToEntry(TaskWireShape? locked)
     {
         var entry = new System.Text.StringBuilder();
         entry.Append('[').Append(WireName).Append("]\n");
         entry.Append(WireLockFile.QueueKeyword).Append(' ').Append(Queue).Append('\n');
-        entry.Append(WireLockFile.ParametersKeyword).Append(" (").Append(string.Join(", ", Parameters)).Append(")\n");
+        entry.Append(WireLockFile.ParametersKeyword).Append(" (").Append(List(Parameters, locked?.Parameters)).Append(")\n");
         foreach (var type in Types)
-            entry.Append(type.IsEnum ? WireLockFile.EnumKeyword : WireLockFile.TypeKeyword).Append(' ').Append(type.Name).Append(" (").Append(type.MemberList).Append(")\n");
+        {
+            var lockedMembers = locked?.Types.FirstOrDefault(t => t.Name == type.Name)?.Members;
+            entry.Append(type.IsEnum ? WireLockFile.EnumKeyword : WireLockFile.TypeKeyword).Append(' ').Append(type.Name)
+                .Append(" (").Append(type.MemberList(lockedMembers)).Append(")\n");
+        }
+
         return entry.ToString();
     }
+
+    internal static string List(IReadOnlyList<WireMember> members, IReadOnlyList<WireMember>? locked)
+        => string.Join(", ", members.Select((m, i) =>
+            locked is not null && (i < locked.Count ? locked[i].HasDefault : m.HasDefault) ? WireLockFile.OptionalKeyword + " " + m : m.ToString()));
 
     private const string EnumFormatter = "global::MessagePack.Formatters.GenericEnumFormatter<";
 

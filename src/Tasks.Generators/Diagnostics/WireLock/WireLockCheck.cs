@@ -46,12 +46,13 @@ internal sealed class WireLockCheck
     public void Check(IMethodSymbol method, AsyncTaskSettings settings, KnownTypes known, Action<Diagnostic> report, CancellationToken cancellationToken)
     {
         var current = TaskWireShape.Read(method, settings, known);
-        var entry = current.ToEntry();
+        var locked = lockFile.Entries.FirstOrDefault(e => e.Shape.WireName == current.WireName);
+        var entry = current.ToEntry(locked?.Shape);
         var properties = ImmutableDictionary<string, string?>.Empty.Add(WireNameProperty, current.WireName).Add(EntryProperty, entry);
         var declaration = method.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(cancellationToken) as MethodDeclarationSyntax;
         var nameLocation = declaration?.Identifier.GetLocation() ?? method.Locations.FirstOrDefault();
 
-        if (lockFile.Entries.FirstOrDefault(e => e.Shape.WireName == current.WireName) is not { } locked)
+        if (locked is null)
         {
             report(Diagnostic.Create(DiagnosticDescriptors.WireShapeNotLocked, nameLocation, properties, current.WireName, "is not in the wire lock"));
             return;
@@ -67,10 +68,10 @@ internal sealed class WireLockCheck
                 WireChangeSite.ParameterList => declaration?.ParameterList.GetLocation(),
                 _ => method.Parameters[change.Parameter + 1].DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(cancellationToken).GetLocation(),
             };
-            report(Diagnostic.Create(DiagnosticDescriptors.WireShapeBroken, location ?? nameLocation, properties, current.WireName, change.Description));
+            report(Diagnostic.Create(DiagnosticDescriptors.WireShapeBroken, location ?? nameLocation, properties, current.WireName, change.Description, change.Advice));
         }
 
-        if (breaking.Count == 0 && entry != locked.Shape.ToEntry())
+        if (breaking.Count == 0 && entry != locked.Shape.ToEntry(locked.Shape))
         {
             var what = changes.Count > 0 ? string.Join("; ", changes.Select(c => c.Description)) : "changed its wire shape compatibly";
             report(Diagnostic.Create(DiagnosticDescriptors.WireShapeNotLocked, nameLocation, properties, current.WireName, what + " since its lock entry"));

@@ -22,9 +22,10 @@ internal sealed record WireLockError(int Line, TextSpan Span, string Problem);
 /// [shop.ship-order]
 /// queue orders
 /// parameters (Shop.Shipment shipment)
-/// type Shop.Shipment (System.Guid OrderId, int Items, string Carrier, Shop.Speed Speed)
+/// type Shop.Shipment (System.Guid OrderId, int Items, optional string Carrier, optional Shop.Speed Speed)
 /// enum Shop.Speed (Standard = 0, Express = 1)
 /// </code>
+/// <c>optional</c> marks what was appended after messages without it were written: it must keep its default.
 /// The code fixes write it; people read it in reviews. Lines starting with <c>#</c> are comments.
 /// </summary>
 internal sealed class WireLockFile
@@ -34,6 +35,7 @@ internal sealed class WireLockFile
     public const string ParametersKeyword = "parameters";
     public const string TypeKeyword = "type";
     public const string EnumKeyword = "enum";
+    public const string OptionalKeyword = "optional";
 
     private const string Preamble =
         "# Tasks wire lock: the shape of the messages each task's queue may hold, checked at every build.\n" +
@@ -185,9 +187,11 @@ internal sealed class WireLockFile
                     return null;
                 }
 
+                var optional = !isEnum && member.StartsWith(OptionalKeyword + " ", StringComparison.Ordinal);
+                var type = member.Substring(optional ? OptionalKeyword.Length + 1 : 0, split - (optional ? OptionalKeyword.Length + 1 : 0)).Trim();
                 members.Add(isEnum
                     ? new WireMember(member.Substring(split + 3).Trim(), member.Substring(0, split).Trim())
-                    : new WireMember(member.Substring(0, split).Trim(), member.Substring(split + 1)));
+                    : new WireMember(type, member.Substring(split + 1), optional));
                 start = i + 1;
             }
         }

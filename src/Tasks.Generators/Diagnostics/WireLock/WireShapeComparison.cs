@@ -19,9 +19,13 @@ internal enum WireChangeSite
 /// <summary>One difference between a task's locked shape and its shape now.</summary>
 /// <param name="Breaking">True if a message written by the locked shape would not read, or read wrong.</param>
 /// <param name="Description">What changed, completing "Task 'x' ...".</param>
+/// <param name="Advice">For a breaking change, how to make it safely.</param>
 /// <param name="Site">Where to report it.</param>
 /// <param name="Parameter">For <see cref="WireChangeSite.Parameter"/>, the parameter's index after the token.</param>
-internal sealed record WireChange(bool Breaking, string Description, WireChangeSite Site, int Parameter = 0);
+internal sealed record WireChange(bool Breaking, string Description, WireChangeSite Site, int Parameter = 0, string Advice = "")
+{
+    public const string Restore = "restore it and append the change instead, or give the new shape a new wire name; update tasks.lock.txt (code fix) only once no message of the old shape can be queued";
+}
 
 /// <summary>
 /// Whether messages written by a locked shape still read with the shape the code has now. They do if the
@@ -36,7 +40,8 @@ internal static class WireShapeComparison
         var changes = new List<WireChange>();
         if (locked.Queue != current.Queue)
         {
-            changes.Add(new WireChange(true, $"moved from queue '{locked.Queue}' to '{current.Queue}', so the messages in '{locked.Queue}' would wait for a worker that no longer reads it", WireChangeSite.Queue));
+            changes.Add(new WireChange(true, $"moved from queue '{locked.Queue}' to '{current.Queue}', so the messages in '{locked.Queue}' would wait for a worker that no longer reads it", WireChangeSite.Queue,
+                Advice: $"keep Queue = \"{locked.Queue}\" while its messages may wait, or add the task on the new queue under a new wire name"));
         }
 
         CompareMembers(locked.Parameters, current.Parameters, "parameter", "", changes,
@@ -65,11 +70,15 @@ internal static class WireShapeComparison
             var (where, parameter) = site(i);
             if (i >= current.Count)
             {
-                changes.Add(new WireChange(true, $"lost {noun} {i + 1}{owner}, '{locked[i]}', which queued messages carry", where, parameter));
+                changes.Add(new WireChange(true, $"lost {noun} {i + 1}{owner}, '{locked[i]}', which queued messages carry", where, parameter, WireChange.Restore));
             }
             else if (current[i].Name != locked[i].Name || !Reads(locked[i].Type, current[i].Type))
             {
-                changes.Add(new WireChange(true, $"has '{current[i]}' as {noun} {i + 1}{owner}, where queued messages carry '{locked[i]}'", where, parameter));
+                changes.Add(new WireChange(true, $"has '{current[i]}' as {noun} {i + 1}{owner}, where queued messages carry '{locked[i]}'", where, parameter, WireChange.Restore));
+            }
+            else if (locked[i].HasDefault && !current[i].HasDefault)
+            {
+                changes.Add(new WireChange(true, $"dropped the default value of {noun} '{current[i]}'{owner}, which messages written before it was appended do not carry", where, parameter, "keep its default value"));
             }
             else if (current[i].Type != locked[i].Type)
             {
@@ -82,7 +91,7 @@ internal static class WireShapeComparison
             var (where, parameter) = site(i);
             changes.Add(current[i].HasDefault
                 ? new WireChange(false, $"appended {noun} '{current[i]}'{owner}", where, parameter)
-                : new WireChange(true, $"appended {noun} '{current[i]}'{owner} without a default value, so a queued message has no value for it", where, parameter));
+                : new WireChange(true, $"appended {noun} '{current[i]}'{owner} without a default value, so a queued message has no value for it", where, parameter, "give it a default value"));
         }
     }
 
@@ -96,7 +105,8 @@ internal static class WireShapeComparison
             var description = now is null
                 ? $"lost '{value.Name} = {value.Type}' of enum '{current.Name}', so a queued {value.Type} would read as no name"
                 : $"has '{now.Name} = {now.Type}' in enum '{current.Name}', where queued messages carry '{value.Name}' as {value.Type}";
-            changes.Add(new WireChange(true, description, WireChangeSite.Parameter, current.Parameter));
+            changes.Add(new WireChange(true, description, WireChangeSite.Parameter, current.Parameter,
+                $"give the enum's names explicit values that keep the locked numbers ({value.Name} = {value.Type})"));
         }
 
         foreach (var value in current.Members.Where(m => locked.Members.All(l => l.Name != m.Name)))
