@@ -56,6 +56,32 @@ public sealed class BadMessageTests
     }
 
     [Fact]
+    public async Task A_message_of_a_task_this_worker_does_not_know_is_dead_lettered_under_the_id_Enqueue_returned()
+    {
+        // A task renamed or deleted while its messages waited: its dead letter is found by the id the producer kept.
+        await using var h = new Harness();
+        var body = Envelopes.Build((ref MessagePackWriter w) =>
+        {
+            w.WriteArrayHeader(4);
+            w.Write(1);
+            w.Write("Shop.Orders.ShipRenamed");
+            w.WriteArrayHeader(1);
+            w.Write("an argument");
+            w.WriteMapHeader(1);
+            w.Write(TaskHeaders.MessageId);
+            w.Write("id-from-enqueue");
+        });
+        h.Transport.SendRaw(ScriptedTasks.Queue, body, "transport-id");
+
+        await h.Worker.RunOnceAsync();
+
+        var dead = Assert.Single(await h.Transport.ListDeadLettersAsync(ScriptedTasks.Queue, new DeadLetterFilter { MessageId = "id-from-enqueue" }));
+        Assert.Equal("Shop.Orders.ShipRenamed", dead.TaskName);
+        Assert.Contains("No task named 'Shop.Orders.ShipRenamed'", dead.Reason);
+        Assert.Equal(body, Assert.Single(h.Transport.DeadLetters).Body.ToArray());
+    }
+
+    [Fact]
     public async Task Malformed_headers_are_dead_lettered_on_the_first_delivery_even_with_tracing_on()
     {
         // Tracing reads the traceparent header: with a listener, a bad header once failed outside the guarded decode, five times.

@@ -101,7 +101,13 @@ public static partial class TaskEnvelope
             }
 
             if (task is null)
-                throw new TaskEnvelopeException($"No task named '{name}' is registered in this worker (unknown wire name).");
+            {
+                throw new TaskEnvelopeException($"No task named '{name}' is registered in this worker (unknown wire name).")
+                {
+                    UnknownTask = (name, length >= 4 ? MessageIdAfterArguments(ref reader, name ?? "", options) : null),
+                };
+            }
+
             name = task.Name;
 
             var arguments = task.ReadArguments(ref reader, options);
@@ -151,6 +157,20 @@ public static partial class TaskEnvelope
     /// Checks that the headers are a map of strings, so reading them later cannot fail, and returns
     /// the message id among them: the only header every delivery needs (its logs, its context).
     /// </summary>
+    /// <summary>The message id of an envelope whose task is unknown, or null if the rest cannot be read: the reason stays the unknown name.</summary>
+    private static string? MessageIdAfterArguments(ref MessagePackReader reader, string name, MessagePackSerializerOptions options)
+    {
+        try
+        {
+            SkipBounded(ref reader, options);
+            return ReadMessageId(ref reader, name);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
     private static string? ReadMessageId(ref MessagePackReader reader, string name)
     {
         if (reader.TryReadNil()) return null;

@@ -59,7 +59,8 @@ public sealed partial class TaskWorker
         }
         catch (TaskEnvelopeException ex)
         {
-            return DeadLetter(message, null, ex.Message, ex);
+            message.MessageId = ex.UnknownTask.MessageId ?? message.MessageId;
+            return DeadLetter(message, ex.UnknownTask.TaskName, ex.Message, ex);
         }
 
         var task = decoded.Definition;
