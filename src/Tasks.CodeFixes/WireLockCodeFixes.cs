@@ -41,7 +41,7 @@ public sealed class WireLockCodeFixes : CodeFixProvider
         {
             if (!diagnostic.Properties.TryGetValue(WireLockCheck.WireNameProperty, out var wireName) || wireName is null) continue;
             var title = diagnostic.Id == WithoutTaskId ? $"Remove '{wireName}' from the wire lock"
-                : diagnostic.Id == BrokenId ? $"Update the wire lock to the new shape of '{wireName}' (its queued messages of the old shape will be dead-lettered)"
+                : diagnostic.Id == BrokenId ? $"Update the wire lock to the new shape of '{wireName}' (queued messages of the old shape will not read)"
                 : $"Record '{wireName}' in the wire lock";
             context.RegisterCodeFix(
                 CodeAction.Create(title, cancellationToken => ApplyAsync(project.Solution, new[] { diagnostic }, cancellationToken), equivalenceKey: diagnostic.Id),
