@@ -57,12 +57,7 @@ public sealed class WireLockCodeFixes : CodeFixProvider
         foreach (var project in solution.Projects)
         {
             if (LockDocument(project) is not { } lockDocument) continue;
-            var mine = new List<Diagnostic>();
-            foreach (var diagnostic in diagnostics)
-            {
-                if (await BelongsToAsync(project, diagnostic, cancellationToken).ConfigureAwait(false)) mine.Add(diagnostic);
-            }
-
+            var mine = diagnostics.Where(d => BelongsTo(project, d)).ToList();
             if (mine.Count == 0) continue;
             var original = await lockDocument.GetTextAsync(cancellationToken).ConfigureAwait(false);
             var text = original.ToString();
@@ -80,20 +75,10 @@ public sealed class WireLockCodeFixes : CodeFixProvider
         return solution;
     }
 
-    private static async Task<bool> BelongsToAsync(Project project, Diagnostic diagnostic, CancellationToken cancellationToken)
-    {
-        if (diagnostic.Location.SourceTree is { } tree)
-        {
-            foreach (var document in project.Documents)
-            {
-                if (await document.GetSyntaxTreeAsync(cancellationToken).ConfigureAwait(false) == tree) return true;
-            }
-
-            return false;
-        }
-
-        return project.AdditionalDocuments.Any(d => d.FilePath == diagnostic.Location.GetLineSpan().Path);
-    }
+    private static bool BelongsTo(Project project, Diagnostic diagnostic)
+        => diagnostic.Location.SourceTree is { } tree
+            ? project.GetDocument(tree) is not null
+            : project.AdditionalDocuments.Any(d => d.FilePath == diagnostic.Location.GetLineSpan().Path);
 
     private static TextDocument? LockDocument(Project project)
         => project.AdditionalDocuments.FirstOrDefault(d => WireLockFile.IsLockFile(d.FilePath ?? d.Name));
