@@ -24,7 +24,7 @@ internal enum WireChangeSite
 /// <param name="Parameter">For <see cref="WireChangeSite.Parameter"/>, the parameter's index after the token.</param>
 internal sealed record WireChange(bool Breaking, string Description, WireChangeSite Site, int Parameter = 0, string Advice = "")
 {
-    public const string Restore = "restore it and append the change instead, or give the new shape a new wire name; update tasks.lock.txt (code fix) only once no message of the old shape can be queued";
+    public const string Restore = "restore it and append the change instead, or give the new shape a new wire name; update tasks.lock.txt (the IDE's code fix, or delete its block and record it again) only once no message of the old shape can be queued";
 }
 
 /// <summary>
