@@ -90,8 +90,6 @@ public sealed class WireLockCodeFixes : CodeFixProvider
 
         public override async Task<CodeAction?> GetFixAsync(FixAllContext context)
         {
-            // Accepting a breaking change is a decision about one task, made in review, never in bulk: Fix All,
-            // and with it dotnet format, leaves TASK013 alone.
             var projects = context.Scope == FixAllScope.Solution ? context.Solution.Projects : new[] { context.Project };
             var diagnostics = new List<Diagnostic>();
             foreach (var project in projects)
@@ -99,6 +97,8 @@ public sealed class WireLockCodeFixes : CodeFixProvider
                 var found = context.Scope == FixAllScope.Document && context.Document is { } document
                     ? await context.GetDocumentDiagnosticsAsync(document).ConfigureAwait(false)
                     : await context.GetAllDiagnosticsAsync(project).ConfigureAwait(false);
+                // Accepting a breaking change is a decision about one task, made in review, never in bulk: Fix All,
+                // and with it dotnet format, leaves TASK013 alone.
                 diagnostics.AddRange(found.Where(d => d.Id != BrokenId && context.DiagnosticIds.Contains(d.Id)));
             }
 

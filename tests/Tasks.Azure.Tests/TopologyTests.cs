@@ -86,11 +86,7 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
         var work = Directory.CreateTempSubdirectory("tasks-format-").FullName;
         try
         {
-            var directory = Path.Combine(work, "Broken");
-            Directory.CreateDirectory(directory);
-            packages.WriteNuGetConfig(work);
-            File.WriteAllText(Path.Combine(directory, "Broken.csproj"),
-                PackedFeed.Project("Microsoft.NET.Sdk", documented: true, $"<PackageReference Include=\"Tasks\" Version=\"{packages.Version}\" />"));
+            var directory = TaskLibrary(work, "Broken", documented: true);
             File.WriteAllText(Path.Combine(directory, "Jobs.cs"), """
                 using Tasks;
 
@@ -142,11 +138,7 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
         var work = Directory.CreateTempSubdirectory("tasks-lock-").FullName;
         try
         {
-            var directory = Path.Combine(work, "Locked");
-            Directory.CreateDirectory(directory);
-            packages.WriteNuGetConfig(work);
-            File.WriteAllText(Path.Combine(directory, "Locked.csproj"),
-                PackedFeed.Project("Microsoft.NET.Sdk", documented: false, $"<PackageReference Include=\"Tasks\" Version=\"{packages.Version}\" />"));
+            var directory = TaskLibrary(work, "Locked", documented: false);
             const string jobs = """
                 using Tasks;
 
@@ -211,6 +203,17 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
         {
             Directory.Delete(work, recursive: true);
         }
+    }
+
+    /// <summary>A class library referencing the packed Tasks package, in <paramref name="work"/>/<paramref name="name"/>; returns its directory.</summary>
+    private string TaskLibrary(string work, string name, bool documented)
+    {
+        var directory = Path.Combine(work, name);
+        Directory.CreateDirectory(directory);
+        packages.WriteNuGetConfig(work);
+        File.WriteAllText(Path.Combine(directory, name + ".csproj"),
+            PackedFeed.Project("Microsoft.NET.Sdk", documented, $"<PackageReference Include=\"Tasks\" Version=\"{packages.Version}\" />"));
+        return directory;
     }
 
     /// <summary>The three projects a user writes, with the lines README's "Using it in a project" shows.</summary>

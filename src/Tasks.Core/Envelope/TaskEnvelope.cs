@@ -153,10 +153,6 @@ public static partial class TaskEnvelope
         }
     }
 
-    /// <summary>
-    /// Checks that the headers are a map of strings, so reading them later cannot fail, and returns
-    /// the message id among them: the only header every delivery needs (its logs, its context).
-    /// </summary>
     /// <summary>The message id of an envelope whose task is unknown, or null if the rest cannot be read: the reason stays the unknown name.</summary>
     private static string? MessageIdAfterArguments(ref MessagePackReader reader, string name, MessagePackSerializerOptions options)
     {
@@ -171,6 +167,10 @@ public static partial class TaskEnvelope
         }
     }
 
+    /// <summary>
+    /// Checks that the headers are a map of strings, so reading them later cannot fail, and returns
+    /// the message id among them: the only header every delivery needs (its logs, its context).
+    /// </summary>
     private static string? ReadMessageId(ref MessagePackReader reader, string name)
     {
         if (reader.TryReadNil()) return null;

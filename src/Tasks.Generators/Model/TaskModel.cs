@@ -83,7 +83,7 @@ internal sealed record TaskRegistrationModel(string Namespace, EquatableArray<Di
 /// </summary>
 /// <param name="Type">The fully qualified type, <c>global::</c> and no nullable annotation.</param>
 /// <param name="IsValueType">True for a struct: no nil on the wire.</param>
-/// <param name="Members">What travels, in wire order: the constructor's parameters in their order, then the settable members in declaration order (base type first). For an enum, its named values (each with the underlying type and its value as <see cref="MemberModel.DefaultValue"/>), for the wire lock.</param>
+/// <param name="Members">What travels, in wire order: the constructor's parameters in their order, then the settable members in declaration order (base type first).</param>
 /// <param name="ConstructorArity">How many of <paramref name="Members"/> are passed to the constructor.</param>
 /// <param name="KnownFormatter">MessagePack's formatter class for the type (e.g. <c>global::MessagePack.Formatters.ListFormatter&lt;int&gt;</c>), or null for a user type.</param>
 internal sealed record ArgumentTypeModel(string Type, bool IsValueType, EquatableArray<MemberModel> Members, int ConstructorArity, string? KnownFormatter = null);

@@ -67,7 +67,8 @@ internal static class TypeSupport
     public static string? WhyUnsupported(ITypeSymbol type, KnownTypes known, List<ArgumentTypeModel>? generated = null)
         => WhyUnsupported(type, known, new HashSet<ITypeSymbol>(SymbolEqualityComparer.Default), generated);
 
-    private static string? WhyUnsupported(ITypeSymbol type, KnownTypes known, HashSet<ITypeSymbol> seen, List<ArgumentTypeModel>? generated)
+    /// <summary>As above; <paramref name="seen"/> ends up holding every type the check met inside <paramref name="type"/> (the wire lock reads the enums among them).</summary>
+    public static string? WhyUnsupported(ITypeSymbol type, KnownTypes known, HashSet<ITypeSymbol> seen, List<ArgumentTypeModel>? generated)
     {
         // A type met again is being checked further up: a recursive type (a tree) travels.
         if (!seen.Add(type)) return null;
@@ -108,10 +109,7 @@ internal static class TypeSupport
             return null;
         if (type.TypeKind == TypeKind.Enum)
         {
-            // Its named values go in the model too: on the wire an enum is its number, so the wire lock keeps what each number means.
-            var values = type.GetMembers().OfType<IFieldSymbol>().Where(f => f.HasConstantValue)
-                .Select(f => new MemberModel(f.Name, type.EnumUnderlyingType!.ToDisplayString(), System.Convert.ToString(f.ConstantValue, System.Globalization.CultureInfo.InvariantCulture)));
-            AddKnown(generated, type, $"global::MessagePack.Formatters.GenericEnumFormatter<{type.ToDisplayString(TypeFormat)}>", values);
+            AddKnown(generated, type, $"global::MessagePack.Formatters.GenericEnumFormatter<{type.ToDisplayString(TypeFormat)}>");
             return null;
         }
 
@@ -150,8 +148,8 @@ internal static class TypeSupport
             : null);
     }
 
-    private static void AddKnown(List<ArgumentTypeModel>? generated, ITypeSymbol type, string formatter, IEnumerable<MemberModel>? enumValues = null)
-        => generated?.Add(new ArgumentTypeModel(type.ToDisplayString(TypeFormat), type.IsValueType, (enumValues ?? Enumerable.Empty<MemberModel>()).ToEquatableArray(), 0, formatter));
+    private static void AddKnown(List<ArgumentTypeModel>? generated, ITypeSymbol type, string formatter)
+        => generated?.Add(new ArgumentTypeModel(type.ToDisplayString(TypeFormat), type.IsValueType, EquatableArray<MemberModel>.Empty, 0, formatter));
 
     private static bool InheritsFrom(INamedTypeSymbol type, INamedTypeSymbol? baseType)
     {

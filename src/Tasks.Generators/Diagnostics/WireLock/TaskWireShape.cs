@@ -48,19 +48,28 @@ internal sealed record TaskWireShape(string WireName, string Queue, IReadOnlyLis
         var types = new Dictionary<string, WireType>(System.StringComparer.Ordinal);
         for (var i = 0; i < parameters.Count; i++)
         {
+            var seen = new HashSet<ITypeSymbol>(SymbolEqualityComparer.Default);
             var reached = new List<ArgumentTypeModel>();
-            TypeSupport.WhyUnsupported(parameters[i].Type, known, reached);
-            foreach (var type in reached)
+            TypeSupport.WhyUnsupported(parameters[i].Type, known, seen, reached);
+            foreach (var type in reached.Where(t => t.KnownFormatter is null))
             {
                 var name = WithoutGlobal(type.Type);
-                var isEnum = type.KnownFormatter?.StartsWith(EnumFormatter, System.StringComparison.Ordinal) == true;
-                if (types.ContainsKey(name) || (type.KnownFormatter is not null && !isEnum)) continue;
+                if (types.ContainsKey(name)) continue;
                 var members = type.Members
-                    .Select((m, index) => isEnum
-                        ? new WireMember(m.DefaultValue!, m.Name)
-                        : new WireMember(WithoutGlobal(m.Type), m.Name.TrimStart('@'), index >= type.ConstructorArity || m.DefaultValue is not null))
+                    .Select((m, index) => new WireMember(WithoutGlobal(m.Type), m.Name.TrimStart('@'), index >= type.ConstructorArity || m.DefaultValue is not null))
                     .ToList();
-                types.Add(name, new WireType(name, members, i, isEnum));
+                types.Add(name, new WireType(name, members, i));
+            }
+
+            // An enum travels as its number: what the lock keeps is the name of each number.
+            foreach (var type in seen.OfType<INamedTypeSymbol>().Where(t => t.TypeKind == TypeKind.Enum))
+            {
+                var name = type.ToDisplayString(TypeFormat);
+                if (types.ContainsKey(name)) continue;
+                var values = type.GetMembers().OfType<IFieldSymbol>().Where(f => f.HasConstantValue)
+                    .Select(f => new WireMember(System.Convert.ToString(f.ConstantValue, System.Globalization.CultureInfo.InvariantCulture), f.Name))
+                    .ToList();
+                types.Add(name, new WireType(name, values, i, IsEnum: true));
             }
         }
 
@@ -95,8 +104,6 @@ internal sealed record TaskWireShape(string WireName, string Queue, IReadOnlyLis
     internal static string List(IReadOnlyList<WireMember> members, IReadOnlyList<WireMember>? locked)
         => string.Join(", ", members.Select((m, i) =>
             locked is not null && (i < locked.Count ? locked[i].HasDefault : m.HasDefault) ? WireLockFile.OptionalKeyword + " " + m : m.ToString()));
-
-    private const string EnumFormatter = "global::MessagePack.Formatters.GenericEnumFormatter<";
 
     private static string WithoutGlobal(string type) => type.Replace("global::", "");
 }

@@ -7,7 +7,7 @@ using Microsoft.CodeAnalysis.Text;
 namespace Tasks.Generators.Diagnostics.WireLock;
 
 /// <summary>One entry of the lock file, and where it is.</summary>
-/// <param name="Shape">The locked shape (the parameters and members have no <see cref="WireMember.HasDefault"/>: only their place and type matter).</param>
+/// <param name="Shape">The locked shape: a parameter or member has <see cref="WireMember.HasDefault"/> where the lock marks it <c>optional</c>.</param>
 /// <param name="Header">The span of its <c>[wire name]</c> line, where a diagnostic about the entry points.</param>
 /// <param name="Span">Its lines, from the header to its last line break.</param>
 internal sealed record WireLockEntry(TaskWireShape Shape, TextSpan Header, TextSpan Span);
