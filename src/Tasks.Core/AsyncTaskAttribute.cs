@@ -49,4 +49,16 @@ public sealed class AsyncTaskAttribute : Attribute
 
     /// <summary>At most this many runs of this task at once in one worker; 0 (the default) for no limit of its own.</summary>
     public int MaxConcurrency { get; set; }
+
+    /// <summary>
+    /// Makes the task unique: while a task of the same name and key (by default its arguments) is
+    /// enqueued or running and younger than this <see cref="TimeSpan"/> string (<c>"00:10:00"</c>),
+    /// <c>Enqueue</c> returns that task's id instead of sending another, atomically across processes.
+    /// Checked at compile time; needs a record store (the host fails at start without one). The key can
+    /// be set per enqueue with <c>TaskEnqueueOptions.UniqueKey</c>.
+    /// </summary>
+    public string? UniqueFor { get; set; }
+
+    /// <summary>The task's arguments carry personal data: records and the dashboard never show them. Default: false.</summary>
+    public bool PersonalData { get; set; }
 }

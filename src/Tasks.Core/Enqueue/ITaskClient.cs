@@ -34,4 +34,11 @@ public interface ITaskClient
             ids[i] = await batch.Entries[i].EnqueueAsync(this, options, cancellationToken).ConfigureAwait(false);
         return ids;
     }
+
+    /// <summary>
+    /// Cancels task <paramref name="id"/> (see <see cref="ITaskRecords.CancelAsync"/>): a task not yet
+    /// running never runs, a running one's token fires on its worker. Needs a record store.
+    /// </summary>
+    ValueTask<TaskCancelResult> CancelAsync(string id, CancellationToken cancellationToken = default)
+        => throw new NotSupportedException($"{GetType().Name} cannot cancel tasks: use a TaskClient with a record store.");
 }

@@ -43,7 +43,7 @@ public sealed class TaskBatch
         public abstract ValueTask<string> EnqueueAsync(ITaskClient client, TaskEnqueueOptions? options, CancellationToken cancellationToken);
 
         /// <summary>Writes this task's envelope with <paramref name="messageId"/>.</summary>
-        public abstract void Write(ArrayBufferWriter<byte> output, string messageId, TaskClient client);
+        public abstract EnvelopeLayout Write(ArrayBufferWriter<byte> output, string messageId, DateTimeOffset now, bool unique, string? uniqueKey, TaskClient client);
     }
 
     private sealed class Entry<TArguments>(TaskDefinition<TArguments> task, TArguments arguments) : Entry
@@ -54,7 +54,7 @@ public sealed class TaskBatch
         public override ValueTask<string> EnqueueAsync(ITaskClient client, TaskEnqueueOptions? options, CancellationToken cancellationToken)
             => client.EnqueueAsync(task, arguments, options, cancellationToken);
 
-        public override void Write(ArrayBufferWriter<byte> output, string messageId, TaskClient client)
-            => client.WriteEnvelope(output, task, arguments, messageId);
+        public override EnvelopeLayout Write(ArrayBufferWriter<byte> output, string messageId, DateTimeOffset now, bool unique, string? uniqueKey, TaskClient client)
+            => client.WriteEnvelope(output, task, arguments, messageId, now, unique, uniqueKey);
     }
 }

@@ -17,19 +17,30 @@ public sealed class TaskClient : ITaskClient
     private readonly TimeProvider time;
     private readonly MessagePackSerializerOptions serializerOptions;
     private readonly EnvelopeSigner? signer;
+    private readonly TaskRecordWriter? records;
 
     /// <summary>Creates a client over <paramref name="transport"/>.</summary>
     /// <param name="transport">Where envelopes go.</param>
     /// <param name="timeProvider">The clock of the enqueued-at header.</param>
     /// <param name="serializerOptions">How arguments are written; <see cref="TaskSerializer.DefaultOptions"/> if null.</param>
     /// <param name="signing">Keys to sign envelopes with (the first signs); null or empty to send them unsigned.</param>
-    public TaskClient(ITaskTransport transport, TimeProvider? timeProvider = null, MessagePackSerializerOptions? serializerOptions = null, TaskSigningOptions? signing = null)
+    /// <param name="records">Where each task's record is written as it is enqueued (and unique tasks keep their locks); null for none.</param>
+    public TaskClient(ITaskTransport transport, TimeProvider? timeProvider = null, MessagePackSerializerOptions? serializerOptions = null, TaskSigningOptions? signing = null, TaskRecordStore? records = null)
+        : this(transport, timeProvider, serializerOptions, signing, records is { Options.Enabled: true } ? new TaskRecordWriter(records, null, timeProvider) : null)
+    {
+    }
+
+    internal TaskClient(ITaskTransport transport, TimeProvider? timeProvider, MessagePackSerializerOptions? serializerOptions, TaskSigningOptions? signing, TaskRecordWriter? records)
     {
         this.transport = transport ?? throw new ArgumentNullException(nameof(transport));
         time = timeProvider ?? TimeProvider.System;
         this.serializerOptions = serializerOptions ?? TaskSerializer.DefaultOptions;
         signer = EnvelopeSigner.Create(signing);
+        this.records = records;
     }
+
+    /// <summary>The record store this client writes to, or null.</summary>
+    public TaskRecordStore? Records => records?.Store;
 
     /// <summary>
     /// The client used by the generated <c>Enqueue</c> overloads that take none. Hosting sets it
@@ -60,15 +71,37 @@ public sealed class TaskClient : ITaskClient
         activity?.SetTag(TasksTelemetry.QueueTag, task.Queue);
         TasksTelemetry.TagOperation(activity, "send");
 
-        var messageId = TaskHeaders.NewMessageId();
+        var now = time.GetUtcNow();
+        var messageId = TaskHeaders.NewMessageId(now + (options?.Delay ?? TimeSpan.Zero));
         activity?.SetTag(TasksTelemetry.MessageIdTag, messageId);
+        var uniqueFor = UniqueFor(task, options);
         var buffer = RentBuffer();
         try
         {
-            WriteEnvelope(buffer, task, arguments, messageId);
+            var layout = WriteEnvelope(buffer, task, arguments, messageId, now, uniqueFor is not null, options?.UniqueKey);
             if (buffer.WrittenCount > transport.MaxMessageBytes)
                 throw new TaskMessageTooLargeException(task.Name, task.Queue, buffer.WrittenCount, transport.MaxMessageBytes);
-            await SendAsync(task, messageId, buffer.WrittenMemory, options, cancellationToken).ConfigureAwait(false);
+            if (uniqueFor is { } lockFor && await ClaimUniqueAsync(task, layout.UniqueLock!, messageId, now + lockFor, cancellationToken).ConfigureAwait(false) is { } existing)
+            {
+                activity?.SetTag(TasksTelemetry.MessageIdTag, existing);
+                return existing; // the same task is enqueued or running: nothing is sent
+            }
+
+            // The record and the message go out side by side; the record never holds the send up for long.
+            var record = records is null ? null : EnqueuedRecord(task, messageId, now, options, buffer.WrittenMemory[layout.ArgumentsStart..layout.ArgumentsEnd], layout.UniqueLock);
+            var recording = record is null ? Task.CompletedTask : CreateRecordsAsync([record]);
+            try
+            {
+                await SendAsync(task, messageId, buffer.WrittenMemory, options, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                if (record is not null) NotSent([record], layout.UniqueLock);
+                throw;
+            }
+
+            records?.Count(TaskRecordWriter.EnqueuedField, now);
+            await recording.ConfigureAwait(false);
         }
         finally
         {
@@ -92,27 +125,66 @@ public sealed class TaskClient : ITaskClient
 
         // Every envelope is written before anything is sent: a task too large, or arguments that
         // cannot be written, fail the whole batch with nothing sent.
+        var now = time.GetUtcNow();
+        var due = now + (options?.Delay ?? TimeSpan.Zero);
         var envelopes = new ArrayBufferWriter<byte>(ids.Length * 128);
         var ends = new int[ids.Length];
+        var layouts = new EnvelopeLayout[ids.Length];
         for (var i = 0; i < ids.Length; i++)
         {
             var task = entries[i].Definition;
             var start = envelopes.WrittenCount;
-            ids[i] = TaskHeaders.NewMessageId();
-            entries[i].Write(envelopes, ids[i], this);
+            ids[i] = TaskHeaders.NewMessageId(due);
+            layouts[i] = entries[i].Write(envelopes, ids[i], now, UniqueFor(task, options) is not null, options?.UniqueKey, this);
             ends[i] = envelopes.WrittenCount;
             if (ends[i] - start > transport.MaxMessageBytes)
                 throw new TaskMessageTooLargeException(task.Name, task.Queue, ends[i] - start, transport.MaxMessageBytes);
         }
 
-        var packer = new BatchPacker(this, envelopes.WrittenMemory, ends, ids, entries, options);
-        await packer.SendAsync(cancellationToken).ConfigureAwait(false);
+        // A unique task whose like is enqueued or running keeps that task's id and is not sent.
+        var held = new bool[ids.Length];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            if (layouts[i].UniqueLock is not { } uniqueLock || UniqueFor(entries[i].Definition, options) is not { } lockFor) continue;
+            if (await ClaimUniqueAsync(entries[i].Definition, uniqueLock, ids[i], now + lockFor, cancellationToken).ConfigureAwait(false) is { } existing)
+                (ids[i], held[i]) = (existing, true);
+        }
+
+        var written = new List<RecordWrite>(records is null ? 0 : ids.Length);
+        for (var i = 0; i < ids.Length && records is not null; i++)
+        {
+            var start = i == 0 ? 0 : ends[i - 1];
+            if (!held[i]) written.Add(EnqueuedRecord(entries[i].Definition, ids[i], now, options, envelopes.WrittenMemory[(start + layouts[i].ArgumentsStart)..(start + layouts[i].ArgumentsEnd)], layouts[i].UniqueLock));
+        }
+
+        var recording = written.Count == 0 ? Task.CompletedTask : CreateRecordsAsync(written);
+        var packer = new BatchPacker(this, envelopes.WrittenMemory, ends, ids, entries, held, options);
+        try
+        {
+            await packer.SendAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // What was sent keeps its record; what was not is marked so.
+            NotSent(written.Where(w => !packer.Sent.Contains(w.Id)).ToArray(), null);
+            for (var i = 0; i < ids.Length; i++)
+            {
+                if (!held[i] && !packer.Sent.Contains(ids[i]) && layouts[i].UniqueLock is { } uniqueLock) records?.ReleaseUnique(uniqueLock, ids[i]);
+            }
+
+            throw;
+        }
+
+        await recording.ConfigureAwait(false);
         return ids;
     }
 
     /// <summary>Sends the envelopes of a batch, queue by queue, in packs as large as a message may be.</summary>
-    private sealed class BatchPacker(TaskClient client, ReadOnlyMemory<byte> envelopes, int[] ends, string[] ids, IReadOnlyList<TaskBatch.Entry> entries, TaskEnqueueOptions? options)
+    private sealed class BatchPacker(TaskClient client, ReadOnlyMemory<byte> envelopes, int[] ends, string[] ids, IReadOnlyList<TaskBatch.Entry> entries, bool[] held, TaskEnqueueOptions? options)
     {
+        /// <summary>The ids of the tasks sent so far.</summary>
+        public HashSet<string> Sent { get; } = new(StringComparer.Ordinal);
+
         private readonly List<int> pack = new();
         private readonly ArrayBufferWriter<byte> packBuffer = new();
         private int sent;
@@ -122,12 +194,12 @@ public sealed class TaskClient : ITaskClient
         public async Task SendAsync(CancellationToken cancellationToken)
         {
             var room = client.transport.MaxMessageBytes - TaskPack.FixedOverhead;
-            foreach (var queue in entries.Select(e => e.Definition.Queue).Distinct(StringComparer.Ordinal).ToArray())
+            foreach (var queue in entries.Where((_, i) => !held[i]).Select(e => e.Definition.Queue).Distinct(StringComparer.Ordinal).ToArray())
             {
                 var size = 0;
                 for (var i = 0; i < entries.Count; i++)
                 {
-                    if (entries[i].Definition.Queue != queue) continue;
+                    if (entries[i].Definition.Queue != queue || held[i]) continue;
                     var needed = Envelope(i).Length + TaskPack.PerEnvelopeOverhead;
                     if (pack.Count > 0 && size + needed > room)
                     {
@@ -139,7 +211,7 @@ public sealed class TaskClient : ITaskClient
                     size += needed;
                 }
 
-                await FlushAsync(queue, cancellationToken).ConfigureAwait(false);
+                if (pack.Count > 0) await FlushAsync(queue, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -171,7 +243,13 @@ public sealed class TaskClient : ITaskClient
             }
 
             sent += pack.Count;
-            foreach (var i in pack) TasksTelemetry.Enqueued.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, entries[i].Definition.Name));
+            foreach (var i in pack)
+            {
+                Sent.Add(ids[i]);
+                TasksTelemetry.Enqueued.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, entries[i].Definition.Name));
+            }
+
+            client.records?.Count(TaskRecordWriter.EnqueuedField, client.time.GetUtcNow(), pack.Count);
             pack.Clear();
         }
     }
@@ -196,16 +274,90 @@ public sealed class TaskClient : ITaskClient
         cachedBuffer = buffer;
     }
 
-    internal void WriteEnvelope<TArguments>(ArrayBufferWriter<byte> buffer, TaskDefinition<TArguments> task, TArguments arguments, string messageId)
+    internal EnvelopeLayout WriteEnvelope<TArguments>(ArrayBufferWriter<byte> buffer, TaskDefinition<TArguments> task, TArguments arguments, string messageId, DateTimeOffset now, bool unique, string? uniqueKey)
         where TArguments : class
     {
         try
         {
-            TaskEnvelope.Write(buffer, task, arguments, messageId, time.GetUtcNow(), Activity.Current?.Id, serializerOptions, signer);
+            return TaskEnvelope.Write(buffer, task, arguments, messageId, now, Activity.Current?.Id, serializerOptions, signer, unique, uniqueKey);
         }
         catch (Exception ex)
         {
             throw new TaskEnqueueException(task.Name, task.Queue, $"Task '{task.Name}' was not enqueued: its arguments could not be written ({ex.Message}).", ex);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<TaskCancelResult> CancelAsync(string id, CancellationToken cancellationToken = default)
+        => records is null
+            ? throw new InvalidOperationException("Cancelling a task by id needs a record store: pass one to the TaskClient, or configure records in the host (AddAsyncTasks() on the in-memory transport, or UseAzureQueues(...) with records on).")
+            : records.Store.CancelAsync(id, cancellationToken);
+
+    /// <summary>How long a task is unique for on this enqueue, or null if it is not unique.</summary>
+    private TimeSpan? UniqueFor(TaskDefinition task, TaskEnqueueOptions? options)
+    {
+        var uniqueFor = options?.UniqueFor ?? task.UniqueFor;
+        if (uniqueFor is null && options?.UniqueKey is not null)
+            throw new ArgumentException($"TaskEnqueueOptions.UniqueKey needs a time the task is unique for: [AsyncTask(UniqueFor = \"00:10:00\")] on '{task.Name}', or TaskEnqueueOptions.UniqueFor.", nameof(options));
+        if (uniqueFor is not null && records is null)
+            throw new TaskEnqueueException(task.Name, task.Queue, $"Task '{task.Name}' is unique (UniqueFor), which needs a record store to hold its lock across processes, and this client has none. Configure records in the host (they are on with the in-memory transport and with UseAzureQueues), or pass a TaskRecordStore to the TaskClient.");
+        return uniqueFor;
+    }
+
+    /// <summary>Takes a unique task's lock; returns the id of the task that holds it, or null if this one does now.</summary>
+    private async ValueTask<string?> ClaimUniqueAsync(TaskDefinition task, string uniqueLock, string messageId, DateTimeOffset expiresAt, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await records!.Store.TryClaimUniqueAsync(uniqueLock, messageId, task.Name, expiresAt, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            throw new TaskEnqueueException(task.Name, task.Queue, $"Task '{task.Name}' was not enqueued: its unique lock could not be taken in the record store ({records!.Store.Describe()}): {ex.Message}", ex);
+        }
+    }
+
+    private RecordWrite EnqueuedRecord(TaskDefinition task, string messageId, DateTimeOffset now, TaskEnqueueOptions? options, ReadOnlyMemory<byte> argumentBytes, string? uniqueLock)
+    {
+        var (json, note) = ArgumentsJson.Of(task, argumentBytes, records!.Options);
+        var delayed = options?.Delay > TimeSpan.Zero;
+        return new RecordWrite(messageId)
+        {
+            TaskName = task.Name,
+            Queue = task.Queue,
+            MaxAttempts = task.MaxAttempts,
+            EnqueuedAt = now,
+            ScheduledFor = delayed ? now + options!.Delay : null,
+            ArgumentsJson = json,
+            ArgumentsNote = note,
+            ArgumentsBytes = argumentBytes.Length,
+            UniqueKey = uniqueLock,
+            State = delayed ? TaskState.Scheduled : TaskState.Enqueued,
+            StateAt = now,
+        };
+    }
+
+    /// <summary>
+    /// Writes the records of tasks being sent. A store slower than <see cref="TaskRecordOptions.EnqueueWriteTimeout"/>
+    /// or failing does not fail the enqueue: the write goes on in the background, without a state,
+    /// so it cannot undo what a worker writes meanwhile.
+    /// </summary>
+    private async Task CreateRecordsAsync(IReadOnlyList<RecordWrite> writes)
+    {
+        var creating = records!.Store.CreateAsync(writes, CancellationToken.None).AsTask();
+        if (await Task.WhenAny(creating, Task.Delay(records.Options.EnqueueWriteTimeout, time)).ConfigureAwait(false) == creating && creating.IsCompletedSuccessfully) return;
+        _ = creating.ContinueWith(static t => TasksTelemetry.RecordWriteFailures.Add(1), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        foreach (var write in writes) records.Write(write.WithoutState());
+    }
+
+    /// <summary>Records of tasks whose send failed say so (a send that did reach the queue is overruled by its worker's later state).</summary>
+    private void NotSent(IReadOnlyList<RecordWrite> writes, string? uniqueLock)
+    {
+        var now = time.GetUtcNow();
+        foreach (var write in writes)
+        {
+            records!.Write(new RecordWrite(write.Id) { State = TaskState.Cancelled, StateAt = now, FinishedAt = now, Reason = "Not enqueued: sending its message failed (Enqueue threw TaskEnqueueException)." });
+            if (uniqueLock is not null) records.ReleaseUnique(uniqueLock, write.Id);
         }
     }
 

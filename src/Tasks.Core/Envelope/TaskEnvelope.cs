@@ -14,8 +14,12 @@ public static partial class TaskEnvelope
     /// <summary>The format version this library writes and reads.</summary>
     public const int FormatVersion = 1;
 
-    /// <summary>Writes an envelope and, with a signer, its signature as a fifth element over the bytes of the first four.</summary>
-    internal static void Write<TArguments>(
+    /// <summary>
+    /// Writes an envelope and, with a signer, its signature as a fifth element over the bytes of the
+    /// first four. With <paramref name="unique"/>, a <c>unique</c> header names the task's unique lock,
+    /// derived from the task name and <paramref name="uniqueKey"/> (or, if null, the argument bytes).
+    /// </summary>
+    internal static EnvelopeLayout Write<TArguments>(
         ArrayBufferWriter<byte> output,
         TaskDefinition<TArguments> task,
         TArguments arguments,
@@ -23,12 +27,14 @@ public static partial class TaskEnvelope
         DateTimeOffset enqueuedAt,
         string? traceParent,
         MessagePackSerializerOptions options,
-        EnvelopeSigner? signer = null)
+        EnvelopeSigner? signer = null,
+        bool unique = false,
+        string? uniqueKey = null)
         where TArguments : class
     {
         var start = output.WrittenCount;
-        WriteElements(output, signer is null ? 4 : 5, task, arguments, messageId, enqueuedAt, traceParent, options);
-        if (signer is null) return;
+        var layout = WriteElements(output, signer is null ? 4 : 5, task, arguments, messageId, enqueuedAt, traceParent, options, unique, uniqueKey);
+        if (signer is null) return layout;
         Span<byte> mac = stackalloc byte[EnvelopeSigner.MacLength];
         var keyId = signer.Sign(output.WrittenSpan[(start + 1)..], mac); // after the one-byte array header
         var writer = new MessagePackWriter(output);
@@ -38,26 +44,48 @@ public static partial class TaskEnvelope
         writer.Flush();
         mac.CopyTo(output.GetSpan(EnvelopeSigner.MacLength));
         output.Advance(EnvelopeSigner.MacLength);
+        return layout;
     }
 
-    private static void WriteElements<TArguments>(
-        IBufferWriter<byte> output,
+    private static EnvelopeLayout WriteElements<TArguments>(
+        ArrayBufferWriter<byte> output,
         int elements,
         TaskDefinition<TArguments> task,
         TArguments arguments,
         string messageId,
         DateTimeOffset enqueuedAt,
         string? traceParent,
-        MessagePackSerializerOptions options)
+        MessagePackSerializerOptions options,
+        bool unique,
+        string? uniqueKey)
         where TArguments : class
     {
         var writer = new MessagePackWriter(output);
         writer.WriteArrayHeader(elements);
         writer.Write(FormatVersion);
         writer.Write(task.Name);
-        task.Formatter.Serialize(ref writer, arguments, options);
-        TaskHeaders.Write(ref writer, messageId, enqueuedAt, TaskHeaders.TraceParent, traceParent);
         writer.Flush();
+        var argumentsStart = output.WrittenCount;
+        writer = new MessagePackWriter(output);
+        task.Formatter.Serialize(ref writer, arguments, options);
+        writer.Flush();
+        var argumentsEnd = output.WrittenCount;
+        var uniqueLock = unique ? UniqueLock(task.Name, uniqueKey, output.WrittenSpan[argumentsStart..argumentsEnd]) : null;
+        writer = new MessagePackWriter(output);
+        TaskHeaders.Write(ref writer, messageId, enqueuedAt, TaskHeaders.TraceParent, traceParent, TaskHeaders.Unique, uniqueLock);
+        writer.Flush();
+        return new EnvelopeLayout(argumentsStart, argumentsEnd, uniqueLock);
+    }
+
+    /// <summary>A unique lock's name: the task and its key (or its argument bytes), hashed.</summary>
+    private static string UniqueLock(string taskName, string? key, ReadOnlySpan<byte> argumentBytes)
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        hash.AppendData(Encoding.UTF8.GetBytes(taskName));
+        hash.AppendData([0]);
+        if (key is null) hash.AppendData(argumentBytes);
+        else hash.AppendData(Encoding.UTF8.GetBytes(key));
+        return Convert.ToHexString(hash.GetHashAndReset(), 0, 16).ToLowerInvariant();
     }
 
     /// <summary>
@@ -203,6 +231,9 @@ public static partial class TaskEnvelope
     }
 }
 
+/// <summary>Where the parts of an envelope just written are: its argument bytes, and its unique lock if it has one.</summary>
+internal readonly record struct EnvelopeLayout(int ArgumentsStart, int ArgumentsEnd, string? UniqueLock);
+
 /// <summary>A decoded envelope: the task, its typed arguments and its still-encoded headers.</summary>
 internal readonly struct DecodedEnvelope
 {
@@ -224,6 +255,9 @@ internal readonly struct DecodedEnvelope
 
     /// <summary>The generated argument envelope instance.</summary>
     public object Arguments { get; }
+
+    /// <summary>Whether the headers include <see cref="TaskHeaders.Unique"/>: a look at the bytes, not a parse.</summary>
+    public bool HasUniqueHeader => encodedHeaders.Span.IndexOf("\xa6unique"u8) >= 0;
 
     /// <summary>Decodes the header map (left encoded until asked for, to keep dispatch allocation-free).</summary>
     public System.Collections.Generic.IReadOnlyDictionary<string, string> ReadHeaders() => TaskHeaders.Read(encodedHeaders);

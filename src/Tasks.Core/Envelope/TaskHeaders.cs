@@ -19,16 +19,29 @@ public static class TaskHeaders
     /// <summary>The W3C trace context of the enqueuing activity, if there was one.</summary>
     public const string TraceParent = "traceparent";
 
+    /// <summary>The unique lock a task with <c>[AsyncTask(UniqueFor = ...)]</c> holds until it settles (a hash of its name and key).</summary>
+    public const string Unique = "unique";
+
     /// <summary>
-    /// A new message id: 64 random bits chosen once per process and a 64-bit counter, as 22
-    /// characters of base64url. Unique without a system call per message (Guid.NewGuid asks the OS
-    /// for randomness each time, which dominated the cost of an enqueue).
+    /// A new message id, due now: see <see cref="NewMessageId(DateTimeOffset)"/>.
     /// </summary>
-    public static string NewMessageId()
+    public static string NewMessageId() => NewMessageId(DateTimeOffset.UtcNow);
+
+    /// <summary>
+    /// A new message id for a task due at <paramref name="due"/>: the due time in Unix milliseconds
+    /// (48 bits), 32 random bits chosen once per process and a 48-bit counter, as 22 characters of
+    /// base64url. Unique without a system call per message (Guid.NewGuid asks the OS for randomness
+    /// each time, which dominated the cost of an enqueue); and the task's record is found from the id
+    /// alone, since the due time names the day table it is kept in (see docs/records.md).
+    /// </summary>
+    internal static string NewMessageId(DateTimeOffset due)
     {
         Span<byte> bytes = stackalloc byte[16];
-        BinaryPrimitives.WriteInt64LittleEndian(bytes, ProcessPrefix);
-        BinaryPrimitives.WriteInt64LittleEndian(bytes[8..], Interlocked.Increment(ref messageCounter));
+        BinaryPrimitives.WriteInt64BigEndian(bytes, Math.Clamp(due.ToUnixTimeMilliseconds(), 0, MaxIdMilliseconds) << 16);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes[6..], ProcessPrefix);
+        var counter = Interlocked.Increment(ref messageCounter);
+        BinaryPrimitives.WriteInt32LittleEndian(bytes[10..], (int)counter);
+        BinaryPrimitives.WriteInt16LittleEndian(bytes[14..], (short)(counter >> 32));
         Span<char> chars = stackalloc char[24];
         Convert.TryToBase64Chars(bytes, chars, out _);
         for (var i = 0; i < 22; i++)
@@ -39,18 +52,45 @@ public static class TaskHeaders
         return new string(chars[..22]);
     }
 
-    /// <summary>Writes the header map every message carries (its id and enqueue time), and one more header if given.</summary>
-    internal static void Write(ref MessagePackWriter writer, string messageId, DateTimeOffset enqueuedAt, string? extraName = null, string? extraValue = null)
+    /// <summary>The due time an id of <see cref="NewMessageId(DateTimeOffset)"/> carries, or null if <paramref name="id"/> is not one.</summary>
+    internal static DateTimeOffset? DueOf(string? id)
+    {
+        if (id is not { Length: 22 }) return null;
+        Span<char> chars = stackalloc char[24];
+        for (var i = 0; i < 22; i++)
+        {
+            chars[i] = id[i] switch { '-' => '+', '_' => '/', var c => c };
+        }
+
+        chars[22] = chars[23] = '=';
+        Span<byte> bytes = stackalloc byte[16];
+        if (!Convert.TryFromBase64Chars(chars, bytes, out var written) || written != 16) return null;
+        return DateTimeOffset.FromUnixTimeMilliseconds(BinaryPrimitives.ReadInt64BigEndian(bytes) >>> 16);
+    }
+
+    private const long MaxIdMilliseconds = (1L << 48) - 1;
+
+    /// <summary>Writes the header map every message carries (its id and enqueue time), and up to two more headers, those whose value is given.</summary>
+    internal static void Write(ref MessagePackWriter writer, string messageId, DateTimeOffset enqueuedAt, string? extraName = null, string? extraValue = null, string? secondName = null, string? secondValue = null)
     {
         var extra = extraName is not null && extraValue is not null;
-        writer.WriteMapHeader(extra ? 3 : 2);
+        var second = secondName is not null && secondValue is not null;
+        writer.WriteMapHeader(2 + (extra ? 1 : 0) + (second ? 1 : 0));
         writer.Write(MessageId);
         writer.Write(messageId);
         writer.Write(EnqueuedAt);
         writer.Write(enqueuedAt.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
-        if (!extra) return;
-        writer.Write(extraName);
-        writer.Write(extraValue);
+        if (extra)
+        {
+            writer.Write(extraName);
+            writer.Write(extraValue);
+        }
+
+        if (second)
+        {
+            writer.Write(secondName);
+            writer.Write(secondValue);
+        }
     }
 
     /// <summary>The <see cref="EnqueuedAt"/> header as a time, or null if it is missing or not Unix milliseconds.</summary>
@@ -77,7 +117,7 @@ public static class TaskHeaders
         return headers;
     }
 
-    private static readonly long ProcessPrefix = Random.Shared.NextInt64(long.MinValue, long.MaxValue);
+    private static readonly int ProcessPrefix = Random.Shared.Next(int.MinValue, int.MaxValue);
     private static long messageCounter;
 
     private static readonly IReadOnlyDictionary<string, string> EmptyHeaders = new Dictionary<string, string>();

@@ -30,12 +30,19 @@ public static class TasksServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         services.AddOptions<TaskWorkerOptions>();
+        services.AddOptions<TaskRecordOptions>();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ITaskClient>(sp => new TaskClient(
             sp.GetRequiredService<ITaskTransport>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<IOptions<TaskWorkerOptions>>().Value.SerializerOptions,
-            sp.GetRequiredService<IOptions<TaskWorkerOptions>>().Value.Signing));
+            sp.GetRequiredService<IOptions<TaskWorkerOptions>>().Value.Signing,
+            sp.GetService<RecordWriterHolder>()?.Writer));
+        services.TryAddSingleton(sp => new RecordWriterHolder(sp.GetService<TaskRecordStore>() is { Options.Enabled: true } store
+            ? new TaskRecordWriter(store, sp.GetService<ILogger<TaskRecordWriter>>(), sp.GetRequiredService<TimeProvider>())
+            : null));
+        services.TryAddSingleton<ITaskRecords>(sp => sp.GetService<TaskRecordStore>() ?? throw new InvalidOperationException(
+            "Tasks has no record store: records come with .UseInMemoryTransport() and .UseAzureQueues(...), or .UseTaskRecordStore(...)."));
         services.TryAddSingleton<ITaskQueueMonitor>(sp => sp.GetRequiredService<ITaskTransport>() as ITaskQueueMonitor
             ?? throw new InvalidOperationException($"The task transport {sp.GetRequiredService<ITaskTransport>().GetType().Name} cannot report queue depths (it does not implement ITaskQueueMonitor)."));
         services.TryAddSingleton<ITaskDeadLetters>(sp => sp.GetRequiredService<ITaskTransport>() as ITaskDeadLetters
@@ -67,7 +74,9 @@ public static class TasksServiceCollectionExtensions
             sp.GetRequiredService<IOptions<TaskWorkerOptions>>().Value,
             sp,
             sp.GetService<ILogger<TaskWorker>>(),
-            sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<TimeProvider>(),
+            null,
+            sp.GetService<RecordWriterHolder>()?.Writer));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TaskWorkerHostedService>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RecurringSchedulerHostedService>());
         return builder;
@@ -98,11 +107,31 @@ public sealed class TasksBuilder
         return this;
     }
 
-    /// <summary>Carries tasks inside this process (nothing survives a restart).</summary>
+    /// <summary>Carries tasks inside this process (nothing survives a restart), with their records in memory too.</summary>
     public TasksBuilder UseInMemoryTransport()
     {
         Services.TryAddSingleton(sp => new InMemoryTransport(sp.GetRequiredService<TimeProvider>()));
         Services.Replace(ServiceDescriptor.Singleton<ITaskTransport>(sp => sp.GetRequiredService<InMemoryTransport>()));
+        Services.TryAddSingleton<TaskRecordStore>(sp => new InMemoryTaskRecordStore(sp.GetRequiredService<IOptions<TaskRecordOptions>>().Value, sp.GetRequiredService<TimeProvider>()));
+        return this;
+    }
+
+    /// <summary>
+    /// Sets what the task records keep (they are on with both transports): retention, arguments,
+    /// heartbeats, cancellation, counters; <c>o => o.Enabled = false</c> turns them off.
+    /// </summary>
+    public TasksBuilder UseTaskRecords(Action<TaskRecordOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        Services.Configure(configure);
+        return this;
+    }
+
+    /// <summary>Keeps the task records in a store of your choosing, in place of the transport's.</summary>
+    public TasksBuilder UseTaskRecordStore(Func<IServiceProvider, TaskRecordStore> store)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        Services.Replace(ServiceDescriptor.Singleton(store));
         return this;
     }
 }
@@ -116,6 +145,7 @@ internal sealed class TaskClientHostedService(IServiceProvider services) : IHost
             "Tasks has no transport: choose one after AddAsyncTasks() or AddAsyncTaskWorker(), e.g. .UseInMemoryTransport() " +
             "or .UseAzureQueues(...) (package Tasks.Azure).");
         TaskClient.Ambient = services.GetRequiredService<ITaskClient>();
+        RecordWriterHolder.CheckUniqueTasks(services.GetService<RecordWriterHolder>()?.Writer);
 
         // A worker checks its own queues when it starts.
         if (services.GetService<IServiceProviderIsService>()?.IsService(typeof(TaskWorker)) == true) return;
@@ -153,6 +183,25 @@ internal sealed class TaskWorkerHostedService(TaskWorker worker, IHostApplicatio
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => worker.StopAsync(cancellationToken);
+}
+
+/// <summary>The one record writer of a host, shared by its client and its worker (null: no records).</summary>
+internal sealed class RecordWriterHolder(TaskRecordWriter? writer) : IAsyncDisposable
+{
+    public TaskRecordWriter? Writer { get; } = writer;
+
+    /// <summary>A unique task's lock lives in the record store: a host whose tasks declare UniqueFor cannot start without one.</summary>
+    public static void CheckUniqueTasks(TaskRecordWriter? writer)
+    {
+        if (writer is not null) return;
+        var unique = TaskRegistry.Default.Definitions.Where(d => d.UniqueFor is not null).Select(d => $"'{d.Name}'").ToArray();
+        if (unique.Length > 0)
+            throw new InvalidOperationException(
+                $"Task(s) {string.Join(", ", unique)} are unique ([AsyncTask(UniqueFor = ...)]), which needs a record store to hold their locks across processes, and this host has none. " +
+                "Records are on with .UseInMemoryTransport() and .UseAzureQueues(...) unless turned off (UseTaskRecords(o => o.Enabled = false)); or add one with .UseTaskRecordStore(...).");
+    }
+
+    public ValueTask DisposeAsync() => Writer?.DisposeAsync() ?? default; // the last writes go out when the host stops
 }
 
 internal static partial class TaskClientLog

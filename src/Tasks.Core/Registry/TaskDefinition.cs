@@ -67,6 +67,21 @@ public abstract class TaskDefinition
     /// <summary>When this task runs on its own (<c>[Recurring]</c>), or null if it runs only when enqueued.</summary>
     public TaskSchedule? Schedule { get; init; }
 
+    /// <summary>How long an enqueued or running task keeps others of the same name and key from being enqueued (<c>[AsyncTask(UniqueFor = ...)]</c>), or null if it is not unique.</summary>
+    public TimeSpan? UniqueFor
+    {
+        get => uniqueFor;
+        init => uniqueFor = value is { } u && u <= TimeSpan.Zero ? throw new ArgumentOutOfRangeException(nameof(UniqueFor), u, "UniqueFor must be positive.") : value;
+    }
+
+    /// <summary>True if the arguments carry personal data (<c>[AsyncTask(PersonalData = true)]</c>): records never keep them.</summary>
+    public bool HasPersonalData { get; init; }
+
+    /// <summary>The parameter names, in order (the cancellation token left out): the keys of the arguments' JSON in a record.</summary>
+    public System.Collections.Generic.IReadOnlyList<string> ParameterNames { get; init; } = Array.Empty<string>();
+
+    private readonly TimeSpan? uniqueFor;
+
     private readonly TimeSpan? timeout;
     private readonly TimeSpan? retryDelay;
     private readonly int? maxConcurrency;

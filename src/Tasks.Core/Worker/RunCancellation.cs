@@ -10,10 +10,21 @@ internal sealed class RunCancellation : IDisposable
     private ITimer? timer;
     private CancellationTokenRegistration abort;
     private volatile bool timedOut;
+    private volatile bool cancelledById;
 
     public CancellationToken Token => source.Token;
 
     public bool TimedOut => timedOut;
+
+    /// <summary>True once a cancel by id fired the token.</summary>
+    public bool CancelledById => cancelledById;
+
+    /// <summary>A cancel by id: fires the token at once.</summary>
+    public void CancelByRequest()
+    {
+        cancelledById = true;
+        CancelSafely();
+    }
 
     public void Arm(TimeProvider time, long started, TimeSpan? timeout, CancellationToken stopping)
     {

@@ -22,9 +22,12 @@ internal readonly record struct RunDecision(TaskOutcome Outcome, Exception? Fail
     /// <param name="timeout">The run's timeout, for the reason.</param>
     /// <param name="retry">The backoff.</param>
     /// <param name="retryDelay">The task's own first delay, or null for the policy's.</param>
-    public static RunDecision Decide(string taskName, Exception? failure, int attempt, int maxAttempts, bool stopping, bool timedOut, TimeSpan? timeout, TaskRetryPolicy retry, TimeSpan? retryDelay = null)
+    /// <param name="cancelledById">Whether a cancel by id fired the run's token.</param>
+    public static RunDecision Decide(string taskName, Exception? failure, int attempt, int maxAttempts, bool stopping, bool timedOut, TimeSpan? timeout, TaskRetryPolicy retry, TimeSpan? retryDelay = null, bool cancelledById = false)
     {
         if (failure is null) return new(TaskOutcome.Completed);
+        // Whatever the task threw once its token fired for a cancel, it ends cancelled: not retried, not dead-lettered.
+        if (cancelledById) return new(TaskOutcome.Cancelled, failure);
         // Whatever a run cancelled by a stop throws (a wrapped cancellation, say), it is no failure of the task's.
         if (stopping && !timedOut) return new(TaskOutcome.Released, failure);
         if (failure is OperationCanceledException && timedOut)

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Threading;
+using System.Threading.Tasks;
 
 namespace Tasks;
 
@@ -12,12 +13,16 @@ public sealed class TaskContext
 {
     private static readonly AsyncLocal<TaskContext?> current = new();
     private readonly DecodedEnvelope decoded;
+    private readonly TaskRecordWriter? records;
+    private readonly TimeProvider time;
     private IReadOnlyDictionary<string, string>? headers;
 
-    internal TaskContext(ReceivedTaskMessage message, DecodedEnvelope decoded)
+    internal TaskContext(ReceivedTaskMessage message, DecodedEnvelope decoded, TaskRecordWriter? records = null, TimeProvider? time = null)
     {
         Message = message;
         this.decoded = decoded;
+        this.records = records;
+        this.time = time ?? TimeProvider.System;
     }
 
     /// <summary>The context of the task running on this async flow; null outside a task.</summary>
@@ -46,4 +51,19 @@ public sealed class TaskContext
 
     /// <summary>The envelope's headers (message id, enqueued-at, traceparent).</summary>
     public IReadOnlyDictionary<string, string> Headers => headers ??= decoded.ReadHeaders();
+
+    /// <summary>
+    /// Tells the task's record how far it is. Costs no storage call here: the worker writes the last
+    /// value with its next flush (at most about one write a second, however often this is called),
+    /// and always before the task settles. Does nothing without a record store.
+    /// </summary>
+    /// <param name="fraction">From 0 (started) to 1 (done).</param>
+    /// <param name="note">What it is doing now, e.g. "row 1,200 of 20,000"; at most 200 characters are kept.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="fraction"/> is not from 0 to 1.</exception>
+    public ValueTask ReportProgressAsync(double fraction, string? note = null)
+    {
+        if (double.IsNaN(fraction) || fraction < 0 || fraction > 1) throw new ArgumentOutOfRangeException(nameof(fraction), fraction, "Progress is a fraction from 0 to 1.");
+        records?.Write(new RecordWrite(MessageId) { Progress = new TaskProgress(fraction, RecordFormat.Trimmed(note, 200), time.GetUtcNow()) });
+        return default;
+    }
 }

@@ -16,6 +16,9 @@ public enum TaskOutcome
 
     /// <summary>The worker stopped while the task ran; the message was made visible again.</summary>
     Released,
+
+    /// <summary>The task was cancelled by id (<c>CancelAsync</c>), before it ran or while it ran; the message was deleted.</summary>
+    Cancelled,
 }
 
 /// <summary>One delivery of a message and its outcome, raised by <see cref="TaskWorker.TaskRan"/>.</summary>

@@ -57,5 +57,20 @@ public sealed partial class TaskWorker
 
         [LoggerMessage(13, LogLevel.Critical, "Receiving from {Queue} failed in a way no retry can fix; the worker stops receiving")]
         public static partial void TransportFaulted(ILogger logger, Exception exception, string queue);
+
+        [LoggerMessage(16, LogLevel.Warning, "Task records: a call to {Store} failed; the worker keeps running tasks and tries again")]
+        public static partial void RecordsFailed(ILogger logger, Exception exception, string store);
+
+        [LoggerMessage(17, LogLevel.Information, "Task records: dropped table {Table}, past its retention")]
+        public static partial void RecordTableDropped(ILogger logger, string table);
+
+        [LoggerMessage(18, LogLevel.Information, "Task {MessageId} was cancelled by id while it ran: its token fires now")]
+        public static partial void CancelRequested(ILogger logger, string messageId);
+
+        [LoggerMessage(19, LogLevel.Information, "Task {TaskName} (message {MessageId}) was cancelled by id before it ran; its message is deleted")]
+        public static partial void CancelledBeforeRun(ILogger logger, string taskName, string messageId);
+
+        [LoggerMessage(20, LogLevel.Information, "Task {TaskName} (message {MessageId}) ended cancelled: its token fired for a cancel by id")]
+        public static partial void CancelledWhileRunning(ILogger logger, string taskName, string messageId);
     }
 }

@@ -24,7 +24,7 @@ public sealed partial class TaskWorker
         catch (TaskEnvelopeException ex)
         {
             if (holdsSlot) ReleaseSlots(queueSlot, 1);
-            await SettleAsync(pack, DeadLetter(pack, null, ex.Message, ex)).ConfigureAwait(false);
+            await SettleAsync(pack, DeadLetter(pack, null, ex.Message, ex, null)).ConfigureAwait(false);
             return;
         }
 
@@ -92,7 +92,7 @@ public sealed partial class TaskWorker
             {
                 switch (results[i]?.Outcome)
                 {
-                    case TaskOutcome.Completed:
+                    case TaskOutcome.Completed or TaskOutcome.Cancelled:
                         break;
                     case TaskOutcome.Retried:
                         // Alone, after its delay, counting the attempt it made here.

@@ -60,7 +60,7 @@ public sealed partial class TaskWorker
         catch (TaskEnvelopeException ex)
         {
             message.MessageId = ex.UnknownTask.MessageId ?? message.MessageId;
-            return DeadLetter(message, ex.UnknownTask.TaskName, ex.Message, ex);
+            return DeadLetter(message, ex.UnknownTask.TaskName, ex.Message, ex, null);
         }
 
         var task = decoded.Definition;
@@ -69,12 +69,12 @@ public sealed partial class TaskWorker
         if (message.Attempt > task.MaxAttempts)
         {
             // Reached only when earlier deliveries ended without settling (a crash, a lost lease).
-            return DeadLetter(message, task.Name, $"Delivered {message.Attempt} times; the task allows {task.MaxAttempts} attempts and earlier runs did not finish.", null);
+            return DeadLetter(message, task.Name, $"Delivered {message.Attempt} times; the task allows {task.MaxAttempts} attempts and earlier runs did not finish.", null, decoded);
         }
 
         if (task.RequiresServices && services is null)
         {
-            return DeadLetter(message, task.Name, $"Task '{task.Name}' is an instance method of {task.DeclaringType.FullName}, and the worker has no IServiceProvider to create it from. Use services.AddAsyncTaskWorker(), or pass services to the TaskWorker.", null);
+            return DeadLetter(message, task.Name, $"Task '{task.Name}' is an instance method of {task.DeclaringType.FullName}, and the worker has no IServiceProvider to create it from. Use services.AddAsyncTaskWorker(), or pass services to the TaskWorker.", null, decoded);
         }
 
         // A task at its own MaxConcurrency waits here, holding its message's lease, for a run of it to end.
@@ -83,6 +83,12 @@ public sealed partial class TaskWorker
         {
             Interlocked.Increment(ref released);
             return Result(message, task.Name, TaskOutcome.Released);
+        }
+
+        if (CancelsById && cancelRequested.ContainsKey(message.MessageId))
+        {
+            gate?.Release();
+            return CancelledBeforeRun(message, decoded);
         }
 
         try
@@ -142,12 +148,15 @@ public sealed partial class TaskWorker
         var timeout = task.Timeout ?? options.TaskTimeout;
         using var activity = StartProcessActivity(message, decoded);
         using var cancellation = new RunCancellation();
+        if (!RunStarting(message.MessageId, cancellation)) return CancelledBeforeRun(message, decoded);
         var started = time.GetTimestamp();
+        var startedAt = time.GetUtcNow();
         RecordStart(task, decoded);
+        RecordStarted(message, task, startedAt);
         Exception? failure = null;
         try
         {
-            TaskContext.Current = new TaskContext(message, decoded);
+            TaskContext.Current = new TaskContext(message, decoded, records, time);
             var invocation = InvokeAsync(task, decoded.Arguments, cancellation.Token);
             if (!invocation.IsCompleted && inPack)
             {
@@ -175,11 +184,13 @@ public sealed partial class TaskWorker
         finally
         {
             TaskContext.Current = null;
+            RunEnded(message.MessageId);
             TasksTelemetry.Duration.Record(time.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, task.Name));
         }
 
-        var decision = RunDecision.Decide(task.Name, failure, message.Attempt, task.MaxAttempts, abortTasks.IsCancellationRequested, cancellation.TimedOut, timeout, options.Retry, task.RetryDelay);
-        if (failure is not null) activity?.SetStatus(ActivityStatusCode.Error, failure.Message);
+        var decision = RunDecision.Decide(task.Name, failure, message.Attempt, task.MaxAttempts, abortTasks.IsCancellationRequested, cancellation.TimedOut, timeout, options.Retry, task.RetryDelay, cancellation.CancelledById);
+        if (failure is not null && decision.Outcome != TaskOutcome.Cancelled) activity?.SetStatus(ActivityStatusCode.Error, failure.Message);
+        RecordEnded(message, decoded, startedAt, decision);
         switch (decision.Outcome)
         {
             case TaskOutcome.Released:
@@ -189,7 +200,10 @@ public sealed partial class TaskWorker
                 Log.Retrying(logger, decision.Failure!, task.Name, message.MessageId, message.Attempt, task.MaxAttempts, decision.RetryDelay!.Value);
                 break;
             case TaskOutcome.DeadLettered:
-                return DeadLetter(message, task.Name, decision.Reason!, decision.Failure);
+                return DeadLetter(message, task.Name, decision.Reason!, decision.Failure, decoded);
+            case TaskOutcome.Cancelled:
+                Log.CancelledWhileRunning(logger, task.Name, message.MessageId);
+                break;
         }
 
         return Result(message, task.Name, decision.Outcome, decision.Failure, decision.RetryDelay);

@@ -33,9 +33,10 @@ public sealed partial class TaskWorker
         }
     }
 
-    private TaskRunResult DeadLetter(ReceivedTaskMessage message, string? taskName, string reason, Exception? exception)
+    private TaskRunResult DeadLetter(ReceivedTaskMessage message, string? taskName, string reason, Exception? exception, DecodedEnvelope? decoded)
     {
         Log.DeadLettered(logger, exception, message.MessageId, message.Queue, reason);
+        RecordDeadLettered(message, taskName, reason, decoded);
         return Result(message, taskName, TaskOutcome.DeadLettered, exception, reason: reason);
     }
 
@@ -49,7 +50,7 @@ public sealed partial class TaskWorker
             // Settling is not cancelled by a stop: a finished task must not run again for want of a delete.
             var settled = result.Outcome switch
             {
-                TaskOutcome.Completed => transport.CompleteAsync(message, CancellationToken.None),
+                TaskOutcome.Completed or TaskOutcome.Cancelled => transport.CompleteAsync(message, CancellationToken.None),
                 TaskOutcome.Retried => transport.ReleaseAsync(message, result.RetryDelay.GetValueOrDefault(), CancellationToken.None),
                 TaskOutcome.Released => transport.ReleaseAsync(message, TimeSpan.Zero, CancellationToken.None),
                 _ => transport.DeadLetterAsync(message, DeadLetterDetails.From(result.Reason!, result.Exception, message.Attempt), CancellationToken.None),

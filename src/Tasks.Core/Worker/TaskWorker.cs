@@ -54,14 +54,29 @@ public sealed partial class TaskWorker : IAsyncDisposable
     /// <param name="logger">Where the worker logs.</param>
     /// <param name="timeProvider">The clock for every delay and timeout.</param>
     /// <param name="registry">The dispatch table; <see cref="TaskRegistry.Default"/> if null.</param>
+    /// <param name="records">Where the worker records what its tasks do, sends heartbeats and finds cancel requests; null for none.</param>
     public TaskWorker(
         ITaskTransport transport,
         TaskWorkerOptions? options = null,
         IServiceProvider? services = null,
         ILogger<TaskWorker>? logger = null,
         TimeProvider? timeProvider = null,
-        TaskRegistry? registry = null)
+        TaskRegistry? registry = null,
+        TaskRecordStore? records = null)
+        : this(transport, options, services, logger, timeProvider, registry, records is { Options.Enabled: true } ? new TaskRecordWriter(records, logger, timeProvider) : null)
     {
+    }
+
+    internal TaskWorker(
+        ITaskTransport transport,
+        TaskWorkerOptions? options,
+        IServiceProvider? services,
+        ILogger<TaskWorker>? logger,
+        TimeProvider? timeProvider,
+        TaskRegistry? registry,
+        TaskRecordWriter? records)
+    {
+        this.records = records;
         this.transport = transport ?? throw new ArgumentNullException(nameof(transport));
         this.options = options ?? new TaskWorkerOptions();
         this.options.Validate();
@@ -113,6 +128,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
             EnvelopeSigner.Describe(options.Signing, checks: true));
         receiving = Task.WhenAll(queueSlots.Select(q => Task.Run(() => ReceiveLoopAsync(q.Key, q.Value), CancellationToken.None)));
         loopsStarted = true;
+        StartRecords();
     }
 
     /// <summary>
@@ -150,6 +166,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
                 await AbandonAsync().ConfigureAwait(false);
         }
 
+        await StopRecordsAsync().ConfigureAwait(false);
         if (loopsStarted) Log.Stopped(logger, time.GetElapsedTime(started), Volatile.Read(ref released));
     }
 

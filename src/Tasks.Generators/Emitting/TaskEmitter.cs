@@ -60,7 +60,7 @@ internal static class TaskEmitter
             writer.Line($"    requiresServices: {(task.IsStatic ? "false" : "true")},");
             writer.Line("    formatter: new Formatter(),");
             var invoke = $"    invoke: static (services, arguments, cancellationToken) => {Target(task)}.{task.MethodName}(cancellationToken{string.Concat(parameters.Select(p => ", arguments." + PropertyName(p)))}))";
-            if (task.Policy.IsDefault && task.Schedule is null)
+            if (task.Policy.IsDefault && task.Schedule is null && parameters.Count == 0)
             {
                 writer.Line(invoke + ";");
             }
@@ -71,6 +71,9 @@ internal static class TaskEmitter
                 if (task.Policy.TimeoutTicks is { } timeout) writer.Line($"    Timeout = global::System.TimeSpan.FromTicks({timeout}), // {new System.TimeSpan(timeout).ToString("c", System.Globalization.CultureInfo.InvariantCulture)}");
                 if (task.Policy.RetryDelayTicks is { } delay) writer.Line($"    RetryDelay = global::System.TimeSpan.FromTicks({delay}), // {new System.TimeSpan(delay).ToString("c", System.Globalization.CultureInfo.InvariantCulture)}");
                 if (task.Policy.MaxConcurrency > 0) writer.Line($"    MaxConcurrency = {task.Policy.MaxConcurrency},");
+                if (task.Policy.UniqueForTicks is { } unique) writer.Line($"    UniqueFor = global::System.TimeSpan.FromTicks({unique}), // {new System.TimeSpan(unique).ToString("c", System.Globalization.CultureInfo.InvariantCulture)}");
+                if (task.Policy.PersonalData) writer.Line("    HasPersonalData = true,");
+                if (parameters.Count > 0) writer.Line($"    ParameterNames = new string[] {{ {string.Join(", ", parameters.Select(p => Literal(p.Name.TrimStart('@'))))} }},");
                 if (task.Schedule is { } schedule) writer.Line($"    Schedule = new global::Tasks.TaskSchedule({Literal(schedule.Cron)}, {Literal(schedule.TimeZone)}),");
                 writer.Line("};");
             }

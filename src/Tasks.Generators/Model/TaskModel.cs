@@ -38,10 +38,10 @@ internal sealed record TaskModel(
     public string HintName => $"{Containing.MetadataName}.{ClassName.TrimStart('@')}.g.cs";
 }
 
-/// <summary>What <c>[AsyncTask(Timeout, RetryDelay, MaxConcurrency)]</c> set: ticks, or null/0 for the worker's defaults.</summary>
-internal sealed record TaskPolicyModel(long? TimeoutTicks, long? RetryDelayTicks, int MaxConcurrency)
+/// <summary>What <c>[AsyncTask(Timeout, RetryDelay, MaxConcurrency, UniqueFor, PersonalData)]</c> set: ticks, or null/0/false for the defaults.</summary>
+internal sealed record TaskPolicyModel(long? TimeoutTicks, long? RetryDelayTicks, int MaxConcurrency, long? UniqueForTicks = null, bool PersonalData = false)
 {
-    public bool IsDefault => TimeoutTicks is null && RetryDelayTicks is null && MaxConcurrency == 0;
+    public bool IsDefault => TimeoutTicks is null && RetryDelayTicks is null && MaxConcurrency == 0 && UniqueForTicks is null && !PersonalData;
 }
 
 /// <summary>What <c>[Recurring(Cron, TimeZone = ...)]</c> set, as checked by TASK012.</summary>

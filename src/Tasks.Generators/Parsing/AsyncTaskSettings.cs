@@ -11,6 +11,8 @@ internal sealed class AsyncTaskSettings
     public string? Timeout { get; private set; }
     public string? RetryDelay { get; private set; }
     public int MaxConcurrency { get; private set; }
+    public string? UniqueFor { get; private set; }
+    public bool PersonalData { get; private set; }
     public AttributeData Attribute { get; }
 
     private AsyncTaskSettings(AttributeData attribute) => Attribute = attribute;
@@ -39,6 +41,12 @@ internal sealed class AsyncTaskSettings
                     break;
                 case "MaxConcurrency" when argument.Value.Value is int maxConcurrency:
                     settings.MaxConcurrency = maxConcurrency;
+                    break;
+                case "UniqueFor" when argument.Value.Value is string uniqueFor:
+                    settings.UniqueFor = uniqueFor;
+                    break;
+                case "PersonalData" when argument.Value.Value is bool personalData:
+                    settings.PersonalData = personalData;
                     break;
             }
         }

@@ -152,7 +152,7 @@ internal static class TaskMethodValidator
             fail(DiagnosticDescriptors.InvalidAttributeValue, At("Queue"), new object?[] { method.Name, "Queue", problem });
         if (settings.MaxAttempts < 1)
             fail(DiagnosticDescriptors.InvalidAttributeValue, At("MaxAttempts"), new object?[] { method.Name, "MaxAttempts", $"{settings.MaxAttempts} would never run the task; use 1 or more" });
-        foreach (var (name, value) in new[] { ("Timeout", settings.Timeout), ("RetryDelay", settings.RetryDelay) })
+        foreach (var (name, value) in new[] { ("Timeout", settings.Timeout), ("RetryDelay", settings.RetryDelay), ("UniqueFor", settings.UniqueFor) })
         {
             if (value is not null && AsyncTaskSettings.Ticks(value) is null)
                 fail(DiagnosticDescriptors.InvalidAttributeValue, At(name), new object?[] { method.Name, name, $"\"{value}\" is not a positive TimeSpan of at most 49 days; write it as \"hh:mm:ss\" (e.g. \"00:05:00\") or \"d.hh:mm:ss\"" });

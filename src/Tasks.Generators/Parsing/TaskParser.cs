@@ -39,7 +39,7 @@ internal static class TaskParser
             settings.WireName(method),
             settings.Queue,
             settings.MaxAttempts,
-            new TaskPolicyModel(AsyncTaskSettings.Ticks(settings.Timeout), AsyncTaskSettings.Ticks(settings.RetryDelay), settings.MaxConcurrency),
+            new TaskPolicyModel(AsyncTaskSettings.Ticks(settings.Timeout), AsyncTaskSettings.Ticks(settings.RetryDelay), settings.MaxConcurrency, AsyncTaskSettings.Ticks(settings.UniqueFor), settings.PersonalData),
             method.IsStatic,
             IsPublic: method.DeclaredAccessibility == Accessibility.Public,
             parameters.ToEquatableArray(),

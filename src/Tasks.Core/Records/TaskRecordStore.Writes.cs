@@ -1,0 +1,309 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace Tasks;
+
+/// <summary>
+/// The writes: records created at enqueue, merged by workers, moved to the failed-record table at a
+/// dead letter or a cancel; cancel requests, counters, heartbeats, unique locks and retention.
+/// </summary>
+public abstract partial class TaskRecordStore
+{
+    /// <summary>The most rows a store takes in one batch (Azure Table storage: 100 per transaction).</summary>
+    protected const int MaxBatch = 100;
+
+    // ---- The table operations a store implements. Each throws RecordTableMissingException for a table that does not exist.
+
+    /// <summary>Inserts rows of one partition in one transaction; false, with nothing written, if any of them exists.</summary>
+    protected abstract ValueTask<bool> InsertAsync(string table, IReadOnlyList<RecordEntity> rows, CancellationToken cancellationToken);
+
+    /// <summary>Merges rows of one partition into what is there (creating what is not), in one transaction: the properties given replace theirs, the others stay.</summary>
+    protected abstract ValueTask MergeAsync(string table, IReadOnlyList<RecordEntity> rows, CancellationToken cancellationToken);
+
+    /// <summary>Writes a row whole, replacing what is there. With <paramref name="expectedETag"/>, only if the row is still that version (false if not, or if it is gone).</summary>
+    protected abstract ValueTask<bool> ReplaceAsync(string table, RecordEntity row, string? expectedETag, CancellationToken cancellationToken);
+
+    /// <summary>A row with its ETag and timestamp, or null if there is none.</summary>
+    protected abstract ValueTask<RecordEntity?> ReadAsync(string table, string partition, string row, CancellationToken cancellationToken);
+
+    /// <summary>Deletes a row (only if it is still <paramref name="expectedETag"/>, if given); false if it was gone or had changed.</summary>
+    protected abstract ValueTask<bool> DeleteAsync(string table, string partition, string row, string? expectedETag, CancellationToken cancellationToken);
+
+    /// <summary>The rows of a range of one partition, in row-key order, at most <see cref="RecordQuery.Top"/>.</summary>
+    protected abstract ValueTask<IReadOnlyList<RecordEntity>> QueryAsync(string table, RecordQuery query, CancellationToken cancellationToken);
+
+    /// <summary>Creates a table if it does not exist.</summary>
+    protected abstract ValueTask CreateTableAsync(string table, CancellationToken cancellationToken);
+
+    /// <summary>Drops a table and its rows, if it exists.</summary>
+    protected abstract ValueTask DropTableAsync(string table, CancellationToken cancellationToken);
+
+    /// <summary>The tables of this store (names as the store knows them, without a service's prefix).</summary>
+    protected abstract ValueTask<IReadOnlyList<string>> ListTablesAsync(CancellationToken cancellationToken);
+
+    // ---- Records.
+
+    /// <summary>
+    /// The records of tasks just enqueued: inserted with their first state; where a worker has
+    /// written first (it ran the task before this write arrived), merged without a state, so the
+    /// worker's state stands.
+    /// </summary>
+    internal async ValueTask CreateAsync(IReadOnlyList<RecordWrite> writes, CancellationToken cancellationToken)
+    {
+        var now = Time.GetUtcNow();
+        await Task.WhenAll(Batches(writes, now).Select(async batch =>
+        {
+            var rows = batch.Writes.Select(w => RecordFormat.ToEntity(w.Write, w.Due)).ToArray();
+            if (await WithTableAsync(batch.Table, () => InsertAsync(batch.Table, rows, cancellationToken)).ConfigureAwait(false)) return;
+            var merged = batch.Writes.Select(w => RecordFormat.ToEntity(w.Write.WithoutState(), w.Due)).ToArray();
+            await WithTableAsync(batch.Table, async () => { await MergeAsync(batch.Table, merged, cancellationToken).ConfigureAwait(false); return true; }).ConfigureAwait(false);
+        })).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A worker's writes: merged into the day's live table in batches per partition; a dead letter
+    /// or a cancel moves its record to the failed-record table. Returns the writes that failed, to try again.
+    /// </summary>
+    internal async ValueTask<IReadOnlyList<RecordWrite>> WriteAsync(IReadOnlyList<RecordWrite> writes, CancellationToken cancellationToken)
+    {
+        var now = Time.GetUtcNow();
+        var failed = new List<RecordWrite>();
+        Exception? firstError = null;
+        var moves = writes.Where(w => w.MovesToFailed).ToArray();
+        var merges = writes.Where(w => !w.MovesToFailed).ToArray();
+        var work = Batches(merges, now).Select(async batch =>
+        {
+            try
+            {
+                var rows = batch.Writes.Select(w => RecordFormat.ToEntity(w.Write, w.Due)).ToArray();
+                await WithTableAsync(batch.Table, async () => { await MergeAsync(batch.Table, rows, cancellationToken).ConfigureAwait(false); return true; }).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                lock (failed) failed.AddRange(batch.Writes.Select(w => w.Write));
+                Interlocked.CompareExchange(ref firstError, ex, null);
+            }
+        }).Concat(moves.Select(async write =>
+        {
+            try
+            {
+                await MoveToFailedAsync(write, now, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                lock (failed) failed.Add(write);
+                Interlocked.CompareExchange(ref firstError, ex, null);
+            }
+        }));
+        await Task.WhenAll(work).ConfigureAwait(false);
+        if (firstError is not null) LastWriteError = firstError;
+        return failed;
+    }
+
+    /// <summary>What the last failed write threw: for the log of the process that retries it.</summary>
+    internal Exception? LastWriteError { get; private set; }
+
+    /// <summary>
+    /// Moves a record to the failed-record table, where it outlives its day's live table: the live
+    /// row (arguments, history) and this write merged into one row there, then the live row deleted.
+    /// A crash in between leaves both rows, and a read merges them.
+    /// </summary>
+    private async Task MoveToFailedAsync(RecordWrite write, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (TaskHeaders.DueOf(write.Id) is not { } due || RecordFormat.Expired(due, Options.FailedRetention, now)) return;
+        var (liveTable, failedTable) = (RecordFormat.LiveTable(due), RecordFormat.FailedTable(due));
+        var row = RecordFormat.ToEntity(write, due);
+        var live = await ReadRowAsync(liveTable, row.PartitionKey, row.RowKey, cancellationToken).ConfigureAwait(false);
+        var moved = new RecordEntity(row.PartitionKey, row.RowKey);
+        foreach (var (name, value) in (live?.Properties ?? []).Concat(row.Properties)) moved.Properties[name] = value;
+        await WithTableAsync(failedTable, async () => { await MergeAsync(failedTable, [moved], cancellationToken).ConfigureAwait(false); return true; }).ConfigureAwait(false);
+        if (live is not null)
+        {
+            try
+            {
+                await DeleteAsync(liveTable, live.PartitionKey, live.RowKey, live.ETag, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RecordTableMissingException)
+            {
+                // Dropped by retention meanwhile: nothing left to delete.
+            }
+        }
+    }
+
+    /// <summary>Writes grouped by table and partition, at most <see cref="MaxBatch"/> a batch; a live table past its retention sends them to the failed-record table.</summary>
+    private IEnumerable<(string Table, IReadOnlyList<(RecordWrite Write, DateTimeOffset Due)> Writes)> Batches(IReadOnlyList<RecordWrite> writes, DateTimeOffset now)
+    {
+        var placed = new List<(string Table, string Partition, RecordWrite Write, DateTimeOffset Due)>();
+        foreach (var write in writes)
+        {
+            if (TaskHeaders.DueOf(write.Id) is not { } due) continue; // not an id of ours: a message enqueued by an older version
+            var table = !RecordFormat.Expired(due, Options.SucceededRetention, now) ? RecordFormat.LiveTable(due)
+                : !RecordFormat.Expired(due, Options.FailedRetention, now) ? RecordFormat.FailedTable(due)
+                : null;
+            if (table is not null) placed.Add((table, RecordFormat.RecordPartition(write.Id), write, due));
+        }
+
+        foreach (var group in placed.GroupBy(p => (p.Table, p.Partition)))
+        {
+            var items = group.Select(p => (p.Write, p.Due)).ToArray();
+            for (var i = 0; i < items.Length; i += MaxBatch) yield return (group.Key.Table, items[i..Math.Min(i + MaxBatch, items.Length)]);
+        }
+    }
+
+    /// <summary>Runs a write; if its table does not exist yet, creates it and runs the write again.</summary>
+    private async Task<bool> WithTableAsync(string table, Func<ValueTask<bool>> write)
+    {
+        try
+        {
+            return await write().ConfigureAwait(false);
+        }
+        catch (RecordTableMissingException)
+        {
+            await CreateTableAsync(table, CancellationToken.None).ConfigureAwait(false);
+            return await write().ConfigureAwait(false);
+        }
+    }
+
+    // ---- Cancel.
+
+    /// <inheritdoc />
+    public async ValueTask<TaskCancelResult> CancelAsync(string id, CancellationToken cancellationToken = default)
+    {
+        var record = await GetAsync(id, cancellationToken).ConfigureAwait(false);
+        if (record is null) return new TaskCancelResult(TaskCancelOutcome.NotFound, null);
+        if (record.IsFinished) return new TaskCancelResult(TaskCancelOutcome.AlreadyFinished, record.State);
+
+        // The request first: a worker that receives the task from now on settles it as cancelled.
+        var now = Time.GetUtcNow();
+        var table = RecordFormat.FailedTable(now);
+        var request = new RecordEntity(RecordFormat.CancelPartition, id).Set("RequestedAt", now);
+        await WithTableAsync(table, () => ReplaceAsync(table, request, null, cancellationToken)).ConfigureAwait(false);
+
+        var write = new RecordWrite(id) { CancelRequestedAt = now };
+        if (record.State == TaskState.Running)
+        {
+            await WriteOrThrowAsync(write, cancellationToken).ConfigureAwait(false);
+            return new TaskCancelResult(TaskCancelOutcome.Requested, TaskState.Running);
+        }
+
+        write.State = TaskState.Cancelled;
+        write.StateAt = write.FinishedAt = now;
+        write.Reason = "Cancelled by id before it ran.";
+        await WriteOrThrowAsync(write, cancellationToken).ConfigureAwait(false);
+        if (record.UniqueKey is { } key) await ReleaseUniqueAsync(key, id, cancellationToken).ConfigureAwait(false);
+        return new TaskCancelResult(TaskCancelOutcome.Cancelled, TaskState.Cancelled);
+    }
+
+    private async Task WriteOrThrowAsync(RecordWrite write, CancellationToken cancellationToken)
+    {
+        if ((await WriteAsync([write], cancellationToken).ConfigureAwait(false)).Count > 0)
+            throw new InvalidOperationException($"The record of task {write.Id} could not be written: {LastWriteError?.Message}", LastWriteError);
+    }
+
+    /// <summary>The ids whose cancel was asked for at or after <paramref name="since"/> (by the store's clock), with the latest such time seen.</summary>
+    internal async ValueTask<(IReadOnlyList<string> Ids, DateTimeOffset? Latest)> ReadCancelRequestsAsync(DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        var now = Time.GetUtcNow();
+        var ids = new List<string>();
+        DateTimeOffset? latest = null;
+        for (var day = new DateTimeOffset(since.UtcDateTime.Date, TimeSpan.Zero); day <= now; day = day.AddDays(1))
+        {
+            foreach (var row in await QueryOrEmptyAsync(RecordFormat.FailedTable(day), new RecordQuery(RecordFormat.CancelPartition, TimestampFrom: since), cancellationToken).ConfigureAwait(false))
+            {
+                ids.Add(row.RowKey);
+                if (row.Timestamp is { } stamp && (latest is null || stamp > latest)) latest = stamp;
+            }
+        }
+
+        return (ids, latest);
+    }
+
+    // ---- Unique tasks.
+
+    /// <summary>
+    /// Takes the unique lock <paramref name="key"/> for task <paramref name="id"/> until <paramref name="expiresAt"/>,
+    /// by a conditional insert (or a conditional replace of a lock that has expired): of processes that
+    /// try at once, one wins. Returns null if this task has it, or the id of the task that holds it.
+    /// </summary>
+    internal async ValueTask<string?> TryClaimUniqueAsync(string key, string id, string taskName, DateTimeOffset expiresAt, CancellationToken cancellationToken)
+    {
+        var table = RecordFormat.UniqueTable;
+        var partition = "u" + (RecordFormat.Hash(key) % RecordFormat.Buckets).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var claim = new RecordEntity(partition, key).Set("TaskId", id).Set("Task", taskName).Set("ExpiresAt", expiresAt);
+        for (var attempt = 0; attempt < 8; attempt++)
+        {
+            if (await WithTableAsync(table, () => InsertAsync(table, [claim], cancellationToken)).ConfigureAwait(false)) return null;
+            var held = await ReadRowAsync(table, partition, key, cancellationToken).ConfigureAwait(false);
+            if (held is null) continue; // released meanwhile: insert again
+            if (held.GetString("TaskId") is { } holder && (held.Get<DateTimeOffset>("ExpiresAt") ?? DateTimeOffset.MinValue) > Time.GetUtcNow()) return holder;
+            if (await ReplaceAsync(table, claim, held.ETag, cancellationToken).ConfigureAwait(false)) return null;
+        }
+
+        throw new InvalidOperationException($"The unique lock of task '{taskName}' changed hands eight times while it was taken; try again.");
+    }
+
+    /// <summary>Ends the unique lock <paramref name="key"/> if task <paramref name="id"/> still holds it.</summary>
+    internal async ValueTask ReleaseUniqueAsync(string key, string id, CancellationToken cancellationToken)
+    {
+        var partition = "u" + (RecordFormat.Hash(key) % RecordFormat.Buckets).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var held = await ReadRowAsync(RecordFormat.UniqueTable, partition, key, cancellationToken).ConfigureAwait(false);
+        if (held?.GetString("TaskId") == id) await DeleteAsync(RecordFormat.UniqueTable, partition, key, held.ETag, cancellationToken).ConfigureAwait(false);
+    }
+
+    // ---- Counters and heartbeats.
+
+    /// <summary>A process's own counter rows of a day: absolute totals, replaced whole, so no two processes write the same row.</summary>
+    internal async ValueTask WriteCountsAsync(DateTimeOffset day, IReadOnlyList<RecordEntity> rows, CancellationToken cancellationToken)
+    {
+        var table = RecordFormat.FailedTable(day);
+        for (var i = 0; i < rows.Count; i += MaxBatch)
+        {
+            var batch = rows.Skip(i).Take(MaxBatch).ToArray();
+            await WithTableAsync(table, async () => { await MergeAsync(table, batch, cancellationToken).ConfigureAwait(false); return true; }).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Writes a worker's heartbeat (<paramref name="stopped"/> at its end).</summary>
+    internal async ValueTask WriteHeartbeatAsync(TaskWorkerIdentity worker, IReadOnlyCollection<string> queues, IReadOnlyCollection<string> running, DateTimeOffset startedAt, bool stopped, CancellationToken cancellationToken)
+    {
+        var row = new RecordEntity(RecordFormat.WorkerPartition, worker.Id)
+            .Set("Machine", worker.Machine)
+            .Set("Pid", worker.ProcessId)
+            .Set("Queues", string.Join(",", queues))
+            .Set("Running", string.Join(",", running.Take(100)))
+            .Set("StartedAt", startedAt)
+            .Set("LastSeen", Time.GetUtcNow())
+            .Set("Stopped", stopped);
+        await WithTableAsync(RecordFormat.WorkersTable, () => ReplaceAsync(RecordFormat.WorkersTable, row, null, cancellationToken)).ConfigureAwait(false);
+    }
+
+    // ---- Retention.
+
+    /// <summary>
+    /// Drops the day tables past their retention, whole (no row is deleted one by one), and forgets
+    /// workers silent for a day. Safe to run in every worker at once. Returns the tables dropped.
+    /// </summary>
+    internal async ValueTask<IReadOnlyList<string>> ExpireAsync(CancellationToken cancellationToken)
+    {
+        var now = Time.GetUtcNow();
+        var dropped = new List<string>();
+        foreach (var table in await ListTablesAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (RecordFormat.DayTable(table) is not { } day) continue;
+            if (!RecordFormat.Expired(day.Day, day.Failed ? Options.FailedRetention : Options.SucceededRetention, now)) continue;
+            await DropTableAsync(table, cancellationToken).ConfigureAwait(false);
+            dropped.Add(table);
+        }
+
+        foreach (var worker in await QueryOrEmptyAsync(RecordFormat.WorkersTable, new RecordQuery(RecordFormat.WorkerPartition), cancellationToken).ConfigureAwait(false))
+        {
+            if ((worker.Get<DateTimeOffset>("LastSeen") ?? DateTimeOffset.MinValue) < now - ForgetWorkersAfter)
+                await DeleteAsync(RecordFormat.WorkersTable, worker.PartitionKey, worker.RowKey, worker.ETag, cancellationToken).ConfigureAwait(false);
+        }
+
+        return dropped;
+    }
+}

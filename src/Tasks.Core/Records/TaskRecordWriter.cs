@@ -1,0 +1,300 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Tasks;
+
+/// <summary>
+/// The one place a process writes records from: writes of a task coalesce in memory (a short task's
+/// start and end become one), and a flush every <see cref="TaskRecordOptions.FlushInterval"/> sends
+/// them in batches per table partition, never from the receive loop. A store that is down slows
+/// nothing: the writes wait here (up to <see cref="TaskRecordOptions.MaxPendingWrites"/>), are counted,
+/// and go out when it answers again. Also keeps this process's counters.
+/// </summary>
+internal sealed partial class TaskRecordWriter : IAsyncDisposable
+{
+    private readonly object gate = new();
+    private readonly ILogger logger;
+    private readonly TimeProvider time;
+    private readonly SemaphoreSlim flushing = new(1, 1);
+    private Dictionary<string, RecordWrite> pending = new(StringComparer.Ordinal);
+    private readonly Dictionary<long, long[]> minutes = new();
+    private readonly HashSet<long> dirtyMinutes = new();
+    private List<(string Lock, string Id)> releases = new();
+    private Task loop = Task.CompletedTask;
+    private bool looping;
+    private bool disposed;
+    private TimeSpan backoff;
+    private long lastFailureLog;
+
+    public TaskRecordWriter(TaskRecordStore store, ILogger? logger = null, TimeProvider? timeProvider = null)
+    {
+        Store = store ?? throw new ArgumentNullException(nameof(store));
+        this.logger = logger ?? NullLogger.Instance;
+        time = timeProvider ?? TimeProvider.System;
+        Options = store.Options;
+        WriterId = TaskWorkerIdentity.NewId();
+    }
+
+    public TaskRecordStore Store { get; }
+
+    public TaskRecordOptions Options { get; }
+
+    /// <summary>This process's name in the counter rows: each process writes only its own.</summary>
+    public string WriterId { get; }
+
+    /// <summary>Writes waiting for the next flush.</summary>
+    public int Pending
+    {
+        get { lock (gate) return pending.Count; }
+    }
+
+    /// <summary>Adds a write; it goes out with the next flush, merged with any other of its task.</summary>
+    public void Write(RecordWrite write)
+    {
+        lock (gate)
+        {
+            if (pending.TryGetValue(write.Id, out var earlier)) earlier.Merge(write);
+            else if (pending.Count >= Options.MaxPendingWrites) TasksTelemetry.RecordWritesDropped.Add(1);
+            else pending[write.Id] = write;
+            StartLoop();
+        }
+    }
+
+    /// <summary>Counts events of <paramref name="field"/> (one of <see cref="TaskRecordStore.CountFields"/>) in the minute of <paramref name="at"/>.</summary>
+    public void Count(int field, DateTimeOffset at, int count = 1)
+    {
+        if (!Options.Counters || count == 0) return;
+        var minute = at.UtcTicks - at.UtcTicks % TimeSpan.TicksPerMinute;
+        lock (gate)
+        {
+            if (!minutes.TryGetValue(minute, out var totals)) minutes[minute] = totals = new long[TaskRecordStore.CountFields.Length];
+            totals[field] += count;
+            dirtyMinutes.Add(minute);
+            StartLoop();
+        }
+    }
+
+    /// <summary>Ends a unique task's lock with the next flush (if the task still holds it).</summary>
+    public void ReleaseUnique(string uniqueLock, string id)
+    {
+        lock (gate)
+        {
+            releases.Add((uniqueLock, id));
+            StartLoop();
+        }
+    }
+
+    internal const int EnqueuedField = 0, StartedField = 1, RetriedField = 2, SucceededField = 3, DeadLetteredField = 4, CancelledField = 5;
+
+    private void StartLoop()
+    {
+        if (looping || disposed) return;
+        looping = true;
+        loop = Task.Run(LoopAsync);
+    }
+
+    private async Task LoopAsync()
+    {
+        while (true)
+        {
+            try
+            {
+                await Task.Delay(Options.FlushInterval + backoff, time).ConfigureAwait(false);
+                await FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                Log.FlushFailed(logger, ex);
+            }
+
+            lock (gate)
+            {
+                // Idle: the loop ends, and the next write starts it again.
+                if (pending.Count == 0 && dirtyMinutes.Count == 0 && releases.Count == 0 || disposed)
+                {
+                    looping = false;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// <summary>Sends what is pending now (a worker's stop, a test); what fails stays pending.</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        await flushing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            Dictionary<string, RecordWrite> batch;
+            List<(string Lock, string Id)> released;
+            lock (gate)
+            {
+                (batch, released) = (pending, releases);
+                pending = new Dictionary<string, RecordWrite>(StringComparer.Ordinal);
+                releases = new List<(string, string)>();
+            }
+
+            var failed = batch.Count == 0 ? Array.Empty<RecordWrite>() : await WriteOrFailAsync(batch.Values.ToArray(), cancellationToken).ConfigureAwait(false);
+            var countsWritten = await WriteCountsAsync(cancellationToken).ConfigureAwait(false);
+            var releasesDone = await ReleaseAsync(released, cancellationToken).ConfigureAwait(false);
+            if (failed.Count == 0 && countsWritten && releasesDone)
+            {
+                backoff = TimeSpan.Zero;
+                return;
+            }
+
+            TasksTelemetry.RecordWriteFailures.Add(Math.Max(1, failed.Count));
+            lock (gate)
+            {
+                // Back under the writes that came meanwhile: those are newer.
+                foreach (var write in failed)
+                {
+                    if (pending.TryGetValue(write.Id, out var newer))
+                    {
+                        write.Merge(newer);
+                        pending[write.Id] = write;
+                    }
+                    else if (pending.Count < Options.MaxPendingWrites) pending[write.Id] = write;
+                    else TasksTelemetry.RecordWritesDropped.Add(1);
+                }
+            }
+
+            backoff = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(30).Ticks, Math.Max(Options.FlushInterval.Ticks, backoff.Ticks * 2)));
+            var now = Stopwatch.GetTimestamp();
+            if (Stopwatch.GetElapsedTime(Interlocked.Read(ref lastFailureLog), now) > TimeSpan.FromSeconds(30))
+            {
+                Interlocked.Exchange(ref lastFailureLog, now);
+                Log.WritesFailed(logger, Store.LastWriteError, failed.Count, Store.Describe(), backoff);
+            }
+        }
+        finally
+        {
+            flushing.Release();
+        }
+    }
+
+    private async Task<bool> ReleaseAsync(List<(string Lock, string Id)> released, CancellationToken cancellationToken)
+    {
+        var failed = new List<(string, string)>();
+        foreach (var (uniqueLock, id) in released)
+        {
+            try
+            {
+                await Store.ReleaseUniqueAsync(uniqueLock, id, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                failed.Add((uniqueLock, id));
+                Log.FlushFailed(logger, ex);
+            }
+        }
+
+        if (failed.Count == 0) return true;
+        lock (gate) releases.AddRange(failed);
+        return false;
+    }
+
+    private async Task<IReadOnlyList<RecordWrite>> WriteOrFailAsync(IReadOnlyList<RecordWrite> writes, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await Store.WriteAsync(writes, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            Log.FlushFailed(logger, ex);
+            return writes;
+        }
+    }
+
+    /// <summary>This process's totals for the minutes that changed, their hours and their days: each row replaced whole.</summary>
+    private async Task<bool> WriteCountsAsync(CancellationToken cancellationToken)
+    {
+        List<(DateTimeOffset Day, RecordEntity Row)> rows;
+        long[] written;
+        lock (gate)
+        {
+            if (dirtyMinutes.Count == 0) return true;
+            written = dirtyMinutes.ToArray();
+            rows = new List<(DateTimeOffset, RecordEntity)>();
+            foreach (var day in written.Select(m => m - m % TimeSpan.TicksPerDay).Distinct())
+            {
+                var dayStart = new DateTimeOffset(day, TimeSpan.Zero);
+                var ofDay = minutes.Where(m => m.Key - m.Key % TimeSpan.TicksPerDay == day).ToArray();
+                rows.Add((dayStart, CountRow($"d-{WriterId}", Sum(ofDay.Select(m => m.Value)))));
+                foreach (var hour in written.Where(m => m - m % TimeSpan.TicksPerDay == day).Select(m => m - m % TimeSpan.TicksPerHour).Distinct())
+                {
+                    var hourStart = new DateTimeOffset(hour, TimeSpan.Zero);
+                    rows.Add((dayStart, CountRow($"h{TaskRecordStore.Hour(hourStart)}-{WriterId}", Sum(ofDay.Where(m => m.Key - m.Key % TimeSpan.TicksPerHour == hour).Select(m => m.Value)))));
+                }
+
+                foreach (var minute in written.Where(m => m - m % TimeSpan.TicksPerDay == day))
+                    rows.Add((dayStart, CountRow($"m{TaskRecordStore.Minute(new DateTimeOffset(minute, TimeSpan.Zero))}-{WriterId}", minutes[minute])));
+            }
+
+            dirtyMinutes.Clear();
+
+            // Totals older than two days are not written again.
+            var oldest = time.GetUtcNow().UtcTicks - 2 * TimeSpan.TicksPerDay;
+            foreach (var stale in minutes.Keys.Where(m => m < oldest).ToArray()) minutes.Remove(stale);
+        }
+
+        try
+        {
+            foreach (var day in rows.GroupBy(r => r.Day))
+                await Store.WriteCountsAsync(day.Key, day.Select(r => r.Row).ToArray(), cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            lock (gate)
+            {
+                foreach (var minute in written) dirtyMinutes.Add(minute);
+            }
+
+            Log.FlushFailed(logger, ex);
+            return false;
+        }
+    }
+
+    private static long[] Sum(IEnumerable<long[]> totals)
+    {
+        var sum = new long[TaskRecordStore.CountFields.Length];
+        foreach (var t in totals)
+        {
+            for (var i = 0; i < sum.Length; i++) sum[i] += t[i];
+        }
+
+        return sum;
+    }
+
+    private static RecordEntity CountRow(string rowKey, long[] totals)
+    {
+        var row = new RecordEntity(RecordFormat.CountPartition, rowKey);
+        for (var i = 0; i < totals.Length; i++) row.Set(TaskRecordStore.CountFields[i], totals[i]);
+        return row;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        lock (gate) disposed = true;
+        await loop.ConfigureAwait(false);
+        await FlushAsync(CancellationToken.None).ConfigureAwait(false);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Warning, "{Count} task record write(s) to {Store} failed; they wait in memory and are tried again in {Backoff} (tasks run and settle as before)")]
+        public static partial void WritesFailed(ILogger logger, Exception? exception, int count, string store, TimeSpan backoff);
+
+        [LoggerMessage(2, LogLevel.Warning, "Writing task records failed; they are tried again")]
+        public static partial void FlushFailed(ILogger logger, Exception exception);
+    }
+}
