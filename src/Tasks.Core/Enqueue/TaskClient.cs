@@ -153,8 +153,7 @@ public sealed class TaskClient : ITaskClient
         var written = new List<RecordWrite>(records is null ? 0 : ids.Length);
         for (var i = 0; i < ids.Length && records is not null; i++)
         {
-            var start = i == 0 ? 0 : ends[i - 1];
-            if (!held[i]) written.Add(EnqueuedRecord(entries[i].Definition, ids[i], now, options, envelopes.WrittenMemory[(start + layouts[i].ArgumentsStart)..(start + layouts[i].ArgumentsEnd)], layouts[i].UniqueLock));
+            if (!held[i]) written.Add(EnqueuedRecord(entries[i].Definition, ids[i], now, options, envelopes.WrittenMemory[layouts[i].ArgumentsStart..layouts[i].ArgumentsEnd], layouts[i].UniqueLock));
         }
 
         var recording = written.Count == 0 ? Task.CompletedTask : CreateRecordsAsync(written);

@@ -145,7 +145,7 @@ internal sealed class TaskClientHostedService(IServiceProvider services) : IHost
             "Tasks has no transport: choose one after AddAsyncTasks() or AddAsyncTaskWorker(), e.g. .UseInMemoryTransport() " +
             "or .UseAzureQueues(...) (package Tasks.Azure).");
         TaskClient.Ambient = services.GetRequiredService<ITaskClient>();
-        RecordWriterHolder.CheckUniqueTasks(services.GetService<RecordWriterHolder>()?.Writer);
+        RecordWriterHolder.CheckUniqueTasks(services.GetService<RecordWriterHolder>()?.Writer, HostQueues(services));
 
         // A worker checks its own queues when it starts.
         if (services.GetService<IServiceProviderIsService>()?.IsService(typeof(TaskWorker)) == true) return;
@@ -166,6 +166,12 @@ internal sealed class TaskClientHostedService(IServiceProvider services) : IHost
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>The queues of the tasks a host works with: a worker's own (before it starts), or every task's in a host that only enqueues.</summary>
+    private static IReadOnlyCollection<string> HostQueues(IServiceProvider services)
+        => services.GetService<IServiceProviderIsService>()?.IsService(typeof(TaskWorker)) == true && services.GetRequiredService<IOptions<TaskWorkerOptions>>().Value.Queues is { Count: > 0 } own
+            ? own.ToHashSet(StringComparer.Ordinal)
+            : TaskRegistry.Default.Definitions.Select(d => d.Queue).ToHashSet(StringComparer.Ordinal);
 }
 
 /// <summary>Runs the worker with the host, and stops the host when the transport reports a fault no retry can fix.</summary>
@@ -191,10 +197,10 @@ internal sealed class RecordWriterHolder(TaskRecordWriter? writer) : IAsyncDispo
     public TaskRecordWriter? Writer { get; } = writer;
 
     /// <summary>A unique task's lock lives in the record store: a host whose tasks declare UniqueFor cannot start without one.</summary>
-    public static void CheckUniqueTasks(TaskRecordWriter? writer)
+    public static void CheckUniqueTasks(TaskRecordWriter? writer, IReadOnlyCollection<string> queues)
     {
         if (writer is not null) return;
-        var unique = TaskRegistry.Default.Definitions.Where(d => d.UniqueFor is not null).Select(d => $"'{d.Name}'").ToArray();
+        var unique = TaskRegistry.Default.Definitions.Where(d => d.UniqueFor is not null && queues.Contains(d.Queue)).Select(d => $"'{d.Name}'").ToArray();
         if (unique.Length > 0)
             throw new InvalidOperationException(
                 $"Task(s) {string.Join(", ", unique)} are unique ([AsyncTask(UniqueFor = ...)]), which needs a record store to hold their locks across processes, and this host has none. " +

@@ -145,9 +145,13 @@ public sealed class InMemoryTaskRecordStore : TaskRecordStore
         }
     }
 
+    /// <summary>For tests of an outage: while set, every operation throws what it returns.</summary>
+    internal Func<Exception>? Fault { get; set; }
+
     private SortedDictionary<(string Partition, string Row), RecordEntity> Table(string table)
     {
         Interlocked.Increment(ref operations);
+        if (Fault?.Invoke() is { } fault) throw fault;
         return tables.TryGetValue(table, out var rows) ? rows : throw new RecordTableMissingException(table);
     }
 

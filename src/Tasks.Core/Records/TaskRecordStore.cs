@@ -70,8 +70,11 @@ public abstract partial class TaskRecordStore : ITaskRecords
 
         var workers = new Lazy<Task<IReadOnlyList<TaskWorkerInfo>>>(() => ListWorkersAsync(cancellationToken).AsTask());
         var page = new List<TaskRecord>(query.PageSize);
+        // One call for the days there are tables of, rather than two tables' partitions for every day of the window.
+        var days = (await ListTablesAsync(cancellationToken).ConfigureAwait(false)).Select(RecordFormat.DayTable).Where(d => d is not null).Select(d => d!.Value.Day).ToHashSet();
         for (; day >= new DateTimeOffset(from.UtcDateTime.Date, TimeSpan.Zero); day = day.AddDays(-1), after = RecordFormat.RowBound(to) + "~")
         {
+            if (!days.Contains(day)) continue;
             while (true)
             {
                 var need = query.PageSize - page.Count;
