@@ -28,6 +28,13 @@ public sealed class AzureQueueOptions
     /// </summary>
     public Uri? BlobServiceUri { get; set; }
 
+    /// <summary>
+    /// The table service URI, where task records are kept. Only needed with <see cref="ServiceUri"/>, and
+    /// only if it cannot be guessed from it (<c>queue</c> → <c>table</c>); a connection string names it.
+    /// The identity needs 'Storage Table Data Contributor' for it.
+    /// </summary>
+    public Uri? TableServiceUri { get; set; }
+
     /// <summary>The identity to use with <see cref="ServiceUri"/> (Azure.Identity: managed identity, workload identity, ...).</summary>
     public TokenCredential? Credential { get; set; }
 

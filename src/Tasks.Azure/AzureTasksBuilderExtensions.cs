@@ -33,6 +33,11 @@ public static class AzureTasksBuilderExtensions
             sp.GetService<ILogger<AzureQueueTransport>>(),
             sp.GetService<TimeProvider>()));
         builder.Services.Replace(ServiceDescriptor.Singleton<ITaskTransport>(sp => sp.GetRequiredService<AzureQueueTransport>()));
+        // The records beside the queues, in the same account: on unless UseTaskRecords(o => o.Enabled = false).
+        builder.Services.TryAddSingleton<TaskRecordStore>(sp => new AzureTableTaskRecordStore(
+            sp.GetRequiredService<IOptions<AzureQueueOptions>>().Value,
+            sp.GetRequiredService<IOptions<TaskRecordOptions>>().Value,
+            sp.GetService<TimeProvider>()));
         return builder;
     }
 }

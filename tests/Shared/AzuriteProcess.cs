@@ -12,33 +12,53 @@ internal sealed partial class AzuriteProcess : IAsyncDisposable
     private const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
     private readonly ChildProcess process;
     private readonly ChildProcess? blobProcess;
+    private readonly ChildProcess? tableProcess;
 
-    private AzuriteProcess(ChildProcess process, int port, ChildProcess? blobProcess, int blobPort)
+    private AzuriteProcess((ChildProcess Process, int Port) queue, (ChildProcess Process, int Port)? blob, (ChildProcess Process, int Port)? table)
     {
-        this.process = process;
-        this.blobProcess = blobProcess;
-        ServiceUri = new Uri($"http://127.0.0.1:{port}/devstoreaccount1");
+        process = queue.Process;
+        blobProcess = blob?.Process;
+        tableProcess = table?.Process;
+        ServiceUri = new Uri($"http://127.0.0.1:{queue.Port}/devstoreaccount1");
         ConnectionString = $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};QueueEndpoint={ServiceUri};" +
-            (blobProcess is null ? "" : $"BlobEndpoint=http://127.0.0.1:{blobPort}/devstoreaccount1;");
+            (blob is { } b ? $"BlobEndpoint=http://127.0.0.1:{b.Port}/devstoreaccount1;" : "") +
+            (table is { } t ? $"TableEndpoint=http://127.0.0.1:{t.Port}/devstoreaccount1;" : "");
     }
 
     public string ConnectionString { get; }
 
     public Uri ServiceUri { get; }
 
-    /// <summary>Starts the queue service, and with <paramref name="blobs"/> the blob service too (recurring tasks keep their schedules there).</summary>
-    public static async Task<AzuriteProcess> StartAsync(bool blobs = false)
+    /// <summary>
+    /// Starts the queue service, and with <paramref name="blobs"/> the blob service too (recurring tasks
+    /// keep their schedules there), with <paramref name="tables"/> the table service (task records):
+    /// each its own process, so one can be paused while the others serve.
+    /// </summary>
+    public static async Task<AzuriteProcess> StartAsync(bool blobs = false, bool tables = false)
     {
-        var queue = await StartServiceAsync("queue");
-        if (!blobs) return new AzuriteProcess(queue.Process, queue.Port, null, 0);
+        var started = new List<ChildProcess>();
         try
         {
-            var blob = await StartServiceAsync("blob");
-            return new AzuriteProcess(queue.Process, queue.Port, blob.Process, blob.Port);
+            var queue = await StartServiceAsync("queue");
+            started.Add(queue.Process);
+            (ChildProcess, int)? blob = null, table = null;
+            if (blobs)
+            {
+                blob = await StartServiceAsync("blob");
+                started.Add(blob.Value.Item1);
+            }
+
+            if (tables)
+            {
+                table = await StartServiceAsync("table");
+                started.Add(table.Value.Item1);
+            }
+
+            return new AzuriteProcess(queue, blob, table);
         }
         catch
         {
-            queue.Process.Dispose();
+            foreach (var child in started) child.Dispose();
             throw;
         }
     }
@@ -55,9 +75,17 @@ internal sealed partial class AzuriteProcess : IAsyncDisposable
         }
 
         // --skipApiVersionCheck: Azure.Storage.Queues 12.28 sends a service version newer than Azurite 3.37 knows.
-        var process = ChildProcess.Start(executable, [$"--{service}Host", "127.0.0.1", $"--{service}Port", "0", "--inMemoryPersistence", "--skipApiVersionCheck", "--loose"], Path.GetTempPath());
+        // The table service does not say which port it took for port 0: it is given a free one.
+        var port = service == "table" ? FreePort() : 0;
+        var process = ChildProcess.Start(executable, [$"--{service}Host", "127.0.0.1", $"--{service}Port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--inMemoryPersistence", "--skipApiVersionCheck", "--loose"], Path.GetTempPath());
         try
         {
+            if (port != 0)
+            {
+                await process.WaitForOutputAsync(o => o.Contains("successfully started", StringComparison.Ordinal), TimeSpan.FromSeconds(60), $"Azurite's {service} service to start");
+                return (process, port);
+            }
+
             await process.WaitForOutputAsync(o => Listening().IsMatch(o), TimeSpan.FromSeconds(60), $"Azurite's {service} service to report its port");
             return (process, int.Parse(Listening().Match(process.Output).Groups[1].Value));
         }
@@ -68,16 +96,32 @@ internal sealed partial class AzuriteProcess : IAsyncDisposable
         }
     }
 
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
     /// <summary>An outage without losing what Azurite acknowledged: SIGSTOP (a SIGKILL would roll back its last 5 s of writes).</summary>
     public Task PauseAsync() => process.SignalAsync("STOP");
 
     public Task ResumeAsync() => process.SignalAsync("CONT");
 
+    /// <summary>An outage of the table service alone (task records), the queues serving on.</summary>
+    public Task PauseTablesAsync() => TableProcess.SignalAsync("STOP");
+
+    public Task ResumeTablesAsync() => TableProcess.SignalAsync("CONT");
+
+    private ChildProcess TableProcess => tableProcess ?? throw new InvalidOperationException("This Azurite was started without its table service.");
+
     public async ValueTask DisposeAsync()
     {
         await ResumeAsync(); // a stopped process dies of SIGKILL only once it runs again on some kernels
+        if (tableProcess is not null) await ResumeTablesAsync();
         process.Dispose();
         blobProcess?.Dispose();
+        tableProcess?.Dispose();
     }
 
     public static string RepositoryRoot()
@@ -111,6 +155,9 @@ internal sealed partial class AzuriteProcess : IAsyncDisposable
 
         return counts;
     }
+
+    /// <summary>The calls the table service has served (task records): its access log's lines, a batch transaction counted once.</summary>
+    public int TableRequestCount() => AccessLogLine().Matches(TableProcess.Output).Count;
 
     [GeneratedRegex(@"\] ""(GET|PUT|POST|DELETE|HEAD|OPTIONS) (\S+) HTTP/[\d.]+"" \d{3}")]
     private static partial Regex AccessLogLine();

@@ -46,3 +46,12 @@ public static partial class AzureRecurringTasks
         return Task.CompletedTask;
     }
 }
+
+/// <summary>Tasks whose records the Azure record tests read, on a queue of their own.</summary>
+public static partial class AzureRecordedTasks
+{
+    public const string Queue = "recorded";
+
+    [AsyncTask(Queue = Queue, MaxAttempts = 2, RetryDelay = "00:00:01")]
+    public static Task Run(CancellationToken cancellationToken, string scriptId, Payload payload) => Scripts.Run(scriptId, cancellationToken);
+}

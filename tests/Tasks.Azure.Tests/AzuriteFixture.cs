@@ -7,7 +7,7 @@ public sealed class AzuriteFixture : IAsyncLifetime
 
     public string ConnectionString => azurite!.ConnectionString;
 
-    public async Task InitializeAsync() => azurite = await AzuriteProcess.StartAsync(blobs: true);
+    public async Task InitializeAsync() => azurite = await AzuriteProcess.StartAsync(blobs: true, tables: true);
 
     public async Task DisposeAsync()
     {

@@ -200,7 +200,7 @@ public sealed class FaultTests(ITestOutputHelper output)
         public static async Task<FaultRun> StartAsync()
         {
             if (!File.Exists(WorkerDll)) throw new InvalidOperationException($"{WorkerDll} is missing: build the solution first (./test.sh does).");
-            return new FaultRun(await AzuriteProcess.StartAsync());
+            return new FaultRun(await AzuriteProcess.StartAsync(tables: true));
         }
 
         public ChildProcess StartWorker(int maxConcurrency, int leaseSeconds = 5)

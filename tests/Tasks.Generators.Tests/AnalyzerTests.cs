@@ -210,8 +210,11 @@ public sealed class AnalyzerTests
                 [AsyncTask({|TASK011:MaxConcurrency = -1|})]
                 public static Task G(CancellationToken cancellationToken) => Task.CompletedTask;
 
-                [AsyncTask(Timeout = "00:05:00", RetryDelay = "1.00:00:00", MaxConcurrency = 3)]
+                [AsyncTask(Timeout = "00:05:00", RetryDelay = "1.00:00:00", MaxConcurrency = 3, UniqueFor = "00:10:00", PersonalData = true)]
                 public static Task H(CancellationToken cancellationToken) => Task.CompletedTask;
+
+                [AsyncTask({|TASK011:UniqueFor = "ten minutes"|})]
+                public static Task I(CancellationToken cancellationToken) => Task.CompletedTask;
             }
             """);
 
@@ -220,6 +223,7 @@ public sealed class AnalyzerTests
         Assert.Contains("invalid Timeout: \"5\" is not a positive TimeSpan of at most 49 days; write it as \"hh:mm:ss\"", diagnostics[4].GetMessage());
         Assert.Contains("invalid RetryDelay", diagnostics[5].GetMessage());
         Assert.Contains("invalid MaxConcurrency: -1 is negative", diagnostics[6].GetMessage());
+        Assert.Contains("invalid UniqueFor: \"ten minutes\" is not a positive TimeSpan", diagnostics[7].GetMessage());
     }
 
     [Fact]

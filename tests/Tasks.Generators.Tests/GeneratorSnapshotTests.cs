@@ -140,6 +140,17 @@ public sealed class GeneratorSnapshotTests
         """);
 
     [Fact]
+    public Task Unique_task_with_personal_data_in_the_definition() => VerifyAsync("""
+        namespace Billing;
+
+        public static partial class Invoices
+        {
+            [AsyncTask(UniqueFor = "00:10:00", PersonalData = true)]
+            public static Task Send(CancellationToken cancellationToken, string email, int invoice) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
     public Task Recurring_task_carries_its_schedule_in_the_definition() => VerifyAsync("""
         namespace Reports;
 

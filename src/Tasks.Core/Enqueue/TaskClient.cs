@@ -42,6 +42,8 @@ public sealed class TaskClient : ITaskClient
     /// <summary>The record store this client writes to, or null.</summary>
     public TaskRecordStore? Records => records?.Store;
 
+    internal TaskRecordWriter? RecordWriter => records;
+
     /// <summary>
     /// The client used by the generated <c>Enqueue</c> overloads that take none. Hosting sets it
     /// (<c>services.AddAsyncTasks()</c>); outside a host, set it once at startup.

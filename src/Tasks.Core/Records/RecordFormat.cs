@@ -157,7 +157,7 @@ internal static class RecordFormat
             Worker = workerId is null ? null : new TaskWorkerIdentity(workerId, merged.GetString("Machine") ?? "", merged.Get<int>("Pid") ?? 0),
             Progress = progress,
             CancelRequestedAt = merged.Get<DateTimeOffset>("CancelRequestedAt"),
-            Reason = merged.GetString("Reason"),
+            Reason = state is TaskState.DeadLettered or TaskState.Cancelled ? merged.GetString("Reason") : null,
             UniqueKey = merged.GetString("UniqueKey"),
             History = history!,
         };

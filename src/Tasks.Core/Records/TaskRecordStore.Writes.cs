@@ -167,6 +167,36 @@ public abstract partial class TaskRecordStore
         }
     }
 
+    /// <summary>
+    /// Records that dead letters were sent back to their queues (their ids kept): each reads as
+    /// Enqueued again, its history kept, until a worker runs it. The host's <see cref="ITaskDeadLetters"/>
+    /// and the CLI call it after a requeue; call it if you requeue through the transport yourself.
+    /// </summary>
+    public async ValueTask MarkRequeuedAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var now = Time.GetUtcNow();
+        foreach (var id in ids)
+        {
+            if (TaskHeaders.DueOf(id) is not { } due) continue;
+            var write = new RecordWrite(id) { State = TaskState.Enqueued, StateAt = now };
+            if (RecordFormat.Expired(due, Options.SucceededRetention, now))
+            {
+                await WriteOrThrowAsync(write, cancellationToken).ConfigureAwait(false); // its live table is gone: it stays in the failed-record table
+                continue;
+            }
+
+            // Back to the live table, whole, so it lives and expires as a task that has not failed.
+            var (liveTable, failedTable) = (RecordFormat.LiveTable(due), RecordFormat.FailedTable(due));
+            var row = RecordFormat.ToEntity(write, due);
+            var failed = await ReadRowAsync(failedTable, row.PartitionKey, row.RowKey, cancellationToken).ConfigureAwait(false);
+            var moved = new RecordEntity(row.PartitionKey, row.RowKey);
+            foreach (var (name, value) in (failed?.Properties ?? []).Concat(row.Properties)) moved.Properties[name] = value;
+            await WithTableAsync(liveTable, async () => { await MergeAsync(liveTable, [moved], cancellationToken).ConfigureAwait(false); return true; }).ConfigureAwait(false);
+            if (failed is not null) await DeleteAsync(failedTable, failed.PartitionKey, failed.RowKey, failed.ETag, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     // ---- Cancel.
 
     /// <inheritdoc />

@@ -79,11 +79,15 @@ public abstract partial class TaskRecordStore : ITaskRecords
             {
                 var need = query.PageSize - page.Count;
                 var rows = await QueryDayAsync(day, after, before, equal, resolvedState ? need * 2 : need, cancellationToken).ConfigureAwait(false);
-                foreach (var (rowKey, entities) in rows)
+                foreach (var (rowKey, entities, hasLive) in rows)
                 {
                     after = rowKey;
                     var id = RecordFormat.IdOfRow(rowKey);
-                    if (TaskHeaders.DueOf(id) is not { } due || RecordFormat.ToRecord(id, due, entities, now) is not { } record) continue;
+                    if (TaskHeaders.DueOf(id) is not { } due) continue;
+                    // A failed-table row may be older than a live row the filter did not pick (a crash between
+                    // the two writes of a move): the live row is read too, so the newer state wins.
+                    var live = hasLive ? null : await ReadRowAsync(RecordFormat.LiveTable(due), entities[0].PartitionKey, rowKey, cancellationToken).ConfigureAwait(false);
+                    if (RecordFormat.ToRecord(id, due, live is null ? entities : [.. entities, live], now) is not { } record) continue;
                     if (record is { State: TaskState.Running, Worker: { } worker })
                         record = ResolveGoneWorker(record, (await workers.Value.ConfigureAwait(false)).FirstOrDefault(w => w.Worker.Id == worker.Id));
                     if (query.State is { } wanted && record.State != wanted) continue;
@@ -98,21 +102,24 @@ public abstract partial class TaskRecordStore : ITaskRecords
         return new TaskRecordPage(page, null);
     }
 
-    /// <summary>The rows of a day's two tables after <paramref name="after"/>, merged by id and in row-key order (newest first).</summary>
-    private async Task<IReadOnlyList<(string RowKey, RecordEntity[] Rows)>> QueryDayAsync(DateTimeOffset day, string after, string before, IReadOnlyList<KeyValuePair<string, string>> equal, int top, CancellationToken cancellationToken)
+    /// <summary>The rows of a day's two tables after <paramref name="after"/>, merged by id and in row-key order (newest first), each saying whether a live row was among them.</summary>
+    private async Task<IReadOnlyList<(string RowKey, RecordEntity[] Rows, bool HasLive)>> QueryDayAsync(DateTimeOffset day, string after, string before, IReadOnlyList<KeyValuePair<string, string>> equal, int top, CancellationToken cancellationToken)
     {
-        var queries = new List<Task<IReadOnlyList<RecordEntity>>>();
-        foreach (var table in new[] { RecordFormat.LiveTable(day), RecordFormat.FailedTable(day) })
+        async Task<IEnumerable<(RecordEntity Row, bool Live)>> Query(string table, string partition, bool live)
+            => (await QueryOrEmptyAsync(table, new RecordQuery(partition, after, before, equal, Top: top), cancellationToken).ConfigureAwait(false)).Select(r => (r, live));
+
+        var queries = new List<Task<IEnumerable<(RecordEntity Row, bool Live)>>>();
+        foreach (var partition in RecordFormat.RecordPartitions())
         {
-            foreach (var partition in RecordFormat.RecordPartitions())
-                queries.Add(QueryOrEmptyAsync(table, new RecordQuery(partition, after, before, equal, Top: top), cancellationToken));
+            queries.Add(Query(RecordFormat.LiveTable(day), partition, live: true));
+            queries.Add(Query(RecordFormat.FailedTable(day), partition, live: false));
         }
 
         var all = (await Task.WhenAll(queries).ConfigureAwait(false)).SelectMany(r => r);
-        return all.GroupBy(r => r.RowKey, StringComparer.Ordinal)
+        return all.GroupBy(r => r.Row.RowKey, StringComparer.Ordinal)
             .OrderBy(g => g.Key, StringComparer.Ordinal)
             .Take(top)
-            .Select(g => (g.Key, g.ToArray()))
+            .Select(g => (g.Key, g.Select(r => r.Row).ToArray(), g.Any(r => r.Live)))
             .ToArray();
     }
 

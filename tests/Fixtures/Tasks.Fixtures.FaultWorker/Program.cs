@@ -8,6 +8,7 @@ using Tasks.Fixtures;
 
 // worker  <connection string> <queue prefix> <record file> <max concurrency> <lease seconds>
 // produce <connection string> <queue prefix> <record file> <first> <count> <producers> <task ms> <ignore token: 0|1>
+// unique  <connection string> <queue prefix> <record file> <key> <at: Unix ms>   enqueues FaultTasks.Unique(key) at that moment, records "id <id>"
 // Each line of the record file is written and flushed at once, so a SIGKILL loses at most the line being written.
 var (mode, connection, prefix, file) = (args[0], args[1], args[2], args[3]);
 using var record = new Record(file);
@@ -32,6 +33,16 @@ if (mode == "produce")
             }
         }
     })));
+    return 0;
+}
+
+if (mode == "unique")
+{
+    var options = new AzureQueueOptions { ConnectionString = connection, QueuePrefix = prefix };
+    var client = new TaskClient(new AzureQueueTransport(options), records: new AzureTableTaskRecordStore(options));
+    var at = DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(args[5], CultureInfo.InvariantCulture));
+    if (at > DateTimeOffset.UtcNow) await Task.Delay(at - DateTimeOffset.UtcNow);
+    record.Line($"id {await FaultTasks.UniqueAsync.Enqueue(client, args[4])}");
     return 0;
 }
 
@@ -73,6 +84,10 @@ namespace Tasks.Fixtures
             if (ms > 0) await Task.Delay(ms, ignoreToken ? CancellationToken.None : cancellationToken);
             Output!.Line($"ran {n} {context.MessageId} {context.Attempt} {latency:0}");
         }
+
+        /// <summary>Unique by its key for ten minutes: enqueued by two processes at once, it is sent once.</summary>
+        [AsyncTask(Queue = "fault-unique", UniqueFor = "00:10:00")]
+        public static Task Unique(CancellationToken cancellationToken, string key) => Task.CompletedTask;
     }
 
     internal sealed class Record(string path) : IDisposable

@@ -21,7 +21,10 @@ namespace Reports
                 methodName: "Export",
                 requiresServices: false,
                 formatter: new Formatter(),
-                invoke: static (services, arguments, cancellationToken) => global::Reports.ExportTasks.Export(cancellationToken, arguments.columns, arguments.widths, arguments.days, arguments.format, arguments.title, arguments.limit, arguments.scale, arguments.fee, arguments.max, arguments.separator));
+                invoke: static (services, arguments, cancellationToken) => global::Reports.ExportTasks.Export(cancellationToken, arguments.columns, arguments.widths, arguments.days, arguments.format, arguments.title, arguments.limit, arguments.scale, arguments.fee, arguments.max, arguments.separator))
+            {
+                ParameterNames = new string[] { "columns", "widths", "days", "format", "title", "limit", "scale", "fee", "max", "separator" },
+            };
 
             /// <summary>
             /// Enqueues the task on the client configured at startup (<see cref="global::Tasks.TaskClient.Ambient"/>).

@@ -23,7 +23,10 @@ namespace Shop.Orders.Shipping
                     methodName: "Ship",
                     requiresServices: true,
                     formatter: new Formatter(),
-                    invoke: static (services, arguments, cancellationToken) => global::Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<global::Shop.Orders.Shipping.Outer.Shipper>(services).Ship(cancellationToken, arguments.orderId, arguments.shipAt, arguments.label));
+                    invoke: static (services, arguments, cancellationToken) => global::Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<global::Shop.Orders.Shipping.Outer.Shipper>(services).Ship(cancellationToken, arguments.orderId, arguments.shipAt, arguments.label))
+                {
+                    ParameterNames = new string[] { "orderId", "shipAt", "label" },
+                };
 
                 /// <summary>
                 /// Enqueues the task on the client configured at startup (<see cref="global::Tasks.TaskClient.Ambient"/>).

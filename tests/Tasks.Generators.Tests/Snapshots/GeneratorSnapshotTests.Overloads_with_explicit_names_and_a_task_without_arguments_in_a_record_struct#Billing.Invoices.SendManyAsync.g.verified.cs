@@ -21,7 +21,10 @@ namespace Billing
                 methodName: "Send",
                 requiresServices: false,
                 formatter: new Formatter(),
-                invoke: static (services, arguments, cancellationToken) => global::Billing.Invoices.Send(cancellationToken, arguments.invoiceIds));
+                invoke: static (services, arguments, cancellationToken) => global::Billing.Invoices.Send(cancellationToken, arguments.invoiceIds))
+            {
+                ParameterNames = new string[] { "invoiceIds" },
+            };
 
             /// <summary>
             /// Enqueues the task on the client configured at startup (<see cref="global::Tasks.TaskClient.Ambient"/>).

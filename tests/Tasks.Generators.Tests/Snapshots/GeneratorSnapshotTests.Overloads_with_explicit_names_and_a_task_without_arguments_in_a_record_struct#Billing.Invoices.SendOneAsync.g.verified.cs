@@ -21,7 +21,10 @@ namespace Billing
                 methodName: "Send",
                 requiresServices: false,
                 formatter: new Formatter(),
-                invoke: static (services, arguments, cancellationToken) => global::Billing.Invoices.Send(cancellationToken, arguments.invoiceId));
+                invoke: static (services, arguments, cancellationToken) => global::Billing.Invoices.Send(cancellationToken, arguments.invoiceId))
+            {
+                ParameterNames = new string[] { "invoiceId" },
+            };
 
             /// <summary>
             /// Enqueues the task on the client configured at startup (<see cref="global::Tasks.TaskClient.Ambient"/>).

@@ -19,7 +19,10 @@ partial class Jobs
             methodName: "event",
             requiresServices: false,
             formatter: new Formatter(),
-            invoke: static (services, arguments, cancellationToken) => global::Jobs.@event(cancellationToken, arguments.@class, arguments.options, arguments.client, arguments.cancellationToken, arguments.ToString_, arguments.Arguments_));
+            invoke: static (services, arguments, cancellationToken) => global::Jobs.@event(cancellationToken, arguments.@class, arguments.options, arguments.client, arguments.cancellationToken, arguments.ToString_, arguments.Arguments_))
+        {
+            ParameterNames = new string[] { "class", "options", "client", "cancellationToken", "ToString", "Arguments" },
+        };
 
         /// <summary>
         /// Enqueues the task on the client configured at startup (<see cref="global::Tasks.TaskClient.Ambient"/>).

@@ -26,6 +26,7 @@ namespace Reports
                 Timeout = global::System.TimeSpan.FromTicks(3000000000), // 00:05:00
                 RetryDelay = global::System.TimeSpan.FromTicks(300000000), // 00:00:30
                 MaxConcurrency = 2,
+                ParameterNames = new string[] { "reportId" },
             };
 
             /// <summary>

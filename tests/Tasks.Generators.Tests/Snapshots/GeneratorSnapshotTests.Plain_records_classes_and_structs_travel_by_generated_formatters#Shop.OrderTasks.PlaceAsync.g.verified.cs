@@ -21,7 +21,10 @@ namespace Shop
                 methodName: "Place",
                 requiresServices: false,
                 formatter: new Formatter(),
-                invoke: static (services, arguments, cancellationToken) => global::Shop.OrderTasks.Place(cancellationToken, arguments.order, arguments.shipTo, arguments.discounts, arguments.rush, arguments.category));
+                invoke: static (services, arguments, cancellationToken) => global::Shop.OrderTasks.Place(cancellationToken, arguments.order, arguments.shipTo, arguments.discounts, arguments.rush, arguments.category))
+            {
+                ParameterNames = new string[] { "order", "shipTo", "discounts", "rush", "category" },
+            };
 
             /// <summary>
             /// Enqueues the task on the client configured at startup (<see cref="global::Tasks.TaskClient.Ambient"/>).

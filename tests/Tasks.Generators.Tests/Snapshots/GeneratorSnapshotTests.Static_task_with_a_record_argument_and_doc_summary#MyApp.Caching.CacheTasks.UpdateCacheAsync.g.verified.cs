@@ -22,7 +22,10 @@ namespace MyApp.Caching
                 methodName: "UpdateCache",
                 requiresServices: false,
                 formatter: new Formatter(),
-                invoke: static (services, arguments, cancellationToken) => global::MyApp.Caching.CacheTasks.UpdateCache(cancellationToken, arguments.key, arguments.report));
+                invoke: static (services, arguments, cancellationToken) => global::MyApp.Caching.CacheTasks.UpdateCache(cancellationToken, arguments.key, arguments.report))
+            {
+                ParameterNames = new string[] { "key", "report" },
+            };
 
             /// <summary>
             /// Refreshes the cached page for <c>key</c> from a <see cref="T:MyApp.Caching.Report" />.

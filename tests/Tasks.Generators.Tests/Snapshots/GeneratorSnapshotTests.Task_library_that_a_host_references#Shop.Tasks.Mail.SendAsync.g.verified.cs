@@ -21,7 +21,10 @@ namespace Shop.Tasks
                 methodName: "Send",
                 requiresServices: false,
                 formatter: new Formatter(),
-                invoke: static (services, arguments, cancellationToken) => global::Shop.Tasks.Mail.Send(cancellationToken, arguments.to));
+                invoke: static (services, arguments, cancellationToken) => global::Shop.Tasks.Mail.Send(cancellationToken, arguments.to))
+            {
+                ParameterNames = new string[] { "to" },
+            };
 
             /// <summary>
             /// Enqueues the task on the client configured at startup (<see cref="global::Tasks.TaskClient.Ambient"/>).

@@ -1,0 +1,245 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Azure;
+using Azure.Core;
+using Azure.Data.Tables;
+using Azure.Identity;
+
+namespace Tasks.Azure;
+
+/// <summary>
+/// Task records in Azure Table storage, in the account of the queues: one row per task in a table
+/// per UTC day (<c>{prefix}tasks20261203</c>), dropped whole when its retention ends, a second table
+/// per day for dead-lettered and cancelled tasks, cancel requests and counters
+/// (<c>{prefix}tasksfailed20261203</c>), and a table each for worker heartbeats and unique locks.
+/// See docs/records.md for the layout and what it costs.
+/// </summary>
+public sealed class AzureTableTaskRecordStore : TaskRecordStore
+{
+    private readonly TableServiceClient service;
+    private readonly string prefix;
+
+    /// <summary>Creates the store on the account <paramref name="options"/> name (the queues' account). Nothing is sent until it is used.</summary>
+    /// <param name="options">The account: its connection string, or service URI and credential; its queue prefix prefixes the tables (letters and digits only).</param>
+    /// <param name="records">Retention and the rest; the defaults if null.</param>
+    /// <param name="timeProvider">The clock of retention, scheduled states and gone workers.</param>
+    public AzureTableTaskRecordStore(AzureQueueOptions options, TaskRecordOptions? records = null, TimeProvider? timeProvider = null)
+        : base(records, timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        service = CreateServiceClient(options);
+        prefix = TablePrefix(options.QueuePrefix);
+        Endpoint = new UriBuilder(service.Uri) { Query = string.Empty }.Uri.ToString().TrimEnd('/');
+    }
+
+    /// <summary>The table service endpoint, without credentials.</summary>
+    public string Endpoint { get; }
+
+    /// <inheritdoc />
+    public override string Describe() => $"Azure Table storage at {Endpoint}" + (prefix.Length == 0 ? "" : $" (table prefix '{prefix}')");
+
+    /// <summary>The table prefix of a queue prefix: its letters and digits (table names allow nothing else), starting with a letter.</summary>
+    internal static string TablePrefix(string? queuePrefix)
+    {
+        var letters = new string((queuePrefix ?? "").Where(char.IsAsciiLetterOrDigit).ToArray()).ToLowerInvariant();
+        return letters.Length > 0 && char.IsAsciiDigit(letters[0]) ? "t" + letters : letters;
+    }
+
+    /// <inheritdoc />
+    protected override async ValueTask<bool> InsertAsync(string table, IReadOnlyList<RecordEntity> rows, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (rows.Count == 1) await Table(table).AddEntityAsync(ToTable(rows[0]), cancellationToken).ConfigureAwait(false);
+            else await Table(table).SubmitTransactionAsync(rows.Select(r => new TableTransactionAction(TableTransactionActionType.Add, ToTable(r))), cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (RequestFailedException ex) when (ex.Status == 409 && ex.ErrorCode != "TableBeingDeleted")
+        {
+            return false;
+        }
+        catch (RequestFailedException ex) when (IsTableMissing(ex))
+        {
+            throw new RecordTableMissingException(table, ex);
+        }
+    }
+
+    /// <inheritdoc />
+    protected override async ValueTask MergeAsync(string table, IReadOnlyList<RecordEntity> rows, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (rows.Count == 1) await Table(table).UpsertEntityAsync(ToTable(rows[0]), TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
+            else await Table(table).SubmitTransactionAsync(rows.Select(r => new TableTransactionAction(TableTransactionActionType.UpsertMerge, ToTable(r))), cancellationToken).ConfigureAwait(false);
+        }
+        catch (RequestFailedException ex) when (IsTableMissing(ex))
+        {
+            throw new RecordTableMissingException(table, ex);
+        }
+    }
+
+    /// <inheritdoc />
+    protected override async ValueTask<bool> ReplaceAsync(string table, RecordEntity row, string? expectedETag, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (expectedETag is null) await Table(table).UpsertEntityAsync(ToTable(row), TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+            else await Table(table).UpdateEntityAsync(ToTable(row), new ETag(expectedETag), TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (RequestFailedException ex) when (IsTableMissing(ex))
+        {
+            throw new RecordTableMissingException(table, ex);
+        }
+        catch (RequestFailedException ex) when (ex.Status is 404 or 412)
+        {
+            return false;
+        }
+    }
+
+    /// <inheritdoc />
+    protected override async ValueTask<RecordEntity?> ReadAsync(string table, string partition, string row, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var found = await Table(table).GetEntityIfExistsAsync<TableEntity>(partition, row, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return found.HasValue ? FromTable(found.Value!) : null;
+        }
+        catch (RequestFailedException ex) when (IsTableMissing(ex))
+        {
+            throw new RecordTableMissingException(table, ex);
+        }
+    }
+
+    /// <inheritdoc />
+    protected override async ValueTask<bool> DeleteAsync(string table, string partition, string row, string? expectedETag, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var response = await Table(table).DeleteEntityAsync(partition, row, expectedETag is null ? ETag.All : new ETag(expectedETag), cancellationToken).ConfigureAwait(false);
+            return response.Status != 404;
+        }
+        catch (RequestFailedException ex) when (IsTableMissing(ex))
+        {
+            throw new RecordTableMissingException(table, ex);
+        }
+        catch (RequestFailedException ex) when (ex.Status is 404 or 412)
+        {
+            return false;
+        }
+    }
+
+    /// <inheritdoc />
+    protected override async ValueTask<IReadOnlyList<RecordEntity>> QueryAsync(string table, RecordQuery query, CancellationToken cancellationToken)
+    {
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {query.Partition}");
+        if (query.RowFrom is { } from) filter += " and " + TableClient.CreateQueryFilter($"RowKey gt {from}");
+        if (query.RowTo is { } to) filter += " and " + TableClient.CreateQueryFilter($"RowKey lt {to}");
+        if (query.TimestampFrom is { } since) filter += " and " + TableClient.CreateQueryFilter($"Timestamp ge {since}");
+        foreach (var (name, value) in query.Equal ?? [])
+            filter += $" and {name} eq " + TableClient.CreateQueryFilter($"{value}");
+        var rows = new List<RecordEntity>();
+        try
+        {
+            await foreach (var entity in Table(table).QueryAsync<TableEntity>(filter, maxPerPage: query.Top is { } top ? Math.Min(top, 1000) : null, cancellationToken: cancellationToken).ConfigureAwait(false))
+            {
+                rows.Add(FromTable(entity));
+                if (rows.Count == query.Top) break;
+            }
+        }
+        catch (RequestFailedException ex) when (IsTableMissing(ex))
+        {
+            throw new RecordTableMissingException(table, ex);
+        }
+
+        return rows;
+    }
+
+    /// <inheritdoc />
+    protected override async ValueTask CreateTableAsync(string table, CancellationToken cancellationToken)
+        => await Table(table).CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
+
+    /// <inheritdoc />
+    protected override async ValueTask DropTableAsync(string table, CancellationToken cancellationToken)
+        => await Table(table).DeleteAsync(cancellationToken).ConfigureAwait(false);
+
+    /// <inheritdoc />
+    protected override async ValueTask<IReadOnlyList<string>> ListTablesAsync(CancellationToken cancellationToken)
+    {
+        var names = new List<string>();
+        var first = prefix + "tasks";
+        await foreach (var table in service.QueryAsync(TableClient.CreateQueryFilter($"TableName ge {first} and TableName lt {first + "~"}"), cancellationToken: cancellationToken).ConfigureAwait(false))
+            names.Add(table.Name[prefix.Length..]);
+        return names;
+    }
+
+    private TableClient Table(string table) => service.GetTableClient(prefix + table);
+
+    private static bool IsTableMissing(RequestFailedException ex) => ex.Status == 404 && ex.ErrorCode == "TableNotFound";
+
+    private static TableEntity ToTable(RecordEntity row)
+    {
+        var entity = new TableEntity(row.PartitionKey, row.RowKey);
+        foreach (var (name, value) in row.Properties)
+        {
+            if (value is not null) entity[name] = value;
+        }
+
+        return entity;
+    }
+
+    private static RecordEntity FromTable(TableEntity entity)
+    {
+        var row = new RecordEntity(entity.PartitionKey, entity.RowKey) { ETag = entity.ETag.ToString(), Timestamp = entity.Timestamp };
+        foreach (var (name, value) in entity)
+        {
+            if (name is "PartitionKey" or "RowKey" or "Timestamp" or "odata.etag") continue;
+            row.Properties[name] = value is DateTime time ? new DateTimeOffset(DateTime.SpecifyKind(time, DateTimeKind.Utc)) : value;
+        }
+
+        return row;
+    }
+
+    private static TableServiceClient CreateServiceClient(AzureQueueOptions options)
+    {
+        var clientOptions = new TableClientOptions();
+        clientOptions.Retry.Mode = RetryMode.Exponential;
+        clientOptions.Retry.MaxRetries = 3;
+        clientOptions.Retry.Delay = TimeSpan.FromMilliseconds(200);
+        clientOptions.Retry.MaxDelay = TimeSpan.FromSeconds(2);
+        clientOptions.Retry.NetworkTimeout = TimeSpan.FromSeconds(30);
+        if (!string.IsNullOrWhiteSpace(options.ConnectionString))
+        {
+            try
+            {
+                return new TableServiceClient(options.ConnectionString, clientOptions);
+            }
+            catch (Exception ex) when (ex is FormatException or ArgumentException or InvalidOperationException)
+            {
+                throw new InvalidOperationException(
+                    "Task records are kept in Table storage, and AzureQueueOptions.ConnectionString names no table endpoint: " +
+                    "use the account's full connection string, or add TableEndpoint=... to it.");
+            }
+        }
+
+        var uri = options.TableServiceUri ?? TableUriOf(options.ServiceUri!);
+        return uri.Query.Contains("sig=", StringComparison.Ordinal)
+            ? new TableServiceClient(uri, new AzureSasCredential(uri.Query), clientOptions)
+            : new TableServiceClient(uri, options.Credential ?? new DefaultAzureCredential(), clientOptions);
+    }
+
+    /// <summary>https://account.queue.core.windows.net → https://account.table.core.windows.net.</summary>
+    private static Uri TableUriOf(Uri queueServiceUri)
+    {
+        var labels = queueServiceUri.Host.Split('.');
+        if (labels.Length < 2 || labels[1] != "queue")
+            throw new InvalidOperationException(
+                $"Task records are kept in Table storage, and the table endpoint of {queueServiceUri.GetLeftPart(UriPartial.Path)} cannot be guessed: set AzureQueueOptions.TableServiceUri.");
+        labels[1] = "table";
+        return new UriBuilder(queueServiceUri) { Host = string.Join(".", labels), Query = "" }.Uri;
+    }
+}
