@@ -138,6 +138,7 @@ public sealed class AzureRecordTests(AzuriteFixture azurite)
         await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
         await AzureHarness.WaitUntil(async () => (await h.Store.ListWorkersAsync()).Count(w => w.IsAlive) == 2 && (await h.Store.ListWorkersAsync()).Any(w => w.Running.Contains(id)), "both workers heartbeat, one with the task");
         Assert.All(await h.Store.ListWorkersAsync(), w => Assert.Equal([AzureRecordedTasks.Queue], w.Queues));
+        await h.WaitForStateAsync(id, TaskState.Running);
 
         time.Advance(TimeSpan.FromMinutes(5)); // as if both workers had been killed
         Assert.All(await h.Store.ListWorkersAsync(), w => Assert.False(w.IsAlive));

@@ -45,8 +45,12 @@ public static class TasksServiceCollectionExtensions
             "Tasks has no record store: records come with .UseInMemoryTransport() and .UseAzureQueues(...), or .UseTaskRecordStore(...)."));
         services.TryAddSingleton<ITaskQueueMonitor>(sp => sp.GetRequiredService<ITaskTransport>() as ITaskQueueMonitor
             ?? throw new InvalidOperationException($"The task transport {sp.GetRequiredService<ITaskTransport>().GetType().Name} cannot report queue depths (it does not implement ITaskQueueMonitor)."));
-        services.TryAddSingleton<ITaskDeadLetters>(sp => sp.GetRequiredService<ITaskTransport>() as ITaskDeadLetters
-            ?? throw new InvalidOperationException($"The task transport {sp.GetRequiredService<ITaskTransport>().GetType().Name} cannot list or requeue dead letters (it does not implement ITaskDeadLetters)."));
+        services.TryAddSingleton<ITaskDeadLetters>(sp =>
+        {
+            var deadLetters = sp.GetRequiredService<ITaskTransport>() as ITaskDeadLetters
+                ?? throw new InvalidOperationException($"The task transport {sp.GetRequiredService<ITaskTransport>().GetType().Name} cannot list or requeue dead letters (it does not implement ITaskDeadLetters).");
+            return sp.GetService<TaskRecordStore>() is { Options.Enabled: true } store ? new RecordedDeadLetters(deadLetters, store) : deadLetters;
+        });
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TaskClientHostedService>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, QueueDepthSampler>());
         return new TasksBuilder(services);
