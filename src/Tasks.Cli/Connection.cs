@@ -84,7 +84,16 @@ internal static class Connection
         return message.Replace("AzureQueueOptions.ConnectionString", "The connection string (--connection-string or " + ConnectionStringVariable + ")", StringComparison.Ordinal);
     }
 
-    private static AzureQueueTransport Connect(ParseResult parse)
+    /// <summary>Runs <paramref name="body"/> with the task records of the account (its table service), as <see cref="RunAsync"/> does.</summary>
+    public static Task<int> RunRecordsAsync(ParseResult parse, Func<AzureTableTaskRecordStore, Output, Task<int>> body)
+        => RunAsync(parse, (_, output) => body(Records(parse), output));
+
+    /// <summary>The task records of the account the options name.</summary>
+    public static AzureTableTaskRecordStore Records(ParseResult parse) => new(AccountOptions(parse));
+
+    private static AzureQueueTransport Connect(ParseResult parse) => new(AccountOptions(parse));
+
+    private static AzureQueueOptions AccountOptions(ParseResult parse)
     {
         var connectionString = parse.GetValue(ConnectionString) ?? Environment.GetEnvironmentVariable(ConnectionStringVariable);
         Uri? serviceUri = null;
@@ -92,12 +101,12 @@ internal static class Connection
             throw new InvalidOperationException("--service-uri must be an absolute URI, such as https://<account>.queue.core.windows.net.");
         if (string.IsNullOrWhiteSpace(connectionString) && serviceUri is null)
             throw new InvalidOperationException($"Say where the queues are: --connection-string \"...\", --service-uri https://<account>.queue.core.windows.net, or the {ConnectionStringVariable} environment variable.");
-        return new AzureQueueTransport(new AzureQueueOptions
+        return new AzureQueueOptions
         {
             ConnectionString = string.IsNullOrWhiteSpace(connectionString) ? null : connectionString,
             ServiceUri = string.IsNullOrWhiteSpace(connectionString) ? serviceUri : null,
             QueuePrefix = QueuePrefix(parse),
-        });
+        };
     }
 }
 
@@ -112,6 +121,9 @@ internal static class ExitCodes
     /// <summary>The command line or the configuration is wrong.</summary>
     public const int Usage = 2;
 
-    /// <summary>What was asked for does not exist (a queue, a dead letter).</summary>
+    /// <summary>What was asked for does not exist (a queue, a dead letter, a task).</summary>
     public const int NotFound = 3;
+
+    /// <summary>The task had already finished: a cancel changed nothing.</summary>
+    public const int AlreadyFinished = 4;
 }

@@ -8,6 +8,9 @@ namespace Tasks.Cli;
 /// <summary>Tables for people, JSON for scripts (<c>--json</c>).</summary>
 internal sealed class Output(bool json)
 {
+    /// <summary>True with <c>--json</c>.</summary>
+    public bool IsJson => json;
+
     // Every field, null or not, so a script finds the same keys in every object; text as it is, not \u-escaped.
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
     {
@@ -35,6 +38,9 @@ internal sealed class Output(bool json)
         Console.WriteLine(Line(headers, widths));
         foreach (var row in table) Console.WriteLine(Line(row, widths));
     }
+
+    /// <summary>A sentence for people, <paramref name="value"/> as JSON for scripts.</summary>
+    public void Sentence<T>(T value, string sentence) => Console.WriteLine(json ? JsonSerializer.Serialize(value, JsonOptions) : sentence);
 
     /// <summary>A sentence and the ids, one per line, for people; <c>{"verb": [ids]}</c> for scripts.</summary>
     public void Ids(string verb, string[] ids, string sentence)

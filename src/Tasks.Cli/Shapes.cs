@@ -23,7 +23,7 @@ internal static class Shapes
     public static string TaskLabel(TaskEnvelopeSummary envelope)
         => envelope.TaskName ?? "(unreadable)";
 
-    private static JsonElement? Arguments(string? json)
+    public static JsonElement? Arguments(string? json)
     {
         if (json is null) return null;
         using var document = JsonDocument.Parse(json);

@@ -77,6 +77,52 @@ public sealed class CliTests(AzuriteFixture azurite)
         Assert.Equal((0, $"No dead letters in '{AzureTasks.Queue}'."), await RunAsync(azurite.ConnectionString, "dead", "list", AzureTasks.Queue, "--prefix", h.Prefix));
     }
 
+    [Fact]
+    public async Task An_operator_shows_lists_and_cancels_tasks_by_id_and_sees_the_workers()
+    {
+        await using var h = new RecordedHarness(azurite);
+        var name = AzureRecordedTasks.RunAsync.Definition.Name;
+        var dead = await AzureRecordedTasks.RunAsync.Enqueue(h.Client, Scripts.Add((_, _) => throw new PermanentTaskException("customer <42> not found")), new Payload("p", [1], null));
+        var later = await AzureRecordedTasks.RunAsync.Enqueue(h.Client, Scripts.Add((_, _) => Task.CompletedTask), new Payload("later", [], null), new TaskEnqueueOptions { Delay = TimeSpan.FromHours(1) });
+        await h.StartWorkerAsync();
+        await h.WaitForStateAsync(dead, TaskState.DeadLettered);
+        await AzureHarness.WaitUntil(async () => (await h.Store.ListWorkersAsync()).Count == 1, "the worker's heartbeat");
+        string[] At(params string[] arguments) => [.. arguments, "--prefix", h.Prefix];
+
+        var (code, output) = await RunAsync(azurite.ConnectionString, At("show", dead));
+        Assert.Equal(0, code);
+        Assert.Matches(@"state\s+DeadLettered", output);
+        Assert.Matches(@"reason\s+Task '.*' failed permanently on attempt 1: customer <42> not found", output);
+        Assert.Matches($@"ATTEMPT .*\n1\s+\S+ \S+\s+\d+\.\d+ s\s+DeadLettered\s+\S+/{Environment.ProcessId}\s+Tasks.PermanentTaskException: customer <42> not found", output);
+        (code, output) = await RunAsync(azurite.ConnectionString, At("show", dead, "--json"));
+        var json = JsonDocument.Parse(output).RootElement;
+        Assert.Equal(("DeadLettered", "later"), (json.GetProperty("state").GetString(), JsonDocument.Parse((await RunAsync(azurite.ConnectionString, At("show", later, "--json"))).Output).RootElement.GetProperty("arguments").GetProperty("payload")[0].GetString()));
+        Assert.Equal("customer <42> not found", json.GetProperty("history")[0].GetProperty("exception").GetProperty("message").GetString());
+        Assert.Equal((3, $"error: there is no record of task 'nope' (never enqueued with records on, or expired; check --prefix)."), await RunAsync(azurite.ConnectionString, At("show", "nope")));
+
+        (code, output) = await RunAsync(azurite.ConnectionString, At("list", "--state", "failed", "--task", name, "--since", "1h"));
+        Assert.Equal(0, code);
+        Assert.Matches($@"ID\s+TASK\s+STATE\s+ATTEMPTS\s+DUE\s+FINISHED\n{dead}\s+{name}\s+DeadLettered\s+1/2", output);
+        var first = JsonDocument.Parse((await RunAsync(azurite.ConnectionString, At("list", "--json", "-n", "1"))).Output).RootElement;
+        Assert.Equal(later, first.GetProperty("records")[0].GetProperty("id").GetString()); // due in an hour: the newest
+        var second = JsonDocument.Parse((await RunAsync(azurite.ConnectionString, At("list", "--json", "-n", "1", "--continue", first.GetProperty("continuationToken").GetString()!))).Output).RootElement;
+        Assert.Equal(dead, second.GetProperty("records")[0].GetProperty("id").GetString());
+        Assert.Equal((2, "error: --state must be one of scheduled, enqueued, running, retrying, succeeded, failed, cancelled; not 'lost'."), await RunAsync(azurite.ConnectionString, At("list", "--state", "lost")));
+
+        Assert.Equal((0, $"Task {later} is cancelled: it will not run."), await RunAsync(azurite.ConnectionString, At("cancel", later)));
+        Assert.Equal(TaskState.Cancelled, (await h.Store.GetAsync(later))!.State);
+        Assert.Equal((4, $"Task {dead} has already finished (DeadLettered); nothing was changed."), await RunAsync(azurite.ConnectionString, At("cancel", dead)));
+        Assert.Equal(3, (await RunAsync(azurite.ConnectionString, At("cancel", TaskHeaders.NewMessageId()))).Code);
+
+        (code, output) = await RunAsync(azurite.ConnectionString, At("workers"));
+        Assert.Equal(0, code);
+        Assert.Matches($@"MACHINE\s+PROCESS\s+ALIVE\s+LAST SEEN\s+QUEUES\s+RUNNING\n\S+\s+{Environment.ProcessId}\s+yes\s+\S+ \S+\s+{AzureRecordedTasks.Queue}", output);
+
+        // A requeue from the CLI tells the records: the task reads Enqueued until it runs again.
+        Assert.Equal(0, (await RunAsync(azurite.ConnectionString, At("dead", "requeue", AzureRecordedTasks.Queue, "--id", dead))).Code);
+        Assert.NotEqual(TaskState.DeadLettered, (await h.Store.GetAsync(dead))!.State);
+    }
+
     private static async Task<(int Code, string Output)> RunAsync(string? connectionString, params string[] arguments)
     {
         var environment = new Dictionary<string, string> { ["TASKS_AZURE_CONNECTION_STRING"] = connectionString ?? "" };

@@ -180,6 +180,10 @@ public abstract partial class TaskRecordStore
         {
             if (TaskHeaders.DueOf(id) is not { } due) continue;
             var write = new RecordWrite(id) { State = TaskState.Enqueued, StateAt = now };
+            var (liveTable, failedTable) = (RecordFormat.LiveTable(due), RecordFormat.FailedTable(due));
+            var row = RecordFormat.ToEntity(write, due);
+            var failed = await ReadRowAsync(failedTable, row.PartitionKey, row.RowKey, cancellationToken).ConfigureAwait(false);
+            if (failed is null && await ReadRowAsync(liveTable, row.PartitionKey, row.RowKey, cancellationToken).ConfigureAwait(false) is null) continue; // never recorded
             if (RecordFormat.Expired(due, Options.SucceededRetention, now))
             {
                 await WriteOrThrowAsync(write, cancellationToken).ConfigureAwait(false); // its live table is gone: it stays in the failed-record table
@@ -187,9 +191,6 @@ public abstract partial class TaskRecordStore
             }
 
             // Back to the live table, whole, so it lives and expires as a task that has not failed.
-            var (liveTable, failedTable) = (RecordFormat.LiveTable(due), RecordFormat.FailedTable(due));
-            var row = RecordFormat.ToEntity(write, due);
-            var failed = await ReadRowAsync(failedTable, row.PartitionKey, row.RowKey, cancellationToken).ConfigureAwait(false);
             var moved = new RecordEntity(row.PartitionKey, row.RowKey);
             foreach (var (name, value) in (failed?.Properties ?? []).Concat(row.Properties)) moved.Properties[name] = value;
             await WithTableAsync(liveTable, async () => { await MergeAsync(liveTable, [moved], cancellationToken).ConfigureAwait(false); return true; }).ConfigureAwait(false);
