@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 
 namespace Tasks.Azure.Tests;
@@ -54,7 +55,29 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
 
             // A plain record argument (no attribute) crossed the processes by its generated formatter, default member included.
             for (var i = 0; i < 5; i++) Assert.Contains($"Order {orders[i]} shipped with {i + 1} item(s) by post", worker.Output);
-            Assert.Contains("Task worker started: 3 task(s) on queue(s) emails, orders via Azure Storage Queues at http://127.0.0.1:", worker.Output);
+            Assert.Contains("Task worker started: 5 task(s) on queue(s) emails, orders via Azure Storage Queues at http://127.0.0.1:", worker.Output);
+
+            // Every task has a record in Azurite's table service: GET /tasks/{id} returns it.
+            var welcome = await RecordAsync(http, ids[0], r => r.GetProperty("state").GetString() == "Succeeded", "the welcome task's record says it succeeded");
+            Assert.Equal("Shop.Tasks.EmailTasks.SendWelcome", welcome.GetProperty("taskName").GetString());
+            Assert.Equal("user0@example.com", JsonDocument.Parse(welcome.GetProperty("argumentsJson").GetString()!).RootElement.GetProperty("email").GetString());
+            Assert.Equal("Completed", welcome.GetProperty("history")[0].GetProperty("outcome").GetString());
+            Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/tasks/nope")).StatusCode);
+
+            // A unique task: a double click sends one invoice, and both clicks get its id.
+            var invoiced = Guid.NewGuid();
+            var clicks = await Task.WhenAll(PostAsync(http, $"/orders/{invoiced}/invoice"), PostAsync(http, $"/orders/{invoiced}/invoice"));
+            Assert.Equal(clicks[0], clicks[1]);
+            await worker.WaitForOutputAsync(o => o.Contains($"Invoice for order {invoiced} sent (message {clicks[0]})"), RunTimeout, "the invoice to be sent");
+
+            // A long task reports its progress while it runs; cancelled by id, its token fires and it ends Cancelled.
+            var import = await PostAsync(http, "/stock/import?rows=30");
+            var running = await RecordAsync(http, import, r => r.GetProperty("state").GetString() == "Running" && r.TryGetProperty("progress", out var p) && p.ValueKind == JsonValueKind.Object && p.GetProperty("fraction").GetDouble() > 0, "the import to report progress");
+            Assert.StartsWith("row ", running.GetProperty("progress").GetProperty("note").GetString());
+            using (var cancel = await http.PostAsync($"/tasks/{import}/cancel", null)) Assert.Contains("\"Requested\"", await cancel.Content.ReadAsStringAsync());
+            var cancelled = await RecordAsync(http, import, r => r.GetProperty("state").GetString() == "Cancelled", "the import to end cancelled");
+            Assert.True(cancelled.GetProperty("progress").GetProperty("fraction").GetDouble() < 1);
+            Assert.DoesNotContain("Stock import of 30 rows done", worker.Output);
 
             // The recurring task runs on its schedule, kept in Azurite's blob service.
             await worker.WaitForOutputAsync(o => o.Contains("Stock report written (message "), RunTimeout, "the recurring task to run");
@@ -254,6 +277,20 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
     {
         var directory = Path.Combine(app, project);
         return ChildProcess.Start("dotnet", [Path.Combine(directory, "bin", "Release", "net10.0", project + ".dll"), .. arguments], directory, environment);
+    }
+
+    /// <summary>GET /tasks/{id} until the record meets <paramref name="condition"/>.</summary>
+    private static async Task<JsonElement> RecordAsync(HttpClient http, string id, Func<JsonElement, bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + RunTimeout;
+        while (true)
+        {
+            using var response = await http.GetAsync($"/tasks/{id}");
+            var body = await response.Content.ReadAsStringAsync();
+            if (response.IsSuccessStatusCode && condition(JsonDocument.Parse(body).RootElement)) return JsonDocument.Parse(body).RootElement;
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out waiting for {what}: GET /tasks/{id} answers {(int)response.StatusCode} {body}");
+            await Task.Delay(100);
+        }
     }
 
     private static async Task<string> PostAsync(HttpClient http, string path)

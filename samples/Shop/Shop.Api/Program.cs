@@ -42,4 +42,22 @@ app.MapPost("/welcome", async (string email) =>
 app.MapPost("/orders/{orderId:guid}/ship", async (Guid orderId, int items, ITaskClient tasks) =>
     Results.Accepted(value: new { messageId = await OrderTasks.ShipAsync.Enqueue(tasks, new Shipment(orderId, items)) }));
 
+// Unique per order for ten minutes: a second click returns the first click's id, and one invoice is sent.
+app.MapPost("/orders/{orderId:guid}/invoice", async (Guid orderId) =>
+    Results.Accepted(value: new { messageId = await InvoiceTasks.SendInvoiceAsync.Enqueue(orderId) }));
+
+// A long task that reports its progress: watch it with GET /tasks/{id}, stop it with POST /tasks/{id}/cancel.
+app.MapPost("/stock/import", async (int rows) =>
+    Results.Accepted(value: new { messageId = await StockTasks.ImportStockAsync.Enqueue(rows) }));
+
+// What happened to a task: its state, arguments, attempts (with their exceptions), worker and progress.
+app.MapGet("/tasks/{id}", async (string id, ITaskRecords records) =>
+    await records.GetAsync(id) is { } record ? Results.Ok(record) : Results.NotFound(new { error = $"No task {id}." }));
+
+app.MapPost("/tasks/{id}/cancel", async (string id, ITaskRecords records) =>
+{
+    var result = await records.CancelAsync(id);
+    return result.Outcome == TaskCancelOutcome.NotFound ? Results.NotFound(new { error = result.Describe(id) }) : Results.Ok(new { outcome = result.Outcome.ToString(), message = result.Describe(id) });
+});
+
 app.Run();

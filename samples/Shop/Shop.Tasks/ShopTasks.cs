@@ -18,6 +18,20 @@ public static partial class EmailTasks
     }
 }
 
+/// <summary>Invoices: unique per order, so a double-clicked button sends one.</summary>
+public static partial class InvoiceTasks
+{
+    /// <summary>Mails the invoice of an order. While one is enqueued or running (for up to ten minutes), enqueueing it again returns its id and sends nothing.</summary>
+    /// <param name="cancellationToken">Fires when the worker stops, the task times out, or it is cancelled by id.</param>
+    /// <param name="orderId">The order.</param>
+    [AsyncTask(Queue = "emails", UniqueFor = "00:10:00")]
+    public static async Task SendInvoice(CancellationToken cancellationToken, Guid orderId)
+    {
+        await Task.Delay(20, cancellationToken); // the mail server
+        Console.WriteLine($"Invoice for order {orderId} sent (message {TaskContext.Current!.MessageId})");
+    }
+}
+
 /// <summary>An order to ship. New members go at the end, with a default value, so queued messages still read.</summary>
 /// <param name="OrderId">The order.</param>
 /// <param name="Items">How many items it has.</param>
@@ -53,5 +67,22 @@ public sealed partial class StockTasks(ILogger<StockTasks> logger)
     {
         logger.LogInformation("Stock report written (message {MessageId})", TaskContext.Current!.MessageId);
         return Task.CompletedTask;
+    }
+
+    /// <summary>Imports a stock file, row by row: a long task that reports its progress (GET /tasks/{id} shows it) and stops when cancelled.</summary>
+    /// <param name="cancellationToken">Fires when the worker stops, the task times out, or it is cancelled by id (POST /tasks/{id}/cancel).</param>
+    /// <param name="rows">How many rows the file has.</param>
+    [AsyncTask(Queue = "orders", Timeout = "01:00:00")]
+    public async Task ImportStock(CancellationToken cancellationToken, int rows)
+    {
+        var context = TaskContext.Current!;
+        for (var row = 1; row <= rows; row++)
+        {
+            await Task.Delay(100, cancellationToken); // one row
+            // Costs nothing here: the worker writes the latest value about once a second.
+            await context.ReportProgressAsync((double)row / rows, $"row {row} of {rows}");
+        }
+
+        logger.LogInformation("Stock import of {Rows} rows done (message {MessageId})", rows, context.MessageId);
     }
 }

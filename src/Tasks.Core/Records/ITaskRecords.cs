@@ -56,6 +56,7 @@ public sealed record TaskCancelResult(TaskCancelOutcome Outcome, TaskState? Stat
 }
 
 /// <summary>What a cancel did.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<TaskCancelOutcome>))] // by name in JSON: an API that returns a record reads "Succeeded", not 4
 public enum TaskCancelOutcome
 {
     /// <summary>The task had not started: it is cancelled and will not run.</summary>

@@ -5,6 +5,7 @@ using System.Linq;
 namespace Tasks;
 
 /// <summary>Where a task is in its life, as its record tells it (see docs/records.md for the transitions).</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<TaskState>))] // by name in JSON: an API that returns a record reads "Succeeded", not 4
 public enum TaskState
 {
     /// <summary>Enqueued with a delay that has not passed yet.</summary>

@@ -3,6 +3,7 @@ using System;
 namespace Tasks;
 
 /// <summary>What became of one delivery of a message.</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<TaskOutcome>))] // by name in JSON: an API that returns a record reads "Succeeded", not 4
 public enum TaskOutcome
 {
     /// <summary>The method returned; the message was deleted.</summary>
