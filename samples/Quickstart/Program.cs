@@ -8,11 +8,13 @@ using Tasks.Transports;
 // the same tasks go through Azure Storage Queues, or a local Azurite ("UseDevelopmentStorage=true").
 var connectionString = args.SkipWhile(a => a != "--azure").Skip(1).FirstOrDefault()
     ?? Environment.GetEnvironmentVariable("TASKS_AZURE_CONNECTION_STRING");
-ITaskTransport transport = string.IsNullOrWhiteSpace(connectionString)
-    ? new InMemoryTransport()
-    : new AzureQueueTransport(new AzureQueueOptions { ConnectionString = connectionString, QueuePrefix = "quickstart-" });
-Console.WriteLine($"Transport: {(transport is InMemoryTransport ? "in memory" : "Azure Storage Queues")}");
-TaskClient.Ambient = new TaskClient(transport);
+// Every task also leaves a record (state, arguments, attempts, exceptions): in memory, or in the
+// account's Table storage beside the queues.
+var account = new AzureQueueOptions { ConnectionString = connectionString, QueuePrefix = "quickstart-" };
+ITaskTransport transport = string.IsNullOrWhiteSpace(connectionString) ? new InMemoryTransport() : new AzureQueueTransport(account);
+TaskRecordStore records = string.IsNullOrWhiteSpace(connectionString) ? new InMemoryTaskRecordStore() : new AzureTableTaskRecordStore(account);
+Console.WriteLine($"Transport: {(transport is InMemoryTransport ? "in memory" : "Azure Storage Queues")}; records: {records.Describe()}");
+TaskClient.Ambient = new TaskClient(transport, records: records);
 
 var options = new TaskWorkerOptions
 {
@@ -20,7 +22,7 @@ var options = new TaskWorkerOptions
     MaxPollingInterval = TimeSpan.FromMilliseconds(200),
     Retry = { BaseDelay = TimeSpan.FromMilliseconds(250), Jitter = 0 },
 };
-await using var worker = new TaskWorker(transport, options);
+await using var worker = new TaskWorker(transport, options, records: records);
 
 var finished = 0;
 var allDone = new TaskCompletionSource();
@@ -40,9 +42,13 @@ worker.TaskRan += result =>
 await worker.StartAsync();
 Console.WriteLine($"Worker listening on: {string.Join(", ", worker.Queues)}");
 
-await DemoTasks.GreetAsync.Enqueue("Ada", times: 3);
-await DemoTasks.BuildReportAsync.Enqueue(new Report("Q3", [120, 80, 42]));
-await DemoTasks.ChargeAsync.Enqueue(Guid.NewGuid(), 19.99m);
+var greeting = await DemoTasks.GreetAsync.Enqueue("Ada", times: 3);
+var report = await DemoTasks.BuildReportAsync.Enqueue(new Report("Q3", [120, 80, 42]));
+var charge = await DemoTasks.ChargeAsync.Enqueue(Guid.NewGuid(), 19.99m);
+
+// A task enqueued by mistake, cancelled by its id before it runs: it never runs.
+var mistake = await DemoTasks.GreetAsync.Enqueue("nobody", times: 1, new TaskEnqueueOptions { Delay = TimeSpan.FromSeconds(1) });
+Console.WriteLine($"Cancel {mistake}: {(await TaskClient.Ambient.CancelAsync(mistake)).Describe(mistake)}");
 
 // Many tasks at once: one message carries them all, and each still runs, retries and dead-letters on its own.
 var batch = new TaskBatch();
@@ -52,6 +58,17 @@ Console.WriteLine($"Enqueued 3 tasks, and a batch of {batch.Count} in one messag
 
 var outcome = await Task.WhenAny(allDone.Task, Task.Delay(TimeSpan.FromSeconds(30)));
 await worker.StopAsync();
+
+// What happened, as the records tell it (the CLI's `tasks show <id>` prints the same on Azure).
+Console.WriteLine();
+Console.WriteLine("Records:");
+foreach (var id in new[] { greeting, report, charge, mistake })
+{
+    var record = await records.GetAsync(id);
+    Console.WriteLine($"  {id} {record?.TaskName}: {record?.State} after {record?.Attempts} attempt(s), arguments {record?.ArgumentsJson}");
+    foreach (var attempt in record?.History ?? [])
+        Console.WriteLine($"    attempt {attempt.Attempt}: {attempt.Outcome} in {attempt.Duration?.TotalMilliseconds:0} ms{(attempt.Exception is { } x ? $" ({x.Type}: {x.Message})" : "")}");
+}
 
 Console.WriteLine();
 switch (transport)
