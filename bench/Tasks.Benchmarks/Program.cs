@@ -10,6 +10,7 @@ var suites = new Dictionary<string, Func<Task>>(StringComparer.OrdinalIgnoreCase
     ["generator"] = () => { GeneratorSuite.Run(); return Task.CompletedTask; },
     ["signing"] = () => { SigningSuite.Run(); return Task.CompletedTask; },
     ["aot"] = AotSuite.RunAsync,
+    ["records"] = () => RecordsSuite.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 5_000),
 };
 
 var chosen = args.Length == 0 ? null : args[0];

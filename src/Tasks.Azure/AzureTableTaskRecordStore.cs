@@ -42,6 +42,23 @@ public sealed class AzureTableTaskRecordStore : TaskRecordStore
     /// <inheritdoc />
     public override string Describe() => $"Azure Table storage at {Endpoint}" + (prefix.Length == 0 ? "" : $" (table prefix '{prefix}')");
 
+    /// <inheritdoc />
+    public override async ValueTask CheckAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await ListTablesAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && AzureFaults.Classify(ex) is { } fault)
+        {
+            throw new TaskTransportException(
+                $"Azure Table service at {Endpoint} (task records): {fault.Problem}" + (fault.Fix is null ? "" : " " + fault.Fix.Replace("'Storage Queue Data Contributor'", "'Storage Table Data Contributor'", StringComparison.Ordinal)) +
+                (fault.IsTransient ? "" : " Or turn records off: UseTaskRecords(o => o.Enabled = false)."),
+                fault.IsTransient,
+                ex);
+        }
+    }
+
     /// <summary>The table prefix of a queue prefix: its letters and digits (table names allow nothing else), starting with a letter.</summary>
     internal static string TablePrefix(string? queuePrefix)
     {

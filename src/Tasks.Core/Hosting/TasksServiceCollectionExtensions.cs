@@ -149,7 +149,8 @@ internal sealed class TaskClientHostedService(IServiceProvider services) : IHost
             "Tasks has no transport: choose one after AddAsyncTasks() or AddAsyncTaskWorker(), e.g. .UseInMemoryTransport() " +
             "or .UseAzureQueues(...) (package Tasks.Azure).");
         TaskClient.Ambient = services.GetRequiredService<ITaskClient>();
-        RecordWriterHolder.CheckUniqueTasks(services.GetService<RecordWriterHolder>()?.Writer, HostQueues(services));
+        var writer = services.GetService<RecordWriterHolder>()?.Writer;
+        RecordWriterHolder.CheckUniqueTasks(writer, HostQueues(services));
 
         // A worker checks its own queues when it starts.
         if (services.GetService<IServiceProviderIsService>()?.IsService(typeof(TaskWorker)) == true) return;
@@ -158,6 +159,7 @@ internal sealed class TaskClientHostedService(IServiceProvider services) : IHost
         try
         {
             await transport.CheckAsync(queues, cancellationToken).ConfigureAwait(false);
+            if (writer is not null) await writer.Store.CheckAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (TaskTransportException ex) when (ex.IsTransient)
         {
@@ -166,7 +168,7 @@ internal sealed class TaskClientHostedService(IServiceProvider services) : IHost
         }
 
         TaskClientLog.Started(logger, transport.Describe(), TaskRegistry.Default.Definitions.Count, string.Join(", ", queues),
-            EnvelopeSigner.Describe(services.GetRequiredService<IOptions<TaskWorkerOptions>>().Value.Signing, checks: false));
+            EnvelopeSigner.Describe(services.GetRequiredService<IOptions<TaskWorkerOptions>>().Value.Signing, checks: false), writer?.Store.Describe() ?? "off");
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -216,8 +218,8 @@ internal sealed class RecordWriterHolder(TaskRecordWriter? writer) : IAsyncDispo
 
 internal static partial class TaskClientLog
 {
-    [LoggerMessage(1, LogLevel.Information, "Task client ready (enqueue only, no worker in this process): {Transport}; {TaskCount} task(s) known, on queue(s) {Queues}; signing: {Signing}")]
-    public static partial void Started(ILogger logger, string transport, int taskCount, string queues, string signing);
+    [LoggerMessage(1, LogLevel.Information, "Task client ready (enqueue only, no worker in this process): {Transport}; {TaskCount} task(s) known, on queue(s) {Queues}; signing: {Signing}; records: {Records}")]
+    public static partial void Started(ILogger logger, string transport, int taskCount, string queues, string signing, string records);
 
     [LoggerMessage(2, LogLevel.Warning, "The queue service is not reachable yet ({Transport}); enqueues fail with TaskEnqueueException until it is")]
     public static partial void TransportNotReady(ILogger logger, Exception exception, string transport);

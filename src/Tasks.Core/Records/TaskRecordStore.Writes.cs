@@ -234,22 +234,18 @@ public abstract partial class TaskRecordStore
             throw new InvalidOperationException($"The record of task {write.Id} could not be written: {LastWriteError?.Message}", LastWriteError);
     }
 
-    /// <summary>The ids whose cancel was asked for at or after <paramref name="since"/> (by the store's clock), with the latest such time seen.</summary>
-    internal async ValueTask<(IReadOnlyList<string> Ids, DateTimeOffset? Latest)> ReadCancelRequestsAsync(DateTimeOffset since, CancellationToken cancellationToken)
+    /// <summary>The ids whose cancel was asked for at or after <paramref name="since"/> (by the store's clock): one query per day since then.</summary>
+    internal async ValueTask<IReadOnlyList<string>> ReadCancelRequestsAsync(DateTimeOffset since, CancellationToken cancellationToken)
     {
         var now = Time.GetUtcNow();
         var ids = new List<string>();
-        DateTimeOffset? latest = null;
         for (var day = new DateTimeOffset(since.UtcDateTime.Date, TimeSpan.Zero); day <= now; day = day.AddDays(1))
         {
             foreach (var row in await QueryOrEmptyAsync(RecordFormat.FailedTable(day), new RecordQuery(RecordFormat.CancelPartition, TimestampFrom: since), cancellationToken).ConfigureAwait(false))
-            {
                 ids.Add(row.RowKey);
-                if (row.Timestamp is { } stamp && (latest is null || stamp > latest)) latest = stamp;
-            }
         }
 
-        return (ids, latest);
+        return ids;
     }
 
     // ---- Unique tasks.

@@ -36,6 +36,13 @@ public abstract partial class TaskRecordStore : ITaskRecords
     /// <summary>What the start log says of this store: its kind and endpoint, never a secret.</summary>
     public virtual string Describe() => GetType().Name;
 
+    /// <summary>
+    /// Checks at start that the store can be used. Throws <see cref="TaskTransportException"/>; one that
+    /// is not <see cref="TaskTransportException.IsTransient"/> (credentials refused) stops the host,
+    /// since records would never be written; a store that does not answer only warns.
+    /// </summary>
+    public virtual ValueTask CheckAsync(CancellationToken cancellationToken = default) => default;
+
     /// <inheritdoc />
     public async ValueTask<TaskRecord?> GetAsync(string id, CancellationToken cancellationToken = default)
     {

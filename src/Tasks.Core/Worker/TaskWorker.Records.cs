@@ -14,13 +14,13 @@ namespace Tasks;
 public sealed partial class TaskWorker
 {
     private static readonly TimeSpan CancelLookBack = TimeSpan.FromDays(7); // the longest a message waits in an Azure queue
-    private static readonly TimeSpan CancelOverlap = TimeSpan.FromSeconds(10); // rows written just before a poll may carry an earlier timestamp
+    private static readonly TimeSpan CancelOverlap = TimeSpan.FromMinutes(2); // each poll reads again the requests of the last two minutes: clocks may differ that much
     private static readonly TimeSpan ExpiryInterval = TimeSpan.FromHours(1);
 
     private readonly TaskRecordWriter? records;
     private readonly TaskWorkerIdentity identity = TaskWorkerIdentity.ForThisProcess();
     private readonly ConcurrentDictionary<string, RunCancellation> runsById = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, byte> cancelRequested = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, DateTimeOffset> cancelRequested = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource stopRecords = new();
     private Task recording = Task.CompletedTask;
     private DateTimeOffset startedAt;
@@ -33,6 +33,20 @@ public sealed partial class TaskWorker
     public TaskRecordStore? Records => records?.Store;
 
     private bool CancelsById => records is { Options.Cancellation: true };
+
+    /// <summary>A record store that refuses the credentials fails the start; one that does not answer yet only warns (records wait for it).</summary>
+    private async Task CheckRecordsAsync(CancellationToken cancellationToken)
+    {
+        if (records is null) return;
+        try
+        {
+            await records.Store.CheckAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (TaskTransportException ex) when (ex.IsTransient)
+        {
+            Log.RecordsFailed(logger, ex, records.Store.Describe());
+        }
+    }
 
     private void StartRecords()
     {
@@ -103,13 +117,18 @@ public sealed partial class TaskWorker
         }
     }
 
-    /// <summary>Reads the cancel requests since the last poll and fires the token of each such task this worker runs. Returns the next poll's start.</summary>
+    /// <summary>
+    /// Reads the cancel requests since the last poll and fires the token of each such task this
+    /// worker runs. Returns the next poll's start: a little before this one, so a request the
+    /// store stamped by a clock behind ours is not missed (those read twice are known already).
+    /// </summary>
     private async Task<DateTimeOffset> PollCancelsAsync(DateTimeOffset since, CancellationToken cancellationToken)
     {
-        var (ids, latest) = await records!.Store.ReadCancelRequestsAsync(since, cancellationToken).ConfigureAwait(false);
+        var polled = time.GetUtcNow();
+        var ids = await records!.Store.ReadCancelRequestsAsync(since, cancellationToken).ConfigureAwait(false);
         foreach (var id in ids)
         {
-            if (!cancelRequested.TryAdd(id, 0)) continue;
+            if (!cancelRequested.TryAdd(id, polled)) continue;
             if (runsById.TryGetValue(id, out var run))
             {
                 Log.CancelRequested(logger, id);
@@ -117,7 +136,13 @@ public sealed partial class TaskWorker
             }
         }
 
-        return latest is { } stamp && stamp - CancelOverlap > since ? stamp - CancelOverlap : since;
+        // No message waits longer than a week in a queue: older requests can be forgotten.
+        foreach (var (id, seen) in cancelRequested)
+        {
+            if (seen < polled - CancelLookBack) cancelRequested.TryRemove(id, out _);
+        }
+
+        return polled - CancelOverlap > since ? polled - CancelOverlap : since;
     }
 
     /// <summary>

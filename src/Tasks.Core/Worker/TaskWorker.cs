@@ -122,10 +122,12 @@ public sealed partial class TaskWorker : IAsyncDisposable
             Log.TransportNotReady(logger, ex, transport.Describe());
         }
 
+        await CheckRecordsAsync(cancellationToken).ConfigureAwait(false);
+
         var tasks = registry.Definitions.Count(d => queueSlots.ContainsKey(d.Queue));
         Log.Started(logger, tasks, string.Join(", ", queueSlots.Keys), transport.Describe(), options.MaxConcurrency,
             options.MaxConcurrencyPerQueue?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none", options.LeaseDuration, options.DrainTimeout, options.StopGrace,
-            EnvelopeSigner.Describe(options.Signing, checks: true));
+            EnvelopeSigner.Describe(options.Signing, checks: true), records?.Store.Describe() ?? "off");
         receiving = Task.WhenAll(queueSlots.Select(q => Task.Run(() => ReceiveLoopAsync(q.Key, q.Value), CancellationToken.None)));
         loopsStarted = true;
         StartRecords();
