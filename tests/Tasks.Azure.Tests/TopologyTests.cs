@@ -255,7 +255,8 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
             """;
         const string library = "<ProjectReference Include=\"../Shop.Tasks/Shop.Tasks.csproj\" />";
         WriteProject(app, samples, "Shop.Tasks", PackedFeed.Project("Microsoft.NET.Sdk", documented: true, tasks));
-        WriteProject(app, samples, "Shop.Api", PackedFeed.Project("Microsoft.NET.Sdk.Web", documented: false, azure, telemetry, library));
+        var dashboard = $"<PackageReference Include=\"Tasks.Dashboard\" Version=\"{packages.Version}\" />";
+        WriteProject(app, samples, "Shop.Api", PackedFeed.Project("Microsoft.NET.Sdk.Web", documented: false, azure, dashboard, telemetry, library));
         WriteProject(app, samples, "Shop.Worker", PackedFeed.Project("Microsoft.NET.Sdk.Worker", documented: false,
             "<PackageReference Include=\"Microsoft.Extensions.Hosting\" Version=\"10.0.0\" />", azure, telemetry, library));
         return app;
@@ -359,7 +360,7 @@ public sealed class PackedFeed : IAsyncLifetime
         CopyTree(Path.Combine(root, "src"), Path.Combine(clone, "src"));
         foreach (var file in new[] { "Directory.Build.props", "Directory.Packages.props", "global.json", "README.md" })
             File.Copy(Path.Combine(root, file), Path.Combine(clone, file));
-        foreach (var project in new[] { "Tasks.Core", "Tasks.Azure", "Tasks.OpenTelemetry" })
+        foreach (var project in new[] { "Tasks.Core", "Tasks.Azure", "Tasks.OpenTelemetry", "Tasks.Dashboard" })
             await ChildProcess.RunAsync("dotnet", ["pack", Path.Combine(clone, "src", project), "-c", "Release", "-o", Feed, $"-p:Version={Version}"], clone, BuildTimeout);
     }
 

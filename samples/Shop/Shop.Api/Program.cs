@@ -3,6 +3,7 @@ using OpenTelemetry.Trace;
 using Shop.Tasks;
 using Tasks;
 using Tasks.Azure;
+using Tasks.Dashboard;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -16,6 +17,10 @@ if (builder.Configuration.GetValue<bool>("Telemetry:Console"))
     builder.Services.AddOpenTelemetry()
         .WithTracing(tracing => tracing.AddSource("Microsoft.AspNetCore").AddTasksInstrumentation().AddConsoleExporter());
 }
+
+// The dashboard: queues, tasks, dead letters, recurring tasks and workers, at /tasks. Until its endpoints
+// require a policy (MapTasksDashboard(...).RequireAuthorization("ops")), it serves this machine only.
+builder.Services.AddTasksDashboard(o => (o.Title, o.AppLink) = ("Shop tasks", "/"));
 
 var app = builder.Build();
 
@@ -59,5 +64,7 @@ app.MapPost("/tasks/{id}/cancel", async (string id, ITaskRecords records) =>
     var result = await records.CancelAsync(id);
     return result.Outcome == TaskCancelOutcome.NotFound ? Results.NotFound(new { error = result.Describe(id) }) : Results.Ok(new { outcome = result.Outcome.ToString(), message = result.Describe(id) });
 });
+
+app.MapTasksDashboard("/tasks");
 
 app.Run();

@@ -51,6 +51,14 @@ public static class TasksServiceCollectionExtensions
                 ?? throw new InvalidOperationException($"The task transport {sp.GetRequiredService<ITaskTransport>().GetType().Name} cannot list or requeue dead letters (it does not implement ITaskDeadLetters).");
             return sp.GetService<TaskRecordStore>() is { Options.Enabled: true } store ? new RecordedDeadLetters(deadLetters, store) : deadLetters;
         });
+        services.TryAddSingleton(sp => new TaskOperations(
+            sp.GetRequiredService<ITaskClient>(),
+            sp.GetRequiredService<ITaskDeadLetters>(),
+            sp.GetService<TaskRecordStore>() is { Options.Enabled: true } store ? store : null,
+            sp.GetRequiredService<ITaskTransport>() as IScheduleStore,
+            null,
+            sp.GetRequiredService<IOptions<TaskWorkerOptions>>().Value.SerializerOptions,
+            sp.GetRequiredService<TimeProvider>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, TaskClientHostedService>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, QueueDepthSampler>());
         return new TasksBuilder(services);

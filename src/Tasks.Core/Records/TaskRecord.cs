@@ -153,7 +153,8 @@ public sealed record TaskWorkerIdentity(string Id, string Machine, int ProcessId
 /// <param name="Worker">Which worker.</param>
 /// <param name="Queues">The queues it listens on.</param>
 /// <param name="Running">The ids of the tasks it was running (at most 100).</param>
+/// <param name="InFlight">How many tasks it was running, by queue.</param>
 /// <param name="StartedAt">When it started.</param>
 /// <param name="LastSeen">Its last heartbeat.</param>
 /// <param name="IsAlive">False once it has been silent longer than <see cref="TaskRecordOptions.WorkerGoneAfter"/>, or it stopped.</param>
-public sealed record TaskWorkerInfo(TaskWorkerIdentity Worker, IReadOnlyList<string> Queues, IReadOnlyList<string> Running, DateTimeOffset StartedAt, DateTimeOffset LastSeen, bool IsAlive);
+public sealed record TaskWorkerInfo(TaskWorkerIdentity Worker, IReadOnlyList<string> Queues, IReadOnlyList<string> Running, IReadOnlyDictionary<string, int> InFlight, DateTimeOffset StartedAt, DateTimeOffset LastSeen, bool IsAlive);

@@ -198,6 +198,27 @@ public abstract partial class TaskRecordStore
         }
     }
 
+    /// <summary>Deletes a task's record (both its rows); false if there was none.</summary>
+    internal async ValueTask<bool> DeleteRecordAsync(string id, CancellationToken cancellationToken)
+    {
+        if (TaskHeaders.DueOf(id) is not { } due) return false;
+        var (partition, row) = (RecordFormat.RecordPartition(id), RecordFormat.RecordRow(id, due));
+        var deleted = false;
+        foreach (var table in new[] { RecordFormat.LiveTable(due), RecordFormat.FailedTable(due) })
+        {
+            try
+            {
+                deleted |= await DeleteAsync(table, partition, row, null, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RecordTableMissingException)
+            {
+                // Dropped by retention: nothing to delete there.
+            }
+        }
+
+        return deleted;
+    }
+
     // ---- Cancel.
 
     /// <inheritdoc />
@@ -294,13 +315,14 @@ public abstract partial class TaskRecordStore
     }
 
     /// <summary>Writes a worker's heartbeat (<paramref name="stopped"/> at its end).</summary>
-    internal async ValueTask WriteHeartbeatAsync(TaskWorkerIdentity worker, IReadOnlyCollection<string> queues, IReadOnlyCollection<string> running, DateTimeOffset startedAt, bool stopped, CancellationToken cancellationToken)
+    internal async ValueTask WriteHeartbeatAsync(TaskWorkerIdentity worker, IReadOnlyCollection<string> queues, IReadOnlyCollection<(string Id, string Queue)> running, DateTimeOffset startedAt, bool stopped, CancellationToken cancellationToken)
     {
         var row = new RecordEntity(RecordFormat.WorkerPartition, worker.Id)
             .Set("Machine", worker.Machine)
             .Set("Pid", worker.ProcessId)
             .Set("Queues", string.Join(",", queues))
-            .Set("Running", string.Join(",", running.Take(100)))
+            .Set("Running", string.Join(",", running.Take(100).Select(r => r.Id)))
+            .Set("InFlight", string.Join(",", running.GroupBy(r => r.Queue, StringComparer.Ordinal).Select(g => $"{g.Key}={g.Count()}")))
             .Set("StartedAt", startedAt)
             .Set("LastSeen", Time.GetUtcNow())
             .Set("Stopped", stopped);

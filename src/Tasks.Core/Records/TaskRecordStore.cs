@@ -172,6 +172,8 @@ public abstract partial class TaskRecordStore : ITaskRecords
             new TaskWorkerIdentity(row.RowKey, row.GetString("Machine") ?? "", row.Get<int>("Pid") ?? 0),
             List(row.GetString("Queues")),
             List(row.GetString("Running")),
+            List(row.GetString("InFlight")).Select(p => p.Split('=')).Where(p => p.Length == 2 && int.TryParse(p[1], NumberStyles.None, CultureInfo.InvariantCulture, out _))
+                .ToDictionary(p => p[0], p => int.Parse(p[1], NumberStyles.None, CultureInfo.InvariantCulture), StringComparer.Ordinal),
             row.Get<DateTimeOffset>("StartedAt") ?? lastSeen,
             lastSeen,
             row.Get<bool>("Stopped") != true && lastSeen > Time.GetUtcNow() - Options.WorkerGoneAfter);

@@ -19,7 +19,8 @@ public sealed partial class TaskWorker
 
     private readonly TaskRecordWriter? records;
     private readonly TaskWorkerIdentity identity = TaskWorkerIdentity.ForThisProcess();
-    private readonly ConcurrentDictionary<string, RunCancellation> runsById = new(StringComparer.Ordinal);
+    // What this worker runs now, by task id: for heartbeats, and so a cancel request finds its run.
+    private readonly ConcurrentDictionary<string, (RunCancellation Cancellation, string Queue)> runsById = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DateTimeOffset> cancelRequested = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource stopRecords = new();
     private Task recording = Task.CompletedTask;
@@ -63,7 +64,7 @@ public sealed partial class TaskWorker
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10)); // a store that is down must not hold the stop
         try
         {
-            if (records.Options.Heartbeats) await records.Store.WriteHeartbeatAsync(identity, queueSlots.Keys, [], startedAt, stopped: true, timeout.Token).ConfigureAwait(false);
+            if (records.Options.Heartbeats) await records.Store.WriteHeartbeatAsync(identity, queueSlots.Keys, Array.Empty<(string, string)>(), startedAt, stopped: true, timeout.Token).ConfigureAwait(false);
             await records.FlushAsync(timeout.Token).ConfigureAwait(false);
         }
         catch (Exception ex)
@@ -88,7 +89,7 @@ public sealed partial class TaskWorker
                 if (options.Heartbeats && now >= nextHeartbeat)
                 {
                     nextHeartbeat = now + options.HeartbeatInterval;
-                    await records.Store.WriteHeartbeatAsync(identity, queueSlots.Keys, runsById.Keys.ToArray(), startedAt, stopped: false, stopping).ConfigureAwait(false);
+                    await records.Store.WriteHeartbeatAsync(identity, queueSlots.Keys, runsById.ToArray().Select(r => (r.Key, r.Value.Queue)).ToArray(), startedAt, stopped: false, stopping).ConfigureAwait(false);
                 }
 
                 if (now >= nextExpiry)
@@ -132,7 +133,7 @@ public sealed partial class TaskWorker
             if (runsById.TryGetValue(id, out var run))
             {
                 Log.CancelRequested(logger, id);
-                run.CancelByRequest();
+                run.Cancellation.CancelByRequest();
             }
         }
 
@@ -149,18 +150,18 @@ public sealed partial class TaskWorker
     /// Registers a run so a cancel request can reach it; false if its task was cancelled before it
     /// started (it must not run). Unregister with <see cref="RunEnded"/>.
     /// </summary>
-    private bool RunStarting(string id, RunCancellation cancellation)
+    private bool RunStarting(string id, string queue, RunCancellation cancellation)
     {
-        if (!CancelsById) return true;
-        runsById[id] = cancellation;
-        if (!cancelRequested.ContainsKey(id)) return true;
+        if (records is null) return true;
+        runsById[id] = (cancellation, queue);
+        if (!CancelsById || !cancelRequested.ContainsKey(id)) return true;
         runsById.TryRemove(id, out _);
         return false;
     }
 
     private void RunEnded(string id)
     {
-        if (CancelsById) runsById.TryRemove(id, out _);
+        if (records is not null) runsById.TryRemove(id, out _);
     }
 
     private void RecordStarted(ReceivedTaskMessage message, TaskDefinition task, DateTimeOffset started)

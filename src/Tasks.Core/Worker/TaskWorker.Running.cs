@@ -148,7 +148,7 @@ public sealed partial class TaskWorker
         var timeout = task.Timeout ?? options.TaskTimeout;
         using var activity = StartProcessActivity(message, decoded);
         using var cancellation = new RunCancellation();
-        if (!RunStarting(message.MessageId, cancellation)) return CancelledBeforeRun(message, decoded);
+        if (!RunStarting(message.MessageId, message.Queue, cancellation)) return CancelledBeforeRun(message, decoded);
         var started = time.GetTimestamp();
         var startedAt = time.GetUtcNow();
         RecordStart(task, decoded);
