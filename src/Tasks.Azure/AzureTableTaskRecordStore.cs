@@ -43,21 +43,7 @@ public sealed class AzureTableTaskRecordStore : TaskRecordStore
     public override string Describe() => $"Azure Table storage at {Endpoint}" + (prefix.Length == 0 ? "" : $" (table prefix '{prefix}')");
 
     /// <inheritdoc />
-    public override async ValueTask CheckAsync(CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            await ListTablesAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && AzureFaults.Classify(ex) is { } fault)
-        {
-            throw new TaskTransportException(
-                $"Azure Table service at {Endpoint} (task records): {fault.Problem}" + (fault.Fix is null ? "" : " " + fault.Fix.Replace("'Storage Queue Data Contributor'", "'Storage Table Data Contributor'", StringComparison.Ordinal)) +
-                (fault.IsTransient ? "" : " Or turn records off: UseTaskRecords(o => o.Enabled = false)."),
-                fault.IsTransient,
-                ex);
-        }
-    }
+    public override async ValueTask CheckAsync(CancellationToken cancellationToken = default) => await ListTablesAsync(cancellationToken).ConfigureAwait(false);
 
     /// <summary>The table prefix of a queue prefix: its letters and digits (table names allow nothing else), starting with a letter.</summary>
     internal static string TablePrefix(string? queuePrefix)
@@ -67,132 +53,162 @@ public sealed class AzureTableTaskRecordStore : TaskRecordStore
     }
 
     /// <inheritdoc />
-    protected override async ValueTask<bool> InsertAsync(string table, IReadOnlyList<RecordEntity> rows, CancellationToken cancellationToken)
-    {
-        try
+    protected override ValueTask<bool> InsertAsync(string table, IReadOnlyList<RecordEntity> rows, CancellationToken cancellationToken)
+        => Guard(async () =>
         {
-            if (rows.Count == 1) await Table(table).AddEntityAsync(ToTable(rows[0]), cancellationToken).ConfigureAwait(false);
-            else await Table(table).SubmitTransactionAsync(rows.Select(r => new TableTransactionAction(TableTransactionActionType.Add, ToTable(r))), cancellationToken).ConfigureAwait(false);
-            return true;
-        }
-        catch (RequestFailedException ex) when (ex.Status == 409 && ex.ErrorCode != "TableBeingDeleted")
-        {
-            return false;
-        }
-        catch (RequestFailedException ex) when (IsTableMissing(ex))
-        {
-            throw new RecordTableMissingException(table, ex);
-        }
-    }
-
-    /// <inheritdoc />
-    protected override async ValueTask MergeAsync(string table, IReadOnlyList<RecordEntity> rows, CancellationToken cancellationToken)
-    {
-        try
-        {
-            if (rows.Count == 1) await Table(table).UpsertEntityAsync(ToTable(rows[0]), TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
-            else await Table(table).SubmitTransactionAsync(rows.Select(r => new TableTransactionAction(TableTransactionActionType.UpsertMerge, ToTable(r))), cancellationToken).ConfigureAwait(false);
-        }
-        catch (RequestFailedException ex) when (IsTableMissing(ex))
-        {
-            throw new RecordTableMissingException(table, ex);
-        }
-    }
-
-    /// <inheritdoc />
-    protected override async ValueTask<bool> ReplaceAsync(string table, RecordEntity row, string? expectedETag, CancellationToken cancellationToken)
-    {
-        try
-        {
-            if (expectedETag is null) await Table(table).UpsertEntityAsync(ToTable(row), TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
-            else await Table(table).UpdateEntityAsync(ToTable(row), new ETag(expectedETag), TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
-            return true;
-        }
-        catch (RequestFailedException ex) when (IsTableMissing(ex))
-        {
-            throw new RecordTableMissingException(table, ex);
-        }
-        catch (RequestFailedException ex) when (ex.Status is 404 or 412)
-        {
-            return false;
-        }
-    }
-
-    /// <inheritdoc />
-    protected override async ValueTask<RecordEntity?> ReadAsync(string table, string partition, string row, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var found = await Table(table).GetEntityIfExistsAsync<TableEntity>(partition, row, cancellationToken: cancellationToken).ConfigureAwait(false);
-            return found.HasValue ? FromTable(found.Value!) : null;
-        }
-        catch (RequestFailedException ex) when (IsTableMissing(ex))
-        {
-            throw new RecordTableMissingException(table, ex);
-        }
-    }
-
-    /// <inheritdoc />
-    protected override async ValueTask<bool> DeleteAsync(string table, string partition, string row, string? expectedETag, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var response = await Table(table).DeleteEntityAsync(partition, row, expectedETag is null ? ETag.All : new ETag(expectedETag), cancellationToken).ConfigureAwait(false);
-            return response.Status != 404;
-        }
-        catch (RequestFailedException ex) when (IsTableMissing(ex))
-        {
-            throw new RecordTableMissingException(table, ex);
-        }
-        catch (RequestFailedException ex) when (ex.Status is 404 or 412)
-        {
-            return false;
-        }
-    }
-
-    /// <inheritdoc />
-    protected override async ValueTask<IReadOnlyList<RecordEntity>> QueryAsync(string table, RecordQuery query, CancellationToken cancellationToken)
-    {
-        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {query.Partition}");
-        if (query.RowFrom is { } from) filter += " and " + TableClient.CreateQueryFilter($"RowKey gt {from}");
-        if (query.RowTo is { } to) filter += " and " + TableClient.CreateQueryFilter($"RowKey lt {to}");
-        if (query.TimestampFrom is { } since) filter += " and " + TableClient.CreateQueryFilter($"Timestamp ge {since}");
-        foreach (var (name, value) in query.Equal ?? [])
-            filter += $" and {name} eq " + TableClient.CreateQueryFilter($"{value}");
-        var rows = new List<RecordEntity>();
-        try
-        {
-            await foreach (var entity in Table(table).QueryAsync<TableEntity>(filter, maxPerPage: query.Top is { } top ? Math.Min(top, 1000) : null, cancellationToken: cancellationToken).ConfigureAwait(false))
+            try
             {
-                rows.Add(FromTable(entity));
-                if (rows.Count == query.Top) break;
+                if (rows.Count == 1) await Table(table).AddEntityAsync(ToTable(rows[0]), cancellationToken).ConfigureAwait(false);
+                else await Table(table).SubmitTransactionAsync(rows.Select(r => new TableTransactionAction(TableTransactionActionType.Add, ToTable(r))), cancellationToken).ConfigureAwait(false);
+                return true;
             }
-        }
-        catch (RequestFailedException ex) when (IsTableMissing(ex))
+            catch (RequestFailedException ex) when (ex.Status == 409 && ex.ErrorCode != "TableBeingDeleted")
+            {
+                return false;
+            }
+            catch (RequestFailedException ex) when (IsTableMissing(ex))
+            {
+                throw new RecordTableMissingException(table, ex);
+            }
+        });
+
+    /// <inheritdoc />
+    protected override ValueTask MergeAsync(string table, IReadOnlyList<RecordEntity> rows, CancellationToken cancellationToken)
+        => Guard(async () =>
         {
-            throw new RecordTableMissingException(table, ex);
-        }
-
-        return rows;
-    }
-
-    /// <inheritdoc />
-    protected override async ValueTask CreateTableAsync(string table, CancellationToken cancellationToken)
-        => await Table(table).CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false);
-
-    /// <inheritdoc />
-    protected override async ValueTask DropTableAsync(string table, CancellationToken cancellationToken)
-        => await Table(table).DeleteAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                if (rows.Count == 1) await Table(table).UpsertEntityAsync(ToTable(rows[0]), TableUpdateMode.Merge, cancellationToken).ConfigureAwait(false);
+                else await Table(table).SubmitTransactionAsync(rows.Select(r => new TableTransactionAction(TableTransactionActionType.UpsertMerge, ToTable(r))), cancellationToken).ConfigureAwait(false);
+            }
+            catch (RequestFailedException ex) when (IsTableMissing(ex))
+            {
+                throw new RecordTableMissingException(table, ex);
+            }
+        });
 
     /// <inheritdoc />
-    protected override async ValueTask<IReadOnlyList<string>> ListTablesAsync(CancellationToken cancellationToken)
+    protected override ValueTask<bool> ReplaceAsync(string table, RecordEntity row, string? expectedETag, CancellationToken cancellationToken)
+        => Guard(async () =>
+        {
+            try
+            {
+                if (expectedETag is null) await Table(table).UpsertEntityAsync(ToTable(row), TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+                else await Table(table).UpdateEntityAsync(ToTable(row), new ETag(expectedETag), TableUpdateMode.Replace, cancellationToken).ConfigureAwait(false);
+                return true;
+            }
+            catch (RequestFailedException ex) when (IsTableMissing(ex))
+            {
+                throw new RecordTableMissingException(table, ex);
+            }
+            catch (RequestFailedException ex) when (ex.Status is 404 or 412)
+            {
+                return false;
+            }
+        });
+
+    /// <inheritdoc />
+    protected override ValueTask<RecordEntity?> ReadAsync(string table, string partition, string row, CancellationToken cancellationToken)
+        => Guard(async () =>
+        {
+            try
+            {
+                var found = await Table(table).GetEntityIfExistsAsync<TableEntity>(partition, row, cancellationToken: cancellationToken).ConfigureAwait(false);
+                return found.HasValue ? FromTable(found.Value!) : null;
+            }
+            catch (RequestFailedException ex) when (IsTableMissing(ex))
+            {
+                throw new RecordTableMissingException(table, ex);
+            }
+        });
+
+    /// <inheritdoc />
+    protected override ValueTask<bool> DeleteAsync(string table, string partition, string row, string? expectedETag, CancellationToken cancellationToken)
+        => Guard(async () =>
+        {
+            try
+            {
+                var response = await Table(table).DeleteEntityAsync(partition, row, expectedETag is null ? ETag.All : new ETag(expectedETag), cancellationToken).ConfigureAwait(false);
+                return response.Status != 404;
+            }
+            catch (RequestFailedException ex) when (IsTableMissing(ex))
+            {
+                throw new RecordTableMissingException(table, ex);
+            }
+            catch (RequestFailedException ex) when (ex.Status is 404 or 412)
+            {
+                return false;
+            }
+        });
+
+    /// <inheritdoc />
+    protected override ValueTask<IReadOnlyList<RecordEntity>> QueryAsync(string table, RecordQuery query, CancellationToken cancellationToken)
+        => Guard<IReadOnlyList<RecordEntity>>(async () =>
+        {
+            var filter = TableClient.CreateQueryFilter($"PartitionKey eq {query.Partition}");
+            if (query.RowFrom is { } from) filter += " and " + TableClient.CreateQueryFilter($"RowKey gt {from}");
+            if (query.RowTo is { } to) filter += " and " + TableClient.CreateQueryFilter($"RowKey lt {to}");
+            if (query.TimestampFrom is { } since) filter += " and " + TableClient.CreateQueryFilter($"Timestamp ge {since}");
+            foreach (var (name, value) in query.Equal ?? [])
+                filter += $" and {name} eq " + TableClient.CreateQueryFilter($"{value}");
+            var rows = new List<RecordEntity>();
+            try
+            {
+                await foreach (var entity in Table(table).QueryAsync<TableEntity>(filter, maxPerPage: query.Top is { } top ? Math.Min(top, 1000) : null, cancellationToken: cancellationToken).ConfigureAwait(false))
+                {
+                    rows.Add(FromTable(entity));
+                    if (rows.Count == query.Top) break;
+                }
+            }
+            catch (RequestFailedException ex) when (IsTableMissing(ex))
+            {
+                throw new RecordTableMissingException(table, ex);
+            }
+
+            return rows;
+        });
+
+    /// <inheritdoc />
+    protected override ValueTask CreateTableAsync(string table, CancellationToken cancellationToken)
+        => Guard(async () => { await Table(table).CreateIfNotExistsAsync(cancellationToken).ConfigureAwait(false); });
+
+    /// <inheritdoc />
+    protected override ValueTask DropTableAsync(string table, CancellationToken cancellationToken)
+        => Guard(async () => { await Table(table).DeleteAsync(cancellationToken).ConfigureAwait(false); });
+
+    /// <summary>
+    /// Runs one call to the service; a failure other than those the layout expects (a missing table, a
+    /// conflict) becomes a <see cref="TaskTransportException"/> that names the endpoint, says whether a
+    /// retry may help and what to fix, never a secret or a page of SDK retries.
+    /// </summary>
+    private async ValueTask<T> Guard<T>(Func<Task<T>> call)
     {
-        var names = new List<string>();
-        var first = prefix + "tasks";
-        await foreach (var table in service.QueryAsync(TableClient.CreateQueryFilter($"TableName ge {first} and TableName lt {first + "~"}"), cancellationToken: cancellationToken).ConfigureAwait(false))
-            names.Add(table.Name[prefix.Length..]);
-        return names;
+        try
+        {
+            return await call().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not (RecordTableMissingException or OperationCanceledException) && AzureFaults.Classify(ex) is { } fault)
+        {
+            throw new TaskTransportException(
+                $"Azure Table service at {Endpoint} (task records): {fault.Problem}" + (fault.Fix is null ? "" : " " + fault.Fix.Replace("'Storage Queue Data Contributor'", "'Storage Table Data Contributor'", StringComparison.Ordinal)) +
+                (fault.IsTransient ? "" : " Or turn records off: UseTaskRecords(o => o.Enabled = false)."),
+                fault.IsTransient,
+                ex);
+        }
     }
+
+    private async ValueTask Guard(Func<Task> call) => await Guard(async () => { await call().ConfigureAwait(false); return true; }).ConfigureAwait(false);
+
+    /// <inheritdoc />
+    protected override ValueTask<IReadOnlyList<string>> ListTablesAsync(CancellationToken cancellationToken)
+        => Guard<IReadOnlyList<string>>(async () =>
+        {
+            var names = new List<string>();
+            var first = prefix + "tasks";
+            await foreach (var table in service.QueryAsync(TableClient.CreateQueryFilter($"TableName ge {first} and TableName lt {first + "~"}"), cancellationToken: cancellationToken).ConfigureAwait(false))
+                names.Add(table.Name[prefix.Length..]);
+            return names;
+        });
 
     private TableClient Table(string table) => service.GetTableClient(prefix + table);
 
@@ -231,6 +247,13 @@ public sealed class AzureTableTaskRecordStore : TaskRecordStore
         clientOptions.Retry.NetworkTimeout = TimeSpan.FromSeconds(30);
         if (!string.IsNullOrWhiteSpace(options.ConnectionString))
         {
+            // A connection string that names its endpoints one by one and not this one would send records to
+            // {account}.table.core.windows.net: say so rather than fail on a host name that does not resolve.
+            var keys = options.ConnectionString.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(p => p.Split('=', 2)[0]).ToHashSet(StringComparer.OrdinalIgnoreCase);
+            if (keys.Contains("QueueEndpoint") && !keys.Contains("TableEndpoint") && !keys.Contains("EndpointSuffix"))
+                throw new InvalidOperationException(
+                    "Task records are kept in the account's Table storage, and AzureQueueOptions.ConnectionString names a QueueEndpoint but no TableEndpoint: " +
+                    "add TableEndpoint=... (Azurite: http://127.0.0.1:10002/devstoreaccount1), or turn records off with UseTaskRecords(o => o.Enabled = false).");
             try
             {
                 return new TableServiceClient(options.ConnectionString, clientOptions);

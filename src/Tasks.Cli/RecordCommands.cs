@@ -73,7 +73,7 @@ internal static class RecordCommands
             var page = await records.ListAsync(query, ct);
             output.Write(new { records = page.Records.Select(Json).ToArray(), continuationToken = page.ContinuationToken }, ["ID", "TASK", "STATE", "ATTEMPTS", "DUE", "FINISHED"],
                 page.Records.Select(r => new[] { r.Id, r.TaskName ?? "", r.State.ToString(), $"{r.Attempts}/{r.MaxAttempts}", Output.Time(r.ScheduledFor), Output.Time(r.FinishedAt) }),
-                "No task records match.");
+                $"No task records match{PrefixHint(parse)}.");
             if (!output.IsJson && page.ContinuationToken is { } token) Console.WriteLine($"More: tasks list ... --continue {token}");
             return ExitCodes.Success;
         }));
@@ -106,7 +106,7 @@ internal static class RecordCommands
             var workers = await records.ListWorkersAsync(ct);
             output.Write(workers, ["MACHINE", "PROCESS", "ALIVE", "LAST SEEN", "QUEUES", "RUNNING"],
                 workers.Select(w => new[] { w.Worker.Machine, Number(w.Worker.ProcessId), w.IsAlive ? "yes" : "gone", Output.Time(w.LastSeen), string.Join(",", w.Queues), w.Running.Count == 0 ? "" : $"{w.Running.Count}: {Output.Short(string.Join(" ", w.Running), 60)}" }),
-                "No worker has sent a heartbeat in the last day.");
+                $"No worker has sent a heartbeat in the last day{PrefixHint(parse)}.");
             return ExitCodes.Success;
         }));
         return command;
@@ -124,6 +124,10 @@ internal static class RecordCommands
             Console.Error.WriteLine($"warning: the task records could not be told of the requeue (they read dead-lettered until the tasks run): {ex.Message}");
         }
     }
+
+    /// <summary>The prefix the records were looked for under: the usual reason nothing is found.</summary>
+    private static string PrefixHint(ParseResult parse)
+        => Connection.QueuePrefix(parse) is { Length: > 0 } prefix ? $" under the queue prefix '{prefix}'" : " (no --prefix given: the apps' queue prefix, if they have one, must be given)";
 
     private static TaskState State(string text) => text.Replace("-", "", StringComparison.Ordinal).ToLowerInvariant() switch
     {

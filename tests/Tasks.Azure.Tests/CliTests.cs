@@ -37,6 +37,16 @@ public sealed class CliTests(AzuriteFixture azurite)
         Assert.Equal((2, "error: --count must be a whole number from 1 to 32, not '0'."), await RunAsync(azurite.ConnectionString, "peek", "orders", "-n", "0"));
         Assert.Equal((2, "error: --from must be a time in ISO 8601, such as 2026-11-23T07:00:00Z, not 'yesterday'."), await RunAsync(azurite.ConnectionString, "dead", "list", "orders", "--from", "yesterday"));
         Assert.Equal((2, "error: unknown option '--bogus'. Run 'tasks queues --help'."), await RunAsync(azurite.ConnectionString, "queues", "--bogus"));
+
+        // The records' table service down, or not in the connection string: one line, no stack.
+        var noTables = string.Join(';', azurite.ConnectionString.Split(';').Where(p => !p.StartsWith("TableEndpoint=", StringComparison.Ordinal)));
+        (code, output) = await RunAsync(noTables.TrimEnd(';') + ";TableEndpoint=http://127.0.0.1:1/devstoreaccount1;", "list", "--since", "1h");
+        Assert.Equal(1, code);
+        Assert.StartsWith("error: Azure Table service at http://127.0.0.1:1/devstoreaccount1 (task records): the service did not answer", output);
+        Assert.DoesNotContain("Unhandled", output);
+        (code, output) = await RunAsync(noTables, "show", "some-id");
+        Assert.Equal(2, code);
+        Assert.Contains("names a QueueEndpoint but no TableEndpoint", output);
     }
 
     [Fact]

@@ -167,6 +167,25 @@ public sealed class RecordTests
     }
 
     [Fact]
+    public async Task A_task_cancelled_while_no_worker_ran_never_runs_when_one_starts()
+    {
+        await using var h = new RecordHarness();
+        var ran = 0;
+        var ids = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            ids.Add(await RecordedTasks.RunAsync.Enqueue(h.Client, Scripts.Add((_, _) => { Interlocked.Increment(ref ran); return Task.CompletedTask; })));
+            await h.Client.CancelAsync(ids[^1]);
+        }
+
+        await h.Worker.StartAsync(); // the messages are visible at once: the worker must know the cancels before it receives
+        await Harness.WaitUntil(() => h.Results.Count == 5, "the worker settles the five cancelled tasks");
+        Assert.All(h.Results, r => Assert.Equal(TaskOutcome.Cancelled, r.Outcome));
+        Assert.Equal(0, ran);
+        foreach (var id in ids) Assert.Empty((await h.WaitForStateAsync(id, TaskState.Cancelled)).History);
+    }
+
+    [Fact]
     public async Task A_running_task_cancelled_by_id_has_its_token_fire_and_ends_cancelled_not_retried()
     {
         await using var h = new RecordHarness();

@@ -47,6 +47,10 @@ app.MapPost("/welcome", async (string email) =>
 app.MapPost("/orders/{orderId:guid}/ship", async (Guid orderId, int items, ITaskClient tasks) =>
     Results.Accepted(value: new { messageId = await OrderTasks.ShipAsync.Enqueue(tasks, new Shipment(orderId, items)) }));
 
+// Fails (dead-lettered) until the carrier's desk opens, deskOpensInSeconds from now: then requeue it.
+app.MapPost("/orders/{orderId:guid}/pickup", async (Guid orderId, int deskOpensInSeconds) =>
+    Results.Accepted(value: new { messageId = await CarrierTasks.BookPickupAsync.Enqueue(orderId, DateTimeOffset.UtcNow.AddSeconds(deskOpensInSeconds)) }));
+
 // Unique per order for ten minutes: a second click returns the first click's id, and one invoice is sent.
 app.MapPost("/orders/{orderId:guid}/invoice", async (Guid orderId) =>
     Results.Accepted(value: new { messageId = await InvoiceTasks.SendInvoiceAsync.Enqueue(orderId) }));

@@ -32,6 +32,27 @@ public static partial class InvoiceTasks
     }
 }
 
+/// <summary>The carrier's booking desk: a task that fails until something outside it changes, as real ones do.</summary>
+public static partial class CarrierTasks
+{
+    /// <summary>
+    /// Books the carrier's pickup of an order. The carrier refuses bookings before its desk opens:
+    /// that is no fault a retry fixes, so the task is dead-lettered at once; once the desk is open, an
+    /// operator requeues it (from the dashboard, the CLI, or ITaskDeadLetters) and it succeeds.
+    /// </summary>
+    /// <param name="cancellationToken">Fires when the worker stops or the task times out.</param>
+    /// <param name="orderId">The order.</param>
+    /// <param name="deskOpensAt">When the carrier starts taking bookings.</param>
+    [AsyncTask(Queue = "orders")]
+    public static Task BookPickup(CancellationToken cancellationToken, Guid orderId, DateTimeOffset deskOpensAt)
+    {
+        if (DateTimeOffset.UtcNow < deskOpensAt)
+            throw new PermanentTaskException($"The carrier's desk is closed until {deskOpensAt:HH:mm:ss} UTC: requeue the booking of order {orderId} then.");
+        Console.WriteLine($"Pickup of order {orderId} booked (message {TaskContext.Current!.MessageId})");
+        return Task.CompletedTask;
+    }
+}
+
 /// <summary>An order to ship. New members go at the end, with a default value, so queued messages still read.</summary>
 /// <param name="OrderId">The order.</param>
 /// <param name="Items">How many items it has.</param>

@@ -179,7 +179,7 @@ public abstract partial class TaskRecordStore
         foreach (var id in ids)
         {
             if (TaskHeaders.DueOf(id) is not { } due) continue;
-            var write = new RecordWrite(id) { State = TaskState.Enqueued, StateAt = now };
+            var write = new RecordWrite(id) { State = TaskState.Enqueued, StateAt = now, Attempt = 0 }; // its attempts count afresh
             var (liveTable, failedTable) = (RecordFormat.LiveTable(due), RecordFormat.FailedTable(due));
             var row = RecordFormat.ToEntity(write, due);
             var failed = await ReadRowAsync(failedTable, row.PartitionKey, row.RowKey, cancellationToken).ConfigureAwait(false);

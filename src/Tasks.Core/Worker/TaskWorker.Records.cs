@@ -35,19 +35,37 @@ public sealed partial class TaskWorker
 
     private bool CancelsById => records is { Options.Cancellation: true };
 
-    /// <summary>A record store that refuses the credentials fails the start; one that does not answer yet only warns (records wait for it).</summary>
+    /// <summary>
+    /// A record store that refuses the credentials fails the start; one that does not answer yet only
+    /// warns (records wait for it). Then, before the first receive, the cancel requests of the last week:
+    /// a task cancelled while no worker ran must not run when one starts.
+    /// </summary>
     private async Task CheckRecordsAsync(CancellationToken cancellationToken)
     {
         if (records is null) return;
+        cancelsSince = time.GetUtcNow() - CancelLookBack;
         try
         {
             await records.Store.CheckAsync(cancellationToken).ConfigureAwait(false);
+            if (records.Options.Cancellation)
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(TimeSpan.FromSeconds(30));
+                cancelsSince = await PollCancelsAsync(cancelsSince, timeout.Token).ConfigureAwait(false);
+            }
         }
         catch (TaskTransportException ex) when (ex.IsTransient)
         {
             Log.RecordsFailed(logger, ex, records.Store.Describe());
         }
+        catch (Exception ex) when (ex is not TaskTransportException && !cancellationToken.IsCancellationRequested)
+        {
+            // Tasks run all the same; a task cancelled while no worker ran may run until the poll catches up.
+            Log.RecordsFailed(logger, ex, records.Store.Describe());
+        }
     }
+
+    private DateTimeOffset cancelsSince;
 
     private void StartRecords()
     {
@@ -76,7 +94,7 @@ public sealed partial class TaskWorker
     private async Task RecordsLoopAsync(CancellationToken stopping)
     {
         var options = records!.Options;
-        var since = time.GetUtcNow() - CancelLookBack;
+        var since = cancelsSince;
         var nextHeartbeat = DateTimeOffset.MinValue;
         var nextExpiry = DateTimeOffset.MinValue;
         var tick = options.Cancellation ? TimeSpan.FromTicks(Math.Min(options.CancelPollInterval.Ticks, options.HeartbeatInterval.Ticks)) : options.HeartbeatInterval;
