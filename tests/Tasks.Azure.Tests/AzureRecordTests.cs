@@ -43,7 +43,7 @@ public sealed class AzureRecordTests(AzuriteFixture azurite)
         Assert.Contains("at ", record.History[0].Exception!.StackTrace);
         using var arguments = JsonDocument.Parse(record.ArgumentsJson!);
         Assert.Equal(script, arguments.RootElement.GetProperty("scriptId").GetString());
-        Assert.Equal("order", arguments.RootElement.GetProperty("payload")[0].GetString());
+        Assert.Equal("order", arguments.RootElement.GetProperty("payload").GetProperty("Name").GetString());
         Assert.True(record.ScheduledFor > record.EnqueuedAt);
         Assert.True(record.FinishedAt >= record.StartedAt);
     }

@@ -23,7 +23,7 @@ public sealed class QuickstartTests(AzuriteFixture azurite)
             Assert.Contains("BuildReport attempt 2: Completed", output);
             Assert.Contains("billing.charge attempt 1: DeadLettered", output);
             Assert.Matches(@"Cancel \S+: Task \S+ is cancelled: it will not run\.", output);
-            Assert.Matches(@"Quickstart\.DemoTasks\.BuildReport: Succeeded after 2 attempt\(s\), arguments \{""report"":\[""Q3"",\[120,80,42\]\]\}", output);
+            Assert.Matches(@"Quickstart\.DemoTasks\.BuildReport: Succeeded after 2 attempt\(s\), arguments \{""report"":\{""Title"":""Q3"",""Figures"":\[120,80,42\]\}\}", output);
             Assert.Contains("attempt 1: Retried in ", output);
             Assert.Contains("(System.TimeoutException: the figures service timed out)", output);
             Assert.Matches(@"billing\.charge: DeadLettered after 1 attempt\(s\)", output);

@@ -27,6 +27,27 @@ public sealed class RecordTests
     }
 
     [Fact]
+    public async Task Your_types_show_in_the_arguments_json_as_objects_of_their_members()
+    {
+        var store = new InMemoryTaskRecordStore();
+        var client = new TaskClient(new InMemoryTransport(), records: store);
+        var order = new PlainOrder(Guid.Empty, [new OrderLine("A-1", 2, new Money(9.5m, Currency.Eur))]) { Note = "gift" };
+        var id = await PlainTypeTasks.PlaceAsync.Enqueue(client, order, new ShippingAddress { Street = "1 Main St", Floors = [3] },
+            new Dictionary<string, Money[]> { ["spring"] = [new Money(1, Currency.Usd)] }, null, new Category("toys", new Category("all", null)));
+
+        using var json = JsonDocument.Parse((await store.GetAsync(id))!.ArgumentsJson!);
+        var root = json.RootElement;
+        var line = root.GetProperty("order").GetProperty("Lines")[0];
+        Assert.Equal(("A-1", 2, "9.5", 0), (line.GetProperty("Sku").GetString(), line.GetProperty("Quantity").GetInt32(), line.GetProperty("Price").GetProperty("Amount").GetString(), line.GetProperty("Price").GetProperty("Currency").GetInt32()));
+        Assert.Equal("gift", root.GetProperty("order").GetProperty("Note").GetString());
+        Assert.Equal("1 Main St", root.GetProperty("shipTo").GetProperty("Street").GetString());
+        Assert.Equal(3, root.GetProperty("shipTo").GetProperty("Floors")[0].GetInt32());
+        Assert.Equal("1", root.GetProperty("discounts").GetProperty("spring")[0].GetProperty("Amount").GetString());
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("rush").ValueKind);
+        Assert.Equal("all", root.GetProperty("category").GetProperty("Parent").GetProperty("Name").GetString());
+    }
+
+    [Fact]
     public async Task A_failed_attempt_is_in_the_history_with_its_exception_and_the_retry_succeeds()
     {
         await using var h = new RecordHarness();

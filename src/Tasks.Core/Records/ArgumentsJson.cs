@@ -6,8 +6,8 @@ namespace Tasks;
 
 /// <summary>
 /// A task's arguments as a record shows them: a JSON object of parameter names (from the generated
-/// definition) and values (MessagePack's own conversion of each value's bytes, no reflection), or a
-/// note that says why they are not kept.
+/// definition) and values, your types as objects of their members (<see cref="TaskJsonShapes"/>), the
+/// rest by MessagePack's own conversion; no reflection. Or a note that says why they are not kept.
 /// </summary>
 internal static class ArgumentsJson
 {
@@ -22,12 +22,10 @@ internal static class ArgumentsJson
             var json = new StringBuilder("{");
             for (var i = 0; i < count; i++)
             {
-                var start = (int)reader.Consumed;
-                reader.Skip();
                 if (i > 0) json.Append(',');
                 var name = i < task.ParameterNames.Count ? task.ParameterNames[i] : "arg" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 json.Append('"').Append(System.Text.Json.JsonEncodedText.Encode(name).Value).Append("\":");
-                json.Append(MessagePackSerializer.ConvertToJson(arguments[start..(int)reader.Consumed], TaskSerializer.DefaultOptions));
+                TaskJsonShapes.WriteJson(ref reader, arguments, i < task.ParameterTypes.Count ? task.ParameterTypes[i] : null, json);
                 if (json.Length > options.MaxArgumentsJsonChars)
                     return (null, $"Not recorded: the arguments' JSON is longer than {options.MaxArgumentsJsonChars:N0} characters (TaskRecordOptions.MaxArgumentsJsonChars).");
             }

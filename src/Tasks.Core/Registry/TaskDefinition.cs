@@ -80,6 +80,9 @@ public abstract class TaskDefinition
     /// <summary>The parameter names, in order (the cancellation token left out): the keys of the arguments' JSON in a record.</summary>
     public System.Collections.Generic.IReadOnlyList<string> ParameterNames { get; init; } = Array.Empty<string>();
 
+    /// <summary>The parameter types, in order: how the arguments' JSON in a record names the members of your types.</summary>
+    public System.Collections.Generic.IReadOnlyList<Type> ParameterTypes { get; init; } = Array.Empty<Type>();
+
     private readonly TimeSpan? uniqueFor;
 
     private readonly TimeSpan? timeout;

@@ -35,6 +35,9 @@ internal static class ArgumentFormatterEmitter
                         // MessagePack's formatters of reference types are annotated IMessagePackFormatter<T?>.
                         var registered = type.KnownFormatter is not null && !type.IsValueType ? type.Type + "?" : type.Type;
                         writer.Line($"global::Tasks.TaskFormatterResolver.Register<{registered}>(new {type.KnownFormatter ?? names[type.Type]}());");
+                        // Member names, so a record shows the arguments as objects rather than arrays.
+                        if (type.KnownFormatter is null)
+                            writer.Line($"global::Tasks.TaskJsonShapes.Register(typeof({type.Type}), new string[] {{ {string.Join(", ", type.Members.Select(m => GeneratedCode.Literal(m.Name.TrimStart('@'))))} }}, new global::System.Type[] {{ {string.Join(", ", type.Members.Select(m => $"typeof({m.RuntimeType})"))} }});");
                     }
                 }
 

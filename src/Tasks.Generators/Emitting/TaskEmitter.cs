@@ -73,7 +73,11 @@ internal static class TaskEmitter
                 if (task.Policy.MaxConcurrency > 0) writer.Line($"    MaxConcurrency = {task.Policy.MaxConcurrency},");
                 if (task.Policy.UniqueForTicks is { } unique) writer.Line($"    UniqueFor = global::System.TimeSpan.FromTicks({unique}), // {new System.TimeSpan(unique).ToString("c", System.Globalization.CultureInfo.InvariantCulture)}");
                 if (task.Policy.PersonalData) writer.Line("    HasPersonalData = true,");
-                if (parameters.Count > 0) writer.Line($"    ParameterNames = new string[] {{ {string.Join(", ", parameters.Select(p => Literal(p.Name.TrimStart('@'))))} }},");
+                if (parameters.Count > 0)
+                {
+                    writer.Line($"    ParameterNames = new string[] {{ {string.Join(", ", parameters.Select(p => Literal(p.Name.TrimStart('@'))))} }},");
+                    writer.Line($"    ParameterTypes = new global::System.Type[] {{ {string.Join(", ", parameters.Select(p => $"typeof({p.RuntimeType})"))} }},");
+                }
                 if (task.Schedule is { } schedule) writer.Line($"    Schedule = new global::Tasks.TaskSchedule({Literal(schedule.Cron)}, {Literal(schedule.TimeZone)}),");
                 writer.Line("};");
             }
@@ -209,7 +213,7 @@ internal static class TaskEmitter
         writer.Line("/// </summary>");
     }
 
-    private static string Literal(string value) => Microsoft.CodeAnalysis.CSharp.SymbolDisplay.FormatLiteral(value, quote: true);
+    private static string Literal(string value) => GeneratedCode.Literal(value);
 
     private static string Escape(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 }

@@ -51,7 +51,8 @@ internal sealed record ScheduleModel(string Cron, string TimeZone);
 /// <param name="Name">The parameter name, escaped as an identifier.</param>
 /// <param name="Type">The fully qualified type with <c>global::</c> and nullable annotations.</param>
 /// <param name="DefaultValue">The C# literal of the default value, or null if it has none.</param>
-internal sealed record ParameterModel(string Name, string Type, string? DefaultValue);
+/// <param name="RuntimeType">The type as <c>typeof</c> takes it: <c>global::</c>, no nullable reference annotation.</param>
+internal sealed record ParameterModel(string Name, string Type, string? DefaultValue, string RuntimeType);
 
 /// <summary>A containing type: its declaration keyword(s), name and whether it is static.</summary>
 internal sealed record TypeDeclarationInfo(string Keyword, string Name, bool IsStatic);
@@ -92,7 +93,8 @@ internal sealed record ArgumentTypeModel(string Type, bool IsValueType, Equatabl
 /// <param name="Name">The member name, escaped as an identifier.</param>
 /// <param name="Type">The fully qualified type with nullable annotations.</param>
 /// <param name="DefaultValue">For a constructor parameter with a default value, its C# literal: what a message written before the member existed gets.</param>
-internal sealed record MemberModel(string Name, string Type, string? DefaultValue);
+/// <param name="RuntimeType">The type as <c>typeof</c> takes it: <c>global::</c>, no nullable reference annotation.</param>
+internal sealed record MemberModel(string Name, string Type, string? DefaultValue, string RuntimeType);
 
 /// <summary>What the assembly's argument formatters file needs.</summary>
 /// <param name="Namespace">The assembly's own <c>Tasks.Generated.{AssemblyName}</c> namespace.</param>

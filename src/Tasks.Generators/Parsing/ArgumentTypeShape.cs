@@ -37,13 +37,13 @@ internal static class ArgumentTypeShape
         for (var i = 0; i < bound.Count; i++)
         {
             var parameter = constructor.Parameters[i];
-            wire.Add(new MemberModel(TaskParser.Identifier(bound[i].Name), MemberType(bound[i]).ToDisplayString(MemberTypeFormat), parameter.HasExplicitDefaultValue ? TaskParser.DefaultValueLiteral(parameter) : null));
+            wire.Add(new MemberModel(TaskParser.Identifier(bound[i].Name), MemberType(bound[i]).ToDisplayString(MemberTypeFormat), parameter.HasExplicitDefaultValue ? TaskParser.DefaultValueLiteral(parameter) : null, MemberType(bound[i]).ToDisplayString(TypeFormat)));
         }
 
         foreach (var member in members.Where(m => !bound.Contains(m, SymbolEqualityComparer.Default)))
         {
             if (IsSettable(member))
-                wire.Add(new MemberModel(TaskParser.Identifier(member.Name), MemberType(member).ToDisplayString(MemberTypeFormat), null));
+                wire.Add(new MemberModel(TaskParser.Identifier(member.Name), MemberType(member).ToDisplayString(MemberTypeFormat), null, MemberType(member).ToDisplayString(TypeFormat)));
             else if (IsStored(member))
                 return $"the {(member is IFieldSymbol ? "readonly field" : "property")} '{type.Name}.{member.Name}' has no setter and no constructor parameter, so it would not travel; " +
                        $"{(member is IFieldSymbol ? "drop readonly" : "make it { get; init; }")}, or add a constructor parameter named '{char.ToLowerInvariant(member.Name[0])}{member.Name.Substring(1)}'";

@@ -30,7 +30,8 @@ internal static class TaskParser
         var parameters = method.Parameters.Skip(1).Select(p => new ParameterModel(
             Identifier(p.Name),
             p.Type.ToDisplayString(TypeFormat),
-            p.HasExplicitDefaultValue ? DefaultValueLiteral(p) : null));
+            p.HasExplicitDefaultValue ? DefaultValueLiteral(p) : null,
+            p.Type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat)));
 
         return new TaskModel(
             Hierarchy(method.ContainingType),

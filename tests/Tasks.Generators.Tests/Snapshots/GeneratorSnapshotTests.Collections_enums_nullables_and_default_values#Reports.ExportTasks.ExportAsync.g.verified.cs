@@ -24,6 +24,7 @@ namespace Reports
                 invoke: static (services, arguments, cancellationToken) => global::Reports.ExportTasks.Export(cancellationToken, arguments.columns, arguments.widths, arguments.days, arguments.format, arguments.title, arguments.limit, arguments.scale, arguments.fee, arguments.max, arguments.separator))
             {
                 ParameterNames = new string[] { "columns", "widths", "days", "format", "title", "limit", "scale", "fee", "max", "separator" },
+                ParameterTypes = new global::System.Type[] { typeof(global::System.Collections.Generic.List<string>), typeof(global::System.Collections.Generic.Dictionary<string, int?>), typeof(global::System.Collections.Generic.IReadOnlyList<global::System.DateTime>), typeof(global::Reports.Format), typeof(string), typeof(int?), typeof(double), typeof(decimal), typeof(long), typeof(string) },
             };
 
             /// <summary>

@@ -26,6 +26,7 @@ namespace Shop.Orders.Shipping
                     invoke: static (services, arguments, cancellationToken) => global::Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<global::Shop.Orders.Shipping.Outer.Shipper>(services).Ship(cancellationToken, arguments.orderId, arguments.shipAt, arguments.label))
                 {
                     ParameterNames = new string[] { "orderId", "shipAt", "label" },
+                    ParameterTypes = new global::System.Type[] { typeof(global::System.Guid), typeof(global::System.DateTimeOffset), typeof(byte[]) },
                 };
 
                 /// <summary>

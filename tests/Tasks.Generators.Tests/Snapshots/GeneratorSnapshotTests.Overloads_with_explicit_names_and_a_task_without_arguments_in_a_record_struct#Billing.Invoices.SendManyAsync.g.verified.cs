@@ -24,6 +24,7 @@ namespace Billing
                 invoke: static (services, arguments, cancellationToken) => global::Billing.Invoices.Send(cancellationToken, arguments.invoiceIds))
             {
                 ParameterNames = new string[] { "invoiceIds" },
+                ParameterTypes = new global::System.Type[] { typeof(int[]) },
             };
 
             /// <summary>

@@ -22,6 +22,7 @@ partial class Jobs
             invoke: static (services, arguments, cancellationToken) => global::Jobs.@event(cancellationToken, arguments.@class, arguments.options, arguments.client, arguments.cancellationToken, arguments.ToString_, arguments.Arguments_))
         {
             ParameterNames = new string[] { "class", "options", "client", "cancellationToken", "ToString", "Arguments" },
+            ParameterTypes = new global::System.Type[] { typeof(string), typeof(int), typeof(string), typeof(string), typeof(string), typeof(string) },
         };
 
         /// <summary>

@@ -27,6 +27,7 @@ namespace Reports
                 RetryDelay = global::System.TimeSpan.FromTicks(300000000), // 00:00:30
                 MaxConcurrency = 2,
                 ParameterNames = new string[] { "reportId" },
+                ParameterTypes = new global::System.Type[] { typeof(int) },
             };
 
             /// <summary>

@@ -24,6 +24,7 @@ namespace Shop
                 invoke: static (services, arguments, cancellationToken) => global::Shop.OrderTasks.Place(cancellationToken, arguments.order, arguments.shipTo, arguments.discounts, arguments.rush, arguments.category))
             {
                 ParameterNames = new string[] { "order", "shipTo", "discounts", "rush", "category" },
+                ParameterTypes = new global::System.Type[] { typeof(global::Shop.Order), typeof(global::Shop.Address), typeof(global::System.Collections.Generic.Dictionary<string, global::Shop.Money[]>), typeof(global::Shop.PriorityOrder), typeof(global::Shop.Category) },
             };
 
             /// <summary>

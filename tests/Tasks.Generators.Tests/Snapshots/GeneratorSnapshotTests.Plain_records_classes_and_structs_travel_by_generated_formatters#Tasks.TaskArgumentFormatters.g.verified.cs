@@ -13,13 +13,19 @@ namespace Tasks.Generated.UserAssembly
         internal static void Register()
         {
             global::Tasks.TaskFormatterResolver.Register<global::Shop.Address>(new Shop_AddressFormatter());
+            global::Tasks.TaskJsonShapes.Register(typeof(global::Shop.Address), new string[] { "Street", "City" }, new global::System.Type[] { typeof(string), typeof(string) });
             global::Tasks.TaskFormatterResolver.Register<global::Shop.Category>(new Shop_CategoryFormatter());
+            global::Tasks.TaskJsonShapes.Register(typeof(global::Shop.Category), new string[] { "Name", "Parent" }, new global::System.Type[] { typeof(string), typeof(global::Shop.Category) });
             global::Tasks.TaskFormatterResolver.Register<global::Shop.Currency>(new global::MessagePack.Formatters.GenericEnumFormatter<global::Shop.Currency>());
             global::Tasks.TaskFormatterResolver.Register<global::Shop.Line>(new Shop_LineFormatter());
+            global::Tasks.TaskJsonShapes.Register(typeof(global::Shop.Line), new string[] { "Sku", "Quantity", "Price" }, new global::System.Type[] { typeof(string), typeof(int), typeof(global::Shop.Money) });
             global::Tasks.TaskFormatterResolver.Register<global::Shop.Money>(new Shop_MoneyFormatter());
+            global::Tasks.TaskJsonShapes.Register(typeof(global::Shop.Money), new string[] { "Amount", "Currency" }, new global::System.Type[] { typeof(decimal), typeof(global::Shop.Currency) });
             global::Tasks.TaskFormatterResolver.Register<global::Shop.Money[]?>(new global::MessagePack.Formatters.ArrayFormatter<global::Shop.Money>());
             global::Tasks.TaskFormatterResolver.Register<global::Shop.Order>(new Shop_OrderFormatter());
+            global::Tasks.TaskJsonShapes.Register(typeof(global::Shop.Order), new string[] { "Id", "Lines", "Note" }, new global::System.Type[] { typeof(global::System.Guid), typeof(global::System.Collections.Generic.List<global::Shop.Line>), typeof(string) });
             global::Tasks.TaskFormatterResolver.Register<global::Shop.PriorityOrder>(new Shop_PriorityOrderFormatter());
+            global::Tasks.TaskJsonShapes.Register(typeof(global::Shop.PriorityOrder), new string[] { "Id", "Lines", "Priority", "Note" }, new global::System.Type[] { typeof(global::System.Guid), typeof(global::System.Collections.Generic.List<global::Shop.Line>), typeof(int), typeof(string) });
             global::Tasks.TaskFormatterResolver.Register<global::System.Collections.Generic.Dictionary<string, global::Shop.Money[]>?>(new global::MessagePack.Formatters.DictionaryFormatter<string, global::Shop.Money[]>());
             global::Tasks.TaskFormatterResolver.Register<global::System.Collections.Generic.List<global::Shop.Line>?>(new global::MessagePack.Formatters.ListFormatter<global::Shop.Line>());
         }

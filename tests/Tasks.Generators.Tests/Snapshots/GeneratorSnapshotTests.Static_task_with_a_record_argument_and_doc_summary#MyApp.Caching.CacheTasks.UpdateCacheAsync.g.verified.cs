@@ -25,6 +25,7 @@ namespace MyApp.Caching
                 invoke: static (services, arguments, cancellationToken) => global::MyApp.Caching.CacheTasks.UpdateCache(cancellationToken, arguments.key, arguments.report))
             {
                 ParameterNames = new string[] { "key", "report" },
+                ParameterTypes = new global::System.Type[] { typeof(string), typeof(global::MyApp.Caching.Report) },
             };
 
             /// <summary>

@@ -24,6 +24,7 @@ namespace Shop.Tasks
                 invoke: static (services, arguments, cancellationToken) => global::Shop.Tasks.Mail.Send(cancellationToken, arguments.to))
             {
                 ParameterNames = new string[] { "to" },
+                ParameterTypes = new global::System.Type[] { typeof(string) },
             };
 
             /// <summary>

@@ -26,6 +26,7 @@ namespace Billing
                 UniqueFor = global::System.TimeSpan.FromTicks(6000000000), // 00:10:00
                 HasPersonalData = true,
                 ParameterNames = new string[] { "email", "invoice" },
+                ParameterTypes = new global::System.Type[] { typeof(string), typeof(int) },
             };
 
             /// <summary>
