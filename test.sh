@@ -1,10 +1,22 @@
 #!/usr/bin/env bash
-# Installs what the tests need (Azurite, pinned in package.json/package-lock.json) and runs every
+# Installs what the tests need (Azurite, pinned in package.json/package-lock.json; Debian's Chromium for the
+# dashboard's browser tests) and runs every
 # test. The last line is the count computed from the test results: "tests: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")"
 
 npm ci --no-audit --no-fund --loglevel=error || { echo "npm ci failed: install Node.js and npm (https://nodejs.org), then run ./test.sh again"; exit 1; }
+
+# The dashboard's browser tests drive Debian's Chromium (no browser download): install it where it is missing.
+if [ ! -x /usr/bin/chromium ]; then
+  if command -v apt-get >/dev/null; then
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+      || echo "Could not install Chromium: the browser tests will fail, saying how to install it (apt-get install -y chromium chromium-driver)."
+  else
+    echo "Chromium is missing at /usr/bin/chromium: the browser tests will fail, saying how to install it."
+  fi
+fi
 
 results="$PWD/TestResults"
 rm -rf "$results"

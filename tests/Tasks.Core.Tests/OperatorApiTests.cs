@@ -79,6 +79,11 @@ public sealed class OperatorApiTests
 
         var transport = host.Services.GetRequiredService<InMemoryTransport>();
         Assert.Same(transport, host.Services.GetRequiredService<ITaskQueueMonitor>());
-        Assert.Same(transport, host.Services.GetRequiredService<ITaskDeadLetters>());
+        // With records (on by default), a requeue also tells the records; without, the transport's own.
+        Assert.IsType<RecordedDeadLetters>(host.Services.GetRequiredService<ITaskDeadLetters>());
+        var without = Host.CreateApplicationBuilder();
+        without.Services.AddAsyncTasks().UseInMemoryTransport().UseTaskRecords(o => o.Enabled = false);
+        using var plain = without.Build();
+        Assert.Same(plain.Services.GetRequiredService<InMemoryTransport>(), plain.Services.GetRequiredService<ITaskDeadLetters>());
     }
 }

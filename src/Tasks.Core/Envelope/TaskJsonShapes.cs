@@ -39,6 +39,14 @@ public static class TaskJsonShapes
         type = type is null ? null : Nullable.GetUnderlyingType(type) ?? type;
         if (depth < 32 && type is not null && !reader.IsNil)
         {
+            // MessagePack keeps a DateTimeOffset as [UTC time, offset in minutes]: a person reads it as one time.
+            if (type == typeof(DateTimeOffset) && reader.NextMessagePackType == MessagePackType.Array)
+            {
+                var time = TaskSerializer.DefaultOptions.Resolver.GetFormatterWithVerify<DateTimeOffset>().Deserialize(ref reader, TaskSerializer.DefaultOptions);
+                json.Append('"').Append(time.ToString("O", CultureInfo.InvariantCulture)).Append('"');
+                return;
+            }
+
             if (Shapes.TryGetValue(type, out var shape) && reader.NextMessagePackType == MessagePackType.Array)
             {
                 var count = reader.ReadArrayHeader();
