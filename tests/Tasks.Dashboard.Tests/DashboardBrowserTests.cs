@@ -6,12 +6,15 @@ namespace Tasks.Dashboard.Tests;
 /// <summary>
 /// The dashboard in a real headless Chromium (Debian's, driven by Playwright), against the Shop's API
 /// hosting it over Azurite with the Shop's real worker: what an operator on call does, click by click.
-/// Each page's screenshot goes to docs/dashboard/.
+/// Each page is screenshotted (docs/dashboard/ holds them, taken with TASKS_UPDATE_SCREENSHOTS=1).
 /// </summary>
 public sealed class DashboardBrowserTests(ShopFixture shop) : IClassFixture<ShopFixture>, IAsyncLifetime
 {
     private const string ChromiumPath = "/usr/bin/chromium";
-    private static readonly string Screenshots = Path.Combine(AzuriteProcess.RepositoryRoot(), "docs", "dashboard");
+    // docs/dashboard/ with TASKS_UPDATE_SCREENSHOTS=1 (how its PNGs are made); else beside the test binaries, so a run leaves the tree clean.
+    private static readonly string Screenshots = Environment.GetEnvironmentVariable("TASKS_UPDATE_SCREENSHOTS") == "1"
+        ? Path.Combine(AzuriteProcess.RepositoryRoot(), "docs", "dashboard")
+        : Path.Combine(AppContext.BaseDirectory, "screenshots");
     private IPlaywright? playwright;
     private IBrowser? browser;
 
