@@ -114,7 +114,7 @@ internal static class Envelopes
         where TArguments : class
     {
         var buffer = new ArrayBufferWriter<byte>();
-        TaskEnvelope.Write(buffer, task, arguments, Guid.NewGuid().ToString("N"), DateTimeOffset.UtcNow, null, TaskSerializer.DefaultOptions);
+        TaskEnvelope.Write(buffer, task, arguments, Guid.NewGuid().ToString("N"), DateTimeOffset.UtcNow, default, TaskSerializer.DefaultOptions);
         return buffer.WrittenSpan.ToArray();
     }
 }

@@ -40,7 +40,7 @@ public class SigningBenchmarks
     private byte[] Write(EnvelopeSigner? signer)
     {
         buffer.Clear();
-        TaskEnvelope.Write(buffer, BenchTasks.NoOpAsync.Definition, arguments, "o11viQmRC80BAAAAAAAAAA", DateTimeOffset.UnixEpoch, null, TaskSerializer.DefaultOptions, signer);
+        TaskEnvelope.Write(buffer, BenchTasks.NoOpAsync.Definition, arguments, "o11viQmRC80BAAAAAAAAAA", DateTimeOffset.UnixEpoch, default, TaskSerializer.DefaultOptions, signer);
         return buffer.WrittenSpan.ToArray();
     }
 }

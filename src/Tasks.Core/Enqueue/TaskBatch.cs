@@ -1,9 +1,6 @@
 using System;
-using System.Buffers;
 using System.Collections.Generic;
 using System.ComponentModel;
-using System.Threading;
-using System.Threading.Tasks;
 
 namespace Tasks;
 
@@ -17,44 +14,37 @@ namespace Tasks;
 /// </summary>
 public sealed class TaskBatch
 {
-    private readonly List<Entry> entries = new();
+    private readonly List<PreparedTask> entries = new();
 
     /// <summary>The tasks added so far.</summary>
     public int Count => entries.Count;
+
+    /// <summary>
+    /// A task to enqueue once every task of the batch has reached a final state (succeeded,
+    /// dead-lettered or cancelled), exactly once however many workers race: e.g.
+    /// <c>ReportTasks.BuildAlbumAsync.Prepare(albumId)</c>. Setting it tracks the batch
+    /// (<see cref="ITaskRecords.GetBatchAsync"/>); it needs a record store. Default: none.
+    /// </summary>
+    public PreparedTask? OnCompleted { get; set; }
+
+    /// <summary>Count the batch's tasks as they end, for <see cref="ITaskRecords.GetBatchAsync"/>, even with no <see cref="OnCompleted"/>. Default: false.</summary>
+    public bool Tracked { get; set; }
+
+    /// <summary>The batch's id, once it is enqueued with tracking (<see cref="OnCompleted"/> or <see cref="Tracked"/>): for <see cref="ITaskRecords.GetBatchAsync"/>.</summary>
+    public string? Id { get; internal set; }
+
+    /// <summary>Adds a prepared task (<c>XxxAsync.Prepare(...)</c>).</summary>
+    public void Add(PreparedTask task)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        entries.Add(task);
+    }
 
     /// <summary>Adds a task; called by the generated <c>AddTo</c> methods.</summary>
     [EditorBrowsable(EditorBrowsableState.Never)]
     public void Add<TArguments>(TaskDefinition<TArguments> task, TArguments arguments)
         where TArguments : class
-    {
-        ArgumentNullException.ThrowIfNull(task);
-        ArgumentNullException.ThrowIfNull(arguments);
-        entries.Add(new Entry<TArguments>(task, arguments));
-    }
+        => entries.Add(PreparedTask.Of(task, arguments));
 
-    internal IReadOnlyList<Entry> Entries => entries;
-
-    /// <summary>One task of the batch, typed, so that a client can write or send it without reflection.</summary>
-    internal abstract class Entry
-    {
-        public abstract TaskDefinition Definition { get; }
-
-        /// <summary>Sends this task alone: the behaviour of a client that does not pack.</summary>
-        public abstract ValueTask<string> EnqueueAsync(ITaskClient client, TaskEnqueueOptions? options, CancellationToken cancellationToken);
-
-        /// <summary>Writes this task's envelope with <paramref name="messageId"/>.</summary>
-        public abstract EnvelopeLayout Write(ArrayBufferWriter<byte> output, string messageId, DateTimeOffset now, bool unique, string? uniqueKey, TaskClient client);
-    }
-
-    private sealed class Entry<TArguments>(TaskDefinition<TArguments> task, TArguments arguments) : Entry
-        where TArguments : class
-    {
-        public override TaskDefinition Definition => task;
-
-        public override ValueTask<string> EnqueueAsync(ITaskClient client, TaskEnqueueOptions? options, CancellationToken cancellationToken)
-            => client.EnqueueAsync(task, arguments, options, cancellationToken);
-
-        public override EnvelopeLayout Write(ArrayBufferWriter<byte> output, string messageId, DateTimeOffset now, bool unique, string? uniqueKey, TaskClient client)
-            => client.WriteEnvelope(output, task, arguments, messageId, now, unique, uniqueKey);
-    }
+    internal IReadOnlyList<PreparedTask> Entries => entries;
 }

@@ -10,7 +10,7 @@ using MessagePack;
 namespace Tasks;
 
 /// <summary>Encodes tasks into envelopes and hands them to an <see cref="ITaskTransport"/>.</summary>
-public sealed class TaskClient : ITaskClient
+public sealed partial class TaskClient : ITaskClient
 {
     private static ITaskClient? ambient;
     private readonly ITaskTransport transport;
@@ -72,15 +72,17 @@ public sealed class TaskClient : ITaskClient
         activity?.SetTag(TasksTelemetry.TaskNameTag, task.Name);
         activity?.SetTag(TasksTelemetry.QueueTag, task.Queue);
         TasksTelemetry.TagOperation(activity, "send");
+        if (options?.After is { } parent) return await EnqueueAfterAsync(task, arguments, parent, options, cancellationToken).ConfigureAwait(false);
 
         var now = time.GetUtcNow();
         var messageId = TaskHeaders.NewMessageId(now + (options?.Delay ?? TimeSpan.Zero));
         activity?.SetTag(TasksTelemetry.MessageIdTag, messageId);
         var uniqueFor = UniqueFor(task, options);
+        var continuable = Continuable(task, options);
         var buffer = RentBuffer();
         try
         {
-            var layout = WriteEnvelope(buffer, task, arguments, messageId, now, uniqueFor is not null, options?.UniqueKey);
+            var layout = WriteEnvelope(buffer, task, arguments, messageId, now, new EnvelopeHeaders(Activity.Current?.Id, uniqueFor is not null, options?.UniqueKey, continuable));
             if (buffer.WrittenCount > transport.MaxMessageBytes)
                 throw new TaskMessageTooLargeException(task.Name, task.Queue, buffer.WrittenCount, transport.MaxMessageBytes);
             if (uniqueFor is { } lockFor && await ClaimUniqueAsync(task, layout.UniqueLock!, messageId, now + lockFor, cancellationToken).ConfigureAwait(false) is { } existing)
@@ -129,6 +131,7 @@ public sealed class TaskClient : ITaskClient
         // cannot be written, fail the whole batch with nothing sent.
         var now = time.GetUtcNow();
         var due = now + (options?.Delay ?? TimeSpan.Zero);
+        var batchId = batch.OnCompleted is not null || batch.Tracked ? TaskHeaders.NewMessageId(now) : null;
         var envelopes = new ArrayBufferWriter<byte>(ids.Length * 128);
         var ends = new int[ids.Length];
         var layouts = new EnvelopeLayout[ids.Length];
@@ -137,7 +140,7 @@ public sealed class TaskClient : ITaskClient
             var task = entries[i].Definition;
             var start = envelopes.WrittenCount;
             ids[i] = TaskHeaders.NewMessageId(due);
-            layouts[i] = entries[i].Write(envelopes, ids[i], now, UniqueFor(task, options) is not null, options?.UniqueKey, this);
+            layouts[i] = entries[i].Write(envelopes, ids[i], now, new EnvelopeHeaders(Activity.Current?.Id, UniqueFor(task, options) is not null, options?.UniqueKey, Continuable(task, options), Batch: batchId), this);
             ends[i] = envelopes.WrittenCount;
             if (ends[i] - start > transport.MaxMessageBytes)
                 throw new TaskMessageTooLargeException(task.Name, task.Queue, ends[i] - start, transport.MaxMessageBytes);
@@ -155,8 +158,14 @@ public sealed class TaskClient : ITaskClient
         var written = new List<RecordWrite>(records is null ? 0 : ids.Length);
         for (var i = 0; i < ids.Length && records is not null; i++)
         {
-            if (!held[i]) written.Add(EnqueuedRecord(entries[i].Definition, ids[i], now, options, envelopes.WrittenMemory[layouts[i].ArgumentsStart..layouts[i].ArgumentsEnd], layouts[i].UniqueLock));
+            if (held[i]) continue;
+            var record = EnqueuedRecord(entries[i].Definition, ids[i], now, options, envelopes.WrittenMemory[layouts[i].ArgumentsStart..layouts[i].ArgumentsEnd], layouts[i].UniqueLock);
+            record.BatchId = batchId;
+            written.Add(record);
         }
+
+        // A tracked batch exists, with its total and its callback, before any of its tasks can end.
+        if (batchId is not null) await CreateBatchAsync(batch, batchId, held.Count(h => !h), now, cancellationToken).ConfigureAwait(false);
 
         var recording = written.Count == 0 ? Task.CompletedTask : CreateRecordsAsync(written);
         var packer = new BatchPacker(this, envelopes.WrittenMemory, ends, ids, entries, held, options);
@@ -177,11 +186,12 @@ public sealed class TaskClient : ITaskClient
         }
 
         await recording.ConfigureAwait(false);
+        batch.Id = batchId;
         return ids;
     }
 
     /// <summary>Sends the envelopes of a batch, queue by queue, in packs as large as a message may be.</summary>
-    private sealed class BatchPacker(TaskClient client, ReadOnlyMemory<byte> envelopes, int[] ends, string[] ids, IReadOnlyList<TaskBatch.Entry> entries, bool[] held, TaskEnqueueOptions? options)
+    private sealed class BatchPacker(TaskClient client, ReadOnlyMemory<byte> envelopes, int[] ends, string[] ids, IReadOnlyList<PreparedTask> entries, bool[] held, TaskEnqueueOptions? options)
     {
         /// <summary>The ids of the tasks sent so far.</summary>
         public HashSet<string> Sent { get; } = new(StringComparer.Ordinal);
@@ -275,12 +285,12 @@ public sealed class TaskClient : ITaskClient
         cachedBuffer = buffer;
     }
 
-    internal EnvelopeLayout WriteEnvelope<TArguments>(ArrayBufferWriter<byte> buffer, TaskDefinition<TArguments> task, TArguments arguments, string messageId, DateTimeOffset now, bool unique, string? uniqueKey)
+    internal EnvelopeLayout WriteEnvelope<TArguments>(ArrayBufferWriter<byte> buffer, TaskDefinition<TArguments> task, TArguments arguments, string messageId, DateTimeOffset now, in EnvelopeHeaders headers)
         where TArguments : class
     {
         try
         {
-            return TaskEnvelope.Write(buffer, task, arguments, messageId, now, Activity.Current?.Id, serializerOptions, signer, unique, uniqueKey);
+            return TaskEnvelope.Write(buffer, task, arguments, messageId, now, headers, serializerOptions, signer);
         }
         catch (Exception ex)
         {
@@ -333,6 +343,7 @@ public sealed class TaskClient : ITaskClient
             ArgumentsNote = note,
             ArgumentsBytes = argumentBytes.Length,
             UniqueKey = uniqueLock,
+            Continuable = options?.AllowContinuations == true ? true : null,
             State = delayed ? TaskState.Scheduled : TaskState.Enqueued,
             StateAt = now,
         };

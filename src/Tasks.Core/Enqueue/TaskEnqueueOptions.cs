@@ -18,6 +18,21 @@ public sealed class TaskEnqueueOptions
     /// </summary>
     public string? UniqueKey { get; init; }
 
+    /// <summary>
+    /// Run this task after task <c>After</c> (an id <c>Enqueue</c> returned) succeeds, or after it ends
+    /// however it ends with <see cref="AfterAnyOutcome"/>: its record reads AwaitingParent until then. A
+    /// dead-lettered parent keeps it waiting (a requeue that succeeds releases it); a cancelled one
+    /// cancels it. The parent must have been enqueued with <see cref="AllowContinuations"/> (or have
+    /// finished). Needs a record store. See <see cref="TaskClientFlows.EnqueueChainAsync"/> for a chain.
+    /// </summary>
+    public string? After { get; init; }
+
+    /// <summary>With <see cref="After"/>: run after the parent ends whether it succeeded or was dead-lettered (not if it was cancelled). Default: false.</summary>
+    public bool AfterAnyOutcome { get; init; }
+
+    /// <summary>This task may have continuations (<see cref="After"/>): its worker releases them when it settles, one or two table calls more. Default: false.</summary>
+    public bool AllowContinuations { get; init; }
+
     /// <summary>Makes this enqueue unique for this long (see <see cref="UniqueKey"/>), in place of the task's <c>UniqueFor</c>.</summary>
     public TimeSpan? UniqueFor { get; init; }
 }

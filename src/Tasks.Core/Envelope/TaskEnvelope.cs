@@ -16,8 +16,8 @@ public static partial class TaskEnvelope
 
     /// <summary>
     /// Writes an envelope and, with a signer, its signature as a fifth element over the bytes of the
-    /// first four. With <paramref name="unique"/>, a <c>unique</c> header names the task's unique lock,
-    /// derived from the task name and <paramref name="uniqueKey"/> (or, if null, the argument bytes).
+    /// first four. For a unique task (<see cref="EnvelopeHeaders.Unique"/>), a <c>unique</c> header names
+    /// its lock, derived from the task name and <see cref="EnvelopeHeaders.UniqueKey"/> (or, if null, the argument bytes).
     /// </summary>
     internal static EnvelopeLayout Write<TArguments>(
         ArrayBufferWriter<byte> output,
@@ -25,15 +25,13 @@ public static partial class TaskEnvelope
         TArguments arguments,
         string messageId,
         DateTimeOffset enqueuedAt,
-        string? traceParent,
+        in EnvelopeHeaders headers,
         MessagePackSerializerOptions options,
-        EnvelopeSigner? signer = null,
-        bool unique = false,
-        string? uniqueKey = null)
+        EnvelopeSigner? signer = null)
         where TArguments : class
     {
         var start = output.WrittenCount;
-        var layout = WriteElements(output, signer is null ? 4 : 5, task, arguments, messageId, enqueuedAt, traceParent, options, unique, uniqueKey);
+        var layout = WriteElements(output, signer is null ? 4 : 5, task, arguments, messageId, enqueuedAt, headers, options);
         if (signer is null) return layout;
         Span<byte> mac = stackalloc byte[EnvelopeSigner.MacLength];
         var keyId = signer.Sign(output.WrittenSpan[(start + 1)..], mac); // after the one-byte array header
@@ -54,10 +52,8 @@ public static partial class TaskEnvelope
         TArguments arguments,
         string messageId,
         DateTimeOffset enqueuedAt,
-        string? traceParent,
-        MessagePackSerializerOptions options,
-        bool unique,
-        string? uniqueKey)
+        in EnvelopeHeaders headers,
+        MessagePackSerializerOptions options)
         where TArguments : class
     {
         var writer = new MessagePackWriter(output);
@@ -70,9 +66,9 @@ public static partial class TaskEnvelope
         task.Formatter.Serialize(ref writer, arguments, options);
         writer.Flush();
         var argumentsEnd = output.WrittenCount;
-        var uniqueLock = unique ? UniqueLock(task.Name, uniqueKey, output.WrittenSpan[argumentsStart..argumentsEnd]) : null;
+        var uniqueLock = headers.Unique ? UniqueLock(task.Name, headers.UniqueKey, output.WrittenSpan[argumentsStart..argumentsEnd]) : null;
         writer = new MessagePackWriter(output);
-        TaskHeaders.Write(ref writer, messageId, enqueuedAt, TaskHeaders.TraceParent, traceParent, TaskHeaders.Unique, uniqueLock);
+        TaskHeaders.Write(ref writer, messageId, enqueuedAt, headers, uniqueLock);
         writer.Flush();
         return new EnvelopeLayout(argumentsStart, argumentsEnd, uniqueLock);
     }
@@ -234,6 +230,15 @@ public static partial class TaskEnvelope
 /// <summary>Where the parts of an envelope just written are: its argument bytes, and its unique lock if it has one.</summary>
 internal readonly record struct EnvelopeLayout(int ArgumentsStart, int ArgumentsEnd, string? UniqueLock);
 
+/// <summary>The optional headers of an envelope (docs/wire-format.md): set only what applies.</summary>
+/// <param name="TraceParent">The enqueuing activity's W3C trace context.</param>
+/// <param name="Unique">A unique task: its lock is named in a <c>unique</c> header.</param>
+/// <param name="UniqueKey">Its key, or null for its argument bytes.</param>
+/// <param name="Continuable">It may have continuations, released when it settles.</param>
+/// <param name="Parent">The task or batch a continuation or callback waited for.</param>
+/// <param name="Batch">The tracked batch it belongs to.</param>
+internal readonly record struct EnvelopeHeaders(string? TraceParent, bool Unique = false, string? UniqueKey = null, bool Continuable = false, string? Parent = null, string? Batch = null);
+
 /// <summary>A decoded envelope: the task, its typed arguments and its still-encoded headers.</summary>
 internal readonly struct DecodedEnvelope
 {
@@ -258,6 +263,16 @@ internal readonly struct DecodedEnvelope
 
     /// <summary>Whether the headers include <see cref="TaskHeaders.Unique"/>: a look at the bytes, not a parse.</summary>
     public bool HasUniqueHeader => encodedHeaders.Span.IndexOf("\xa6unique"u8) >= 0;
+
+    /// <summary>Whether the headers include <see cref="TaskHeaders.Continuable"/>, <see cref="TaskHeaders.Parent"/> or <see cref="TaskHeaders.Batch"/>: a look at the bytes.</summary>
+    public bool HasFlowHeader
+    {
+        get
+        {
+            var span = encodedHeaders.Span;
+            return span.IndexOf("\xabcontinuable"u8) >= 0 || span.IndexOf("\xa6parent"u8) >= 0 || span.IndexOf("\xa5batch"u8) >= 0;
+        }
+    }
 
     /// <summary>Decodes the header map (left encoded until asked for, to keep dispatch allocation-free).</summary>
     public System.Collections.Generic.IReadOnlyDictionary<string, string> ReadHeaders() => TaskHeaders.Read(encodedHeaders);

@@ -22,6 +22,15 @@ public static class TaskHeaders
     /// <summary>The unique lock a task with <c>[AsyncTask(UniqueFor = ...)]</c> holds until it settles (a hash of its name and key).</summary>
     public const string Unique = "unique";
 
+    /// <summary>"1" on a task that may have continuations: its worker releases them when it settles.</summary>
+    public const string Continuable = "continuable";
+
+    /// <summary>On a continuation or a batch's callback: the task or batch it waited for. Such a task runs once however often it is released.</summary>
+    public const string Parent = "parent";
+
+    /// <summary>On a task of a tracked batch: the batch's id, so its end is counted.</summary>
+    public const string Batch = "batch";
+
     /// <summary>
     /// A new message id, due now: see <see cref="NewMessageId(DateTimeOffset)"/>.
     /// </summary>
@@ -70,27 +79,38 @@ public static class TaskHeaders
 
     private const long MaxIdMilliseconds = (1L << 48) - 1;
 
-    /// <summary>Writes the header map every message carries (its id and enqueue time), and up to two more headers, those whose value is given.</summary>
-    internal static void Write(ref MessagePackWriter writer, string messageId, DateTimeOffset enqueuedAt, string? extraName = null, string? extraValue = null, string? secondName = null, string? secondValue = null)
+    /// <summary>Writes the header map every message carries (its id and enqueue time), and one more header if given.</summary>
+    internal static void Write(ref MessagePackWriter writer, string messageId, DateTimeOffset enqueuedAt, string? extraName = null, string? extraValue = null)
     {
         var extra = extraName is not null && extraValue is not null;
-        var second = secondName is not null && secondValue is not null;
-        writer.WriteMapHeader(2 + (extra ? 1 : 0) + (second ? 1 : 0));
+        WriteCommon(ref writer, messageId, enqueuedAt, extra ? 1 : 0);
+        if (extra) Pair(ref writer, extraName!, extraValue!);
+    }
+
+    /// <summary>Writes the header map of a task envelope: its id, enqueue time, and the headers of <paramref name="headers"/> that are set.</summary>
+    internal static void Write(ref MessagePackWriter writer, string messageId, DateTimeOffset enqueuedAt, in EnvelopeHeaders headers, string? uniqueLock)
+    {
+        WriteCommon(ref writer, messageId, enqueuedAt, (headers.TraceParent is null ? 0 : 1) + (uniqueLock is null ? 0 : 1) + (headers.Continuable ? 1 : 0) + (headers.Parent is null ? 0 : 1) + (headers.Batch is null ? 0 : 1));
+        if (headers.TraceParent is { } traceParent) Pair(ref writer, TraceParent, traceParent);
+        if (uniqueLock is not null) Pair(ref writer, Unique, uniqueLock);
+        if (headers.Continuable) Pair(ref writer, Continuable, "1");
+        if (headers.Parent is { } parent) Pair(ref writer, Parent, parent);
+        if (headers.Batch is { } batch) Pair(ref writer, Batch, batch);
+    }
+
+    private static void WriteCommon(ref MessagePackWriter writer, string messageId, DateTimeOffset enqueuedAt, int more)
+    {
+        writer.WriteMapHeader(2 + more);
         writer.Write(MessageId);
         writer.Write(messageId);
         writer.Write(EnqueuedAt);
         writer.Write(enqueuedAt.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
-        if (extra)
-        {
-            writer.Write(extraName);
-            writer.Write(extraValue);
-        }
+    }
 
-        if (second)
-        {
-            writer.Write(secondName);
-            writer.Write(secondValue);
-        }
+    private static void Pair(ref MessagePackWriter writer, string name, string value)
+    {
+        writer.Write(name);
+        writer.Write(value);
     }
 
     /// <summary>The <see cref="EnqueuedAt"/> header as a time, or null if it is missing or not Unix milliseconds.</summary>

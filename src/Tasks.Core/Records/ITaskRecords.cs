@@ -29,6 +29,9 @@ public interface ITaskRecords
     /// <summary>Counts per minute over [<paramref name="from"/>, <paramref name="to"/>) (at most a day), oldest first: for a chart.</summary>
     ValueTask<IReadOnlyList<TaskStateCounts>> CountPerMinuteAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken = default);
 
+    /// <summary>A tracked batch's counts (<see cref="TaskBatch.OnCompleted"/> or <see cref="TaskBatch.Tracked"/>), or null if there is none.</summary>
+    ValueTask<TaskBatchRecord?> GetBatchAsync(string batchId, CancellationToken cancellationToken = default);
+
     /// <summary>The workers that sent a heartbeat lately, alive or gone (those gone for a day are forgotten).</summary>
     ValueTask<IReadOnlyList<TaskWorkerInfo>> ListWorkersAsync(CancellationToken cancellationToken = default);
 
@@ -38,6 +41,22 @@ public interface ITaskRecords
     /// <see cref="TaskRecordOptions.CancelPollInterval"/> and a little more. A finished or unknown task is not changed.
     /// </summary>
     ValueTask<TaskCancelResult> CancelAsync(string id, CancellationToken cancellationToken = default);
+}
+
+/// <summary>A batch's tasks by how they ended, counted per pack as they end.</summary>
+/// <param name="Id">The batch's id (<see cref="TaskBatch.Id"/>).</param>
+/// <param name="Total">Its tasks.</param>
+/// <param name="Succeeded">Those that succeeded.</param>
+/// <param name="Failed">Those dead-lettered.</param>
+/// <param name="Cancelled">Those cancelled.</param>
+/// <param name="Pending">Those not ended yet.</param>
+/// <param name="CreatedAt">When it was enqueued.</param>
+/// <param name="CallbackId">The id of its callback task (<see cref="TaskBatch.OnCompleted"/>), or null.</param>
+/// <param name="CallbackSentAt">When the callback was enqueued, or null if not yet.</param>
+public sealed record TaskBatchRecord(string Id, int Total, int Succeeded, int Failed, int Cancelled, int Pending, DateTimeOffset? CreatedAt, string? CallbackId, DateTimeOffset? CallbackSentAt)
+{
+    /// <summary>The fraction of its tasks that have ended.</summary>
+    public double Progress => Total == 0 ? 1 : (double)(Total - Pending) / Total;
 }
 
 /// <summary>What <see cref="ITaskRecords.CancelAsync"/> did.</summary>

@@ -75,6 +75,29 @@ internal static class RecordFormat
 
     public static string IdOfRow(string rowKey) => rowKey.Length > 12 ? rowKey[12..] : rowKey;
 
+    /// <summary>The property that marks a continuation on its parent's row: <c>C</c> and the id's 16 bytes in hex (a property name takes no '-').</summary>
+    public static string ChildProperty(string id)
+    {
+        Span<char> chars = stackalloc char[24];
+        for (var i = 0; i < id.Length && i < 22; i++) chars[i] = id[i] switch { '-' => '+', '_' => '/', var c => c };
+        chars[22] = chars[23] = '=';
+        Span<byte> bytes = stackalloc byte[18];
+        return id.Length == 22 && Convert.TryFromBase64Chars(chars, bytes, out var written) && written == 16 ? "C" + Convert.ToHexString(bytes[..16]) : "C" + Convert.ToHexString(System.Text.Encoding.UTF8.GetBytes(id));
+    }
+
+    private static string? ChildOf(string property)
+    {
+        if (property.Length != 33 || property[0] != 'C') return null;
+        try
+        {
+            return Convert.ToBase64String(Convert.FromHexString(property.AsSpan(1))).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
     public static string HistoryProperty(TaskAttempt attempt) => "H" + attempt.StartedAt.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
 
     /// <summary>The row of <paramref name="write"/>: only the fields it has, so a merge leaves the others alone.</summary>
@@ -98,7 +121,11 @@ internal static class RecordFormat
             .Set("FinishedAt", write.FinishedAt)
             .Set("NextAttemptAt", write.NextAttemptAt)
             .Set("CancelRequestedAt", write.CancelRequestedAt)
-            .Set("Reason", write.Reason);
+            .Set("Reason", write.Reason)
+            .Set("Parent", write.ParentId)
+            .Set("Continuable", write.Continuable)
+            .Set("Batch", write.BatchId);
+        foreach (var child in write.ChildIds ?? []) row.Set(ChildProperty(child), true);
         if (write.Worker is { } worker) row.Set("WorkerId", worker.Id).Set("Machine", worker.Machine).Set("Pid", worker.ProcessId);
         if (write.Progress is { } progress) row.Set("Progress", progress.Fraction).Set("ProgressNote", progress.Note ?? "").Set("ProgressAt", progress.ReportedAt);
         if (write.History is not null)
@@ -159,6 +186,10 @@ internal static class RecordFormat
             CancelRequestedAt = merged.Get<DateTimeOffset>("CancelRequestedAt"),
             Reason = state is TaskState.DeadLettered or TaskState.Cancelled ? merged.GetString("Reason") : null,
             UniqueKey = merged.GetString("UniqueKey"),
+            ParentId = merged.GetString("Parent"),
+            Continuable = merged.Get<bool>("Continuable") == true,
+            BatchId = merged.GetString("Batch"),
+            Children = merged.Properties.Keys.Select(ChildOf).Where(c => c is not null).Order(StringComparer.Ordinal).ToArray()!,
             History = history!,
         };
     }

@@ -24,6 +24,12 @@ internal sealed class RecordWrite
     public string? ArgumentsNote { get; set; }
     public int? ArgumentsBytes { get; set; }
     public string? UniqueKey { get; set; }
+    public string? ParentId { get; set; }
+    public bool? Continuable { get; set; }
+    public string? BatchId { get; set; }
+
+    /// <summary>Continuations registered under this task: one property each, so two registrations never overwrite each other.</summary>
+    public List<string>? ChildIds { get; set; }
 
     // What a worker (or a cancel) knows.
     public TaskState? State { get; set; }
@@ -61,6 +67,10 @@ internal sealed class RecordWrite
         ArgumentsNote = later.ArgumentsNote ?? ArgumentsNote;
         ArgumentsBytes = later.ArgumentsBytes ?? ArgumentsBytes;
         UniqueKey = later.UniqueKey ?? UniqueKey;
+        ParentId = later.ParentId ?? ParentId;
+        Continuable = later.Continuable ?? Continuable;
+        BatchId = later.BatchId ?? BatchId;
+        if (later.ChildIds is not null) (ChildIds ??= new List<string>()).AddRange(later.ChildIds);
         if (later.State is not null)
         {
             State = later.State;

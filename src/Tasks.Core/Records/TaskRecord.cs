@@ -11,6 +11,9 @@ public enum TaskState
     /// <summary>Enqueued with a delay that has not passed yet.</summary>
     Scheduled,
 
+    /// <summary>A continuation (or a batch's callback) waiting for the task (or batch) in <see cref="TaskRecord.ParentId"/>.</summary>
+    AwaitingParent,
+
     /// <summary>Waiting in its queue for a worker (also after its worker stopped heartbeating while it ran: its message comes back when the lease ends).</summary>
     Enqueued,
 
@@ -96,6 +99,18 @@ public sealed class TaskRecord
 
     /// <summary>What a person should know about the record that its state does not say (a gone worker, say), or null.</summary>
     public string? Note { get; init; }
+
+    /// <summary>The task (or batch) this continuation (or callback) waits or waited for.</summary>
+    public string? ParentId { get; init; }
+
+    /// <summary>True if the task was enqueued to take continuations (<see cref="TaskEnqueueOptions.AllowContinuations"/>).</summary>
+    public bool Continuable { get; init; }
+
+    /// <summary>The continuations registered under this task.</summary>
+    public IReadOnlyList<string> Children { get; init; } = Array.Empty<string>();
+
+    /// <summary>The tracked batch this task belongs to (or whose callback it is).</summary>
+    public string? BatchId { get; init; }
 
     /// <summary>The unique key the task holds (<c>[AsyncTask(UniqueFor = ...)]</c>), if it has one.</summary>
     public string? UniqueKey { get; init; }

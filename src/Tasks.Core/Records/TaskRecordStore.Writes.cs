@@ -184,6 +184,10 @@ public abstract partial class TaskRecordStore
             var row = RecordFormat.ToEntity(write, due);
             var failed = await ReadRowAsync(failedTable, row.PartitionKey, row.RowKey, cancellationToken).ConfigureAwait(false);
             if (failed is null && await ReadRowAsync(liveTable, row.PartitionKey, row.RowKey, cancellationToken).ConfigureAwait(false) is null) continue; // never recorded
+
+            // Its continuations wait for its new outcome, and its new message must be allowed to run.
+            await UnsealAsync(id, cancellationToken).ConfigureAwait(false);
+            await ForgetRunClaimAsync(id, cancellationToken).ConfigureAwait(false);
             if (RecordFormat.Expired(due, Options.SucceededRetention, now))
             {
                 await WriteOrThrowAsync(write, cancellationToken).ConfigureAwait(false); // its live table is gone: it stays in the failed-record table
@@ -246,6 +250,7 @@ public abstract partial class TaskRecordStore
         write.Reason = "Cancelled by id before it ran.";
         await WriteOrThrowAsync(write, cancellationToken).ConfigureAwait(false);
         if (record.UniqueKey is { } key) await ReleaseUniqueAsync(key, id, cancellationToken).ConfigureAwait(false);
+        if (record.Continuable) await ReleaseContinuationsAsync(null, id, TaskState.Cancelled, cancellationToken).ConfigureAwait(false); // its continuations are cancelled with it
         return new TaskCancelResult(TaskCancelOutcome.Cancelled, TaskState.Cancelled);
     }
 

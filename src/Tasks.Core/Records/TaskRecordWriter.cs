@@ -27,6 +27,10 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
     private readonly Dictionary<long, long[]> minutes = new();
     private readonly HashSet<long> dirtyMinutes = new();
     private List<(string Lock, string Id)> releases = new();
+    private Dictionary<string, List<RecordEntity>> batchRows = new(StringComparer.Ordinal);
+
+    /// <summary>Called after a flush wrote the counts of these batches (a worker then checks whether they are complete).</summary>
+    public Func<IReadOnlyList<string>, Task>? BatchesCounted { get; set; }
     private Task loop = Task.CompletedTask;
     private bool looping;
     private bool disposed;
@@ -91,6 +95,17 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
         }
     }
 
+    /// <summary>Counts tasks of a tracked batch with the next flush: a pack's successes, or a task that ended alone.</summary>
+    public void CountBatch(string batchId, RecordEntity row)
+    {
+        lock (gate)
+        {
+            if (!batchRows.TryGetValue(batchId, out var rows)) batchRows[batchId] = rows = new List<RecordEntity>();
+            rows.Add(row);
+            StartLoop();
+        }
+    }
+
     internal const int EnqueuedField = 0, StartedField = 1, RetriedField = 2, SucceededField = 3, DeadLetteredField = 4, CancelledField = 5;
 
     private void StartLoop()
@@ -117,7 +132,7 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
             lock (gate)
             {
                 // Idle: the loop ends, and the next write starts it again.
-                if (pending.Count == 0 && dirtyMinutes.Count == 0 && releases.Count == 0 || disposed)
+                if (pending.Count == 0 && dirtyMinutes.Count == 0 && releases.Count == 0 && batchRows.Count == 0 || disposed)
                 {
                     looping = false;
                     return;
@@ -134,17 +149,20 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
         {
             Dictionary<string, RecordWrite> batch;
             List<(string Lock, string Id)> released;
+            Dictionary<string, List<RecordEntity>> counted;
             lock (gate)
             {
-                (batch, released) = (pending, releases);
+                (batch, released, counted) = (pending, releases, batchRows);
                 pending = new Dictionary<string, RecordWrite>(StringComparer.Ordinal);
                 releases = new List<(string, string)>();
+                batchRows = new Dictionary<string, List<RecordEntity>>(StringComparer.Ordinal);
             }
 
             var failed = batch.Count == 0 ? Array.Empty<RecordWrite>() : await WriteOrFailAsync(batch.Values.ToArray(), cancellationToken).ConfigureAwait(false);
             var countsWritten = await WriteCountsAsync(cancellationToken).ConfigureAwait(false);
             var releasesDone = await ReleaseAsync(released, cancellationToken).ConfigureAwait(false);
-            if (failed.Count == 0 && countsWritten && releasesDone)
+            var batchesDone = await WriteBatchesAsync(counted, cancellationToken).ConfigureAwait(false);
+            if (failed.Count == 0 && countsWritten && releasesDone && batchesDone)
             {
                 backoff = TimeSpan.Zero;
                 return;
@@ -178,6 +196,33 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
         {
             flushing.Release();
         }
+    }
+
+    /// <summary>Writes the batches' counting rows; tells <see cref="BatchesCounted"/> of those written, keeps the others for the next flush.</summary>
+    private async Task<bool> WriteBatchesAsync(Dictionary<string, List<RecordEntity>> counted, CancellationToken cancellationToken)
+    {
+        if (counted.Count == 0) return true;
+        var written = new List<string>();
+        foreach (var (batchId, rows) in counted)
+        {
+            try
+            {
+                await Store.WriteBatchCountsAsync(batchId, rows, cancellationToken).ConfigureAwait(false);
+                written.Add(batchId);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                Log.FlushFailed(logger, ex);
+                lock (gate)
+                {
+                    if (!batchRows.TryGetValue(batchId, out var again)) batchRows[batchId] = again = new List<RecordEntity>();
+                    again.InsertRange(0, rows);
+                }
+            }
+        }
+
+        if (written.Count > 0 && BatchesCounted is { } counted2) await counted2(written).ConfigureAwait(false);
+        return written.Count == counted.Count;
     }
 
     private async Task<bool> ReleaseAsync(List<(string Lock, string Id)> released, CancellationToken cancellationToken)

@@ -20,6 +20,9 @@ public enum TaskOutcome
 
     /// <summary>The task was cancelled by id (<c>CancelAsync</c>), before it ran or while it ran; the message was deleted.</summary>
     Cancelled,
+
+    /// <summary>A second copy of a released continuation or batch callback (a release sent twice across a crash): deleted without running.</summary>
+    Skipped,
 }
 
 /// <summary>One delivery of a message and its outcome, raised by <see cref="TaskWorker.TaskRan"/>.</summary>
@@ -39,4 +42,20 @@ public sealed record TaskRunResult(
     TaskOutcome Outcome,
     Exception? Exception = null,
     TimeSpan? RetryDelay = null,
-    string? Reason = null);
+    string? Reason = null)
+{
+    /// <summary>The task may have continuations, released when it settles.</summary>
+    internal bool Continuable { get; init; }
+
+    /// <summary>The tracked batch the task belongs to, counted when it settles.</summary>
+    internal string? BatchId { get; init; }
+
+    /// <summary>The outcome as a final record state, or null if the task goes on (retried, released, skipped).</summary>
+    internal TaskState? FinalState => Outcome switch
+    {
+        TaskOutcome.Completed => TaskState.Succeeded,
+        TaskOutcome.DeadLettered => TaskState.DeadLettered,
+        TaskOutcome.Cancelled => TaskState.Cancelled,
+        _ => null,
+    };
+}

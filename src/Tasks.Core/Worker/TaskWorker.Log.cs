@@ -72,5 +72,14 @@ public sealed partial class TaskWorker
 
         [LoggerMessage(20, LogLevel.Information, "Task {TaskName} (message {MessageId}) ended cancelled: its token fired for a cancel by id")]
         public static partial void CancelledWhileRunning(ILogger logger, string taskName, string messageId);
+
+        [LoggerMessage(21, LogLevel.Error, "The continuations of task {MessageId} could not be released (the record store failed): its message is left to come back, and the task runs again")]
+        public static partial void ReleaseFailed(ILogger logger, Exception exception, string messageId);
+
+        [LoggerMessage(22, LogLevel.Information, "Batch {BatchId} has ended: its callback is enqueued")]
+        public static partial void BatchCompleted(ILogger logger, string batchId);
+
+        [LoggerMessage(23, LogLevel.Information, "Task {TaskName} (message {MessageId}) was released twice: this copy is deleted without running")]
+        public static partial void SkippedDuplicate(ILogger logger, string taskName, string messageId);
     }
 }

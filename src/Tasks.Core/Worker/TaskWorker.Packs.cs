@@ -92,7 +92,7 @@ public sealed partial class TaskWorker
             {
                 switch (results[i]?.Outcome)
                 {
-                    case TaskOutcome.Completed or TaskOutcome.Cancelled:
+                    case TaskOutcome.Completed or TaskOutcome.Cancelled or TaskOutcome.Skipped:
                         break;
                     case TaskOutcome.Retried:
                         // Alone, after its delay, counting the attempt it made here.
@@ -109,6 +109,11 @@ public sealed partial class TaskWorker
             }
 
             await Task.WhenAll(sends).ConfigureAwait(false);
+            foreach (var result in results)
+            {
+                if (result is not null && !await ReleaseContinuationsAsync(result).ConfigureAwait(false)) return; // the pack comes back, and runs again
+            }
+
             // Unrun tasks have not used this delivery's attempt.
             if (unrun.Count > 0) await SendPackAsync(pack.Queue, unrun, pack.Attempt + contents.PriorAttempts - 1, TimeSpan.Zero).ConfigureAwait(false);
             await transport.CompleteAsync(pack, CancellationToken.None).ConfigureAwait(false);
@@ -121,6 +126,7 @@ public sealed partial class TaskWorker
             return;
         }
 
+        CountBatchPack(pack.MessageId, results);
         foreach (var result in results)
         {
             if (result is null) continue;

@@ -71,6 +71,7 @@ public sealed partial class TaskWorker
     {
         if (records is null) return;
         startedAt = time.GetUtcNow();
+        records.BatchesCounted = CompleteBatchesAsync;
         recording = Task.Run(() => RecordsLoopAsync(stopRecords.Token));
     }
 
@@ -97,6 +98,7 @@ public sealed partial class TaskWorker
         var since = cancelsSince;
         var nextHeartbeat = DateTimeOffset.MinValue;
         var nextExpiry = DateTimeOffset.MinValue;
+        var nextSweep = DateTimeOffset.MinValue;
         var tick = options.Cancellation ? TimeSpan.FromTicks(Math.Min(options.CancelPollInterval.Ticks, options.HeartbeatInterval.Ticks)) : options.HeartbeatInterval;
         while (!stopping.IsCancellationRequested)
         {
@@ -108,6 +110,12 @@ public sealed partial class TaskWorker
                 {
                     nextHeartbeat = now + options.HeartbeatInterval;
                     await records.Store.WriteHeartbeatAsync(identity, queueSlots.Keys, runsById.ToArray().Select(r => (r.Key, r.Value.Queue)).ToArray(), startedAt, stopped: false, stopping).ConfigureAwait(false);
+                }
+
+                if (now >= nextSweep)
+                {
+                    nextSweep = now + TimeSpan.FromSeconds(10);
+                    await SweepCallbacksAsync(stopping).ConfigureAwait(false);
                 }
 
                 if (now >= nextExpiry)

@@ -66,15 +66,22 @@ public sealed partial class TaskWorker
         var task = decoded.Definition;
         message.MessageId = decoded.MessageId ?? message.MessageId;
         using var scope = Log.TaskScope(logger, task.Name, message.MessageId, message.Attempt);
+        var flow = FlowOf(decoded);
         if (message.Attempt > task.MaxAttempts)
         {
             // Reached only when earlier deliveries ended without settling (a crash, a lost lease).
-            return DeadLetter(message, task.Name, $"Delivered {message.Attempt} times; the task allows {task.MaxAttempts} attempts and earlier runs did not finish.", null, decoded);
+            return Flowing(DeadLetter(message, task.Name, $"Delivered {message.Attempt} times; the task allows {task.MaxAttempts} attempts and earlier runs did not finish.", null, decoded), flow);
         }
 
         if (task.RequiresServices && services is null)
         {
-            return DeadLetter(message, task.Name, $"Task '{task.Name}' is an instance method of {task.DeclaringType.FullName}, and the worker has no IServiceProvider to create it from. Use services.AddAsyncTaskWorker(), or pass services to the TaskWorker.", null, decoded);
+            return Flowing(DeadLetter(message, task.Name, $"Task '{task.Name}' is an instance method of {task.DeclaringType.FullName}, and the worker has no IServiceProvider to create it from. Use services.AddAsyncTaskWorker(), or pass services to the TaskWorker.", null, decoded), flow);
+        }
+
+        if (flow.Parent is not null && records is not null && !await ClaimRunAsync(message).ConfigureAwait(false))
+        {
+            Log.SkippedDuplicate(logger, task.Name, message.MessageId);
+            return Result(message, task.Name, TaskOutcome.Skipped);
         }
 
         // A task at its own MaxConcurrency waits here, holding its message's lease, for a run of it to end.
@@ -88,12 +95,12 @@ public sealed partial class TaskWorker
         if (CancelsById && cancelRequested.ContainsKey(message.MessageId))
         {
             gate?.Release();
-            return CancelledBeforeRun(message, decoded);
+            return Flowing(CancelledBeforeRun(message, decoded), flow);
         }
 
         try
         {
-            return await RunAsync(message, decoded, inPack).ConfigureAwait(false);
+            return Flowing(await RunAsync(message, decoded, inPack).ConfigureAwait(false), flow);
         }
         finally
         {

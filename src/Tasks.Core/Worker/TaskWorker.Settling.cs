@@ -45,12 +45,13 @@ public sealed partial class TaskWorker
 
     private async Task SettleAsync(ReceivedTaskMessage message, TaskRunResult result)
     {
+        if (!await ReleaseContinuationsAsync(result).ConfigureAwait(false)) return;
         try
         {
             // Settling is not cancelled by a stop: a finished task must not run again for want of a delete.
             var settled = result.Outcome switch
             {
-                TaskOutcome.Completed or TaskOutcome.Cancelled => transport.CompleteAsync(message, CancellationToken.None),
+                TaskOutcome.Completed or TaskOutcome.Cancelled or TaskOutcome.Skipped => transport.CompleteAsync(message, CancellationToken.None),
                 TaskOutcome.Retried => transport.ReleaseAsync(message, result.RetryDelay.GetValueOrDefault(), CancellationToken.None),
                 TaskOutcome.Released => transport.ReleaseAsync(message, TimeSpan.Zero, CancellationToken.None),
                 _ => transport.DeadLetterAsync(message, DeadLetterDetails.From(result.Reason!, result.Exception, message.Attempt), CancellationToken.None),
@@ -69,6 +70,7 @@ public sealed partial class TaskWorker
         }
 
         if (result.Outcome == TaskOutcome.Completed) Log.Completed(logger, result.TaskName!, result.MessageId, result.Attempt);
+        CountBatchTask(result);
         TasksTelemetry.Processed.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, result.TaskName), new KeyValuePair<string, object?>(TasksTelemetry.OutcomeTag, result.Outcome.ToString()));
         TaskRan?.Invoke(result);
     }

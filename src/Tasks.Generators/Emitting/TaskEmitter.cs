@@ -95,6 +95,11 @@ internal static class TaskEmitter
             writer.Line($"    => {client}.EnqueueAsync(Definition, {newArguments}, {options}, {token});");
             writer.Line();
 
+            Summary(writer, task.DocSummary, "Prepares the task with its arguments, without enqueueing it: a step of <see cref=\"global::Tasks.TaskClientFlows.EnqueueChainAsync\"/>, or a batch's <see cref=\"global::Tasks.TaskBatch.OnCompleted\"/>.");
+            writer.Line($"public static global::Tasks.PreparedTask Prepare({declaredParameters.TrimEnd(' ', ',')})");
+            writer.Line($"    => global::Tasks.PreparedTask.Of(Definition, {newArguments});");
+            writer.Line();
+
             Summary(writer, task.DocSummary, "Adds the task to <paramref name=\"" + batch + "\"/>; <see cref=\"global::Tasks.ITaskClient.EnqueueBatchAsync\"/> sends the batch, packing many tasks into each message.");
             writer.Line($"public static void AddTo(global::Tasks.TaskBatch {batch}{string.Concat(parameters.Select(p => $", {p.Type} {p.Name}{(p.DefaultValue is null ? "" : " = " + p.DefaultValue)}"))})");
             writer.Line($"    => {batch}.Add(Definition, {newArguments});");

@@ -42,6 +42,12 @@ namespace Reports
                 => client.EnqueueAsync(Definition, new Arguments(columns, widths, days, format, title, limit, scale, fee, max, separator), options, cancellationToken);
 
             /// <summary>
+            /// Prepares the task with its arguments, without enqueueing it: a step of <see cref="global::Tasks.TaskClientFlows.EnqueueChainAsync"/>, or a batch's <see cref="global::Tasks.TaskBatch.OnCompleted"/>.
+            /// </summary>
+            public static global::Tasks.PreparedTask Prepare(global::System.Collections.Generic.List<string> columns, global::System.Collections.Generic.Dictionary<string, int?> widths, global::System.Collections.Generic.IReadOnlyList<global::System.DateTime> days, global::Reports.Format format = (global::Reports.Format)(3), string? title = null, int? limit = null, double scale = 1.5D, decimal fee = 0.25M, long max = 10000000000L, string separator = "\t\"")
+                => global::Tasks.PreparedTask.Of(Definition, new Arguments(columns, widths, days, format, title, limit, scale, fee, max, separator));
+
+            /// <summary>
             /// Adds the task to <paramref name="batch"/>; <see cref="global::Tasks.ITaskClient.EnqueueBatchAsync"/> sends the batch, packing many tasks into each message.
             /// </summary>
             public static void AddTo(global::Tasks.TaskBatch batch, global::System.Collections.Generic.List<string> columns, global::System.Collections.Generic.Dictionary<string, int?> widths, global::System.Collections.Generic.IReadOnlyList<global::System.DateTime> days, global::Reports.Format format = (global::Reports.Format)(3), string? title = null, int? limit = null, double scale = 1.5D, decimal fee = 0.25M, long max = 10000000000L, string separator = "\t\"")

@@ -38,6 +38,12 @@ namespace Billing
                 => client.EnqueueAsync(Definition, new Arguments(), options, cancellationToken);
 
             /// <summary>
+            /// Prepares the task with its arguments, without enqueueing it: a step of <see cref="global::Tasks.TaskClientFlows.EnqueueChainAsync"/>, or a batch's <see cref="global::Tasks.TaskBatch.OnCompleted"/>.
+            /// </summary>
+            public static global::Tasks.PreparedTask Prepare()
+                => global::Tasks.PreparedTask.Of(Definition, new Arguments());
+
+            /// <summary>
             /// Adds the task to <paramref name="batch"/>; <see cref="global::Tasks.ITaskClient.EnqueueBatchAsync"/> sends the batch, packing many tasks into each message.
             /// </summary>
             public static void AddTo(global::Tasks.TaskBatch batch)

@@ -40,6 +40,12 @@ partial class Jobs
             => client_.EnqueueAsync(Definition, new Arguments(@class, options, client, cancellationToken, ToString, Arguments), options_, cancellationToken_);
 
         /// <summary>
+        /// Prepares the task with its arguments, without enqueueing it: a step of <see cref="global::Tasks.TaskClientFlows.EnqueueChainAsync"/>, or a batch's <see cref="global::Tasks.TaskBatch.OnCompleted"/>.
+        /// </summary>
+        public static global::Tasks.PreparedTask Prepare(string @class, int options, string client, string cancellationToken, string ToString, string Arguments)
+            => global::Tasks.PreparedTask.Of(Definition, new Arguments(@class, options, client, cancellationToken, ToString, Arguments));
+
+        /// <summary>
         /// Adds the task to <paramref name="batch"/>; <see cref="global::Tasks.ITaskClient.EnqueueBatchAsync"/> sends the batch, packing many tasks into each message.
         /// </summary>
         public static void AddTo(global::Tasks.TaskBatch batch, string @class, int options, string client, string cancellationToken, string ToString, string Arguments)

@@ -45,6 +45,12 @@ namespace Reports
                 => client.EnqueueAsync(Definition, new Arguments(reportId), options, cancellationToken);
 
             /// <summary>
+            /// Prepares the task with its arguments, without enqueueing it: a step of <see cref="global::Tasks.TaskClientFlows.EnqueueChainAsync"/>, or a batch's <see cref="global::Tasks.TaskBatch.OnCompleted"/>.
+            /// </summary>
+            public static global::Tasks.PreparedTask Prepare(int reportId)
+                => global::Tasks.PreparedTask.Of(Definition, new Arguments(reportId));
+
+            /// <summary>
             /// Adds the task to <paramref name="batch"/>; <see cref="global::Tasks.ITaskClient.EnqueueBatchAsync"/> sends the batch, packing many tasks into each message.
             /// </summary>
             public static void AddTo(global::Tasks.TaskBatch batch, int reportId)

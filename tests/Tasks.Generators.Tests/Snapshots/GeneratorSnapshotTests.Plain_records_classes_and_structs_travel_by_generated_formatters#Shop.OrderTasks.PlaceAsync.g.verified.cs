@@ -42,6 +42,12 @@ namespace Shop
                 => client.EnqueueAsync(Definition, new Arguments(order, shipTo, discounts, rush, category), options, cancellationToken);
 
             /// <summary>
+            /// Prepares the task with its arguments, without enqueueing it: a step of <see cref="global::Tasks.TaskClientFlows.EnqueueChainAsync"/>, or a batch's <see cref="global::Tasks.TaskBatch.OnCompleted"/>.
+            /// </summary>
+            public static global::Tasks.PreparedTask Prepare(global::Shop.Order order, global::Shop.Address shipTo, global::System.Collections.Generic.Dictionary<string, global::Shop.Money[]> discounts, global::Shop.PriorityOrder? rush, global::Shop.Category category)
+                => global::Tasks.PreparedTask.Of(Definition, new Arguments(order, shipTo, discounts, rush, category));
+
+            /// <summary>
             /// Adds the task to <paramref name="batch"/>; <see cref="global::Tasks.ITaskClient.EnqueueBatchAsync"/> sends the batch, packing many tasks into each message.
             /// </summary>
             public static void AddTo(global::Tasks.TaskBatch batch, global::Shop.Order order, global::Shop.Address shipTo, global::System.Collections.Generic.Dictionary<string, global::Shop.Money[]> discounts, global::Shop.PriorityOrder? rush, global::Shop.Category category)

@@ -46,6 +46,13 @@ namespace MyApp.Caching
 
             /// <summary>
             /// Refreshes the cached page for <c>key</c> from a <see cref="T:MyApp.Caching.Report" />.
+            /// <para>Prepares the task with its arguments, without enqueueing it: a step of <see cref="global::Tasks.TaskClientFlows.EnqueueChainAsync"/>, or a batch's <see cref="global::Tasks.TaskBatch.OnCompleted"/>.</para>
+            /// </summary>
+            public static global::Tasks.PreparedTask Prepare(string key, global::MyApp.Caching.Report report)
+                => global::Tasks.PreparedTask.Of(Definition, new Arguments(key, report));
+
+            /// <summary>
+            /// Refreshes the cached page for <c>key</c> from a <see cref="T:MyApp.Caching.Report" />.
             /// <para>Adds the task to <paramref name="batch"/>; <see cref="global::Tasks.ITaskClient.EnqueueBatchAsync"/> sends the batch, packing many tasks into each message.</para>
             /// </summary>
             public static void AddTo(global::Tasks.TaskBatch batch, string key, global::MyApp.Caching.Report report)

@@ -42,6 +42,12 @@ namespace Shop.Tasks
                 => client.EnqueueAsync(Definition, new Arguments(to), options, cancellationToken);
 
             /// <summary>
+            /// Prepares the task with its arguments, without enqueueing it: a step of <see cref="global::Tasks.TaskClientFlows.EnqueueChainAsync"/>, or a batch's <see cref="global::Tasks.TaskBatch.OnCompleted"/>.
+            /// </summary>
+            public static global::Tasks.PreparedTask Prepare(string to)
+                => global::Tasks.PreparedTask.Of(Definition, new Arguments(to));
+
+            /// <summary>
             /// Adds the task to <paramref name="batch"/>; <see cref="global::Tasks.ITaskClient.EnqueueBatchAsync"/> sends the batch, packing many tasks into each message.
             /// </summary>
             public static void AddTo(global::Tasks.TaskBatch batch, string to)

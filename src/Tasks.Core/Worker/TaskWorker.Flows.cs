@@ -1,0 +1,116 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace Tasks;
+
+/// <summary>
+/// Continuations and batches on the worker's side: a released task claims its run (so a release sent
+/// twice runs once); a continuable task seals its outcome and releases its continuations before its
+/// message is settled (a crash in between runs it again and releases them again, never loses them);
+/// a task of a tracked batch is counted when it settles (per pack for a pack), and the worker that
+/// counts a batch's last task sends its callback.
+/// </summary>
+public sealed partial class TaskWorker
+{
+    private static readonly TimeSpan CallbackSweepAge = TimeSpan.FromSeconds(30);
+
+    /// <summary>What a task's headers say of continuations and batches (read only when the envelope has such a header).</summary>
+    private static (bool Continuable, string? Parent, string? Batch) FlowOf(DecodedEnvelope decoded)
+    {
+        if (!decoded.HasFlowHeader) return default;
+        var headers = decoded.ReadHeaders();
+        return (headers.ContainsKey(TaskHeaders.Continuable), headers.GetValueOrDefault(TaskHeaders.Parent), headers.GetValueOrDefault(TaskHeaders.Batch));
+    }
+
+    private static TaskRunResult? Flowing(TaskRunResult? result, (bool Continuable, string? Parent, string? Batch) flow)
+        => result is null || (!flow.Continuable && flow.Batch is null) ? result : result with { Continuable = flow.Continuable, BatchId = flow.Batch };
+
+    /// <summary>
+    /// A released task's run, claimed for this message: false if another message of the same task
+    /// claimed it first (its parent's release was sent twice across a crash). A store that does not
+    /// answer lets it run: at least once stays the rule.
+    /// </summary>
+    private async Task<bool> ClaimRunAsync(ReceivedTaskMessage message)
+    {
+        try
+        {
+            return await records!.Store.ClaimRunAsync(message.MessageId, message.TransportMessageId, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.RecordsFailed(logger, ex, records!.Store.Describe());
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Before a continuable task's message is settled: its outcome sealed and its continuations released.
+    /// False if the store failed three times: the message is left to come back, and the task runs again.
+    /// </summary>
+    private async Task<bool> ReleaseContinuationsAsync(TaskRunResult result)
+    {
+        if (!result.Continuable || records is null || result.FinalState is not { } outcome) return true;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await records.Store.ReleaseContinuationsAsync(transport, result.MessageId, outcome, CancellationToken.None).ConfigureAwait(false);
+                return true;
+            }
+            catch (Exception ex) when (attempt < 3)
+            {
+                Log.RecordsFailed(logger, ex, records.Store.Describe());
+                await Task.Delay(TimeSpan.FromSeconds(attempt), time).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                Log.ReleaseFailed(logger, ex, result.MessageId);
+                return false;
+            }
+        }
+    }
+
+    /// <summary>A task of a tracked batch that settled alone: its own counting row.</summary>
+    private void CountBatchTask(TaskRunResult result)
+    {
+        if (records is null || result.BatchId is not { } batch || result.FinalState is not { } state) return;
+        records.CountBatch(batch, TaskRecordStore.TaskCountRow(batch, result.MessageId, state));
+    }
+
+    /// <summary>The tasks of a pack that settled: one row of successes per batch, a row of its own for each other end.</summary>
+    private void CountBatchPack(string packId, IEnumerable<TaskRunResult?> results)
+    {
+        if (records is null) return;
+        foreach (var batch in results.Where(r => r?.BatchId is not null && r.FinalState is not null).GroupBy(r => r!.BatchId!))
+        {
+            var succeeded = batch.Where(r => r!.Outcome == TaskOutcome.Completed).Select(r => r!.MessageId).ToArray();
+            if (succeeded.Length > 0) records.CountBatch(batch.Key, TaskRecordStore.PackCountRow(batch.Key, packId, succeeded));
+            foreach (var other in batch.Where(r => r!.Outcome != TaskOutcome.Completed)) CountBatchTask(other!);
+        }
+    }
+
+    /// <summary>After a flush counted these batches: the callback of each that has ended, sent once.</summary>
+    private async Task CompleteBatchesAsync(IReadOnlyList<string> batches)
+    {
+        foreach (var batch in batches)
+        {
+            try
+            {
+                if (await records!.Store.CompleteBatchAsync(transport, batch, CancellationToken.None).ConfigureAwait(false)) Log.BatchCompleted(logger, batch);
+            }
+            catch (Exception ex)
+            {
+                // The sweep sends a callback claimed and not sent; a check that failed before the claim waits for the next count.
+                Log.RecordsFailed(logger, ex, records!.Store.Describe());
+            }
+        }
+    }
+
+    private async Task SweepCallbacksAsync(CancellationToken cancellationToken)
+    {
+        foreach (var batch in await records!.Store.SweepCallbacksAsync(transport, CallbackSweepAge, cancellationToken).ConfigureAwait(false)) Log.BatchCompleted(logger, batch);
+    }
+}
