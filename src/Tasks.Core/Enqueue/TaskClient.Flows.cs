@@ -83,12 +83,12 @@ public sealed partial class TaskClient
         var now = time.GetUtcNow();
         if (outcome == TaskState.Cancelled)
         {
-            records!.Write(new RecordWrite(childId) { State = TaskState.Cancelled, StateAt = now, FinishedAt = now, Reason = "Cancelled with the task it waited for." });
+            await store.WriteAsync([new RecordWrite(childId) { State = TaskState.Cancelled, StateAt = now, FinishedAt = now, Reason = "Cancelled with the task it waited for." }], cancellationToken).ConfigureAwait(false);
             return;
         }
 
+        await store.WriteAsync([new RecordWrite(childId) { State = TaskState.Enqueued, StateAt = now }], cancellationToken).ConfigureAwait(false); // before the send: after it, it could undo its worker's
         await transport.SendAsync(row.GetString("Queue")!, new OutgoingTaskMessage(childId, (byte[])row.Properties["Envelope"]!, TimeSpan.FromMilliseconds(row.Get<long>("DelayMs") ?? 0), null), cancellationToken).ConfigureAwait(false);
-        records!.Write(new RecordWrite(childId) { State = TaskState.Enqueued, StateAt = now });
     }
 
     private static string FailedTableOf(string id) => RecordFormat.FailedTable(TaskHeaders.DueOf(id)!.Value);

@@ -262,7 +262,7 @@ internal readonly struct DecodedEnvelope
     public object Arguments { get; }
 
     /// <summary>Whether the headers include <see cref="TaskHeaders.Unique"/>: a look at the bytes, not a parse.</summary>
-    public bool HasUniqueHeader => encodedHeaders.Span.IndexOf("\xa6unique"u8) >= 0;
+    public bool HasUniqueHeader => encodedHeaders.Span.IndexOf(UniqueKey) >= 0;
 
     /// <summary>Whether the headers include <see cref="TaskHeaders.Continuable"/>, <see cref="TaskHeaders.Parent"/> or <see cref="TaskHeaders.Batch"/>: a look at the bytes.</summary>
     public bool HasFlowHeader
@@ -270,9 +270,16 @@ internal readonly struct DecodedEnvelope
         get
         {
             var span = encodedHeaders.Span;
-            return span.IndexOf("\xabcontinuable"u8) >= 0 || span.IndexOf("\xa6parent"u8) >= 0 || span.IndexOf("\xa5batch"u8) >= 0;
+            return span.IndexOf(ContinuableKey) >= 0 || span.IndexOf(ParentKey) >= 0 || span.IndexOf(BatchKey) >= 0;
         }
     }
+
+    // Each key as MessagePack writes it: the fixstr code of its length, then its bytes. (Not "\xab..." literals:
+    // C# reads up to four hex digits after \x, and "\xabc" would be one character.)
+    private static readonly byte[] ContinuableKey = [0xa0 | 11, .. "continuable"u8];
+    private static readonly byte[] ParentKey = [0xa0 | 6, .. "parent"u8];
+    private static readonly byte[] BatchKey = [0xa0 | 5, .. "batch"u8];
+    private static readonly byte[] UniqueKey = [0xa0 | 6, .. "unique"u8];
 
     /// <summary>Decodes the header map (left encoded until asked for, to keep dispatch allocation-free).</summary>
     public System.Collections.Generic.IReadOnlyDictionary<string, string> ReadHeaders() => TaskHeaders.Read(encodedHeaders);

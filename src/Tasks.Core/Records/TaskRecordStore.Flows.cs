@@ -88,9 +88,10 @@ public abstract partial class TaskRecordStore
         if (transport is null) throw new InvalidOperationException("A continuation is released through a transport.");
         var envelope = (byte[])child.Properties["Envelope"]!;
         var delay = TimeSpan.FromMilliseconds(child.Get<long>("DelayMs") ?? 0);
+        // The record first: written after the send, it could land after its worker's and undo it.
+        await WriteAsync([new RecordWrite(id) { State = delay > TimeSpan.Zero ? TaskState.Scheduled : TaskState.Enqueued, StateAt = now, ScheduledFor = delay > TimeSpan.Zero ? now + delay : null }], cancellationToken).ConfigureAwait(false);
         await transport.SendAsync(child.GetString("Queue")!, new OutgoingTaskMessage(id, envelope, delay, null), cancellationToken).ConfigureAwait(false);
         ReleasePoint?.Invoke("sent");
-        await WriteAsync([new RecordWrite(id) { State = delay > TimeSpan.Zero ? TaskState.Scheduled : TaskState.Enqueued, StateAt = now, ScheduledFor = delay > TimeSpan.Zero ? now + delay : null }], cancellationToken).ConfigureAwait(false);
         await MarkChildAsync(table, child, "Released", cancellationToken).ConfigureAwait(false);
         return true;
     }
@@ -252,10 +253,9 @@ public abstract partial class TaskRecordStore
     {
         var total = await ReadRowAsync(table, BatchPartition(batchId), TotalRow, cancellationToken).ConfigureAwait(false);
         if (total?.GetString("CallbackId") is not { } callbackId || total.Properties.GetValueOrDefault("CallbackEnvelope") is not byte[] envelope) return;
+        await WriteAsync([new RecordWrite(callbackId) { State = TaskState.Enqueued, StateAt = Time.GetUtcNow() }], cancellationToken).ConfigureAwait(false);
         await transport.SendAsync(total.GetString("CallbackQueue")!, new OutgoingTaskMessage(callbackId, envelope, TimeSpan.Zero, null), cancellationToken).ConfigureAwait(false);
         ReleasePoint?.Invoke("sent");
-        var now = Time.GetUtcNow();
-        await WriteAsync([new RecordWrite(callbackId) { State = TaskState.Enqueued, StateAt = now }], cancellationToken).ConfigureAwait(false);
         await MergeAsync(table, [new RecordEntity(CallbackPartition, batchId).Set("Sent", true)], cancellationToken).ConfigureAwait(false);
     }
 

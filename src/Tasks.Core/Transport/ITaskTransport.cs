@@ -97,6 +97,13 @@ public class ReceivedTaskMessage
     public string TransportMessageId { get; }
 
     /// <summary>
+    /// An id of this message, never used by another message of the transport: what a released task's run
+    /// claim names, so a second message with the same task id is told from a second delivery of the same
+    /// message. <see cref="TransportMessageId"/> unless the transport reuses those.
+    /// </summary>
+    public virtual string InstanceId => TransportMessageId;
+
+    /// <summary>
     /// The task's message id: the one <c>Enqueue</c> returned, read from the envelope, the same on every
     /// attempt and after a dead letter is requeued. <see cref="TransportMessageId"/> until the worker has
     /// read the envelope, and for a message whose envelope cannot be read.

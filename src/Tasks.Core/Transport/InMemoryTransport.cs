@@ -21,6 +21,7 @@ public sealed partial class InMemoryTransport : ITaskTransport, IMessageArrivalN
     private readonly Dictionary<string, QueueState> queues = new(StringComparer.Ordinal);
     private readonly List<DeadLetteredMessage> deadLetters = new();
     private readonly TimeProvider time;
+    private long instances;
 
     /// <summary>Creates an empty transport.</summary>
     public InMemoryTransport(TimeProvider? timeProvider = null, int maxMessageBytes = DefaultMaxMessageBytes)
@@ -77,6 +78,7 @@ public sealed partial class InMemoryTransport : ITaskTransport, IMessageArrivalN
             var entry = new Entry(id, message.Body.ToArray(), message.TimeToLive is { } ttl ? now + ttl : DateTimeOffset.MaxValue)
             {
                 VisibleAt = now + message.Delay,
+                Instance = ++instances,
             };
             state.Live.Add(entry.Id, entry);
             state.Schedule(entry);
@@ -203,6 +205,7 @@ public sealed partial class InMemoryTransport : ITaskTransport, IMessageArrivalN
         public DateTimeOffset ExpiresAt { get; } = expiresAt;
         public DateTimeOffset VisibleAt { get; set; }
         public int DequeueCount { get; set; }
+        public long Instance { get; init; }
         public long Lease { get; set; }
     }
 
@@ -259,6 +262,9 @@ public sealed partial class InMemoryTransport : ITaskTransport, IMessageArrivalN
         : ReceivedTaskMessage(queue, entry.Id, entry.Body, entry.DequeueCount)
     {
         public long Lease { get; set; } = lease;
+
+        // An id leaves the queue with its message and may come back with the next one (a requeue, a release sent twice).
+        public override string InstanceId => $"{TransportMessageId}@{entry.Instance.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
     }
 }
 

@@ -37,7 +37,7 @@ public sealed partial class TaskWorker
     {
         try
         {
-            return await records!.Store.ClaimRunAsync(message.MessageId, message.TransportMessageId, CancellationToken.None).ConfigureAwait(false);
+            return await records!.Store.ClaimRunAsync(message.MessageId, message.InstanceId, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
