@@ -71,6 +71,16 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
     }
 
     /// <inheritdoc />
+    /// <remarks>A peek: nothing is taken, so every viewer sees the same. A dead letter whose message text travels apart shows no arguments here.</remarks>
+    public async ValueTask<IReadOnlyList<TaskDeadLetter>> PeekDeadLettersAsync(string queue, int maxCount = 32, CancellationToken cancellationToken = default)
+    {
+        var poison = textService.GetQueueClient(PoisonQueueName(queue));
+        if (await CountAsync(poison, cancellationToken).ConfigureAwait(false) is null) return [];
+        PeekedMessage[] peeked = await Guard(poison.Name, cancellationToken, () => poison.PeekMessagesAsync(Math.Clamp(maxCount, 1, 32), cancellationToken)).ConfigureAwait(false);
+        return peeked.Select(m => TryParse(m.Body.ToString())).Where(r => r is not null).Select(r => ToDeadLetter(queue, r!, r!.MessageText)).OrderBy(l => l.DeadLetteredAt).ToArray();
+    }
+
+    /// <inheritdoc />
     public ValueTask<IReadOnlyList<TaskDeadLetter>> RequeueDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default)
     {
         var target = textService.GetQueueClient(QueueName(queue));

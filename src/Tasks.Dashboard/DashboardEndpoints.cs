@@ -14,6 +14,7 @@ using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Web;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -48,6 +49,7 @@ internal static class DashboardEndpoints
         group.MapGet("/recurring", RecurringAsync);
         group.MapPost("/recurring/trigger", TriggerAsync);
         group.MapGet("/workers", WorkersAsync);
+        group.MapGet("/batch/{id}", BatchAsync);
         group.MapGet("/assets/{name}", Asset);
         return group;
     }
@@ -68,7 +70,6 @@ internal static class DashboardEndpoints
         headers.ContentSecurityPolicy = ContentSecurityPolicy;
         headers.XContentTypeOptions = "nosniff";
         headers["Referrer-Policy"] = "same-origin";
-        headers.CacheControl = "no-store";
         if (HttpMethods.IsPost(context.Request.Method))
         {
             if (options.ReadOnly) return Results.Text("The Tasks dashboard is read-only (TasksDashboardOptions.ReadOnly): it changes nothing.", statusCode: StatusCodes.Status403Forbidden);
@@ -145,7 +146,10 @@ internal static class DashboardEndpoints
     {
         var records = Records(context.RequestServices);
         if (records is null || await records.GetAsync(id, cancellationToken).ConfigureAwait(false) is not { } record)
-            return Results.Text($"There is no record of task '{id}' (never recorded, or expired).", "text/plain; charset=utf-8", statusCode: StatusCodes.Status404NotFound);
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return await RenderAsync<NotFoundPage>(context, "/list", $"There is no record of task '{id}': it was never recorded, it was deleted, or its record has expired.").ConfigureAwait(false);
+        }
         var hide = Options(context).HideArguments;
         return await RenderAsync<TaskPage>(context, "/list", new TaskDetailModel(record, hide, hide ? null : Pretty(record.ArgumentsJson))).ConfigureAwait(false);
     }
@@ -165,12 +169,31 @@ internal static class DashboardEndpoints
     private static async Task<IResult> DeadLettersAsync(HttpContext context, string? queue, CancellationToken cancellationToken)
     {
         var queues = Queues();
-        var chosen = queue is not null && queues.Contains(queue, StringComparer.Ordinal) ? queue : queues.FirstOrDefault();
-        var letters = chosen is null ? [] : await context.RequestServices.GetRequiredService<ITaskDeadLetters>().ListDeadLettersAsync(chosen, null, cancellationToken).ConfigureAwait(false);
+        var monitor = context.RequestServices.GetService<ITaskQueueMonitor>();
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var name in queues)
+        {
+            try
+            {
+                counts[name] = monitor is null ? 0 : (await monitor.GetDepthAsync(name, cancellationToken).ConfigureAwait(false)).DeadLetters;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                counts[name] = 0;
+            }
+        }
+
+        // Without a queue asked for: the one with the most dead letters.
+        var chosen = queue is not null && queues.Contains(queue, StringComparer.Ordinal) ? queue : queues.OrderByDescending(q => counts[q]).FirstOrDefault();
+        // A peek, not a scan: a scan takes the dead letters for a moment, and another viewer would see none.
+        var letters = chosen is null ? [] : await context.RequestServices.GetRequiredService<ITaskDeadLetters>().PeekDeadLettersAsync(chosen, PeekedDeadLetters, cancellationToken).ConfigureAwait(false);
         var hideAll = Options(context).HideArguments;
         var personal = TaskRegistry.Default.Definitions.Where(d => d.HasPersonalData).Select(d => d.Name).ToHashSet(StringComparer.Ordinal);
-        return await RenderAsync<DeadLettersPage>(context, "/dead", new DeadLettersModel(queues, chosen, letters.Reverse().ToArray(), name => hideAll || name is null || personal.Contains(name))).ConfigureAwait(false);
+        return await RenderAsync<DeadLettersPage>(context, "/dead", new DeadLettersModel(queues, counts, chosen, letters, name => hideAll || name is null || personal.Contains(name))).ConfigureAwait(false);
     }
+
+    /// <summary>The most dead letters a page shows: what Azure peeks in one call.</summary>
+    internal const int PeekedDeadLetters = 32;
 
     private static async Task<IResult> DeadLettersActionAsync(HttpContext context, string queue, CancellationToken cancellationToken)
     {
@@ -209,6 +232,18 @@ internal static class DashboardEndpoints
         }
     }
 
+    private static async Task<IResult> BatchAsync(HttpContext context, string id, CancellationToken cancellationToken)
+    {
+        var records = Records(context.RequestServices);
+        if (records is null || await records.GetBatchAsync(id, cancellationToken).ConfigureAwait(false) is not { } batch)
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return await RenderAsync<NotFoundPage>(context, "/list", $"There is no tracked batch '{id}' (tracked are batches with OnCompleted, or Tracked = true), or its record has expired.").ConfigureAwait(false);
+        }
+
+        return await RenderAsync<BatchPage>(context, "/list", batch).ConfigureAwait(false);
+    }
+
     private static async Task<IResult> WorkersAsync(HttpContext context, CancellationToken cancellationToken)
     {
         var records = Records(context.RequestServices);
@@ -228,7 +263,7 @@ internal static class DashboardEndpoints
         where TPage : IComponent
     {
         var tokens = context.RequestServices.GetRequiredService<IAntiforgery>().GetAndStoreTokens(context);
-        var page = new DashboardPage(BasePath(context), Options(context), tokens.FormFieldName, tokens.RequestToken ?? "", context.Request.Query["message"].FirstOrDefault(), current);
+        var page = new DashboardPage(BasePath(context), Options(context), tokens.FormFieldName, tokens.RequestToken ?? "", Unprotect(context, context.Request.Query["done"].FirstOrDefault()), current);
         var services = context.RequestServices;
         await using var renderer = new HtmlRenderer(services, services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance);
         var html = await renderer.Dispatcher.InvokeAsync(async () =>
@@ -241,8 +276,25 @@ internal static class DashboardEndpoints
     }
 
     /// <summary>After an action, a redirect to the page (so a reload does not post again), with what was done.</summary>
+    /// <remarks>The message travels protected by ASP.NET Core's data protection: a link cannot make a page say what the dashboard did not do.</remarks>
     private static IResult Redirect(HttpContext context, string relative, string message)
-        => Results.Redirect(BasePath(context) + relative + (relative.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "message=" + Uri.EscapeDataString(message), permanent: false, preserveMethod: false);
+        => Results.Redirect(BasePath(context) + relative + (relative.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "done=" + Uri.EscapeDataString(Protector(context).Protect(message)), permanent: false, preserveMethod: false);
+
+    private static string? Unprotect(HttpContext context, string? protectedMessage)
+    {
+        if (string.IsNullOrEmpty(protectedMessage)) return null;
+        try
+        {
+            return Protector(context).Unprotect(protectedMessage);
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            return null; // not ours, or from before a key change: no message
+        }
+    }
+
+    private static IDataProtector Protector(HttpContext context)
+        => context.RequestServices.GetRequiredService<IDataProtectionProvider>().CreateProtector("Tasks.Dashboard.Message");
 
     /// <summary>Where the dashboard is mounted, as this request reached it (after the app's own PathBase, if any).</summary>
     private static string BasePath(HttpContext context)

@@ -41,7 +41,7 @@ public sealed record TaskListModel(TaskRecordPage Page, TaskRecordQuery Query, s
 public sealed record TaskDetailModel(TaskRecord Record, bool HideArguments, string? ArgumentsPretty);
 
 [EditorBrowsable(EditorBrowsableState.Never)]
-public sealed record DeadLettersModel(IReadOnlyList<string> Queues, string? Queue, IReadOnlyList<TaskDeadLetter> Letters, Func<string?, bool> HideArguments);
+public sealed record DeadLettersModel(IReadOnlyList<string> Queues, IReadOnlyDictionary<string, long> Counts, string? Queue, IReadOnlyList<TaskDeadLetter> Letters, Func<string?, bool> HideArguments);
 
 [EditorBrowsable(EditorBrowsableState.Never)]
 public sealed record RecurringModel(IReadOnlyList<TaskScheduleInfo> Schedules);

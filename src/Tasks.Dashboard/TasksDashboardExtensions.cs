@@ -20,6 +20,11 @@ public static class TasksDashboardExtensions
         services.AddAntiforgery();
         var options = services.AddOptions<TasksDashboardOptions>();
         if (configure is not null) options.Configure(configure);
+        options.Validate(o =>
+        {
+            o.Validate();
+            return true;
+        }).ValidateOnStart();
         return services;
     }
 
@@ -34,6 +39,8 @@ public static class TasksDashboardExtensions
         ArgumentNullException.ThrowIfNull(prefix);
         if (endpoints.ServiceProvider.GetService(typeof(Microsoft.AspNetCore.Antiforgery.IAntiforgery)) is null)
             throw new InvalidOperationException("The Tasks dashboard needs its services: call builder.Services.AddTasksDashboard() before builder.Build().");
+        if (endpoints.ServiceProvider.GetService(typeof(TaskOperations)) is null)
+            throw new InvalidOperationException("The Tasks dashboard shows the tasks of this app, and it has none: call builder.Services.AddAsyncTasks() (or AddAsyncTaskWorker()) with a transport, e.g. .UseAzureQueues(...), before builder.Build().");
         return DashboardEndpoints.Map(endpoints, prefix.TrimEnd('/'));
     }
 }

@@ -124,6 +124,7 @@ internal static class RecordFormat
             .Set("Reason", write.Reason)
             .Set("Parent", write.ParentId)
             .Set("Continuable", write.Continuable)
+            .Set("Purged", write.Purged)
             .Set("Batch", write.BatchId);
         foreach (var child in write.ChildIds ?? []) row.Set(ChildProperty(child), true);
         if (write.Worker is { } worker) row.Set("WorkerId", worker.Id).Set("Machine", worker.Machine).Set("Pid", worker.ProcessId);
@@ -188,6 +189,7 @@ internal static class RecordFormat
             UniqueKey = merged.GetString("UniqueKey"),
             ParentId = merged.GetString("Parent"),
             Continuable = merged.Get<bool>("Continuable") == true,
+            DeadLetterPurged = state == TaskState.DeadLettered && merged.Get<bool>("Purged") == true,
             BatchId = merged.GetString("Batch"),
             Children = merged.Properties.Keys.Select(ChildOf).Where(c => c is not null).Order(StringComparer.Ordinal).ToArray()!,
             History = history!,

@@ -26,6 +26,7 @@ internal sealed class RecordWrite
     public string? UniqueKey { get; set; }
     public string? ParentId { get; set; }
     public bool? Continuable { get; set; }
+    public bool? Purged { get; set; }
     public string? BatchId { get; set; }
 
     /// <summary>Continuations registered under this task: one property each, so two registrations never overwrite each other.</summary>
@@ -69,6 +70,7 @@ internal sealed class RecordWrite
         UniqueKey = later.UniqueKey ?? UniqueKey;
         ParentId = later.ParentId ?? ParentId;
         Continuable = later.Continuable ?? Continuable;
+        Purged = later.Purged ?? Purged;
         BatchId = later.BatchId ?? BatchId;
         if (later.ChildIds is not null) (ChildIds ??= new List<string>()).AddRange(later.ChildIds);
         if (later.State is not null)

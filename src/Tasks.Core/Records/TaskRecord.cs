@@ -103,6 +103,9 @@ public sealed class TaskRecord
     /// <summary>The task (or batch) this continuation (or callback) waits or waited for.</summary>
     public string? ParentId { get; init; }
 
+    /// <summary>For a dead-lettered task: its dead letter was purged, so it cannot be requeued.</summary>
+    public bool DeadLetterPurged { get; init; }
+
     /// <summary>True if the task was enqueued to take continuations (<see cref="TaskEnqueueOptions.AllowContinuations"/>).</summary>
     public bool Continuable { get; init; }
 

@@ -202,6 +202,15 @@ public abstract partial class TaskRecordStore
         }
     }
 
+    /// <summary>Records that dead letters were purged: their tasks stay dead-lettered, with nothing left to requeue.</summary>
+    public async ValueTask MarkPurgedAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        if (ids.Count == 0) return;
+        var failed = await WriteAsync(ids.Select(id => new RecordWrite(id) { Purged = true }).ToArray(), cancellationToken).ConfigureAwait(false);
+        if (failed.Count > 0) throw new InvalidOperationException($"The records of {failed.Count} purged dead letter(s) could not be written: {LastWriteError?.Message}", LastWriteError);
+    }
+
     /// <summary>Deletes a task's record (both its rows); false if there was none.</summary>
     internal async ValueTask<bool> DeleteRecordAsync(string id, CancellationToken cancellationToken)
     {
@@ -226,7 +235,10 @@ public abstract partial class TaskRecordStore
     // ---- Cancel.
 
     /// <inheritdoc />
-    public async ValueTask<TaskCancelResult> CancelAsync(string id, CancellationToken cancellationToken = default)
+    public ValueTask<TaskCancelResult> CancelAsync(string id, CancellationToken cancellationToken = default) => CancelAsync(id, deleting: false, cancellationToken);
+
+    /// <summary>A cancel; with <paramref name="deleting"/>, for a delete: the workers write nothing more of the task, so its record stays gone.</summary>
+    internal async ValueTask<TaskCancelResult> CancelAsync(string id, bool deleting, CancellationToken cancellationToken)
     {
         var record = await GetAsync(id, cancellationToken).ConfigureAwait(false);
         if (record is null) return new TaskCancelResult(TaskCancelOutcome.NotFound, null);
@@ -235,7 +247,7 @@ public abstract partial class TaskRecordStore
         // The request first: a worker that receives the task from now on settles it as cancelled.
         var now = Time.GetUtcNow();
         var table = RecordFormat.FailedTable(now);
-        var request = new RecordEntity(RecordFormat.CancelPartition, id).Set("RequestedAt", now);
+        var request = new RecordEntity(RecordFormat.CancelPartition, id).Set("RequestedAt", now).Set("Deleted", deleting ? true : null);
         await WithTableAsync(table, () => ReplaceAsync(table, request, null, cancellationToken)).ConfigureAwait(false);
 
         var write = new RecordWrite(id) { CancelRequestedAt = now };
@@ -261,14 +273,14 @@ public abstract partial class TaskRecordStore
     }
 
     /// <summary>The ids whose cancel was asked for at or after <paramref name="since"/> (by the store's clock): one query per day since then.</summary>
-    internal async ValueTask<IReadOnlyList<string>> ReadCancelRequestsAsync(DateTimeOffset since, CancellationToken cancellationToken)
+    internal async ValueTask<IReadOnlyList<(string Id, bool Deleted)>> ReadCancelRequestsAsync(DateTimeOffset since, CancellationToken cancellationToken)
     {
         var now = Time.GetUtcNow();
-        var ids = new List<string>();
+        var ids = new List<(string, bool)>();
         for (var day = new DateTimeOffset(since.UtcDateTime.Date, TimeSpan.Zero); day <= now; day = day.AddDays(1))
         {
             foreach (var row in await QueryOrEmptyAsync(RecordFormat.FailedTable(day), new RecordQuery(RecordFormat.CancelPartition, TimestampFrom: since), cancellationToken).ConfigureAwait(false))
-                ids.Add(row.RowKey);
+                ids.Add((row.RowKey, row.Get<bool>("Deleted") == true));
         }
 
         return ids;

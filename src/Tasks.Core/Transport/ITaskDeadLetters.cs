@@ -20,6 +20,17 @@ public interface ITaskDeadLetters
 
     /// <summary>Deletes the matching dead letters (all of them if <paramref name="filter"/> is null: a purge); returns those it deleted.</summary>
     ValueTask<IReadOnlyList<TaskDeadLetter>> DeleteDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Up to <paramref name="maxCount"/> dead letters of <paramref name="queue"/>, oldest first, without
+    /// taking them even for a moment (a page that shows them, viewed by many at once). Azure peeks at
+    /// most 32. The default lists them all and keeps the first.
+    /// </summary>
+    async ValueTask<IReadOnlyList<TaskDeadLetter>> PeekDeadLettersAsync(string queue, int maxCount = 32, CancellationToken cancellationToken = default)
+    {
+        var all = await ListDeadLettersAsync(queue, null, cancellationToken).ConfigureAwait(false);
+        return all.Count <= maxCount ? all : System.Linq.Enumerable.ToArray(System.Linq.Enumerable.Take(all, maxCount));
+    }
 }
 
 /// <summary>A dead letter, as an operator sees it.</summary>

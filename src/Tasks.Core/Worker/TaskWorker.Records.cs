@@ -22,6 +22,12 @@ public sealed partial class TaskWorker
     // What this worker runs now, by task id: for heartbeats, and so a cancel request finds its run.
     private readonly ConcurrentDictionary<string, (RunCancellation Cancellation, string Queue)> runsById = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DateTimeOffset> cancelRequested = new(StringComparer.Ordinal);
+
+    // Tasks deleted by an operator (a cancel for a delete): nothing more is written of them, so their records stay gone.
+    private readonly ConcurrentDictionary<string, DateTimeOffset> deletedIds = new(StringComparer.Ordinal);
+
+    /// <summary>The writer, for a task whose record may be written; null for one an operator deleted.</summary>
+    private TaskRecordWriter? RecordsOf(string id) => records is not null && !deletedIds.ContainsKey(id) ? records : null;
     private readonly CancellationTokenSource stopRecords = new();
     private Task recording = Task.CompletedTask;
     private DateTimeOffset startedAt;
@@ -152,9 +158,10 @@ public sealed partial class TaskWorker
     private async Task<DateTimeOffset> PollCancelsAsync(DateTimeOffset since, CancellationToken cancellationToken)
     {
         var polled = time.GetUtcNow();
-        var ids = await records!.Store.ReadCancelRequestsAsync(since, cancellationToken).ConfigureAwait(false);
-        foreach (var id in ids)
+        var requests = await records!.Store.ReadCancelRequestsAsync(since, cancellationToken).ConfigureAwait(false);
+        foreach (var (id, deleted) in requests)
         {
+            if (deleted) deletedIds.TryAdd(id, polled);
             if (!cancelRequested.TryAdd(id, polled)) continue;
             if (runsById.TryGetValue(id, out var run))
             {
@@ -167,6 +174,11 @@ public sealed partial class TaskWorker
         foreach (var (id, seen) in cancelRequested)
         {
             if (seen < polled - CancelLookBack) cancelRequested.TryRemove(id, out _);
+        }
+
+        foreach (var (id, seen) in deletedIds)
+        {
+            if (seen < polled - CancelLookBack) deletedIds.TryRemove(id, out _);
         }
 
         return polled - CancelOverlap > since ? polled - CancelOverlap : since;
@@ -192,6 +204,7 @@ public sealed partial class TaskWorker
 
     private void RecordStarted(ReceivedTaskMessage message, TaskDefinition task, DateTimeOffset started)
     {
+        var records = RecordsOf(message.MessageId);
         if (records is null) return;
         var write = new RecordWrite(message.MessageId)
         {
@@ -212,6 +225,7 @@ public sealed partial class TaskWorker
     /// <summary>The end of a run: its history entry, and the state it leaves the task in (a dead letter's is written by <see cref="RecordDeadLettered"/>).</summary>
     private void RecordEnded(ReceivedTaskMessage message, DecodedEnvelope decoded, DateTimeOffset started, RunDecision decision)
     {
+        var records = RecordsOf(message.MessageId);
         if (records is null) return;
         var now = time.GetUtcNow();
         var write = new RecordWrite(message.MessageId) { Attempt = message.Attempt, Worker = identity };
@@ -244,7 +258,7 @@ public sealed partial class TaskWorker
     private TaskRunResult CancelledBeforeRun(ReceivedTaskMessage message, DecodedEnvelope decoded)
     {
         Log.CancelledBeforeRun(logger, decoded.Definition.Name, message.MessageId);
-        if (records is not null)
+        if (RecordsOf(message.MessageId) is { } records)
         {
             var now = time.GetUtcNow();
             records.Write(new RecordWrite(message.MessageId) { TaskName = decoded.Definition.Name, Queue = message.Queue, State = TaskState.Cancelled, StateAt = now, FinishedAt = now, Reason = "Cancelled by id before it ran." });
@@ -257,6 +271,7 @@ public sealed partial class TaskWorker
 
     private void RecordDeadLettered(ReceivedTaskMessage message, string? taskName, string reason, DecodedEnvelope? decoded)
     {
+        var records = RecordsOf(message.MessageId);
         if (records is null) return;
         var now = time.GetUtcNow();
         records.Write(new RecordWrite(message.MessageId) { TaskName = taskName, Queue = message.Queue, State = TaskState.DeadLettered, StateAt = now, FinishedAt = now, Reason = reason });

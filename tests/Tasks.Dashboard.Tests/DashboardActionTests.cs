@@ -1,0 +1,85 @@
+using System.Net;
+using AngleSharp.Html.Parser;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Tasks.Dashboard.Tests;
+
+/// <summary>The dashboard's actions over HTTP with the page's own forms: what each leaves behind.</summary>
+public sealed class DashboardActionTests
+{
+    private static readonly HtmlParser Parser = new();
+
+    [Fact]
+    public async Task Deleting_a_running_task_cancels_it_and_its_record_stays_gone()
+    {
+        await using var host = await DashboardHost.StartAsync();
+        var started = new TaskCompletionSource();
+        var stopped = new TaskCompletionSource();
+        var id = await DashboardTestTasks.RunAsync.Enqueue(host.Client, Scripts.Add(async (_, ct) =>
+        {
+            started.SetResult();
+            try { await Task.Delay(Timeout.Infinite, ct); } finally { stopped.TrySetResult(); }
+        }), "long");
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        await DashboardSecurityTests.WaitAsync(async () => (await host.Records.GetAsync(id))?.State == TaskState.Running, "the record says Running");
+
+        var (action, fields) = await DashboardSecurityTests.FormAsync(host, $"/tasks/task/{id}", "delete");
+        using var deleted = await host.Http.PostAsync(action, new FormUrlEncodedContent(fields));
+        Assert.Equal(HttpStatusCode.Redirect, deleted.StatusCode);
+        await stopped.Task.WaitAsync(TimeSpan.FromSeconds(10)); // its token fired
+        await Task.Delay(500); // the worker settles it, and would write its record now
+
+        Assert.Null(await host.Records.GetAsync(id));
+        Assert.Equal(HttpStatusCode.NotFound, (await host.Http.GetAsync($"/tasks/task/{id}")).StatusCode);
+        Assert.Contains("deleted", await (await host.Http.GetAsync($"/tasks/task/{id}")).Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task A_purged_dead_letter_leaves_its_task_dead_lettered_with_nothing_to_requeue()
+    {
+        await using var host = await DashboardHost.StartAsync();
+        var id = await DashboardTestTasks.RunAsync.Enqueue(host.Client, Scripts.Add((_, _) => throw new PermanentTaskException("no")), "n");
+        await DashboardSecurityTests.WaitAsync(async () => (await host.Records.GetAsync(id))?.State == TaskState.DeadLettered, "the task is dead-lettered");
+
+        var page = Parser.ParseDocument(await host.Http.GetStringAsync("/tasks/dead"));
+        Assert.Contains(id, page.Body!.TextContent);
+        var form = page.QuerySelector("form[method=post]")!;
+        var fields = form.QuerySelectorAll("input[type=hidden]").Select(i => new KeyValuePair<string, string>(i.GetAttribute("name")!, i.GetAttribute("value")!)).ToList();
+        fields.Add(new("id", id));
+        fields.Add(new("action", "purge"));
+        using var purged = await host.Http.PostAsync(form.GetAttribute("action"), new FormUrlEncodedContent(fields));
+        var after = Parser.ParseDocument(await host.Http.GetStringAsync(purged.Headers.Location!.ToString()));
+        Assert.Contains("Purged 1 dead letter(s)", after.QuerySelector(".message")!.TextContent);
+
+        var record = (await host.Records.GetAsync(id))!;
+        Assert.True(record.DeadLetterPurged);
+        var task = Parser.ParseDocument(await host.Http.GetStringAsync($"/tasks/task/{id}"));
+        Assert.Null(task.QuerySelector("button[value=requeue]"));
+        Assert.Contains("purged", task.QuerySelector("dl.record")!.TextContent);
+    }
+
+    [Fact]
+    public async Task A_link_cannot_make_a_page_say_what_the_dashboard_did_not_do()
+    {
+        await using var host = await DashboardHost.StartAsync(worker: false);
+        foreach (var query in new[] { "?message=Your%20account%20is%20closed", "?done=Your%20account%20is%20closed", "?done=CfDJ8garbage" })
+            Assert.Null(Parser.ParseDocument(await host.Http.GetStringAsync("/tasks" + query)).QuerySelector(".message"));
+    }
+
+    [Fact]
+    public async Task Mapping_the_dashboard_in_an_app_without_tasks_fails_at_start_with_what_to_add()
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.Services.AddTasksDashboard();
+        await using var app = builder.Build();
+        var ex = Assert.Throws<InvalidOperationException>(() => app.MapTasksDashboard());
+        Assert.Contains("AddAsyncTasks()", ex.Message);
+
+        var refresh = WebApplication.CreateBuilder();
+        refresh.Services.AddAsyncTasks().UseInMemoryTransport();
+        refresh.Services.AddTasksDashboard(o => o.RefreshInterval = TimeSpan.FromMilliseconds(10));
+        await using var fast = refresh.Build();
+        Assert.Contains("RefreshInterval", (await Assert.ThrowsAnyAsync<Exception>(() => fast.StartAsync())).Message);
+    }
+}
