@@ -55,7 +55,7 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
 
             // A plain record argument (no attribute) crossed the processes by its generated formatter, default member included.
             for (var i = 0; i < 5; i++) Assert.Contains($"Order {orders[i]} shipped with {i + 1} item(s) by post", worker.Output);
-            Assert.Matches(@"Task worker started: 6 task\(s\) on queue\(s\) (emails, orders|orders, emails) via Azure Storage Queues at http://127\.0\.0\.1:", worker.Output);
+            Assert.Matches(@"Task worker started: 8 task\(s\) on queue\(s\) (emails, orders|orders, emails) via Azure Storage Queues at http://127\.0\.0\.1:", worker.Output);
 
             // Every task has a record in Azurite's table service: GET /tasks/{id} returns it.
             var welcome = await RecordAsync(http, ids[0], r => r.GetProperty("state").GetString() == "Succeeded", "the welcome task's record says it succeeded");
@@ -69,6 +69,19 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
             var clicks = await Task.WhenAll(PostAsync(http, $"/orders/{invoiced}/invoice"), PostAsync(http, $"/orders/{invoiced}/invoice"));
             Assert.Equal(clicks[0], clicks[1]);
             await worker.WaitForOutputAsync(o => o.Contains($"Invoice for order {invoiced} sent (message {clicks[0]})"), RunTimeout, "the invoice to be sent");
+
+            // A checkout: charge, then ship, then mail, each after the one before, with the ids the API returned.
+            var checkout = Guid.NewGuid();
+            using (var response = await http.PostAsync($"/orders/{checkout}/checkout?items=2&amount=19.99&email=ada@example.com", null))
+            {
+                var steps = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("messageIds").EnumerateArray().Select(e => e.GetString()!).ToArray();
+                string[] lines = [$"Order {checkout} charged 19.99 (message {steps[0]})", $"(task Shop.Tasks.OrderTasks.Ship, message {steps[1]}", $"Shipping mail for order {checkout} sent to ada@example.com (message {steps[2]})"];
+                await worker.WaitForOutputAsync(o => lines.All(o.Contains), RunTimeout, "the three steps of the checkout to run");
+                var at = lines.Select(l => worker.Output.IndexOf(l, StringComparison.Ordinal)).ToArray();
+                Assert.True(at[0] < at[1] && at[1] < at[2], "the steps ran in order");
+                var shipped = await RecordAsync(http, steps[1], r => r.GetProperty("state").GetString() == "Succeeded", "the shipping step's record");
+                Assert.Equal(steps[0], shipped.GetProperty("parentId").GetString());
+            }
 
             // A long task reports its progress while it runs; cancelled by id, its token fires and it ends Cancelled.
             var import = await PostAsync(http, "/stock/import?rows=30");

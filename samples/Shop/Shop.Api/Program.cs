@@ -51,6 +51,17 @@ app.MapPost("/orders/{orderId:guid}/ship", async (Guid orderId, int items, ITask
 app.MapPost("/orders/{orderId:guid}/pickup", async (Guid orderId, int deskOpensInSeconds) =>
     Results.Accepted(value: new { messageId = await CarrierTasks.BookPickupAsync.Enqueue(orderId, DateTimeOffset.UtcNow.AddSeconds(deskOpensInSeconds)) }));
 
+// A checkout: charge, then ship, then mail, each step after the one before succeeds. Each step's
+// arguments are checked by the compiler; the ids come back in order.
+app.MapPost("/orders/{orderId:guid}/checkout", async (Guid orderId, int items, decimal amount, string email, ITaskClient tasks) =>
+    Results.Accepted(value: new
+    {
+        messageIds = await tasks.EnqueueChainAsync(
+            PaymentTasks.ChargeAsync.Prepare(orderId, amount),
+            OrderTasks.ShipAsync.Prepare(new Shipment(orderId, items)),
+            EmailTasks.SendShippedAsync.Prepare(email, orderId)),
+    }));
+
 // Unique per order for ten minutes: a second click returns the first click's id, and one invoice is sent.
 app.MapPost("/orders/{orderId:guid}/invoice", async (Guid orderId) =>
     Results.Accepted(value: new { messageId = await InvoiceTasks.SendInvoiceAsync.Enqueue(orderId) }));

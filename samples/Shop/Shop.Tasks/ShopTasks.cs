@@ -16,6 +16,32 @@ public static partial class EmailTasks
         var context = TaskContext.Current!;
         Console.WriteLine($"Welcome mail sent to {email} (task {context.TaskName}, message {context.MessageId}, attempt {context.Attempt})");
     }
+
+    /// <summary>Tells the customer the order has shipped: the last step of a checkout (charge, then ship, then this).</summary>
+    /// <param name="cancellationToken">Fires when the worker stops or the task times out.</param>
+    /// <param name="email">Where to send it.</param>
+    /// <param name="orderId">The order.</param>
+    [AsyncTask(Queue = "emails")]
+    public static async Task SendShipped(CancellationToken cancellationToken, string email, Guid orderId)
+    {
+        await Task.Delay(20, cancellationToken); // the mail server
+        Console.WriteLine($"Shipping mail for order {orderId} sent to {email} (message {TaskContext.Current!.MessageId})");
+    }
+}
+
+/// <summary>Payments: the first step of a checkout.</summary>
+public static partial class PaymentTasks
+{
+    /// <summary>Charges the customer's card for an order.</summary>
+    /// <param name="cancellationToken">Fires when the worker stops or the task times out.</param>
+    /// <param name="orderId">The order.</param>
+    /// <param name="amount">What to charge.</param>
+    [AsyncTask(Queue = "orders")]
+    public static async Task Charge(CancellationToken cancellationToken, Guid orderId, decimal amount)
+    {
+        await Task.Delay(20, cancellationToken); // the payment provider
+        Console.WriteLine($"Order {orderId} charged {amount:0.00} (message {TaskContext.Current!.MessageId})");
+    }
 }
 
 /// <summary>Invoices: unique per order, so a double-clicked button sends one.</summary>
