@@ -87,7 +87,7 @@ public sealed class FlowTests
             RecordedTasks.RunAsync.Prepare(Scripts.Add((_, _) => { Interlocked.Increment(ref parentRuns); return Task.CompletedTask; })),
             RecordedTasks.RunAsync.Prepare(Scripts.Add((_, _) => { Interlocked.Increment(ref childRuns); return Task.CompletedTask; })));
         var crashes = 0;
-        TaskRecordStore.ReleasePoint = point => { if (point == "sent" && Interlocked.Increment(ref crashes) == 1) throw new IOException("the worker died after sending"); };
+        TaskRecordStore.ReleasePoint = (point, _) => { if (point == "sent" && Interlocked.Increment(ref crashes) == 1) throw new IOException("the worker died after sending"); };
         try
         {
             await h.Worker.StartAsync();

@@ -60,7 +60,7 @@ public abstract partial class TaskRecordStore
         var table = FlowTable(parentId);
         var seal = new RecordEntity(ChildrenPartition(parentId), SealRow).Set("Outcome", outcome.ToString()).Set("SealedAt", Time.GetUtcNow());
         await WithTableAsync(table, () => ReplaceAsync(table, seal, null, cancellationToken)).ConfigureAwait(false);
-        ReleasePoint?.Invoke("sealed");
+        ReleasePoint?.Invoke("sealed", parentId);
         var done = new List<string>();
         foreach (var child in await QueryOrEmptyAsync(table, new RecordQuery(ChildrenPartition(parentId), RowTo: SealRow), cancellationToken).ConfigureAwait(false))
         {
@@ -91,7 +91,7 @@ public abstract partial class TaskRecordStore
         // The record first: written after the send, it could land after its worker's and undo it.
         await WriteAsync([new RecordWrite(id) { State = delay > TimeSpan.Zero ? TaskState.Scheduled : TaskState.Enqueued, StateAt = now, ScheduledFor = delay > TimeSpan.Zero ? now + delay : null }], cancellationToken).ConfigureAwait(false);
         await transport.SendAsync(child.GetString("Queue")!, new OutgoingTaskMessage(id, envelope, delay, null), cancellationToken).ConfigureAwait(false);
-        ReleasePoint?.Invoke("sent");
+        ReleasePoint?.Invoke("sent", child.PartitionKey[2..]);
         await MarkChildAsync(table, child, "Released", cancellationToken).ConfigureAwait(false);
         return true;
     }
@@ -221,7 +221,7 @@ public abstract partial class TaskRecordStore
         var table = FlowTable(batchId);
         var claim = new RecordEntity(CallbackPartition, batchId).Set("Sent", false).Set("ClaimedAt", Time.GetUtcNow());
         if (!await WithTableAsync(table, () => InsertAsync(table, [claim], cancellationToken)).ConfigureAwait(false)) return false;
-        ReleasePoint?.Invoke("claimed");
+        ReleasePoint?.Invoke("claimed", batchId);
         await SendCallbackAsync(transport, table, batchId, cancellationToken).ConfigureAwait(false);
         return true;
     }
@@ -255,10 +255,13 @@ public abstract partial class TaskRecordStore
         if (total?.GetString("CallbackId") is not { } callbackId || total.Properties.GetValueOrDefault("CallbackEnvelope") is not byte[] envelope) return;
         await WriteAsync([new RecordWrite(callbackId) { State = TaskState.Enqueued, StateAt = Time.GetUtcNow() }], cancellationToken).ConfigureAwait(false);
         await transport.SendAsync(total.GetString("CallbackQueue")!, new OutgoingTaskMessage(callbackId, envelope, TimeSpan.Zero, null), cancellationToken).ConfigureAwait(false);
-        ReleasePoint?.Invoke("sent");
+        ReleasePoint?.Invoke("sent", batchId);
         await MergeAsync(table, [new RecordEntity(CallbackPartition, batchId).Set("Sent", true)], cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>For the fault tests: called at each step of a release (sealed, sent, claimed), where a crash is the worst.</summary>
-    internal static Action<string>? ReleasePoint { get; set; }
+    /// <summary>
+    /// For the fault tests: called at each step of a release (sealed, sent, claimed), where a crash is
+    /// the worst, with the id of the parent or batch released.
+    /// </summary>
+    internal static Action<string, string>? ReleasePoint { get; set; }
 }

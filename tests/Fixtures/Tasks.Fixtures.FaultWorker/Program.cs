@@ -9,6 +9,9 @@ using Tasks.Fixtures;
 // worker  <connection string> <queue prefix> <record file> <max concurrency> <lease seconds>
 // produce <connection string> <queue prefix> <record file> <first> <count> <producers> <task ms> <ignore token: 0|1>
 // unique  <connection string> <queue prefix> <record file> <key> <at: Unix ms>   enqueues FaultTasks.Unique(key) at that moment, records "id <id>"
+// chains  <connection string> <queue prefix> <record file> <count>                enqueues chains Step(n, 1) → Step(n, 2), records "chain n id1 id2"
+// A worker with TASKS_FAULT_KILL_AT=sealed|sent kills itself (SIGKILL) the first time a release of continuations
+// reaches that point, and leaves "killed-{pid}" beside the record file with the point and the parent.
 // Each line of the record file is written and flushed at once, so a SIGKILL loses at most the line being written.
 var (mode, connection, prefix, file) = (args[0], args[1], args[2], args[3]);
 using var record = new Record(file);
@@ -44,6 +47,33 @@ if (mode == "unique")
     if (at > DateTimeOffset.UtcNow) await Task.Delay(at - DateTimeOffset.UtcNow);
     record.Line($"id {await FaultTasks.UniqueAsync.Enqueue(client, args[4])}");
     return 0;
+}
+
+if (mode == "chains")
+{
+    var options = new AzureQueueOptions { ConnectionString = connection, QueuePrefix = prefix };
+    var client = new TaskClient(new AzureQueueTransport(options), records: new AzureTableTaskRecordStore(options));
+    for (var n = 0; n < Int(4); n++)
+    {
+        var ids = await client.EnqueueChainAsync(FaultTasks.StepAsync.Prepare(n, 1), FaultTasks.StepAsync.Prepare(n, 2));
+        record.Line($"chain {n} {ids[0]} {ids[1]}");
+    }
+
+    return 0;
+}
+
+if (Environment.GetEnvironmentVariable("TASKS_FAULT_KILL_AT") is { Length: > 0 } killAt)
+{
+    var marker = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(file))!, $"killed-{Environment.ProcessId}");
+    TaskRecordStore.ReleasePoint = (point, parent) =>
+    {
+        if (point != killAt) return;
+        lock (marker) // releases run side by side: the first one here writes the marker whole and kills
+        {
+            File.WriteAllText(marker, $"{point} {parent}");
+            System.Diagnostics.Process.GetCurrentProcess().Kill(); // SIGKILL: nothing after this point runs
+        }
+    };
 }
 
 FaultTasks.Output = record;
@@ -83,6 +113,15 @@ namespace Tasks.Fixtures
             var latency = (DateTimeOffset.UtcNow - enqueuedAt).TotalMilliseconds;
             if (ms > 0) await Task.Delay(ms, ignoreToken ? CancellationToken.None : cancellationToken);
             Output!.Line($"ran {n} {context.MessageId} {context.Attempt} {latency:0}");
+        }
+
+        /// <summary>A step of a chain: records "step n step id attempt".</summary>
+        [AsyncTask(Queue = "fault-chain", MaxAttempts = 50)]
+        public static Task Step(CancellationToken cancellationToken, int n, int step)
+        {
+            var context = TaskContext.Current!;
+            Output!.Line($"step {n} {step} {context.MessageId} {context.Attempt}");
+            return Task.CompletedTask;
         }
 
         /// <summary>Unique by its key for ten minutes: enqueued by two processes at once, it is sent once.</summary>
