@@ -9,7 +9,7 @@ using System.Threading.Tasks;
 
 namespace Tasks.Cli;
 
-/// <summary>The task records (Table storage, beside the queues): show, list, cancel, workers.</summary>
+/// <summary>The task records (Table storage, beside the queues): show, list, cancel, batch, workers.</summary>
 internal static class RecordCommands
 {
     private static readonly Argument<string> Id = new("id") { Description = "The task's id: the one Enqueue returned." };
@@ -98,6 +98,31 @@ internal static class RecordCommands
         return command;
     }
 
+    public static Command Batch()
+    {
+        var batchId = new Argument<string>("id") { Description = "The batch's id: TaskBatch.Id, or the batch a task's record names." };
+        var command = new Command("batch", "A tracked batch: how many of its tasks succeeded, failed, were cancelled or are pending, and its callback.") { batchId };
+        command.SetAction((parse, ct) => Connection.RunRecordsAsync(parse, async (records, output) =>
+        {
+            var id = parse.GetValue(batchId)!;
+            var batch = await records.GetBatchAsync(id, ct) ?? throw new NotFoundException($"there is no tracked batch '{id}' (not tracked, or older than 14 days; check --prefix).");
+            var done = batch.Total - batch.Pending;
+            output.Write(batch, ["FIELD", "VALUE"],
+            [
+                ["id", batch.Id],
+                ["progress", $"{done} of {batch.Total} finished ({Percent(batch.Total == 0 ? 1 : (double)done / batch.Total)})"],
+                ["succeeded", Number(batch.Succeeded)],
+                ["failed", Number(batch.Failed)],
+                ["cancelled", Number(batch.Cancelled)],
+                ["pending", Number(batch.Pending)],
+                ["created at", Output.Time(batch.CreatedAt)],
+                ["callback", batch.CallbackId is null ? "(none)" : batch.CallbackId + (batch.CallbackSentAt is { } sent ? $" (enqueued at {Output.Time(sent)})" : " (not yet enqueued)")],
+            ], "");
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+
     public static Command Workers()
     {
         var command = new Command("workers", "The workers that sent a heartbeat in the last day: their queues, what they run, when they were last seen.");
@@ -165,13 +190,18 @@ internal static class RecordCommands
         if (r.NextAttemptAt is not null) yield return ["next attempt at", Output.Time(r.NextAttemptAt)];
         yield return ["finished at", Output.Time(r.FinishedAt)];
         if (r.Worker is { } w) yield return ["worker", $"{w.Machine} (process {w.ProcessId})"];
-        if (r.Progress is { } p) yield return ["progress", $"{p.Fraction:P0}" + (p.Note is null ? "" : $" {p.Note}") + $" (at {Output.Time(p.ReportedAt)})"];
+        if (r.Progress is { } p) yield return ["progress", Percent(p.Fraction) + (p.Note is null ? "" : $" {p.Note}") + $" (at {Output.Time(p.ReportedAt)})"];
         if (r.CancelRequestedAt is not null) yield return ["cancel asked at", Output.Time(r.CancelRequestedAt)];
         if (r.UniqueKey is not null) yield return ["unique lock", r.UniqueKey];
+        if (r.ParentId is not null) yield return ["after", r.ParentId + (r.State == TaskState.AwaitingParent ? " (waiting for it)" : "")];
+        if (r.Children.Count > 0) yield return ["continuations", string.Join(" ", r.Children)];
+        if (r.BatchId is not null) yield return ["batch", r.BatchId];
         yield return ["arguments", r.ArgumentsJson ?? r.ArgumentsNote ?? "(not recorded)"];
     }
 
     private static string Number(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static string Percent(double fraction) => (fraction * 100).ToString("0", CultureInfo.InvariantCulture) + "%";
 
     /// <summary>The record for <c>--json</c>, with the arguments as JSON rather than a string of it.</summary>
     private static object Json(TaskRecord r) => new
@@ -179,6 +209,7 @@ internal static class RecordCommands
         r.Id, r.TaskName, r.Queue, State = r.State.ToString(), r.StateChangedAt, r.Note, r.Reason, r.Attempts, r.MaxAttempts,
         Arguments = Shapes.Arguments(r.ArgumentsJson), r.ArgumentsNote, r.ArgumentsBytes,
         r.EnqueuedAt, r.ScheduledFor, r.StartedAt, r.NextAttemptAt, r.FinishedAt, r.Worker, r.Progress, r.CancelRequestedAt, r.UniqueKey,
+        r.ParentId, r.Children, r.BatchId,
         History = r.History.Select(a => new { a.Attempt, a.StartedAt, a.FinishedAt, DurationMs = a.Duration?.TotalMilliseconds, Outcome = a.Outcome?.ToString(), a.Worker, a.Exception }).ToArray(),
     };
 }

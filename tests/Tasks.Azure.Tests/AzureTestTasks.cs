@@ -53,5 +53,5 @@ public static partial class AzureRecordedTasks
     public const string Queue = "recorded";
 
     [AsyncTask(Queue = Queue, MaxAttempts = 2, RetryDelay = "00:00:01")]
-    public static Task Run(CancellationToken cancellationToken, string scriptId, Payload payload) => Scripts.Run(scriptId, cancellationToken);
+    public static Task Run(CancellationToken cancellationToken, string scriptId, Payload payload) => Scripts.Run(scriptId, cancellationToken, payload);
 }

@@ -133,6 +133,35 @@ public sealed class CliTests(AzuriteFixture azurite)
         Assert.NotEqual(TaskState.DeadLettered, (await h.Store.GetAsync(dead))!.State);
     }
 
+    [Fact]
+    public async Task An_operator_sees_a_continuation_wait_for_its_parent_and_a_batch_progress()
+    {
+        await using var h = new RecordedHarness(azurite);
+        string[] At(params string[] arguments) => [.. arguments, "--prefix", h.Prefix];
+        var chain = await h.Client.EnqueueChainAsync(AzureRecordedTasks.RunAsync.Prepare("never", new Payload("charge", [], null)), AzureRecordedTasks.RunAsync.Prepare("never", new Payload("ship", [], null)));
+        var (code, output) = await RunAsync(azurite.ConnectionString, At("show", chain[1]));
+        Assert.Equal(0, code);
+        Assert.Matches(@"state\s+AwaitingParent", output);
+        Assert.Matches($@"after\s+{chain[0]} \(waiting for it\)", output);
+        Assert.Matches($@"continuations\s+{chain[1]}", (await RunAsync(azurite.ConnectionString, At("show", chain[0]))).Output);
+
+        var done = Scripts.Add((_, _) => Task.CompletedTask);
+        var batch = new TaskBatch { OnCompleted = AzureRecordedTasks.RunAsync.Prepare(done, new Payload("album", [], null)) };
+        for (var i = 0; i < 3; i++) AzureRecordedTasks.RunAsync.AddTo(batch, done, new Payload("photo", [], null));
+        await h.Client.EnqueueBatchAsync(batch);
+        (code, output) = await RunAsync(azurite.ConnectionString, At("batch", batch.Id!));
+        Assert.Equal(0, code);
+        Assert.Matches(@"progress\s+0 of 3 finished \(0%\)", output);
+        Assert.Matches(@"pending\s+3", output);
+        Assert.Matches(@"callback\s+\S+ \(not yet enqueued\)", output);
+
+        await h.StartWorkerAsync();
+        await AzureHarness.WaitUntil(async () => (await h.Store.GetBatchAsync(batch.Id!))?.CallbackSentAt is not null, "the batch's callback");
+        var json = JsonDocument.Parse((await RunAsync(azurite.ConnectionString, At("batch", batch.Id!, "--json"))).Output).RootElement;
+        Assert.Equal((3, 3, 0), (json.GetProperty("total").GetInt32(), json.GetProperty("succeeded").GetInt32(), json.GetProperty("pending").GetInt32()));
+        Assert.Equal(3, (await RunAsync(azurite.ConnectionString, At("batch", TaskHeaders.NewMessageId()))).Code);
+    }
+
     private static async Task<(int Code, string Output)> RunAsync(string? connectionString, params string[] arguments)
     {
         var environment = new Dictionary<string, string> { ["TASKS_AZURE_CONNECTION_STRING"] = connectionString ?? "" };

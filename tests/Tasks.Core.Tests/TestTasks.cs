@@ -169,7 +169,7 @@ public static partial class RecordedTasks
     public const string Queue = "recorded";
 
     [AsyncTask(Queue = Queue, MaxAttempts = 2, RetryDelay = "00:00:00.2")]
-    public static Task Run(CancellationToken cancellationToken, string scriptId, int number = 7) => Scripts.Run(scriptId, cancellationToken);
+    public static Task Run(CancellationToken cancellationToken, string scriptId, int number = 7) => Scripts.Run(scriptId, cancellationToken, number);
 
     [AsyncTask(Queue = Queue, UniqueFor = "00:10:00")]
     public static Task Once(CancellationToken cancellationToken, string scriptId, string invoice) => Scripts.Run(scriptId, cancellationToken);
