@@ -4,7 +4,7 @@ using Microsoft.CodeAnalysis.Text;
 
 namespace Tasks.Tests.Infrastructure;
 
-/// <summary>Source with expected diagnostics marked as <c>{|TASK001:text|}</c>: the exact span each must cover.</summary>
+/// <summary>Source with expected diagnostics marked as <c>{|TASK001:text|}</c> (or a compiler error, <c>{|CS1503:text|}</c>): the exact span each must cover.</summary>
 internal static partial class Markup
 {
     public static (string Source, IReadOnlyList<(string Id, TextSpan Span)> Expected) Parse(string markup)
@@ -25,6 +25,6 @@ internal static partial class Markup
         return (source.ToString(), expected);
     }
 
-    [GeneratedRegex(@"\{\|(?<id>TASK\d{3}):(?<text>.*?)\|\}", RegexOptions.Singleline)]
+    [GeneratedRegex(@"\{\|(?<id>TASK\d{3}|CS\d{4}):(?<text>.*?)\|\}", RegexOptions.Singleline)]
     private static partial Regex Marker();
 }
