@@ -31,6 +31,22 @@ public static partial class BenchTasks
         return Task.CompletedTask;
     }
 
+    /// <summary>A task of the flows suite's batches: notes when it ended.</summary>
+    [AsyncTask(Queue = "bench-flow")]
+    public static Task Member(CancellationToken cancellationToken)
+    {
+        BatchClock.Ended();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The flows suite's batch callback: notes when it started.</summary>
+    [AsyncTask(Queue = "bench-flow")]
+    public static Task AllDone(CancellationToken cancellationToken)
+    {
+        BatchClock.CallbackStarted();
+        return Task.CompletedTask;
+    }
+
     [AsyncTask(Queue = "bench")]
     public static Task Mixed(CancellationToken cancellationToken, Guid id, DateTimeOffset at, decimal amount, string currency) => Task.CompletedTask;
 
@@ -71,5 +87,40 @@ public static class Latency
 
         double At(double q) => sorted[(int)Math.Min(sorted.Length - 1, Math.Round(q * (sorted.Length - 1)))] * 1000.0 / System.Diagnostics.Stopwatch.Frequency;
         return (At(0.50), At(0.99));
+    }
+}
+
+/// <summary>When the last task of a batch ended and when its callback started, in Stopwatch ticks.</summary>
+public static class BatchClock
+{
+    private static long lastEnd;
+    private static int ended;
+    private static TaskCompletionSource<long> callback = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public static int EndedCount => Volatile.Read(ref ended);
+
+    public static long LastEnd => Interlocked.Read(ref lastEnd);
+
+    /// <summary>The callback's start, once it runs.</summary>
+    public static Task<long> Callback => Volatile.Read(ref callback).Task;
+
+    public static void Ended()
+    {
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        for (var seen = Interlocked.Read(ref lastEnd); now > seen; seen = Interlocked.Read(ref lastEnd))
+        {
+            if (Interlocked.CompareExchange(ref lastEnd, now, seen) == seen) break;
+        }
+
+        Interlocked.Increment(ref ended);
+    }
+
+    public static void CallbackStarted() => Volatile.Read(ref callback).TrySetResult(System.Diagnostics.Stopwatch.GetTimestamp());
+
+    public static void Reset()
+    {
+        Interlocked.Exchange(ref lastEnd, 0);
+        Interlocked.Exchange(ref ended, 0);
+        Volatile.Write(ref callback, new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously));
     }
 }

@@ -11,6 +11,7 @@ var suites = new Dictionary<string, Func<Task>>(StringComparer.OrdinalIgnoreCase
     ["signing"] = () => { SigningSuite.Run(); return Task.CompletedTask; },
     ["aot"] = AotSuite.RunAsync,
     ["records"] = () => RecordsSuite.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 5_000),
+    ["flows"] = () => FlowsSuite.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 10_000),
 };
 
 var chosen = args.Length == 0 ? null : args[0];

@@ -221,7 +221,7 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
             }
         }
 
-        if (written.Count > 0 && BatchesCounted is { } counted2) await counted2(written).ConfigureAwait(false);
+        if (written.Count > 0 && BatchesCounted is { } onCounted) await onCounted(written).ConfigureAwait(false);
         return written.Count == counted.Count;
     }
 
