@@ -9,15 +9,15 @@ public sealed class FlowTests
     public async Task A_chain_of_three_runs_in_order_with_each_argument_intact()
     {
         await using var h = new RecordHarness();
-        var ran = new ConcurrentQueue<(int Step, string Id, object? Number)>();
-        string Step(int n) => Scripts.Add(async (context, arguments, _) => { await Task.Delay(50); ran.Enqueue((n, context.MessageId, arguments[0])); });
+        var ran = new ConcurrentQueue<(int Step, string Id, object? Number, string? Parent)>();
+        string Step(int n) => Scripts.Add(async (context, arguments, _) => { await Task.Delay(50); ran.Enqueue((n, context.MessageId, arguments[0], context.ParentId)); });
         var ids = await h.Client.EnqueueChainAsync(RecordedTasks.RunAsync.Prepare(Step(1), 1), RecordedTasks.RunAsync.Prepare(Step(2), 2), RecordedTasks.RunAsync.Prepare(Step(3), 3));
 
         var second = await h.Store.GetAsync(ids[1]);
         Assert.Equal((TaskState.AwaitingParent, ids[0]), (second!.State, second.ParentId));
         await h.Worker.StartAsync();
         await h.WaitForStateAsync(ids[2], TaskState.Succeeded);
-        Assert.Equal([(1, ids[0], 1), (2, ids[1], 2), (3, ids[2], 3)], ran.ToArray()); // in order, each with its own arguments
+        Assert.Equal([(1, ids[0], 1, null), (2, ids[1], 2, ids[0]), (3, ids[2], 3, ids[1])], ran.ToArray()); // in order, each with its own arguments
         var first = await h.Store.GetAsync(ids[0]);
         Assert.Equal([ids[1]], first!.Children);
         Assert.True((await h.Store.GetAsync(ids[1]))!.StartedAt >= first.FinishedAt);
@@ -108,9 +108,10 @@ public sealed class FlowTests
     public async Task A_batch_of_a_thousand_tasks_in_packs_fires_its_callback_once_with_four_workers_racing()
     {
         await using var h = new RecordHarness(worker: o => o.MaxConcurrency = 8);
-        var callbacks = new ConcurrentQueue<string>();
-        var batch = new TaskBatch { OnCompleted = RecordedTasks.RunAsync.Prepare(Scripts.Add((context, _) => { callbacks.Enqueue(context.MessageId); return Task.CompletedTask; }), 0) };
-        var work = Scripts.Add((context, _) => context.Attempt == 1 && context.MessageId.EndsWith('Q') ? throw new TimeoutException("once") : Task.CompletedTask);
+        var callbacks = new ConcurrentQueue<(string Id, string? Batch)>();
+        var members = new ConcurrentBag<string?>();
+        var batch = new TaskBatch { OnCompleted = RecordedTasks.RunAsync.Prepare(Scripts.Add((context, _) => { callbacks.Enqueue((context.MessageId, context.ParentId)); return Task.CompletedTask; }), 0) };
+        var work = Scripts.Add((context, _) => { members.Add(context.BatchId); return context.Attempt == 1 && context.MessageId.EndsWith('Q') ? throw new TimeoutException("once") : Task.CompletedTask; });
         for (var i = 0; i < 1000; i++) RecordedTasks.RunAsync.AddTo(batch, work, i);
         var ids = await h.Client.EnqueueBatchAsync(batch);
         Assert.NotNull(batch.Id);
@@ -126,8 +127,9 @@ public sealed class FlowTests
         Assert.Single(callbacks);
         var record = (await h.Store.GetBatchAsync(batch.Id!))!;
         Assert.Equal((1000, 1000, 0, 0), (record.Total, record.Succeeded, record.Failed, record.Pending));
-        Assert.Equal(record.CallbackId, callbacks.Single());
+        Assert.Equal((record.CallbackId, batch.Id), callbacks.Single()); // the callback knows its batch
         Assert.NotNull(record.CallbackSentAt);
+        Assert.All(members, id => Assert.Equal(batch.Id, id));
         Assert.Equal(batch.Id, (await h.Store.GetAsync(record.CallbackId!))!.ParentId);
         foreach (var id in ids.Take(20)) Assert.Equal(batch.Id, (await h.Store.GetAsync(id))!.BatchId);
     }

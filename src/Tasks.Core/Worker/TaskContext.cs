@@ -53,6 +53,16 @@ public sealed class TaskContext
     public IReadOnlyDictionary<string, string> Headers => headers ??= decoded.ReadHeaders();
 
     /// <summary>
+    /// What this task ran after: a continuation's parent (<see cref="TaskEnqueueOptions.After"/>), or, for a
+    /// batch's <see cref="TaskBatch.OnCompleted"/> callback, the batch's id (for <see cref="ITaskRecords.GetBatchAsync"/>).
+    /// Null for other tasks.
+    /// </summary>
+    public string? ParentId => Headers.TryGetValue(TaskHeaders.Parent, out var parent) ? parent : null;
+
+    /// <summary>The tracked batch this task is one of (<see cref="TaskBatch.Id"/>), or null.</summary>
+    public string? BatchId => Headers.TryGetValue(TaskHeaders.Batch, out var batch) ? batch : null;
+
+    /// <summary>
     /// Tells the task's record how far it is. Costs no storage call here: the worker writes the last
     /// value with its next flush (at most about one write a second, however often this is called),
     /// and always before the task settles. Does nothing without a record store.
