@@ -48,9 +48,11 @@ public sealed partial class TaskWorker
 
     /// <summary>
     /// Before a continuable task's message is settled: its outcome sealed and its continuations released.
-    /// False if the store failed three times: the message is left to come back, and the task runs again.
+    /// A store that fails is tried three times, the lease of <paramref name="leased"/> (the task's
+    /// message, or its pack) renewed before each wait, so the task does not come back meanwhile. False
+    /// if the store failed every time: the message is left to come back, and the task runs again.
     /// </summary>
-    private async Task<bool> ReleaseContinuationsAsync(TaskRunResult result)
+    private async Task<bool> ReleaseContinuationsAsync(TaskRunResult result, ReceivedTaskMessage leased)
     {
         if (!result.Continuable || records is null || result.FinalState is not { } outcome) return true;
         for (var attempt = 1; ; attempt++)
@@ -63,7 +65,18 @@ public sealed partial class TaskWorker
             catch (Exception ex) when (attempt < 3)
             {
                 Log.RecordsFailed(logger, ex, records.Store.Describe());
-                await Task.Delay(TimeSpan.FromSeconds(attempt), time).ConfigureAwait(false);
+                try
+                {
+                    await transport.RenewLeaseAsync(leased, options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception lost)
+                {
+                    Log.LeaseLost(logger, lost, leased.MessageId, leased.Queue);
+                    return false; // no longer ours to settle: it comes back, and releases then
+                }
+
+                var wait = TimeSpan.FromSeconds(attempt);
+                await Task.Delay(wait < options.LeaseDuration / 2 ? wait : options.LeaseDuration / 2, time).ConfigureAwait(false);
             }
             catch (Exception ex)
             {

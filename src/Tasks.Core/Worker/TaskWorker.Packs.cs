@@ -111,7 +111,7 @@ public sealed partial class TaskWorker
             await Task.WhenAll(sends).ConfigureAwait(false);
             foreach (var result in results)
             {
-                if (result is not null && !await ReleaseContinuationsAsync(result).ConfigureAwait(false)) return; // the pack comes back, and runs again
+                if (result is not null && !await ReleaseContinuationsAsync(result, pack).ConfigureAwait(false)) return; // the pack comes back, and runs again
             }
 
             // Unrun tasks have not used this delivery's attempt.

@@ -45,7 +45,7 @@ public sealed partial class TaskWorker
 
     private async Task SettleAsync(ReceivedTaskMessage message, TaskRunResult result)
     {
-        if (!await ReleaseContinuationsAsync(result).ConfigureAwait(false)) return;
+        if (!await ReleaseContinuationsAsync(result, message).ConfigureAwait(false)) return;
         try
         {
             // Settling is not cancelled by a stop: a finished task must not run again for want of a delete.
