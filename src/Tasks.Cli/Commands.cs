@@ -130,7 +130,7 @@ internal static class Commands
             await RequireQueueAsync(transport, queue, ct);
             var done = await act(transport, queue, chosen, ct);
             if (done.Count == 0 && chosen?.MessageId is { } id) return NoSuchDeadLetter(id, queue);
-            if (name == "requeue" && done.Count > 0) await RecordCommands.MarkRequeuedAsync(parse, done, ct);
+            if (done.Count > 0) await RecordCommands.TellRecordsAsync(parse, name, done, ct);
             output.Ids(verb, done.Select(l => l.MessageId).ToArray(), $"{past} {done.Count} dead letter(s) of '{queue}'" + (done.Count > 0 ? ":" : "."));
             return ExitCodes.Success;
         }));

@@ -137,16 +137,24 @@ internal static class RecordCommands
         return command;
     }
 
-    /// <summary>After a requeue: the records read Enqueued again. A failure here does not undo the requeue, so it is a warning.</summary>
-    public static async Task MarkRequeuedAsync(ParseResult parse, IReadOnlyList<TaskDeadLetter> requeued, CancellationToken cancellationToken)
+    /// <summary>
+    /// After a requeue the records read Enqueued again; after a purge they read purged, and the
+    /// continuations that waited for those tasks are cancelled. A failure here does not undo the
+    /// requeue or purge, so it is a warning.
+    /// </summary>
+    public static async Task TellRecordsAsync(ParseResult parse, string action, IReadOnlyList<TaskDeadLetter> done, CancellationToken cancellationToken)
     {
+        var ids = done.Select(l => l.MessageId).ToArray();
         try
         {
-            await Connection.Records(parse).MarkRequeuedAsync(requeued.Select(l => l.MessageId).ToArray(), cancellationToken);
+            var records = Connection.Records(parse);
+            await (action == "requeue" ? records.MarkRequeuedAsync(ids, cancellationToken) : records.MarkPurgedAsync(ids, cancellationToken));
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            Console.Error.WriteLine($"warning: the task records could not be told of the requeue (they read dead-lettered until the tasks run): {ex.Message}");
+            Console.Error.WriteLine(action == "requeue"
+                ? $"warning: the task records could not be told of the requeue (they read dead-lettered until the tasks run): {ex.Message}"
+                : $"warning: the task records could not be told of the purge (their continuations still wait): {ex.Message}");
         }
     }
 

@@ -48,6 +48,19 @@ public sealed class FlowTests
     }
 
     [Fact]
+    public async Task A_purged_dead_letter_cancels_the_continuations_that_waited_for_it()
+    {
+        await using var h = new RecordHarness();
+        var ids = await h.Client.EnqueueChainAsync(RecordedTasks.RunAsync.Prepare(Scripts.Add((_, _) => throw new PermanentTaskException("gone"))), RecordedTasks.RunAsync.Prepare("never"), RecordedTasks.RunAsync.Prepare("never"));
+        await h.Worker.StartAsync();
+        await h.WaitForStateAsync(ids[0], TaskState.DeadLettered);
+        Assert.Equal(TaskState.AwaitingParent, (await h.Store.GetAsync(ids[1]))!.State);
+
+        Assert.Single(await new RecordedDeadLetters(h.Transport, h.Store).DeleteDeadLettersAsync(RecordedTasks.Queue, new DeadLetterFilter { MessageId = ids[0] }));
+        foreach (var id in ids.Skip(1)) await h.WaitForStateAsync(id, TaskState.Cancelled);
+    }
+
+    [Fact]
     public async Task A_cancelled_parent_cancels_its_waiting_continuations_and_theirs()
     {
         await using var h = new RecordHarness();

@@ -202,13 +202,20 @@ public abstract partial class TaskRecordStore
         }
     }
 
-    /// <summary>Records that dead letters were purged: their tasks stay dead-lettered, with nothing left to requeue.</summary>
+    /// <summary>
+    /// Records that dead letters were purged: their tasks stay dead-lettered, with nothing left to
+    /// requeue, and the continuations still waiting for them to succeed are cancelled.
+    /// </summary>
     public async ValueTask MarkPurgedAsync(IReadOnlyList<string> ids, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(ids);
         if (ids.Count == 0) return;
         var failed = await WriteAsync(ids.Select(id => new RecordWrite(id) { Purged = true }).ToArray(), cancellationToken).ConfigureAwait(false);
         if (failed.Count > 0) throw new InvalidOperationException($"The records of {failed.Count} purged dead letter(s) could not be written: {LastWriteError?.Message}", LastWriteError);
+        foreach (var id in ids)
+        {
+            if (await GetAsync(id, cancellationToken).ConfigureAwait(false) is { Continuable: true }) await ReleaseContinuationsAsync(null, id, TaskState.Cancelled, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Deletes a task's record (both its rows); false if there was none.</summary>
