@@ -20,7 +20,10 @@ internal static class RecordCommands
         command.SetAction((parse, ct) => Connection.RunRecordsAsync(parse, async (records, output) =>
         {
             var id = parse.GetValue(Id)!;
-            var record = await records.GetAsync(id, ct) ?? throw new NotFoundException($"there is no record of task '{id}' (never enqueued with records on, or expired; check --prefix).");
+            var record = await records.GetAsync(id, ct)
+                ?? throw new NotFoundException(await records.GetBatchAsync(id, ct) is not null
+                    ? $"'{id}' is a batch, not a task: tasks batch {id}"
+                    : $"there is no record of task '{id}' (never enqueued with records on, or expired; check --prefix).");
             output.Write(Json(record), ["FIELD", "VALUE"], Fields(record), "");
             if (!output.IsJson && record.History.Count > 0)
             {

@@ -160,6 +160,7 @@ public sealed class CliTests(AzuriteFixture azurite)
         var json = JsonDocument.Parse((await RunAsync(azurite.ConnectionString, At("batch", batch.Id!, "--json"))).Output).RootElement;
         Assert.Equal((3, 3, 0), (json.GetProperty("total").GetInt32(), json.GetProperty("succeeded").GetInt32(), json.GetProperty("pending").GetInt32()));
         Assert.Equal(3, (await RunAsync(azurite.ConnectionString, At("batch", TaskHeaders.NewMessageId()))).Code);
+        Assert.Equal((3, $"error: '{batch.Id}' is a batch, not a task: tasks batch {batch.Id}"), await RunAsync(azurite.ConnectionString, At("show", batch.Id!)));
     }
 
     private static async Task<(int Code, string Output)> RunAsync(string? connectionString, params string[] arguments)

@@ -59,7 +59,7 @@ public sealed class TaskContext
     /// </summary>
     public string? ParentId => Headers.TryGetValue(TaskHeaders.Parent, out var parent) ? parent : null;
 
-    /// <summary>The tracked batch this task is one of (<see cref="TaskBatch.Id"/>), or null.</summary>
+    /// <summary>The tracked batch this task is one of (<see cref="TaskBatch.Id"/>), or null. (A batch's callback is not one of its tasks: its <see cref="ParentId"/> is the batch.)</summary>
     public string? BatchId => Headers.TryGetValue(TaskHeaders.Batch, out var batch) ? batch : null;
 
     /// <summary>
