@@ -51,8 +51,22 @@ public sealed class AzureQueueOptions
     /// </summary>
     public Action<QueueClientOptions>? ConfigureClient { get; set; }
 
+    /// <summary>
+    /// Envelopes larger than this travel in a blob of the <c>{prefix}tasks-payloads</c> container, their
+    /// message carrying a reference (a claim check); at most <see cref="AzureQueueTransport.MaxInlineEnvelopeBytes"/>,
+    /// what a message holds. Lower it to keep queue messages small. Default: 49,152 bytes.
+    /// </summary>
+    public int PayloadThresholdBytes { get; set; } = AzureQueueTransport.MaxInlineEnvelopeBytes;
+
+    /// <summary>The largest envelope <c>Enqueue</c> accepts at all, through a blob; larger fails with its size and this limit. Default: 64 MiB.</summary>
+    public int MaxEnvelopeBytes { get; set; } = 64 * 1024 * 1024;
+
     internal void Validate()
     {
+        if (PayloadThresholdBytes is < 1_024 or > AzureQueueTransport.MaxInlineEnvelopeBytes)
+            throw new InvalidOperationException($"AzureQueueOptions.PayloadThresholdBytes is {PayloadThresholdBytes:N0}; it must be between 1,024 and {AzureQueueTransport.MaxInlineEnvelopeBytes:N0} (what a queue message holds).");
+        if (MaxEnvelopeBytes < PayloadThresholdBytes || MaxEnvelopeBytes > 1024 * 1024 * 1024)
+            throw new InvalidOperationException($"AzureQueueOptions.MaxEnvelopeBytes is {MaxEnvelopeBytes:N0}; it must be at least PayloadThresholdBytes ({PayloadThresholdBytes:N0}) and at most 1 GiB (a payload is held in memory while its task runs).");
         if (string.IsNullOrWhiteSpace(ConnectionString) == (ServiceUri is null))
             throw new InvalidOperationException(
                 "Azure queues need exactly one of AzureQueueOptions.ConnectionString or AzureQueueOptions.ServiceUri" +

@@ -93,8 +93,13 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
     }
 
     /// <inheritdoc />
+    /// <remarks>A dead letter whose envelope travels in a blob is deleted with its blob; a requeued one keeps it.</remarks>
     public ValueTask<IReadOnlyList<TaskDeadLetter>> DeleteDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default)
-        => ScanDeadLettersAsync(queue, filter, (_, _) => Task.FromResult(true), cancellationToken);
+        => ScanDeadLettersAsync(queue, filter, async (letter, ct) =>
+        {
+            await ForgetPayloadAsync(letter.Text, ct).ConfigureAwait(false);
+            return true;
+        }, cancellationToken);
 
     /// <summary>The approximate count of <paramref name="client"/>'s queue, or null if it does not exist.</summary>
     private async Task<long?> CountAsync(QueueClient client, CancellationToken cancellationToken)

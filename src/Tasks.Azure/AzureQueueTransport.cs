@@ -20,9 +20,10 @@ public sealed partial class AzureQueueTransport : ITaskTransport
 {
     /// <summary>
     /// The largest envelope a message carries: the service takes 64 KiB of text and refuses raw
-    /// binary, and base64 makes 4 characters of every 3 bytes.
+    /// binary, and base64 makes 4 characters of every 3 bytes. A larger envelope travels in a blob
+    /// (see <see cref="PayloadContainer"/>), up to <see cref="AzureQueueOptions.MaxEnvelopeBytes"/>.
     /// </summary>
-    public const int MaxEnvelopeBytes = 49_152;
+    public const int MaxInlineEnvelopeBytes = 49_152;
 
     private const int MaxMessageTextBytes = 65_536;
     private const int MaxDetailLength = 4_096;
@@ -88,7 +89,7 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     }
 
     /// <inheritdoc />
-    public int MaxMessageBytes => MaxEnvelopeBytes;
+    public int MaxMessageBytes => MaxInlineEnvelopeBytes;
 
     /// <summary>The Azure name of a task queue: the prefix, then the name, checked against Azure's rules.</summary>
     /// <exception cref="ArgumentException">The name breaks Azure's queue naming rules.</exception>
@@ -106,8 +107,8 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     /// <inheritdoc />
     public async ValueTask SendAsync(string queue, OutgoingTaskMessage message, CancellationToken cancellationToken)
     {
-        if (message.Body.Length > MaxEnvelopeBytes)
-            throw new ArgumentException($"The message is {message.Body.Length} bytes; an Azure queue message carries at most {MaxEnvelopeBytes}.", nameof(message));
+        if (message.Body.Length > MaxInlineEnvelopeBytes)
+            throw new ArgumentException($"The message is {message.Body.Length} bytes; an Azure queue message carries at most {MaxInlineEnvelopeBytes}.", nameof(message));
         if (message.Delay > MaxVisibility)
             throw new ArgumentOutOfRangeException(nameof(message), message.Delay, "Azure Storage Queues delay a message by at most 7 days.");
         var client = await GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);

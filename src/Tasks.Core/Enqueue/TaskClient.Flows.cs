@@ -41,11 +41,19 @@ public sealed partial class TaskClient
         var childId = TaskHeaders.NewMessageId(now);
         var buffer = new ArrayBufferWriter<byte>(256);
         var layout = WriteEnvelope(buffer, task, arguments, childId, now, new EnvelopeHeaders(Activity.Current?.Id, Continuable: Continuable(task, options), Parent: parentId));
-        if (buffer.WrittenCount > transport.MaxMessageBytes)
-            throw new TaskMessageTooLargeException(task.Name, task.Queue, buffer.WrittenCount, transport.MaxMessageBytes);
+        CheckSize(task, buffer.WrittenCount);
 
-        var record = EnqueuedRecord(task, childId, now, null, buffer.WrittenMemory[layout.ArgumentsStart..layout.ArgumentsEnd], null);
+        var offloads = Offloads(buffer.WrittenCount);
+        var record = EnqueuedRecord(task, childId, now, null, buffer.WrittenMemory[layout.ArgumentsStart..layout.ArgumentsEnd], null, offloads);
         (record.State, record.ParentId, record.Continuable) = (TaskState.AwaitingParent, parentId, options.AllowContinuations ? true : null);
+        if (offloads)
+        {
+            // What waits under the parent, and is sent when it is released, is the reference.
+            var reference = new ArrayBufferWriter<byte>(256);
+            await OffloadAsync(task, childId, buffer.WrittenMemory, now, parentId, WaitingKeepUntil(now), reference, cancellationToken).ConfigureAwait(false);
+            buffer = reference;
+        }
+
         try
         {
             await store.CreateAsync([record], cancellationToken).ConfigureAwait(false);
@@ -104,10 +112,17 @@ public sealed partial class TaskClient
         {
             callbackId = TaskHeaders.NewMessageId(now);
             var layout = callback.Write(envelope, callbackId, now, new EnvelopeHeaders(Activity.Current?.Id, Parent: batchId), this);
-            if (envelope.WrittenCount > transport.MaxMessageBytes)
-                throw new TaskMessageTooLargeException(callback.Definition.Name, callback.Definition.Queue, envelope.WrittenCount, transport.MaxMessageBytes);
-            var record = EnqueuedRecord(callback.Definition, callbackId, now, null, envelope.WrittenMemory[layout.ArgumentsStart..layout.ArgumentsEnd], null);
+            CheckSize(callback.Definition, envelope.WrittenCount);
+            var offloads = Offloads(envelope.WrittenCount);
+            var record = EnqueuedRecord(callback.Definition, callbackId, now, null, envelope.WrittenMemory[layout.ArgumentsStart..layout.ArgumentsEnd], null, offloads);
             (record.State, record.ParentId, record.BatchId) = (TaskState.AwaitingParent, batchId, batchId);
+            if (offloads)
+            {
+                var reference = new ArrayBufferWriter<byte>(256);
+                await OffloadAsync(callback.Definition, callbackId, envelope.WrittenMemory, now, batchId, WaitingKeepUntil(now), reference, cancellationToken).ConfigureAwait(false);
+                envelope = reference;
+            }
+
             await records.Store.CreateAsync([record], cancellationToken).ConfigureAwait(false);
         }
 

@@ -83,8 +83,7 @@ public sealed partial class TaskClient : ITaskClient
         try
         {
             var layout = WriteEnvelope(buffer, task, arguments, messageId, now, new EnvelopeHeaders(Activity.Current?.Id, uniqueFor is not null, options?.UniqueKey, continuable));
-            if (buffer.WrittenCount > transport.MaxMessageBytes)
-                throw new TaskMessageTooLargeException(task.Name, task.Queue, buffer.WrittenCount, transport.MaxMessageBytes);
+            CheckSize(task, buffer.WrittenCount);
             if (uniqueFor is { } lockFor && await ClaimUniqueAsync(task, layout.UniqueLock!, messageId, now + lockFor, cancellationToken).ConfigureAwait(false) is { } existing)
             {
                 activity?.SetTag(TasksTelemetry.MessageIdTag, existing);
@@ -92,14 +91,25 @@ public sealed partial class TaskClient : ITaskClient
             }
 
             // The record and the message go out side by side; the record never holds the send up for long.
-            var record = records is null ? null : EnqueuedRecord(task, messageId, now, options, buffer.WrittenMemory[layout.ArgumentsStart..layout.ArgumentsEnd], layout.UniqueLock);
+            var offloads = Offloads(buffer.WrittenCount);
+            var record = records is null ? null : EnqueuedRecord(task, messageId, now, options, buffer.WrittenMemory[layout.ArgumentsStart..layout.ArgumentsEnd], layout.UniqueLock, offloads);
             var recording = record is null ? Task.CompletedTask : CreateRecordsAsync([record]);
+            string? payload = null;
             try
             {
-                await SendAsync(task, messageId, buffer.WrittenMemory, options, cancellationToken).ConfigureAwait(false);
+                var body = buffer.WrittenMemory;
+                if (offloads)
+                {
+                    var reference = new ArrayBufferWriter<byte>(256);
+                    payload = await OffloadAsync(task, messageId, body, now, null, KeepUntil(now + (options?.Delay ?? TimeSpan.Zero), options?.TimeToLive), reference, cancellationToken).ConfigureAwait(false);
+                    body = reference.WrittenMemory;
+                }
+
+                await SendAsync(task, messageId, body, options, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
+                if (payload is not null) await ForgetPayloadAsync(payload).ConfigureAwait(false);
                 if (record is not null) NotSent([record], layout.UniqueLock);
                 throw;
             }
@@ -142,8 +152,7 @@ public sealed partial class TaskClient : ITaskClient
             ids[i] = TaskHeaders.NewMessageId(due);
             layouts[i] = entries[i].Write(envelopes, ids[i], now, new EnvelopeHeaders(Activity.Current?.Id, UniqueFor(task, options) is not null, options?.UniqueKey, Continuable(task, options), Batch: batchId), this);
             ends[i] = envelopes.WrittenCount;
-            if (ends[i] - start > transport.MaxMessageBytes)
-                throw new TaskMessageTooLargeException(task.Name, task.Queue, ends[i] - start, transport.MaxMessageBytes);
+            CheckSize(task, ends[i] - start);
         }
 
         // A unique task whose like is enqueued or running keeps that task's id and is not sent.
@@ -159,7 +168,7 @@ public sealed partial class TaskClient : ITaskClient
         for (var i = 0; i < ids.Length && records is not null; i++)
         {
             if (held[i]) continue;
-            var record = EnqueuedRecord(entries[i].Definition, ids[i], now, options, envelopes.WrittenMemory[layouts[i].ArgumentsStart..layouts[i].ArgumentsEnd], layouts[i].UniqueLock);
+            var record = EnqueuedRecord(entries[i].Definition, ids[i], now, options, envelopes.WrittenMemory[layouts[i].ArgumentsStart..layouts[i].ArgumentsEnd], layouts[i].UniqueLock, Offloads(ends[i] - (i == 0 ? 0 : ends[i - 1])));
             record.BatchId = batchId;
             written.Add(record);
         }
@@ -190,7 +199,10 @@ public sealed partial class TaskClient : ITaskClient
         return ids;
     }
 
-    /// <summary>Sends the envelopes of a batch, queue by queue, in packs as large as a message may be.</summary>
+    /// <summary>
+    /// Sends the envelopes of a batch, queue by queue, in packs as large as a message may be. A task too
+    /// large for a message travels alone, through the payload store: packs are split to fit, never offloaded.
+    /// </summary>
     private sealed class BatchPacker(TaskClient client, ReadOnlyMemory<byte> envelopes, int[] ends, string[] ids, IReadOnlyList<PreparedTask> entries, bool[] held, TaskEnqueueOptions? options)
     {
         /// <summary>The ids of the tasks sent so far.</summary>
@@ -204,7 +216,7 @@ public sealed partial class TaskClient : ITaskClient
 
         public async Task SendAsync(CancellationToken cancellationToken)
         {
-            var room = client.transport.MaxMessageBytes - TaskPack.FixedOverhead;
+            var room = client.InlineLimit - TaskPack.FixedOverhead;
             foreach (var queue in entries.Where((_, i) => !held[i]).Select(e => e.Definition.Queue).Distinct(StringComparer.Ordinal).ToArray())
             {
                 var size = 0;
@@ -231,6 +243,7 @@ public sealed partial class TaskClient : ITaskClient
             // A task alone travels as a plain envelope: a pack of one would only add bytes.
             string messageId;
             ReadOnlyMemory<byte> body;
+            packBuffer.ResetWrittenCount();
             if (pack.Count == 1)
             {
                 (messageId, body) = (ids[pack[0]], Envelope(pack[0]));
@@ -238,17 +251,25 @@ public sealed partial class TaskClient : ITaskClient
             else
             {
                 messageId = TaskHeaders.NewMessageId();
-                packBuffer.ResetWrittenCount();
                 TaskPack.Write(packBuffer, pack.Select(Envelope).ToArray(), messageId, client.time.GetUtcNow(), priorAttempts: 0);
                 body = packBuffer.WrittenMemory;
             }
 
+            string? payload = null;
             try
             {
+                if (client.Offloads(body.Length))
+                {
+                    var now = client.time.GetUtcNow();
+                    payload = await client.OffloadAsync(entries[pack[0]].Definition, messageId, body, now, null, KeepUntil(now + (options?.Delay ?? TimeSpan.Zero), options?.TimeToLive), packBuffer, cancellationToken).ConfigureAwait(false);
+                    body = packBuffer.WrittenMemory;
+                }
+
                 await client.transport.SendAsync(queue, new OutgoingTaskMessage(messageId, body, options?.Delay ?? TimeSpan.Zero, options?.TimeToLive), cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
+                if (payload is not null) await client.ForgetPayloadAsync(payload).ConfigureAwait(false);
                 var first = entries[pack[0]].Definition.Name;
                 throw new TaskEnqueueException(first, queue, $"{pack.Count} tasks of the batch (the first '{first}', id {ids[pack[0]]}) were not enqueued on queue '{queue}'; {sent} of its {entries.Count} tasks were sent before: {ex.Message}", ex);
             }
@@ -328,9 +349,12 @@ public sealed partial class TaskClient : ITaskClient
         }
     }
 
-    private RecordWrite EnqueuedRecord(TaskDefinition task, string messageId, DateTimeOffset now, TaskEnqueueOptions? options, ReadOnlyMemory<byte> argumentBytes, string? uniqueLock)
+    private RecordWrite EnqueuedRecord(TaskDefinition task, string messageId, DateTimeOffset now, TaskEnqueueOptions? options, ReadOnlyMemory<byte> argumentBytes, string? uniqueLock, bool offloaded)
     {
-        var (json, note) = ArgumentsJson.Of(task, argumentBytes, records!.Options);
+        // Arguments that travel in the payload store are not copied into the record: shown, they would be fetched unasked.
+        var (json, note) = offloaded
+            ? (null, $"Not recorded: the arguments ({argumentBytes.Length:N0} bytes) travel in the payload store (a blob on Azure), too large for a message.")
+            : ArgumentsJson.Of(task, argumentBytes, records!.Options);
         var delayed = options?.Delay > TimeSpan.Zero;
         return new RecordWrite(messageId)
         {

@@ -11,7 +11,7 @@ public static partial class TaskEnvelope
     /// Why the signature of <paramref name="body"/> is not acceptable, or null. Runs before the
     /// arguments are decoded, so a forged message never reaches an argument type's constructor.
     /// </summary>
-    private static string? CheckSignature(ReadOnlyMemory<byte> body, EnvelopeSigner signer)
+    internal static string? CheckSignature(ReadOnlyMemory<byte> body, EnvelopeSigner signer)
     {
         try
         {

@@ -32,9 +32,18 @@ public static partial class TaskEnvelope
     {
         var start = output.WrittenCount;
         var layout = WriteElements(output, signer is null ? 4 : 5, task, arguments, messageId, enqueuedAt, headers, options);
-        if (signer is null) return layout;
+        if (signer is not null) AppendSignature(output, start, signer);
+        return layout;
+    }
+
+    /// <summary>
+    /// Appends the fifth element, <c>[key id, MAC]</c>, over the four elements written from
+    /// <paramref name="start"/> on (after their one-byte array header, written for five elements).
+    /// </summary>
+    internal static void AppendSignature(ArrayBufferWriter<byte> output, int start, EnvelopeSigner signer)
+    {
         Span<byte> mac = stackalloc byte[EnvelopeSigner.MacLength];
-        var keyId = signer.Sign(output.WrittenSpan[(start + 1)..], mac); // after the one-byte array header
+        var keyId = signer.Sign(output.WrittenSpan[(start + 1)..], mac);
         var writer = new MessagePackWriter(output);
         writer.WriteArrayHeader(2);
         writer.Write(keyId);
@@ -42,7 +51,6 @@ public static partial class TaskEnvelope
         writer.Flush();
         mac.CopyTo(output.GetSpan(EnvelopeSigner.MacLength));
         output.Advance(EnvelopeSigner.MacLength);
-        return layout;
     }
 
     private static EnvelopeLayout WriteElements<TArguments>(

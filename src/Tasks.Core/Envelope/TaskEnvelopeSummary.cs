@@ -20,6 +20,7 @@ public sealed record TaskEnvelopeSummary(string? TaskName, string? MessageId, Da
     /// <summary>Describes <paramref name="body"/>; never throws: what cannot be read is in <see cref="Problem"/>.</summary>
     public static TaskEnvelopeSummary Of(ReadOnlyMemory<byte> body)
     {
+        if (TaskPayloadReference.IsReference(body)) return OfReference(body);
         string? name = null;
         try
         {
@@ -38,6 +39,21 @@ public sealed record TaskEnvelopeSummary(string? TaskName, string? MessageId, Da
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             return new(name, null, null, null, $"The message could not be read as a task envelope: {ex.Message}");
+        }
+    }
+
+    /// <summary>A task whose envelope is in the payload store: what its reference says, and never a download of the payload.</summary>
+    private static TaskEnvelopeSummary OfReference(ReadOnlyMemory<byte> body)
+    {
+        try
+        {
+            var reference = TaskPayloadReference.Read(body, signer: null);
+            return new(reference.TaskName, reference.MessageId, reference.EnqueuedAt, null,
+                $"The arguments travel in the payload store: '{reference.Blob}', an envelope of {reference.Length:N0} bytes, not downloaded to be shown.");
+        }
+        catch (TaskEnvelopeException ex)
+        {
+            return new(null, null, null, null, ex.Message);
         }
     }
 

@@ -79,12 +79,14 @@ public static class TaskHeaders
 
     private const long MaxIdMilliseconds = (1L << 48) - 1;
 
-    /// <summary>Writes the header map every message carries (its id and enqueue time), and one more header if given.</summary>
-    internal static void Write(ref MessagePackWriter writer, string messageId, DateTimeOffset enqueuedAt, string? extraName = null, string? extraValue = null)
+    /// <summary>Writes the header map every message carries (its id and enqueue time), and up to two more headers: those whose value is not null.</summary>
+    internal static void Write(ref MessagePackWriter writer, string messageId, DateTimeOffset enqueuedAt, string? extraName = null, string? extraValue = null, string? otherName = null, string? otherValue = null)
     {
         var extra = extraName is not null && extraValue is not null;
-        WriteCommon(ref writer, messageId, enqueuedAt, extra ? 1 : 0);
+        var other = otherName is not null && otherValue is not null;
+        WriteCommon(ref writer, messageId, enqueuedAt, (extra ? 1 : 0) + (other ? 1 : 0));
         if (extra) Pair(ref writer, extraName!, extraValue!);
+        if (other) Pair(ref writer, otherName!, otherValue!);
     }
 
     /// <summary>Writes the header map of a task envelope: its id, enqueue time, and the headers of <paramref name="headers"/> that are set.</summary>

@@ -29,21 +29,26 @@ internal static class TaskPack
 
     /// <summary>
     /// True if <paramref name="body"/> starts like a pack: an array header, format version 1, then
-    /// nil where an envelope has its wire name. A look at the first bytes, not a parse: it runs for
-    /// every message a worker receives, before the envelope is read.
+    /// nil where an envelope has its wire name, and not a map after it (that is a payload reference,
+    /// <see cref="TaskPayloadReference"/>). A look at the first bytes, not a parse: it runs for every
+    /// message a worker receives, before the envelope is read.
     /// </summary>
     public static bool IsPack(ReadOnlyMemory<byte> body)
     {
         var bytes = body.Span;
-        var header = bytes.IsEmpty ? 0 : bytes[0] switch
-        {
-            >= MessagePackCode.MinFixArray and <= MessagePackCode.MaxFixArray => 1,
-            MessagePackCode.Array16 => 3,
-            MessagePackCode.Array32 => 5,
-            _ => 0,
-        };
-        return header > 0 && bytes.Length > header + 1 && bytes[header] == TaskEnvelope.FormatVersion && bytes[header + 1] == MessagePackCode.Nil;
+        var header = HeaderLength(bytes);
+        return header > 0 && bytes.Length > header + 1 && bytes[header] == TaskEnvelope.FormatVersion && bytes[header + 1] == MessagePackCode.Nil
+            && !TaskPayloadReference.IsReference(body);
     }
+
+    /// <summary>The length of the array header <paramref name="bytes"/> start with, or 0 if they do not start with one.</summary>
+    internal static int HeaderLength(ReadOnlySpan<byte> bytes) => bytes.IsEmpty ? 0 : bytes[0] switch
+    {
+        >= MessagePackCode.MinFixArray and <= MessagePackCode.MaxFixArray => 1,
+        MessagePackCode.Array16 => 3,
+        MessagePackCode.Array32 => 5,
+        _ => 0,
+    };
 
     /// <summary>Writes a pack of <paramref name="envelopes"/>.</summary>
     public static void Write(IBufferWriter<byte> output, IReadOnlyList<ReadOnlyMemory<byte>> envelopes, string packId, DateTimeOffset enqueuedAt, int priorAttempts)

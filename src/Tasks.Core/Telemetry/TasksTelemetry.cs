@@ -46,6 +46,7 @@ public static class TasksTelemetry
     }
 
     internal static readonly Counter<long> RecordWriteFailures = Meter.CreateCounter<long>("tasks.records.write_failures", unit: "{write}", description: "Record writes the store refused or did not answer; each is tried again.");
+    internal static readonly Counter<long> PayloadOrphansDeleted = Meter.CreateCounter<long>("tasks.payloads.orphans_deleted", unit: "{payload}", description: "Payloads the sweep deleted: stored for messages that are gone (an enqueue that failed after its upload, a message that expired).");
     internal static readonly Counter<long> RecordWritesDropped = Meter.CreateCounter<long>("tasks.records.dropped", unit: "{write}", description: "Record writes given up: more waited for a store that is down than TaskRecordOptions.MaxPendingWrites.");
     internal static readonly Histogram<double> Duration = Meter.CreateHistogram<double>("tasks.duration", unit: "ms", description: "How long task methods ran.");
 }

@@ -87,6 +87,7 @@ public class ReceivedTaskMessage
         TransportMessageId = transportMessageId;
         MessageId = transportMessageId;
         Body = body;
+        Envelope = body;
         Attempt = attempt;
     }
 
@@ -110,8 +111,14 @@ public class ReceivedTaskMessage
     /// </summary>
     public string MessageId { get; internal set; }
 
-    /// <summary>The envelope bytes.</summary>
+    /// <summary>The envelope bytes, as the message carries them (for an envelope in the payload store, its reference).</summary>
     public ReadOnlyMemory<byte> Body { get; }
+
+    /// <summary>The envelope the worker decodes: <see cref="Body"/>, or the payload it refers to once fetched.</summary>
+    internal ReadOnlyMemory<byte> Envelope { get; set; }
+
+    /// <summary>The payload reference <see cref="Body"/> is, if it is one (read by the worker).</summary>
+    internal TaskPayloadReference? Payload { get; set; }
 
     /// <summary>1 on the first delivery, counted by the transport (the body is never rewritten).</summary>
     public int Attempt { get; }

@@ -48,7 +48,12 @@ public sealed partial class InMemoryTransport : ITaskQueueMonitor, ITaskDeadLett
         lock (gate)
         {
             var matching = Matching(queue, filter).ToArray();
-            foreach (var (message, _) in matching) deadLetters.Remove(message);
+            foreach (var (message, _) in matching)
+            {
+                deadLetters.Remove(message);
+                ForgetPayloadOf(message.Body);
+            }
+
             return new(matching.Select(m => m.Letter).ToArray());
         }
     }
@@ -60,7 +65,12 @@ public sealed partial class InMemoryTransport : ITaskQueueMonitor, ITaskDeadLett
     public ValueTask AddDeadLetterAsync(string queue, string messageId, ReadOnlyMemory<byte> body, DeadLetterDetails reason, CancellationToken cancellationToken)
     {
         var copy = body.ToArray(); // the body is the caller's only until this returns
-        lock (gate) deadLetters.Add(new DeadLetteredMessage(queue, messageId, copy, reason, time.GetUtcNow()));
+        lock (gate)
+        {
+            deadLetters.Add(new DeadLetteredMessage(queue, messageId, copy, reason, time.GetUtcNow()));
+            KeepPayloadOf(copy);
+        }
+
         return default;
     }
 }

@@ -168,6 +168,7 @@ public sealed partial class InMemoryTransport : ITaskTransport, IMessageArrivalN
         {
             var (state, entry) = Owned(message, "dead-letter");
             deadLetters.Add(new DeadLetteredMessage(message.Queue, message.MessageId, entry.Body, reason, time.GetUtcNow()));
+            KeepPayloadOf(entry.Body);
             state.Live.Remove(entry.Id);
         }
 

@@ -81,5 +81,11 @@ public sealed partial class TaskWorker
 
         [LoggerMessage(23, LogLevel.Information, "Task {TaskName} (message {MessageId}) was released twice: this copy is deleted without running")]
         public static partial void SkippedDuplicate(ILogger logger, string taskName, string messageId);
+
+        [LoggerMessage(24, LogLevel.Warning, "The payload store failed on payload {Payload} (message {MessageId} on {Queue}): a fetch is tried again when the message comes back, a payload left behind is swept later")]
+        public static partial void PayloadFailed(ILogger logger, Exception exception, string payload, string messageId, string queue);
+
+        [LoggerMessage(25, LogLevel.Information, "Swept {Count} payload(s) whose messages are gone (kept {Grace} past their expiry)")]
+        public static partial void PayloadsSwept(ILogger logger, int count, TimeSpan grace);
     }
 }

@@ -14,25 +14,7 @@ public sealed partial class TaskWorker
     {
         try
         {
-            if (TaskPack.IsPack(message.Body))
-            {
-                await RunPackAsync(message, queueSlot, holdsSlot: true).ConfigureAwait(false);
-                return;
-            }
-
-            TaskRunResult? result;
-            try
-            {
-                result = await ExecuteAsync(message).ConfigureAwait(false);
-            }
-            finally
-            {
-                ReleaseSlots(queueSlot, 1);
-            }
-
-            // Settling is I/O, not the task's work: it runs outside the concurrency limit, so a slow
-            // delete does not keep the next task waiting. No result: a stop abandoned the run.
-            if (result is not null) await SettleAsync(message, result).ConfigureAwait(false);
+            await HandleAsync(message, queueSlot, holdsSlot: true).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -46,6 +28,51 @@ public sealed partial class TaskWorker
     }
 
     /// <summary>
+    /// Runs and settles one received message: a pack, a payload reference (its envelope fetched first)
+    /// or an envelope. Releases the message's concurrency slot when its work is done, if it holds one.
+    /// </summary>
+    private async Task HandleAsync(ReceivedTaskMessage message, SemaphoreSlim? queueSlot, bool holdsSlot)
+    {
+        if (TaskPack.IsPack(message.Body))
+        {
+            await RunPackAsync(message, queueSlot, holdsSlot).ConfigureAwait(false);
+            return;
+        }
+
+        byte[]? fetched = null;
+        try
+        {
+            TaskRunResult? result = null;
+            try
+            {
+                // A payload that cannot be run settles the message without a run (a dead letter, a duplicate);
+                // one the store failed to give leaves it to come back when its lease ends.
+                var runs = true;
+                if (TaskPayloadReference.IsReference(message.Body))
+                {
+                    (fetched, result) = await FetchPayloadAsync(message).ConfigureAwait(false);
+                    runs = fetched is not null;
+                }
+
+                if (runs) result = await ExecuteAsync(message).ConfigureAwait(false);
+            }
+            finally
+            {
+                if (holdsSlot) ReleaseSlots(queueSlot, 1);
+            }
+
+            // Settling is I/O, not the task's work: it runs outside the concurrency limit, so a slow
+            // delete does not keep the next task waiting. No result: a stop abandoned the run.
+            if (result is not null) await SettleAsync(message, result).ConfigureAwait(false);
+        }
+        finally
+        {
+            message.Envelope = message.Body;
+            if (fetched is not null) System.Buffers.ArrayPool<byte>.Shared.Return(fetched);
+        }
+    }
+
+    /// <summary>
     /// Decodes and runs one message; says how to settle it, or null if a stop abandoned the run and
     /// released its message. Never throws for a bad message or a failing task. A task of a pack
     /// (<paramref name="inPack"/>) leaves its lease to the pack and is never abandoned alone.
@@ -55,7 +82,7 @@ public sealed partial class TaskWorker
         DecodedEnvelope decoded;
         try
         {
-            decoded = TaskEnvelope.Read(message.Body, registry, options.SerializerOptions, signer);
+            decoded = TaskEnvelope.Read(message.Envelope, registry, options.SerializerOptions, signer);
         }
         catch (TaskEnvelopeException ex)
         {

@@ -69,6 +69,7 @@ public sealed partial class TaskWorker
             return;
         }
 
+        if (result.Outcome is TaskOutcome.Completed or TaskOutcome.Cancelled) await DeletePayloadAsync(message).ConfigureAwait(false);
         if (result.Outcome == TaskOutcome.Completed) Log.Completed(logger, result.TaskName!, result.MessageId, result.Attempt);
         CountBatchTask(result);
         TasksTelemetry.Processed.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, result.TaskName), new KeyValuePair<string, object?>(TasksTelemetry.OutcomeTag, result.Outcome.ToString()));

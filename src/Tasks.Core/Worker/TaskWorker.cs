@@ -131,6 +131,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
         receiving = Task.WhenAll(queueSlots.Select(q => Task.Run(() => ReceiveLoopAsync(q.Key, q.Value), CancellationToken.None)));
         loopsStarted = true;
         StartRecords();
+        StartPayloadSweep();
     }
 
     /// <summary>
@@ -168,6 +169,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
                 await AbandonAsync().ConfigureAwait(false);
         }
 
+        await payloadSweep.ConfigureAwait(false);
         await StopRecordsAsync().ConfigureAwait(false);
         if (loopsStarted) Log.Stopped(logger, time.GetElapsedTime(started), Volatile.Read(ref released));
     }
@@ -183,11 +185,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
         foreach (var queue in queueSlots.Keys)
         {
             var batch = await transport.ReceiveAsync(queue, options.BatchSize, options.LeaseDuration, cancellationToken).ConfigureAwait(false);
-            await Task.WhenAll(batch.Select(async message =>
-            {
-                if (TaskPack.IsPack(message.Body)) await RunPackAsync(message, queueSlot: null, holdsSlot: false).ConfigureAwait(false);
-                else if (await ExecuteAsync(message).ConfigureAwait(false) is { } result) await SettleAsync(message, result).ConfigureAwait(false);
-            })).ConfigureAwait(false);
+            await Task.WhenAll(batch.Select(message => HandleAsync(message, queueSlot: null, holdsSlot: false))).ConfigureAwait(false);
             handled += batch.Count;
         }
 

@@ -28,6 +28,18 @@ public sealed class TaskWorkerOptions
     /// <summary>The delays between attempts of a failing task.</summary>
     public TaskRetryPolicy Retry { get; set; } = new();
 
+    /// <summary>
+    /// How often the worker sweeps the payload store for payloads no message can need (see
+    /// <see cref="PayloadOrphanGrace"/>); one worker at a time sweeps. Zero turns the sweep off. Default: 10 minutes.
+    /// </summary>
+    public TimeSpan PayloadSweepInterval { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// How long past its message's expiry a payload is kept before the sweep deletes it (a dead letter's
+    /// payload is kept until the dead letter is purged). Default: 1 hour.
+    /// </summary>
+    public TimeSpan PayloadOrphanGrace { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary>The first wait after an empty receive; the wait doubles up to <see cref="MaxPollingInterval"/>. Default: 100 ms.</summary>
     public TimeSpan MinPollingInterval { get; set; } = TimeSpan.FromMilliseconds(100);
 
@@ -71,6 +83,8 @@ public sealed class TaskWorkerOptions
         if (MaxConcurrencyPerQueue is < 1) throw new ArgumentOutOfRangeException(nameof(MaxConcurrencyPerQueue), MaxConcurrencyPerQueue, "At least one task per queue must be able to run.");
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "A batch holds at least one message.");
         if (LeaseDuration < TimeSpan.FromSeconds(1)) throw new ArgumentOutOfRangeException(nameof(LeaseDuration), LeaseDuration, "A lease lasts at least 1 second.");
+        if (PayloadSweepInterval < TimeSpan.Zero || PayloadOrphanGrace < TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(PayloadSweepInterval), "TaskWorkerOptions.PayloadSweepInterval and PayloadOrphanGrace must not be negative.");
         if (MinPollingInterval <= TimeSpan.Zero || MaxPollingInterval < MinPollingInterval)
             throw new ArgumentOutOfRangeException(nameof(MinPollingInterval), "Polling intervals must be positive, with the minimum not above the maximum.");
         if (QueueDepthInterval <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(QueueDepthInterval), QueueDepthInterval, "The queue depth is read at a positive interval.");

@@ -1,0 +1,118 @@
+using System;
+using System.Buffers;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace Tasks;
+
+/// <summary>
+/// Envelopes that travel in the payload store: fetched into pooled memory and checked before the task
+/// runs, deleted once it has succeeded, and swept when no message can need them any more.
+/// </summary>
+public sealed partial class TaskWorker
+{
+    private Task payloadSweep = Task.CompletedTask;
+
+    /// <summary>
+    /// Reads the reference <paramref name="message"/> carries and fetches its envelope into a pooled
+    /// buffer (returned, for the caller to give back), pointing <see cref="ReceivedTaskMessage.Envelope"/> at it.
+    /// Or the result that settles the message without a run: a bad reference, a missing or changed payload
+    /// (dead letters with the reason), a second copy of a continuation whose payload its first run deleted
+    /// (skipped). Neither if the store failed.
+    /// </summary>
+    private async Task<(byte[]? Buffer, TaskRunResult? Result)> FetchPayloadAsync(ReceivedTaskMessage message)
+    {
+        TaskPayloadReference reference;
+        try
+        {
+            reference = TaskPayloadReference.Read(message.Body, signer);
+        }
+        catch (TaskEnvelopeException ex)
+        {
+            return (null, DeadLetter(message, null, ex.Message, ex, null));
+        }
+
+        message.Payload = reference;
+        message.MessageId = reference.MessageId ?? message.MessageId;
+        if (transport is not ITaskPayloadStore store)
+            return (null, DeadLetter(message, reference.TaskName, $"The message refers to payload '{reference.Blob}' in a payload store, and this worker's transport ({transport.Describe()}) has none.", null, null));
+
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(1, reference.Length));
+        long? length;
+        try
+        {
+            length = await store.ReadPayloadAsync(reference.Blob, buffer.AsMemory(0, (int)reference.Length), stopReceiving.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            if (ex is not OperationCanceledException) Log.PayloadFailed(logger, ex, reference.Blob, message.MessageId, message.Queue);
+            return (null, null);
+        }
+
+        var problem = length is null
+            ? $"The payload blob '{reference.Blob}' of this message is missing (deleted, or never stored): the task was not run."
+            : reference.Check(length.Value, buffer.AsSpan(0, (int)reference.Length));
+        if (problem is null)
+        {
+            message.Envelope = buffer.AsMemory(0, (int)reference.Length);
+            return (buffer, null);
+        }
+
+        ArrayPool<byte>.Shared.Return(buffer);
+
+        // The first copy of a continuation released twice ran, and deleted the payload: this copy is the duplicate.
+        if (length is null && reference.Parent is not null && records is not null && !await ClaimRunAsync(message).ConfigureAwait(false))
+        {
+            Log.SkippedDuplicate(logger, reference.TaskName ?? "(unknown)", message.MessageId);
+            return (null, Result(message, reference.TaskName, TaskOutcome.Skipped));
+        }
+
+        return (null, DeadLetter(message, reference.TaskName, problem, null, null));
+    }
+
+    /// <summary>After a task's message is deleted: its payload is not needed any more. A failure leaves it to the sweep.</summary>
+    private async Task DeletePayloadAsync(ReceivedTaskMessage message)
+    {
+        if (message.Payload is not { } reference || transport is not ITaskPayloadStore store) return;
+        try
+        {
+            await store.DeletePayloadAsync(reference.Blob, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.PayloadFailed(logger, ex, reference.Blob, message.MessageId, message.Queue);
+        }
+    }
+
+    private void StartPayloadSweep()
+    {
+        if (transport is ITaskPayloadStore store && options.PayloadSweepInterval > TimeSpan.Zero)
+            payloadSweep = Task.Run(() => SweepPayloadsLoopAsync(store), CancellationToken.None);
+    }
+
+    private async Task SweepPayloadsLoopAsync(ITaskPayloadStore store)
+    {
+        var stopping = stopReceiving.Token;
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(options.PayloadSweepInterval, time, stopping).ConfigureAwait(false);
+                var deleted = await store.SweepPayloadsAsync(options.PayloadOrphanGrace, stopping).ConfigureAwait(false);
+                if (deleted == 0) continue;
+                Log.PayloadsSwept(logger, deleted, options.PayloadOrphanGrace);
+                TasksTelemetry.PayloadOrphansDeleted.Add(deleted);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                Log.PayloadFailed(logger, ex, "(sweep)", "(none)", "(all)");
+            }
+        }
+    }
+}
