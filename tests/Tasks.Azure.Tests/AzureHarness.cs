@@ -10,11 +10,13 @@ internal sealed class AzureHarness : IAsyncDisposable
     private readonly List<TaskWorker> workers = new();
     private readonly List<TaskRunResult> results = new();
 
-    public AzureHarness(AzuriteFixture azurite, Action<TaskWorkerOptions>? configure = null)
+    public AzureHarness(AzuriteFixture azurite, Action<TaskWorkerOptions>? configure = null, Action<AzureQueueOptions>? transport = null)
     {
         this.azurite = azurite;
         Prefix = "t" + Guid.NewGuid().ToString("N")[..10] + "-";
-        Transport = new AzureQueueTransport(new AzureQueueOptions { ConnectionString = azurite.ConnectionString, QueuePrefix = Prefix });
+        TransportOptions = new AzureQueueOptions { ConnectionString = azurite.ConnectionString, QueuePrefix = Prefix };
+        transport?.Invoke(TransportOptions);
+        Transport = new AzureQueueTransport(TransportOptions);
         Client = new TaskClient(Transport);
         Options = new TaskWorkerOptions
         {
@@ -28,6 +30,8 @@ internal sealed class AzureHarness : IAsyncDisposable
     }
 
     public string Prefix { get; }
+
+    public AzureQueueOptions TransportOptions { get; }
 
     public AzureQueueTransport Transport { get; }
 

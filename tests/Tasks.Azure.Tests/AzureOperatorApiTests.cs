@@ -56,7 +56,7 @@ public sealed class AzureOperatorApiTests(AzuriteFixture azurite)
     public async Task A_full_size_dead_letter_is_listed_with_its_text_kept_apart_and_a_purge_deletes_both_messages()
     {
         await using var h = new AzureHarness(azurite);
-        await AzureTasks.StoreAsync.Enqueue(h.Client, new byte[AzureQueueTransport.MaxEnvelopeBytes - 120]);
+        await AzureTasks.StoreAsync.Enqueue(h.Client, new byte[AzureQueueTransport.MaxInlineEnvelopeBytes - 120]);
         var received = Assert.Single(await h.Transport.ReceiveAsync(AzureTasks.Queue, 1, TimeSpan.FromSeconds(30), default));
         await h.Transport.DeadLetterAsync(received, new DeadLetterDetails("operator says no", null, null, received.Attempt), default);
         var declined = Scripts.Add((_, _) => throw new PermanentTaskException("card declined"));

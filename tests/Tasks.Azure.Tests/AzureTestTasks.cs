@@ -30,6 +30,9 @@ public static partial class AzureTasks
 
     [AsyncTask(Queue = Queue)]
     public static Task Store(CancellationToken cancellationToken, byte[] data) => Task.CompletedTask;
+
+    [AsyncTask(Queue = Queue, MaxAttempts = 3)]
+    public static Task Take(CancellationToken cancellationToken, string scriptId, byte[] data, string text) => Scripts.Run(scriptId, cancellationToken, data, text);
 }
 
 /// <summary>A recurring task on a queue of its own, so only the tests that serve it keep its schedule.</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Azure.Storage.Blobs;
 using Azure.Storage.Queues;
 using Azure.Storage.Sas;
 using MessagePack;
@@ -169,20 +170,23 @@ public sealed class AzureTransportTests(AzuriteFixture azurite)
     }
 
     [Fact]
-    public async Task Too_large_argument_fails_at_enqueue_and_sends_nothing()
+    public async Task An_argument_larger_than_MaxEnvelopeBytes_fails_at_enqueue_and_sends_and_stores_nothing()
     {
-        await using var h = new AzureHarness(azurite);
+        await using var h = new AzureHarness(azurite, transport: o => o.MaxEnvelopeBytes = 1024 * 1024);
 
-        var error = await Assert.ThrowsAsync<TaskMessageTooLargeException>(async () => await AzureTasks.StoreAsync.Enqueue(h.Client, new byte[49_100]));
+        var error = await Assert.ThrowsAsync<TaskMessageTooLargeException>(async () => await AzureTasks.StoreAsync.Enqueue(h.Client, new byte[1024 * 1024]));
 
-        Assert.Equal(AzureQueueTransport.MaxEnvelopeBytes, error.Limit);
-        Assert.Contains("at most 49,152", error.Message);
+        Assert.Equal(1024 * 1024, error.Limit);
+        Assert.Contains("at most 1,048,576", error.Message);
         Assert.Contains(AzureTasks.StoreAsync.Definition.Name, error.Message);
         Assert.Equal(0, await h.CountVisibleAsync());
+        var payloads = new BlobContainerClient(azurite.ConnectionString, h.Prefix + AzureQueueTransport.PayloadContainer);
+        Assert.False(await payloads.ExistsAsync());
 
         // Just under the limit still goes through, so the limit is the real one.
-        await AzureTasks.StoreAsync.Enqueue(h.Client, new byte[48_900]);
+        await AzureTasks.StoreAsync.Enqueue(h.Client, new byte[1024 * 1024 - 200]);
         Assert.Equal(1, await h.CountVisibleAsync());
+        Assert.Single(payloads.GetBlobs());
     }
 
     [Fact]
@@ -294,14 +298,14 @@ public sealed class AzureTransportTests(AzuriteFixture azurite)
     public async Task Full_size_message_is_poisoned_with_its_text_in_a_message_of_its_own()
     {
         await using var h = new AzureHarness(azurite);
-        await AzureTasks.StoreAsync.Enqueue(h.Client, new byte[AzureQueueTransport.MaxEnvelopeBytes - 120]); // ~100 bytes of envelope around it
+        await AzureTasks.StoreAsync.Enqueue(h.Client, new byte[AzureQueueTransport.MaxInlineEnvelopeBytes - 120]); // ~100 bytes of envelope around it
         var received = Assert.Single(await h.Transport.ReceiveAsync(AzureTasks.Queue, 1, TimeSpan.FromSeconds(30), default));
 
         await h.Transport.DeadLetterAsync(received, new DeadLetterDetails("operator says no", null, null, received.Attempt), default);
 
         var poison = new QueueClient(azurite.ConnectionString, h.Transport.PoisonQueueName(AzureTasks.Queue));
         var texts = (await poison.PeekMessagesAsync(32)).Value.Select(m => m.Body.ToString()).ToArray();
-        Assert.True(received.Body.Length > AzureQueueTransport.MaxEnvelopeBytes - 100, $"the envelope is {received.Body.Length} bytes: not full size");
+        Assert.True(received.Body.Length > AzureQueueTransport.MaxInlineEnvelopeBytes - 100, $"the envelope is {received.Body.Length} bytes: not full size");
         Assert.Equal(2, texts.Length);
         var record = PoisonMessage.Parse(texts.Single(t => t.StartsWith('{')));
         Assert.Equal("operator says no", record.Reason);

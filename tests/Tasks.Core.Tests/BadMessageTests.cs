@@ -182,19 +182,20 @@ public sealed class BadMessageTests
     }
 
     [Fact]
-    public async Task Too_large_argument_fails_at_enqueue_with_size_and_limit_and_sends_nothing()
+    public async Task An_argument_larger_than_MaxEnvelopeBytes_fails_at_enqueue_with_size_and_limit_and_sends_and_stores_nothing()
     {
-        await using var h = new Harness();
-        var huge = new string('x', 60_000);
+        await using var h = new Harness(maxEnvelopeBytes: 1024 * 1024);
+        var huge = new string('x', 1024 * 1024);
 
         var error = await Assert.ThrowsAsync<TaskMessageTooLargeException>(async () => await ScriptedTasks.EchoAsync.Enqueue(h.Client, huge));
 
-        Assert.Equal(49_152, error.Limit);
-        Assert.True(error.Size > 60_000);
+        Assert.Equal(1024 * 1024, error.Limit);
+        Assert.True(error.Size > 1024 * 1024);
         Assert.Contains($"{error.Size:N0} bytes", error.Message);
-        Assert.Contains("at most 49,152", error.Message);
+        Assert.Contains("at most 1,048,576", error.Message);
         Assert.Contains("Tasks.Core.Tests.ScriptedTasks.Echo", error.Message);
         Assert.Empty(h.Transport.Peek(ScriptedTasks.Queue));
+        Assert.Empty(h.Transport.PayloadNames);
     }
 
 

@@ -180,17 +180,20 @@ public sealed class BatchTests
     }
 
     [Fact]
-    public async Task A_batch_with_one_task_too_large_for_any_message_sends_nothing_and_names_it()
+    public async Task A_batch_with_one_task_larger_than_MaxEnvelopeBytes_sends_and_stores_nothing_and_names_it()
     {
-        await using var h = new Harness();
+        await using var h = new Harness(maxEnvelopeBytes: 1024 * 1024);
         var batch = new TaskBatch();
         ScriptedTasks.EchoAsync.AddTo(batch, "small");
-        ScriptedTasks.EchoAsync.AddTo(batch, new string('x', 50_000));
+        ScriptedTasks.EchoAsync.AddTo(batch, new string('x', 60_000)); // through the payload store
+        ScriptedTasks.EchoAsync.AddTo(batch, new string('x', 1024 * 1024));
 
         var error = await Assert.ThrowsAsync<TaskMessageTooLargeException>(() => h.Client.EnqueueBatchAsync(batch).AsTask());
 
         Assert.Contains(ScriptedTasks.EchoAsync.Definition.Name, error.Message);
+        Assert.Equal(1024 * 1024, error.Limit);
         Assert.Empty(h.Transport.Peek(ScriptedTasks.Queue));
+        Assert.Empty(h.Transport.PayloadNames);
     }
 
     [Fact]

@@ -7,10 +7,10 @@ internal sealed class Harness : IAsyncDisposable
 {
     private readonly List<TaskRunResult> results = new();
 
-    public Harness(Action<TaskWorkerOptions>? configure = null, TimeProvider? time = null, IServiceProvider? services = null, TaskRegistry? registry = null)
+    public Harness(Action<TaskWorkerOptions>? configure = null, TimeProvider? time = null, IServiceProvider? services = null, TaskRegistry? registry = null, int maxEnvelopeBytes = InMemoryTransport.DefaultMaxEnvelopeBytes)
     {
         Time = time ?? new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
-        Transport = new InMemoryTransport(Time);
+        Transport = new InMemoryTransport(Time) { MaxEnvelopeBytes = maxEnvelopeBytes };
         Client = new TaskClient(Transport, Time);
         Options = new TaskWorkerOptions
         {

@@ -176,4 +176,8 @@ public static partial class RecordedTasks
 
     [AsyncTask(Queue = Queue, PersonalData = true)]
     public static Task Personal(CancellationToken cancellationToken, string scriptId, string email) => Scripts.Run(scriptId, cancellationToken);
+
+    /// <summary>Large arguments, for the payload store.</summary>
+    [AsyncTask(Queue = Queue)]
+    public static Task Take(CancellationToken cancellationToken, string scriptId, byte[] data, string text) => Scripts.Run(scriptId, cancellationToken, data, text);
 }

@@ -10,6 +10,8 @@ using Tasks.Fixtures;
 // produce <connection string> <queue prefix> <record file> <first> <count> <producers> <task ms> <ignore token: 0|1>
 // unique  <connection string> <queue prefix> <record file> <key> <at: Unix ms>   enqueues FaultTasks.Unique(key) at that moment, records "id <id>"
 // chains  <connection string> <queue prefix> <record file> <count>                enqueues chains Step(n, 1) → Step(n, 2), records "chain n id1 id2"
+// payload <connection string> <queue prefix> <record file> <count> <bytes>        enqueues FaultTasks.Digest(n, random bytes), records "payload n id sha256"
+// A worker with TASKS_FAULT_KILL_AT=reading kills itself the first time it is downloading a payload.
 // A worker with TASKS_FAULT_KILL_AT=sealed|sent kills itself (SIGKILL) the first time a release of continuations
 // reaches that point, and leaves "killed-{pid}" beside the record file with the point and the parent.
 // Each line of the record file is written and flushed at once, so a SIGKILL loses at most the line being written.
@@ -62,7 +64,29 @@ if (mode == "chains")
     return 0;
 }
 
-if (Environment.GetEnvironmentVariable("TASKS_FAULT_KILL_AT") is { Length: > 0 } killAt)
+if (mode == "payload")
+{
+    var client = new TaskClient(new AzureQueueTransport(new AzureQueueOptions { ConnectionString = connection, QueuePrefix = prefix }));
+    for (var n = 0; n < Int(4); n++)
+    {
+        var data = new byte[Int(5)];
+        Random.Shared.NextBytes(data);
+        record.Line($"payload {n} {await FaultTasks.DigestAsync.Enqueue(client, n, data)} {Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(data))}");
+    }
+
+    return 0;
+}
+
+if (Environment.GetEnvironmentVariable("TASKS_FAULT_KILL_AT") == "reading")
+{
+    var marker = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(file))!, $"killed-{Environment.ProcessId}");
+    AzureQueueTransport.PayloadPoint = point =>
+    {
+        File.WriteAllText(marker, point);
+        System.Diagnostics.Process.GetCurrentProcess().Kill();
+    };
+}
+else if (Environment.GetEnvironmentVariable("TASKS_FAULT_KILL_AT") is { Length: > 0 } killAt)
 {
     var marker = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(file))!, $"killed-{Environment.ProcessId}");
     TaskRecordStore.ReleasePoint = (point, parent) =>
@@ -121,6 +145,15 @@ namespace Tasks.Fixtures
         {
             var context = TaskContext.Current!;
             Output!.Line($"step {n} {step} {context.MessageId} {context.Attempt}");
+            return Task.CompletedTask;
+        }
+
+        /// <summary>Records "digest n id attempt sha256" of the bytes it was given.</summary>
+        [AsyncTask(Queue = "fault-payload", MaxAttempts = 10)]
+        public static Task Digest(CancellationToken cancellationToken, int n, byte[] data)
+        {
+            var context = TaskContext.Current!;
+            Output!.Line($"digest {n} {context.MessageId} {context.Attempt} {Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(data))}");
             return Task.CompletedTask;
         }
 
