@@ -56,6 +56,18 @@ public static partial class BenchTasks
     [AsyncTask(Queue = "bench")]
     public static Task Blob(CancellationToken cancellationToken, byte[] data) => Task.CompletedTask;
 
+    /// <summary>The payloads suite's task: a large argument, counted when it ran (its bytes checked by their length).</summary>
+    [AsyncTask(Queue = "bench-payload")]
+    public static Task Large(CancellationToken cancellationToken, byte[] data)
+    {
+        Interlocked.Add(ref LargeBytes, data.Length);
+        Interlocked.Increment(ref LargeRuns);
+        return Task.CompletedTask;
+    }
+
+    public static long LargeBytes;
+    public static long LargeRuns;
+
     /// <summary>Hangfire's counterpart of <see cref="Count"/>.</summary>
     public static void CountHangfire() => Interlocked.Increment(ref Completed);
 }

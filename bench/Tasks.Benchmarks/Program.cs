@@ -12,7 +12,10 @@ var suites = new Dictionary<string, Func<Task>>(StringComparer.OrdinalIgnoreCase
     ["aot"] = AotSuite.RunAsync,
     ["records"] = () => RecordsSuite.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 5_000),
     ["flows"] = () => FlowsSuite.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 10_000),
+    ["payloads"] = PayloadsSuite.RunAsync,
 };
+
+if (args is ["payload-worker", var connection]) return await PayloadsSuite.WorkerProcessAsync(connection);
 
 var chosen = args.Length == 0 ? null : args[0];
 if (chosen is null || (chosen != "all" && !suites.ContainsKey(chosen)))

@@ -55,7 +55,7 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
 
             // A plain record argument (no attribute) crossed the processes by its generated formatter, default member included.
             for (var i = 0; i < 5; i++) Assert.Contains($"Order {orders[i]} shipped with {i + 1} item(s) by post", worker.Output);
-            Assert.Matches(@"Task worker started: 8 task\(s\) on queue\(s\) (emails, orders|orders, emails) via Azure Storage Queues at http://127\.0\.0\.1:", worker.Output);
+            Assert.Matches(@"Task worker started: 9 task\(s\) on queue\(s\) (emails, orders|orders, emails) via Azure Storage Queues at http://127\.0\.0\.1:", worker.Output);
 
             // Every task has a record in Azurite's table service: GET /tasks/{id} returns it.
             var welcome = await RecordAsync(http, ids[0], r => r.GetProperty("state").GetString() == "Succeeded", "the welcome task's record says it succeeded");
@@ -91,6 +91,17 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
             var cancelled = await RecordAsync(http, import, r => r.GetProperty("state").GetString() == "Cancelled", "the import to end cancelled");
             Assert.True(cancelled.GetProperty("progress").GetProperty("fraction").GetDouble() < 1);
             Assert.DoesNotContain("Stock import of 30 rows done", worker.Output);
+
+            // A large argument: a 1 MiB file travels in a blob, arrives whole, and its blob is deleted after the import.
+            var csv = string.Concat(Enumerable.Range(0, 40_000).Select(i => $"sku-{i:00000},{i % 97}\n"));
+            string catalog;
+            using (var response = await http.PostAsync("/catalog/import?fileName=catalog.csv", new StringContent(csv)))
+                catalog = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("messageId").GetString()!;
+            await worker.WaitForOutputAsync(o => o.Contains($"Catalog catalog.csv imported: {csv.Length} bytes, 40000 lines (message {catalog})"), RunTimeout, "the catalog import to run with the whole file");
+            var imported = await RecordAsync(http, catalog, r => r.GetProperty("state").GetString() == "Succeeded", "the catalog import's record");
+            Assert.Contains("payload store", imported.GetProperty("argumentsNote").GetString());
+            var payloads = new global::Azure.Storage.Blobs.BlobContainerClient(azurite.ConnectionString, environment["Tasks__Azure__QueuePrefix"] + AzureQueueTransport.PayloadContainer);
+            await AzureHarness.WaitUntil(() => !payloads.GetBlobs().Any(), "the catalog's blob is deleted after the import");
 
             // The recurring task runs on its schedule, kept in Azurite's blob service.
             await worker.WaitForOutputAsync(o => o.Contains("Stock report written (message "), RunTimeout, "the recurring task to run");

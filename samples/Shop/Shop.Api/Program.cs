@@ -70,6 +70,15 @@ app.MapPost("/orders/{orderId:guid}/invoice", async (Guid orderId) =>
 app.MapPost("/stock/import", async (int rows) =>
     Results.Accepted(value: new { messageId = await StockTasks.ImportStockAsync.Enqueue(rows) }));
 
+// A large argument: the uploaded file itself (curl --data-binary @catalog.csv). Larger than a queue message,
+// it travels in a blob, which the worker deletes once the import succeeded; up to 64 MiB.
+app.MapPost("/catalog/import", async (HttpRequest request, string fileName) =>
+{
+    using var file = new MemoryStream();
+    await request.Body.CopyToAsync(file);
+    return Results.Accepted(value: new { messageId = await StockTasks.ImportCatalogAsync.Enqueue(fileName, file.ToArray()) });
+});
+
 // What happened to a task: its state, arguments, attempts (with their exceptions), worker and progress.
 app.MapGet("/tasks/{id}", async (string id, ITaskRecords records) =>
     await records.GetAsync(id) is { } record ? Results.Ok(record) : Results.NotFound(new { error = $"No task {id}." }));

@@ -116,6 +116,21 @@ public sealed partial class StockTasks(ILogger<StockTasks> logger)
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Imports a catalog file sent whole as the argument. A file larger than a queue message (48 KiB) travels in a
+    /// blob: the message carries a reference, the worker fetches and checks it, and deletes it once this succeeded.
+    /// </summary>
+    /// <param name="cancellationToken">Fires when the worker stops or the task times out.</param>
+    /// <param name="fileName">The file's name, for the log.</param>
+    /// <param name="contents">The file's bytes: up to 64 MiB (AzureQueueOptions.MaxEnvelopeBytes).</param>
+    [AsyncTask(Queue = "orders")]
+    public Task ImportCatalog(CancellationToken cancellationToken, string fileName, byte[] contents)
+    {
+        var lines = contents.AsSpan().Count((byte)'\n');
+        logger.LogInformation("Catalog {FileName} imported: {Bytes} bytes, {Lines} lines (message {MessageId})", fileName, contents.Length, lines, TaskContext.Current!.MessageId);
+        return Task.CompletedTask;
+    }
+
     /// <summary>Imports a stock file, row by row: a long task that reports its progress (GET /tasks/{id} shows it) and stops when cancelled.</summary>
     /// <param name="cancellationToken">Fires when the worker stops, the task times out, or it is cancelled by id (POST /tasks/{id}/cancel).</param>
     /// <param name="rows">How many rows the file has.</param>
