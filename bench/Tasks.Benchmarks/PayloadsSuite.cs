@@ -26,21 +26,16 @@ internal static class PayloadsSuite
             var data = RandomNumberGenerator.GetBytes(mib * MiB);
             var raw = new List<double>();
             var ours = new List<double>();
-            var calls = (Raw: 0.0, Ours: 0.0);
             for (var rep = 0; rep < Repetitions; rep++)
             {
                 // Alternating sides, each on a fresh Azurite: neither gains from the other's warm-up or loses to its leftovers.
-                var (rawRate, rawCalls) = await RawAsync(data, count);
-                var (ourRate, ourCalls) = await OursAsync(data, count);
-                raw.Add(rawRate);
-                ours.Add(ourRate);
-                calls = (rawCalls, ourCalls);
+                raw.Add(await RawAsync(data, count));
+                ours.Add(await OursAsync(data, count));
             }
 
             var (rawMedian, oursMedian) = (Median(raw), Median(ours));
             report.Figure($"{mib} MiB × {count}: raw Blob SDK upload + download", rawMedian, $"MiB/s (median of {Repetitions}; {string.Join(", ", raw.Select(r => r.ToString("0")))})");
             report.Figure($"{mib} MiB × {count}: Enqueue + run through the payload store", oursMedian, $"MiB/s (median of {Repetitions}; {string.Join(", ", ours.Select(r => r.ToString("0")))})");
-            report.Figure($"{mib} MiB: storage calls per task, raw / ours (last repetition)", calls.Raw, $"/ {calls.Ours:0.##} (ours: upload, send, receive, download, delete message, delete blob)");
             report.Ratio($"{mib} MiB: Enqueue + run / raw upload + download", oursMedian / rawMedian, ">= 0.8", oursMedian / rawMedian >= 0.8);
         }
 
@@ -52,14 +47,12 @@ internal static class PayloadsSuite
     }
 
     /// <summary>What a hand-rolled claim check does at the least: upload, download, <see cref="Parallelism"/> at a time.</summary>
-    private static async Task<(double MiBPerSecond, double CallsPerTask)> RawAsync(byte[] data, int count)
+    private static async Task<double> RawAsync(byte[] data, int count)
     {
         await using var azurite = await AzuriteProcess.StartAsync(blobs: true);
         var container = new BlobContainerClient(azurite.ConnectionString, "raw");
         await container.CreateAsync();
         await container.GetBlobClient("warm").UploadAsync(BinaryData.FromBytes(data));
-        await Task.Delay(500); // the access log of the warm-up
-        var callsBefore = azurite.RequestCounts().Values.Sum();
         var next = -1;
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, Parallelism).Select(_ => Task.Run(async () =>
@@ -72,18 +65,11 @@ internal static class PayloadsSuite
                 if (downloaded.ToMemory().Length != data.Length) throw new InvalidOperationException("short download");
             }
         })));
-        var elapsed = clock.Elapsed;
-        return (count * (double)data.Length / MiB / elapsed.TotalSeconds, await CallsSinceAsync(azurite, callsBefore, count));
-    }
-
-    private static async Task<double> CallsSinceAsync(AzuriteProcess azurite, int before, int count)
-    {
-        await Task.Delay(1000); // the access log of the last requests
-        return (azurite.RequestCounts().Values.Sum() - before) / (double)count;
+        return count * (double)data.Length / MiB / clock.Elapsed.TotalSeconds;
     }
 
     /// <summary>Enqueue from <see cref="Parallelism"/> producers to a worker running as many at once, until every task ran.</summary>
-    private static async Task<(double MiBPerSecond, double CallsPerTask)> OursAsync(byte[] data, int count)
+    private static async Task<double> OursAsync(byte[] data, int count)
     {
         await using var azurite = await AzuriteProcess.StartAsync(blobs: true);
         var transport = new AzureQueueTransport(new AzureQueueOptions { ConnectionString = azurite.ConnectionString, QueuePrefix = "bench-" });
@@ -97,8 +83,7 @@ internal static class PayloadsSuite
 
         Interlocked.Exchange(ref BenchTasks.LargeRuns, 0);
         Interlocked.Exchange(ref BenchTasks.LargeBytes, 0);
-        await Task.Delay(500); // the warm-up's blob delete, and its access log
-        var callsBefore = azurite.RequestCounts().Values.Sum();
+        await Task.Delay(500); // the warm-up's blob delete
         var next = -1;
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, Parallelism).Select(_ => Task.Run(async () =>
@@ -109,8 +94,7 @@ internal static class PayloadsSuite
         var elapsed = clock.Elapsed;
         if (Interlocked.Read(ref BenchTasks.LargeBytes) != (long)count * data.Length) throw new InvalidOperationException("a task ran with other bytes");
         Interlocked.Exchange(ref BenchTasks.LargeRuns, 0);
-        await worker.StopAsync(); // its last settles, and no more polls
-        return (count * (double)data.Length / MiB / elapsed.TotalSeconds, await CallsSinceAsync(azurite, callsBefore, count));
+        return count * (double)data.Length / MiB / elapsed.TotalSeconds;
     }
 
     private static async Task WaitForRunsAsync(long runs)
