@@ -185,7 +185,10 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
     private static TaskDeadLetter ToDeadLetter(string queue, PoisonMessage record, string? text)
     {
         var summary = text is null ? null : Summarize(text)[0]; // a dead letter holds one task: a pack is dead-lettered whole only when it cannot be read
-        return new TaskDeadLetter(queue, record.MessageId, summary?.TaskName, record.Attempt, record.Reason, record.ExceptionType, record.ExceptionMessage, summary?.EnqueuedAt, record.DeadLetteredAt, summary?.ArgumentsJson);
+        return new TaskDeadLetter(queue, record.MessageId, summary?.TaskName, record.Attempt, record.Reason, record.ExceptionType, record.ExceptionMessage, summary?.EnqueuedAt, record.DeadLetteredAt, summary?.ArgumentsJson)
+        {
+            ArgumentsNote = summary?.Problem ?? (text is null ? "The message text travels apart from the reason and is not read by a peek." : null),
+        };
     }
 
     private static byte[]? TryDecode(string? text)

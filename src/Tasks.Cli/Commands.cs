@@ -107,7 +107,7 @@ internal static class Commands
                 ["message id", letter.MessageId], ["task", letter.TaskName ?? "(unreadable)"], ["attempt", Count(letter.Attempt)],
                 ["enqueued at", Output.Time(letter.EnqueuedAt)], ["dead-lettered at", Output.Time(letter.DeadLetteredAt)],
                 ["reason", letter.Reason], ["exception", $"{letter.ExceptionType}: {letter.ExceptionMessage}".Trim(':', ' ')],
-                ["arguments", letter.ArgumentsJson ?? "(cannot be read)"],
+                ["arguments", letter.ArgumentsJson ?? letter.ArgumentsNote ?? "(cannot be read)"],
             ], "");
             return ExitCodes.Success;
         }));

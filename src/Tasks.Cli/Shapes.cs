@@ -17,7 +17,7 @@ internal static class Shapes
 
     public static DeadLetterJson Of(TaskDeadLetter letter)
         => new(letter.MessageId, letter.Queue, letter.TaskName, letter.Attempt, letter.EnqueuedAt, letter.DeadLetteredAt,
-            letter.Reason, letter.ExceptionType, letter.ExceptionMessage, Arguments(letter.ArgumentsJson));
+            letter.Reason, letter.ExceptionType, letter.ExceptionMessage, Arguments(letter.ArgumentsJson), letter.ArgumentsNote);
 
     /// <summary>What the TASK column says of a message that names no task.</summary>
     public static string TaskLabel(TaskEnvelopeSummary envelope)
@@ -32,5 +32,5 @@ internal static class Shapes
 
     public sealed record PeekedJson(string MessageId, string TransportMessageId, string? TaskName, int DequeueCount, DateTimeOffset? EnqueuedAt, JsonElement? Arguments, string? Problem);
 
-    public sealed record DeadLetterJson(string MessageId, string Queue, string? TaskName, int Attempt, DateTimeOffset? EnqueuedAt, DateTimeOffset DeadLetteredAt, string Reason, string? ExceptionType, string? ExceptionMessage, JsonElement? Arguments);
+    public sealed record DeadLetterJson(string MessageId, string Queue, string? TaskName, int Attempt, DateTimeOffset? EnqueuedAt, DateTimeOffset DeadLetteredAt, string Reason, string? ExceptionType, string? ExceptionMessage, JsonElement? Arguments, string? ArgumentsNote);
 }

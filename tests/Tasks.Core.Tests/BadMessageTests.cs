@@ -193,6 +193,7 @@ public sealed class BadMessageTests
         Assert.True(error.Size > 1024 * 1024);
         Assert.Contains($"{error.Size:N0} bytes", error.Message);
         Assert.Contains("at most 1,048,576", error.Message);
+        Assert.Contains("MaxEnvelopeBytes", error.Message); // the setting to raise
         Assert.Contains("Tasks.Core.Tests.ScriptedTasks.Echo", error.Message);
         Assert.Empty(h.Transport.Peek(ScriptedTasks.Queue));
         Assert.Empty(h.Transport.PayloadNames);

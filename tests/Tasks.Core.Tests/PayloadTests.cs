@@ -101,7 +101,8 @@ public sealed class PayloadTests
         Assert.Equal(2, h.Transport.DeadLetters.Count);
         Assert.Equal(2, h.Transport.PayloadNames.Count);
         var letters = await h.Transport.ListDeadLettersAsync(RecordedTasks.Queue);
-        Assert.All(letters, l => Assert.Null(l.ArgumentsJson)); // listed without fetching the payload
+        Assert.All(letters, l => Assert.Null(l.ArgumentsJson)); // listed without fetching the payload, and saying so
+        Assert.All(letters, l => Assert.Contains("travel in the payload store", l.ArgumentsNote));
 
         // Long after the messages would have expired, the sweep leaves what dead letters hold.
         h.FakeTime.Advance(TimeSpan.FromDays(30));

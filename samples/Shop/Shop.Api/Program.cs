@@ -32,6 +32,12 @@ app.Use(async (context, next) =>
     {
         await next(context);
     }
+    catch (TaskMessageTooLargeException ex)
+    {
+        // Not transient: no retry makes it fit. The caller's to fix.
+        context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+        await context.Response.WriteAsJsonAsync(new { error = $"Too large to enqueue: {ex.Size:N0} bytes, at most {ex.Limit:N0}.", task = ex.TaskName });
+    }
     catch (TaskEnqueueException ex)
     {
         app.Logger.LogError(ex, "Could not enqueue {Task} on {Queue}", ex.TaskName, ex.Queue);
@@ -71,7 +77,8 @@ app.MapPost("/stock/import", async (int rows) =>
     Results.Accepted(value: new { messageId = await StockTasks.ImportStockAsync.Enqueue(rows) }));
 
 // A large argument: the uploaded file itself (curl --data-binary @catalog.csv). Larger than a queue message,
-// it travels in a blob, which the worker deletes once the import succeeded; up to 64 MiB.
+// it travels in a blob, which the worker deletes once the import succeeded. Kestrel takes request bodies of up
+// to 30,000,000 bytes by default (Limits.MaxRequestBodySize); the task's envelope up to 64 MiB (MaxEnvelopeBytes).
 app.MapPost("/catalog/import", async (HttpRequest request, string fileName) =>
 {
     using var file = new MemoryStream();

@@ -22,8 +22,16 @@ public sealed partial class TaskClient
     /// <summary>Throws if an envelope of <paramref name="size"/> bytes cannot be enqueued at all: nothing is sent, nothing stored.</summary>
     private void CheckSize(TaskDefinition task, int size)
     {
-        var limit = PayloadStore?.MaxEnvelopeBytes ?? transport.MaxMessageBytes;
-        if (size > limit) throw new TaskMessageTooLargeException(task.Name, task.Queue, size, limit);
+        if (PayloadStore is not { } store)
+        {
+            if (size > transport.MaxMessageBytes) throw new TaskMessageTooLargeException(task.Name, task.Queue, size, transport.MaxMessageBytes);
+            return;
+        }
+
+        if (size > store.MaxEnvelopeBytes)
+            throw new TaskMessageTooLargeException(task.Name, task.Queue, size, store.MaxEnvelopeBytes,
+                "That limit is the transport's MaxEnvelopeBytes (on Azure AzureQueueOptions.MaxEnvelopeBytes, in configuration Tasks:Azure:MaxEnvelopeBytes, up to 1 GiB), set in the process that enqueues; " +
+                "a worker holds about twice an envelope in memory while its task runs. Or store the data elsewhere and pass its key.");
     }
 
     /// <summary>When a message sent now, due at <paramref name="due"/>, expires at the latest: until then its payload must stay.</summary>

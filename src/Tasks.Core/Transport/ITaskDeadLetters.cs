@@ -54,7 +54,11 @@ public sealed record TaskDeadLetter(
     string? ExceptionMessage,
     DateTimeOffset? EnqueuedAt,
     DateTimeOffset DeadLetteredAt,
-    string? ArgumentsJson);
+    string? ArgumentsJson)
+{
+    /// <summary>Why <see cref="ArgumentsJson"/> is null, when it says: the arguments travel in the payload store (not downloaded to be shown), or what cannot be read.</summary>
+    public string? ArgumentsNote { get; init; }
+}
 
 /// <summary>Which dead letters an operation applies to: every condition set must hold.</summary>
 public sealed class DeadLetterFilter

@@ -81,6 +81,6 @@ public sealed record DeadLetteredMessage(string Queue, string MessageId, ReadOnl
     internal TaskDeadLetter ToTaskDeadLetter()
     {
         var summary = TaskEnvelopeSummary.Of(Body);
-        return new(Queue, MessageId, summary.TaskName, Reason.Attempt, Reason.Reason, Reason.ExceptionType, Reason.ExceptionMessage, summary.EnqueuedAt, DeadLetteredAt, summary.ArgumentsJson);
+        return new(Queue, MessageId, summary.TaskName, Reason.Attempt, Reason.Reason, Reason.ExceptionType, Reason.ExceptionMessage, summary.EnqueuedAt, DeadLetteredAt, summary.ArgumentsJson) { ArgumentsNote = summary.Problem };
     }
 }
