@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Reflection;
 
 namespace Tasks.Azure.Tests;
 
@@ -72,87 +71,51 @@ public sealed class AzureFlowTests(AzuriteFixture azurite)
 /// <summary>A worker killed (SIGKILL) at the release point of a continuation, twenty times: nothing lost, nothing run twice.</summary>
 public sealed class ReleaseFaultTests(AzuriteFixture azurite)
 {
-    private static readonly string WorkerDll = typeof(ReleaseFaultTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "FaultWorker").Value!;
-
     [Fact]
     public async Task A_worker_killed_at_the_release_point_twenty_times_loses_no_continuation_and_runs_none_twice()
     {
         const int Kills = 20, Chains = 40;
-        var directory = Directory.CreateTempSubdirectory("tasks-release-").FullName;
-        var prefix = "k" + Guid.NewGuid().ToString("N")[..8] + "-";
-        var processes = new List<ChildProcess>();
-        ChildProcess Start(string mode, string file, string[] arguments, string? killAt = null)
-        {
-            var environment = killAt is null ? null : new Dictionary<string, string> { ["TASKS_FAULT_KILL_AT"] = killAt };
-            var process = ChildProcess.Start("dotnet", [WorkerDll, mode, azurite.ConnectionString, prefix, Path.Combine(directory, file), .. arguments], directory, environment);
-            processes.Add(process);
-            return process;
-        }
+        using var workers = new FaultWorkers(azurite, "release");
+        await workers.Start("chains", "chains.log", [Chains.ToString()]).WaitForExitAsync(TimeSpan.FromMinutes(2));
+        var chains = workers.Lines("chains.log").Where(l => l[0] == "chain").ToDictionary(l => int.Parse(l[1]), l => (Parent: l[2], Child: l[3]));
+        Assert.Equal(Chains, chains.Count);
 
-        try
+        // One worker at a time, each killed the first time a release reaches its point:
+        // half of them just after the parent's seal, half just after sending a continuation.
+        for (var kill = 0; kill < Kills; kill++)
         {
-            await Start("chains", "chains.log", [Chains.ToString()]).WaitForExitAsync(TimeSpan.FromMinutes(2));
-            var chains = Lines(directory, "chains.log").Where(l => l[0] == "chain").ToDictionary(l => int.Parse(l[1]), l => (Parent: l[2], Child: l[3]));
-            Assert.Equal(Chains, chains.Count);
-
-            // One worker at a time, each killed the first time a release reaches its point:
-            // half of them just after the parent's seal, half just after sending a continuation.
-            for (var kill = 0; kill < Kills; kill++)
+            var worker = workers.Start("worker", $"worker{kill}.log", ["1", "2"], kill % 2 == 0 ? "sealed" : "sent");
+            try
             {
-                var worker = Start("worker", $"worker{kill}.log", ["1", "2"], kill % 2 == 0 ? "sealed" : "sent");
-                try
-                {
-                    await worker.WaitForExitAsync(TimeSpan.FromMinutes(1));
-                }
-                catch (TimeoutException)
-                {
-                    throw new TimeoutException($"Worker {kill} was not killed at its release point within a minute:\n{worker.Output}");
-                }
-
-                Assert.Equal(137, worker.ExitCode); // SIGKILL
+                await worker.WaitForExitAsync(TimeSpan.FromMinutes(1));
+            }
+            catch (TimeoutException)
+            {
+                throw new TimeoutException($"Worker {kill} was not killed at its release point within a minute:\n{worker.Output}");
             }
 
-            var points = Directory.EnumerateFiles(directory, "killed-*").Select(f => File.ReadAllText(f).Split(' ')[0]).ToList();
-            Assert.Equal((Kills / 2, Kills / 2), (points.Count(p => p == "sealed"), points.Count(p => p == "sent")));
-            var last = Start("worker", "last.log", ["4", "2"]);
-            await WaitAsync(() => Steps(directory).Select(s => (s.N, s.Step)).Distinct().Count() == 2 * Chains, TimeSpan.FromMinutes(2), () => last.Output);
-            await Task.Delay(TimeSpan.FromSeconds(6)); // a second copy would run by now (leases of 2 s)
-
-            // A continuation sent twice is a second message that starts at attempt 1 and must not run;
-            // a run cut short by a kill comes back as the same message on a later attempt, and may.
-            var steps = Steps(directory);
-            foreach (var (n, (parent, child)) in chains)
-            {
-                Assert.All(steps.Where(s => s.N == n), s => Assert.Equal(s.Step == 1 ? parent : child, s.Id));
-                Assert.Contains(steps, s => s.N == n && s.Step == 1);
-                Assert.Contains(steps, s => s.N == n && s.Step == 2);
-                Assert.True(steps.Count(s => s.N == n && s.Step == 2 && s.Attempt == 1) <= 1, $"The continuation of chain {n} ran twice on attempt 1: sent twice, and both copies ran.");
-            }
+            Assert.Equal(137, worker.ExitCode); // SIGKILL
         }
-        finally
+
+        var points = workers.Kills().Select(k => k.Split(' ')[0]).ToList();
+        Assert.Equal((Kills / 2, Kills / 2), (points.Count(p => p == "sealed"), points.Count(p => p == "sent")));
+        var last = workers.Start("worker", "last.log", ["4", "2"]);
+        await FaultWorkers.WaitAsync(() => Steps(workers).Select(s => (s.N, s.Step)).Distinct().Count() == 2 * Chains, TimeSpan.FromMinutes(2), () => last.Output);
+        await Task.Delay(TimeSpan.FromSeconds(6)); // a second copy would run by now (leases of 2 s)
+
+        // A continuation sent twice is a second message that starts at attempt 1 and must not run;
+        // a run cut short by a kill comes back as the same message on a later attempt, and may.
+        var steps = Steps(workers);
+        foreach (var (n, (parent, child)) in chains)
         {
-            foreach (var process in processes) process.Dispose();
-            Directory.Delete(directory, recursive: true);
+            Assert.All(steps.Where(s => s.N == n), s => Assert.Equal(s.Step == 1 ? parent : child, s.Id));
+            Assert.Contains(steps, s => s.N == n && s.Step == 1);
+            Assert.Contains(steps, s => s.N == n && s.Step == 2);
+            Assert.True(steps.Count(s => s.N == n && s.Step == 2 && s.Attempt == 1) <= 1, $"The continuation of chain {n} ran twice on attempt 1: sent twice, and both copies ran.");
         }
     }
 
-    private static List<(int N, int Step, string Id, int Attempt)> Steps(string directory)
-        => Directory.EnumerateFiles(directory, "*.log").SelectMany(f => Lines(directory, Path.GetFileName(f)))
+    private static List<(int N, int Step, string Id, int Attempt)> Steps(FaultWorkers workers)
+        => Directory.EnumerateFiles(workers.Directory, "*.log").SelectMany(f => workers.Lines(Path.GetFileName(f)))
             .Where(l => l is ["step", _, _, _, _]).Select(l => (int.Parse(l[1]), int.Parse(l[2]), l[3], int.Parse(l[4]))).ToList();
-
-    private static IEnumerable<string[]> Lines(string directory, string file)
-    {
-        using var stream = new FileStream(Path.Combine(directory, file), FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        return new StreamReader(stream).ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim().Split(' ')).ToArray();
-    }
-
-    private static async Task WaitAsync(Func<bool> condition, TimeSpan timeout, Func<string> output)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out: {output()}");
-            await Task.Delay(200);
-        }
-    }
 }

@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Security.Cryptography;
 using Azure.Storage.Blobs;
 using Microsoft.Extensions.Time.Testing;
@@ -9,8 +8,6 @@ namespace Tasks.Azure.Tests;
 /// <summary>The claim check on Azurite: envelopes too large for a queue message travel in blobs.</summary>
 public sealed class AzurePayloadTests(AzuriteFixture azurite)
 {
-    private static readonly string WorkerDll = typeof(AzurePayloadTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "FaultWorker").Value!;
-
     private BlobContainerClient Payloads(AzureHarness h) => new(azurite.ConnectionString, h.Prefix + AzureQueueTransport.PayloadContainer);
 
     private BlobClient Blob(AzureHarness h, string id) => Payloads(h).GetBlobClient($"{h.Transport.QueueName(AzureTasks.Queue)}/{id}");
@@ -132,56 +129,24 @@ public sealed class AzurePayloadTests(AzuriteFixture azurite)
     [Fact]
     public async Task A_worker_killed_mid_download_leaves_the_task_to_run_again_with_the_same_bytes()
     {
-        var directory = Directory.CreateTempSubdirectory("tasks-payload-").FullName;
-        var prefix = "p" + Guid.NewGuid().ToString("N")[..8] + "-";
-        var processes = new List<ChildProcess>();
-        ChildProcess Start(string mode, string file, string[] arguments, string? killAt = null)
-        {
-            var environment = killAt is null ? null : new Dictionary<string, string> { ["TASKS_FAULT_KILL_AT"] = killAt };
-            var process = ChildProcess.Start("dotnet", [WorkerDll, mode, azurite.ConnectionString, prefix, Path.Combine(directory, file), .. arguments], directory, environment);
-            processes.Add(process);
-            return process;
-        }
+        using var workers = new FaultWorkers(azurite, "payload");
+        await workers.Start("payload", "payload.log", ["3", (4 * 1024 * 1024).ToString()]).WaitForExitAsync(TimeSpan.FromMinutes(2));
+        var sent = workers.Lines("payload.log").ToDictionary(l => int.Parse(l[1]), l => (Id: l[2], Hash: l[3]));
+        Assert.Equal(3, sent.Count);
 
-        try
-        {
-            await Start("payload", "payload.log", ["3", (4 * 1024 * 1024).ToString()]).WaitForExitAsync(TimeSpan.FromMinutes(2));
-            var sent = Lines(directory, "payload.log").ToDictionary(l => int.Parse(l[1]), l => (Id: l[2], Hash: l[3]));
-            Assert.Equal(3, sent.Count);
+        var killed = workers.Start("worker", "killed.log", ["1", "2"], "reading");
+        await killed.WaitForExitAsync(TimeSpan.FromMinutes(1));
+        Assert.Equal(137, killed.ExitCode); // SIGKILL, mid-download
+        Assert.Equal(["reading"], workers.Kills());
+        Assert.Empty(workers.Lines("killed.log"));
 
-            var killed = Start("worker", "killed.log", ["1", "2"], "reading");
-            await killed.WaitForExitAsync(TimeSpan.FromMinutes(1));
-            Assert.Equal(137, killed.ExitCode); // SIGKILL, mid-download
-            Assert.Single(Directory.EnumerateFiles(directory, "killed-*"));
-            Assert.Empty(Lines(directory, "killed.log"));
-
-            var last = Start("worker", "last.log", ["2", "2"]);
-            var deadline = DateTime.UtcNow.AddMinutes(1);
-            while (Lines(directory, "last.log").Length < 3)
-            {
-                if (DateTime.UtcNow > deadline) throw new TimeoutException($"The tasks did not run again after the kill:\n{last.Output}");
-                await Task.Delay(100);
-            }
-
-            var digests = Lines(directory, "last.log").Where(l => l[0] == "digest").ToDictionary(l => int.Parse(l[1]), l => (Id: l[2], Attempt: int.Parse(l[3]), Hash: l[4]));
-            Assert.Equal(sent.Keys.Order(), digests.Keys.Order());
-            Assert.All(sent, s => Assert.Equal((s.Value.Id, s.Value.Hash), (digests[s.Key].Id, digests[s.Key].Hash)));
-            Assert.Contains(digests.Values, d => d.Attempt == 2); // the one cut short came back on its next delivery
-        }
-        finally
-        {
-            foreach (var process in processes) process.Dispose();
-            Directory.Delete(directory, recursive: true);
-        }
+        var last = workers.Start("worker", "last.log", ["2", "2"]);
+        await FaultWorkers.WaitAsync(() => workers.Lines("last.log").Length >= 3, TimeSpan.FromMinutes(1), () => $"The tasks did not run again after the kill:\n{last.Output}");
+        var digests = workers.Lines("last.log").Where(l => l[0] == "digest").ToDictionary(l => int.Parse(l[1]), l => (Id: l[2], Attempt: int.Parse(l[3]), Hash: l[4]));
+        Assert.Equal(sent.Keys.Order(), digests.Keys.Order());
+        Assert.All(sent, s => Assert.Equal((s.Value.Id, s.Value.Hash), (digests[s.Key].Id, digests[s.Key].Hash)));
+        Assert.Contains(digests.Values, d => d.Attempt == 2); // the one cut short came back on its next delivery
     }
 
     private static int EnvelopeLength(string base64) => Convert.FromBase64String(base64).Length;
-
-    private static string[][] Lines(string directory, string file)
-    {
-        var path = Path.Combine(directory, file);
-        if (!File.Exists(path)) return [];
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        return new StreamReader(stream).ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim().Split(' ')).ToArray();
-    }
 }

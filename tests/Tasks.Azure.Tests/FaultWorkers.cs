@@ -1,0 +1,53 @@
+using System.Reflection;
+
+namespace Tasks.Azure.Tests;
+
+/// <summary>
+/// Processes of tests/Fixtures/Tasks.Fixtures.FaultWorker on one Azurite and one queue prefix, each writing its
+/// record file in a temporary directory; killed and the directory deleted on dispose.
+/// </summary>
+internal sealed class FaultWorkers(AzuriteFixture azurite, string name) : IDisposable
+{
+    private static readonly string WorkerDll = typeof(FaultWorkers).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "FaultWorker").Value!;
+    private readonly List<ChildProcess> processes = new();
+    private readonly string prefix = name[0] + Guid.NewGuid().ToString("N")[..8] + "-";
+
+    public string Directory { get; } = System.IO.Directory.CreateTempSubdirectory($"tasks-{name}-").FullName;
+
+    /// <summary>Starts a FaultWorker in <paramref name="mode"/>, recording to <paramref name="file"/>; with <paramref name="killAt"/>, it kills itself there.</summary>
+    public ChildProcess Start(string mode, string file, string[] arguments, string? killAt = null)
+    {
+        var environment = killAt is null ? null : new Dictionary<string, string> { ["TASKS_FAULT_KILL_AT"] = killAt };
+        var process = ChildProcess.Start("dotnet", [WorkerDll, mode, azurite.ConnectionString, prefix, Path.Combine(Directory, file), .. arguments], Directory, environment);
+        processes.Add(process);
+        return process;
+    }
+
+    /// <summary>The lines of a record file so far, split at spaces; none if it does not exist yet.</summary>
+    public string[][] Lines(string file)
+    {
+        var path = Path.Combine(Directory, file);
+        if (!File.Exists(path)) return [];
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        return new StreamReader(stream).ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim().Split(' ')).ToArray();
+    }
+
+    /// <summary>The markers the workers that killed themselves left: what each was doing.</summary>
+    public string[] Kills() => System.IO.Directory.EnumerateFiles(Directory, "killed-*").Select(File.ReadAllText).ToArray();
+
+    public static async Task WaitAsync(Func<bool> condition, TimeSpan timeout, Func<string> output)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Timed out: {output()}");
+            await Task.Delay(100);
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var process in processes) process.Dispose();
+        System.IO.Directory.Delete(Directory, recursive: true);
+    }
+}
