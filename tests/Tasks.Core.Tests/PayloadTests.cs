@@ -89,6 +89,19 @@ public sealed class PayloadTests
     }
 
     [Fact]
+    public async Task A_reference_to_a_payload_larger_than_MaxEnvelopeBytes_is_dead_lettered_without_a_fetch()
+    {
+        await using var h = new Harness(o => o.Queues.Add(RecordedTasks.Queue));
+        h.Transport.SendRaw(RecordedTasks.Queue, ForgedReference(900_000_000));
+
+        await h.Worker.RunOnceAsync();
+
+        var dead = Assert.Single(h.Transport.DeadLetters);
+        Assert.Equal("forged-id", dead.MessageId);
+        Assert.Contains("more than the transport's MaxEnvelopeBytes", dead.Reason.Reason);
+    }
+
+    [Fact]
     public async Task A_dead_letter_keeps_its_payload_past_the_sweep_a_requeue_runs_it_and_a_purge_deletes_it()
     {
         await using var h = new Harness(o => o.Queues.Add(RecordedTasks.Queue));
@@ -176,6 +189,33 @@ public sealed class PayloadTests
         var dead = Assert.Single(h.Transport.DeadLetters);
         Assert.Equal(victim, dead.MessageId);
         Assert.Contains("does not match the SHA-256", dead.Reason.Reason);
+
+        // A reference written without the key (its hash made to fit any blob) is refused before any fetch.
+        h.Transport.SendRaw(RecordedTasks.Queue, ForgedReference(100));
+        await h.Worker.RunOnceAsync();
+        Assert.Contains("not signed", h.Transport.DeadLetters[^1].Reason.Reason);
+    }
+
+    /// <summary>A payload reference written by hand, unsigned: what a forger could put on the queue.</summary>
+    private static byte[] ForgedReference(long length)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        var writer = new MessagePack.MessagePackWriter(buffer);
+        writer.WriteArrayHeader(4);
+        writer.Write(1);
+        writer.WriteNil();
+        writer.WriteMapHeader(3);
+        foreach (var (key, value) in new[] { ("blob", "recorded/forged"), ("length", length.ToString()), ("sha256", new string('0', 64)) })
+        {
+            writer.Write(key);
+            writer.Write(value);
+        }
+
+        writer.WriteMapHeader(1);
+        writer.Write("id");
+        writer.Write("forged-id");
+        writer.Flush();
+        return buffer.WrittenMemory.ToArray();
     }
 
     [Fact]

@@ -38,6 +38,10 @@ public sealed partial class TaskWorker
         if (transport is not ITaskPayloadStore store)
             return (null, DeadLetter(message, reference.TaskName, $"The message refers to payload '{reference.Blob}' in a payload store, and this worker's transport ({transport.Describe()}) has none.", null, null));
 
+        // A length no enqueue could have written (a forged or broken message) must not size a buffer.
+        if (reference.Length > store.MaxEnvelopeBytes)
+            return (null, DeadLetter(message, reference.TaskName, $"The message refers to a payload of {reference.Length:N0} bytes, more than the transport's MaxEnvelopeBytes ({store.MaxEnvelopeBytes:N0}): it was not fetched.", null, null));
+
         var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(1, reference.Length));
         long? length;
         try
