@@ -213,7 +213,16 @@ public sealed class FaultTests(ITestOutputHelper output)
         {
             var producer = StartProducer(first, count, producers, taskMs, ignoreToken);
             // 20,000 enqueues took over 4 minutes once, on 2 cores shared with a build: the bound is for a hang, not a speed goal.
-            await producer.WaitForExitAsync(count > 1_000 ? 2 * Patience : Patience);
+            try
+            {
+                await producer.WaitForExitAsync(count > 1_000 ? 2 * Patience : Patience);
+            }
+            catch (TimeoutException)
+            {
+                var sofar = Read();
+                throw new TimeoutException($"The producer did not finish in time: {sofar.Acknowledged.Count} of {count} enqueued, {sofar.Failed} failed, {sofar.DistinctRan} ran so far:\n{producer.Output}");
+            }
+
             var records = Read();
             Assert.True(records.Acknowledged.Count == count, $"{records.Acknowledged.Count} of {count} enqueued:\n{producer.Output}");
         }
