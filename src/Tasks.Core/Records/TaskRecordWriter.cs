@@ -24,8 +24,6 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
     private readonly TimeProvider time;
     private readonly SemaphoreSlim flushing = new(1, 1);
     private Dictionary<string, RecordWrite> pending = new(StringComparer.Ordinal);
-    private readonly Dictionary<long, long[]> minutes = new();
-    private readonly HashSet<long> dirtyMinutes = new();
     private List<(string Lock, string Id)> releases = new();
     private Dictionary<string, List<RecordEntity>> batchRows = new(StringComparer.Ordinal);
 
@@ -71,20 +69,6 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
         }
     }
 
-    /// <summary>Counts events of <paramref name="field"/> (one of <see cref="TaskRecordStore.CountFields"/>) in the minute of <paramref name="at"/>.</summary>
-    public void Count(int field, DateTimeOffset at, int count = 1)
-    {
-        if (!Options.Counters || count == 0) return;
-        var minute = at.UtcTicks - at.UtcTicks % TimeSpan.TicksPerMinute;
-        lock (gate)
-        {
-            if (!minutes.TryGetValue(minute, out var totals)) minutes[minute] = totals = new long[TaskRecordStore.CountFields.Length];
-            totals[field] += count;
-            dirtyMinutes.Add(minute);
-            StartLoop();
-        }
-    }
-
     /// <summary>Ends a unique task's lock with the next flush (if the task still holds it).</summary>
     public void ReleaseUnique(string uniqueLock, string id)
     {
@@ -105,8 +89,6 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
             StartLoop();
         }
     }
-
-    internal const int EnqueuedField = 0, StartedField = 1, RetriedField = 2, SucceededField = 3, DeadLetteredField = 4, CancelledField = 5;
 
     private void StartLoop()
     {
@@ -257,74 +239,6 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
             Log.FlushFailed(logger, ex);
             return writes;
         }
-    }
-
-    /// <summary>This process's totals for the minutes that changed, their hours and their days: each row replaced whole.</summary>
-    private async Task<bool> WriteCountsAsync(CancellationToken cancellationToken)
-    {
-        List<(DateTimeOffset Day, RecordEntity Row)> rows;
-        long[] written;
-        lock (gate)
-        {
-            if (dirtyMinutes.Count == 0) return true;
-            written = dirtyMinutes.ToArray();
-            rows = new List<(DateTimeOffset, RecordEntity)>();
-            foreach (var day in written.Select(m => m - m % TimeSpan.TicksPerDay).Distinct())
-            {
-                var dayStart = new DateTimeOffset(day, TimeSpan.Zero);
-                var ofDay = minutes.Where(m => m.Key - m.Key % TimeSpan.TicksPerDay == day).ToArray();
-                rows.Add((dayStart, CountRow($"d-{WriterId}", Sum(ofDay.Select(m => m.Value)))));
-                foreach (var hour in written.Where(m => m - m % TimeSpan.TicksPerDay == day).Select(m => m - m % TimeSpan.TicksPerHour).Distinct())
-                {
-                    var hourStart = new DateTimeOffset(hour, TimeSpan.Zero);
-                    rows.Add((dayStart, CountRow($"h{TaskRecordStore.Hour(hourStart)}-{WriterId}", Sum(ofDay.Where(m => m.Key - m.Key % TimeSpan.TicksPerHour == hour).Select(m => m.Value)))));
-                }
-
-                foreach (var minute in written.Where(m => m - m % TimeSpan.TicksPerDay == day))
-                    rows.Add((dayStart, CountRow($"m{TaskRecordStore.Minute(new DateTimeOffset(minute, TimeSpan.Zero))}-{WriterId}", minutes[minute])));
-            }
-
-            dirtyMinutes.Clear();
-
-            // Totals older than two days are not written again.
-            var oldest = time.GetUtcNow().UtcTicks - 2 * TimeSpan.TicksPerDay;
-            foreach (var stale in minutes.Keys.Where(m => m < oldest).ToArray()) minutes.Remove(stale);
-        }
-
-        try
-        {
-            foreach (var day in rows.GroupBy(r => r.Day))
-                await Store.WriteCountsAsync(day.Key, day.Select(r => r.Row).ToArray(), cancellationToken).ConfigureAwait(false);
-            return true;
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            lock (gate)
-            {
-                foreach (var minute in written) dirtyMinutes.Add(minute);
-            }
-
-            Log.FlushFailed(logger, ex);
-            return false;
-        }
-    }
-
-    private static long[] Sum(IEnumerable<long[]> totals)
-    {
-        var sum = new long[TaskRecordStore.CountFields.Length];
-        foreach (var t in totals)
-        {
-            for (var i = 0; i < sum.Length; i++) sum[i] += t[i];
-        }
-
-        return sum;
-    }
-
-    private static RecordEntity CountRow(string rowKey, long[] totals)
-    {
-        var row = new RecordEntity(RecordFormat.CountPartition, rowKey);
-        for (var i = 0; i < totals.Length; i++) row.Set(TaskRecordStore.CountFields[i], totals[i]);
-        return row;
     }
 
     public async ValueTask DisposeAsync()
