@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 using Azure.Core;
 using Azure.Storage.Queues;
 
@@ -61,8 +63,47 @@ public sealed class AzureQueueOptions
     /// <summary>The largest envelope <c>Enqueue</c> accepts at all, through a blob; larger fails with its size and this limit. Default: 64 MiB.</summary>
     public int MaxEnvelopeBytes { get; set; } = 64 * 1024 * 1024;
 
+    /// <summary>The most shards a queue takes: 100 queues at 2,000 messages a second each are ten accounts' worth.</summary>
+    public const int MaxShards = 100;
+
+    /// <summary>
+    /// Task queues spread over several Azure queues (shards), by task queue name: <c>"Shards": { "orders": 4 }</c>
+    /// writes <c>orders</c>, <c>orders-1</c>, <c>orders-2</c> and <c>orders-3</c> in turn, and a worker receives from each
+    /// on its own. One Azure queue takes about 2,000 messages a second; see docs/scale.md. A worker also drains
+    /// <c>orders-N</c> queues beyond the count (left by a larger count before), so the count can change while
+    /// tasks wait; set it to 1, not remove it, until those are empty. Default: none.
+    /// </summary>
+    public Dictionary<string, int> Shards { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// More storage accounts for shards, beside the main one (connection strings, or queue service URIs used with
+    /// <see cref="Credential"/>): shard <c>k</c> lives in account <c>k % (1 + count)</c>, the main account being 0.
+    /// Records, dead letters, schedules and payloads stay in the main account. Default: none.
+    /// </summary>
+    public List<string> ShardAccounts { get; set; } = [];
+
+    /// <summary>
+    /// How long a call to one shard may take: a send that takes longer (or fails and may pass) goes to the next
+    /// shard, and a receive that does gives the shard a rest of ten times this, so one account that stops
+    /// answering holds up no other. Used only for sharded queues. Default: 5 s.
+    /// </summary>
+    public TimeSpan ShardTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How often a worker looks for shards left by an earlier count (one listing per account). Default: 1 min.</summary>
+    public TimeSpan ShardRefreshInterval { get; set; } = TimeSpan.FromMinutes(1);
+
     internal void Validate()
     {
+        foreach (var (queue, count) in Shards)
+        {
+            if (count is < 1 or > MaxShards)
+                throw new InvalidOperationException($"AzureQueueOptions.Shards[\"{queue}\"] is {count}; a queue takes 1 to {MaxShards} shards.");
+        }
+
+        if (ShardAccounts.Any(string.IsNullOrWhiteSpace))
+            throw new InvalidOperationException("AzureQueueOptions.ShardAccounts holds an empty entry; each is a storage connection string or a queue service URI.");
+        if (ShardTimeout <= TimeSpan.Zero || ShardRefreshInterval <= TimeSpan.Zero)
+            throw new InvalidOperationException("AzureQueueOptions.ShardTimeout and ShardRefreshInterval must be positive.");
         if (PayloadThresholdBytes is < 1_024 or > AzureQueueTransport.MaxInlineEnvelopeBytes)
             throw new InvalidOperationException($"AzureQueueOptions.PayloadThresholdBytes is {PayloadThresholdBytes:N0}; it must be between 1,024 and {AzureQueueTransport.MaxInlineEnvelopeBytes:N0} (what a queue message holds).");
         if (MaxEnvelopeBytes < PayloadThresholdBytes || MaxEnvelopeBytes > 1024 * 1024 * 1024)

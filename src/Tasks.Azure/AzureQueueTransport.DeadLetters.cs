@@ -57,7 +57,7 @@ public sealed partial class AzureQueueTransport
         try
         {
             var poison = new PoisonMessage(
-                args.Queue.Name,
+                LogicalQueueName(args.Queue.Name),
                 message.MessageId,
                 (int)Math.Min(message.DequeueCount, int.MaxValue),
                 "The message text is not valid base64, so it cannot hold a task envelope.",

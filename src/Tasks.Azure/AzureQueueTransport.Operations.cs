@@ -20,27 +20,41 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
     private static readonly TimeSpan ScanLease = TimeSpan.FromMinutes(1);
 
     /// <inheritdoc />
+    /// <remarks>A sharded queue's count is the sum of its shards', those left by an earlier count included.</remarks>
     public async ValueTask<TaskQueueDepth> GetDepthAsync(string queue, CancellationToken cancellationToken = default)
     {
-        var messages = await CountAsync(envelopeService.GetQueueClient(QueueName(queue)), cancellationToken).ConfigureAwait(false);
+        var first = await PropertiesAsync(envelopeService.GetQueueClient(QueueName(queue)), cancellationToken).ConfigureAwait(false);
+        var messages = first?.ApproximateMessagesCount;
+        foreach (var shard in await OtherShardsAsync(queue, first?.Metadata, cancellationToken).ConfigureAwait(false))
+        {
+            if (await PropertiesAsync(shard.Client, cancellationToken, shard.Account.Endpoint).ConfigureAwait(false) is { } properties)
+                messages = (messages ?? 0) + properties.ApproximateMessagesCount;
+        }
+
         var deadLetters = await CountAsync(textService.GetQueueClient(PoisonQueueName(queue)), cancellationToken).ConfigureAwait(false);
         return new TaskQueueDepth(queue, messages is not null, messages ?? 0, deadLetters ?? 0);
     }
 
-    /// <summary>The task queues that exist under this transport's prefix (their names without it), poison queues left out.</summary>
+    /// <summary>
+    /// The task queues that exist under this transport's prefix (their names without it), poison queues left out,
+    /// and a sharded queue once, by its name: not each of its shards.
+    /// </summary>
     public async ValueTask<IReadOnlyList<string>> ListQueuesAsync(CancellationToken cancellationToken = default)
     {
-        var names = new List<string>();
-        await Guard(null, cancellationToken, async () =>
+        var found = await Guard(null, cancellationToken, async () =>
         {
-            await foreach (var queue in envelopeService.GetQueuesAsync(prefix: string.IsNullOrEmpty(options.QueuePrefix) ? null : options.QueuePrefix, cancellationToken: cancellationToken).ConfigureAwait(false))
+            var items = new List<QueueItem>();
+            await foreach (var queue in envelopeService.GetQueuesAsync(QueueTraits.Metadata, string.IsNullOrEmpty(options.QueuePrefix) ? null : options.QueuePrefix, cancellationToken).ConfigureAwait(false))
             {
-                if (!queue.Name.EndsWith(AzureQueueNames.PoisonSuffix, StringComparison.Ordinal)) names.Add(queue.Name[(options.QueuePrefix?.Length ?? 0)..]);
+                if (!queue.Name.EndsWith(AzureQueueNames.PoisonSuffix, StringComparison.Ordinal)) items.Add(queue);
             }
 
-            return names;
+            return items;
         }).ConfigureAwait(false);
-        return names;
+        var prefixLength = options.QueuePrefix?.Length ?? 0;
+        var sharded = found.Where(q => q.Metadata?.ContainsKey(ShardsMetadataKey) == true).Select(q => q.Name)
+            .Concat(shardedQueues.Values.Select(q => q.Name)).ToHashSet(StringComparer.Ordinal);
+        return found.Where(q => !sharded.Any(name => IsShardName(name, q.Name))).Select(q => q.Name[prefixLength..]).ToArray();
     }
 
     /// <summary>
@@ -49,12 +63,21 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
     /// leases untouched): one entry per task, so a pack gives one for each task it holds. Empty if
     /// the queue does not exist.
     /// </summary>
+    /// <remarks>A sharded queue is peeked shard after shard until <paramref name="maxMessages"/> are seen.</remarks>
     public async ValueTask<IReadOnlyList<PeekedTaskMessage>> PeekAsync(string queue, int maxMessages = 32, CancellationToken cancellationToken = default)
     {
         // As text, decoded here: the SDK's base64 decoding would silently leave out a message that is not base64.
         var client = textService.GetQueueClient(QueueName(queue));
-        if (await CountAsync(client, cancellationToken).ConfigureAwait(false) is null) return [];
-        PeekedMessage[] peeked = await Guard(client.Name, cancellationToken, () => client.PeekMessagesAsync(Math.Clamp(maxMessages, 1, 32), cancellationToken)).ConfigureAwait(false);
+        if (await PropertiesAsync(client, cancellationToken).ConfigureAwait(false) is not { } first) return [];
+        maxMessages = Math.Clamp(maxMessages, 1, 32);
+        var peeked = new List<PeekedMessage>((PeekedMessage[])await Guard(client.Name, cancellationToken, () => client.PeekMessagesAsync(maxMessages, cancellationToken)).ConfigureAwait(false));
+        foreach (var shard in await OtherShardsAsync(queue, first.Metadata, cancellationToken).ConfigureAwait(false))
+        {
+            if (peeked.Count >= maxMessages) break;
+            var text = shard.Text;
+            peeked.AddRange((PeekedMessage[])await Guard(text.Name, cancellationToken, () => text.PeekMessagesAsync(maxMessages - peeked.Count, cancellationToken), shard.Account.Endpoint).ConfigureAwait(false));
+        }
+
         return peeked.SelectMany(m => Summarize(m.Body.ToString()).Select(task => new PeekedTaskMessage(m.MessageId, (int)Math.Min(m.DequeueCount, int.MaxValue), m.InsertedOn, task))).ToArray();
     }
 
@@ -103,13 +126,16 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
 
     /// <summary>The approximate count of <paramref name="client"/>'s queue, or null if it does not exist.</summary>
     private async Task<long?> CountAsync(QueueClient client, CancellationToken cancellationToken)
+        => (await PropertiesAsync(client, cancellationToken).ConfigureAwait(false))?.ApproximateMessagesCount;
+
+    /// <summary>The properties (approximate count, metadata) of <paramref name="client"/>'s queue, or null if it does not exist.</summary>
+    private async Task<QueueProperties?> PropertiesAsync(QueueClient client, CancellationToken cancellationToken, string? endpoint = null)
     {
         try
         {
-            QueueProperties properties = await Guard(client.Name, cancellationToken, () => client.GetPropertiesAsync(cancellationToken)).ConfigureAwait(false);
-            return properties.ApproximateMessagesCount;
+            return await Guard(client.Name, cancellationToken, async () => (await client.GetPropertiesAsync(cancellationToken).ConfigureAwait(false)).Value, endpoint).ConfigureAwait(false);
         }
-        catch (TaskTransportException ex) when (ex.InnerException is RequestFailedException { ErrorCode: var code } && code == QueueErrorCode.QueueNotFound)
+        catch (TaskTransportException ex) when (IsQueueNotFound(ex))
         {
             return null;
         }

@@ -14,7 +14,7 @@ public sealed partial class AzureQueueTransport
     /// Runs one call to the service; a failure becomes a <see cref="TaskTransportException"/> that says whether a retry
     /// may help, and names the queue as the account knows it (prefix and all, as an operator finds it), or none for a call on the account.
     /// </summary>
-    private async Task<T> Guard<T>(string? azureQueue, CancellationToken cancellationToken, Func<Task<T>> call)
+    private async Task<T> Guard<T>(string? azureQueue, CancellationToken cancellationToken, Func<Task<T>> call, string? endpoint = null)
     {
         try
         {
@@ -23,7 +23,7 @@ public sealed partial class AzureQueueTransport
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested && AzureFaults.Classify(ex) is { } fault)
         {
             throw new TaskTransportException(
-                (azureQueue is null ? $"Azure Queue service at {Endpoint}: " : $"Azure queue '{azureQueue}' at {Endpoint}: ") + fault.Problem + (fault.Fix is null ? "" : $" {fault.Fix}"),
+                (azureQueue is null ? $"Azure Queue service at {endpoint ?? Endpoint}: " : $"Azure queue '{azureQueue}' at {endpoint ?? Endpoint}: ") + fault.Problem + (fault.Fix is null ? "" : $" {fault.Fix}"),
                 fault.IsTransient,
                 ex);
         }
@@ -34,6 +34,15 @@ public sealed partial class AzureQueueTransport
         => delay <= TimeSpan.Zero ? TimeSpan.Zero : TimeSpan.FromSeconds(Math.Ceiling(delay.TotalSeconds)) + LeaseRounding;
 
     private static QueueServiceClient CreateServiceClient(AzureQueueOptions options, QueueClientOptions clientOptions)
+        => CreateServiceClient(options.ConnectionString, options.ServiceUri, options, clientOptions, "AzureQueueOptions.ConnectionString");
+
+    /// <summary>A client of a shard account: a connection string, or a queue service URI (signed with a SAS, or with the options' credential).</summary>
+    private static QueueServiceClient CreateShardServiceClient(string account, int index, AzureQueueOptions options, QueueClientOptions clientOptions)
+        => Uri.TryCreate(account, UriKind.Absolute, out var uri) && uri.Scheme is "https" or "http"
+            ? CreateServiceClient(null, uri, options, clientOptions, null)
+            : CreateServiceClient(account, null, options, clientOptions, $"AzureQueueOptions.ShardAccounts[{index}]");
+
+    private static QueueServiceClient CreateServiceClient(string? connectionString, Uri? serviceUri, AzureQueueOptions options, QueueClientOptions clientOptions, string? setting)
     {
         // The SDK's default retries take ~25 s to give up on a service that is down: too long for an
         // enqueue inside a web request, and the worker's receive loop backs off on its own anyway.
@@ -43,23 +52,23 @@ public sealed partial class AzureQueueTransport
         clientOptions.Retry.MaxDelay = TimeSpan.FromSeconds(2);
         clientOptions.Retry.NetworkTimeout = TimeSpan.FromSeconds(30);
         options.ConfigureClient?.Invoke(clientOptions);
-        if (!string.IsNullOrWhiteSpace(options.ConnectionString))
+        if (!string.IsNullOrWhiteSpace(connectionString))
         {
             try
             {
-                return new QueueServiceClient(options.ConnectionString, clientOptions);
+                return new QueueServiceClient(connectionString, clientOptions);
             }
             catch (Exception ex) when (ex is FormatException or ArgumentException or InvalidOperationException)
             {
                 // The SDK's message may quote the string, key included: say what is wrong without it.
                 throw new InvalidOperationException(
-                    "AzureQueueOptions.ConnectionString is not a valid storage connection string. Use the one from the storage account's " +
+                    $"{setting} is not a valid storage connection string. Use the one from the storage account's " +
                     "'Access keys' page (DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...;EndpointSuffix=core.windows.net), " +
                     "or \"UseDevelopmentStorage=true\" for Azurite on its default ports.");
             }
         }
 
-        var uri = options.ServiceUri!;
+        var uri = serviceUri!;
         return uri.Query.Contains("sig=", StringComparison.Ordinal)
             ? new QueueServiceClient(uri, clientOptions)
             : new QueueServiceClient(uri, options.Credential ?? new DefaultAzureCredential(), clientOptions);

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Azure;
@@ -41,6 +42,8 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     private readonly TimeProvider time;
     private readonly ConcurrentDictionary<string, QueueClient> readyQueues = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task<QueueClient>>> creatingQueues = new(StringComparer.Ordinal);
+    private readonly ShardAccount[] accounts;
+    private readonly Dictionary<string, ShardedQueue> shardedQueues;
 
     /// <summary>Creates the transport. Nothing is sent over the network until a queue is first used.</summary>
     /// <exception cref="InvalidOperationException">The options name no account, or two.</exception>
@@ -59,21 +62,32 @@ public sealed partial class AzureQueueTransport : ITaskTransport
         textService = CreateServiceClient(options, new QueueClientOptions { MessageEncoding = QueueMessageEncoding.None });
 
         // The service URI without its query: a SAS token is a secret.
-        Endpoint = new UriBuilder(envelopeService.Uri) { Query = string.Empty }.Uri.ToString().TrimEnd('/');
+        Endpoint = EndpointOf(envelopeService);
+        accounts = [new ShardAccount(0, envelopeService, textService, Endpoint), .. options.ShardAccounts.Select((account, i) =>
+        {
+            var envelopes = CreateShardServiceClient(account, i, options, envelopeOptions);
+            return new ShardAccount(i + 1, envelopes, CreateShardServiceClient(account, i, options, new QueueClientOptions { MessageEncoding = QueueMessageEncoding.None }), EndpointOf(envelopes));
+        })];
+        shardedQueues = CreateShardedQueues();
     }
+
+    private static string EndpointOf(QueueServiceClient service) => new UriBuilder(service.Uri) { Query = string.Empty }.Uri.ToString().TrimEnd('/');
 
     /// <summary>The queue service endpoint, without credentials: what logs and errors name.</summary>
     public string Endpoint { get; }
 
     /// <inheritdoc />
     public string Describe()
-        => $"Azure Storage Queues at {Endpoint}" + (string.IsNullOrEmpty(options.QueuePrefix) ? "" : $" (queue prefix '{options.QueuePrefix}')");
+        => $"Azure Storage Queues at {Endpoint}" + (string.IsNullOrEmpty(options.QueuePrefix) ? "" : $" (queue prefix '{options.QueuePrefix}')")
+           + string.Concat(shardedQueues.Select(q => $"; '{q.Key}' over {q.Value.Writers.Length} shard(s)"))
+           + (accounts.Length > 1 ? $" in {accounts.Length} accounts" : "");
 
     /// <inheritdoc />
     public async ValueTask CheckAsync(IReadOnlyCollection<string> queues, CancellationToken cancellationToken)
     {
         foreach (var queue in queues)
         {
+            if (shardedQueues.TryGetValue(queue, out var sharded)) await CheckShardsAsync(sharded, cancellationToken).ConfigureAwait(false);
             var client = await GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
             if (options.CreateQueues)
             {
@@ -111,6 +125,12 @@ public sealed partial class AzureQueueTransport : ITaskTransport
             throw new ArgumentException($"The message is {message.Body.Length} bytes; an Azure queue message carries at most {MaxInlineEnvelopeBytes}.", nameof(message));
         if (message.Delay > MaxVisibility)
             throw new ArgumentOutOfRangeException(nameof(message), message.Delay, "Azure Storage Queues delay a message by at most 7 days.");
+        if (shardedQueues.Count > 0 && shardedQueues.TryGetValue(queue, out var sharded))
+        {
+            await SendShardedAsync(sharded, message, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var client = await GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
         await Guard(client.Name, cancellationToken, () => client.SendMessageAsync(
             BinaryData.FromBytes(message.Body),
@@ -122,14 +142,22 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     /// <inheritdoc />
     public async ValueTask<IReadOnlyList<ReceivedTaskMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
+        if (shardedQueues.Count > 0 && shardedQueues.TryGetValue(queue, out var sharded))
+            return await ReceiveAnyShardAsync(queue, sharded, maxMessages, leaseDuration, cancellationToken).ConfigureAwait(false);
         var client = await GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
         QueueMessage[] messages = (await Guard(client.Name, cancellationToken, () => client.ReceiveMessagesAsync(Math.Clamp(maxMessages, 1, 32), leaseDuration + LeaseRounding, cancellationToken)).ConfigureAwait(false)).Value;
+        return Received(queue, client, null, messages);
+    }
+
+    /// <summary>The messages received from <paramref name="client"/> (a shard's, if <paramref name="shard"/> is given), which their receipts go back to.</summary>
+    private static IReadOnlyList<ReceivedTaskMessage> Received(string queue, QueueClient client, QueueShard? shard, QueueMessage[] messages)
+    {
         if (messages.Length == 0) return Array.Empty<ReceivedTaskMessage>();
         var received = new ReceivedTaskMessage[messages.Length];
         for (var i = 0; i < messages.Length; i++)
         {
             var m = messages[i];
-            received[i] = new AzureReceivedMessage(queue, m.MessageId, m.Body.ToMemory(), (int)Math.Min(m.DequeueCount, int.MaxValue), m.PopReceipt);
+            received[i] = new AzureReceivedMessage(queue, client, shard, m.MessageId, m.Body.ToMemory(), (int)Math.Min(m.DequeueCount, int.MaxValue), m.PopReceipt);
         }
 
         return received;
@@ -151,31 +179,32 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     public async ValueTask CompleteAsync(ReceivedTaskMessage message, CancellationToken cancellationToken)
     {
         var azure = (AzureReceivedMessage)message;
-        var client = await GetQueueAsync(message.Queue, cancellationToken).ConfigureAwait(false);
         try
         {
-            await client.DeleteMessageAsync(azure.TransportMessageId, azure.PopReceipt, cancellationToken).ConfigureAwait(false);
+            if (azure.Shard is { } shard) await CallShardAsync(shard, cancellationToken, ct => azure.Client.DeleteMessageAsync(azure.TransportMessageId, azure.PopReceipt, ct)).ConfigureAwait(false);
+            else await azure.Client.DeleteMessageAsync(azure.TransportMessageId, azure.PopReceipt, cancellationToken).ConfigureAwait(false);
         }
-        catch (RequestFailedException ex) when (IsLeaseLost(ex))
+        catch (Exception ex) when (LeaseLostBy(ex) is { } lost)
         {
-            throw LeaseLost(message, "complete", ex);
+            throw LeaseLost(message, "complete", lost);
         }
     }
 
     private async ValueTask UpdateVisibilityAsync(ReceivedTaskMessage message, TimeSpan visibility, string action, CancellationToken cancellationToken)
     {
         var azure = (AzureReceivedMessage)message;
-        var client = await GetQueueAsync(message.Queue, cancellationToken).ConfigureAwait(false);
         try
         {
-            UpdateReceipt receipt = await client.UpdateMessageAsync(azure.TransportMessageId, azure.PopReceipt, (BinaryData?)null, visibility, cancellationToken).ConfigureAwait(false);
+            UpdateReceipt receipt = azure.Shard is { } shard
+                ? await CallShardAsync(shard, cancellationToken, ct => azure.Client.UpdateMessageAsync(azure.TransportMessageId, azure.PopReceipt, (BinaryData?)null, visibility, ct)).ConfigureAwait(false)
+                : await azure.Client.UpdateMessageAsync(azure.TransportMessageId, azure.PopReceipt, (BinaryData?)null, visibility, cancellationToken).ConfigureAwait(false);
 
             // Every update issues a new receipt; the old one is dead from now on.
             azure.PopReceipt = receipt.PopReceipt;
         }
-        catch (RequestFailedException ex) when (IsLeaseLost(ex))
+        catch (Exception ex) when (LeaseLostBy(ex) is { } lost)
         {
-            throw LeaseLost(message, action, ex);
+            throw LeaseLost(message, action, lost);
         }
     }
 
@@ -212,13 +241,23 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     private static bool IsLeaseLost(RequestFailedException ex)
         => ex.ErrorCode == QueueErrorCode.MessageNotFound || ex.ErrorCode == QueueErrorCode.PopReceiptMismatch;
 
+    /// <summary>The service's answer that the lease was lost, raw or inside a shard call's <see cref="TaskTransportException"/>; else null.</summary>
+    private static RequestFailedException? LeaseLostBy(Exception ex)
+        => (ex as RequestFailedException ?? ex.InnerException as RequestFailedException) is { } failed && IsLeaseLost(failed) ? failed : null;
+
     private static TaskLeaseLostException LeaseLost(ReceivedTaskMessage message, string action, RequestFailedException ex)
         => new($"Cannot {action} message {message.MessageId} on '{message.Queue}': {ex.ErrorCode} (another worker took it, or its lease expired).", ex);
 
 
-    private sealed class AzureReceivedMessage(string queue, string messageId, ReadOnlyMemory<byte> body, int attempt, string popReceipt)
+    private sealed class AzureReceivedMessage(string queue, QueueClient client, QueueShard? shard, string messageId, ReadOnlyMemory<byte> body, int attempt, string popReceipt)
         : ReceivedTaskMessage(queue, messageId, body, attempt)
     {
+        /// <summary>The Azure queue it came from: the task queue's, or one of its shards.</summary>
+        public QueueClient Client => client;
+
+        /// <summary>The shard it came from, whose calls are bounded by the shard timeout; null on a queue that is not sharded.</summary>
+        public QueueShard? Shard => shard;
+
         public string PopReceipt { get; set; } = popReceipt;
     }
 
@@ -229,5 +268,8 @@ public sealed partial class AzureQueueTransport : ITaskTransport
 
         [LoggerMessage(2, LogLevel.Error, "Could not move undecodable message {MessageId} on {Queue} to the poison queue; it will be delivered again")]
         public static partial void UndecodableMessageFailed(ILogger logger, Exception exception, string messageId, string queue);
+
+        [LoggerMessage(3, LogLevel.Warning, "Could not list the shards of {Queue} at {Endpoint}; those it writes are received, those left by an earlier count are looked for again soon")]
+        public static partial void ShardListingFailed(ILogger logger, Exception exception, string queue, string endpoint);
     }
 }

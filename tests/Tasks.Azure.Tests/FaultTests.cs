@@ -30,7 +30,7 @@ public sealed class FaultTests(ITestOutputHelper output)
         await run.WaitAsync(r => r.DistinctRan >= 2_000, "every task ran after the restart");
 
         var records = run.Read();
-        Report("SIGKILL mid-batch", records, 2_000, $"killed after {ranBeforeKill} runs");
+        FaultRun.Report(output, "SIGKILL mid-batch", records, 2_000, $"killed after {ranBeforeKill} runs");
         Assert.Equal(0, records.Lost);
     }
 
@@ -50,7 +50,7 @@ public sealed class FaultTests(ITestOutputHelper output)
         await run.WaitAsync(r => r.Lost == 0, "every acknowledged task ran after the outage");
 
         var records = run.Read();
-        Report("Azurite paused 8 s (SIGSTOP/SIGCONT)", records, acknowledged, $"{records.Failed} enqueue(s) failed with TaskEnqueueException");
+        FaultRun.Report(output, "Azurite paused 8 s (SIGSTOP/SIGCONT)", records, acknowledged, $"{records.Failed} enqueue(s) failed with TaskEnqueueException");
         Assert.Equal(2_000, records.Acknowledged.Count + records.Failed);
         Assert.Equal(0, records.Lost);
     }
@@ -68,7 +68,7 @@ public sealed class FaultTests(ITestOutputHelper output)
 
         var records = run.Read();
         var latencies = records.Ran.Select(r => r.LatencyMs).Order().ToArray();
-        Report("8 producers, 2 workers", records, 20_000,
+        FaultRun.Report(output, "8 producers, 2 workers", records, 20_000,
             $"{20_000 / elapsed.TotalSeconds:0} tasks/s end to end; enqueue-to-start p50 {latencies[latencies.Length / 2]:0} ms, p99 {latencies[(int)(latencies.Length * 0.99)]:0} ms");
         Assert.Equal(20_000, records.Acknowledged.Count);
         Assert.Equal(0, records.Lost);
@@ -92,7 +92,7 @@ public sealed class FaultTests(ITestOutputHelper output)
         await run.WaitAsync(r => r.DistinctRan >= 32, "every task ran on the next worker");
 
         var records = run.Read();
-        Report("SIGTERM under load, tasks ignoring their token", records, 32, $"stop took {stopTime.TotalSeconds:0.0} s (DrainTimeout 2 s + StopGrace 2 s), {abandoned} task(s) abandoned and released");
+        FaultRun.Report(output, "SIGTERM under load, tasks ignoring their token", records, 32, $"stop took {stopTime.TotalSeconds:0.0} s (DrainTimeout 2 s + StopGrace 2 s), {abandoned} task(s) abandoned and released");
         Assert.True(stopTime < TimeSpan.FromSeconds(10), $"the stop took {stopTime}");
         Assert.True(abandoned == 16, stopping.Output);
         Assert.Equal(0, records.Lost);
@@ -165,117 +165,5 @@ public sealed class FaultTests(ITestOutputHelper output)
         var bytes = new byte[count];
         random.NextBytes(bytes);
         return bytes;
-    }
-
-    private void Report(string scenario, Records records, int expected, string detail)
-    {
-        var line = $"{scenario}: {expected:N0} acknowledged, {records.DistinctRan:N0} ran, lost {records.Lost}, duplicates {records.Duplicates}; {detail}";
-        output.WriteLine(line);
-        Console.WriteLine("fault suite: " + line);
-    }
-
-    /// <summary>What the producers acknowledged and what the workers ran, read back from their record files.</summary>
-    private sealed record Records(HashSet<int> Acknowledged, int Failed, List<(int N, string Id, int Attempt, double LatencyMs)> Ran)
-    {
-        public int DistinctRan => Ran.Select(r => r.N).Distinct().Count();
-
-        public int Duplicates => Ran.Count - DistinctRan;
-
-        public int Lost => Acknowledged.Except(Ran.Select(r => r.N)).Count();
-    }
-
-    /// <summary>One scenario: a fresh Azurite (it slows as it carries more messages), a queue prefix, the processes and their record files.</summary>
-    private sealed class FaultRun : IAsyncDisposable
-    {
-        private static readonly string WorkerDll = typeof(FaultTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "FaultWorker").Value!;
-        private readonly string directory = Directory.CreateTempSubdirectory("tasks-fault-").FullName;
-        private readonly List<ChildProcess> processes = new();
-
-        private FaultRun(AzuriteProcess azurite) => Azurite = azurite;
-
-        public AzuriteProcess Azurite { get; }
-
-        public string Prefix { get; } = "f" + Guid.NewGuid().ToString("N")[..8] + "-";
-
-        public static async Task<FaultRun> StartAsync()
-        {
-            if (!File.Exists(WorkerDll)) throw new InvalidOperationException($"{WorkerDll} is missing: build the solution first (./test.sh does).");
-            return new FaultRun(await AzuriteProcess.StartAsync(tables: true));
-        }
-
-        public ChildProcess StartWorker(int maxConcurrency, int leaseSeconds = 5)
-            => Start("worker", maxConcurrency.ToString(), leaseSeconds.ToString());
-
-        public ChildProcess StartProducer(int first, int count, int producers, int taskMs = 0, bool ignoreToken = false)
-            => Start("produce", first.ToString(), count.ToString(), producers.ToString(), taskMs.ToString(), ignoreToken ? "1" : "0");
-
-        public async Task ProduceAsync(int first, int count, int producers, int taskMs = 0, bool ignoreToken = false)
-        {
-            var producer = StartProducer(first, count, producers, taskMs, ignoreToken);
-            // 20,000 enqueues took over 4 minutes once, on 2 cores shared with a build: the bound is for a hang, not a speed goal.
-            try
-            {
-                await producer.WaitForExitAsync(count > 1_000 ? 2 * Patience : Patience);
-            }
-            catch (TimeoutException)
-            {
-                var sofar = Read();
-                throw new TimeoutException($"The producer did not finish in time: {sofar.Acknowledged.Count} of {count} enqueued, {sofar.Failed} failed, {sofar.DistinctRan} ran so far:\n{producer.Output}");
-            }
-
-            var records = Read();
-            Assert.True(records.Acknowledged.Count == count, $"{records.Acknowledged.Count} of {count} enqueued:\n{producer.Output}");
-        }
-
-        public async Task WaitAsync(Func<Records, bool> condition, string what, TimeSpan? timeout = null)
-        {
-            var deadline = DateTime.UtcNow + (timeout ?? Patience);
-            while (!condition(Read()))
-            {
-                if (DateTime.UtcNow > deadline)
-                    throw new TimeoutException($"Timed out waiting until {what}: {Describe(Read())}\n{string.Join("\n---\n", processes.Select(p => p.Output))}");
-                await Task.Delay(250);
-            }
-        }
-
-        public Records Read()
-        {
-            var acknowledged = new HashSet<int>();
-            var failed = 0;
-            var ran = new List<(int, string, int, double)>();
-            foreach (var file in Directory.EnumerateFiles(directory, "*.log"))
-            {
-                using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-                foreach (var line in new StreamReader(stream).ReadToEnd().Split('\n'))
-                {
-                    var parts = line.Trim().Split(' ');
-                    // A SIGKILL may cut the last line short: only whole lines count.
-                    if (parts is ["ok", var n, _] && int.TryParse(n, out var ok)) acknowledged.Add(ok);
-                    else if (parts is ["failed", _, _, _]) failed++;
-                    else if (parts is ["ran", var r, var id, var attempt, var latency] && int.TryParse(r, out var number) && double.TryParse(latency, out var ms))
-                        ran.Add((number, id, int.Parse(attempt), ms));
-                }
-            }
-
-            return new Records(acknowledged, failed, ran);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            foreach (var process in processes) process.Dispose();
-            await Azurite.DisposeAsync();
-            Directory.Delete(directory, recursive: true);
-        }
-
-        private static string Describe(Records records)
-            => $"{records.Acknowledged.Count} acknowledged, {records.Failed} failed, {records.Ran.Count} runs of {records.DistinctRan} tasks";
-
-        private ChildProcess Start(string mode, params string[] arguments)
-        {
-            var file = Path.Combine(directory, $"{mode}{processes.Count}.log");
-            var process = ChildProcess.Start("dotnet", [WorkerDll, mode, Azurite.ConnectionString, Prefix, file, .. arguments], directory);
-            processes.Add(process);
-            return process;
-        }
     }
 }

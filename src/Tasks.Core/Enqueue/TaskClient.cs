@@ -244,7 +244,7 @@ public sealed partial class TaskClient : ITaskClient
         {
             await transport.SendAsync(
                 task.Queue,
-                new OutgoingTaskMessage(messageId, body, options?.Delay ?? TimeSpan.Zero, options?.TimeToLive),
+                new OutgoingTaskMessage(messageId, body, options?.Delay ?? TimeSpan.Zero, options?.TimeToLive) { ShardKey = options?.ShardKey },
                 cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

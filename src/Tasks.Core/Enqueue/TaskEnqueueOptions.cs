@@ -33,6 +33,13 @@ public sealed class TaskEnqueueOptions
     /// <summary>This task may have continuations (<see cref="After"/>): its worker releases them when it settles, one or two table calls more. Default: false.</summary>
     public bool AllowContinuations { get; init; }
 
+    /// <summary>
+    /// On a queue spread over several shards (Azure: <c>AzureQueueOptions.Shards</c>), sends every task of this
+    /// key to the same shard, found by a hash of the key that every process computes alike; without a key, tasks
+    /// go to the shards in turn, and to the next one when a shard does not answer. Ignored on a queue of one shard.
+    /// </summary>
+    public string? ShardKey { get; init; }
+
     /// <summary>Makes this enqueue unique for this long (see <see cref="UniqueKey"/>), in place of the task's <c>UniqueFor</c>.</summary>
     public TimeSpan? UniqueFor { get; init; }
 }

@@ -71,7 +71,11 @@ public sealed class TaskTransportException : Exception
 /// <param name="Body">The envelope bytes.</param>
 /// <param name="Delay">How long the message stays invisible after it is sent.</param>
 /// <param name="TimeToLive">How long the message lives in the queue; null for the transport's default.</param>
-public readonly record struct OutgoingTaskMessage(string MessageId, ReadOnlyMemory<byte> Body, TimeSpan Delay, TimeSpan? TimeToLive);
+public readonly record struct OutgoingTaskMessage(string MessageId, ReadOnlyMemory<byte> Body, TimeSpan Delay, TimeSpan? TimeToLive)
+{
+    /// <summary>On a sharded queue, the key whose messages all go to one shard (<see cref="TaskEnqueueOptions.ShardKey"/>); null to spread them in turn.</summary>
+    public string? ShardKey { get; init; }
+}
 
 /// <summary>A leased message. Transports derive from it to keep their own receipt.</summary>
 public class ReceivedTaskMessage

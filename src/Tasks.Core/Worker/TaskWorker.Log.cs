@@ -87,5 +87,8 @@ public sealed partial class TaskWorker
 
         [LoggerMessage(25, LogLevel.Information, "Swept {Count} payload(s) whose messages are gone (kept {Grace} past their expiry)")]
         public static partial void PayloadsSwept(ILogger logger, int count, TimeSpan grace);
+
+        [LoggerMessage(26, LogLevel.Information, "Receiving {Queue} from {Count} shard(s): {Shards}")]
+        public static partial void ReceivingShards(ILogger logger, string queue, int count, string shards);
     }
 }

@@ -8,19 +8,28 @@ namespace Tasks;
 /// <summary>The receive loop: one per queue, holding a concurrency slot for every message before it is leased, backing off when idle or failing.</summary>
 public sealed partial class TaskWorker
 {
-    private async Task ReceiveLoopAsync(string queue, SemaphoreSlim? queueSlot)
+    /// <param name="queue">The task queue.</param>
+    /// <param name="shard">One of its shards, on a sharded queue; null to receive the queue.</param>
+    /// <param name="queueSlot">The queue's concurrency limit, shared by its shards.</param>
+    /// <param name="stopping">Stops the loop: the worker's stop, or the shard's going.</param>
+    private async Task ReceiveLoopAsync(string queue, string? shard, SemaphoreSlim? queueSlot, CancellationToken stopping)
     {
-        var stopping = stopReceiving.Token;
+        var source = shard is null ? queue : $"{queue} ({shard})";
         var idlePolls = 0;
+        var failed = false;
         while (!stopping.IsCancellationRequested)
         {
             var slots = 0;
             try
             {
                 // Hold a slot for every message before receiving it, so no leased message waits for a
-                // free slot while its lease runs out, and the limits are never exceeded.
-                slots = await AcquireSlotsAsync(queueSlot, stopping).ConfigureAwait(false);
-                var batch = await transport.ReceiveAsync(queue, slots, options.LeaseDuration, stopping).ConfigureAwait(false);
+                // free slot while its lease runs out, and the limits are never exceeded. After a failed
+                // receive, one slot: a shard that does not answer must not hold the slots the others could use.
+                slots = await AcquireSlotsAsync(queueSlot, failed ? 1 : options.BatchSize, stopping).ConfigureAwait(false);
+                var batch = shard is null
+                    ? await transport.ReceiveAsync(queue, slots, options.LeaseDuration, stopping).ConfigureAwait(false)
+                    : await ((IShardedTaskTransport)transport).ReceiveAsync(queue, shard, slots, options.LeaseDuration, stopping).ConfigureAwait(false);
+                failed = false;
                 receiveHealth.Succeeded(time);
                 ReleaseSlots(queueSlot, slots - batch.Count);
                 slots = 0;
@@ -45,16 +54,17 @@ public sealed partial class TaskWorker
             catch (TaskTransportException ex) when (!ex.IsTransient)
             {
                 ReleaseSlots(queueSlot, slots);
-                Fault(ex, queue);
+                Fault(ex, source);
                 break;
             }
             catch (Exception ex)
             {
                 // A failed receive (or a notifier that threw): back off and try again; the loop never ends in silence.
                 ReleaseSlots(queueSlot, slots);
+                failed = true;
                 var wait = PollingDelay(idlePolls++);
-                Log.ReceiveFailed(logger, ex, queue, wait);
-                receiveHealth.Failed(time, queue, ex);
+                Log.ReceiveFailed(logger, ex, source, wait);
+                receiveHealth.Failed(time, source, ex);
                 try
                 {
                     await Task.Delay(wait, time, stopping).ConfigureAwait(false);
@@ -83,11 +93,11 @@ public sealed partial class TaskWorker
         }
     }
 
-    private async Task<int> AcquireSlotsAsync(SemaphoreSlim? queueSlot, CancellationToken cancellationToken)
+    private async Task<int> AcquireSlotsAsync(SemaphoreSlim? queueSlot, int most, CancellationToken cancellationToken)
     {
         await AcquireSlotAsync(queueSlot, cancellationToken).ConfigureAwait(false);
         var slots = 1;
-        while (slots < options.BatchSize && TryAcquireSlot(queueSlot)) slots++;
+        while (slots < most && TryAcquireSlot(queueSlot)) slots++;
         return slots;
     }
 

@@ -103,7 +103,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
     /// <summary>
     /// Checks what can be checked before the first message: the dispatch table, that every
     /// instance-method task can be created from DI, and that the transport reaches its queues with
-    /// the credentials it has. Then starts one receive loop per queue.
+    /// the credentials it has. Then starts one receive loop per queue (per shard, on a sharded queue).
     /// </summary>
     /// <exception cref="InvalidOperationException">A wire name is declared twice, there is no queue to listen on, or an instance-method task's type is not registered in DI.</exception>
     /// <exception cref="TaskTransportException">The transport refused the configuration (not transient).</exception>
@@ -128,7 +128,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
         Log.Started(logger, tasks, string.Join(", ", queueSlots.Keys), transport.Describe(), options.MaxConcurrency,
             options.MaxConcurrencyPerQueue?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none", options.LeaseDuration, options.DrainTimeout, options.StopGrace,
             EnvelopeSigner.Describe(options.Signing, checks: true), records?.Store.Describe() ?? "off");
-        receiving = Task.WhenAll(queueSlots.Select(q => Task.Run(() => ReceiveLoopAsync(q.Key, q.Value), CancellationToken.None)));
+        receiving = Task.WhenAll(queueSlots.Select(q => Task.Run(() => ReceiveQueueAsync(q.Key, q.Value), CancellationToken.None)));
         loopsStarted = true;
         StartRecords();
         StartPayloadSweep();

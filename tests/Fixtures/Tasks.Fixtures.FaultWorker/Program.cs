@@ -14,6 +14,8 @@ using Tasks.Fixtures;
 // A worker with TASKS_FAULT_KILL_AT=reading kills itself the first time it is downloading a payload.
 // A worker with TASKS_FAULT_KILL_AT=sealed|sent kills itself (SIGKILL) the first time a release of continuations
 // reaches that point, and leaves "killed-{pid}" beside the record file with the point and the parent.
+// TASKS_FAULT_SHARDS=queue=count[,queue=count] shards queues (AzureQueueOptions.Shards); TASKS_FAULT_SHARD_ACCOUNTS
+// holds more accounts' connection strings, separated by '|' (AzureQueueOptions.ShardAccounts). Both apply to every mode.
 // Each line of the record file is written and flushed at once, so a SIGKILL loses at most the line being written.
 var (mode, connection, prefix, file) = (args[0], args[1], args[2], args[3]);
 using var record = new Record(file);
@@ -21,7 +23,7 @@ if (mode == "produce")
 {
     var (first, count, producers) = (Int(4), Int(5), Int(6));
     var (taskMs, ignoreToken) = (Int(7), args[8] == "1");
-    var client = new TaskClient(new AzureQueueTransport(new AzureQueueOptions { ConnectionString = connection, QueuePrefix = prefix }));
+    var client = new TaskClient(new AzureQueueTransport(Sharded(new AzureQueueOptions { ConnectionString = connection, QueuePrefix = prefix })));
     var next = first - 1;
     await Task.WhenAll(Enumerable.Range(0, producers).Select(_ => Task.Run(async () =>
     {
@@ -116,11 +118,20 @@ builder.Services.AddAsyncTaskWorker(o =>
 {
     o.ConnectionString = connection;
     o.QueuePrefix = prefix;
+    Sharded(o);
 });
 await builder.Build().RunAsync();
 return 0;
 
 int Int(int index) => int.Parse(args[index], CultureInfo.InvariantCulture);
+
+static AzureQueueOptions Sharded(AzureQueueOptions options)
+{
+    foreach (var entry in (Environment.GetEnvironmentVariable("TASKS_FAULT_SHARDS") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries))
+        options.Shards[entry.Split('=')[0]] = int.Parse(entry.Split('=')[1], CultureInfo.InvariantCulture);
+    options.ShardAccounts.AddRange((Environment.GetEnvironmentVariable("TASKS_FAULT_SHARD_ACCOUNTS") ?? "").Split('|', StringSplitOptions.RemoveEmptyEntries));
+    return options;
+}
 
 namespace Tasks.Fixtures
 {

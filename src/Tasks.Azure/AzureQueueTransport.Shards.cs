@@ -1,0 +1,340 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Azure;
+using Azure.Storage.Queues;
+using Azure.Storage.Queues.Models;
+
+namespace Tasks.Azure;
+
+/// <summary>
+/// Sharded queues: one task queue over several Azure queues, in one account or several. Shard 0 is the
+/// queue's own name in the main account, so a queue of one shard is the queue as it always was and a
+/// count can grow from it; shard k is <c>name-k</c> in account <c>k % accounts</c>. Senders take the
+/// shards in turn (or by key), a worker receives each on a loop of its own, and shards left by an
+/// earlier count are found by listing and drained.
+/// </summary>
+public sealed partial class AzureQueueTransport : IShardedTaskTransport
+{
+    /// <summary>
+    /// Set on shard 0 of a sharded queue (its count), so a process without the app's configuration
+    /// (the CLI) counts, lists and peeks the shards as one queue.
+    /// </summary>
+    internal const string ShardsMetadataKey = "tasksshards";
+
+    /// <inheritdoc />
+    public TimeSpan ShardRefreshInterval => options.ShardRefreshInterval;
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<string>> GetReceiveShardsAsync(string queue, CancellationToken cancellationToken)
+    {
+        if (!shardedQueues.TryGetValue(queue, out var sharded)) return [];
+        await DiscoverAsync(sharded, cancellationToken).ConfigureAwait(false);
+        return sharded.Readers.Keys.ToArray();
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<ReceivedTaskMessage>> ReceiveAsync(string queue, string shard, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        if (!shardedQueues.TryGetValue(queue, out var sharded)) throw new ArgumentException($"Task queue '{queue}' is not sharded (AzureQueueOptions.Shards).", nameof(queue));
+        return sharded.Readers.TryGetValue(shard, out var found)
+            ? await ReceiveFromAsync(queue, sharded, found, maxMessages, leaseDuration, cancellationToken).ConfigureAwait(false)
+            : [];
+    }
+
+    /// <summary>The shards of every sharded queue, made once: the hot path only looks them up.</summary>
+    private Dictionary<string, ShardedQueue> CreateShardedQueues()
+    {
+        var sharded = new Dictionary<string, ShardedQueue>(StringComparer.Ordinal);
+        foreach (var (queue, count) in options.Shards)
+        {
+            var name = QueueName(queue);
+            if (count > 1 && AzureQueueNames.Problem($"{name}-{count - 1}") is { } problem)
+                throw new InvalidOperationException($"AzureQueueOptions.Shards[\"{queue}\"]: the Azure name of its last shard is invalid: {problem}.");
+            var writers = Enumerable.Range(0, count).Select(k => new QueueShard(accounts[k % accounts.Length], k == 0 ? name : $"{name}-{k}", written: true)).ToArray();
+            writers[0].Metadata = new Dictionary<string, string> { [ShardsMetadataKey] = count.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+            sharded[queue] = new ShardedQueue(name, writers);
+        }
+
+        return sharded;
+    }
+
+    private async ValueTask SendShardedAsync(ShardedQueue sharded, OutgoingTaskMessage message, CancellationToken cancellationToken)
+    {
+        var writers = sharded.Writers;
+        if (message.ShardKey is { } key)
+        {
+            await SendToShardAsync(writers[ShardOf(key, writers.Length)], message, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        // In turn from the next shard; one that failed to answer lately is tried last, so a send fails only if every shard does.
+        var first = sharded.NextWriter();
+        List<QueueShard>? resting = null;
+        TaskTransportException? failure = null;
+        for (var i = 0; i < writers.Length; i++)
+        {
+            var shard = writers[(first + i) % writers.Length];
+            if (shard.IsResting(time))
+            {
+                (resting ??= []).Add(shard);
+                continue;
+            }
+
+            try
+            {
+                await SendToShardAsync(shard, message, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (TaskTransportException ex) when (ex.IsTransient)
+            {
+                failure = ex;
+            }
+        }
+
+        foreach (var shard in resting ?? [])
+        {
+            try
+            {
+                await SendToShardAsync(shard, message, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (TaskTransportException ex) when (ex.IsTransient)
+            {
+                failure = ex;
+            }
+        }
+
+        throw failure!;
+    }
+
+    private async Task SendToShardAsync(QueueShard shard, OutgoingTaskMessage message, CancellationToken cancellationToken)
+    {
+        await CreateShardAsync(shard, cancellationToken).ConfigureAwait(false);
+        await CallShardAsync(shard, cancellationToken, ct => shard.Client.SendMessageAsync(
+            BinaryData.FromBytes(message.Body),
+            message.Delay > TimeSpan.Zero ? AtLeast(message.Delay) : null,
+            message.TimeToLive,
+            ct)).ConfigureAwait(false);
+    }
+
+    private async Task<IReadOnlyList<ReceivedTaskMessage>> ReceiveFromAsync(string queue, ShardedQueue sharded, QueueShard shard, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        if (shard.IsResting(time))
+            throw new TaskTransportException($"Azure queue '{shard.Name}' at {shard.Account.Endpoint} did not answer within {options.ShardTimeout.TotalSeconds:0.#} s; it is left alone for a while, and the other shards go on.", isTransient: true);
+        if (shard.Written) await CreateShardAsync(shard, cancellationToken).ConfigureAwait(false);
+        QueueMessage[] messages;
+        try
+        {
+            messages = (await CallShardAsync(shard, cancellationToken, ct => shard.Client.ReceiveMessagesAsync(Math.Clamp(maxMessages, 1, 32), leaseDuration + LeaseRounding, ct)).ConfigureAwait(false)).Value;
+        }
+        catch (TaskTransportException ex) when (!shard.Written && IsQueueNotFound(ex))
+        {
+            sharded.Readers.TryRemove(shard.Id, out _); // a drained shard an operator deleted
+            return [];
+        }
+
+        return Received(queue, shard.Client, shard, messages);
+    }
+
+    /// <summary>For <see cref="ITaskTransport.ReceiveAsync"/> on a sharded queue: the shards in turn, until one has messages.</summary>
+    private async Task<IReadOnlyList<ReceivedTaskMessage>> ReceiveAnyShardAsync(string queue, ShardedQueue sharded, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
+    {
+        var readers = sharded.Readers.Values.ToArray();
+        var first = sharded.NextReader();
+        for (var i = 0; i < readers.Length; i++)
+        {
+            var shard = readers[(first + i) % readers.Length];
+            if (shard.IsResting(time)) continue;
+            var received = await ReceiveFromAsync(queue, sharded, shard, maxMessages, leaseDuration, cancellationToken).ConfigureAwait(false);
+            if (received.Count > 0) return received;
+        }
+
+        return [];
+    }
+
+    /// <summary>
+    /// Adds the <c>name-k</c> queues of every account to the shards received, at most once per
+    /// <see cref="ShardRefreshInterval"/>. An account that fails to answer is left for the next time:
+    /// its written shards are received anyway, only those left by an earlier count wait.
+    /// </summary>
+    private async Task DiscoverAsync(ShardedQueue sharded, CancellationToken cancellationToken)
+    {
+        if (time.GetUtcNow() < sharded.DiscoverAfter) return;
+        var complete = true;
+        foreach (var account in accounts)
+        {
+            try
+            {
+                var names = await CallBoundedAsync(null, account, null, cancellationToken, async ct =>
+                {
+                    var found = new List<string>();
+                    await foreach (var item in account.Envelopes.GetQueuesAsync(prefix: sharded.Name + "-", cancellationToken: ct).ConfigureAwait(false))
+                    {
+                        if (IsShardName(sharded.Name, item.Name)) found.Add(item.Name);
+                    }
+
+                    return found;
+                }).ConfigureAwait(false);
+                foreach (var name in names)
+                {
+                    var shard = new QueueShard(account, name, written: false);
+                    sharded.Readers.TryAdd(shard.Id, shard);
+                }
+            }
+            catch (TaskTransportException ex) when (ex.IsTransient)
+            {
+                complete = false;
+                Log.ShardListingFailed(logger, ex, sharded.Name, account.Endpoint);
+            }
+        }
+
+        sharded.DiscoverAfter = time.GetUtcNow() + (complete ? options.ShardRefreshInterval : options.ShardTimeout * 2);
+    }
+
+    /// <summary>
+    /// The shards beside shard 0 of <paramref name="queue"/>, for counts and peeks: those configured and found, or,
+    /// in a process without the configuration, those found when shard 0's metadata says it is sharded.
+    /// </summary>
+    private async Task<IEnumerable<QueueShard>> OtherShardsAsync(string queue, IDictionary<string, string>? metadata, CancellationToken cancellationToken)
+    {
+        if (!shardedQueues.TryGetValue(queue, out var sharded))
+        {
+            if (metadata is null || !metadata.ContainsKey(ShardsMetadataKey)) return [];
+            sharded = new ShardedQueue(QueueName(queue), [new QueueShard(accounts[0], QueueName(queue), written: false)]);
+        }
+
+        await DiscoverAsync(sharded, cancellationToken).ConfigureAwait(false);
+        return sharded.Readers.Values.Where(s => s.Account.Index != 0 || s.Name != sharded.Name);
+    }
+
+    /// <summary>Creates every shard of a sharded queue, and marks shard 0 with the count.</summary>
+    private async Task CheckShardsAsync(ShardedQueue sharded, CancellationToken cancellationToken)
+    {
+        foreach (var shard in sharded.Writers)
+        {
+            if (options.CreateQueues) await CreateShardAsync(shard, cancellationToken).ConfigureAwait(false);
+            else await CallShardAsync(shard, cancellationToken, ct => shard.Client.GetPropertiesAsync(ct)).ConfigureAwait(false);
+        }
+
+        var first = sharded.Writers[0];
+        await CallShardAsync(first, cancellationToken, ct => first.Client.SetMetadataAsync(first.Metadata, ct)).ConfigureAwait(false);
+    }
+
+    private async Task CreateShardAsync(QueueShard shard, CancellationToken cancellationToken)
+    {
+        // Two first senders may both create it: the service answers the second as well.
+        if (!options.CreateQueues || shard.Created) return;
+        await CallShardAsync(shard, cancellationToken, ct => shard.Client.CreateIfNotExistsAsync(shard.Metadata, ct)).ConfigureAwait(false);
+        shard.Created = true;
+    }
+
+    /// <summary>
+    /// One call to a shard, bounded by <see cref="AzureQueueOptions.ShardTimeout"/>: a shard whose service
+    /// stopped answering (not refusing: silent) would otherwise hold its caller for the SDK's retries, minutes.
+    /// </summary>
+    private Task<T> CallShardAsync<T>(QueueShard shard, CancellationToken cancellationToken, Func<CancellationToken, Task<T>> call)
+        => CallBoundedAsync(shard.Name, shard.Account, shard, cancellationToken, call);
+
+    /// <summary>A call on <paramref name="account"/> bounded by the shard timeout; one that runs out rests <paramref name="shard"/>, if given.</summary>
+    private async Task<T> CallBoundedAsync<T>(string? azureQueue, ShardAccount account, QueueShard? shard, CancellationToken cancellationToken, Func<CancellationToken, Task<T>> call)
+    {
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(options.ShardTimeout);
+        try
+        {
+            return await Guard(azureQueue, bounded.Token, () => call(bounded.Token), account.Endpoint).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            shard?.Rest(time, options.ShardTimeout * 2);
+            throw new TaskTransportException(
+                (azureQueue is null ? $"Azure Queue service at {account.Endpoint}" : $"Azure queue '{azureQueue}' at {account.Endpoint}") +
+                $": no answer within {options.ShardTimeout.TotalSeconds:0.#} s (AzureQueueOptions.ShardTimeout); the other shards are used meanwhile.",
+                isTransient: true);
+        }
+    }
+
+    /// <summary>The Azure name a dead letter of <paramref name="azureQueue"/> is filed under: its queue's, for a shard.</summary>
+    private string LogicalQueueName(string azureQueue)
+    {
+        foreach (var sharded in shardedQueues.Values)
+        {
+            if (IsShardName(sharded.Name, azureQueue)) return sharded.Name;
+        }
+
+        return azureQueue;
+    }
+
+    private static bool IsShardName(string baseName, string name)
+        => name.Length > baseName.Length + 1 && name.StartsWith(baseName, StringComparison.Ordinal) && name[baseName.Length] == '-'
+           && name.AsSpan(baseName.Length + 1).IndexOfAnyExceptInRange('0', '9') < 0;
+
+    private static bool IsQueueNotFound(TaskTransportException ex)
+        => ex.InnerException is RequestFailedException { ErrorCode: var code } && code == QueueErrorCode.QueueNotFound;
+
+    /// <summary>
+    /// The shard of a key: FNV-1a over its UTF-16 code units, the same in every process and every .NET
+    /// (string.GetHashCode is randomized per process), so every sender puts one key on one shard.
+    /// </summary>
+    internal static int ShardOf(string key, int shards)
+    {
+        var hash = 2166136261u;
+        foreach (var c in key) hash = (hash ^ c) * 16777619u;
+        return (int)(hash % (uint)shards);
+    }
+
+    /// <summary>One storage account that holds shards; 0 is the main one.</summary>
+    private sealed record ShardAccount(int Index, QueueServiceClient Envelopes, QueueServiceClient Text, string Endpoint);
+
+    /// <summary>One Azure queue of a sharded queue.</summary>
+    private sealed class QueueShard(ShardAccount account, string name, bool written)
+    {
+        private long restsUntilTicks;
+
+        public ShardAccount Account => account;
+
+        public string Name => name;
+
+        /// <summary>What a worker's logs name it by: the queue and its account.</summary>
+        public string Id { get; } = $"{name} at {account.Endpoint}";
+
+        /// <summary>Sent to (in the configured count); otherwise found by listing, only drained.</summary>
+        public bool Written => written;
+
+        public QueueClient Client { get; } = account.Envelopes.GetQueueClient(name);
+
+        public QueueClient Text => account.Text.GetQueueClient(name);
+
+        public bool Created { get; set; }
+
+        /// <summary>What the queue is created with: shard 0's says the count.</summary>
+        public IDictionary<string, string>? Metadata { get; set; }
+
+        public bool IsResting(TimeProvider time) => time.GetUtcNow().UtcTicks < Volatile.Read(ref restsUntilTicks);
+
+        public void Rest(TimeProvider time, TimeSpan period) => Volatile.Write(ref restsUntilTicks, (time.GetUtcNow() + period).UtcTicks);
+    }
+
+    /// <summary>A task queue's shards: those written now, and every one received (those plus any found).</summary>
+    private sealed class ShardedQueue(string name, QueueShard[] writers)
+    {
+        private int nextWriter = -1;
+        private int nextReader = -1;
+
+        /// <summary>Shard 0's Azure name, the others' stem.</summary>
+        public string Name => name;
+
+        public QueueShard[] Writers => writers;
+
+        public System.Collections.Concurrent.ConcurrentDictionary<string, QueueShard> Readers { get; } = new(writers.Select(s => KeyValuePair.Create(s.Id, s)), StringComparer.Ordinal);
+
+        public DateTimeOffset DiscoverAfter { get; set; }
+
+        public int NextWriter() => (int)((uint)Interlocked.Increment(ref nextWriter) % (uint)writers.Length);
+
+        public int NextReader() => (int)((uint)Interlocked.Increment(ref nextReader) % (uint)Math.Max(1, Readers.Count));
+    }
+}

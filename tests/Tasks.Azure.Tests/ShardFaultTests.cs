@@ -1,0 +1,118 @@
+using Azure.Storage.Queues;
+using Xunit.Abstractions;
+
+namespace Tasks.Azure.Tests;
+
+/// <summary>
+/// Sharded queues under load, as processes (tests/Fixtures/Tasks.Fixtures.FaultWorker): the fault queue
+/// over four shards in two "accounts", each a fresh Azurite process on its own ports. Every scenario
+/// reports its figures and asserts that no acknowledged task is lost.
+/// </summary>
+[Collection(AzuriteCollection.Name)]
+[Trait("Category", "Fault")]
+public sealed class ShardFaultTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Four_shards_in_two_accounts_run_20000_tasks_exactly_once_with_three_workers()
+    {
+        await using var run = await FaultRun.StartAsync(accounts: 2);
+        run.ShardFaultQueue(4);
+        await run.ProduceAsync(first: 1, count: 20_000, producers: 8);
+
+        // Spread in turn: each shard holds a quarter, and the transport counts them as one queue.
+        var transport = Transport(run, shards: 4);
+        var counts = await ShardCountsAsync(run, transport, 4);
+        Assert.All(counts, count => Assert.InRange(count, 4_500, 5_500));
+        Assert.Equal(20_000, (await transport.GetDepthAsync("fault")).Messages);
+        Assert.DoesNotContain(await transport.ListQueuesAsync(), q => q.StartsWith("fault-", StringComparison.Ordinal));
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (var i = 0; i < 3; i++) run.StartWorker(maxConcurrency: 32);
+        await run.WaitAsync(r => r.DistinctRan >= 20_000, "20,000 tasks ran", TimeSpan.FromMinutes(8));
+        var elapsed = clock.Elapsed;
+        await Task.Delay(TimeSpan.FromSeconds(6)); // past a lease: a message run and not deleted would run again by now
+
+        var records = run.Read();
+        FaultRun.Report(output, "4 shards in 2 accounts, 3 workers", records, 20_000, $"shards held {string.Join(" / ", counts)}; {20_000 / elapsed.TotalSeconds:0} tasks/s drained");
+        Assert.Equal(0, records.Lost);
+        Assert.Equal(0, records.Duplicates);
+        Assert.Equal(0, (await transport.GetDepthAsync("fault")).Messages);
+    }
+
+    [Fact]
+    public async Task One_accounts_Azurite_paused_for_20_s_loses_nothing_and_the_other_shards_keep_flowing()
+    {
+        await using var run = await FaultRun.StartAsync(accounts: 2);
+        run.ShardFaultQueue(4);
+        run.StartWorker(maxConcurrency: 32);
+        run.StartWorker(maxConcurrency: 32);
+        var producing = run.StartProducer(first: 1, count: 6_000, producers: 4);
+        await run.WaitAsync(r => r.DistinctRan >= 500, "500 tasks ran before the pause");
+
+        await run.MoreAccounts[0].PauseAsync();
+        var atPause = run.Read().DistinctRan;
+        await Task.Delay(TimeSpan.FromSeconds(20));
+        var duringPause = run.Read().DistinctRan - atPause;
+        await run.MoreAccounts[0].ResumeAsync();
+
+        await producing.WaitForExitAsync(FaultRun.Patience);
+        var acknowledged = run.Read().Acknowledged.Count;
+        await run.WaitAsync(r => r.Lost == 0, "every acknowledged task ran after the pause");
+
+        var records = run.Read();
+        FaultRun.Report(output, "1 of 2 accounts paused 20 s (shards 1 and 3)", records, acknowledged, $"{duringPause} tasks ran during the pause; {records.Failed} enqueue(s) failed");
+        Assert.Equal(6_000, records.Acknowledged.Count + records.Failed);
+        Assert.Equal(0, records.Failed); // a send to a silent shard went to another
+        Assert.True(duringPause >= 500, $"only {duringPause} tasks ran in the 20 s the second account was paused: the shards of the first should have kept flowing");
+        Assert.Equal(0, records.Lost);
+    }
+
+    [Fact]
+    public async Task Changing_the_count_from_4_to_2_mid_run_loses_nothing()
+    {
+        await using var run = await FaultRun.StartAsync(accounts: 2);
+        run.ShardFaultQueue(4);
+        var before = run.StartWorker(maxConcurrency: 8);
+        await run.ProduceAsync(first: 1, count: 4_000, producers: 4);
+        await run.WaitAsync(r => r.DistinctRan >= 300, "300 tasks ran with the count at 4");
+
+        // A new release with half the shards: the old worker stops, new ones write 2 shards and drain all 4.
+        await before.SignalAsync("TERM");
+        await before.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        var ranAtFour = run.Read().DistinctRan;
+        run.ShardFaultQueue(2);
+        var after = run.StartWorker(maxConcurrency: 32);
+        run.StartWorker(maxConcurrency: 32);
+        await run.ProduceAsync(first: 4_001, count: 2_000, producers: 4);
+        await run.WaitAsync(r => r.DistinctRan >= 6_000, "every task of both counts ran");
+
+        var records = run.Read();
+        FaultRun.Report(output, "shard count 4 → 2 mid-run", records, 6_000, $"{ranAtFour} ran before the change");
+        Assert.Equal(0, records.Lost);
+        Assert.Contains("from 4 shard(s)", after.Output);
+        var transport = Transport(run, shards: 2);
+        Assert.Equal(0, (await transport.GetDepthAsync("fault")).Messages);
+        var left = await ShardCountsAsync(run, transport, 4);
+        Assert.Equal(new[] { 0, 0, 0, 0 }, left);
+    }
+
+    private static AzureQueueTransport Transport(FaultRun run, int shards) => new(new AzureQueueOptions
+    {
+        ConnectionString = run.Azurite.ConnectionString,
+        QueuePrefix = run.Prefix,
+        Shards = { ["fault"] = shards },
+        ShardAccounts = [.. run.MoreAccounts.Select(a => a.ConnectionString)],
+    });
+
+    private static async Task<int[]> ShardCountsAsync(FaultRun run, AzureQueueTransport transport, int count)
+    {
+        var counts = new int[count];
+        for (var k = 0; k < count; k++)
+        {
+            var account = k % 2 == 0 ? run.Azurite : run.MoreAccounts[0];
+            counts[k] = (await new QueueClient(account.ConnectionString, transport.QueueName("fault") + (k == 0 ? "" : $"-{k}")).GetPropertiesAsync()).Value.ApproximateMessagesCount;
+        }
+
+        return counts;
+    }
+}
