@@ -62,10 +62,9 @@ internal static partial class AotSuite
             rss.Add(double.Parse(figures.Groups["kb"].Value, CultureInfo.InvariantCulture));
         }
 
-        return (Median(wall), Median(rss));
+        return (Report.Median(wall), Report.Median(rss));
     }
 
-    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 
     [GeneratedRegex(@"Ran 100 of 100 task\(s\), 0 failure\(s\), 1 dead-lettered as expected; \d+ ms since the process started; peak RSS (?<kb>\d+) kB")]
     private static partial Regex Figures();

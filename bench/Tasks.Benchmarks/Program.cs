@@ -13,6 +13,7 @@ var suites = new Dictionary<string, Func<Task>>(StringComparer.OrdinalIgnoreCase
     ["records"] = () => RecordsSuite.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 5_000),
     ["flows"] = () => FlowsSuite.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 10_000),
     ["payloads"] = PayloadsSuite.RunAsync,
+    ["shards"] = () => ShardsSuite.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 6_000),
 };
 
 if (args is ["payload-worker", var connection]) return await PayloadsSuite.WorkerProcessAsync(connection);

@@ -40,6 +40,13 @@ internal sealed class Report(string suite)
         Console.WriteLine($"{suite}: appended to {Path.GetRelativePath(Environment.CurrentDirectory, path)}");
     }
 
+    /// <summary>The middle value (the mean of the two middle ones for an even count): what repeated runs on a shared machine report.</summary>
+    public static double Median(IReadOnlyCollection<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
     public static string Machine()
     {
         var cpu = File.Exists("/proc/cpuinfo")

@@ -83,9 +83,12 @@ public sealed class AzureQueueOptions
     public List<string> ShardAccounts { get; set; } = [];
 
     /// <summary>
-    /// How long a call to one shard may take: a send that takes longer (or fails and may pass) goes to the next
-    /// shard, and a receive that does gives the shard a rest of ten times this, so one account that stops
-    /// answering holds up no other. Used only for sharded queues. Default: 5 s.
+    /// How long a send to one shard may take before it goes to the next shard (as does one that fails and may
+    /// pass), so an account that stops answering holds up no enqueue for minutes; that shard is tried last for
+    /// twice this. When every shard is that slow, the last try waits as long as the SDK does. Receives and
+    /// deletes are not cut short (a receive given up while the service serves it would hide its messages and
+    /// count an attempt): a worker's loop for a silent shard holds its share of the slots only. Used only for
+    /// sharded queues. Default: 5 s.
     /// </summary>
     public TimeSpan ShardTimeout { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -107,28 +107,34 @@ public sealed partial class AzureQueueTransport : IShardedTaskTransport
             }
         }
 
-        throw failure!;
+        // Every shard failed, the last one by being slow: slow is not down, so a last try waits as long as the SDK does,
+        // rather than fail an enqueue because the whole service is busy.
+        if (failure!.InnerException is TimeoutException) await SendToShardAsync(writers[first], message, cancellationToken, bounded: false).ConfigureAwait(false);
+        else throw failure;
     }
 
-    private async Task SendToShardAsync(QueueShard shard, OutgoingTaskMessage message, CancellationToken cancellationToken)
+    private async Task SendToShardAsync(QueueShard shard, OutgoingTaskMessage message, CancellationToken cancellationToken, bool bounded = true)
     {
         await CreateShardAsync(shard, cancellationToken).ConfigureAwait(false);
-        await CallShardAsync(shard, cancellationToken, ct => shard.Client.SendMessageAsync(
+        Task<Response<SendReceipt>> Send(CancellationToken ct) => shard.Client.SendMessageAsync(
             BinaryData.FromBytes(message.Body),
             message.Delay > TimeSpan.Zero ? AtLeast(message.Delay) : null,
             message.TimeToLive,
-            ct)).ConfigureAwait(false);
+            ct);
+        if (bounded) await CallBoundedAsync(shard.Name, shard.Account, shard, cancellationToken, Send).ConfigureAwait(false);
+        else await Guard(shard.Name, cancellationToken, () => Send(cancellationToken), shard.Account.Endpoint).ConfigureAwait(false);
     }
 
     private async Task<IReadOnlyList<ReceivedTaskMessage>> ReceiveFromAsync(string queue, ShardedQueue sharded, QueueShard shard, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
-        if (shard.IsResting(time))
-            throw new TaskTransportException($"Azure queue '{shard.Name}' at {shard.Account.Endpoint} did not answer within {options.ShardTimeout.TotalSeconds:0.#} s; it is left alone for a while, and the other shards go on.", isTransient: true);
         if (shard.Written) await CreateShardAsync(shard, cancellationToken).ConfigureAwait(false);
         QueueMessage[] messages;
         try
         {
-            messages = (await CallShardAsync(shard, cancellationToken, ct => shard.Client.ReceiveMessagesAsync(Math.Clamp(maxMessages, 1, 32), leaseDuration + LeaseRounding, ct)).ConfigureAwait(false)).Value;
+            // Not bounded by the shard timeout: a receive given up while the service still serves it would hide its
+            // messages for a lease and count an attempt none of them had. The worker's loop of a silent shard
+            // holds its share of the slots only, and one slot once a receive failed.
+            messages = (await Guard(shard.Name, cancellationToken, () => shard.Client.ReceiveMessagesAsync(Math.Clamp(maxMessages, 1, 32), leaseDuration + LeaseRounding, cancellationToken), shard.Account.Endpoint).ConfigureAwait(false)).Value;
         }
         catch (TaskTransportException ex) when (!shard.Written && IsQueueNotFound(ex))
         {
@@ -136,7 +142,7 @@ public sealed partial class AzureQueueTransport : IShardedTaskTransport
             return [];
         }
 
-        return Received(queue, shard.Client, shard, messages);
+        return Received(queue, shard.Client, messages);
     }
 
     /// <summary>For <see cref="ITaskTransport.ReceiveAsync"/> on a sharded queue: the shards in turn, until one has messages.</summary>
@@ -231,15 +237,16 @@ public sealed partial class AzureQueueTransport : IShardedTaskTransport
         shard.Created = true;
     }
 
-    /// <summary>
-    /// One call to a shard, bounded by <see cref="AzureQueueOptions.ShardTimeout"/>: a shard whose service
-    /// stopped answering (not refusing: silent) would otherwise hold its caller for the SDK's retries, minutes.
-    /// </summary>
+    /// <summary>One call to a shard, bounded by <see cref="AzureQueueOptions.ShardTimeout"/>, as <see cref="CallBoundedAsync"/>.</summary>
     private Task<T> CallShardAsync<T>(QueueShard shard, CancellationToken cancellationToken, Func<CancellationToken, Task<T>> call)
-        => CallBoundedAsync(shard.Name, shard.Account, shard, cancellationToken, call);
+        => CallBoundedAsync(shard.Name, shard.Account, null, cancellationToken, call);
 
-    /// <summary>A call on <paramref name="account"/> bounded by the shard timeout; one that runs out rests <paramref name="shard"/>, if given.</summary>
-    private async Task<T> CallBoundedAsync<T>(string? azureQueue, ShardAccount account, QueueShard? shard, CancellationToken cancellationToken, Func<CancellationToken, Task<T>> call)
+    /// <summary>
+    /// A call on <paramref name="account"/> bounded by <see cref="AzureQueueOptions.ShardTimeout"/>: a service that
+    /// stopped answering (not refusing: silent) would otherwise hold its caller for the SDK's retries, minutes.
+    /// One that runs out rests <paramref name="resting"/>, if given: sends try it last for a while.
+    /// </summary>
+    private async Task<T> CallBoundedAsync<T>(string? azureQueue, ShardAccount account, QueueShard? resting, CancellationToken cancellationToken, Func<CancellationToken, Task<T>> call)
     {
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         bounded.CancelAfter(options.ShardTimeout);
@@ -249,11 +256,12 @@ public sealed partial class AzureQueueTransport : IShardedTaskTransport
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            shard?.Rest(time, options.ShardTimeout * 2);
+            resting?.Rest(time, options.ShardTimeout * 2);
             throw new TaskTransportException(
                 (azureQueue is null ? $"Azure Queue service at {account.Endpoint}" : $"Azure queue '{azureQueue}' at {account.Endpoint}") +
                 $": no answer within {options.ShardTimeout.TotalSeconds:0.#} s (AzureQueueOptions.ShardTimeout); the other shards are used meanwhile.",
-                isTransient: true);
+                isTransient: true,
+                new TimeoutException($"No answer within {options.ShardTimeout}."));
         }
     }
 

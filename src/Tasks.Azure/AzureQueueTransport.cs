@@ -146,18 +146,18 @@ public sealed partial class AzureQueueTransport : ITaskTransport
             return await ReceiveAnyShardAsync(queue, sharded, maxMessages, leaseDuration, cancellationToken).ConfigureAwait(false);
         var client = await GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
         QueueMessage[] messages = (await Guard(client.Name, cancellationToken, () => client.ReceiveMessagesAsync(Math.Clamp(maxMessages, 1, 32), leaseDuration + LeaseRounding, cancellationToken)).ConfigureAwait(false)).Value;
-        return Received(queue, client, null, messages);
+        return Received(queue, client, messages);
     }
 
-    /// <summary>The messages received from <paramref name="client"/> (a shard's, if <paramref name="shard"/> is given), which their receipts go back to.</summary>
-    private static IReadOnlyList<ReceivedTaskMessage> Received(string queue, QueueClient client, QueueShard? shard, QueueMessage[] messages)
+    /// <summary>The messages received from <paramref name="client"/> (the queue's, or a shard's), which their receipts go back to.</summary>
+    private static IReadOnlyList<ReceivedTaskMessage> Received(string queue, QueueClient client, QueueMessage[] messages)
     {
         if (messages.Length == 0) return Array.Empty<ReceivedTaskMessage>();
         var received = new ReceivedTaskMessage[messages.Length];
         for (var i = 0; i < messages.Length; i++)
         {
             var m = messages[i];
-            received[i] = new AzureReceivedMessage(queue, client, shard, m.MessageId, m.Body.ToMemory(), (int)Math.Min(m.DequeueCount, int.MaxValue), m.PopReceipt);
+            received[i] = new AzureReceivedMessage(queue, client, m.MessageId, m.Body.ToMemory(), (int)Math.Min(m.DequeueCount, int.MaxValue), m.PopReceipt);
         }
 
         return received;
@@ -181,12 +181,11 @@ public sealed partial class AzureQueueTransport : ITaskTransport
         var azure = (AzureReceivedMessage)message;
         try
         {
-            if (azure.Shard is { } shard) await CallShardAsync(shard, cancellationToken, ct => azure.Client.DeleteMessageAsync(azure.TransportMessageId, azure.PopReceipt, ct)).ConfigureAwait(false);
-            else await azure.Client.DeleteMessageAsync(azure.TransportMessageId, azure.PopReceipt, cancellationToken).ConfigureAwait(false);
+            await azure.Client.DeleteMessageAsync(azure.TransportMessageId, azure.PopReceipt, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (LeaseLostBy(ex) is { } lost)
+        catch (RequestFailedException ex) when (IsLeaseLost(ex))
         {
-            throw LeaseLost(message, "complete", lost);
+            throw LeaseLost(message, "complete", ex);
         }
     }
 
@@ -195,16 +194,14 @@ public sealed partial class AzureQueueTransport : ITaskTransport
         var azure = (AzureReceivedMessage)message;
         try
         {
-            UpdateReceipt receipt = azure.Shard is { } shard
-                ? await CallShardAsync(shard, cancellationToken, ct => azure.Client.UpdateMessageAsync(azure.TransportMessageId, azure.PopReceipt, (BinaryData?)null, visibility, ct)).ConfigureAwait(false)
-                : await azure.Client.UpdateMessageAsync(azure.TransportMessageId, azure.PopReceipt, (BinaryData?)null, visibility, cancellationToken).ConfigureAwait(false);
+            UpdateReceipt receipt = await azure.Client.UpdateMessageAsync(azure.TransportMessageId, azure.PopReceipt, (BinaryData?)null, visibility, cancellationToken).ConfigureAwait(false);
 
             // Every update issues a new receipt; the old one is dead from now on.
             azure.PopReceipt = receipt.PopReceipt;
         }
-        catch (Exception ex) when (LeaseLostBy(ex) is { } lost)
+        catch (RequestFailedException ex) when (IsLeaseLost(ex))
         {
-            throw LeaseLost(message, action, lost);
+            throw LeaseLost(message, action, ex);
         }
     }
 
@@ -241,22 +238,15 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     private static bool IsLeaseLost(RequestFailedException ex)
         => ex.ErrorCode == QueueErrorCode.MessageNotFound || ex.ErrorCode == QueueErrorCode.PopReceiptMismatch;
 
-    /// <summary>The service's answer that the lease was lost, raw or inside a shard call's <see cref="TaskTransportException"/>; else null.</summary>
-    private static RequestFailedException? LeaseLostBy(Exception ex)
-        => (ex as RequestFailedException ?? ex.InnerException as RequestFailedException) is { } failed && IsLeaseLost(failed) ? failed : null;
-
     private static TaskLeaseLostException LeaseLost(ReceivedTaskMessage message, string action, RequestFailedException ex)
         => new($"Cannot {action} message {message.MessageId} on '{message.Queue}': {ex.ErrorCode} (another worker took it, or its lease expired).", ex);
 
 
-    private sealed class AzureReceivedMessage(string queue, QueueClient client, QueueShard? shard, string messageId, ReadOnlyMemory<byte> body, int attempt, string popReceipt)
+    private sealed class AzureReceivedMessage(string queue, QueueClient client, string messageId, ReadOnlyMemory<byte> body, int attempt, string popReceipt)
         : ReceivedTaskMessage(queue, messageId, body, attempt)
     {
         /// <summary>The Azure queue it came from: the task queue's, or one of its shards.</summary>
         public QueueClient Client => client;
-
-        /// <summary>The shard it came from, whose calls are bounded by the shard timeout; null on a queue that is not sharded.</summary>
-        public QueueShard? Shard => shard;
 
         public string PopReceipt { get; set; } = popReceipt;
     }

@@ -156,6 +156,10 @@ internal sealed partial class AzuriteProcess : IAsyncDisposable
         return counts;
     }
 
+    /// <summary>The messages sent to <paramref name="queue"/> (its Azure name), counted from the access log.</summary>
+    public int SendsTo(string queue)
+        => AccessLogLine().Matches(process.Output).Count(m => m.Groups[1].Value == "POST" && m.Groups[2].Value.Contains($"/{queue}/messages", StringComparison.Ordinal));
+
     /// <summary>The calls the table service has served (task records): its access log's lines, a batch transaction counted once.</summary>
     public int TableRequestCount() => AccessLogLine().Matches(TableProcess.Output).Count;
 

@@ -11,8 +11,9 @@ public sealed partial class TaskWorker
     /// <param name="queue">The task queue.</param>
     /// <param name="shard">One of its shards, on a sharded queue; null to receive the queue.</param>
     /// <param name="queueSlot">The queue's concurrency limit, shared by its shards.</param>
+    /// <param name="batch">The most messages one receive takes (a shard's share of the slots).</param>
     /// <param name="stopping">Stops the loop: the worker's stop, or the shard's going.</param>
-    private async Task ReceiveLoopAsync(string queue, string? shard, SemaphoreSlim? queueSlot, CancellationToken stopping)
+    private async Task ReceiveLoopAsync(string queue, string? shard, SemaphoreSlim? queueSlot, int batch, CancellationToken stopping)
     {
         var source = shard is null ? queue : $"{queue} ({shard})";
         var idlePolls = 0;
@@ -25,22 +26,22 @@ public sealed partial class TaskWorker
                 // Hold a slot for every message before receiving it, so no leased message waits for a
                 // free slot while its lease runs out, and the limits are never exceeded. After a failed
                 // receive, one slot: a shard that does not answer must not hold the slots the others could use.
-                slots = await AcquireSlotsAsync(queueSlot, failed ? 1 : options.BatchSize, stopping).ConfigureAwait(false);
-                var batch = shard is null
+                slots = await AcquireSlotsAsync(queueSlot, failed ? 1 : batch, stopping).ConfigureAwait(false);
+                var received = shard is null
                     ? await transport.ReceiveAsync(queue, slots, options.LeaseDuration, stopping).ConfigureAwait(false)
                     : await ((IShardedTaskTransport)transport).ReceiveAsync(queue, shard, slots, options.LeaseDuration, stopping).ConfigureAwait(false);
                 failed = false;
                 receiveHealth.Succeeded(time);
-                ReleaseSlots(queueSlot, slots - batch.Count);
+                ReleaseSlots(queueSlot, slots - received.Count);
                 slots = 0;
-                if (batch.Count == 0)
+                if (received.Count == 0)
                 {
                     await WaitForWorkAsync(queue, PollingDelay(idlePolls++), stopping).ConfigureAwait(false);
                     continue;
                 }
 
                 idlePolls = 0;
-                foreach (var message in batch)
+                foreach (var message in received)
                 {
                     Interlocked.Increment(ref running);
                     ThreadPool.UnsafeQueueUserWorkItem(static state => _ = state.Worker.RunInSlotAsync(state.Message, state.QueueSlot), (Worker: this, Message: message, QueueSlot: queueSlot), preferLocal: false);

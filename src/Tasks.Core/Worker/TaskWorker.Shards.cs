@@ -18,7 +18,7 @@ public sealed partial class TaskWorker
         var stopping = stopReceiving.Token;
         if (transport is not IShardedTaskTransport sharded)
         {
-            await ReceiveLoopAsync(queue, null, queueSlot, stopping).ConfigureAwait(false);
+            await ReceiveLoopAsync(queue, null, queueSlot, options.BatchSize, stopping).ConfigureAwait(false);
             return;
         }
 
@@ -35,7 +35,7 @@ public sealed partial class TaskWorker
                     if (shards.Count == 0 && loops.Count == 0)
                     {
                         // Not sharded: one loop on the queue, as on any transport.
-                        await ReceiveLoopAsync(queue, null, queueSlot, stopping).ConfigureAwait(false);
+                        await ReceiveLoopAsync(queue, null, queueSlot, options.BatchSize, stopping).ConfigureAwait(false);
                         return;
                     }
 
@@ -47,10 +47,12 @@ public sealed partial class TaskWorker
                         changed = true;
                     }
 
+                    // Each shard's loop takes its share of the slots at most, so a shard that stops answering holds no more.
+                    var share = Math.Clamp((options.MaxConcurrencyPerQueue ?? options.MaxConcurrency) / shards.Count, 1, options.BatchSize);
                     foreach (var shard in shards.Where(s => !loops.ContainsKey(s)))
                     {
                         var stop = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-                        loops[shard] = (Task.Run(() => ReceiveLoopAsync(queue, shard, queueSlot, stop.Token), CancellationToken.None), stop);
+                        loops[shard] = (Task.Run(() => ReceiveLoopAsync(queue, shard, queueSlot, share, stop.Token), CancellationToken.None), stop);
                         changed = true;
                     }
 
