@@ -53,7 +53,6 @@ internal static class ShardsSuite
             options.Queues.Add(queue);
             await using var worker = new TaskWorker(transport, options);
             await worker.StartAsync(); // creates every shard; not measured
-            Latency.TakeMilliseconds();
 
             var clock = Stopwatch.StartNew();
             await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = Senders }, async (_, ct) =>

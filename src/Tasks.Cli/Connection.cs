@@ -32,13 +32,22 @@ internal static class Connection
         Recursive = true,
     };
 
+    public const string ShardAccountsVariable = "TASKS_AZURE_SHARD_ACCOUNTS";
+
+    public static readonly Option<string[]> ShardAccounts = new("--shard-account")
+    {
+        Description = $"Another storage account holding shards of sharded queues (AzureQueueOptions.ShardAccounts), in their order; repeat for each. Default: the {ShardAccountsVariable} environment variable, entries separated by '|'.",
+        Recursive = true,
+        AllowMultipleArgumentsPerToken = false,
+    };
+
     public static readonly Option<bool> Json = new("--json")
     {
         Description = "Write JSON to standard output, for scripts.",
         Recursive = true,
     };
 
-    public static Option[] Options => [ConnectionString, ServiceUri, Prefix, Json];
+    public static Option[] Options => [ConnectionString, ServiceUri, Prefix, ShardAccounts, Json];
 
     /// <summary>
     /// Runs <paramref name="body"/> with a transport; a fault becomes one line on standard error and
@@ -106,6 +115,9 @@ internal static class Connection
             ConnectionString = string.IsNullOrWhiteSpace(connectionString) ? null : connectionString,
             ServiceUri = string.IsNullOrWhiteSpace(connectionString) ? serviceUri : null,
             QueuePrefix = QueuePrefix(parse),
+            ShardAccounts = parse.GetValue(ShardAccounts) is { Length: > 0 } given
+                ? [.. given]
+                : [.. (Environment.GetEnvironmentVariable(ShardAccountsVariable) ?? "").Split('|', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)],
         };
     }
 }

@@ -8,7 +8,7 @@ namespace Tasks.Azure.Tests;
 [Collection(AzuriteCollection.Name)]
 public sealed class CliTests(AzuriteFixture azurite)
 {
-    private static readonly string CliDll = typeof(CliTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "Cli").Value!;
+    internal static readonly string CliDll = typeof(CliTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "Cli").Value!;
 
     [Fact]
     public async Task Empty_and_missing_queues_and_refused_credentials_get_a_clear_answer_and_an_exit_code_with_no_stack_trace_or_secret()
@@ -163,7 +163,7 @@ public sealed class CliTests(AzuriteFixture azurite)
         Assert.Equal((3, $"error: '{batch.Id}' is a batch, not a task: tasks batch {batch.Id}"), await RunAsync(azurite.ConnectionString, At("show", batch.Id!)));
     }
 
-    private static async Task<(int Code, string Output)> RunAsync(string? connectionString, params string[] arguments)
+    internal static async Task<(int Code, string Output)> RunAsync(string? connectionString, params string[] arguments)
     {
         var environment = new Dictionary<string, string> { ["TASKS_AZURE_CONNECTION_STRING"] = connectionString ?? "" };
         using var cli = ChildProcess.Start("dotnet", [CliDll, .. arguments], Path.GetTempPath(), environment);

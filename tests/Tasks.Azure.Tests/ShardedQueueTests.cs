@@ -42,6 +42,10 @@ public sealed class ShardedQueueTests(AzuriteFixture azurite) : IAsyncLifetime
         Assert.Equal([AzureTasks.Queue], await outsider.ListQueuesAsync());
         Assert.Equal(52, (await outsider.GetDepthAsync(AzureTasks.Queue)).Messages);
         Assert.Equal(32, (await outsider.PeekAsync(AzureTasks.Queue, 32)).Count);
+        var (code, output) = await CliTests.RunAsync(azurite.ConnectionString, "queues", "--prefix", h.Prefix, "--shard-account", SecondAccount, "--json");
+        Assert.Equal(0, code);
+        var listed = Assert.Single(System.Text.Json.JsonDocument.Parse(output).RootElement.EnumerateArray());
+        Assert.Equal((AzureTasks.Queue, 52), (listed.GetProperty("queue").GetString(), listed.GetProperty("messages").GetInt32()));
 
         await h.NewWorker().StartAsync();
         await AzureHarness.WaitUntil(() => AzureTasks.Counts.TryGetValue(run, out var ran) && ran.Count == 52, "every task ran");
