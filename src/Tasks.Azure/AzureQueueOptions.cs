@@ -85,7 +85,8 @@ public sealed class AzureQueueOptions
     /// <summary>
     /// How long a send to one shard may take before it goes to the next shard (as does one that fails and may
     /// pass), so an account that stops answering holds up no enqueue for minutes; that shard is tried last for
-    /// twice this. When every shard is that slow, the last try waits as long as the SDK does. Receives and
+    /// twice this. When every shard fails so, a last try waits as long as the SDK does, as does a send with a
+    /// <c>ShardKey</c> (it has one shard only). Receives and
     /// deletes are not cut short (a receive given up while the service serves it would hide its messages and
     /// count an attempt): a worker's loop for a silent shard holds its share of the slots only. Used only for
     /// sharded queues. Default: 5 s.

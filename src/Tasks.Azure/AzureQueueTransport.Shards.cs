@@ -66,51 +66,42 @@ public sealed partial class AzureQueueTransport : IShardedTaskTransport
         var writers = sharded.Writers;
         if (message.ShardKey is { } key)
         {
-            await SendToShardAsync(writers[ShardOf(key, writers.Length)], message, cancellationToken).ConfigureAwait(false);
+            // One shard only: no other to go to, so as patient as a queue that is not sharded.
+            await SendToShardAsync(writers[ShardOf(key, writers.Length)], message, cancellationToken, bounded: false).ConfigureAwait(false);
             return;
         }
 
         // In turn from the next shard; one that failed to answer lately is tried last, so a send fails only if every shard does.
         var first = sharded.NextWriter();
         List<QueueShard>? resting = null;
-        TaskTransportException? failure = null;
         for (var i = 0; i < writers.Length; i++)
         {
             var shard = writers[(first + i) % writers.Length];
-            if (shard.IsResting(time))
-            {
-                (resting ??= []).Add(shard);
-                continue;
-            }
-
-            try
-            {
-                await SendToShardAsync(shard, message, cancellationToken).ConfigureAwait(false);
-                return;
-            }
-            catch (TaskTransportException ex) when (ex.IsTransient)
-            {
-                failure = ex;
-            }
+            if (shard.IsResting(time)) (resting ??= []).Add(shard);
+            else if (await TrySendAsync(shard).ConfigureAwait(false)) return;
         }
 
         foreach (var shard in resting ?? [])
         {
+            if (await TrySendAsync(shard).ConfigureAwait(false)) return;
+        }
+
+        // Every shard failed in a way that may pass (slow, busy): a last try with the SDK's own retries and
+        // timeout, so a sharded enqueue gives up no sooner than one on a single queue would.
+        await SendToShardAsync(writers[first], message, cancellationToken, bounded: false).ConfigureAwait(false);
+
+        async Task<bool> TrySendAsync(QueueShard shard)
+        {
             try
             {
                 await SendToShardAsync(shard, message, cancellationToken).ConfigureAwait(false);
-                return;
+                return true;
             }
             catch (TaskTransportException ex) when (ex.IsTransient)
             {
-                failure = ex;
+                return false;
             }
         }
-
-        // Every shard failed, the last one by being slow: slow is not down, so a last try waits as long as the SDK does,
-        // rather than fail an enqueue because the whole service is busy.
-        if (failure!.InnerException is TimeoutException) await SendToShardAsync(writers[first], message, cancellationToken, bounded: false).ConfigureAwait(false);
-        else throw failure;
     }
 
     private async Task SendToShardAsync(QueueShard shard, OutgoingTaskMessage message, CancellationToken cancellationToken, bool bounded = true)
@@ -161,61 +152,6 @@ public sealed partial class AzureQueueTransport : IShardedTaskTransport
         return [];
     }
 
-    /// <summary>
-    /// Adds the <c>name-k</c> queues of every account to the shards received, at most once per
-    /// <see cref="ShardRefreshInterval"/>. An account that fails to answer is left for the next time:
-    /// its written shards are received anyway, only those left by an earlier count wait.
-    /// </summary>
-    private async Task DiscoverAsync(ShardedQueue sharded, CancellationToken cancellationToken)
-    {
-        if (time.GetUtcNow() < sharded.DiscoverAfter) return;
-        var complete = true;
-        foreach (var account in accounts)
-        {
-            try
-            {
-                var names = await CallBoundedAsync(null, account, null, cancellationToken, async ct =>
-                {
-                    var found = new List<string>();
-                    await foreach (var item in account.Envelopes.GetQueuesAsync(prefix: sharded.Name + "-", cancellationToken: ct).ConfigureAwait(false))
-                    {
-                        if (IsShardName(sharded.Name, item.Name)) found.Add(item.Name);
-                    }
-
-                    return found;
-                }).ConfigureAwait(false);
-                foreach (var name in names)
-                {
-                    var shard = new QueueShard(account, name, written: false);
-                    sharded.Readers.TryAdd(shard.Id, shard);
-                }
-            }
-            catch (TaskTransportException ex) when (ex.IsTransient)
-            {
-                complete = false;
-                Log.ShardListingFailed(logger, ex, sharded.Name, account.Endpoint);
-            }
-        }
-
-        sharded.DiscoverAfter = time.GetUtcNow() + (complete ? options.ShardRefreshInterval : options.ShardTimeout * 2);
-    }
-
-    /// <summary>
-    /// The shards beside shard 0 of <paramref name="queue"/>, for counts and peeks: those configured and found, or,
-    /// in a process without the configuration, those found when shard 0's metadata says it is sharded.
-    /// </summary>
-    private async Task<IEnumerable<QueueShard>> OtherShardsAsync(string queue, IDictionary<string, string>? metadata, CancellationToken cancellationToken)
-    {
-        if (!shardedQueues.TryGetValue(queue, out var sharded))
-        {
-            if (metadata is null || !metadata.ContainsKey(ShardsMetadataKey)) return [];
-            sharded = new ShardedQueue(QueueName(queue), [new QueueShard(accounts[0], QueueName(queue), written: false)]);
-        }
-
-        await DiscoverAsync(sharded, cancellationToken).ConfigureAwait(false);
-        return sharded.Readers.Values.Where(s => s.Account.Index != 0 || s.Name != sharded.Name);
-    }
-
     /// <summary>Creates every shard of a sharded queue, and marks shard 0 with the count.</summary>
     private async Task CheckShardsAsync(ShardedQueue sharded, CancellationToken cancellationToken)
     {
@@ -260,25 +196,9 @@ public sealed partial class AzureQueueTransport : IShardedTaskTransport
             throw new TaskTransportException(
                 (azureQueue is null ? $"Azure Queue service at {account.Endpoint}" : $"Azure queue '{azureQueue}' at {account.Endpoint}") +
                 $": no answer within {options.ShardTimeout.TotalSeconds:0.#} s (AzureQueueOptions.ShardTimeout); the other shards are used meanwhile.",
-                isTransient: true,
-                new TimeoutException($"No answer within {options.ShardTimeout}."));
+                isTransient: true);
         }
     }
-
-    /// <summary>The Azure name a dead letter of <paramref name="azureQueue"/> is filed under: its queue's, for a shard.</summary>
-    private string LogicalQueueName(string azureQueue)
-    {
-        foreach (var sharded in shardedQueues.Values)
-        {
-            if (IsShardName(sharded.Name, azureQueue)) return sharded.Name;
-        }
-
-        return azureQueue;
-    }
-
-    private static bool IsShardName(string baseName, string name)
-        => name.Length > baseName.Length + 1 && name.StartsWith(baseName, StringComparison.Ordinal) && name[baseName.Length] == '-'
-           && name.AsSpan(baseName.Length + 1).IndexOfAnyExceptInRange('0', '9') < 0;
 
     private static bool IsQueueNotFound(TaskTransportException ex)
         => ex.InnerException is RequestFailedException { ErrorCode: var code } && code == QueueErrorCode.QueueNotFound;

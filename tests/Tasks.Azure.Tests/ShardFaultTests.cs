@@ -19,7 +19,7 @@ public sealed class ShardFaultTests(ITestOutputHelper output)
         run.ShardFaultQueue(4);
         for (var i = 0; i < 3; i++) run.StartWorker(maxConcurrency: 32);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        await run.ProduceAsync(first: 1, count: 20_000, producers: 8);
+        await run.ProduceAsync(first: 1, count: 20_000, producers: 4);
         await run.WaitAsync(r => r.DistinctRan >= 20_000, "20,000 tasks ran", TimeSpan.FromMinutes(8));
         var elapsed = clock.Elapsed;
         await Task.Delay(TimeSpan.FromSeconds(6)); // past a lease: a message run and not deleted would run again by now
