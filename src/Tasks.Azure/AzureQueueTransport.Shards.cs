@@ -192,7 +192,11 @@ public sealed partial class AzureQueueTransport : IShardedTaskTransport
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            resting?.Rest(time, options.ShardTimeout * 2);
+            if (resting is not null)
+            {
+                resting.Rest(time, options.ShardTimeout * 2);
+                Log.ShardSilent(logger, resting.Name, account.Endpoint, options.ShardTimeout, options.ShardTimeout * 2);
+            }
             throw new TaskTransportException(
                 (azureQueue is null ? $"Azure Queue service at {account.Endpoint}" : $"Azure queue '{azureQueue}' at {account.Endpoint}") +
                 $": no answer within {options.ShardTimeout.TotalSeconds:0.#} s (AzureQueueOptions.ShardTimeout); the other shards are used meanwhile.",

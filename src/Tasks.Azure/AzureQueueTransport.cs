@@ -99,6 +99,11 @@ public sealed partial class AzureQueueTransport : ITaskTransport
             {
                 await Guard(client.Name, cancellationToken, () => client.GetPropertiesAsync(cancellationToken)).ConfigureAwait(false);
             }
+
+            if (!shardedQueues.ContainsKey(queue)
+                && (await PropertiesAsync(client, cancellationToken).ConfigureAwait(false))?.Metadata is { } metadata
+                && metadata.TryGetValue(ShardsMetadataKey, out var count) && count != "1")
+                Log.UnconfiguredShards(logger, queue, count);
         }
     }
 
@@ -258,6 +263,12 @@ public sealed partial class AzureQueueTransport : ITaskTransport
 
         [LoggerMessage(2, LogLevel.Error, "Could not move undecodable message {MessageId} on {Queue} to the poison queue; it will be delivered again")]
         public static partial void UndecodableMessageFailed(ILogger logger, Exception exception, string messageId, string queue);
+
+        [LoggerMessage(4, LogLevel.Warning, "Queue {Queue} is spread over {Count} shards (its shard 0 says so), but this process has no AzureQueueOptions.Shards entry for it: it sends to and receives from shard 0 only. Give every process the same Shards and ShardAccounts")]
+        public static partial void UnconfiguredShards(ILogger logger, string queue, string count);
+
+        [LoggerMessage(5, LogLevel.Warning, "Azure queue {Queue} at {Endpoint} did not answer a send within {Timeout}: sends go to the other shards, and try it last for {Rest}")]
+        public static partial void ShardSilent(ILogger logger, string queue, string endpoint, TimeSpan timeout, TimeSpan rest);
 
         [LoggerMessage(3, LogLevel.Warning, "Could not list the shards of {Queue} at {Endpoint}; those it writes are received, those left by an earlier count are looked for again soon")]
         public static partial void ShardListingFailed(ILogger logger, Exception exception, string queue, string endpoint);
