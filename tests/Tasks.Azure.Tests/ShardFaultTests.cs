@@ -28,7 +28,7 @@ public sealed class ShardFaultTests(ITestOutputHelper output)
         var transport = Transport(run, shards: 4);
         var name = transport.QueueName("fault");
         var sends = new[] { run.Azurite.SendsTo(name), run.MoreAccounts[0].SendsTo(name + "-1"), run.Azurite.SendsTo(name + "-2"), run.MoreAccounts[0].SendsTo(name + "-3") };
-        Assert.All(sends, count => Assert.InRange(count, 4_500, 5_500));
+        Assert.All(sends, count => Assert.InRange(count, sends.Average() * 0.9, sends.Average() * 1.1)); // resends included: an even spread, not a figure
         var resent = sends.Sum() - 20_000; // a send the service was slow to answer goes again, to the next shard
         var listed = await transport.ListQueuesAsync();
         Assert.Contains("fault", listed);
