@@ -85,7 +85,8 @@ public sealed class AzureQueueOptions
     /// <summary>
     /// How long a send to one shard may take before it goes to the next shard (as does one that fails and may
     /// pass), so an account that stops answering holds up no enqueue for minutes; that shard is tried last for
-    /// twice this. When every shard fails so, a last try waits as long as the SDK does, as does a send with a
+    /// twice this. When sends are slow everywhere (4 × the typical answered send is longer), that is the bound
+    /// instead: sending again elsewhere would only add load and a duplicate. When every shard fails so, a last try waits as long as the SDK does, as does a send with a
     /// <c>ShardKey</c> (it has one shard only). Receives and
     /// deletes are not cut short (a receive given up while the service serves it would hide its messages and
     /// count an attempt): a worker's loop for a silent shard holds its share of the slots only. Used only for
@@ -93,7 +94,10 @@ public sealed class AzureQueueOptions
     /// </summary>
     public TimeSpan ShardTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>How often a worker looks for shards left by an earlier count (one listing per account). Default: 1 min.</summary>
+    /// <summary>
+    /// How often a worker looks for shards left by an earlier count (one listing per account); an account that
+    /// did not answer is listed again after 2 × <see cref="ShardTimeout"/>. Default: 1 min.
+    /// </summary>
     public TimeSpan ShardRefreshInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     internal void Validate()

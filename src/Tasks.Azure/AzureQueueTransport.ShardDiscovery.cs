@@ -14,8 +14,8 @@ public sealed partial class AzureQueueTransport
 {
     /// <summary>
     /// Adds the <c>name-k</c> queues of every account to the shards received, at most once per
-    /// <see cref="ShardRefreshInterval"/>. An account that fails to answer is left for the next time:
-    /// its written shards are received anyway, only those left by an earlier count wait.
+    /// <see cref="AzureQueueOptions.ShardRefreshInterval"/>. An account that fails to answer is listed again after
+    /// 2 × ShardTimeout: its written shards are received meanwhile, only those left by an earlier count wait.
     /// </summary>
     private async Task DiscoverAsync(ShardedQueue sharded, CancellationToken cancellationToken)
     {

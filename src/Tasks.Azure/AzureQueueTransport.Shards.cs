@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
@@ -25,7 +26,11 @@ public sealed partial class AzureQueueTransport : IShardedTaskTransport
     internal const string ShardsMetadataKey = "tasksshards";
 
     /// <inheritdoc />
-    public TimeSpan ShardRefreshInterval => options.ShardRefreshInterval;
+    /// <remarks>
+    /// Every 2 × <see cref="AzureQueueOptions.ShardTimeout"/> at most: an account that did not answer a listing is
+    /// listed again that soon, while one that did is listed once a <see cref="AzureQueueOptions.ShardRefreshInterval"/>.
+    /// </remarks>
+    public TimeSpan ShardCheckInterval => options.ShardRefreshInterval < options.ShardTimeout * 2 ? options.ShardRefreshInterval : options.ShardTimeout * 2;
 
     /// <inheritdoc />
     public async ValueTask<IReadOnlyList<string>> GetReceiveShardsAsync(string queue, CancellationToken cancellationToken)
@@ -67,7 +72,7 @@ public sealed partial class AzureQueueTransport : IShardedTaskTransport
         if (message.ShardKey is { } key)
         {
             // One shard only: no other to go to, so as patient as a queue that is not sharded.
-            await SendToShardAsync(writers[ShardOf(key, writers.Length)], message, cancellationToken, bounded: false).ConfigureAwait(false);
+            await SendToShardAsync(sharded, writers[ShardOf(key, writers.Length)], message, cancellationToken, bounded: false).ConfigureAwait(false);
             return;
         }
 
@@ -88,13 +93,13 @@ public sealed partial class AzureQueueTransport : IShardedTaskTransport
 
         // Every shard failed in a way that may pass (slow, busy): a last try with the SDK's own retries and
         // timeout, so a sharded enqueue gives up no sooner than one on a single queue would.
-        await SendToShardAsync(writers[first], message, cancellationToken, bounded: false).ConfigureAwait(false);
+        await SendToShardAsync(sharded, writers[first], message, cancellationToken, bounded: false).ConfigureAwait(false);
 
         async Task<bool> TrySendAsync(QueueShard shard)
         {
             try
             {
-                await SendToShardAsync(shard, message, cancellationToken).ConfigureAwait(false);
+                await SendToShardAsync(sharded, shard, message, cancellationToken).ConfigureAwait(false);
                 return true;
             }
             catch (TaskTransportException ex) when (ex.IsTransient)
@@ -104,7 +109,7 @@ public sealed partial class AzureQueueTransport : IShardedTaskTransport
         }
     }
 
-    private async Task SendToShardAsync(QueueShard shard, OutgoingTaskMessage message, CancellationToken cancellationToken, bool bounded = true)
+    private async Task SendToShardAsync(ShardedQueue sharded, QueueShard shard, OutgoingTaskMessage message, CancellationToken cancellationToken, bool bounded = true)
     {
         await CreateShardAsync(shard, cancellationToken).ConfigureAwait(false);
         Task<Response<SendReceipt>> Send(CancellationToken ct) => shard.Client.SendMessageAsync(
@@ -112,7 +117,12 @@ public sealed partial class AzureQueueTransport : IShardedTaskTransport
             message.Delay > TimeSpan.Zero ? AtLeast(message.Delay) : null,
             message.TimeToLive,
             ct);
-        if (bounded) await CallBoundedAsync(shard.Name, shard.Account, shard, cancellationToken, Send).ConfigureAwait(false);
+        if (bounded)
+        {
+            var started = Stopwatch.GetTimestamp();
+            await CallBoundedAsync(shard.Name, shard.Account, shard, cancellationToken, Send, sharded.SendBound(options.ShardTimeout)).ConfigureAwait(false);
+            sharded.Answered(Stopwatch.GetElapsedTime(started));
+        }
         else await Guard(shard.Name, cancellationToken, () => Send(cancellationToken), shard.Account.Endpoint).ConfigureAwait(false);
     }
 
@@ -182,10 +192,11 @@ public sealed partial class AzureQueueTransport : IShardedTaskTransport
     /// stopped answering (not refusing: silent) would otherwise hold its caller for the SDK's retries, minutes.
     /// One that runs out rests <paramref name="resting"/>, if given: sends try it last for a while.
     /// </summary>
-    private async Task<T> CallBoundedAsync<T>(string? azureQueue, ShardAccount account, QueueShard? resting, CancellationToken cancellationToken, Func<CancellationToken, Task<T>> call)
+    private async Task<T> CallBoundedAsync<T>(string? azureQueue, ShardAccount account, QueueShard? resting, CancellationToken cancellationToken, Func<CancellationToken, Task<T>> call, TimeSpan? limit = null)
     {
+        var bound = limit ?? options.ShardTimeout;
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        bounded.CancelAfter(options.ShardTimeout);
+        bounded.CancelAfter(bound);
         try
         {
             return await Guard(azureQueue, bounded.Token, () => call(bounded.Token), account.Endpoint).ConfigureAwait(false);
@@ -194,12 +205,12 @@ public sealed partial class AzureQueueTransport : IShardedTaskTransport
         {
             if (resting is not null)
             {
-                resting.Rest(time, options.ShardTimeout * 2);
-                Log.ShardSilent(logger, resting.Name, account.Endpoint, options.ShardTimeout, options.ShardTimeout * 2);
+                resting.Rest(time, bound * 2);
+                Log.ShardSilent(logger, resting.Name, account.Endpoint, bound, bound * 2);
             }
             throw new TaskTransportException(
                 (azureQueue is null ? $"Azure Queue service at {account.Endpoint}" : $"Azure queue '{azureQueue}' at {account.Endpoint}") +
-                $": no answer within {options.ShardTimeout.TotalSeconds:0.#} s (AzureQueueOptions.ShardTimeout); the other shards are used meanwhile.",
+                $": no answer within {bound.TotalSeconds:0.#} s (AzureQueueOptions.ShardTimeout); the other shards are used meanwhile.",
                 isTransient: true);
         }
     }
@@ -255,6 +266,7 @@ public sealed partial class AzureQueueTransport : IShardedTaskTransport
     {
         private int nextWriter = -1;
         private int nextReader = -1;
+        private long typicalSendTicks;
 
         /// <summary>Shard 0's Azure name, the others' stem.</summary>
         public string Name => name;
@@ -264,6 +276,20 @@ public sealed partial class AzureQueueTransport : IShardedTaskTransport
         public System.Collections.Concurrent.ConcurrentDictionary<string, QueueShard> Readers { get; } = new(writers.Select(s => KeyValuePair.Create(s.Id, s)), StringComparer.Ordinal);
 
         public DateTimeOffset DiscoverAfter { get; set; }
+
+        /// <summary>
+        /// How long a send may take before it goes to another shard: <paramref name="floor"/>, or 4 × the typical
+        /// answered send if that is longer. When every shard is slow (a loaded account), sending again elsewhere
+        /// only adds load and a duplicate; a shard that stopped answering while the others are quick is left at the floor.
+        /// </summary>
+        public TimeSpan SendBound(TimeSpan floor) => TimeSpan.FromTicks(Math.Max(floor.Ticks, 4 * Volatile.Read(ref typicalSendTicks)));
+
+        /// <summary>Moves the typical send 1/8 of the way to <paramref name="took"/> (a race loses an update, no more).</summary>
+        public void Answered(TimeSpan took)
+        {
+            var typical = Volatile.Read(ref typicalSendTicks);
+            Volatile.Write(ref typicalSendTicks, typical + (took.Ticks - typical) / 8);
+        }
 
         public int NextWriter() => (int)((uint)Interlocked.Increment(ref nextWriter) % (uint)writers.Length);
 

@@ -13,7 +13,7 @@ internal sealed record FaultRecords(HashSet<int> Acknowledged, int Failed, List<
 }
 
 /// <summary>One scenario: a fresh Azurite (it slows as it carries more messages), a queue prefix, the processes and their record files.</summary>
-internal sealed class FaultRun : IAsyncDisposable
+internal sealed partial class FaultRun : IAsyncDisposable
 {
     private static readonly string WorkerDll = typeof(FaultRun).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "FaultWorker").Value!;
     private readonly string directory = Directory.CreateTempSubdirectory("tasks-fault-").FullName;
@@ -97,6 +97,16 @@ internal sealed class FaultRun : IAsyncDisposable
             await Task.Delay(250);
         }
     }
+
+    /// <summary>
+    /// The messages some worker could not settle in time (it logged losing the lease or failing to settle):
+    /// each comes back to run again, at least once as promised.
+    /// </summary>
+    public HashSet<string> Unsettled()
+        => processes.SelectMany(p => UnsettledLine().Matches(p.Output)).Select(m => m.Groups[1].Value).ToHashSet();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"(?:Lost the lease of message|Could not settle message|Handling message) (\S+) on ")]
+    private static partial System.Text.RegularExpressions.Regex UnsettledLine();
 
     public FaultRecords Read()
     {

@@ -17,7 +17,7 @@ public sealed class ShardFaultTests(ITestOutputHelper output)
     {
         await using var run = await FaultRun.StartAsync(accounts: 2);
         run.ShardFaultQueue(4);
-        // Leases of 30 s: a task is run twice here only if its message was sent twice, not because a loaded machine outlived a lease.
+        // Leases of 30 s, so a loaded machine seldom outlives one (a worker that does logs it, below).
         for (var i = 0; i < 3; i++) run.StartWorker(maxConcurrency: 32, leaseSeconds: 30);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         await run.ProduceAsync(first: 1, count: 20_000, producers: 4);
@@ -35,10 +35,15 @@ public sealed class ShardFaultTests(ITestOutputHelper output)
         Assert.DoesNotContain(listed, q => System.Text.RegularExpressions.Regex.IsMatch(q, @"^fault-\d+$"));
 
         var records = run.Read();
-        FaultRun.Report(output, "4 shards in 2 accounts, 3 workers", records, 20_000, $"sent per shard {string.Join(" / ", sends)} ({resent} sent again after no answer in time); {20_000 / elapsed.TotalSeconds:0} tasks/s end to end");
+        var unsettled = run.Unsettled();
+        FaultRun.Report(output, "4 shards in 2 accounts, 3 workers", records, 20_000, $"sent per shard {string.Join(" / ", sends)} ({resent} sent again after no answer in time, {unsettled.Count} not settled in time); {20_000 / elapsed.TotalSeconds:0} tasks/s end to end");
         Assert.Equal(0, records.Lost);
-        Assert.True(records.Duplicates <= resent, $"{records.Duplicates} tasks ran twice, but only {resent} messages were sent twice: a message was delivered twice");
-        Assert.Equal(0, (await transport.GetDepthAsync("fault")).Messages);
+
+        // A task runs twice where its message was sent twice, or where a worker could not delete it in time (it
+        // logs that): at least once, never silently more.
+        var unexplained = records.Ran.GroupBy(r => r.Id).Count(g => g.Count() > 1 && !unsettled.Contains(g.Key));
+        Assert.True(unexplained <= resent, $"{unexplained} tasks ran twice with no worker losing their lease, but only {resent} messages were sent twice: a message was delivered twice");
+        await AzureHarness.WaitUntil(async () => (await transport.GetDepthAsync("fault")).Messages == 0, "the copies sent twice and the messages not settled in time are run and deleted", seconds: 90);
     }
 
     [Fact]
@@ -86,8 +91,7 @@ public sealed class ShardFaultTests(ITestOutputHelper output)
         var waiting = await ShardCountsAsync(run, transport, 4);
         Assert.True(waiting[2] > 0 && waiting[3] > 0, $"shards 2 and 3 should still hold tasks when the count changes: {string.Join(" / ", waiting)}");
         run.ShardFaultQueue(2);
-        var after = run.StartWorker(maxConcurrency: 32);
-        run.StartWorker(maxConcurrency: 32);
+        var after = new[] { run.StartWorker(maxConcurrency: 32), run.StartWorker(maxConcurrency: 32) };
         await run.StartProducer(first: 4_001, count: 2_000, producers: 4).WaitForExitAsync(FaultRun.Patience);
         Assert.Equal(6_000, run.Read().Acknowledged.Count);
         await run.WaitAsync(r => r.DistinctRan >= 6_000, "every task of both counts ran");
@@ -95,8 +99,8 @@ public sealed class ShardFaultTests(ITestOutputHelper output)
         var records = run.Read();
         FaultRun.Report(output, "shard count 4 → 2 mid-run", records, 6_000, $"{ranAtFour} ran before the change, shards then held {string.Join(" / ", waiting)}");
         Assert.Equal(0, records.Lost);
-        Assert.Contains("from 4 shard(s)", after.Output);
-        Assert.Equal(0, (await transport.GetDepthAsync("fault")).Messages);
+        Assert.Contains(after, worker => worker.Output.Contains("from 4 shard(s)", StringComparison.Ordinal)); // logged when it found them
+        await AzureHarness.WaitUntil(async () => (await transport.GetDepthAsync("fault")).Messages == 0, "the copies sent twice and the messages not settled in time are run and deleted", seconds: 90);
         var left = await ShardCountsAsync(run, transport, 4);
         Assert.Equal(new[] { 0, 0, 0, 0 }, left);
     }

@@ -12,8 +12,11 @@ namespace Tasks.Transports;
 /// </summary>
 public interface IShardedTaskTransport : ITaskTransport
 {
-    /// <summary>How often a worker asks <see cref="GetReceiveShardsAsync"/> again, to find shards that appeared or went.</summary>
-    TimeSpan ShardRefreshInterval { get; }
+    /// <summary>
+    /// How often a worker asks <see cref="GetReceiveShardsAsync"/> again, to find shards that appeared or went.
+    /// Asking is meant to be cheap: the transport decides when to look again.
+    /// </summary>
+    TimeSpan ShardCheckInterval { get; }
 
     /// <summary>
     /// The shards to receive <paramref name="queue"/> from now: those written and any left by an earlier

@@ -28,7 +28,7 @@ public sealed partial class TaskWorker
         {
             while (!stopping.IsCancellationRequested)
             {
-                var wait = sharded.ShardRefreshInterval;
+                var wait = sharded.ShardCheckInterval;
                 try
                 {
                     var shards = await sharded.GetReceiveShardsAsync(queue, stopping).ConfigureAwait(false);
