@@ -3,7 +3,7 @@ using System.Reflection;
 namespace Tasks.Azure.Tests;
 
 /// <summary>What the producers acknowledged and what the workers ran, read back from their record files.</summary>
-internal sealed record FaultRecords(HashSet<int> Acknowledged, int Failed, List<(int N, string Id, int Attempt, double LatencyMs)> Ran)
+internal sealed record FaultRecords(HashSet<int> Acknowledged, int Failed, int Retried, List<(int N, string Id, int Attempt, double LatencyMs)> Ran)
 {
     public int DistinctRan => Ran.Select(r => r.N).Distinct().Count();
 
@@ -66,12 +66,13 @@ internal sealed partial class FaultRun : IAsyncDisposable
     public ChildProcess StartWorker(int maxConcurrency, int leaseSeconds = 5)
         => Start("worker", maxConcurrency.ToString(), leaseSeconds.ToString());
 
-    public ChildProcess StartProducer(int first, int count, int producers, int taskMs = 0, bool ignoreToken = false)
-        => Start("produce", first.ToString(), count.ToString(), producers.ToString(), taskMs.ToString(), ignoreToken ? "1" : "0");
+    /// <param name="retries">How often the producer tries again an enqueue that failed transiently (as a web API's caller retries a 503).</param>
+    public ChildProcess StartProducer(int first, int count, int producers, int taskMs = 0, bool ignoreToken = false, int retries = 0)
+        => Start("produce", first.ToString(), count.ToString(), producers.ToString(), taskMs.ToString(), ignoreToken ? "1" : "0", retries.ToString());
 
-    public async Task ProduceAsync(int first, int count, int producers, int taskMs = 0, bool ignoreToken = false)
+    public async Task<ChildProcess> ProduceAsync(int first, int count, int producers, int taskMs = 0, bool ignoreToken = false, int retries = 0)
     {
-        var producer = StartProducer(first, count, producers, taskMs, ignoreToken);
+        var producer = StartProducer(first, count, producers, taskMs, ignoreToken, retries);
         // 20,000 enqueues took over 4 minutes once, on 2 cores shared with a build: the bound is for a hang, not a speed goal.
         try
         {
@@ -85,6 +86,7 @@ internal sealed partial class FaultRun : IAsyncDisposable
 
         var records = Read();
         Assert.True(records.Acknowledged.Count == count, $"{records.Acknowledged.Count} of {count} enqueued:\n{producer.Output}");
+        return producer;
     }
 
     public async Task WaitAsync(Func<FaultRecords, bool> condition, string what, TimeSpan? timeout = null)
@@ -111,7 +113,7 @@ internal sealed partial class FaultRun : IAsyncDisposable
     public FaultRecords Read()
     {
         var acknowledged = new HashSet<int>();
-        var failed = 0;
+        var (failed, retried) = (0, 0);
         var ran = new List<(int, string, int, double)>();
         foreach (var file in Directory.EnumerateFiles(directory, "*.log"))
         {
@@ -122,12 +124,13 @@ internal sealed partial class FaultRun : IAsyncDisposable
                 // A SIGKILL may cut the last line short: only whole lines count.
                 if (parts is ["ok", var n, _] && int.TryParse(n, out var ok)) acknowledged.Add(ok);
                 else if (parts is ["failed", _, _, _]) failed++;
+                else if (parts is ["retried", _]) retried++;
                 else if (parts is ["ran", var r, var id, var attempt, var latency] && int.TryParse(r, out var number) && double.TryParse(latency, out var ms))
                     ran.Add((number, id, int.Parse(attempt), ms));
             }
         }
 
-        return new FaultRecords(acknowledged, failed, ran);
+        return new FaultRecords(acknowledged, failed, retried, ran);
     }
 
     public async ValueTask DisposeAsync()
@@ -139,7 +142,7 @@ internal sealed partial class FaultRun : IAsyncDisposable
     }
 
     private static string Describe(FaultRecords records)
-        => $"{records.Acknowledged.Count} acknowledged, {records.Failed} failed, {records.Ran.Count} runs of {records.DistinctRan} tasks";
+        => $"{records.Acknowledged.Count} acknowledged, {records.Failed} failed, {records.Retried} retried, {records.Ran.Count} runs of {records.DistinctRan} tasks";
 
     private ChildProcess Start(string mode, params string[] arguments)
     {

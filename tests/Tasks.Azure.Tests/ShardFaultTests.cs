@@ -20,23 +20,28 @@ public sealed class ShardFaultTests(ITestOutputHelper output)
         // Leases of 30 s, so a loaded machine seldom outlives one (a worker that does logs it, below).
         for (var i = 0; i < 3; i++) run.StartWorker(maxConcurrency: 32, leaseSeconds: 30);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        await run.ProduceAsync(first: 1, count: 20_000, producers: 4);
+        // A caller tries a failed enqueue again, as a web API's client retries a 503: on 2 cores shared by a dozen
+        // processes, every shard once stayed silent longer than a send waits (CI, stop 27), and that enqueue failed.
+        var producer = await run.ProduceAsync(first: 1, count: 20_000, producers: 4, retries: 2);
         await run.WaitAsync(r => r.DistinctRan >= 20_000, "20,000 tasks ran", TimeSpan.FromMinutes(8));
         var elapsed = clock.Elapsed;
 
-        // Spread in turn: each shard was sent a quarter, and the transport counts them as one queue.
+        // Spread in turn: each shard was sent a quarter, and the transport counts them as one queue. A shard that
+        // did not answer a send in time rests (sends skip it for a while), so the spread is even only where none did.
         var transport = Transport(run, shards: 4);
         var name = transport.QueueName("fault");
         var sends = new[] { run.Azurite.SendsTo(name), run.MoreAccounts[0].SendsTo(name + "-1"), run.Azurite.SendsTo(name + "-2"), run.MoreAccounts[0].SendsTo(name + "-3") };
-        Assert.All(sends, count => Assert.InRange(count, sends.Average() * 0.9, sends.Average() * 1.1)); // resends included: an even spread, not a figure
-        var resent = sends.Sum() - 20_000; // a send the service was slow to answer goes again, to the next shard
+        var rests = CountOf(producer.Output, "did not answer a send within");
+        if (rests == 0) Assert.All(sends, count => Assert.InRange(count, sends.Average() * 0.9, sends.Average() * 1.1));
+        else Assert.All(sends, count => Assert.True(count >= sends.Sum() / 8, $"a shard was sent {count} of {sends.Sum()}: after a rest it takes its turn again ({string.Join(" / ", sends)})"));
+        var resent = sends.Sum() - 20_000; // a send the service was slow to answer goes again, to the next shard (and a failed enqueue may have been sent)
         var listed = await transport.ListQueuesAsync();
         Assert.Contains("fault", listed);
         Assert.DoesNotContain(listed, q => System.Text.RegularExpressions.Regex.IsMatch(q, @"^fault-\d+$"));
 
         var records = run.Read();
         var unsettled = run.Unsettled();
-        FaultRun.Report(output, "4 shards in 2 accounts, 3 workers", records, 20_000, $"sent per shard {string.Join(" / ", sends)} ({resent} sent again after no answer in time, {unsettled.Count} not settled in time); {20_000 / elapsed.TotalSeconds:0} tasks/s end to end");
+        FaultRun.Report(output, "4 shards in 2 accounts, 3 workers", records, 20_000, $"sent per shard {string.Join(" / ", sends)} ({rests} rests of a shard, {resent} sent again after no answer in time, {records.Retried} enqueues tried again by the caller, {unsettled.Count} not settled in time); {20_000 / elapsed.TotalSeconds:0} tasks/s end to end");
         Assert.Equal(0, records.Lost);
 
         // A task runs twice where its message was sent twice, or where a worker could not delete it in time (it
@@ -104,6 +109,9 @@ public sealed class ShardFaultTests(ITestOutputHelper output)
         var left = await ShardCountsAsync(run, transport, 4);
         Assert.Equal(new[] { 0, 0, 0, 0 }, left);
     }
+
+    private static int CountOf(string text, string part)
+        => System.Text.RegularExpressions.Regex.Count(text, System.Text.RegularExpressions.Regex.Escape(part));
 
     private static AzureQueueTransport Transport(FaultRun run, int shards) => new(new AzureQueueOptions
     {

@@ -88,7 +88,7 @@ public sealed partial class TaskWorker
         [LoggerMessage(25, LogLevel.Information, "Swept {Count} payload(s) whose messages are gone (kept {Grace} past their expiry)")]
         public static partial void PayloadsSwept(ILogger logger, int count, TimeSpan grace);
 
-        [LoggerMessage(26, LogLevel.Information, "Receiving {Queue} from {Count} shard(s): {Shards}")]
-        public static partial void ReceivingShards(ILogger logger, string queue, int count, string shards);
+        [LoggerMessage(26, LogLevel.Information, "Receiving {Queue} from {Count} shard(s), up to {Batch} message(s) a receive (MaxConcurrency split between them): {Shards}")]
+        public static partial void ReceivingShards(ILogger logger, string queue, int count, int batch, string shards);
     }
 }

@@ -56,7 +56,7 @@ public sealed partial class TaskWorker
                         changed = true;
                     }
 
-                    if (changed) Log.ReceivingShards(logger, queue, loops.Count, string.Join(", ", loops.Keys));
+                    if (changed) Log.ReceivingShards(logger, queue, loops.Count, share, string.Join(", ", loops.Keys));
                     failures = 0;
                 }
                 catch (OperationCanceledException) when (stopping.IsCancellationRequested)

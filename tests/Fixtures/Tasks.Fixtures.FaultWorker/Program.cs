@@ -7,7 +7,8 @@ using Tasks.Azure;
 using Tasks.Fixtures;
 
 // worker  <connection string> <queue prefix> <record file> <max concurrency> <lease seconds>
-// produce <connection string> <queue prefix> <record file> <first> <count> <producers> <task ms> <ignore token: 0|1>
+// produce <connection string> <queue prefix> <record file> <first> <count> <producers> <task ms> <ignore token: 0|1> [retries]
+//         an enqueue that fails transiently is tried again up to <retries> times (as a caller retries a 503), recording "retried n"
 // unique  <connection string> <queue prefix> <record file> <key> <at: Unix ms>   enqueues FaultTasks.Unique(key) at that moment, records "id <id>"
 // chains  <connection string> <queue prefix> <record file> <count>                enqueues chains Step(n, 1) → Step(n, 2), records "chain n id1 id2"
 // payload <connection string> <queue prefix> <record file> <count> <bytes>        enqueues FaultTasks.Digest(n, random bytes), records "payload n id sha256"
@@ -22,7 +23,7 @@ using var record = new Record(file);
 if (mode == "produce")
 {
     var (first, count, producers) = (Int(4), Int(5), Int(6));
-    var (taskMs, ignoreToken) = (Int(7), args[8] == "1");
+    var (taskMs, ignoreToken, retries) = (Int(7), args[8] == "1", args.Length > 9 ? Int(9) : 0);
     using var logging = LoggerFactory.Create(b => b.AddSimpleConsole(c => c.TimestampFormat = "HH:mm:ss.fff ").SetMinimumLevel(LogLevel.Warning)); // the transport's warnings: a shard that did not answer
     var client = new TaskClient(new AzureQueueTransport(Sharded(new AzureQueueOptions { ConnectionString = connection, QueuePrefix = prefix }), logging.CreateLogger<AzureQueueTransport>()));
     var next = first - 1;
@@ -30,15 +31,26 @@ if (mode == "produce")
     {
         for (var n = Interlocked.Increment(ref next); n < first + count; n = Interlocked.Increment(ref next))
         {
-            try
+            for (var attempt = 0; ; attempt++)
             {
-                var id = await FaultTasks.RecordAsync.Enqueue(client, n, taskMs, ignoreToken);
-                record.Line($"ok {n} {id}");
-            }
-            catch (TaskEnqueueException ex)
-            {
-                record.Line($"failed {n} {ex.IsTransient} {ex.InnerException?.GetType().Name}");
-                Console.Error.WriteLine($"enqueue {n} failed: {ex}"); // for the test's message
+                try
+                {
+                    var id = await FaultTasks.RecordAsync.Enqueue(client, n, taskMs, ignoreToken);
+                    record.Line($"ok {n} {id}");
+                    break;
+                }
+                catch (TaskEnqueueException ex) when (ex.IsTransient && attempt < retries)
+                {
+                    record.Line($"retried {n}"); // the failed try may have been sent all the same: a second copy is explained by it
+                    Console.Error.WriteLine($"enqueue {n} failed, trying again: {ex.Message}");
+                    await Task.Delay(TimeSpan.FromSeconds(2));
+                }
+                catch (TaskEnqueueException ex)
+                {
+                    record.Line($"failed {n} {ex.IsTransient} {ex.InnerException?.GetType().Name}");
+                    Console.Error.WriteLine($"enqueue {n} failed: {ex}"); // for the test's message
+                    break;
+                }
             }
         }
     })));
