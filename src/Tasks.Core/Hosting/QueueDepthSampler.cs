@@ -19,6 +19,18 @@ internal sealed class QueueDepthSampler(IServiceProvider services, IOptions<Task
     {
         if (services.GetService<ITaskTransport>() is not ITaskQueueMonitor monitor) return;
         using var timer = new PeriodicTimer(options.Value.QueueDepthInterval, time);
+        try
+        {
+            await SampleAsync(monitor, timer, stoppingToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // A host disposed without StopAsync cancels mid-wait: that is a stop, not a failure for the host to log.
+        }
+    }
+
+    private async Task SampleAsync(ITaskQueueMonitor monitor, PeriodicTimer timer, CancellationToken stoppingToken)
+    {
         do
         {
             if (!TasksTelemetry.QueueDepth.Enabled) continue;
