@@ -110,8 +110,7 @@ public sealed class ShardFaultTests(ITestOutputHelper output)
         Assert.Equal(new[] { 0, 0, 0, 0 }, left);
     }
 
-    private static int CountOf(string text, string part)
-        => System.Text.RegularExpressions.Regex.Count(text, System.Text.RegularExpressions.Regex.Escape(part));
+    private static int CountOf(string text, string part) => text.Split(part).Length - 1;
 
     private static AzureQueueTransport Transport(FaultRun run, int shards) => new(new AzureQueueOptions
     {

@@ -68,6 +68,25 @@ public sealed class HostingTests
     }
 
     [Fact]
+    public async Task A_host_disposed_without_StopAsync_logs_no_failed_background_service()
+    {
+        // The host logs a background service's cancel as a failure unless StopAsync came first; `using var host`
+        // after StartAsync alone is how many enqueue-only apps end.
+        var logs = new CapturingLoggerProvider();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders().AddProvider(logs);
+        builder.Services.AddAsyncTasks().UseInMemoryTransport();
+        var host = builder.Build();
+        await host.StartAsync();
+        await Task.Delay(200); // the depth sampler is now waiting for its next tick
+
+        host.Dispose();
+        await Task.Delay(500); // the host logs a failed background service after it has ended
+
+        Assert.DoesNotContain(logs.Lines, l => l.Message.Contains("BackgroundService failed"));
+    }
+
+    [Fact]
     public async Task A_worker_host_fails_to_start_when_an_instance_task_type_is_not_in_DI()
     {
         var builder = Host.CreateApplicationBuilder();
