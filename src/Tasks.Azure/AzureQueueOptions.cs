@@ -100,8 +100,32 @@ public sealed class AzureQueueOptions
     /// </summary>
     public TimeSpan ShardRefreshInterval { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// The longest one call to the queue or table service may take, the SDK's retries included, before it fails
+    /// with a <see cref="TaskTransportException"/> (transient): an <c>Enqueue</c> inside a web request answers within
+    /// about this much when the service hangs. A call that finds the service silent makes later calls fail at once
+    /// (see <see cref="ProbeInterval"/>). Shorter fails sooner on a hung service and more often on a slow one; a send given
+    /// up may still be applied when the service wakes (docs/reliability.md). Default: 5 s.
+    /// </summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The longest one call to the blob service may take (payloads of large arguments, schedules of recurring tasks):
+    /// a payload of many megabytes needs longer than a queue message. Default: 30 s.
+    /// </summary>
+    public TimeSpan PayloadTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// While a service is silent (a call got no answer within its timeout, or no connection), calls to it fail at
+    /// once, and one call this often goes through to see whether it is back; its answer makes every call go through
+    /// again. So a hung service holds up the first callers one timeout each and later callers not at all. Default: 2 s.
+    /// </summary>
+    public TimeSpan ProbeInterval { get; set; } = TimeSpan.FromSeconds(2);
+
     internal void Validate()
     {
+        if (RequestTimeout <= TimeSpan.Zero || PayloadTimeout <= TimeSpan.Zero || ProbeInterval <= TimeSpan.Zero)
+            throw new InvalidOperationException("AzureQueueOptions.RequestTimeout, PayloadTimeout and ProbeInterval must be positive.");
         foreach (var (queue, count) in Shards)
         {
             if (count is < 1 or > MaxShards)

@@ -29,7 +29,7 @@ public sealed partial class AzureQueueTransport : ITaskPayloadStore
     private const string SweepLockBlob = "~sweep-lock";
     private static readonly TimeSpan SweepLease = TimeSpan.FromSeconds(60);
 
-    private Lazy<BlobContainerClient>? payloads;
+    private readonly Lazy<BlobContainerClient> payloads;
     private volatile bool payloadContainerReady;
 
     /// <summary>A test's hook: called with "reading" once a payload's download has begun, so a worker can be killed mid-download.</summary>
@@ -166,11 +166,7 @@ public sealed partial class AzureQueueTransport : ITaskPayloadStore
             await PayloadBlob(name).DeleteIfExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 
-    private BlobContainerClient Payloads()
-    {
-        payloads ??= new Lazy<BlobContainerClient>(() => CreateBlobServiceClient(options).GetBlobContainerClient(options.QueuePrefix + PayloadContainer));
-        return payloads.Value;
-    }
+    private BlobContainerClient Payloads() => payloads.Value;
 
     private BlobClient PayloadBlob(string name) => Payloads().GetBlobClient(name);
 

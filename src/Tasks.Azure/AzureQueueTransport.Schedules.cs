@@ -25,7 +25,7 @@ public sealed partial class AzureQueueTransport : IScheduleStore
     private const string PendingKey = "pending";
     private const string PendingSinceKey = "pendingsince";
 
-    private Lazy<BlobContainerClient>? schedules;
+    private readonly Lazy<BlobContainerClient> schedules;
     private volatile bool scheduleContainerReady;
 
     /// <inheritdoc />
@@ -77,7 +77,6 @@ public sealed partial class AzureQueueTransport : IScheduleStore
 
     private BlobClient ScheduleBlob(string taskName)
     {
-        schedules ??= new Lazy<BlobContainerClient>(() => CreateBlobServiceClient(options).GetBlobContainerClient(options.QueuePrefix + ScheduleContainer));
         return schedules.Value.GetBlobClient(taskName);
     }
 
@@ -86,19 +85,28 @@ public sealed partial class AzureQueueTransport : IScheduleStore
         if (scheduleContainerReady) return;
         if (!options.CreateQueues)
             throw new InvalidOperationException(
-                $"Recurring tasks keep their schedules in the blob container '{schedules!.Value.Name}', which does not exist, and " +
+                $"Recurring tasks keep their schedules in the blob container '{schedules.Value.Name}', which does not exist, and " +
                 "AzureQueueOptions.CreateQueues is false: create it, or let the transport create it.");
-        await schedules!.Value.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        await schedules.Value.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         scheduleContainerReady = true;
     }
 
-    private static BlobServiceClient CreateBlobServiceClient(AzureQueueOptions options)
+    /// <summary>The one blob client of payloads and schedules, with its own guard (<see cref="AzureQueueOptions.PayloadTimeout"/>).</summary>
+    private static BlobServiceClient CreateBlobServiceClient(AzureQueueOptions options, TimeProvider time)
     {
         var clientOptions = new BlobClientOptions();
         clientOptions.Retry.MaxRetries = 3;
         clientOptions.Retry.Delay = TimeSpan.FromMilliseconds(200);
         clientOptions.Retry.MaxDelay = TimeSpan.FromSeconds(2);
-        clientOptions.Retry.NetworkTimeout = TimeSpan.FromSeconds(30);
+        var guard = new StorageServiceGuard("Azure Blob service", options.PayloadTimeout, options.ProbeInterval, time);
+        guard.AddTo(clientOptions);
+        var client = CreateBlobServiceClient(options, clientOptions);
+        (guard.Service, guard.Probe) = ($"Azure Blob service at {new UriBuilder(client.Uri) { Query = string.Empty }.Uri.ToString().TrimEnd('/')}", client.GetPropertiesAsync);
+        return client;
+    }
+
+    private static BlobServiceClient CreateBlobServiceClient(AzureQueueOptions options, BlobClientOptions clientOptions)
+    {
         if (!string.IsNullOrWhiteSpace(options.ConnectionString))
         {
             try

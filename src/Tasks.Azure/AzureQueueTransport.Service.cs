@@ -33,24 +33,26 @@ public sealed partial class AzureQueueTransport
     private static TimeSpan AtLeast(TimeSpan delay)
         => delay <= TimeSpan.Zero ? TimeSpan.Zero : TimeSpan.FromSeconds(Math.Ceiling(delay.TotalSeconds)) + LeaseRounding;
 
-    private static QueueServiceClient CreateServiceClient(AzureQueueOptions options, QueueClientOptions clientOptions)
-        => CreateServiceClient(options.ConnectionString, options.ServiceUri, options, clientOptions, "AzureQueueOptions.ConnectionString");
+    private StorageServiceGuard QueueGuard() => new("Azure Queue service", options.RequestTimeout, options.ProbeInterval, time);
+
+    private static QueueServiceClient CreateServiceClient(AzureQueueOptions options, QueueClientOptions clientOptions, StorageServiceGuard guard)
+        => CreateServiceClient(options.ConnectionString, options.ServiceUri, options, clientOptions, "AzureQueueOptions.ConnectionString", guard);
 
     /// <summary>A client of a shard account: a connection string, or a queue service URI (signed with a SAS, or with the options' credential).</summary>
-    private static QueueServiceClient CreateShardServiceClient(string account, int index, AzureQueueOptions options, QueueClientOptions clientOptions)
+    private static QueueServiceClient CreateShardServiceClient(string account, int index, AzureQueueOptions options, QueueClientOptions clientOptions, StorageServiceGuard guard)
         => Uri.TryCreate(account, UriKind.Absolute, out var uri) && uri.Scheme is "https" or "http"
-            ? CreateServiceClient(null, uri, options, clientOptions, null)
-            : CreateServiceClient(account, null, options, clientOptions, $"AzureQueueOptions.ShardAccounts[{index}]");
+            ? CreateServiceClient(null, uri, options, clientOptions, null, guard)
+            : CreateServiceClient(account, null, options, clientOptions, $"AzureQueueOptions.ShardAccounts[{index}]", guard);
 
-    private static QueueServiceClient CreateServiceClient(string? connectionString, Uri? serviceUri, AzureQueueOptions options, QueueClientOptions clientOptions, string? setting)
+    private static QueueServiceClient CreateServiceClient(string? connectionString, Uri? serviceUri, AzureQueueOptions options, QueueClientOptions clientOptions, string? setting, StorageServiceGuard guard)
     {
-        // The SDK's default retries take ~25 s to give up on a service that is down: too long for an
-        // enqueue inside a web request, and the worker's receive loop backs off on its own anyway.
+        // The SDK's default retries take ~25 s to give up on a service that is down, and two minutes on one that
+        // hangs: too long for an enqueue inside a web request. The guard bounds the whole call (RequestTimeout).
         clientOptions.Retry.Mode = RetryMode.Exponential;
         clientOptions.Retry.MaxRetries = 3;
         clientOptions.Retry.Delay = TimeSpan.FromMilliseconds(200);
         clientOptions.Retry.MaxDelay = TimeSpan.FromSeconds(2);
-        clientOptions.Retry.NetworkTimeout = TimeSpan.FromSeconds(30);
+        guard.AddTo(clientOptions);
         options.ConfigureClient?.Invoke(clientOptions);
         if (!string.IsNullOrWhiteSpace(connectionString))
         {

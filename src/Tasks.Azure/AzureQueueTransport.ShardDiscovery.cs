@@ -57,15 +57,27 @@ public sealed partial class AzureQueueTransport
     /// </summary>
     private async Task<IEnumerable<QueueShard>> OtherShardsAsync(string queue, IDictionary<string, string>? metadata, CancellationToken cancellationToken)
     {
-        if (!shardedQueues.TryGetValue(queue, out var sharded))
+        if (shardedQueues.TryGetValue(queue, out var sharded))
         {
-            if (metadata is null || !metadata.ContainsKey(ShardsMetadataKey)) return [];
-            sharded = new ShardedQueue(QueueName(queue), [new QueueShard(accounts[0], QueueName(queue), written: false)]);
+            await DiscoverAsync(sharded, cancellationToken).ConfigureAwait(false);
+            return OthersThanZero(sharded);
         }
 
+        if (metadata is null || !metadata.TryGetValue(ShardsMetadataKey, out var written)) return [];
+        sharded = new ShardedQueue(QueueName(queue), [new QueueShard(accounts[0], QueueName(queue), written: false)]);
         await DiscoverAsync(sharded, cancellationToken).ConfigureAwait(false);
-        return sharded.Readers.Values.Where(s => s.Account.Index != 0 || s.Name != sharded.Name);
+        var others = OthersThanZero(sharded).ToArray();
+        // Shards live in account k mod A: a count that found fewer was not given every account, and says so once.
+        if (int.TryParse(written, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var count)
+            && Enumerable.Range(1, Math.Max(count - 1, 0)).Where(k => !others.Any(s => s.Name == sharded.Name + "-" + k)).ToArray() is { Length: > 0 } missing
+            && unfoundShardsWarned.TryAdd(queue, 0))
+            Log.ShardsNotFound(logger, queue, count, string.Join(", ", missing));
+        return others;
+
+        static IEnumerable<QueueShard> OthersThanZero(ShardedQueue sharded) => sharded.Readers.Values.Where(s => s.Account.Index != 0 || s.Name != sharded.Name);
     }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> unfoundShardsWarned = new(StringComparer.Ordinal);
 
     /// <summary>The Azure name a dead letter of <paramref name="azureQueue"/> is filed under: its queue's, for a shard.</summary>
     private string LogicalQueueName(string azureQueue)

@@ -5,6 +5,7 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Azure;
+using Azure.Storage.Blobs;
 using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
 using Microsoft.Extensions.Logging;
@@ -54,21 +55,36 @@ public sealed partial class AzureQueueTransport : ITaskTransport
         this.logger = logger ?? (ILogger)NullLogger.Instance;
         time = timeProvider ?? TimeProvider.System;
 
-        var envelopeOptions = new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 };
-        envelopeOptions.MessageDecodingFailed += OnMessageDecodingFailedAsync;
-        envelopeService = CreateServiceClient(options, envelopeOptions);
+        QueueClientOptions EnvelopeOptions()
+        {
+            var envelopeOptions = new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 };
+            envelopeOptions.MessageDecodingFailed += OnMessageDecodingFailedAsync;
+            return envelopeOptions;
+        }
+
+        // One guard per account's queue service: its envelope and text clients are one service to a hang.
+        var guard = QueueGuard();
+        envelopeService = CreateServiceClient(options, EnvelopeOptions(), guard);
 
         // Poison messages are JSON text, so a person can read them in any storage explorer.
-        textService = CreateServiceClient(options, new QueueClientOptions { MessageEncoding = QueueMessageEncoding.None });
+        textService = CreateServiceClient(options, new QueueClientOptions { MessageEncoding = QueueMessageEncoding.None }, guard);
 
         // The service URI without its query: a SAS token is a secret.
         Endpoint = EndpointOf(envelopeService);
+        (guard.Service, guard.Probe) = ($"Azure Queue service at {Endpoint}", envelopeService.GetPropertiesAsync);
         accounts = [new ShardAccount(0, envelopeService, textService, Endpoint), .. options.ShardAccounts.Select((account, i) =>
         {
-            var envelopes = CreateShardServiceClient(account, i, options, envelopeOptions);
-            return new ShardAccount(i + 1, envelopes, CreateShardServiceClient(account, i, options, new QueueClientOptions { MessageEncoding = QueueMessageEncoding.None }), EndpointOf(envelopes));
+            var shardGuard = QueueGuard();
+            var envelopes = CreateShardServiceClient(account, i, options, EnvelopeOptions(), shardGuard);
+            (shardGuard.Service, shardGuard.Probe) = ($"Azure Queue service at {EndpointOf(envelopes)}", envelopes.GetPropertiesAsync);
+            return new ShardAccount(i + 1, envelopes, CreateShardServiceClient(account, i, options, new QueueClientOptions { MessageEncoding = QueueMessageEncoding.None }, shardGuard), EndpointOf(envelopes));
         })];
         shardedQueues = CreateShardedQueues();
+
+        // One blob client, made at first use (a host with no payload and no schedule never needs a blob endpoint).
+        var blobs = new Lazy<BlobServiceClient>(() => CreateBlobServiceClient(options, time), LazyThreadSafetyMode.ExecutionAndPublication);
+        payloads = new Lazy<BlobContainerClient>(() => blobs.Value.GetBlobContainerClient(options.QueuePrefix + PayloadContainer), LazyThreadSafetyMode.ExecutionAndPublication);
+        schedules = new Lazy<BlobContainerClient>(() => blobs.Value.GetBlobContainerClient(options.QueuePrefix + ScheduleContainer), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     private static string EndpointOf(QueueServiceClient service) => new UriBuilder(service.Uri) { Query = string.Empty }.Uri.ToString().TrimEnd('/');
@@ -269,6 +285,9 @@ public sealed partial class AzureQueueTransport : ITaskTransport
 
         [LoggerMessage(5, LogLevel.Warning, "Azure queue {Queue} at {Endpoint} did not answer a send within {Timeout}: sends go to the other shards, and try it last for {Rest}")]
         public static partial void ShardSilent(ILogger logger, string queue, string endpoint, TimeSpan timeout, TimeSpan rest);
+
+        [LoggerMessage(6, LogLevel.Warning, "Queue {Queue} is spread over {Count} shards (its shard 0 says so), but shard(s) {Missing} are in none of this process's accounts: counts and peeks leave them out. Pass every account (ShardAccounts; the CLI's --shard-account or TASKS_AZURE_SHARD_ACCOUNTS)")]
+        public static partial void ShardsNotFound(ILogger logger, string queue, int count, string missing);
 
         [LoggerMessage(3, LogLevel.Warning, "Could not list the shards of {Queue} at {Endpoint}; those it writes are received, those left by an earlier count are looked for again soon")]
         public static partial void ShardListingFailed(ILogger logger, Exception exception, string queue, string endpoint);

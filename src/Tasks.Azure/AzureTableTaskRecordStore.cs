@@ -31,9 +31,11 @@ public sealed class AzureTableTaskRecordStore : TaskRecordStore
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        service = CreateServiceClient(options);
+        var guard = new StorageServiceGuard("Azure Table service", options.RequestTimeout, options.ProbeInterval, timeProvider);
+        service = CreateServiceClient(options, guard);
         prefix = TablePrefix(options.QueuePrefix);
         Endpoint = new UriBuilder(service.Uri) { Query = string.Empty }.Uri.ToString().TrimEnd('/');
+        (guard.Service, guard.Probe) = ($"Azure Table service at {Endpoint}", service.GetPropertiesAsync);
     }
 
     /// <summary>The table service endpoint, without credentials.</summary>
@@ -237,14 +239,14 @@ public sealed class AzureTableTaskRecordStore : TaskRecordStore
         return row;
     }
 
-    private static TableServiceClient CreateServiceClient(AzureQueueOptions options)
+    private static TableServiceClient CreateServiceClient(AzureQueueOptions options, StorageServiceGuard guard)
     {
         var clientOptions = new TableClientOptions();
         clientOptions.Retry.Mode = RetryMode.Exponential;
         clientOptions.Retry.MaxRetries = 3;
         clientOptions.Retry.Delay = TimeSpan.FromMilliseconds(200);
         clientOptions.Retry.MaxDelay = TimeSpan.FromSeconds(2);
-        clientOptions.Retry.NetworkTimeout = TimeSpan.FromSeconds(30);
+        guard.AddTo(clientOptions);
         if (!string.IsNullOrWhiteSpace(options.ConnectionString))
         {
             // A connection string that names its endpoints one by one and not this one would send records to

@@ -1,6 +1,7 @@
 using System;
 using System.CommandLine;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
 using Tasks.Azure;
 using Tasks.Transports;
 
@@ -100,7 +101,7 @@ internal static class Connection
     /// <summary>The task records of the account the options name.</summary>
     public static AzureTableTaskRecordStore Records(ParseResult parse) => new(AccountOptions(parse));
 
-    private static AzureQueueTransport Connect(ParseResult parse) => new(AccountOptions(parse));
+    private static AzureQueueTransport Connect(ParseResult parse) => new(AccountOptions(parse), new WarningsToStandardError());
 
     private static AzureQueueOptions AccountOptions(ParseResult parse)
     {
@@ -138,4 +139,17 @@ internal static class ExitCodes
 
     /// <summary>The task had already finished: a cancel changed nothing.</summary>
     public const int AlreadyFinished = 4;
+}
+
+/// <summary>The transport's warnings (a shard in an account not given) as "warning:" lines beside the answer, not in it.</summary>
+internal sealed class WarningsToStandardError : ILogger<AzureQueueTransport>
+{
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        if (IsEnabled(logLevel)) Console.Error.WriteLine($"warning: {formatter(state, exception)}");
+    }
 }

@@ -113,12 +113,20 @@ internal sealed partial class AzuriteProcess : IAsyncDisposable
 
     public Task ResumeTablesAsync() => TableProcess.SignalAsync("CONT");
 
+    /// <summary>An outage of the blob service alone (payloads, schedules), the queues and tables serving on.</summary>
+    public Task PauseBlobsAsync() => BlobProcess.SignalAsync("STOP");
+
+    public Task ResumeBlobsAsync() => BlobProcess.SignalAsync("CONT");
+
+    private ChildProcess BlobProcess => blobProcess ?? throw new InvalidOperationException("This Azurite was started without its blob service.");
+
     private ChildProcess TableProcess => tableProcess ?? throw new InvalidOperationException("This Azurite was started without its table service.");
 
     public async ValueTask DisposeAsync()
     {
         await ResumeAsync(); // a stopped process dies of SIGKILL only once it runs again on some kernels
         if (tableProcess is not null) await ResumeTablesAsync();
+        if (blobProcess is not null) await ResumeBlobsAsync();
         process.Dispose();
         blobProcess?.Dispose();
         tableProcess?.Dispose();

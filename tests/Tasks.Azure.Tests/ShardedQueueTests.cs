@@ -46,6 +46,11 @@ public sealed class ShardedQueueTests(AzuriteFixture azurite) : IAsyncLifetime
         Assert.Equal(0, code);
         var listed = Assert.Single(System.Text.Json.JsonDocument.Parse(output).RootElement.EnumerateArray());
         Assert.Equal((AzureTasks.Queue, 52), (listed.GetProperty("queue").GetString(), listed.GetProperty("messages").GetInt32()));
+        // Without the second account the count is shards 0 and 2 only, and the CLI says which shards it did not find.
+        var (partialCode, partial) = await CliTests.RunAsync(azurite.ConnectionString, "queues", "--prefix", h.Prefix);
+        Assert.Equal(0, partialCode);
+        Assert.Contains($"warning: Queue {AzureTasks.Queue} is spread over 4 shards (its shard 0 says so), but shard(s) 1, 3 are in none", partial);
+        Assert.Matches($@"{AzureTasks.Queue}\s+{counts[0] + counts[2]}\s", partial);
 
         await h.NewWorker().StartAsync();
         await AzureHarness.WaitUntil(() => AzureTasks.Counts.TryGetValue(run, out var ran) && ran.Count == 52, "every task ran");

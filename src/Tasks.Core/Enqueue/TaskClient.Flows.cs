@@ -2,6 +2,7 @@ using System;
 using System.Buffers;
 using System.Collections.Generic;
 using System.Diagnostics;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -99,6 +100,75 @@ public sealed partial class TaskClient
         await transport.SendAsync(row.GetString("Queue")!, new OutgoingTaskMessage(childId, (byte[])row.Properties["Envelope"]!, TimeSpan.FromMilliseconds(row.Get<long>("DelayMs") ?? 0), null), cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// A chain, accepted whole or refused: every step's record and every waiting step's row are written first,
+    /// then the first step is sent. A store or a send that fails refuses the chain with <see cref="TaskEnqueueException"/>
+    /// before any step can run; the records say it was not enqueued.
+    /// </summary>
+    internal async ValueTask<IReadOnlyList<string>> EnqueueChainAsync(IReadOnlyList<PreparedTask> steps, CancellationToken cancellationToken)
+    {
+        var first = steps[0].Definition;
+        if (records is null)
+            throw new TaskEnqueueException(first.Name, first.Queue, $"A chain of tasks from '{first.Name}' waits in a record store, and this client has none. Configure records in the host, or pass a TaskRecordStore to the TaskClient.");
+        foreach (var step in steps)
+        {
+            if (step.Definition.UniqueFor is not null)
+                throw new ArgumentException($"Task '{step.Definition.Name}' is unique, and a step of a chain: a step runs once already, when the step before it releases it.", nameof(steps));
+        }
+
+        var now = time.GetUtcNow();
+        var ids = new string[steps.Count];
+        for (var i = 0; i < ids.Length; i++) ids[i] = TaskHeaders.NewMessageId(now);
+        var writes = new RecordWrite[steps.Count];
+        var envelopes = new ArrayBufferWriter<byte>[steps.Count];
+        var payloads = new List<string>();
+        try
+        {
+            for (var i = 0; i < steps.Count; i++)
+            {
+                var task = steps[i].Definition;
+                var (parent, last) = (i == 0 ? null : ids[i - 1], i == steps.Count - 1);
+                var buffer = new ArrayBufferWriter<byte>(256);
+                var layout = steps[i].Write(buffer, ids[i], now, new EnvelopeHeaders(Activity.Current?.Id, Continuable: !last, Parent: parent), this);
+                CheckSize(task, buffer.WrittenCount);
+                var offloads = Offloads(buffer.WrittenCount);
+                var record = EnqueuedRecord(task, ids[i], now, null, buffer.WrittenMemory[layout.ArgumentsStart..layout.ArgumentsEnd], null, offloads);
+                if (parent is not null) (record.State, record.ParentId) = (TaskState.AwaitingParent, parent);
+                if (!last) (record.Continuable, record.ChildIds) = (true, [ids[i + 1]]);
+                if (offloads)
+                {
+                    var reference = new ArrayBufferWriter<byte>(256);
+                    payloads.Add(await OffloadAsync(task, ids[i], buffer.WrittenMemory, now, parent, parent is null ? KeepUntil(now, null) : WaitingKeepUntil(now), reference, cancellationToken).ConfigureAwait(false));
+                    buffer = reference;
+                }
+
+                (writes[i], envelopes[i]) = (record, buffer);
+            }
+
+            try
+            {
+                await records.Store.CreateAsync(writes, cancellationToken).ConfigureAwait(false);
+                for (var i = 1; i < steps.Count; i++)
+                    await records.Store.RegisterContinuationAsync(ids[i - 1], ids[i], steps[i].Definition.Queue, envelopes[i].WrittenMemory, TimeSpan.Zero, anyOutcome: false, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                throw new TaskEnqueueException(first.Name, first.Queue, $"The chain from '{first.Name}' was not enqueued, and none of its steps runs: the record store ({records.Store.Describe()}) failed: {ex.Message}", ex);
+            }
+
+            await SendAsync(first, ids[0], envelopes[0].WrittenMemory, null, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            foreach (var payload in payloads) await ForgetPayloadAsync(payload).ConfigureAwait(false);
+            NotSent(writes.Where(w => w is not null).ToArray(), null);
+            throw;
+        }
+
+        for (var i = 0; i < steps.Count; i++) records.Count(TaskRecordWriter.EnqueuedField, now);
+        return ids;
+    }
+
     private static string FailedTableOf(string id) => RecordFormat.FailedTable(TaskHeaders.DueOf(id)!.Value);
 
     /// <summary>A tracked batch's row: its total, and its callback's envelope (with a fixed id, and the batch as its parent), whose record waits.</summary>
@@ -144,13 +214,15 @@ public static class TaskClientFlows
     /// Enqueues <paramref name="first"/>, then each of <paramref name="then"/> as a continuation of the
     /// one before (<see cref="TaskEnqueueOptions.After"/>): charge, then ship, then mail. Each step's
     /// arguments are checked by the compiler where it is prepared (<c>XxxAsync.Prepare(...)</c>).
-    /// Returns the ids, in order.
+    /// Returns the ids, in order. On a <see cref="TaskClient"/> the chain is accepted whole or refused: every step is
+    /// recorded before the first is sent, and a failure throws <see cref="TaskEnqueueException"/> before any step can run.
     /// </summary>
     public static async ValueTask<IReadOnlyList<string>> EnqueueChainAsync(this ITaskClient client, PreparedTask first, params PreparedTask[] then)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(first);
         ArgumentNullException.ThrowIfNull(then);
+        if (client is TaskClient tasks) return await tasks.EnqueueChainAsync([first, .. then], CancellationToken.None).ConfigureAwait(false);
         var ids = new List<string>(then.Length + 1) { await first.EnqueueAsync(client, new TaskEnqueueOptions { AllowContinuations = then.Length > 0 }, CancellationToken.None).ConfigureAwait(false) };
         for (var i = 0; i < then.Length; i++)
             ids.Add(await then[i].EnqueueAsync(client, new TaskEnqueueOptions { After = ids[^1], AllowContinuations = i < then.Length - 1 }, CancellationToken.None).ConfigureAwait(false));

@@ -185,7 +185,9 @@ public sealed partial class TaskClient : ITaskClient
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            throw new TaskEnqueueException(task.Name, task.Queue, $"Task '{task.Name}' was not enqueued: its unique lock could not be taken in the record store ({records!.Store.Describe()}): {ex.Message}", ex);
+            // A claim given up may still be applied by a store that wakes: released once it answers, it holds no task that does not exist.
+            records!.ReleaseUnique(uniqueLock, messageId);
+            throw new TaskEnqueueException(task.Name, task.Queue, $"Task '{task.Name}' was not enqueued: its unique lock could not be taken in the record store ({records.Store.Describe()}): {ex.Message}", ex);
         }
     }
 
@@ -226,19 +228,22 @@ public sealed partial class TaskClient : ITaskClient
         foreach (var write in writes) records.Write(write.WithoutState());
     }
 
-    /// <summary>Records of tasks whose send failed say so (a send that did reach the queue is overruled by its worker's later state).</summary>
+    /// <summary>
+    /// Records of tasks whose send failed say so (a send that did reach the queue is overruled by its worker's later
+    /// state). A unique task's lock is marked unsent, not released: the next enqueue takes it over and sends, and a
+    /// send given up that arrives after all is dropped by its worker when it finds the lock taken over.
+    /// </summary>
     private void NotSent(IReadOnlyList<RecordWrite> writes, string? uniqueLock)
     {
         var now = time.GetUtcNow();
         foreach (var write in writes)
         {
             records!.Write(new RecordWrite(write.Id) { State = TaskState.Cancelled, StateAt = now, FinishedAt = now, Reason = "Not enqueued: sending its message failed (Enqueue threw TaskEnqueueException)." });
-            if (uniqueLock is not null) records.ReleaseUnique(uniqueLock, write.Id);
+            if (uniqueLock is not null) records.MarkUniqueUnsent(uniqueLock, write.Id);
         }
     }
 
-    private async ValueTask SendAsync<TArguments>(TaskDefinition<TArguments> task, string messageId, ReadOnlyMemory<byte> body, TaskEnqueueOptions? options, CancellationToken cancellationToken)
-        where TArguments : class
+    private async ValueTask SendAsync(TaskDefinition task, string messageId, ReadOnlyMemory<byte> body, TaskEnqueueOptions? options, CancellationToken cancellationToken)
     {
         try
         {

@@ -24,7 +24,7 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
     private readonly TimeProvider time;
     private readonly SemaphoreSlim flushing = new(1, 1);
     private Dictionary<string, RecordWrite> pending = new(StringComparer.Ordinal);
-    private List<(string Lock, string Id)> releases = new();
+    private List<(string Lock, string Id, bool Unsent)> releases = new();
     private Dictionary<string, List<RecordEntity>> batchRows = new(StringComparer.Ordinal);
 
     /// <summary>Called after a flush wrote the counts of these batches (a worker then checks whether they are complete).</summary>
@@ -70,11 +70,16 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
     }
 
     /// <summary>Ends a unique task's lock with the next flush (if the task still holds it).</summary>
-    public void ReleaseUnique(string uniqueLock, string id)
+    public void ReleaseUnique(string uniqueLock, string id) => AddRelease(uniqueLock, id, unsent: false);
+
+    /// <summary>Marks a unique task's lock, with the next flush, as held by a task whose send failed: the next enqueue takes it over.</summary>
+    public void MarkUniqueUnsent(string uniqueLock, string id) => AddRelease(uniqueLock, id, unsent: true);
+
+    private void AddRelease(string uniqueLock, string id, bool unsent)
     {
         lock (gate)
         {
-            releases.Add((uniqueLock, id));
+            releases.Add((uniqueLock, id, unsent));
             StartLoop();
         }
     }
@@ -130,13 +135,13 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
         try
         {
             Dictionary<string, RecordWrite> batch;
-            List<(string Lock, string Id)> released;
+            List<(string Lock, string Id, bool Unsent)> released;
             Dictionary<string, List<RecordEntity>> counted;
             lock (gate)
             {
                 (batch, released, counted) = (pending, releases, batchRows);
                 pending = new Dictionary<string, RecordWrite>(StringComparer.Ordinal);
-                releases = new List<(string, string)>();
+                releases = new List<(string, string, bool)>();
                 batchRows = new Dictionary<string, List<RecordEntity>>(StringComparer.Ordinal);
             }
 
@@ -207,18 +212,19 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
         return written.Count == counted.Count;
     }
 
-    private async Task<bool> ReleaseAsync(List<(string Lock, string Id)> released, CancellationToken cancellationToken)
+    private async Task<bool> ReleaseAsync(List<(string Lock, string Id, bool Unsent)> released, CancellationToken cancellationToken)
     {
-        var failed = new List<(string, string)>();
-        foreach (var (uniqueLock, id) in released)
+        var failed = new List<(string, string, bool)>();
+        foreach (var (uniqueLock, id, unsent) in released)
         {
             try
             {
-                await Store.ReleaseUniqueAsync(uniqueLock, id, cancellationToken).ConfigureAwait(false);
+                if (unsent) await Store.MarkUniqueUnsentAsync(uniqueLock, id, cancellationToken).ConfigureAwait(false);
+                else await Store.ReleaseUniqueAsync(uniqueLock, id, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
-                failed.Add((uniqueLock, id));
+                failed.Add((uniqueLock, id, unsent));
                 Log.FlushFailed(logger, ex);
             }
         }

@@ -48,41 +48,110 @@ public sealed partial class TaskWorker
 
     /// <summary>
     /// Before a continuable task's message is settled: its outcome sealed and its continuations released.
-    /// A store that fails is tried three times, the lease of <paramref name="leased"/> (the task's
-    /// message, or its pack) renewed before each wait, so the task does not come back meanwhile. False
-    /// if the store failed every time: the message is left to come back, and the task runs again.
+    /// A store that fails or hangs is tried again, with a growing wait, for as long as the lease of
+    /// <paramref name="leased"/> (the task's message, or its pack) can be renewed, so the task, which has
+    /// run, does not come back and run again. False if the lease was lost or the worker is stopping: the
+    /// message comes back, and the task runs again then (at least once).
     /// </summary>
     private async Task<bool> ReleaseContinuationsAsync(TaskRunResult result, ReceivedTaskMessage leased)
     {
         if (!result.Continuable || records is null || result.FinalState is not { } outcome) return true;
-        for (var attempt = 1; ; attempt++)
+        using var renewing = new CancellationTokenSource();
+        Task? renewal = null;
+        var wait = TimeSpan.FromMilliseconds(500);
+        try
         {
-            try
+            while (true)
             {
-                await records.Store.ReleaseContinuationsAsync(transport, result.MessageId, outcome, CancellationToken.None).ConfigureAwait(false);
-                return true;
-            }
-            catch (Exception ex) when (attempt < 3)
-            {
-                Log.RecordsFailed(logger, ex, records.Store.Describe());
                 try
                 {
-                    await transport.RenewLeaseAsync(leased, options.LeaseDuration, CancellationToken.None).ConfigureAwait(false);
+                    await records.Store.ReleaseContinuationsAsync(transport, result.MessageId, outcome, CancellationToken.None).ConfigureAwait(false);
+                    return true;
                 }
-                catch (Exception lost)
+                catch (Exception ex) when (renewal is not { IsCompleted: true } && !abortTasks.IsCancellationRequested)
                 {
-                    Log.LeaseLost(logger, lost, leased.MessageId, leased.Queue);
-                    return false; // no longer ours to settle: it comes back, and releases then
-                }
+                    // The lease was last renewed up to half a lease ago: renewed now, then on the usual schedule.
+                    renewal ??= RenewLeaseLoopAsync(leased, time.GetTimestamp() - (long)((options.LeaseDuration / 2).TotalSeconds * time.TimestampFrequency), renewing.Token);
+                    Log.ReleaseWaiting(logger, ex, result.MessageId, records.Store.Describe(), wait);
+                    try
+                    {
+                        await Task.Delay(wait, time, abortTasks.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        // Stopping: tried once more, then left to come back.
+                    }
 
-                var wait = TimeSpan.FromSeconds(attempt);
-                await Task.Delay(wait < options.LeaseDuration / 2 ? wait : options.LeaseDuration / 2, time).ConfigureAwait(false);
+                    wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, Math.Min(options.LeaseDuration.Ticks / 2, TimeSpan.FromSeconds(30).Ticks)));
+                }
+                catch (Exception ex)
+                {
+                    Log.ReleaseFailed(logger, ex, result.MessageId);
+                    return false;
+                }
             }
-            catch (Exception ex)
-            {
-                Log.ReleaseFailed(logger, ex, result.MessageId);
-                return false;
-            }
+        }
+        finally
+        {
+            renewing.Cancel();
+            if (renewal is not null) await renewal.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// A message delivered again (its attempt is past the first): true if its task ended already (a delete that
+    /// failed, a copy that ran), so this copy must not run; else the attempts its earlier workers left open
+    /// (killed, or cut off from the queue) are closed in the record. A store that does not answer lets it run.
+    /// </summary>
+    private async Task<bool> EndedEarlierAsync(ReceivedTaskMessage message, string taskName)
+    {
+        TaskRecord? record;
+        try
+        {
+            record = await records!.Store.GetAsync(message.MessageId, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.RecordsFailed(logger, ex, records!.Store.Describe());
+            return false;
+        }
+
+        if (record is null) return false;
+        if (record.State is TaskState.Succeeded or TaskState.Cancelled or TaskState.DeadLettered)
+        {
+            Log.SkippedEnded(logger, taskName, message.MessageId, record.State);
+            return true;
+        }
+
+        var open = record.History.Where(a => a.FinishedAt is null && a.Attempt < message.Attempt).ToArray();
+        if (open.Length > 0 && RecordsOf(message.MessageId) is { } writer)
+        {
+            var now = time.GetUtcNow();
+            var write = new RecordWrite(message.MessageId);
+            foreach (var attempt in open) write.AddAttempt(attempt with { FinishedAt = now, Outcome = TaskOutcome.Released, Exception = WorkerGone });
+            writer.Write(write);
+        }
+
+        return false;
+    }
+
+    private static readonly TaskExceptionInfo WorkerGone = new("WorkerGone", "Its worker stopped (killed, or cut off from the queue) before this attempt ended; the message was delivered again.", null);
+
+    /// <summary>
+    /// A unique task about to run: the id of another task that holds its lock now, if one does (this one's
+    /// enqueue was told its send failed, and a later enqueue took the lock over). A store that does not answer lets it run.
+    /// </summary>
+    private async Task<string?> SupersededByAsync(ReceivedTaskMessage message, DecodedEnvelope decoded)
+    {
+        if (!decoded.HasUniqueHeader || !decoded.ReadHeaders().TryGetValue(TaskHeaders.Unique, out var uniqueLock)) return null;
+        try
+        {
+            return await records!.Store.OtherUniqueHolderAsync(uniqueLock, message.MessageId, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.RecordsFailed(logger, ex, records!.Store.Describe());
+            return null;
         }
     }
 

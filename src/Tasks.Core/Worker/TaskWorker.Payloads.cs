@@ -44,6 +44,10 @@ public sealed partial class TaskWorker
 
         var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(1, reference.Length));
         long? length;
+        // The message's lease is renewed while the payload comes: a slow or hung blob service must not let the
+        // message come back and run on another worker meanwhile.
+        using var renewing = new CancellationTokenSource();
+        var renewal = RenewLeaseLoopAsync(message, time.GetTimestamp(), renewing.Token);
         try
         {
             length = await store.ReadPayloadAsync(reference.Blob, buffer.AsMemory(0, (int)reference.Length), stopReceiving.Token).ConfigureAwait(false);
@@ -53,6 +57,11 @@ public sealed partial class TaskWorker
             ArrayPool<byte>.Shared.Return(buffer);
             if (ex is not OperationCanceledException) Log.PayloadFailed(logger, ex, reference.Blob, message.MessageId, message.Queue);
             return (null, null);
+        }
+        finally
+        {
+            renewing.Cancel();
+            await renewal.ConfigureAwait(false);
         }
 
         var problem = length is null
@@ -72,6 +81,10 @@ public sealed partial class TaskWorker
             Log.SkippedDuplicate(logger, reference.TaskName ?? "(unknown)", message.MessageId);
             return (null, Result(message, reference.TaskName, TaskOutcome.Skipped));
         }
+
+        // A copy of a task that ran and deleted its payload (its delete of the message failed): not a dead letter.
+        if (length is null && records is not null && await EndedEarlierAsync(message, reference.TaskName ?? "(unknown)").ConfigureAwait(false))
+            return (null, Result(message, reference.TaskName, TaskOutcome.Skipped));
 
         return (null, DeadLetter(message, reference.TaskName, problem, null, null));
     }

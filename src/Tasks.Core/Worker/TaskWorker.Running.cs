@@ -94,6 +94,9 @@ public sealed partial class TaskWorker
         message.MessageId = decoded.MessageId ?? message.MessageId;
         using var scope = Log.TaskScope(logger, task.Name, message.MessageId, message.Attempt);
         var flow = FlowOf(decoded);
+        if (message.Attempt > 1 && records is not null && await EndedEarlierAsync(message, task.Name).ConfigureAwait(false))
+            return Result(message, task.Name, TaskOutcome.Skipped);
+
         if (message.Attempt > task.MaxAttempts)
         {
             // Reached only when earlier deliveries ended without settling (a crash, a lost lease).
@@ -108,6 +111,12 @@ public sealed partial class TaskWorker
         if (flow.Parent is not null && records is not null && !await ClaimRunAsync(message).ConfigureAwait(false))
         {
             Log.SkippedDuplicate(logger, task.Name, message.MessageId);
+            return Result(message, task.Name, TaskOutcome.Skipped);
+        }
+
+        if (records is not null && await SupersededByAsync(message, decoded).ConfigureAwait(false) is { } holder)
+        {
+            Log.SkippedSuperseded(logger, task.Name, message.MessageId, holder);
             return Result(message, task.Name, TaskOutcome.Skipped);
         }
 

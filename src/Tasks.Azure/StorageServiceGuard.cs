@@ -1,0 +1,188 @@
+using System;
+using System.IO;
+using System.Net.Http;
+using System.Threading;
+using System.Threading.Tasks;
+using Azure;
+using Azure.Core;
+using Azure.Core.Pipeline;
+
+namespace Tasks.Azure;
+
+/// <summary>
+/// One storage service as this process sees it (an account's queues, its blobs or its tables): a
+/// deadline on every call, the SDK's retries included, and a circuit. A call that finds the service
+/// silent (no answer by its deadline, or no connection) opens the circuit; while it is open, calls
+/// fail at once, and a probe in the background asks the service every <see cref="ProbeInterval"/>
+/// whether it is back; any answer closes it. So a hung service costs the first callers one deadline
+/// each and every later caller nothing, where the SDK alone holds each call for its network timeout
+/// times its tries (two minutes).
+/// </summary>
+/// <remarks>
+/// A call given up at its deadline may still be applied: the service has its bytes and may act on
+/// them when it wakes. The callers say what that means for each call (docs/reliability.md).
+/// </remarks>
+internal sealed class StorageServiceGuard
+{
+    // Set on the probe's own call, so it goes through while every other call fails at once.
+    private static readonly AsyncLocal<bool> Probing = new();
+    private readonly TimeProvider time;
+    private long openedAt = -1; // a timestamp; -1 while the circuit is closed
+    private int probeLoop;
+
+    public StorageServiceGuard(string service, TimeSpan deadline, TimeSpan probeInterval, TimeProvider? timeProvider = null)
+    {
+        Service = service;
+        Deadline = deadline;
+        ProbeInterval = probeInterval;
+        time = timeProvider ?? TimeProvider.System;
+    }
+
+    /// <summary>What errors call the service ("Azure Table service at http://..."): named once its client knows its endpoint.</summary>
+    public string Service { get; set; }
+
+    /// <summary>The longest one call may take, its retries included.</summary>
+    public TimeSpan Deadline { get; }
+
+    /// <summary>How often a silent service is asked, in the background, whether it is back.</summary>
+    public TimeSpan ProbeInterval { get; }
+
+    /// <summary>A cheap call on the service (its properties): any answer, even an error status, closes the circuit.</summary>
+    public Func<CancellationToken, Task>? Probe { get; set; }
+
+    /// <summary>Whether the service was found silent and has not answered since.</summary>
+    public bool IsOpen => Volatile.Read(ref openedAt) >= 0;
+
+    /// <summary>Puts the guard in the pipeline of a client: the deadline around the whole call, the circuit before each try.</summary>
+    public void AddTo(ClientOptions options)
+    {
+        // A try never waits longer than the whole call may, so a call given up does not keep a socket busy for long.
+        options.Retry.NetworkTimeout = Deadline;
+        options.AddPolicy(new DeadlinePolicy(this), HttpPipelinePosition.PerCall);
+        options.AddPolicy(new CircuitPolicy(this), HttpPipelinePosition.PerRetry);
+    }
+
+    /// <summary>Before a call: throws at once while the circuit is open (the probe alone goes through).</summary>
+    private void Enter()
+    {
+        if (IsOpen && !Probing.Value && Probe is not null) throw Silent(); // without a probe, nothing would close it
+    }
+
+    private void Answered() => Volatile.Write(ref openedAt, -1);
+
+    private void FoundSilent()
+    {
+        Interlocked.CompareExchange(ref openedAt, time.GetTimestamp(), -1);
+        if (Probe is not null && Interlocked.CompareExchange(ref probeLoop, 1, 0) == 0) _ = Task.Run(ProbeLoopAsync);
+    }
+
+    /// <summary>While the circuit is open: the probe, every <see cref="ProbeInterval"/>, each within the deadline; its answer closes the circuit.</summary>
+    private async Task ProbeLoopAsync()
+    {
+        try
+        {
+            while (IsOpen)
+            {
+                await Task.Delay(ProbeInterval, time).ConfigureAwait(false);
+                Probing.Value = true;
+                try
+                {
+                    await Probe!(CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // An error status closed the circuit all the same (see DeadlinePolicy); silence keeps it open.
+                }
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref probeLoop, 0);
+            if (IsOpen && Interlocked.CompareExchange(ref probeLoop, 1, 0) == 0) _ = Task.Run(ProbeLoopAsync); // opened again as this loop ended
+        }
+    }
+
+    private StorageServiceSilentException Silent()
+        => new(Service, $"has not answered for {time.GetElapsedTime(Volatile.Read(ref openedAt)).TotalSeconds:N0} s: calls fail at once while it is silent, and it is asked every {ProbeInterval.TotalSeconds:N0} s whether it is back.");
+
+    private enum News { Answered, Silent, None }
+
+    /// <summary>What a failed call says of the service: it answered (an error status), it was silent, or nothing (the caller gave up, the circuit refused).</summary>
+    private static News NewsOf(Exception exception, CancellationToken callerToken) => exception switch
+    {
+        AggregateException { InnerExceptions.Count: > 0 } aggregate => NewsOf(aggregate.InnerExceptions[^1], callerToken), // the SDK's tries: the last one tells
+        StorageServiceSilentException => News.None,
+        OperationCanceledException => callerToken.IsCancellationRequested ? News.None : News.Silent, // else the SDK's network timeout
+        RequestFailedException { Status: 0 } or HttpRequestException or IOException or TimeoutException => News.Silent,
+        _ => News.Answered,
+    };
+
+    /// <summary>The whole call, retries included, within the deadline; its outcome tells the circuit.</summary>
+    private sealed class DeadlinePolicy(StorageServiceGuard guard) : HttpPipelinePolicy
+    {
+        public override async ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            guard.Enter();
+            // The caller's token, taken before the pipeline links the network timeout into the message's.
+            var callerToken = message.CancellationToken;
+            var call = ProcessNextAsync(message, pipeline).AsTask();
+            try
+            {
+                await call.WaitAsync(guard.Deadline, guard.time, callerToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                guard.FoundSilent();
+                _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                throw new StorageServiceSilentException(guard.Service, $"did not answer within {guard.Deadline.TotalSeconds:N0} s.");
+            }
+            catch (Exception ex)
+            {
+                switch (NewsOf(ex, callerToken))
+                {
+                    case News.Silent: guard.FoundSilent(); break;
+                    case News.Answered: guard.Answered(); break;
+                }
+
+                throw;
+            }
+
+            guard.Answered();
+        }
+
+        public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            guard.Enter();
+            ProcessNext(message, pipeline);
+        }
+    }
+
+    /// <summary>Before each retry: a call retrying while the service is found silent gives up at once (its first try is the deadline policy's to allow).</summary>
+    private sealed class CircuitPolicy(StorageServiceGuard guard) : HttpPipelinePolicy
+    {
+        public override ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            Check(message);
+            return ProcessNextAsync(message, pipeline);
+        }
+
+        public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            Check(message);
+            ProcessNext(message, pipeline);
+        }
+
+        private void Check(HttpMessage message)
+        {
+            if (message.TryGetProperty(typeof(CircuitPolicy), out _) && guard.IsOpen) throw guard.Silent();
+            message.SetProperty(typeof(CircuitPolicy), true);
+        }
+    }
+}
+
+/// <summary>A storage service did not answer in time, or has been silent since an earlier call found it so: nothing was done, or may be done later.</summary>
+internal sealed class StorageServiceSilentException(string service, string problem) : Exception($"{service} {problem}")
+{
+    /// <summary>What happened, without the service's name (the callers that name it already).</summary>
+    public string Problem => problem;
+}
