@@ -22,6 +22,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Tasks.Dashboard.Pages;
+using Tasks.Transports;
 
 namespace Tasks.Dashboard;
 
@@ -83,7 +84,15 @@ internal static partial class DashboardEndpoints
             }
         }
 
-        return await next(invocation).ConfigureAwait(false);
+        try
+        {
+            return await next(invocation).ConfigureAwait(false);
+        }
+        catch (TaskTransportException ex) when (ex.IsTransient)
+        {
+            // A storage service that does not answer: said, naming it, within its deadline (at once while it stays silent).
+            return Results.Text($"The Tasks dashboard could not read what this page shows: {ex.Message}", statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
     }
 
     private static bool IsLocal(HttpContext context)
@@ -97,8 +106,23 @@ internal static partial class DashboardEndpoints
         var services = context.RequestServices;
         var records = Records(services);
         var now = DateTimeOffset.UtcNow;
-        var workers = records is null ? [] : await records.ListWorkersAsync(cancellationToken).ConfigureAwait(false);
-        var perMinute = records is null ? [] : await records.CountPerMinuteAsync(now.AddMinutes(-60), now.AddMinutes(1), cancellationToken).ConfigureAwait(false);
+        // Each part is read on its own: a storage service that does not answer empties its part, named, not the page.
+        var problems = new List<string>();
+        async Task<T> Part<T>(string what, Func<Task<T>> read, T none)
+        {
+            try
+            {
+                return await read().ConfigureAwait(false);
+            }
+            catch (TaskTransportException ex) when (ex.IsTransient)
+            {
+                problems.Add($"{what} could not be read: {ex.Message}");
+                return none;
+            }
+        }
+
+        IReadOnlyList<TaskWorkerInfo> workers = records is null ? [] : await Part("Workers", () => records.ListWorkersAsync(cancellationToken).AsTask(), []).ConfigureAwait(false);
+        IReadOnlyList<TaskStateCounts> perMinute = records is null ? [] : await Part("The last hour's counts", () => records.CountPerMinuteAsync(now.AddMinutes(-60), now.AddMinutes(1), cancellationToken).AsTask(), []).ConfigureAwait(false);
         var monitor = services.GetService<ITaskQueueMonitor>();
         var queues = new List<QueueRow>();
         foreach (var queue in Queues())
@@ -118,8 +142,8 @@ internal static partial class DashboardEndpoints
         // The hour's totals are the sum of its minutes: the counters are read once.
         var lastHour = perMinute.Count == 0 ? null : perMinute.Skip(1).Aggregate(new TaskStateCounts(perMinute[1].From, now, 0, 0, 0, 0, 0, 0),
             (sum, m) => sum with { Enqueued = sum.Enqueued + m.Enqueued, Started = sum.Started + m.Started, Retried = sum.Retried + m.Retried, Succeeded = sum.Succeeded + m.Succeeded, DeadLettered = sum.DeadLettered + m.DeadLettered, Cancelled = sum.Cancelled + m.Cancelled });
-        var schedules = await Operations(services).ListSchedulesAsync(cancellationToken).ConfigureAwait(false);
-        return await RenderAsync<OverviewPage>(context, "", new OverviewModel(queues, perMinute.Skip(1).ToArray(), lastHour, workers, schedules, records is not null)).ConfigureAwait(false);
+        var schedules = await Part("Recurring schedules", () => Operations(services).ListSchedulesAsync(cancellationToken).AsTask(), []).ConfigureAwait(false);
+        return await RenderAsync<OverviewPage>(context, "", new OverviewModel(queues, perMinute.Skip(1).ToArray(), lastHour, workers, schedules, records is not null) { Problems = problems }).ConfigureAwait(false);
     }
 
     private static async Task<IResult> ListAsync(HttpContext context, string? state, string? task, string? queue, string? since, string? after, string? id, CancellationToken cancellationToken)

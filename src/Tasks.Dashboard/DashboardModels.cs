@@ -32,7 +32,11 @@ public sealed record DashboardPage(string BasePath, TasksDashboardOptions Option
 public sealed record QueueRow(string Queue, bool Exists, long Messages, long DeadLetters, int Running, string? Problem);
 
 [EditorBrowsable(EditorBrowsableState.Never)]
-public sealed record OverviewModel(IReadOnlyList<QueueRow> Queues, IReadOnlyList<TaskStateCounts> PerMinute, TaskStateCounts? LastHour, IReadOnlyList<TaskWorkerInfo> Workers, IReadOnlyList<TaskScheduleInfo> Schedules, bool HasRecords);
+public sealed record OverviewModel(IReadOnlyList<QueueRow> Queues, IReadOnlyList<TaskStateCounts> PerMinute, TaskStateCounts? LastHour, IReadOnlyList<TaskWorkerInfo> Workers, IReadOnlyList<TaskScheduleInfo> Schedules, bool HasRecords)
+{
+    /// <summary>What could not be read (a storage service that did not answer, named), shown in place of what it would have shown.</summary>
+    public IReadOnlyList<string> Problems { get; init; } = [];
+}
 
 [EditorBrowsable(EditorBrowsableState.Never)]
 public sealed record TaskListModel(TaskRecordPage Page, TaskRecordQuery Query, string? Since, TaskStateCounts? Counts, IReadOnlyList<string> TaskNames, IReadOnlyList<string> Queues);

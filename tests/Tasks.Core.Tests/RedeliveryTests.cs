@@ -1,0 +1,141 @@
+using System.Collections.Concurrent;
+
+namespace Tasks.Core.Tests;
+
+/// <summary>
+/// A message delivered again after its task ended, a run whose worker died, and a unique task whose send was
+/// reported failed but arrived: what a hung or dying service leaves behind, in memory.
+/// </summary>
+public sealed class RedeliveryTests
+{
+    private static readonly TimeSpan ShortLease = TimeSpan.FromMilliseconds(200);
+
+    [Fact]
+    public async Task A_copy_of_a_task_that_succeeded_is_deleted_without_running_and_leaves_its_record_alone()
+    {
+        await using var h = new RecordHarness();
+        var runs = 0;
+        var id = await RecordedTasks.RunAsync.Enqueue(h.Client, Scripts.Add((_, _) => { Interlocked.Increment(ref runs); return Task.CompletedTask; }));
+        var body = (await TakeUnsettledAsync(h)).Body.ToArray(); // a worker that received it and was cut off: attempt 1 never settles
+        await h.Worker.StartAsync();
+        var succeeded = await h.WaitForStateAsync(id, TaskState.Succeeded);
+
+        // The same message again (a delete that failed while the queue hung), delivered a second time.
+        await h.Worker.StopAsync();
+        await h.Transport.SendAsync(RecordedTasks.Queue, new OutgoingTaskMessage(id, body, TimeSpan.Zero, null), CancellationToken.None);
+        await TakeUnsettledAsync(h);
+        await using var second = h.NewWorker();
+        await second.StartAsync();
+        await AssertEventually(() => h.Results.Any(r => r.Outcome == TaskOutcome.Skipped && r.MessageId == id), "the copy is skipped");
+
+        Assert.Equal(1, runs);
+        var record = (await h.Store.GetAsync(id))!;
+        Assert.Equal((TaskState.Succeeded, succeeded.StateChangedAt, succeeded.History.Count), (record.State, record.StateChangedAt, record.History.Count));
+    }
+
+    [Fact]
+    public async Task An_attempt_whose_worker_died_is_closed_when_its_message_is_received_again()
+    {
+        await using var h = new RecordHarness();
+        var id = await RecordedTasks.RunAsync.Enqueue(h.Client, Scripts.Add((_, _) => Task.CompletedTask));
+        await h.Client.RecordWriter!.FlushAsync(CancellationToken.None);
+
+        // A worker took attempt 1, wrote that it runs, and was killed: its attempt has no end.
+        await TakeUnsettledAsync(h);
+        var gone = new TaskWorkerIdentity("gone-worker", "elsewhere", 4242);
+        var started = DateTimeOffset.UtcNow;
+        var open = new RecordWrite(id) { State = TaskState.Running, StateAt = started, Attempt = 1, Worker = gone };
+        open.AddAttempt(new TaskAttempt(1, started, null, null, gone, null));
+        await h.Store.WriteAsync([open], CancellationToken.None);
+
+        await h.Worker.StartAsync();
+        await h.WaitForStateAsync(id, TaskState.Succeeded);
+        await AssertEventually(async () => (await h.Store.GetAsync(id))!.History.All(a => a.FinishedAt is not null), "every attempt is closed");
+
+        var history = (await h.Store.GetAsync(id))!.History.OrderBy(a => a.Attempt).ToArray();
+        Assert.Equal(2, history.Length);
+        Assert.Equal((1, TaskOutcome.Released, "WorkerGone", gone), (history[0].Attempt, history[0].Outcome, history[0].Exception?.Type, history[0].Worker));
+        Assert.Equal((2, TaskOutcome.Completed), (history[1].Attempt, history[1].Outcome));
+    }
+
+    [Fact]
+    public async Task A_unique_task_whose_send_was_reported_failed_but_arrived_runs_once_after_another_enqueue_takes_its_lock_over()
+    {
+        var runs = new ConcurrentQueue<string>();
+        var inner = new InMemoryTransport();
+        var transport = new SendsThenThrows(inner);
+        var store = new InMemoryTaskRecordStore(new TaskRecordOptions { FlushInterval = TimeSpan.FromMilliseconds(50) });
+        var client = new TaskClient(transport, records: store);
+        var script = Scripts.Add((context, _) => { runs.Enqueue(context.MessageId); return Task.CompletedTask; });
+
+        // The first send reaches the queue, but its caller is told it failed (a send given up at its deadline).
+        transport.FailNext = true;
+        await Assert.ThrowsAsync<TaskEnqueueException>(() => RecordedTasks.OnceAsync.Enqueue(client, script, "inv-1").AsTask());
+        await client.RecordWriter!.FlushAsync(CancellationToken.None); // its lock is marked unsent
+
+        // The caller tries again: the lock is taken over, and a second message is sent.
+        var second = await RecordedTasks.OnceAsync.Enqueue(client, script, "inv-1");
+        Assert.Equal(2, (await inner.GetDepthAsync(RecordedTasks.Queue)).Messages);
+
+        var options = new TaskWorkerOptions { MinPollingInterval = TimeSpan.FromMilliseconds(5), MaxPollingInterval = TimeSpan.FromMilliseconds(20) };
+        options.Queues.Add(RecordedTasks.Queue);
+        var skipped = new ConcurrentQueue<string>();
+        await using var worker = new TaskWorker(inner, options, records: store);
+        worker.TaskRan += r => { if (r.Outcome == TaskOutcome.Skipped) skipped.Enqueue(r.MessageId); };
+        await worker.StartAsync();
+        await AssertEventually(() => runs.Count + skipped.Count == 2, "both messages are handled");
+
+        Assert.Equal([second], runs.ToArray());
+        Assert.Single(skipped);
+    }
+
+    /// <summary>Receives the next message with a short lease and never settles it, as a worker cut off or killed would; returns once its lease has ended.</summary>
+    private static async Task<ReceivedTaskMessage> TakeUnsettledAsync(RecordHarness h)
+    {
+        var taken = Assert.Single(await h.Transport.ReceiveAsync(RecordedTasks.Queue, 1, ShortLease, CancellationToken.None));
+        await Task.Delay(ShortLease * 2);
+        return taken;
+    }
+
+    private static Task AssertEventually(Func<bool> condition, string what) => AssertEventually(() => Task.FromResult(condition()), what);
+
+    private static async Task AssertEventually(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"Waited 20 s until {what}.");
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>A transport whose next send reaches the queue and then throws, as a send given up at its deadline and applied later.</summary>
+    private sealed class SendsThenThrows(InMemoryTransport inner) : ITaskTransport
+    {
+        public bool FailNext { get; set; }
+
+        public int MaxMessageBytes => inner.MaxMessageBytes;
+
+        public async ValueTask SendAsync(string queue, OutgoingTaskMessage message, CancellationToken cancellationToken)
+        {
+            await inner.SendAsync(queue, message, cancellationToken);
+            if (FailNext)
+            {
+                FailNext = false;
+                throw new TaskTransportException("The queue service did not answer within 5 s.", isTransient: true);
+            }
+        }
+
+        public ValueTask<IReadOnlyList<ReceivedTaskMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken) => inner.ReceiveAsync(queue, maxMessages, leaseDuration, cancellationToken);
+
+        public ValueTask RenewLeaseAsync(ReceivedTaskMessage message, TimeSpan leaseDuration, CancellationToken cancellationToken) => inner.RenewLeaseAsync(message, leaseDuration, cancellationToken);
+
+        public ValueTask CompleteAsync(ReceivedTaskMessage message, CancellationToken cancellationToken) => inner.CompleteAsync(message, cancellationToken);
+
+        public ValueTask ReleaseAsync(ReceivedTaskMessage message, TimeSpan delay, CancellationToken cancellationToken) => inner.ReleaseAsync(message, delay, cancellationToken);
+
+        public ValueTask DeadLetterAsync(ReceivedTaskMessage message, DeadLetterDetails reason, CancellationToken cancellationToken) => inner.DeadLetterAsync(message, reason, cancellationToken);
+
+        public ValueTask AddDeadLetterAsync(string queue, string messageId, ReadOnlyMemory<byte> body, DeadLetterDetails reason, CancellationToken cancellationToken) => inner.AddDeadLetterAsync(queue, messageId, body, reason, cancellationToken);
+    }
+}
