@@ -21,7 +21,7 @@ internal static class AzureFaults
         switch (exception)
         {
             case StorageServiceSilentException silent:
-                return new Fault("it " + silent.Problem, "Check that it runs and answers; the call was not made, or may be applied when it does.", IsTransient: true);
+                return new Fault("the service " + silent.Problem, "Check that it runs and answers; the call was not made, or may be applied when it does.", IsTransient: true);
             case OperationCanceledException:
                 // The caller's own cancellation never gets here (see Guard): this is the SDK's network timeout.
                 return new Fault($"the service did not answer in time ({FirstLine(exception.Message)}).", "Check that it runs and that the endpoint is right.", IsTransient: true);

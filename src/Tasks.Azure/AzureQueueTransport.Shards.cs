@@ -91,9 +91,11 @@ public sealed partial class AzureQueueTransport : IShardedTaskTransport
             if (await TrySendAsync(shard).ConfigureAwait(false)) return;
         }
 
-        // Every shard failed in a way that may pass (slow, busy): a last try with the SDK's own retries and
-        // timeout, so a sharded enqueue gives up no sooner than one on a single queue would.
-        await SendToShardAsync(sharded, writers[first], message, cancellationToken, bounded: false).ConfigureAwait(false);
+        // Every shard failed in a way that may pass (slow, busy): a last try with the SDK's own retries within the
+        // account's deadline, so a sharded enqueue gives up no sooner than one on a single queue would; on a shard
+        // whose account is not found silent, where there is one.
+        var last = Enumerable.Range(0, writers.Length).Select(i => writers[(first + i) % writers.Length]).FirstOrDefault(s => !s.Account.Guard.IsOpen) ?? writers[first];
+        await SendToShardAsync(sharded, last, message, cancellationToken, bounded: false).ConfigureAwait(false);
 
         async Task<bool> TrySendAsync(QueueShard shard)
         {
@@ -230,7 +232,7 @@ public sealed partial class AzureQueueTransport : IShardedTaskTransport
     }
 
     /// <summary>One storage account that holds shards; 0 is the main one.</summary>
-    private sealed record ShardAccount(int Index, QueueServiceClient Envelopes, QueueServiceClient Text, string Endpoint);
+    private sealed record ShardAccount(int Index, QueueServiceClient Envelopes, QueueServiceClient Text, string Endpoint, StorageServiceGuard Guard);
 
     /// <summary>One Azure queue of a sharded queue.</summary>
     private sealed class QueueShard(ShardAccount account, string name, bool written)

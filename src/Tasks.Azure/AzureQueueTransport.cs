@@ -72,12 +72,12 @@ public sealed partial class AzureQueueTransport : ITaskTransport
         // The service URI without its query: a SAS token is a secret.
         Endpoint = EndpointOf(envelopeService);
         (guard.Service, guard.Probe) = ($"Azure Queue service at {Endpoint}", envelopeService.GetPropertiesAsync);
-        accounts = [new ShardAccount(0, envelopeService, textService, Endpoint), .. options.ShardAccounts.Select((account, i) =>
+        accounts = [new ShardAccount(0, envelopeService, textService, Endpoint, guard), .. options.ShardAccounts.Select((account, i) =>
         {
             var shardGuard = QueueGuard();
             var envelopes = CreateShardServiceClient(account, i, options, EnvelopeOptions(), shardGuard);
             (shardGuard.Service, shardGuard.Probe) = ($"Azure Queue service at {EndpointOf(envelopes)}", envelopes.GetPropertiesAsync);
-            return new ShardAccount(i + 1, envelopes, CreateShardServiceClient(account, i, options, new QueueClientOptions { MessageEncoding = QueueMessageEncoding.None }, shardGuard), EndpointOf(envelopes));
+            return new ShardAccount(i + 1, envelopes, CreateShardServiceClient(account, i, options, new QueueClientOptions { MessageEncoding = QueueMessageEncoding.None }, shardGuard), EndpointOf(envelopes), shardGuard);
         })];
         shardedQueues = CreateShardedQueues();
 

@@ -28,6 +28,8 @@ internal sealed class StorageServiceGuard
     private static readonly AsyncLocal<bool> Probing = new();
     private readonly TimeProvider time;
     private long openedAt = -1; // a timestamp; -1 while the circuit is closed
+    private long lastAnswer; // a timestamp: the last time the service answered any call
+    private long typicalTicks; // a moving average of how long answered calls took (timestamp ticks)
     private int probeLoop;
 
     public StorageServiceGuard(string service, TimeSpan deadline, TimeSpan probeInterval, TimeProvider? timeProvider = null)
@@ -41,8 +43,22 @@ internal sealed class StorageServiceGuard
     /// <summary>What errors call the service ("Azure Table service at http://..."): named once its client knows its endpoint.</summary>
     public string Service { get; set; }
 
-    /// <summary>The longest one call may take, its retries included.</summary>
+    /// <summary>The longest one call may take, its retries included, while the service answers as fast as it usually does.</summary>
     public TimeSpan Deadline { get; }
+
+    /// <summary>
+    /// The deadline of the next call: <see cref="Deadline"/>, or four times the typical answered call when the service is
+    /// that slow overall (a busy account, not a hung one), at most six times <see cref="Deadline"/>. A hung service
+    /// answers nothing, so its typical call stays what it was and the deadline stays short.
+    /// </summary>
+    public TimeSpan CurrentDeadline
+    {
+        get
+        {
+            var slow = TimeSpan.FromSeconds(4.0 * Interlocked.Read(ref typicalTicks) / time.TimestampFrequency);
+            return slow <= Deadline ? Deadline : slow < Deadline * 6 ? slow : Deadline * 6;
+        }
+    }
 
     /// <summary>How often a silent service is asked, in the background, whether it is back.</summary>
     public TimeSpan ProbeInterval { get; }
@@ -56,8 +72,8 @@ internal sealed class StorageServiceGuard
     /// <summary>Puts the guard in the pipeline of a client: the deadline around the whole call, the circuit before each try.</summary>
     public void AddTo(ClientOptions options)
     {
-        // A try never waits longer than the whole call may, so a call given up does not keep a socket busy for long.
-        options.Retry.NetworkTimeout = Deadline;
+        // A try never waits much longer than the whole call may, so a call given up does not keep a socket busy for long.
+        options.Retry.NetworkTimeout = Deadline * 6;
         options.AddPolicy(new DeadlinePolicy(this), HttpPipelinePosition.PerCall);
         options.AddPolicy(new CircuitPolicy(this), HttpPipelinePosition.PerRetry);
     }
@@ -68,7 +84,21 @@ internal sealed class StorageServiceGuard
         if (IsOpen && !Probing.Value && Probe is not null) throw Silent(); // without a probe, nothing would close it
     }
 
-    private void Answered() => Volatile.Write(ref openedAt, -1);
+    private void Answered(long started)
+    {
+        var now = time.GetTimestamp();
+        Interlocked.Exchange(ref lastAnswer, now);
+        var took = now - started;
+        var typical = Interlocked.Read(ref typicalTicks);
+        Interlocked.Exchange(ref typicalTicks, typical == 0 ? took : typical + (took - typical) / 8);
+        Volatile.Write(ref openedAt, -1);
+    }
+
+    /// <summary>A call of <paramref name="started"/> got no answer: the service is silent if no other call got one since it began (else it is slow, not hung).</summary>
+    private void NoAnswer(long started)
+    {
+        if (Interlocked.Read(ref lastAnswer) < started) FoundSilent();
+    }
 
     private void FoundSilent()
     {
@@ -103,7 +133,7 @@ internal sealed class StorageServiceGuard
     }
 
     private StorageServiceSilentException Silent()
-        => new(Service, $"has not answered for {time.GetElapsedTime(Volatile.Read(ref openedAt)).TotalSeconds:N0} s: calls fail at once while it is silent, and it is asked every {ProbeInterval.TotalSeconds:N0} s whether it is back.");
+        => new(Service, $"did not answer for {time.GetElapsedTime(Volatile.Read(ref openedAt)).TotalSeconds:N0} s now: calls fail at once while it is silent, and it is asked every {ProbeInterval.TotalSeconds:N0} s whether it is back.");
 
     private enum News { Answered, Silent, None }
 
@@ -125,29 +155,31 @@ internal sealed class StorageServiceGuard
             guard.Enter();
             // The caller's token, taken before the pipeline links the network timeout into the message's.
             var callerToken = message.CancellationToken;
+            var started = guard.time.GetTimestamp();
+            var deadline = guard.CurrentDeadline;
             var call = ProcessNextAsync(message, pipeline).AsTask();
             try
             {
-                await call.WaitAsync(guard.Deadline, guard.time, callerToken).ConfigureAwait(false);
+                await call.WaitAsync(deadline, guard.time, callerToken).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
-                guard.FoundSilent();
+                guard.NoAnswer(started);
                 _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-                throw new StorageServiceSilentException(guard.Service, $"did not answer within {guard.Deadline.TotalSeconds:N0} s.");
+                throw new StorageServiceSilentException(guard.Service, $"did not answer within {deadline.TotalSeconds:N0} s.");
             }
             catch (Exception ex)
             {
                 switch (NewsOf(ex, callerToken))
                 {
-                    case News.Silent: guard.FoundSilent(); break;
-                    case News.Answered: guard.Answered(); break;
+                    case News.Silent: guard.NoAnswer(started); break;
+                    case News.Answered: guard.Answered(started); break;
                 }
 
                 throw;
             }
 
-            guard.Answered();
+            guard.Answered(started);
         }
 
         public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)

@@ -318,10 +318,19 @@ internal sealed class RecordedHarness : IAsyncDisposable
     public async Task<TaskRecord> WaitUntilAsync(string id, Func<TaskRecord?, bool> condition, string what, int seconds = 30)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        TaskRecord? record = null;
         while (true)
         {
-            var record = await Store.GetAsync(id);
-            if (condition(record)) return record!;
+            try
+            {
+                record = await Store.GetAsync(id);
+                if (condition(record)) return record!;
+            }
+            catch (TaskTransportException ex) when (ex.IsTransient)
+            {
+                // A table service coming back: reads fail at once until its probe finds it answering.
+            }
+
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"Task {id} is {record?.State.ToString() ?? "not recorded"} after {seconds} s, waiting until {what}.");
             await Task.Delay(50);
         }
