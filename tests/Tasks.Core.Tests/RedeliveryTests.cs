@@ -110,32 +110,18 @@ public sealed class RedeliveryTests
     }
 
     /// <summary>A transport whose next send reaches the queue and then throws, as a send given up at its deadline and applied later.</summary>
-    private sealed class SendsThenThrows(InMemoryTransport inner) : ITaskTransport
+    private sealed class SendsThenThrows(InMemoryTransport inner) : WrappedTransport(inner)
     {
         public bool FailNext { get; set; }
 
-        public int MaxMessageBytes => inner.MaxMessageBytes;
-
-        public async ValueTask SendAsync(string queue, OutgoingTaskMessage message, CancellationToken cancellationToken)
+        public override async ValueTask SendAsync(string queue, OutgoingTaskMessage message, CancellationToken cancellationToken)
         {
-            await inner.SendAsync(queue, message, cancellationToken);
+            await base.SendAsync(queue, message, cancellationToken);
             if (FailNext)
             {
                 FailNext = false;
                 throw new TaskTransportException("The queue service did not answer within 5 s.", isTransient: true);
             }
         }
-
-        public ValueTask<IReadOnlyList<ReceivedTaskMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken) => inner.ReceiveAsync(queue, maxMessages, leaseDuration, cancellationToken);
-
-        public ValueTask RenewLeaseAsync(ReceivedTaskMessage message, TimeSpan leaseDuration, CancellationToken cancellationToken) => inner.RenewLeaseAsync(message, leaseDuration, cancellationToken);
-
-        public ValueTask CompleteAsync(ReceivedTaskMessage message, CancellationToken cancellationToken) => inner.CompleteAsync(message, cancellationToken);
-
-        public ValueTask ReleaseAsync(ReceivedTaskMessage message, TimeSpan delay, CancellationToken cancellationToken) => inner.ReleaseAsync(message, delay, cancellationToken);
-
-        public ValueTask DeadLetterAsync(ReceivedTaskMessage message, DeadLetterDetails reason, CancellationToken cancellationToken) => inner.DeadLetterAsync(message, reason, cancellationToken);
-
-        public ValueTask AddDeadLetterAsync(string queue, string messageId, ReadOnlyMemory<byte> body, DeadLetterDetails reason, CancellationToken cancellationToken) => inner.AddDeadLetterAsync(queue, messageId, body, reason, cancellationToken);
     }
 }
