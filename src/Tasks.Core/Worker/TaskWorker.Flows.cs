@@ -98,63 +98,6 @@ public sealed partial class TaskWorker
         }
     }
 
-    /// <summary>
-    /// A message delivered again (its attempt is past the first): true if its task ended already (a delete that
-    /// failed, a copy that ran), so this copy must not run; else the attempts its earlier workers left open
-    /// (killed, or cut off from the queue) are closed in the record. A store that does not answer lets it run.
-    /// </summary>
-    private async Task<bool> EndedEarlierAsync(ReceivedTaskMessage message, string taskName)
-    {
-        TaskRecord? record;
-        try
-        {
-            record = await records!.Store.GetAsync(message.MessageId, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            Log.RecordsFailed(logger, ex, records!.Store.Describe());
-            return false;
-        }
-
-        if (record is null) return false;
-        if (record.State is TaskState.Succeeded or TaskState.Cancelled or TaskState.DeadLettered)
-        {
-            Log.SkippedEnded(logger, taskName, message.MessageId, record.State);
-            return true;
-        }
-
-        var open = record.History.Where(a => a.FinishedAt is null && a.Attempt < message.Attempt).ToArray();
-        if (open.Length > 0 && RecordsOf(message.MessageId) is { } writer)
-        {
-            var now = time.GetUtcNow();
-            var write = new RecordWrite(message.MessageId);
-            foreach (var attempt in open) write.AddAttempt(attempt with { FinishedAt = now, Outcome = TaskOutcome.Released, Exception = WorkerGone });
-            writer.Write(write);
-        }
-
-        return false;
-    }
-
-    private static readonly TaskExceptionInfo WorkerGone = new("WorkerGone", "Its worker stopped (killed, or cut off from the queue) before this attempt ended; the message was delivered again.", null);
-
-    /// <summary>
-    /// A unique task about to run: the id of another task that holds its lock now, if one does (this one's
-    /// enqueue was told its send failed, and a later enqueue took the lock over). A store that does not answer lets it run.
-    /// </summary>
-    private async Task<string?> SupersededByAsync(ReceivedTaskMessage message, DecodedEnvelope decoded)
-    {
-        if (!decoded.HasUniqueHeader || !decoded.ReadHeaders().TryGetValue(TaskHeaders.Unique, out var uniqueLock)) return null;
-        try
-        {
-            return await records!.Store.OtherUniqueHolderAsync(uniqueLock, message.MessageId, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            Log.RecordsFailed(logger, ex, records!.Store.Describe());
-            return null;
-        }
-    }
-
     /// <summary>A task of a tracked batch that settled alone: its own counting row.</summary>
     private void CountBatchTask(TaskRunResult result)
     {

@@ -76,12 +76,6 @@ public sealed partial class TaskWorker
         [LoggerMessage(21, LogLevel.Error, "The continuations of task {MessageId} could not be released (the record store failed) before its message's lease was lost or the worker stopped: the message comes back, and the task runs again")]
         public static partial void ReleaseFailed(ILogger logger, Exception exception, string messageId);
 
-        [LoggerMessage(27, LogLevel.Information, "Task {TaskName} (message {MessageId}) was delivered again after it ended {State}: this copy is deleted without running")]
-        public static partial void SkippedEnded(ILogger logger, string taskName, string messageId, TaskState state);
-
-        [LoggerMessage(28, LogLevel.Warning, "Task {TaskName} (message {MessageId}) is unique, and its lock is held by task {Holder}: its enqueue was told the send failed and a later enqueue took the lock over, so this copy is deleted without running")]
-        public static partial void SkippedSuperseded(ILogger logger, string taskName, string messageId, string holder);
-
         [LoggerMessage(29, LogLevel.Warning, "The continuations of task {MessageId} wait for the record store ({Store}): its message is kept leased and the release tried again in {Delay}; the task does not run again")]
         public static partial void ReleaseWaiting(ILogger logger, Exception exception, string messageId, string store, TimeSpan delay);
 

@@ -83,7 +83,7 @@ public sealed partial class TaskWorker
         }
 
         // A copy of a task that ran and deleted its payload (its delete of the message failed): not a dead letter.
-        if (length is null && records is not null && await EndedEarlierAsync(message, reference.TaskName ?? "(unknown)").ConfigureAwait(false))
+        if (length is null && redelivery is not null && await redelivery.EndedEarlierAsync(message, reference.TaskName ?? "(unknown)").ConfigureAwait(false))
             return (null, Result(message, reference.TaskName, TaskOutcome.Skipped));
 
         return (null, DeadLetter(message, reference.TaskName, problem, null, null));

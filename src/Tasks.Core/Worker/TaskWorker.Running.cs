@@ -94,7 +94,7 @@ public sealed partial class TaskWorker
         message.MessageId = decoded.MessageId ?? message.MessageId;
         using var scope = Log.TaskScope(logger, task.Name, message.MessageId, message.Attempt);
         var flow = FlowOf(decoded);
-        if (message.Attempt > 1 && records is not null && await EndedEarlierAsync(message, task.Name).ConfigureAwait(false))
+        if (message.Attempt > 1 && redelivery is not null && await redelivery.EndedEarlierAsync(message, task.Name).ConfigureAwait(false))
             return Result(message, task.Name, TaskOutcome.Skipped);
 
         if (message.Attempt > task.MaxAttempts)
@@ -114,11 +114,8 @@ public sealed partial class TaskWorker
             return Result(message, task.Name, TaskOutcome.Skipped);
         }
 
-        if (records is not null && await SupersededByAsync(message, decoded).ConfigureAwait(false) is { } holder)
-        {
-            Log.SkippedSuperseded(logger, task.Name, message.MessageId, holder);
+        if (redelivery is not null && decoded.HasUniqueHeader && await redelivery.SupersededAsync(message, decoded).ConfigureAwait(false))
             return Result(message, task.Name, TaskOutcome.Skipped);
-        }
 
         // A task at its own MaxConcurrency waits here, holding its message's lease, for a run of it to end.
         var gate = TaskGate(task);

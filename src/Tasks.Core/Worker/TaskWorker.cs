@@ -22,6 +22,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
     private readonly EnvelopeSigner? signer;
     private readonly TimeProvider time;
     private readonly ILogger logger;
+    private readonly RedeliveryCheck? redelivery;
     private readonly SemaphoreSlim workerSlots;
     // Null for a queue with no limit of its own: the worker's limit is enough, and one semaphore is cheaper than two.
     private readonly Dictionary<string, SemaphoreSlim?> queueSlots = new(StringComparer.Ordinal);
@@ -86,6 +87,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
         this.registry = registry ?? TaskRegistry.Default;
         workerSlots = new SemaphoreSlim(this.options.MaxConcurrency, this.options.MaxConcurrency);
         signer = EnvelopeSigner.Create(this.options.Signing);
+        redelivery = records is null ? null : new RedeliveryCheck(records, id => RecordsOf(id) is not null, this.logger, time);
     }
 
     /// <summary>Raised after each delivery is settled. Handlers run on the worker's threads and must be quick.</summary>
