@@ -210,6 +210,40 @@ public sealed class HungStorageTests : IAsyncLifetime
         foreach (var (id, _) in tries) await h.WaitForStateAsync(id!, TaskState.Succeeded, 60);
     }
 
+    [Fact]
+    public async Task The_cli_answers_within_the_deadline_of_a_hung_service_and_names_it()
+    {
+        await using var h = await HungHarness.StartAsync(azurite, Lease, startWorker: false);
+        await Plain(h, Order()); // a queue and a record to find
+        foreach (var (pause, resume, command, service) in new (Func<Task>, Func<Task>, string[], string)[]
+        {
+            (azurite.PauseTablesAsync, azurite.ResumeTablesAsync, ["list", "--prefix", h.Options.QueuePrefix!], "Azure Table service at"),
+            (azurite.PauseAsync, azurite.ResumeAsync, ["queues", "--prefix", h.Options.QueuePrefix!], "Azure Queue service at"),
+        })
+        {
+            var (_, warm) = await Timed(() => CliTests.RunAsync(azurite.ConnectionString, command)); // the CLI's own start, for the bound
+            await pause();
+            try
+            {
+                var ((code, output), took) = await Timed(() => CliTests.RunAsync(azurite.ConnectionString, command));
+                Assert.Equal(1, code);
+                Assert.Contains(service, output);
+                Assert.True(took < warm + TimeSpan.FromSeconds(6), $"'tasks {command[0]}' took {took} with the service hung ({warm} when it answers)");
+            }
+            finally
+            {
+                await resume();
+            }
+        }
+    }
+
+    private static async Task<(T Result, TimeSpan Took)> Timed<T>(Func<Task<T>> call)
+    {
+        var clock = Stopwatch.StartNew();
+        var result = await call();
+        return (result, clock.Elapsed);
+    }
+
     private static string Order() => Guid.NewGuid().ToString("N")[..12];
 
     private static async Task<(string? Id, TimeSpan Took)> Click(HungHarness h, string order)
