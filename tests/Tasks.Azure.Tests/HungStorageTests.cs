@@ -65,6 +65,8 @@ public sealed class HungStorageTests : IAsyncLifetime
         var hung = Stopwatch.StartNew();
         // Five clicks at once on one order, and five on another a second apart.
         var atOnce = Enumerable.Range(0, 5).Select(_ => Click(h, o1)).ToArray();
+        var o3 = Order();
+        var o3Clicked = Click(h, o3); // its lock insert reaches the hung service, and lands when it wakes
         var apart = new List<(string? Id, TimeSpan Took)>();
         for (var i = 0; i < 5; i++)
         {
@@ -72,11 +74,19 @@ public sealed class HungStorageTests : IAsyncLifetime
             await Task.Delay(1000);
         }
 
+        var o3Click = await o3Clicked;
         var clicks = (await Task.WhenAll(atOnce)).Concat(apart).ToArray();
         Assert.All(clicks, c => Assert.True(c.Took < h.Options.RequestTimeout + TimeSpan.FromSeconds(2), $"an enqueue took {c.Took}"));
         Assert.True(apart.Skip(1).All(c => c.Took < TimeSpan.FromMilliseconds(500)), "later calls fail at once while the tables are silent: " + string.Join(", ", apart.Select(c => c.Took)));
         if (hung.Elapsed < Hang) await Task.Delay(Hang - hung.Elapsed);
         await azurite.ResumeTablesAsync();
+
+        // At once after the hang (the lock inserts given up land now), a click on an order whose click failed while
+        // hung gets an id that runs, never the id of the claim whose caller was told it failed.
+        Assert.Null(o3Click.Id);
+        var recovered = await ClickUntilAcceptedAsync(h, o3);
+        await h.WaitForStateAsync(recovered, TaskState.Succeeded);
+        Assert.Equal(1, HungTasks.Count("invoice " + o3));
 
         // Every id a caller got runs, once; an order no caller got an id for never runs.
         foreach (var (order, results) in new[] { (o1, clicks[..5]), (o2, clicks[5..]) })
@@ -92,6 +102,28 @@ public sealed class HungStorageTests : IAsyncLifetime
         var (again, _) = await Click(h, o1);
         Assert.NotNull(again);
         await h.WaitForStateAsync(again!, TaskState.Succeeded);
+    }
+
+    [Fact]
+    public async Task Unique_enqueues_while_queues_hang_never_answer_with_an_id_that_does_not_run()
+    {
+        await using var h = await HungHarness.StartAsync(azurite, Lease);
+        await Click(h, Order()); // the queue exists
+        await azurite.PauseAsync();
+        var order = Order();
+        var clicks = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => Click(h, order)));
+        var second = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => Click(h, order))); // the circuit open now
+        await Task.Delay(Hang);
+        await azurite.ResumeAsync();
+
+        // While the queues hang no send succeeds, so no caller may get an id: the first claim's send failed, and the
+        // callers that found its lock waited for that, then took the lock over and failed too.
+        Assert.All(clicks.Concat(second), c => Assert.Null(c.Id));
+        Assert.All(clicks.Concat(second), c => Assert.True(c.Took < h.Options.RequestTimeout + UniqueLocksClaimWait, $"a click took {c.Took}"));
+        var id = await ClickUntilAcceptedAsync(h, order);
+        await h.WaitForStateAsync(id, TaskState.Succeeded);
+        await Task.Delay(2000); // a send given up that arrived after all would run now: its worker finds the lock taken over
+        Assert.Equal(1, HungTasks.Count("invoice " + order));
     }
 
     [Fact]
@@ -196,6 +228,49 @@ public sealed class HungStorageTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Tasks_that_end_while_queues_hang_for_longer_than_a_lease_run_once_and_their_copies_are_dropped()
+    {
+        await using var h = await HungHarness.StartAsync(azurite, Lease);
+        var batch = Order();
+        var gate = new TaskCompletionSource();
+        var ids = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            HungTasks.Held[$"{batch} {i}"] = gate;
+            ids.Add(await HungTasks.StepAsync.Enqueue(h.Client, batch, i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
+        await h.WaitUntilAsync(() => Enumerable.Range(0, 5).All(i => HungTasks.Started.Contains($"{batch} {i}")), "the tasks run");
+        await azurite.PauseAsync();
+        gate.SetResult(); // they end while their messages cannot be deleted, and their leases run out
+        await Task.Delay(Hang);
+        await azurite.ResumeAsync();
+
+        // Their messages come back (attempt 2): the records say they succeeded, so the copies are deleted without running.
+        foreach (var id in ids) await h.WaitForStateAsync(id, TaskState.Succeeded, 60);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (await DepthAsync() is not 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the copies are deleted within 60 s");
+            await Task.Delay(200);
+        }
+
+        Assert.All(Enumerable.Range(0, 5), i => Assert.Equal(1, HungTasks.Count($"{batch} {i}")));
+
+        async Task<long?> DepthAsync()
+        {
+            try
+            {
+                return (await h.Transport.GetDepthAsync(HungTasks.Queue)).Messages;
+            }
+            catch (TaskTransportException ex) when (ex.IsTransient)
+            {
+                return null; // the queues coming back: calls fail at once until the probe finds them answering
+            }
+        }
+    }
+
+    [Fact]
     public async Task Enqueues_while_tables_hang_answer_at_once_and_their_records_catch_up()
     {
         await using var h = await HungHarness.StartAsync(azurite, Lease);
@@ -242,6 +317,20 @@ public sealed class HungStorageTests : IAsyncLifetime
         var clock = Stopwatch.StartNew();
         var result = await call();
         return (result, clock.Elapsed);
+    }
+
+    private static readonly TimeSpan UniqueLocksClaimWait = TimeSpan.FromSeconds(5);
+
+    /// <summary>Clicks until a click is accepted (a caller retrying a 503), for at most 20 s.</summary>
+    private static async Task<string> ClickUntilAcceptedAsync(HungHarness h, string order)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            if ((await Click(h, order)).Id is { } id) return id;
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), "a click is accepted within 20 s of the service answering again");
+            await Task.Delay(250);
+        }
     }
 
     private static string Order() => Guid.NewGuid().ToString("N")[..12];

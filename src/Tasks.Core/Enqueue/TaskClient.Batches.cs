@@ -70,18 +70,25 @@ public sealed partial class TaskClient
         catch
         {
             // What was sent keeps its record; what was not is marked so.
-            NotSent(written.Where(w => !packer.Sent.Contains(w.Id)).ToArray(), null);
-            for (var i = 0; i < ids.Length; i++)
-            {
-                if (!held[i] && !packer.Sent.Contains(ids[i]) && layouts[i].UniqueLock is { } uniqueLock) records?.ReleaseUnique(uniqueLock, ids[i]);
-            }
-
+            NotSent(written.Where(w => !packer.Sent.Contains(w.Id)).ToArray());
+            await TellUniqueLocksAsync(packer.Sent).ConfigureAwait(false);
             throw;
         }
+
+        await TellUniqueLocksAsync(packer.Sent).ConfigureAwait(false);
 
         await recording.ConfigureAwait(false);
         batch.Id = batchId;
         return ids;
+
+        async Task TellUniqueLocksAsync(HashSet<string> sent)
+        {
+            for (var i = 0; i < ids.Length; i++)
+            {
+                if (!held[i] && layouts[i].UniqueLock is { } uniqueLock && UniqueFor(entries[i].Definition, options) is not null)
+                    await TellUniqueLockAsync(uniqueLock, ids[i], sent.Contains(ids[i])).ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary>

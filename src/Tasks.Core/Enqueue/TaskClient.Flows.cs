@@ -161,7 +161,7 @@ public sealed partial class TaskClient
         catch
         {
             foreach (var payload in payloads) await ForgetPayloadAsync(payload).ConfigureAwait(false);
-            NotSent(writes.Where(w => w is not null).ToArray(), null);
+            NotSent(writes.Where(w => w is not null).ToArray());
             throw;
         }
 

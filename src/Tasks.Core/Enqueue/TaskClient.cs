@@ -110,9 +110,12 @@ public sealed partial class TaskClient : ITaskClient
             catch
             {
                 if (payload is not null) await ForgetPayloadAsync(payload).ConfigureAwait(false);
-                if (record is not null) NotSent([record], layout.UniqueLock);
+                if (record is not null) NotSent([record]);
+                if (uniqueFor is not null) await TellUniqueLockAsync(layout.UniqueLock!, messageId, sent: false).ConfigureAwait(false);
                 throw;
             }
+
+            if (uniqueFor is not null) await TellUniqueLockAsync(layout.UniqueLock!, messageId, sent: true).ConfigureAwait(false);
 
             records?.Count(TaskRecordWriter.EnqueuedField, now);
             await recording.ConfigureAwait(false);
@@ -181,7 +184,7 @@ public sealed partial class TaskClient : ITaskClient
     {
         try
         {
-            return await records!.Store.TryClaimUniqueAsync(uniqueLock, messageId, task.Name, expiresAt, cancellationToken).ConfigureAwait(false);
+            return await records!.Store.UniqueLocks.ClaimAsync(uniqueLock, messageId, task.Name, expiresAt, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -228,18 +231,29 @@ public sealed partial class TaskClient : ITaskClient
         foreach (var write in writes) records.Write(write.WithoutState());
     }
 
-    /// <summary>
-    /// Records of tasks whose send failed say so (a send that did reach the queue is overruled by its worker's later
-    /// state). A unique task's lock is marked unsent, not released: the next enqueue takes it over and sends, and a
-    /// send given up that arrives after all is dropped by its worker when it finds the lock taken over.
-    /// </summary>
-    private void NotSent(IReadOnlyList<RecordWrite> writes, string? uniqueLock)
+    /// <summary>Records of tasks whose send failed say so (a send that did reach the queue is overruled by its worker's later state).</summary>
+    private void NotSent(IReadOnlyList<RecordWrite> writes)
     {
         var now = time.GetUtcNow();
         foreach (var write in writes)
-        {
             records!.Write(new RecordWrite(write.Id) { State = TaskState.Cancelled, StateAt = now, FinishedAt = now, Reason = "Not enqueued: sending its message failed (Enqueue threw TaskEnqueueException)." });
-            if (uniqueLock is not null) records.MarkUniqueUnsent(uniqueLock, write.Id);
+    }
+
+    /// <summary>
+    /// Tells a unique task's lock whether its message was sent, at once, so callers waiting on the lock learn it now:
+    /// sent, they get this task's id; not sent, the next takes the lock over (not released: a send given up at its
+    /// deadline may still arrive, and its worker then finds the lock taken over and drops it). A store that fails is
+    /// told with the writer's next flush.
+    /// </summary>
+    private async ValueTask TellUniqueLockAsync(string uniqueLock, string id, bool sent)
+    {
+        try
+        {
+            await records!.Store.UniqueLocks.MarkAsync(uniqueLock, id, sent, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            records!.MarkUnique(uniqueLock, id, sent);
         }
     }
 

@@ -110,7 +110,7 @@ public abstract partial class TaskRecordStore
         write.StateAt = write.FinishedAt = now;
         write.Reason = "Cancelled by id before it ran.";
         await WriteOrThrowAsync(write, cancellationToken).ConfigureAwait(false);
-        if (record.UniqueKey is { } key) await ReleaseUniqueAsync(key, id, cancellationToken).ConfigureAwait(false);
+        if (record.UniqueKey is { } key) await UniqueLocks.ReleaseAsync(key, id, cancellationToken).ConfigureAwait(false);
         if (record.Continuable) await ReleaseContinuationsAsync(null, id, TaskState.Cancelled, cancellationToken).ConfigureAwait(false); // its continuations are cancelled with it
         return new TaskCancelResult(TaskCancelOutcome.Cancelled, TaskState.Cancelled);
     }

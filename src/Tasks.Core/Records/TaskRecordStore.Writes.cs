@@ -167,69 +167,13 @@ public abstract partial class TaskRecordStore
         }
     }
 
-    // ---- Unique tasks.
+    // ---- Single rows, for the types that keep their own rows here (UniqueLocks).
 
-    /// <summary>
-    /// Takes the unique lock <paramref name="key"/> for task <paramref name="id"/> until <paramref name="expiresAt"/>,
-    /// by a conditional insert (or a conditional replace of a lock that has expired, or whose task was never
-    /// sent): of processes that try at once, one wins. Returns null if this task has it, or the id of the task
-    /// that holds it. A lock found held by <paramref name="id"/> itself is this task's: an insert whose answer
-    /// was lost (a service that hung) and that was tried again.
-    /// </summary>
-    internal async ValueTask<string?> TryClaimUniqueAsync(string key, string id, string taskName, DateTimeOffset expiresAt, CancellationToken cancellationToken)
-    {
-        var table = RecordFormat.UniqueTable;
-        var partition = UniquePartition(key);
-        var claim = new RecordEntity(partition, key).Set("TaskId", id).Set("Task", taskName).Set("ExpiresAt", expiresAt);
-        for (var attempt = 0; attempt < 8; attempt++)
-        {
-            if (await WithTableAsync(table, () => InsertAsync(table, [claim], cancellationToken)).ConfigureAwait(false)) return null;
-            var held = await ReadRowAsync(table, partition, key, cancellationToken).ConfigureAwait(false);
-            if (held is null) continue; // released meanwhile: insert again
-            if (held.GetString("TaskId") == id) return null;
-            if (LiveHolder(held) is { } holder) return holder;
-            if (await ReplaceAsync(table, claim, held.ETag, cancellationToken).ConfigureAwait(false)) return null;
-        }
+    internal Task<bool> InsertRowAsync(string table, RecordEntity row, CancellationToken cancellationToken) => WithTableAsync(table, () => InsertAsync(table, [row], cancellationToken));
 
-        throw new InvalidOperationException($"The unique lock of task '{taskName}' changed hands eight times while it was taken; try again.");
-    }
+    internal ValueTask<bool> ReplaceRowAsync(string table, RecordEntity row, string? expectedETag, CancellationToken cancellationToken) => ReplaceAsync(table, row, expectedETag, cancellationToken);
 
-    /// <summary>The task a lock row holds for, unless the lock has expired or its task's send failed (the next enqueue takes it over).</summary>
-    private string? LiveHolder(RecordEntity held)
-        => held.Get<bool>("Unsent") != true && (held.Get<DateTimeOffset>("ExpiresAt") ?? DateTimeOffset.MinValue) > Time.GetUtcNow() ? held.GetString("TaskId") : null;
-
-    /// <summary>
-    /// The task that holds unique lock <paramref name="key"/> now, if another than <paramref name="id"/>: a worker
-    /// about to run <paramref name="id"/> drops it then (its send was reported failed, and another took the lock).
-    /// </summary>
-    internal async ValueTask<string?> OtherUniqueHolderAsync(string key, string id, CancellationToken cancellationToken)
-    {
-        var held = await ReadRowAsync(RecordFormat.UniqueTable, UniquePartition(key), key, cancellationToken).ConfigureAwait(false);
-        return held is not null && held.GetString("TaskId") != id && LiveHolder(held) is { } holder ? holder : null;
-    }
-
-    /// <summary>Ends the unique lock <paramref name="key"/> if task <paramref name="id"/> still holds it.</summary>
-    internal async ValueTask ReleaseUniqueAsync(string key, string id, CancellationToken cancellationToken)
-    {
-        var partition = UniquePartition(key);
-        var held = await ReadRowAsync(RecordFormat.UniqueTable, partition, key, cancellationToken).ConfigureAwait(false);
-        if (held?.GetString("TaskId") == id) await DeleteAsync(RecordFormat.UniqueTable, partition, key, held.ETag, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// Marks the unique lock <paramref name="key"/>, if task <paramref name="id"/> holds it, as held by a task whose send
-    /// failed: the next enqueue takes it over and sends. (Not released: a send given up at its deadline may still
-    /// arrive, and its worker then finds the lock taken over and drops it, or finds it still its own and runs.)
-    /// </summary>
-    internal async ValueTask MarkUniqueUnsentAsync(string key, string id, CancellationToken cancellationToken)
-    {
-        var held = await ReadRowAsync(RecordFormat.UniqueTable, UniquePartition(key), key, cancellationToken).ConfigureAwait(false);
-        if (held?.GetString("TaskId") != id) return;
-        held.Set("Unsent", true);
-        await ReplaceAsync(RecordFormat.UniqueTable, held, held.ETag, cancellationToken).ConfigureAwait(false);
-    }
-
-    private static string UniquePartition(string key) => "u" + (RecordFormat.Hash(key) % RecordFormat.Buckets).ToString(System.Globalization.CultureInfo.InvariantCulture);
+    internal ValueTask<bool> DeleteRowAsync(string table, string partition, string row, string? expectedETag, CancellationToken cancellationToken) => DeleteAsync(table, partition, row, expectedETag, cancellationToken);
 
     // ---- Counters and heartbeats.
 

@@ -25,7 +25,11 @@ public abstract partial class TaskRecordStore : ITaskRecords
         Options = options ?? new TaskRecordOptions();
         Options.Validate();
         Time = timeProvider ?? TimeProvider.System;
+        UniqueLocks = new UniqueLocks(this, Time);
     }
+
+    /// <summary>The locks of unique tasks, kept in this store.</summary>
+    internal UniqueLocks UniqueLocks { get; }
 
     /// <summary>What the records keep and for how long.</summary>
     public TaskRecordOptions Options { get; }
@@ -270,7 +274,7 @@ public abstract partial class TaskRecordStore : ITaskRecords
     private static TaskStateCounts Counts(DateTimeOffset from, DateTimeOffset to, long[] s) => new(from, to, s[0], s[1], s[2], s[3], s[4], s[5]);
 
     /// <summary>A row, or null if it or its table does not exist.</summary>
-    private async Task<RecordEntity?> ReadRowAsync(string table, string partition, string row, CancellationToken cancellationToken)
+    internal async Task<RecordEntity?> ReadRowAsync(string table, string partition, string row, CancellationToken cancellationToken)
     {
         try
         {

@@ -24,7 +24,7 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
     private readonly TimeProvider time;
     private readonly SemaphoreSlim flushing = new(1, 1);
     private Dictionary<string, RecordWrite> pending = new(StringComparer.Ordinal);
-    private List<(string Lock, string Id, bool Unsent)> releases = new();
+    private List<(string Lock, string Id, bool? Sent)> releases = new(); // Sent null: released
     private Dictionary<string, List<RecordEntity>> batchRows = new(StringComparer.Ordinal);
 
     /// <summary>Called after a flush wrote the counts of these batches (a worker then checks whether they are complete).</summary>
@@ -70,16 +70,16 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
     }
 
     /// <summary>Ends a unique task's lock with the next flush (if the task still holds it).</summary>
-    public void ReleaseUnique(string uniqueLock, string id) => AddRelease(uniqueLock, id, unsent: false);
+    public void ReleaseUnique(string uniqueLock, string id) => AddRelease(uniqueLock, id, sent: null);
 
-    /// <summary>Marks a unique task's lock, with the next flush, as held by a task whose send failed: the next enqueue takes it over.</summary>
-    public void MarkUniqueUnsent(string uniqueLock, string id) => AddRelease(uniqueLock, id, unsent: true);
+    /// <summary>Marks a unique task's lock, with the next flush, as its message sent or not (when the store failed to be told at once).</summary>
+    public void MarkUnique(string uniqueLock, string id, bool sent) => AddRelease(uniqueLock, id, sent);
 
-    private void AddRelease(string uniqueLock, string id, bool unsent)
+    private void AddRelease(string uniqueLock, string id, bool? sent)
     {
         lock (gate)
         {
-            releases.Add((uniqueLock, id, unsent));
+            releases.Add((uniqueLock, id, sent));
             StartLoop();
         }
     }
@@ -135,13 +135,13 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
         try
         {
             Dictionary<string, RecordWrite> batch;
-            List<(string Lock, string Id, bool Unsent)> released;
+            List<(string Lock, string Id, bool? Sent)> released;
             Dictionary<string, List<RecordEntity>> counted;
             lock (gate)
             {
                 (batch, released, counted) = (pending, releases, batchRows);
                 pending = new Dictionary<string, RecordWrite>(StringComparer.Ordinal);
-                releases = new List<(string, string, bool)>();
+                releases = new List<(string, string, bool?)>();
                 batchRows = new Dictionary<string, List<RecordEntity>>(StringComparer.Ordinal);
             }
 
@@ -212,19 +212,19 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
         return written.Count == counted.Count;
     }
 
-    private async Task<bool> ReleaseAsync(List<(string Lock, string Id, bool Unsent)> released, CancellationToken cancellationToken)
+    private async Task<bool> ReleaseAsync(List<(string Lock, string Id, bool? Sent)> released, CancellationToken cancellationToken)
     {
-        var failed = new List<(string, string, bool)>();
-        foreach (var (uniqueLock, id, unsent) in released)
+        var failed = new List<(string, string, bool?)>();
+        foreach (var (uniqueLock, id, sent) in released)
         {
             try
             {
-                if (unsent) await Store.MarkUniqueUnsentAsync(uniqueLock, id, cancellationToken).ConfigureAwait(false);
-                else await Store.ReleaseUniqueAsync(uniqueLock, id, cancellationToken).ConfigureAwait(false);
+                if (sent is { } wasSent) await Store.UniqueLocks.MarkAsync(uniqueLock, id, wasSent, cancellationToken).ConfigureAwait(false);
+                else await Store.UniqueLocks.ReleaseAsync(uniqueLock, id, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
-                failed.Add((uniqueLock, id, unsent));
+                failed.Add((uniqueLock, id, sent));
                 Log.FlushFailed(logger, ex);
             }
         }

@@ -54,14 +54,14 @@ internal sealed partial class RedeliveryCheck(TaskRecordWriter records, Func<str
         return false;
     }
 
-    /// <summary>True if another task holds the unique lock of this one (call only for an envelope with a unique header).</summary>
+    /// <summary>True if another task holds the unique lock of this one (call only for an envelope with a unique header); its own lock is confirmed sent.</summary>
     public async Task<bool> SupersededAsync(ReceivedTaskMessage message, DecodedEnvelope decoded)
     {
         if (!decoded.ReadHeaders().TryGetValue(TaskHeaders.Unique, out var uniqueLock)) return false;
         string? holder;
         try
         {
-            holder = await records.Store.OtherUniqueHolderAsync(uniqueLock, message.MessageId, CancellationToken.None).ConfigureAwait(false);
+            holder = await records.Store.UniqueLocks.ConfirmAsync(uniqueLock, message.MessageId, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
