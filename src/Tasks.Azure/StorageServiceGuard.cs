@@ -97,12 +97,13 @@ internal sealed class StorageServiceGuard
     /// <summary>A call of <paramref name="started"/> got no answer: the service is silent if no other call got one since it began (else it is slow, not hung).</summary>
     private void NoAnswer(long started)
     {
-        if (Interlocked.Read(ref lastAnswer) < started) FoundSilent();
+        if (Interlocked.Read(ref lastAnswer) < started) FoundSilent(started);
     }
 
-    private void FoundSilent()
+    /// <summary>Opens the circuit; the service has been silent since <paramref name="since"/>, when the call that found it so began.</summary>
+    private void FoundSilent(long since)
     {
-        Interlocked.CompareExchange(ref openedAt, time.GetTimestamp(), -1);
+        Interlocked.CompareExchange(ref openedAt, since, -1);
         if (Probe is not null && Interlocked.CompareExchange(ref probeLoop, 1, 0) == 0) _ = Task.Run(ProbeLoopAsync);
     }
 

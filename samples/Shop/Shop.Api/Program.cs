@@ -4,6 +4,7 @@ using Shop.Tasks;
 using Tasks;
 using Tasks.Azure;
 using Tasks.Dashboard;
+using Tasks.Transports;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -43,6 +44,13 @@ app.Use(async (context, next) =>
         app.Logger.LogError(ex, "Could not enqueue {Task} on {Queue}", ex.TaskName, ex.Queue);
         context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         await context.Response.WriteAsJsonAsync(new { error = "The work could not be queued; try again later.", task = ex.TaskName });
+    }
+    catch (TaskTransportException ex) when (ex.IsTransient)
+    {
+        // A read of the records (GET /tasks/{id}) whose store does not answer: it names the service; the caller retries.
+        app.Logger.LogError(ex, "A storage service did not answer");
+        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        await context.Response.WriteAsJsonAsync(new { error = "Not available now; try again later." });
     }
 });
 

@@ -164,22 +164,32 @@ internal sealed class TaskClientHostedService(IServiceProvider services) : IHost
         if (services.GetService<IServiceProviderIsService>()?.IsService(typeof(TaskWorker)) == true) return;
         var queues = TaskRegistry.Default.Definitions.Select(d => d.Queue).Distinct(StringComparer.Ordinal).ToArray();
         var logger = services.GetService<ILogger<TaskClient>>() ?? (ILogger)NullLogger.Instance;
-        try
-        {
-            await transport.CheckAsync(queues, cancellationToken).ConfigureAwait(false);
-            if (writer is not null) await writer.Store.CheckAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (TaskTransportException ex) when (ex.IsTransient)
-        {
-            TaskClientLog.TransportNotReady(logger, ex, transport.Describe());
-            return;
-        }
+        // Side by side, each within its service's deadline: a hung service holds the start for one deadline, not one per check.
+        var ready = await Task.WhenAll(
+            CheckAsync(() => transport.CheckAsync(queues, cancellationToken), ex => TaskClientLog.TransportNotReady(logger, ex, transport.Describe())),
+            writer is null ? Task.FromResult(true) : CheckAsync(() => writer.Store.CheckAsync(cancellationToken), ex => TaskClientLog.RecordsNotReady(logger, ex, writer.Store.Describe()))).ConfigureAwait(false);
+        if (ready.Contains(false)) return;
 
         TaskClientLog.Started(logger, transport.Describe(), TaskRegistry.Default.Definitions.Count, string.Join(", ", queues),
             EnvelopeSigner.Describe(services.GetRequiredService<IOptions<TaskWorkerOptions>>().Value.Signing, checks: false), writer?.Store.Describe() ?? "off");
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>A start-time check: false (and said) if its service does not answer yet; a fault no retry fixes stops the start.</summary>
+    private static async Task<bool> CheckAsync(Func<ValueTask> check, Action<TaskTransportException> notReady)
+    {
+        try
+        {
+            await check().ConfigureAwait(false);
+            return true;
+        }
+        catch (TaskTransportException ex) when (ex.IsTransient)
+        {
+            notReady(ex);
+            return false;
+        }
+    }
 
     /// <summary>The queues of the tasks a host works with: a worker's own (before it starts), or every task's in a host that only enqueues.</summary>
     private static IReadOnlyCollection<string> HostQueues(IServiceProvider services)
@@ -231,4 +241,7 @@ internal static partial class TaskClientLog
 
     [LoggerMessage(2, LogLevel.Warning, "The queue service is not reachable yet ({Transport}); enqueues fail with TaskEnqueueException until it is")]
     public static partial void TransportNotReady(ILogger logger, Exception exception, string transport);
+
+    [LoggerMessage(3, LogLevel.Warning, "The record store is not reachable yet ({Store}); enqueues go on (their records are written when it answers), unique tasks, continuations and chains fail with TaskEnqueueException until it is")]
+    public static partial void RecordsNotReady(ILogger logger, Exception exception, string store);
 }

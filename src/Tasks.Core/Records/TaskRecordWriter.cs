@@ -256,7 +256,7 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Warning, "{Count} task record write(s) to {Store} failed; they wait in memory and are tried again in {Backoff} (tasks run and settle as before)")]
+        [LoggerMessage(1, LogLevel.Warning, "Writing task records to {Store} failed; {Count} record write(s), and any counters and lock changes, wait in memory and are tried again in {Backoff} (tasks run and settle as before)")]
         public static partial void WritesFailed(ILogger logger, Exception? exception, int count, string store, TimeSpan backoff);
 
         [LoggerMessage(2, LogLevel.Warning, "Writing task records failed; they are tried again")]

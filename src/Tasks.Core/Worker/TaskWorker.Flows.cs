@@ -82,7 +82,8 @@ public sealed partial class TaskWorker
                         // Stopping: tried once more, then left to come back.
                     }
 
-                    wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, Math.Min(options.LeaseDuration.Ticks / 2, TimeSpan.FromSeconds(30).Ticks)));
+                    // At most 5 s (or half a lease): the continuations go out within that of the store answering again.
+                    wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, Math.Min(options.LeaseDuration.Ticks / 2, TimeSpan.FromSeconds(5).Ticks)));
                 }
                 catch (Exception ex)
                 {
