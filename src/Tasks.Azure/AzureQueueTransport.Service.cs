@@ -13,6 +13,7 @@ public sealed partial class AzureQueueTransport
     /// <summary>
     /// Runs one call to the service; a failure becomes a <see cref="TaskTransportException"/> that says whether a retry
     /// may help, and names the queue as the account knows it (prefix and all, as an operator finds it), or none for a call on the account.
+    /// Only the caller's own cancellation passes through as it is: a deadline that ends as the caller's token fires is still a fault.
     /// </summary>
     private async Task<T> Guard<T>(string? azureQueue, CancellationToken cancellationToken, Func<Task<T>> call, string? endpoint = null)
     {
@@ -20,7 +21,7 @@ public sealed partial class AzureQueueTransport
         {
             return await call().ConfigureAwait(false);
         }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && AzureFaults.Classify(ex) is { } fault)
+        catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested) && AzureFaults.Classify(ex) is { } fault)
         {
             throw new TaskTransportException(
                 (azureQueue is null ? $"Azure Queue service at {endpoint ?? Endpoint}: " : $"Azure queue '{azureQueue}' at {endpoint ?? Endpoint}: ") + fault.Problem + (fault.Fix is null ? "" : $" {fault.Fix}"),

@@ -46,6 +46,9 @@ internal sealed class StorageServiceGuard
     /// <summary>The longest one call may take, its retries included, while the service answers as fast as it usually does.</summary>
     public TimeSpan Deadline { get; }
 
+    /// <summary>The most a call may be given, on a service that answers that slowly: six times <see cref="Deadline"/>.</summary>
+    public TimeSpan LongestDeadline => Deadline * 6;
+
     /// <summary>
     /// The deadline of the next call: <see cref="Deadline"/>, or four times the typical answered call when the service is
     /// that slow overall (a busy account, not a hung one), at most six times <see cref="Deadline"/>. A hung service
@@ -56,7 +59,7 @@ internal sealed class StorageServiceGuard
         get
         {
             var slow = TimeSpan.FromSeconds(4.0 * Interlocked.Read(ref typicalTicks) / time.TimestampFrequency);
-            return slow <= Deadline ? Deadline : slow < Deadline * 6 ? slow : Deadline * 6;
+            return slow <= Deadline ? Deadline : slow < LongestDeadline ? slow : LongestDeadline;
         }
     }
 
@@ -73,7 +76,7 @@ internal sealed class StorageServiceGuard
     public void AddTo(ClientOptions options)
     {
         // A try never waits much longer than the whole call may, so a call given up does not keep a socket busy for long.
-        options.Retry.NetworkTimeout = Deadline * 6;
+        options.Retry.NetworkTimeout = LongestDeadline;
         options.AddPolicy(new DeadlinePolicy(this), HttpPipelinePosition.PerCall);
         options.AddPolicy(new CircuitPolicy(this), HttpPipelinePosition.PerRetry);
     }
@@ -90,7 +93,8 @@ internal sealed class StorageServiceGuard
         Interlocked.Exchange(ref lastAnswer, now);
         var took = now - started;
         var typical = Interlocked.Read(ref typicalTicks);
-        Interlocked.Exchange(ref typicalTicks, typical == 0 ? took : typical + (took - typical) / 8);
+        // The probe's answer is how the service answers now (a busy one slowly): the deadline follows it at once.
+        Interlocked.Exchange(ref typicalTicks, typical == 0 || Probing.Value ? took : typical + (took - typical) / 8);
         Volatile.Write(ref openedAt, -1);
     }
 
@@ -107,7 +111,7 @@ internal sealed class StorageServiceGuard
         if (Probe is not null && Interlocked.CompareExchange(ref probeLoop, 1, 0) == 0) _ = Task.Run(ProbeLoopAsync);
     }
 
-    /// <summary>While the circuit is open: the probe, every <see cref="ProbeInterval"/>, each within the deadline; its answer closes the circuit.</summary>
+    /// <summary>While the circuit is open: the probe, every <see cref="ProbeInterval"/>, each within the longest deadline; its answer closes the circuit.</summary>
     private async Task ProbeLoopAsync()
     {
         try
@@ -157,7 +161,8 @@ internal sealed class StorageServiceGuard
             // The caller's token, taken before the pipeline links the network timeout into the message's.
             var callerToken = message.CancellationToken;
             var started = guard.time.GetTimestamp();
-            var deadline = guard.CurrentDeadline;
+            // The probe waits as long as any call may: a busy service that answers slowly is then told from a hung one.
+            var deadline = Probing.Value ? guard.LongestDeadline : guard.CurrentDeadline;
             var call = ProcessNextAsync(message, pipeline).AsTask();
             try
             {

@@ -22,7 +22,7 @@ public sealed class ShardFaultTests(ITestOutputHelper output)
         var clock = System.Diagnostics.Stopwatch.StartNew();
         // A caller tries a failed enqueue again, as a web API's client retries a 503: on 2 cores shared by a dozen
         // processes, every shard once stayed silent longer than a send waits (CI, stop 27), and that enqueue failed.
-        var producer = await run.ProduceAsync(first: 1, count: 20_000, producers: 4, retries: 5);
+        var producer = await run.ProduceAsync(first: 1, count: 20_000, producers: 4, retries: 30);
         await run.WaitAsync(r => r.DistinctRan >= 20_000, "20,000 tasks ran", TimeSpan.FromMinutes(8));
         var elapsed = clock.Elapsed;
 
@@ -58,7 +58,7 @@ public sealed class ShardFaultTests(ITestOutputHelper output)
         run.ShardFaultQueue(4);
         run.StartWorker(maxConcurrency: 32);
         run.StartWorker(maxConcurrency: 32);
-        var producing = run.StartProducer(first: 1, count: 6_000, producers: 4, retries: 5); // a caller retries a transient failure (a send given up at the deadline while Azurite is slow)
+        var producing = run.StartProducer(first: 1, count: 6_000, producers: 4, retries: 30); // a caller retries a transient failure: in the full suite both Azurite accounts went silent for up to 20 s under load, and every call has a deadline
         await run.WaitAsync(r => r.DistinctRan >= 500, "500 tasks ran before the pause");
 
         await run.MoreAccounts[0].PauseAsync();
@@ -88,7 +88,7 @@ public sealed class ShardFaultTests(ITestOutputHelper output)
         await using var run = await FaultRun.StartAsync(accounts: 2);
         run.ShardFaultQueue(4);
         var before = run.StartWorker(maxConcurrency: 1);
-        await run.ProduceAsync(first: 1, count: 4_000, producers: 4, retries: 5);
+        await run.ProduceAsync(first: 1, count: 4_000, producers: 4, retries: 30);
         await run.WaitAsync(r => r.DistinctRan >= 300, "300 tasks ran with the count at 4");
 
         // A new release with half the shards: the old worker stops, new ones write 2 shards and drain all 4.
@@ -100,7 +100,7 @@ public sealed class ShardFaultTests(ITestOutputHelper output)
         Assert.True(waiting[2] > 0 && waiting[3] > 0, $"shards 2 and 3 should still hold tasks when the count changes: {string.Join(" / ", waiting)}");
         run.ShardFaultQueue(2);
         var after = new[] { run.StartWorker(maxConcurrency: 32), run.StartWorker(maxConcurrency: 32) };
-        await run.StartProducer(first: 4_001, count: 2_000, producers: 4, retries: 5).WaitForExitAsync(FaultRun.Patience);
+        await run.StartProducer(first: 4_001, count: 2_000, producers: 4, retries: 30).WaitForExitAsync(FaultRun.Patience);
         Assert.Equal(6_000, run.Read().Acknowledged.Count);
         await run.WaitAsync(r => r.DistinctRan >= 6_000, "every task of both counts ran");
 
