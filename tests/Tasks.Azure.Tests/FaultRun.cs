@@ -46,6 +46,12 @@ internal sealed partial class FaultRun : IAsyncDisposable
     public Dictionary<string, string> Environment { get; } = new();
 
     /// <summary>Shards the fault queue over <paramref name="count"/> queues in every account of the run, for the processes started from now on.</summary>
+    /// <summary>
+    /// A longer RequestTimeout for every process of the run: for a load under which Azurite, on 2 busy cores, answers a
+    /// call only after tens of seconds (a deployment that would rather wait than fail sets it so too).
+    /// </summary>
+    public void PatientCalls(int seconds) => Environment["TASKS_FAULT_REQUEST_TIMEOUT"] = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     public void ShardFaultQueue(int count)
     {
         Environment["TASKS_FAULT_SHARDS"] = $"fault={count}";

@@ -144,6 +144,8 @@ static AzureQueueOptions Sharded(AzureQueueOptions options)
     foreach (var entry in (Environment.GetEnvironmentVariable("TASKS_FAULT_SHARDS") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries))
         options.Shards[entry.Split('=')[0]] = int.Parse(entry.Split('=')[1], CultureInfo.InvariantCulture);
     options.ShardAccounts.AddRange((Environment.GetEnvironmentVariable("TASKS_FAULT_SHARD_ACCOUNTS") ?? "").Split('|', StringSplitOptions.RemoveEmptyEntries));
+    if (Environment.GetEnvironmentVariable("TASKS_FAULT_REQUEST_TIMEOUT") is { Length: > 0 } seconds)
+        options.RequestTimeout = TimeSpan.FromSeconds(int.Parse(seconds, CultureInfo.InvariantCulture));
     return options;
 }
 
