@@ -89,6 +89,38 @@ public sealed class RedeliveryTests
         Assert.Single(skipped);
     }
 
+    [Fact]
+    public async Task Unique_tasks_whose_sends_were_all_reported_failed_but_arrived_run_once()
+    {
+        var runs = new ConcurrentQueue<string>();
+        var inner = new InMemoryTransport();
+        var transport = new SendsThenThrows(inner);
+        var store = new InMemoryTaskRecordStore(new TaskRecordOptions { FlushInterval = TimeSpan.FromMilliseconds(50) });
+        var client = new TaskClient(transport, records: store);
+        var script = Scripts.Add((context, _) => { runs.Enqueue(context.MessageId); return Task.CompletedTask; });
+
+        // Two callers in turn are told their send failed, and both messages arrive: the lock is left Unsent, held by the second.
+        for (var i = 0; i < 2; i++)
+        {
+            transport.FailNext = true;
+            await Assert.ThrowsAsync<TaskEnqueueException>(() => RecordedTasks.OnceAsync.Enqueue(client, script, "inv-2").AsTask());
+            await client.RecordWriter!.FlushAsync(CancellationToken.None);
+        }
+
+        Assert.Equal(2, (await inner.GetDepthAsync(RecordedTasks.Queue)).Messages);
+        var options = new TaskWorkerOptions { MinPollingInterval = TimeSpan.FromMilliseconds(5), MaxPollingInterval = TimeSpan.FromMilliseconds(20) };
+        options.Queues.Add(RecordedTasks.Queue);
+        var skipped = new ConcurrentQueue<string>();
+        await using var worker = new TaskWorker(inner, options, records: store);
+        worker.TaskRan += r => { if (r.Outcome == TaskOutcome.Skipped) skipped.Enqueue(r.MessageId); };
+        await worker.StartAsync();
+        await AssertEventually(() => runs.Count + skipped.Count == 2, "both messages are handled");
+
+        // The first to arrive makes the unsent lock its own and runs; the other finds it held and is dropped.
+        Assert.Single(runs);
+        Assert.Single(skipped);
+    }
+
     /// <summary>Receives the next message with a short lease and never settles it, as a worker cut off or killed would; returns once its lease has ended.</summary>
     private static async Task<ReceivedTaskMessage> TakeUnsettledAsync(RecordHarness h)
     {

@@ -14,8 +14,9 @@ namespace Tasks;
 /// <item>Pending and younger than <see cref="PendingGrace"/>: the caller waits, up to <see cref="ClaimWait"/>, for the holder's send to end;</item>
 /// <item>Unsent, expired, or Pending for longer (a claim whose answer was lost, that landed after its caller gave up): taken over.</item>
 /// </list>
-/// A worker about to run a unique task confirms its lock (a Pending lock of its own becomes Sent) and drops the
-/// task if another holds it: a send reported failed that arrived all the same runs at most once.
+/// A worker about to run a unique task confirms its lock (makes it its own and Sent) and drops the task if another
+/// holds it: a send reported failed that arrived all the same runs at most once, and no enqueue takes its lock
+/// over while it runs.
 /// </summary>
 internal sealed class UniqueLocks(TaskRecordStore store, TimeProvider time)
 {
@@ -75,16 +76,25 @@ internal sealed class UniqueLocks(TaskRecordStore store, TimeProvider time)
 
     /// <summary>
     /// Before task <paramref name="id"/> runs: the id of another task that holds its lock (it must not run), or null.
-    /// Its own Pending lock becomes Sent: its message exists, so no later enqueue may take the lock over.
+    /// The lock becomes this task's, Sent, so no later enqueue may take it over while it runs: its own Pending or
+    /// Unsent lock (a send reported failed that arrived all the same), or another's that was given up (Unsent, or
+    /// Pending for longer than <see cref="PendingGrace"/>) and has not expired.
     /// </summary>
     public async ValueTask<string?> ConfirmAsync(string key, string id, CancellationToken cancellationToken)
     {
-        for (var attempt = 0; attempt < 2; attempt++)
+        for (var attempt = 0; attempt < 4; attempt++)
         {
             var held = await store.ReadRowAsync(Table, Partition(key), key, cancellationToken).ConfigureAwait(false);
             if (held is null) return null;
-            if (held.GetString("TaskId") != id) return HoldingOf(held) == Holding.Free ? null : held.GetString("TaskId");
-            if (held.GetString("State") != Pending || await store.ReplaceRowAsync(Table, held.Set("State", Sent), held.ETag, cancellationToken).ConfigureAwait(false)) return null;
+            var own = held.GetString("TaskId") == id;
+            if (own && held.GetString("State") is not (Pending or Unsent)) return null;
+            if (!own)
+            {
+                if (HoldingOf(held) != Holding.Free) return held.GetString("TaskId");
+                if ((held.Get<DateTimeOffset>("ExpiresAt") ?? DateTimeOffset.MinValue) <= time.GetUtcNow()) return null; // nobody holds it
+            }
+
+            if (await store.ReplaceRowAsync(Table, held.Set("TaskId", id).Set("State", Sent), held.ETag, cancellationToken).ConfigureAwait(false)) return null;
         }
 
         return null;
