@@ -35,6 +35,35 @@ public sealed class BatchTests
     }
 
     [Fact]
+    public async Task A_batch_with_a_shard_key_sends_every_message_with_it_as_a_single_enqueue_does()
+    {
+        var inner = new InMemoryTransport();
+        var transport = new SendsSeen(inner);
+        var client = new TaskClient(transport);
+        var batch = new TaskBatch();
+        for (var i = 0; i < 3; i++) ScriptedTasks.RunAsync.AddTo(batch, Scripts.Add((_, _) => Task.CompletedTask));
+        ScriptedTasks.RunOtherAsync.AddTo(batch, Scripts.Add((_, _) => Task.CompletedTask)); // a queue of one: a plain envelope, not a pack
+        var options = new TaskEnqueueOptions { ShardKey = "customer-7" };
+
+        await client.EnqueueBatchAsync(batch, options);
+        await ScriptedTasks.RunAsync.Enqueue(client, Scripts.Add((_, _) => Task.CompletedTask), options);
+
+        Assert.Equal(3, transport.ShardKeys.Count);
+        Assert.All(transport.ShardKeys, key => Assert.Equal("customer-7", key));
+    }
+
+    private sealed class SendsSeen(InMemoryTransport inner) : WrappedTransport(inner)
+    {
+        public ConcurrentQueue<string?> ShardKeys { get; } = new();
+
+        public override ValueTask SendAsync(string queue, OutgoingTaskMessage message, CancellationToken cancellationToken)
+        {
+            ShardKeys.Enqueue(message.ShardKey);
+            return base.SendAsync(queue, message, cancellationToken);
+        }
+    }
+
+    [Fact]
     public async Task A_failing_task_of_a_pack_is_retried_alone_with_its_attempts_counted_and_its_id_kept_and_the_others_run_once()
     {
         await using var h = new Harness();

@@ -157,7 +157,7 @@ public sealed partial class TaskClient
                     body = packBuffer.WrittenMemory;
                 }
 
-                await client.transport.SendAsync(queue, new OutgoingTaskMessage(messageId, body, options?.Delay ?? TimeSpan.Zero, options?.TimeToLive), cancellationToken).ConfigureAwait(false);
+                await client.transport.SendAsync(queue, Outgoing(messageId, body, options), cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {

@@ -261,10 +261,7 @@ public sealed partial class TaskClient : ITaskClient
     {
         try
         {
-            await transport.SendAsync(
-                task.Queue,
-                new OutgoingTaskMessage(messageId, body, options?.Delay ?? TimeSpan.Zero, options?.TimeToLive) { ShardKey = options?.ShardKey },
-                cancellationToken).ConfigureAwait(false);
+            await transport.SendAsync(task.Queue, Outgoing(messageId, body, options), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -273,4 +270,8 @@ public sealed partial class TaskClient : ITaskClient
             throw new TaskEnqueueException(task.Name, task.Queue, $"Task '{task.Name}' was not enqueued on queue '{task.Queue}': {ex.Message}", ex);
         }
     }
+
+    /// <summary>A message as the enqueue options shape it: every send of a single task or a batch goes through here.</summary>
+    private static OutgoingTaskMessage Outgoing(string messageId, ReadOnlyMemory<byte> body, TaskEnqueueOptions? options)
+        => new(messageId, body, options?.Delay ?? TimeSpan.Zero, options?.TimeToLive) { ShardKey = options?.ShardKey };
 }
