@@ -3,6 +3,52 @@ namespace Tasks.Core.Tests;
 public sealed class WorkerLifecycleTests
 {
     [Fact]
+    public async Task A_stop_waits_for_the_receive_loop_of_a_shard_that_went_while_the_worker_ran()
+    {
+        var transport = new TwoShards(new InMemoryTransport());
+        var options = new TaskWorkerOptions { MinPollingInterval = TimeSpan.FromMilliseconds(5), MaxPollingInterval = TimeSpan.FromMilliseconds(20) };
+        options.Queues.Add("sharded");
+        await using var worker = new TaskWorker(transport, options);
+        await worker.StartAsync();
+        await transport.GoneReceiving.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // The shard goes while a receive of it is in flight (a slow service): its loop is stopped, and must still be awaited.
+        transport.Shards = ["a"];
+        await Task.Delay(200);
+        var stop = worker.StopAsync();
+        await Task.Delay(200);
+        Assert.False(stop.IsCompleted, "the stop returned while a receive loop still ran");
+        transport.FinishGoneReceive.SetResult();
+        await stop.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(transport.GoneReturned);
+    }
+
+    /// <summary>A queue of shards "a" and "gone"; a receive from "gone" ends only when the test says so (it honours its token late).</summary>
+    private sealed class TwoShards(InMemoryTransport inner) : WrappedTransport(inner), IShardedTaskTransport
+    {
+        public volatile string[] Shards = ["a", "gone"];
+
+        public TaskCompletionSource GoneReceiving { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource FinishGoneReceive { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public bool GoneReturned { get; private set; }
+
+        public TimeSpan ShardCheckInterval => TimeSpan.FromMilliseconds(20);
+
+        public ValueTask<IReadOnlyList<string>> GetReceiveShardsAsync(string queue, CancellationToken cancellationToken) => new(Shards);
+
+        public async ValueTask<IReadOnlyList<ReceivedTaskMessage>> ReceiveAsync(string queue, string shard, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
+        {
+            if (shard != "gone") return await ReceiveAsync(queue, maxMessages, leaseDuration, cancellationToken);
+            GoneReceiving.TrySetResult();
+            await FinishGoneReceive.Task;
+            GoneReturned = true;
+            return [];
+        }
+    }
+
+    [Fact]
     public async Task Concurrency_never_exceeds_the_worker_limit()
     {
         await using var h = new Harness(o =>

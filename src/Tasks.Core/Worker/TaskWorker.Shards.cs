@@ -23,6 +23,7 @@ public sealed partial class TaskWorker
         }
 
         var loops = new Dictionary<string, (Task Loop, CancellationTokenSource Stop)>(StringComparer.Ordinal);
+        var retired = new List<(Task Loop, CancellationTokenSource Stop)>(); // loops of shards that went, stopping: awaited at the end too
         var failures = 0;
         try
         {
@@ -43,8 +44,15 @@ public sealed partial class TaskWorker
                     foreach (var gone in loops.Keys.Except(shards).ToArray())
                     {
                         loops[gone].Stop.Cancel();
+                        retired.Add(loops[gone]);
                         loops.Remove(gone);
                         changed = true;
+                    }
+
+                    foreach (var ended in retired.Where(l => l.Loop.IsCompleted).ToArray())
+                    {
+                        ended.Stop.Dispose();
+                        retired.Remove(ended);
                     }
 
                     // Each shard's loop takes its share of the slots at most, so a shard that stops answering holds no more.
@@ -87,8 +95,9 @@ public sealed partial class TaskWorker
         }
         finally
         {
-            await Task.WhenAll(loops.Values.Select(l => l.Loop)).ConfigureAwait(false);
-            foreach (var (_, stop) in loops.Values) stop.Dispose();
+            var all = loops.Values.Concat(retired).ToArray();
+            await Task.WhenAll(all.Select(l => l.Loop)).ConfigureAwait(false);
+            foreach (var (_, stop) in all) stop.Dispose();
         }
     }
 }
