@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using Azure.Core;
-using Azure.Storage.Queues;
 
 namespace Tasks.Azure;
 
@@ -47,11 +46,12 @@ public sealed class AzureQueueOptions
     public bool CreateQueues { get; set; } = true;
 
     /// <summary>
-    /// Adjusts the Azure SDK's client options (retries, network timeout, diagnostics) after the
-    /// transport's defaults: 3 retries from 200 ms, at most 2 s apart, so a call to a service that is
-    /// down fails within seconds, and a 30 s network timeout.
+    /// Adjusts the Azure SDK's client options (retries, transport, diagnostics, policies) of every client, queue, blob and
+    /// table alike (a <c>QueueClientOptions</c>, <c>BlobClientOptions</c> or <c>TableClientOptions</c>: test the type for
+    /// what only one has), after the defaults: 3 retries from 200 ms, at most 2 s apart, within the deadline of
+    /// <see cref="RequestTimeout"/> (<see cref="PayloadTimeout"/> for blobs).
     /// </summary>
-    public Action<QueueClientOptions>? ConfigureClient { get; set; }
+    public Action<ClientOptions>? ConfigureClient { get; set; }
 
     /// <summary>
     /// Envelopes larger than this travel in a blob of the <c>{prefix}tasks-payloads</c> container, their

@@ -4,7 +4,6 @@ using System.Globalization;
 using System.Threading;
 using System.Threading.Tasks;
 using Azure;
-using Azure.Identity;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 
@@ -92,53 +91,6 @@ public sealed partial class AzureQueueTransport : IScheduleStore
     }
 
     /// <summary>The one blob client of payloads and schedules, with its own guard (<see cref="AzureQueueOptions.PayloadTimeout"/>).</summary>
-    private static BlobServiceClient CreateBlobServiceClient(AzureQueueOptions options, TimeProvider time)
-    {
-        var clientOptions = new BlobClientOptions();
-        clientOptions.Retry.MaxRetries = 3;
-        clientOptions.Retry.Delay = TimeSpan.FromMilliseconds(200);
-        clientOptions.Retry.MaxDelay = TimeSpan.FromSeconds(2);
-        var guard = new StorageServiceGuard("Azure Blob service", options.PayloadTimeout, options.ProbeInterval, time);
-        guard.AddTo(clientOptions);
-        var client = CreateBlobServiceClient(options, clientOptions);
-        (guard.Service, guard.Probe) = ($"Azure Blob service at {new UriBuilder(client.Uri) { Query = string.Empty }.Uri.ToString().TrimEnd('/')}", client.GetPropertiesAsync);
-        return client;
-    }
-
-    private static BlobServiceClient CreateBlobServiceClient(AzureQueueOptions options, BlobClientOptions clientOptions)
-    {
-        if (!string.IsNullOrWhiteSpace(options.ConnectionString))
-        {
-            try
-            {
-                return new BlobServiceClient(options.ConnectionString, clientOptions);
-            }
-            catch (Exception ex) when (ex is FormatException or ArgumentException or InvalidOperationException)
-            {
-                throw new InvalidOperationException(
-                    "Recurring tasks keep their schedules in blob storage, and AzureQueueOptions.ConnectionString names no blob endpoint: " +
-                    "use the account's full connection string, or add BlobEndpoint=... to it.");
-            }
-        }
-
-        var uri = options.BlobServiceUri ?? BlobUriOf(options.ServiceUri!);
-        return uri.Query.Contains("sig=", StringComparison.Ordinal)
-            ? new BlobServiceClient(uri, clientOptions)
-            : new BlobServiceClient(uri, options.Credential ?? new DefaultAzureCredential(), clientOptions);
-    }
-
-    /// <summary>https://account.queue.core.windows.net → https://account.blob.core.windows.net, with the same query (a SAS).</summary>
-    private static Uri BlobUriOf(Uri queueServiceUri)
-    {
-        var labels = queueServiceUri.Host.Split('.');
-        if (labels.Length < 2 || labels[1] != "queue")
-            throw new InvalidOperationException(
-                $"Recurring tasks keep their schedules in blob storage, and the blob endpoint of {queueServiceUri.GetLeftPart(UriPartial.Path)} cannot be guessed: " +
-                "set AzureQueueOptions.BlobServiceUri.");
-        labels[1] = "blob";
-        return new UriBuilder(queueServiceUri) { Host = string.Join(".", labels) }.Uri;
-    }
-
     private static string Text(DateTimeOffset time) => time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
 
     private static DateTimeOffset Time(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);

@@ -232,7 +232,16 @@ public sealed partial class AzureQueueTransport : IShardedTaskTransport
     }
 
     /// <summary>One storage account that holds shards; 0 is the main one.</summary>
-    private sealed record ShardAccount(int Index, QueueServiceClient Envelopes, QueueServiceClient Text, string Endpoint, StorageServiceGuard Guard);
+    private sealed record ShardAccount(int Index, QueueAccount Queues)
+    {
+        public QueueServiceClient Envelopes => Queues.Envelopes;
+
+        public QueueServiceClient Text => Queues.Text;
+
+        public string Endpoint => Queues.Endpoint;
+
+        public StorageServiceGuard Guard => Queues.Guard;
+    }
 
     /// <summary>One Azure queue of a sharded queue.</summary>
     private sealed class QueueShard(ShardAccount account, string name, bool written)

@@ -49,9 +49,14 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     /// <summary>Creates the transport. Nothing is sent over the network until a queue is first used.</summary>
     /// <exception cref="InvalidOperationException">The options name no account, or two.</exception>
     public AzureQueueTransport(AzureQueueOptions options, ILogger<AzureQueueTransport>? logger = null, TimeProvider? timeProvider = null)
+        : this(new AzureClients(options, timeProvider), logger, timeProvider)
     {
-        this.options = options ?? throw new ArgumentNullException(nameof(options));
-        options.Validate();
+    }
+
+    internal AzureQueueTransport(AzureClients clients, ILogger<AzureQueueTransport>? logger, TimeProvider? timeProvider)
+    {
+        Clients = clients;
+        options = clients.Options;
         this.logger = logger ?? (ILogger)NullLogger.Instance;
         time = timeProvider ?? TimeProvider.System;
 
@@ -62,32 +67,16 @@ public sealed partial class AzureQueueTransport : ITaskTransport
             return envelopeOptions;
         }
 
-        // One guard per account's queue service: its envelope and text clients are one service to a hang.
-        var guard = QueueGuard();
-        envelopeService = CreateServiceClient(options, EnvelopeOptions(), guard);
-
-        // Poison messages are JSON text, so a person can read them in any storage explorer.
-        textService = CreateServiceClient(options, new QueueClientOptions { MessageEncoding = QueueMessageEncoding.None }, guard);
-
-        // The service URI without its query: a SAS token is a secret.
-        Endpoint = EndpointOf(envelopeService);
-        (guard.Service, guard.Probe) = ($"Azure Queue service at {Endpoint}", envelopeService.GetPropertiesAsync);
-        accounts = [new ShardAccount(0, envelopeService, textService, Endpoint, guard), .. options.ShardAccounts.Select((account, i) =>
-        {
-            var shardGuard = QueueGuard();
-            var envelopes = CreateShardServiceClient(account, i, options, EnvelopeOptions(), shardGuard);
-            (shardGuard.Service, shardGuard.Probe) = ($"Azure Queue service at {EndpointOf(envelopes)}", envelopes.GetPropertiesAsync);
-            return new ShardAccount(i + 1, envelopes, CreateShardServiceClient(account, i, options, new QueueClientOptions { MessageEncoding = QueueMessageEncoding.None }, shardGuard), EndpointOf(envelopes), shardGuard);
-        })];
+        var main = clients.MainQueues(EnvelopeOptions);
+        (envelopeService, textService, Endpoint) = (main.Envelopes, main.Text, main.Endpoint);
+        accounts = [new ShardAccount(0, main), .. options.ShardAccounts.Select((_, i) => new ShardAccount(i + 1, clients.ShardQueues(i, EnvelopeOptions)))];
         shardedQueues = CreateShardedQueues();
-
-        // One blob client, made at first use (a host with no payload and no schedule never needs a blob endpoint).
-        var blobs = new Lazy<BlobServiceClient>(() => CreateBlobServiceClient(options, time), LazyThreadSafetyMode.ExecutionAndPublication);
-        payloads = new Lazy<BlobContainerClient>(() => blobs.Value.GetBlobContainerClient(options.QueuePrefix + PayloadContainer), LazyThreadSafetyMode.ExecutionAndPublication);
-        schedules = new Lazy<BlobContainerClient>(() => blobs.Value.GetBlobContainerClient(options.QueuePrefix + ScheduleContainer), LazyThreadSafetyMode.ExecutionAndPublication);
+        payloads = new Lazy<BlobContainerClient>(() => clients.Blobs.GetBlobContainerClient(options.QueuePrefix + PayloadContainer), LazyThreadSafetyMode.ExecutionAndPublication);
+        schedules = new Lazy<BlobContainerClient>(() => clients.Blobs.GetBlobContainerClient(options.QueuePrefix + ScheduleContainer), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
-    private static string EndpointOf(QueueServiceClient service) => new UriBuilder(service.Uri) { Query = string.Empty }.Uri.ToString().TrimEnd('/');
+    /// <summary>The SDK clients of every account, shared with the record store in a host.</summary>
+    internal AzureClients Clients { get; }
 
     /// <summary>The queue service endpoint, without credentials: what logs and errors name.</summary>
     public string Endpoint { get; }

@@ -4,9 +4,7 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Azure;
-using Azure.Core;
 using Azure.Data.Tables;
-using Azure.Identity;
 
 namespace Tasks.Azure;
 
@@ -27,16 +25,21 @@ public sealed class AzureTableTaskRecordStore : TaskRecordStore
     /// <param name="records">Retention and the rest; the defaults if null.</param>
     /// <param name="timeProvider">The clock of retention, scheduled states and gone workers.</param>
     public AzureTableTaskRecordStore(AzureQueueOptions options, TaskRecordOptions? records = null, TimeProvider? timeProvider = null)
+        : this(new AzureClients(options, timeProvider), records, timeProvider)
+    {
+    }
+
+    internal AzureTableTaskRecordStore(AzureClients clients, TaskRecordOptions? records, TimeProvider? timeProvider)
         : base(records, timeProvider)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        var guard = new StorageServiceGuard("Azure Table service", options.RequestTimeout, options.ProbeInterval, timeProvider);
-        service = CreateServiceClient(options, guard);
-        prefix = TablePrefix(options.QueuePrefix);
-        Endpoint = new UriBuilder(service.Uri) { Query = string.Empty }.Uri.ToString().TrimEnd('/');
-        (guard.Service, guard.Probe) = ($"Azure Table service at {Endpoint}", service.GetPropertiesAsync);
+        Clients = clients;
+        service = clients.Tables;
+        prefix = TablePrefix(clients.Options.QueuePrefix);
+        Endpoint = AzureClients.EndpointOf(service.Uri);
     }
+
+    /// <summary>The SDK clients of the account, shared with the transport in a host.</summary>
+    internal AzureClients Clients { get; }
 
     /// <summary>The table service endpoint, without credentials.</summary>
     public string Endpoint { get; }
@@ -237,51 +240,5 @@ public sealed class AzureTableTaskRecordStore : TaskRecordStore
         }
 
         return row;
-    }
-
-    private static TableServiceClient CreateServiceClient(AzureQueueOptions options, StorageServiceGuard guard)
-    {
-        var clientOptions = new TableClientOptions();
-        clientOptions.Retry.Mode = RetryMode.Exponential;
-        clientOptions.Retry.MaxRetries = 3;
-        clientOptions.Retry.Delay = TimeSpan.FromMilliseconds(200);
-        clientOptions.Retry.MaxDelay = TimeSpan.FromSeconds(2);
-        guard.AddTo(clientOptions);
-        if (!string.IsNullOrWhiteSpace(options.ConnectionString))
-        {
-            // A connection string that names its endpoints one by one and not this one would send records to
-            // {account}.table.core.windows.net: say so rather than fail on a host name that does not resolve.
-            var keys = options.ConnectionString.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(p => p.Split('=', 2)[0]).ToHashSet(StringComparer.OrdinalIgnoreCase);
-            if (keys.Contains("QueueEndpoint") && !keys.Contains("TableEndpoint") && !keys.Contains("EndpointSuffix"))
-                throw new InvalidOperationException(
-                    "Task records are kept in the account's Table storage, and AzureQueueOptions.ConnectionString names a QueueEndpoint but no TableEndpoint: " +
-                    "add TableEndpoint=... (Azurite: http://127.0.0.1:10002/devstoreaccount1), or turn records off with UseTaskRecords(o => o.Enabled = false).");
-            try
-            {
-                return new TableServiceClient(options.ConnectionString, clientOptions);
-            }
-            catch (Exception ex) when (ex is FormatException or ArgumentException or InvalidOperationException)
-            {
-                throw new InvalidOperationException(
-                    "Task records are kept in Table storage, and AzureQueueOptions.ConnectionString names no table endpoint: " +
-                    "use the account's full connection string, or add TableEndpoint=... to it.");
-            }
-        }
-
-        var uri = options.TableServiceUri ?? TableUriOf(options.ServiceUri!);
-        return uri.Query.Contains("sig=", StringComparison.Ordinal)
-            ? new TableServiceClient(uri, new AzureSasCredential(uri.Query), clientOptions)
-            : new TableServiceClient(uri, options.Credential ?? new DefaultAzureCredential(), clientOptions);
-    }
-
-    /// <summary>https://account.queue.core.windows.net → https://account.table.core.windows.net.</summary>
-    private static Uri TableUriOf(Uri queueServiceUri)
-    {
-        var labels = queueServiceUri.Host.Split('.');
-        if (labels.Length < 2 || labels[1] != "queue")
-            throw new InvalidOperationException(
-                $"Task records are kept in Table storage, and the table endpoint of {queueServiceUri.GetLeftPart(UriPartial.Path)} cannot be guessed: set AzureQueueOptions.TableServiceUri.");
-        labels[1] = "table";
-        return new UriBuilder(queueServiceUri) { Host = string.Join(".", labels), Query = "" }.Uri;
     }
 }

@@ -28,14 +28,16 @@ public static class AzureTasksBuilderExtensions
 
     private static TasksBuilder AddTransport(TasksBuilder builder)
     {
+        // One set of SDK clients (one credential, one token) for the transport and the records.
+        builder.Services.TryAddSingleton(sp => new AzureClients(sp.GetRequiredService<IOptions<AzureQueueOptions>>().Value, sp.GetService<TimeProvider>()));
         builder.Services.TryAddSingleton(sp => new AzureQueueTransport(
-            sp.GetRequiredService<IOptions<AzureQueueOptions>>().Value,
+            sp.GetRequiredService<AzureClients>(),
             sp.GetService<ILogger<AzureQueueTransport>>(),
             sp.GetService<TimeProvider>()));
         builder.Services.Replace(ServiceDescriptor.Singleton<ITaskTransport>(sp => sp.GetRequiredService<AzureQueueTransport>()));
         // The records beside the queues, in the same account: on unless UseTaskRecords(o => o.Enabled = false).
         builder.Services.TryAddSingleton<TaskRecordStore>(sp => new AzureTableTaskRecordStore(
-            sp.GetRequiredService<IOptions<AzureQueueOptions>>().Value,
+            sp.GetRequiredService<AzureClients>(),
             sp.GetRequiredService<IOptions<TaskRecordOptions>>().Value,
             sp.GetService<TimeProvider>()));
         return builder;
