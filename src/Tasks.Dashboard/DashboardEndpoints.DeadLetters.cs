@@ -63,15 +63,12 @@ internal static partial class DashboardEndpoints
         var ids = form["id"].Where(i => !string.IsNullOrEmpty(i)).Select(i => i!).ToArray();
         var action = form["action"].ToString();
         if (ids.Length == 0) return Redirect(context, "/dead?queue=" + Uri.EscapeDataString(queue), "Select the dead letters first: nothing was changed.");
+        // Every selected id in one scan of the dead letters, not one scan each.
         var deadLetters = context.RequestServices.GetRequiredService<ITaskDeadLetters>();
-        var done = 0;
-        foreach (var id in ids)
-        {
-            var filter = new DeadLetterFilter { MessageId = id };
-            done += (action == "requeue"
-                ? await deadLetters.RequeueDeadLettersAsync(queue, filter, cancellationToken).ConfigureAwait(false)
-                : await deadLetters.DeleteDeadLettersAsync(queue, filter, cancellationToken).ConfigureAwait(false)).Count;
-        }
+        var filter = new DeadLetterFilter { MessageIds = ids.ToHashSet(StringComparer.Ordinal) };
+        var done = (action == "requeue"
+            ? await deadLetters.RequeueDeadLettersAsync(queue, filter, cancellationToken).ConfigureAwait(false)
+            : await deadLetters.DeleteDeadLettersAsync(queue, filter, cancellationToken).ConfigureAwait(false)).Count;
 
         return Redirect(context, "/dead?queue=" + Uri.EscapeDataString(queue), action == "requeue" ? $"Requeued {done} dead letter(s) of '{queue}', each with its id." : $"Purged {done} dead letter(s) of '{queue}'.");
     }

@@ -60,6 +60,56 @@ public sealed class DashboardActionTests
     }
 
     [Fact]
+    public async Task Selected_dead_letters_are_requeued_in_one_scan_of_the_dead_letters()
+    {
+        CountingDeadLetters? counting = null;
+        await using var host = await DashboardHost.StartAsync(services: s => s.AddSingleton<ITaskDeadLetters>(sp => counting = new CountingDeadLetters((ITaskDeadLetters)sp.GetRequiredService<ITaskTransport>())));
+        var runs = 0;
+        var script = Scripts.Add((_, _) => Interlocked.Increment(ref runs) <= 3 ? throw new PermanentTaskException("no") : Task.CompletedTask);
+        var ids = new List<string>();
+        for (var i = 0; i < 3; i++) ids.Add(await DashboardTestTasks.RunAsync.Enqueue(host.Client, script, "n" + i));
+        foreach (var id in ids) await DashboardSecurityTests.WaitAsync(async () => (await host.Records.GetAsync(id))?.State == TaskState.DeadLettered, "the task is dead-lettered");
+
+        var page = Parser.ParseDocument(await host.Http.GetStringAsync("/tasks/dead"));
+        var form = page.QuerySelector("form[method=post]")!;
+        var fields = form.QuerySelectorAll("input[type=hidden]").Select(i => new KeyValuePair<string, string>(i.GetAttribute("name")!, i.GetAttribute("value")!)).ToList();
+        fields.AddRange(ids.Select(id => new KeyValuePair<string, string>("id", id)));
+        fields.Add(new("action", "requeue"));
+        using var requeued = await host.Http.PostAsync(form.GetAttribute("action"), new FormUrlEncodedContent(fields));
+        var after = Parser.ParseDocument(await host.Http.GetStringAsync(requeued.Headers.Location!.ToString()));
+
+        Assert.Contains("Requeued 3 dead letter(s)", after.QuerySelector(".message")!.TextContent);
+        Assert.Equal(1, counting!.Scans);
+        foreach (var id in ids) await DashboardSecurityTests.WaitAsync(async () => (await host.Records.GetAsync(id))?.State == TaskState.Succeeded, "the requeued task succeeds");
+    }
+
+    /// <summary>Counts the scans of the dead letters (a requeue or a delete reads them all).</summary>
+    private sealed class CountingDeadLetters(ITaskDeadLetters inner) : ITaskDeadLetters
+    {
+        private int scans;
+
+        public int Scans => Volatile.Read(ref scans);
+
+        public ValueTask<IReadOnlyList<TaskDeadLetter>> ListDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default)
+            => inner.ListDeadLettersAsync(queue, filter, cancellationToken);
+
+        public ValueTask<IReadOnlyList<TaskDeadLetter>> PeekDeadLettersAsync(string queue, int maxCount = 32, CancellationToken cancellationToken = default)
+            => inner.PeekDeadLettersAsync(queue, maxCount, cancellationToken);
+
+        public ValueTask<IReadOnlyList<TaskDeadLetter>> RequeueDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref scans);
+            return inner.RequeueDeadLettersAsync(queue, filter, cancellationToken);
+        }
+
+        public ValueTask<IReadOnlyList<TaskDeadLetter>> DeleteDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref scans);
+            return inner.DeleteDeadLettersAsync(queue, filter, cancellationToken);
+        }
+    }
+
+    [Fact]
     public async Task A_link_cannot_make_a_page_say_what_the_dashboard_did_not_do()
     {
         await using var host = await DashboardHost.StartAsync(worker: false);

@@ -35,7 +35,7 @@ internal sealed class DashboardHost : IAsyncDisposable
 
     public InMemoryTaskRecordStore Records => (InMemoryTaskRecordStore)Services.GetRequiredService<TaskRecordStore>();
 
-    public static async Task<DashboardHost> StartAsync(Action<TasksDashboardOptions>? dashboard = null, Action<RouteGroupBuilder>? map = null, bool worker = true)
+    public static async Task<DashboardHost> StartAsync(Action<TasksDashboardOptions>? dashboard = null, Action<RouteGroupBuilder>? map = null, bool worker = true, Action<IServiceCollection>? services = null)
     {
         var builder = WebApplication.CreateBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -46,6 +46,7 @@ internal sealed class DashboardHost : IAsyncDisposable
         tasks.UseInMemoryTransport().UseTaskRecords(o => (o.FlushInterval, o.HeartbeatInterval, o.CancelPollInterval) = (TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(100)));
         builder.Services.AddTasksDashboard(dashboard);
         builder.Services.AddAuthorization();
+        services?.Invoke(builder.Services);
         builder.Services.Configure<ForwardedHeadersOptions>(o =>
         {
             o.ForwardedHeaders = ForwardedHeaders.XForwardedFor;

@@ -66,6 +66,9 @@ public sealed class DeadLetterFilter
     /// <summary>Only the dead letter with this message id.</summary>
     public string? MessageId { get; init; }
 
+    /// <summary>Only the dead letters with one of these message ids: many acted on in one scan of the dead letters.</summary>
+    public IReadOnlyCollection<string>? MessageIds { get; init; }
+
     /// <summary>Only dead letters of this task (its wire name).</summary>
     public string? TaskName { get; init; }
 
@@ -83,6 +86,7 @@ public sealed class DeadLetterFilter
     {
         ArgumentNullException.ThrowIfNull(letter);
         return (MessageId is null || MessageId == letter.MessageId)
+            && (MessageIds is null || System.Linq.Enumerable.Contains(MessageIds, letter.MessageId))
             && (TaskName is null || TaskName == letter.TaskName)
             && (ReasonContains is null || letter.Reason.Contains(ReasonContains, StringComparison.OrdinalIgnoreCase))
             && (From is null || letter.DeadLetteredAt >= From)
