@@ -26,6 +26,8 @@ internal sealed class StorageServiceGuard
 {
     // Set on the probe's own call, so it goes through while every other call fails at once.
     private static readonly AsyncLocal<bool> Probing = new();
+    // Set on the probe sent right after the service answered again: how long it takes is how the service answers now.
+    private static readonly AsyncLocal<bool> Measuring = new();
     private readonly TimeProvider time;
     private long openedAt = -1; // a timestamp; -1 while the circuit is closed
     private long lastAnswer; // a timestamp: the last time the service answered any call
@@ -93,8 +95,10 @@ internal sealed class StorageServiceGuard
         Interlocked.Exchange(ref lastAnswer, now);
         var took = now - started;
         var typical = Interlocked.Read(ref typicalTicks);
-        // The probe's answer is how the service answers now (a busy one slowly): the deadline follows it at once.
-        Interlocked.Exchange(ref typicalTicks, typical == 0 || Probing.Value ? took : typical + (took - typical) / 8);
+        // The measuring probe's answer is how the service answers now (a busy one slowly): the deadline follows it at
+        // once. The probe that found it back is left out: sent into the silence, it took as long as the silence lasted.
+        if (typical == 0 || Measuring.Value) Interlocked.Exchange(ref typicalTicks, took);
+        else if (!Probing.Value) Interlocked.Exchange(ref typicalTicks, typical + (took - typical) / 8);
         Volatile.Write(ref openedAt, -1);
     }
 
@@ -111,7 +115,10 @@ internal sealed class StorageServiceGuard
         if (Probe is not null && Interlocked.CompareExchange(ref probeLoop, 1, 0) == 0) _ = Task.Run(ProbeLoopAsync);
     }
 
-    /// <summary>While the circuit is open: the probe, every <see cref="ProbeInterval"/>, each within the longest deadline; its answer closes the circuit.</summary>
+    /// <summary>
+    /// While the circuit is open: the probe, every <see cref="ProbeInterval"/>, each within the longest deadline; its answer
+    /// closes the circuit, and a second probe then measures how long the service takes to answer now (see <see cref="Answered"/>).
+    /// </summary>
     private async Task ProbeLoopAsync()
     {
         try
@@ -120,20 +127,29 @@ internal sealed class StorageServiceGuard
             {
                 await Task.Delay(ProbeInterval, time).ConfigureAwait(false);
                 Probing.Value = true;
-                try
-                {
-                    await Probe!(CancellationToken.None).ConfigureAwait(false);
-                }
-                catch (Exception)
-                {
-                    // An error status closed the circuit all the same (see DeadlinePolicy); silence keeps it open.
-                }
+                await ProbeOnceAsync().ConfigureAwait(false);
+                if (IsOpen) continue;
+                Measuring.Value = true;
+                await ProbeOnceAsync().ConfigureAwait(false);
+                Measuring.Value = false;
             }
         }
         finally
         {
             Volatile.Write(ref probeLoop, 0);
             if (IsOpen && Interlocked.CompareExchange(ref probeLoop, 1, 0) == 0) _ = Task.Run(ProbeLoopAsync); // opened again as this loop ended
+        }
+    }
+
+    private async Task ProbeOnceAsync()
+    {
+        try
+        {
+            await Probe!(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // An error status closed the circuit all the same (see DeadlinePolicy); silence keeps it open.
         }
     }
 

@@ -291,6 +291,26 @@ public sealed class HungStorageTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_second_hang_is_found_within_the_deadline_as_the_first_was()
+    {
+        await using var h = await HungHarness.StartAsync(azurite, Lease, startWorker: false);
+        await Click(h, Order()); // the tables and a lock exist
+        foreach (var hang in new[] { 1, 2 })
+        {
+            // Longer than the deadline and the probe's interval: the probe that finds the tables back was sent into the hang.
+            await azurite.PauseTablesAsync();
+            var clicks = new List<TimeSpan>();
+            for (var i = 0; i < 3; i++) clicks.Add((await Click(h, Order())).Took);
+            await Task.Delay(TimeSpan.FromSeconds(12));
+            await azurite.ResumeTablesAsync();
+
+            Assert.True(clicks[0] < h.Options.RequestTimeout + TimeSpan.FromSeconds(2), $"hang {hang}: the first click took {clicks[0]}");
+            Assert.True(clicks.Skip(1).All(c => c < TimeSpan.FromSeconds(1)), $"hang {hang}: later clicks fail at once: {string.Join(", ", clicks)}");
+            await ClickUntilAcceptedAsync(h, Order()); // the probe finds the tables back
+        }
+    }
+
+    [Fact]
     public async Task The_cli_answers_within_the_deadline_of_a_hung_service_and_names_it()
     {
         await using var h = await HungHarness.StartAsync(azurite, Lease, startWorker: false);

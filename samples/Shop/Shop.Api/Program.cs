@@ -76,7 +76,7 @@ app.MapPost("/orders/{orderId:guid}/checkout", async (Guid orderId, int items, d
             EmailTasks.SendShippedAsync.Prepare(email, orderId)),
     }));
 
-// Unique per order for ten minutes: a second click returns the first click's id, and one invoice is sent.
+// Unique per order while its invoice is enqueued or running (up to ten minutes): a click meanwhile returns the first click's id, and one invoice is sent.
 app.MapPost("/orders/{orderId:guid}/invoice", async (Guid orderId) =>
     Results.Accepted(value: new { messageId = await InvoiceTasks.SendInvoiceAsync.Enqueue(orderId) }));
 

@@ -36,6 +36,12 @@ internal sealed partial class RedeliveryCheck(TaskRecordWriter records, Func<str
         }
 
         if (record is null) return false;
+        if (record.State is TaskState.Cancelled && record.Reason == TaskClient.NotSentReason)
+        {
+            Log.SkippedNotSent(logger, taskName, message.MessageId);
+            return true;
+        }
+
         if (record.State is TaskState.Succeeded or TaskState.Cancelled or TaskState.DeadLettered)
         {
             Log.SkippedEnded(logger, taskName, message.MessageId, record.State);
@@ -81,6 +87,9 @@ internal sealed partial class RedeliveryCheck(TaskRecordWriter records, Func<str
 
         [LoggerMessage(27, LogLevel.Information, "Task {TaskName} (message {MessageId}) was delivered again after it ended {State}: this copy is deleted without running")]
         public static partial void SkippedEnded(ILogger logger, string taskName, string messageId, TaskState state);
+
+        [LoggerMessage(31, LogLevel.Information, "Task {TaskName} (message {MessageId}) arrived although its enqueue was told the send failed (a send given up at its deadline, applied later): its caller may have enqueued it again, so this copy is deleted without running")]
+        public static partial void SkippedNotSent(ILogger logger, string taskName, string messageId);
 
         [LoggerMessage(28, LogLevel.Warning, "Task {TaskName} (message {MessageId}) is unique, and its lock is held by task {Holder}: its enqueue was told the send failed and a later enqueue took the lock over, so this copy is deleted without running")]
         public static partial void SkippedSuperseded(ILogger logger, string taskName, string messageId, string holder);
