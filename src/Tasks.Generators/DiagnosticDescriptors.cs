@@ -126,6 +126,12 @@ internal static class DiagnosticDescriptors
         helpLinkUri: HelpRoot + "TASK016.md",
         customTags: WellKnownDiagnosticTags.CompilationEnd);
 
+    /// <summary>A filter the worker could not make or run would fail every run of the task: say so where it is named.</summary>
+    public static readonly DiagnosticDescriptor InvalidTaskFilter = Create(
+        "TASK017",
+        "Task filter type cannot run as a run filter",
+        "Task '{0}' names filter '{1}', but {2}");
+
     private static DiagnosticDescriptor Create(string id, string title, string message)
         => new(id, title, message, Category, DiagnosticSeverity.Error, isEnabledByDefault: true, helpLinkUri: HelpRoot + id + ".md");
 }

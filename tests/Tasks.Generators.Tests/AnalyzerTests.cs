@@ -227,6 +227,57 @@ public sealed class AnalyzerTests
     }
 
     [Fact]
+    public async Task TASK017_filter_types_that_cannot_run_as_run_filters()
+    {
+        var diagnostics = await VerifyAsync("""
+            public sealed class Fine : ITaskRunFilter
+            {
+                public ValueTask OnRunAsync(TaskRunContext context, TaskRunNext next) => next();
+            }
+
+            public abstract class Abstract : ITaskRunFilter
+            {
+                public ValueTask OnRunAsync(TaskRunContext context, TaskRunNext next) => next();
+            }
+
+            public sealed class NotAFilter
+            {
+            }
+
+            public sealed class NoConstructor : ITaskRunFilter
+            {
+                private NoConstructor()
+                {
+                }
+
+                public ValueTask OnRunAsync(TaskRunContext context, TaskRunNext next) => next();
+            }
+
+            public partial class Jobs
+            {
+                private sealed class Hidden : ITaskRunFilter
+                {
+                    public ValueTask OnRunAsync(TaskRunContext context, TaskRunNext next) => next();
+                }
+
+                [AsyncTask, TaskFilter(typeof(Fine)), {|TASK017:TaskFilter(typeof(NotAFilter))|}]
+                public static Task A(CancellationToken cancellationToken) => Task.CompletedTask;
+
+                [AsyncTask, {|TASK017:TaskFilter(typeof(Abstract))|}, {|TASK017:TaskFilter(typeof(NoConstructor))|}]
+                public static Task B(CancellationToken cancellationToken) => Task.CompletedTask;
+
+                [AsyncTask, {|TASK017:TaskFilter(typeof(Hidden))|}]
+                public static Task C(CancellationToken cancellationToken) => Task.CompletedTask;
+            }
+            """);
+
+        Assert.Contains("Task 'A' names filter 'NotAFilter', but it does not implement Tasks.ITaskRunFilter", diagnostics[0].GetMessage());
+        Assert.Contains("abstract or static", diagnostics[1].GetMessage());
+        Assert.Contains("no public constructor", diagnostics[2].GetMessage());
+        Assert.Contains("not reachable from the generated code", diagnostics[3].GetMessage());
+    }
+
+    [Fact]
     public async Task TASK012_invalid_schedules_at_the_argument_that_is_wrong()
     {
         var diagnostics = await VerifyAsync("""

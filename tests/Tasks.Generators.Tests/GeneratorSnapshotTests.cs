@@ -151,6 +151,30 @@ public sealed class GeneratorSnapshotTests
         """);
 
     [Fact]
+    public Task Task_filters_by_attribute_are_made_per_run_in_attribute_order() => VerifyAsync("""
+        namespace Billing;
+
+        public sealed class AuditFilter(System.IServiceProvider services) : ITaskRunFilter
+        {
+            public ValueTask OnRunAsync(TaskRunContext context, TaskRunNext next) => next();
+        }
+
+        public sealed class Outer
+        {
+            internal sealed class TimingFilter : ITaskRunFilter
+            {
+                public ValueTask OnRunAsync(TaskRunContext context, TaskRunNext next) => next();
+            }
+        }
+
+        public static partial class Invoices
+        {
+            [AsyncTask, TaskFilter(typeof(AuditFilter)), TaskFilter(typeof(Outer.TimingFilter))]
+            public static Task Charge(CancellationToken cancellationToken, string order) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
     public Task Recurring_task_carries_its_schedule_in_the_definition() => VerifyAsync("""
         namespace Reports;
 

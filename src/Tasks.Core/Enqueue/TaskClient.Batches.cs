@@ -35,7 +35,7 @@ public sealed partial class TaskClient
             var task = entries[i].Definition;
             var start = envelopes.WrittenCount;
             ids[i] = TaskHeaders.NewMessageId(due);
-            layouts[i] = entries[i].Write(envelopes, ids[i], now, new EnvelopeHeaders(Activity.Current?.Id, UniqueFor(task, options) is not null, options?.UniqueKey, Continuable(task, options), Batch: batchId), this);
+            layouts[i] = entries[i].Write(envelopes, ids[i], now, new EnvelopeHeaders(Activity.Current?.Id, UniqueFor(task, options) is not null, options?.UniqueKey, Continuable(task, options), Batch: batchId), options, this);
             ends[i] = envelopes.WrittenCount;
             CheckSize(task, ends[i] - start);
         }

@@ -41,7 +41,7 @@ public sealed partial class TaskClient
         var now = time.GetUtcNow();
         var childId = TaskHeaders.NewMessageId(now);
         var buffer = new ArrayBufferWriter<byte>(256);
-        var layout = WriteEnvelope(buffer, task, arguments, childId, now, new EnvelopeHeaders(Activity.Current?.Id, Continuable: Continuable(task, options), Parent: parentId));
+        var layout = WriteEnvelope(buffer, task, arguments, childId, now, new EnvelopeHeaders(Activity.Current?.Id, Continuable: Continuable(task, options), Parent: parentId), options);
         CheckSize(task, buffer.WrittenCount);
 
         var offloads = Offloads(buffer.WrittenCount);
@@ -129,7 +129,7 @@ public sealed partial class TaskClient
                 var task = steps[i].Definition;
                 var (parent, last) = (i == 0 ? null : ids[i - 1], i == steps.Count - 1);
                 var buffer = new ArrayBufferWriter<byte>(256);
-                var layout = steps[i].Write(buffer, ids[i], now, new EnvelopeHeaders(Activity.Current?.Id, Continuable: !last, Parent: parent), this);
+                var layout = steps[i].Write(buffer, ids[i], now, new EnvelopeHeaders(Activity.Current?.Id, Continuable: !last, Parent: parent), null, this);
                 CheckSize(task, buffer.WrittenCount);
                 var offloads = Offloads(buffer.WrittenCount);
                 var record = EnqueuedRecord(task, ids[i], now, null, buffer.WrittenMemory[layout.ArgumentsStart..layout.ArgumentsEnd], null, offloads);
@@ -181,7 +181,7 @@ public sealed partial class TaskClient
         if (batch.OnCompleted is { } callback)
         {
             callbackId = TaskHeaders.NewMessageId(now);
-            var layout = callback.Write(envelope, callbackId, now, new EnvelopeHeaders(Activity.Current?.Id, Parent: batchId), this);
+            var layout = callback.Write(envelope, callbackId, now, new EnvelopeHeaders(Activity.Current?.Id, Parent: batchId), null, this);
             CheckSize(callback.Definition, envelope.WrittenCount);
             var offloads = Offloads(envelope.WrittenCount);
             var record = EnqueuedRecord(callback.Definition, callbackId, now, null, envelope.WrittenMemory[layout.ArgumentsStart..layout.ArgumentsEnd], null, offloads);

@@ -18,6 +18,7 @@ public sealed partial class TaskClient : ITaskClient
     private readonly MessagePackSerializerOptions serializerOptions;
     private readonly EnvelopeSigner? signer;
     private readonly TaskRecordWriter? records;
+    private readonly ITaskEnqueueFilter[] filters;
 
     /// <summary>Creates a client over <paramref name="transport"/>.</summary>
     /// <param name="transport">Where envelopes go.</param>
@@ -25,13 +26,15 @@ public sealed partial class TaskClient : ITaskClient
     /// <param name="serializerOptions">How arguments are written; <see cref="TaskSerializer.DefaultOptions"/> if null.</param>
     /// <param name="signing">Keys to sign envelopes with (the first signs); null or empty to send them unsigned.</param>
     /// <param name="records">Where each task's record is written as it is enqueued (and unique tasks keep their locks); null for none.</param>
-    public TaskClient(ITaskTransport transport, TimeProvider? timeProvider = null, MessagePackSerializerOptions? serializerOptions = null, TaskSigningOptions? signing = null, TaskRecordStore? records = null)
-        : this(transport, timeProvider, serializerOptions, signing, records is { Options.Enabled: true } ? new TaskRecordWriter(records, null, timeProvider) : null)
+    /// <param name="filters">Called on every task enqueued, in order (<see cref="ITaskEnqueueFilter"/>); null for none.</param>
+    public TaskClient(ITaskTransport transport, TimeProvider? timeProvider = null, MessagePackSerializerOptions? serializerOptions = null, TaskSigningOptions? signing = null, TaskRecordStore? records = null, IEnumerable<ITaskEnqueueFilter>? filters = null)
+        : this(transport, timeProvider, serializerOptions, signing, records is { Options.Enabled: true } ? new TaskRecordWriter(records, null, timeProvider) : null, filters)
     {
     }
 
-    internal TaskClient(ITaskTransport transport, TimeProvider? timeProvider, MessagePackSerializerOptions? serializerOptions, TaskSigningOptions? signing, TaskRecordWriter? records)
+    internal TaskClient(ITaskTransport transport, TimeProvider? timeProvider, MessagePackSerializerOptions? serializerOptions, TaskSigningOptions? signing, TaskRecordWriter? records, IEnumerable<ITaskEnqueueFilter>? filters = null)
     {
+        this.filters = filters?.ToArray() ?? [];
         this.transport = transport ?? throw new ArgumentNullException(nameof(transport));
         time = timeProvider ?? TimeProvider.System;
         this.serializerOptions = serializerOptions ?? TaskSerializer.DefaultOptions;
@@ -82,7 +85,7 @@ public sealed partial class TaskClient : ITaskClient
         var buffer = RentBuffer();
         try
         {
-            var layout = WriteEnvelope(buffer, task, arguments, messageId, now, new EnvelopeHeaders(Activity.Current?.Id, uniqueFor is not null, options?.UniqueKey, continuable));
+            var layout = WriteEnvelope(buffer, task, arguments, messageId, now, new EnvelopeHeaders(Activity.Current?.Id, uniqueFor is not null, options?.UniqueKey, continuable), options);
             CheckSize(task, buffer.WrittenCount);
             if (uniqueFor is { } lockFor && await ClaimUniqueAsync(task, layout.UniqueLock!, messageId, now + lockFor, cancellationToken).ConfigureAwait(false) is { } existing)
             {
@@ -149,17 +152,37 @@ public sealed partial class TaskClient : ITaskClient
         cachedBuffer = buffer;
     }
 
-    internal EnvelopeLayout WriteEnvelope<TArguments>(ArrayBufferWriter<byte> buffer, TaskDefinition<TArguments> task, TArguments arguments, string messageId, DateTimeOffset now, in EnvelopeHeaders headers)
+    /// <summary>Writes a task's envelope, with the headers the enqueue filters add: every enqueue path writes through here.</summary>
+    internal EnvelopeLayout WriteEnvelope<TArguments>(ArrayBufferWriter<byte> buffer, TaskDefinition<TArguments> task, TArguments arguments, string messageId, DateTimeOffset now, in EnvelopeHeaders headers, TaskEnqueueOptions? options)
         where TArguments : class
     {
+        var filtered = filters.Length == 0 ? headers : headers with { Added = Filter(task, arguments, options) };
         try
         {
-            return TaskEnvelope.Write(buffer, task, arguments, messageId, now, headers, serializerOptions, signer);
+            return TaskEnvelope.Write(buffer, task, arguments, messageId, now, filtered, serializerOptions, signer);
         }
         catch (Exception ex)
         {
             throw new TaskEnqueueException(task.Name, task.Queue, $"Task '{task.Name}' was not enqueued: its arguments could not be written ({ex.Message}).", ex);
         }
+    }
+
+    private IReadOnlyList<KeyValuePair<string, string>>? Filter(TaskDefinition task, object arguments, TaskEnqueueOptions? options)
+    {
+        var context = new TaskEnqueueContext(task, arguments, options);
+        foreach (var filter in filters)
+        {
+            try
+            {
+                filter.OnEnqueuing(context);
+            }
+            catch (Exception ex)
+            {
+                throw new TaskEnqueueException(task.Name, task.Queue, $"Task '{task.Name}' was not enqueued: its enqueue filter {filter.GetType().Name} threw {ex.GetType().Name}: {ex.Message}", ex);
+            }
+        }
+
+        return context.Added;
     }
 
     /// <inheritdoc />
@@ -231,12 +254,15 @@ public sealed partial class TaskClient : ITaskClient
         foreach (var write in writes) records.Write(write.WithoutState());
     }
 
+    /// <summary>What the record of a task whose send failed says (a copy that arrives all the same as a redelivery is dropped: <see cref="RedeliveryCheck"/>).</summary>
+    internal const string NotSentReason = "Not enqueued: sending its message failed (Enqueue threw TaskEnqueueException).";
+
     /// <summary>Records of tasks whose send failed say so (a send that did reach the queue is overruled by its worker's later state).</summary>
     private void NotSent(IReadOnlyList<RecordWrite> writes)
     {
         var now = time.GetUtcNow();
         foreach (var write in writes)
-            records!.Write(new RecordWrite(write.Id) { State = TaskState.Cancelled, StateAt = now, FinishedAt = now, Reason = "Not enqueued: sending its message failed (Enqueue threw TaskEnqueueException)." });
+            records!.Write(new RecordWrite(write.Id) { State = TaskState.Cancelled, StateAt = now, FinishedAt = now, Reason = NotSentReason });
     }
 
     /// <summary>

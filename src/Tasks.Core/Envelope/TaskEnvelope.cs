@@ -245,7 +245,11 @@ internal readonly record struct EnvelopeLayout(int ArgumentsStart, int Arguments
 /// <param name="Continuable">It may have continuations, released when it settles.</param>
 /// <param name="Parent">The task or batch a continuation or callback waited for.</param>
 /// <param name="Batch">The tracked batch it belongs to.</param>
-internal readonly record struct EnvelopeHeaders(string? TraceParent, bool Unique = false, string? UniqueKey = null, bool Continuable = false, string? Parent = null, string? Batch = null);
+internal readonly record struct EnvelopeHeaders(string? TraceParent, bool Unique = false, string? UniqueKey = null, bool Continuable = false, string? Parent = null, string? Batch = null)
+{
+    /// <summary>The headers enqueue filters added, or null.</summary>
+    public System.Collections.Generic.IReadOnlyList<System.Collections.Generic.KeyValuePair<string, string>>? Added { get; init; }
+}
 
 /// <summary>A decoded envelope: the task, its typed arguments and its still-encoded headers.</summary>
 internal readonly struct DecodedEnvelope

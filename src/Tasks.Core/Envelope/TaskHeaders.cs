@@ -92,12 +92,16 @@ public static class TaskHeaders
     /// <summary>Writes the header map of a task envelope: its id, enqueue time, and the headers of <paramref name="headers"/> that are set.</summary>
     internal static void Write(ref MessagePackWriter writer, string messageId, DateTimeOffset enqueuedAt, in EnvelopeHeaders headers, string? uniqueLock)
     {
-        WriteCommon(ref writer, messageId, enqueuedAt, (headers.TraceParent is null ? 0 : 1) + (uniqueLock is null ? 0 : 1) + (headers.Continuable ? 1 : 0) + (headers.Parent is null ? 0 : 1) + (headers.Batch is null ? 0 : 1));
+        WriteCommon(ref writer, messageId, enqueuedAt, (headers.TraceParent is null ? 0 : 1) + (uniqueLock is null ? 0 : 1) + (headers.Continuable ? 1 : 0) + (headers.Parent is null ? 0 : 1) + (headers.Batch is null ? 0 : 1) + (headers.Added?.Count ?? 0));
         if (headers.TraceParent is { } traceParent) Pair(ref writer, TraceParent, traceParent);
         if (uniqueLock is not null) Pair(ref writer, Unique, uniqueLock);
         if (headers.Continuable) Pair(ref writer, Continuable, "1");
         if (headers.Parent is { } parent) Pair(ref writer, Parent, parent);
         if (headers.Batch is { } batch) Pair(ref writer, Batch, batch);
+        if (headers.Added is { } added)
+        {
+            foreach (var (name, value) in added) Pair(ref writer, name, value);
+        }
     }
 
     private static void WriteCommon(ref MessagePackWriter writer, string messageId, DateTimeOffset enqueuedAt, int more)

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics.CodeAnalysis;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
@@ -37,7 +38,8 @@ public static class TasksServiceCollectionExtensions
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<IOptions<TaskWorkerOptions>>().Value.SerializerOptions,
             sp.GetRequiredService<IOptions<TaskWorkerOptions>>().Value.Signing,
-            sp.GetService<RecordWriterHolder>()?.Writer));
+            sp.GetService<RecordWriterHolder>()?.Writer,
+            sp.GetServices<ITaskEnqueueFilter>()));
         services.TryAddSingleton(sp => new RecordWriterHolder(sp.GetService<TaskRecordStore>() is { Options.Enabled: true } store
             ? new TaskRecordWriter(store, sp.GetService<ILogger<TaskRecordWriter>>(), sp.GetRequiredService<TimeProvider>())
             : null));
@@ -116,6 +118,28 @@ public sealed class TasksBuilder
             o.Signing.Requested = true;
             configure(o.Signing);
         });
+        return this;
+    }
+
+    /// <summary>
+    /// Runs <typeparamref name="TFilter"/> around every run of every task (<see cref="ITaskRunFilter"/>): made per run
+    /// from the run's DI scope, in the order filters are added (the first is outermost). Adding one twice adds it once.
+    /// </summary>
+    public TasksBuilder AddRunFilter<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TFilter>()
+        where TFilter : class, ITaskRunFilter
+    {
+        Services.TryAddEnumerable(ServiceDescriptor.Scoped<ITaskRunFilter, TFilter>());
+        return this;
+    }
+
+    /// <summary>
+    /// Calls <typeparamref name="TFilter"/> on every task this host enqueues (<see cref="ITaskEnqueueFilter"/>): one
+    /// instance (a singleton), in the order filters are added. Adding one twice adds it once.
+    /// </summary>
+    public TasksBuilder AddEnqueueFilter<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TFilter>()
+        where TFilter : class, ITaskEnqueueFilter
+    {
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<ITaskEnqueueFilter, TFilter>());
         return this;
     }
 

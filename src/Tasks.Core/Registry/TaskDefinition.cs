@@ -74,6 +74,12 @@ public abstract class TaskDefinition
         init => uniqueFor = value is { } u && u <= TimeSpan.Zero ? throw new ArgumentOutOfRangeException(nameof(UniqueFor), u, "UniqueFor must be positive.") : value;
     }
 
+    /// <summary>
+    /// This task's own run filters (<c>[TaskFilter(typeof(...))]</c>, written by the generator), each made per run from
+    /// the run's DI scope, in attribute order, inside the filters registered for every task; null for none.
+    /// </summary>
+    public System.Collections.Generic.IReadOnlyList<Func<IServiceProvider, ITaskRunFilter>>? RunFilters { get; init; }
+
     /// <summary>True if the arguments carry personal data (<c>[AsyncTask(PersonalData = true)]</c>): records never keep them.</summary>
     public bool HasPersonalData { get; init; }
 

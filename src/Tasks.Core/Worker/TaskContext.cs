@@ -34,6 +34,9 @@ public sealed class TaskContext
 
     internal ReceivedTaskMessage Message { get; }
 
+    /// <summary>Why a run filter skipped this run (<see cref="TaskRunContext.Skip"/>), or null.</summary>
+    internal string? SkippedBecause { get; set; }
+
     /// <summary>The task's wire name.</summary>
     public string TaskName => decoded.Definition.Name;
 

@@ -18,7 +18,7 @@ public enum TaskOutcome
     /// <summary>The worker stopped while the task ran; the message was made visible again.</summary>
     Released,
 
-    /// <summary>The task was cancelled by id (<c>CancelAsync</c>), before it ran or while it ran; the message was deleted.</summary>
+    /// <summary>The task was cancelled by id (<c>CancelAsync</c>), before it ran or while it ran, or a run filter skipped it (<see cref="TaskRunResult.Reason"/> says why); the message was deleted.</summary>
     Cancelled,
 
     /// <summary>A second copy of a released continuation or batch callback (a release sent twice across a crash): deleted without running.</summary>
@@ -33,7 +33,7 @@ public enum TaskOutcome
 /// <param name="Outcome">What happened.</param>
 /// <param name="Exception">The failure, if the method threw or the envelope was bad.</param>
 /// <param name="RetryDelay">For <see cref="TaskOutcome.Retried"/>, the wait before the next attempt.</param>
-/// <param name="Reason">For <see cref="TaskOutcome.DeadLettered"/>, the dead-letter reason.</param>
+/// <param name="Reason">For <see cref="TaskOutcome.DeadLettered"/>, the dead-letter reason; for a run a filter skipped (<see cref="TaskOutcome.Cancelled"/>), why.</param>
 public sealed record TaskRunResult(
     string? TaskName,
     string Queue,

@@ -73,6 +73,9 @@ public sealed partial class TaskWorker
         [LoggerMessage(20, LogLevel.Information, "Task {TaskName} (message {MessageId}) ended cancelled: its token fired for a cancel by id")]
         public static partial void CancelledWhileRunning(ILogger logger, string taskName, string messageId);
 
+        [LoggerMessage(30, LogLevel.Information, "Task {TaskName} (message {MessageId}) ended without running: {Reason}")]
+        public static partial void SkippedByFilter(ILogger logger, string taskName, string messageId, string reason);
+
         [LoggerMessage(21, LogLevel.Error, "The continuations of task {MessageId} could not be released (the record store failed) before its message's lease was lost or the worker stopped: the message comes back, and the task runs again")]
         public static partial void ReleaseFailed(ILogger logger, Exception exception, string messageId);
 

@@ -244,7 +244,7 @@ public sealed partial class TaskWorker
                 write.State = TaskState.Enqueued; // back in its queue for another worker
                 break;
             case TaskOutcome.Cancelled:
-                (write.State, write.FinishedAt, write.Reason) = (TaskState.Cancelled, now, "Cancelled by id while it ran: its token fired.");
+                (write.State, write.FinishedAt, write.Reason) = (TaskState.Cancelled, now, decision.Reason ?? "Cancelled by id while it ran: its token fired.");
                 records.Count(TaskRecordWriter.CancelledField, now);
                 break;
         }

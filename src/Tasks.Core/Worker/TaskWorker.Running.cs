@@ -194,10 +194,11 @@ public sealed partial class TaskWorker
         RecordStart(task, decoded);
         RecordStarted(message, task, startedAt);
         Exception? failure = null;
+        var context = new TaskContext(message, decoded, records, time);
         try
         {
-            TaskContext.Current = new TaskContext(message, decoded, records, time);
-            var invocation = InvokeAsync(task, decoded.Arguments, cancellation.Token);
+            TaskContext.Current = context;
+            var invocation = invoker.InvokeAsync(task, context, decoded.Arguments, cancellation.Token);
             if (!invocation.IsCompleted && inPack)
             {
                 // The pack renews its lease and is what a stop abandons.
@@ -228,7 +229,9 @@ public sealed partial class TaskWorker
             TasksTelemetry.Duration.Record(time.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, task.Name));
         }
 
-        var decision = RunDecision.Decide(task.Name, failure, message.Attempt, task.MaxAttempts, abortTasks.IsCancellationRequested, cancellation.TimedOut, timeout, options.Retry, task.RetryDelay, cancellation.CancelledById);
+        var decision = failure is null && context.SkippedBecause is { } skipped
+            ? new RunDecision(TaskOutcome.Cancelled, Reason: "Skipped by a task filter: " + skipped)
+            : RunDecision.Decide(task.Name, failure, message.Attempt, task.MaxAttempts, abortTasks.IsCancellationRequested, cancellation.TimedOut, timeout, options.Retry, task.RetryDelay, cancellation.CancelledById);
         if (failure is not null && decision.Outcome != TaskOutcome.Cancelled) activity?.SetStatus(ActivityStatusCode.Error, failure.Message);
         RecordEnded(message, decoded, startedAt, decision);
         switch (decision.Outcome)
@@ -241,34 +244,14 @@ public sealed partial class TaskWorker
                 break;
             case TaskOutcome.DeadLettered:
                 return DeadLetter(message, task.Name, decision.Reason!, decision.Failure, decoded);
+            case TaskOutcome.Cancelled when decision.Reason is not null:
+                Log.SkippedByFilter(logger, task.Name, message.MessageId, decision.Reason);
+                break;
             case TaskOutcome.Cancelled:
                 Log.CancelledWhileRunning(logger, task.Name, message.MessageId);
                 break;
         }
 
-        return Result(message, task.Name, decision.Outcome, decision.Failure, decision.RetryDelay);
-    }
-
-    private async Task InvokeAsync(TaskDefinition task, object arguments, CancellationToken cancellationToken)
-    {
-        if (!task.RequiresServices)
-        {
-            await task.InvokeAsync(services ?? EmptyServiceProvider.Instance, arguments, cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
-        var scope = services!.CreateAsyncScope();
-        await using (scope.ConfigureAwait(false))
-        {
-            await task.InvokeAsync(scope.ServiceProvider, arguments, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>What a static task's invoker gets without a host: it asks for no service.</summary>
-    private sealed class EmptyServiceProvider : IServiceProvider
-    {
-        public static readonly EmptyServiceProvider Instance = new();
-
-        public object? GetService(Type serviceType) => null;
+        return Result(message, task.Name, decision.Outcome, decision.Failure, decision.RetryDelay, decision.Reason);
     }
 }

@@ -23,6 +23,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
     private readonly TimeProvider time;
     private readonly ILogger logger;
     private readonly RedeliveryCheck? redelivery;
+    private readonly TaskInvoker invoker;
     private readonly SemaphoreSlim workerSlots;
     // Null for a queue with no limit of its own: the worker's limit is enough, and one semaphore is cheaper than two.
     private readonly Dictionary<string, SemaphoreSlim?> queueSlots = new(StringComparer.Ordinal);
@@ -88,6 +89,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
         workerSlots = new SemaphoreSlim(this.options.MaxConcurrency, this.options.MaxConcurrency);
         signer = EnvelopeSigner.Create(this.options.Signing);
         redelivery = records is null ? null : new RedeliveryCheck(records, id => RecordsOf(id) is not null, this.logger, time);
+        invoker = new TaskInvoker(services);
     }
 
     /// <summary>Raised after each delivery is settled. Handlers run on the worker's threads and must be quick.</summary>

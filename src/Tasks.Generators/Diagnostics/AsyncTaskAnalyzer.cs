@@ -32,7 +32,8 @@ public sealed class AsyncTaskAnalyzer : DiagnosticAnalyzer
         DiagnosticDescriptors.WireShapeBroken,
         DiagnosticDescriptors.WireShapeNotLocked,
         DiagnosticDescriptors.WireLockEntryWithoutTask,
-        DiagnosticDescriptors.WireLockUnreadable);
+        DiagnosticDescriptors.WireLockUnreadable,
+        DiagnosticDescriptors.InvalidTaskFilter);
 
     /// <inheritdoc />
     public override void Initialize(AnalysisContext context)

@@ -60,7 +60,7 @@ internal static class TaskEmitter
             writer.Line($"    requiresServices: {(task.IsStatic ? "false" : "true")},");
             writer.Line("    formatter: new Formatter(),");
             var invoke = $"    invoke: static (services, arguments, cancellationToken) => {Target(task)}.{task.MethodName}(cancellationToken{string.Concat(parameters.Select(p => ", arguments." + PropertyName(p)))}))";
-            if (task.Policy.IsDefault && task.Schedule is null && parameters.Count == 0)
+            if (task.Policy.IsDefault && task.Schedule is null && parameters.Count == 0 && task.RunFilters.Count == 0)
             {
                 writer.Line(invoke + ";");
             }
@@ -79,6 +79,14 @@ internal static class TaskEmitter
                     writer.Line($"    ParameterTypes = new global::System.Type[] {{ {string.Join(", ", parameters.Select(p => $"typeof({p.RuntimeType})"))} }},");
                 }
                 if (task.Schedule is { } schedule) writer.Line($"    Schedule = new global::Tasks.TaskSchedule({Literal(schedule.Cron)}, {Literal(schedule.TimeZone)}),");
+                if (task.RunFilters.Count > 0)
+                {
+                    // Made per run from the run's scope; a generic factory per type, so Native AOT keeps its constructor.
+                    writer.Line("    RunFilters = new global::System.Func<global::System.IServiceProvider, global::Tasks.ITaskRunFilter>[]");
+                    writer.Line("    {");
+                    foreach (var filter in task.RunFilters) writer.Line($"        static services => global::Microsoft.Extensions.DependencyInjection.ActivatorUtilities.GetServiceOrCreateInstance<{filter}>(services),");
+                    writer.Line("    },");
+                }
                 writer.Line("};");
             }
             writer.Line();

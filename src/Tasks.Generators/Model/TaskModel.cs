@@ -16,6 +16,7 @@ namespace Tasks.Generators.Model;
 /// <param name="DocSummary">The method's XML doc summary lines, or empty.</param>
 /// <param name="Schedule">The <c>[Recurring]</c> schedule, or null.</param>
 /// <param name="ArgumentTypes">The user's types, in the arguments, that travel by a generated formatter.</param>
+/// <param name="RunFilters">The task's own run filters (<c>[TaskFilter]</c>), in order, as <c>global::</c> type names.</param>
 internal sealed record TaskModel(
     HierarchyInfo Containing,
     string MethodName,
@@ -29,7 +30,8 @@ internal sealed record TaskModel(
     EquatableArray<ParameterModel> Parameters,
     EquatableArray<string> DocSummary,
     ScheduleModel? Schedule,
-    EquatableArray<ArgumentTypeModel> ArgumentTypes)
+    EquatableArray<ArgumentTypeModel> ArgumentTypes,
+    EquatableArray<string> RunFilters)
 {
     /// <summary><c>global::Ns.Outer.Inner.MethodAsync</c>: what the dispatch table refers to.</summary>
     public string FullyQualifiedClassName => $"{Containing.FullyQualifiedName}.{ClassName}";

@@ -18,6 +18,8 @@ internal sealed class KnownTypes
         UnionAttribute = compilation.GetTypeByMetadataName("MessagePack.UnionAttribute");
         MessagePackFormatterAttribute = compilation.GetTypeByMetadataName("MessagePack.MessagePackFormatterAttribute");
         GeneratedCodeAttribute = compilation.GetTypeByMetadataName("System.CodeDom.Compiler.GeneratedCodeAttribute");
+        TaskFilterAttribute = compilation.GetTypeByMetadataName(TaskFilterSettings.AttributeName);
+        RunFilter = compilation.GetTypeByMetadataName(TaskFilterSettings.RunFilterName);
     }
 
     public INamedTypeSymbol? AsyncTaskAttribute { get; }
@@ -29,6 +31,8 @@ internal sealed class KnownTypes
     public INamedTypeSymbol? UnionAttribute { get; }
     public INamedTypeSymbol? MessagePackFormatterAttribute { get; }
     public INamedTypeSymbol? GeneratedCodeAttribute { get; }
+    public INamedTypeSymbol? TaskFilterAttribute { get; }
+    public INamedTypeSymbol? RunFilter { get; }
 
     // The transform runs once per [AsyncTask] method: resolve the types once per compilation, not once per method.
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Compilation, KnownTypes> PerCompilation = new();

@@ -98,6 +98,7 @@ internal static class TaskMethodValidator
 
         ValidateSettings(method, settings, Fail);
         RecurringSettings.Read(method, known)?.Validate(method, isTask: true, Fail);
+        TaskFilterSettings.Validate(method, known, Fail);
         return valid;
     }
 

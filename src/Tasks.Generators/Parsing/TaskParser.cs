@@ -46,7 +46,8 @@ internal static class TaskParser
             parameters.ToEquatableArray(),
             DocSummary(method, cancellationToken),
             RecurringSettings.Read(method, known) is { Cron: { } cron } recurring ? new ScheduleModel(cron, recurring.TimeZone) : null,
-            argumentTypes.GroupBy(t => t.Type, System.StringComparer.Ordinal).Select(g => g.First()).ToEquatableArray());
+            argumentTypes.GroupBy(t => t.Type, System.StringComparer.Ordinal).Select(g => g.First()).ToEquatableArray(),
+            TaskFilterSettings.Read(method, known).ToEquatableArray());
     }
 
     private static HierarchyInfo Hierarchy(INamedTypeSymbol type)
