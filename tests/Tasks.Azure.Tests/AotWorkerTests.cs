@@ -25,12 +25,12 @@ public sealed class AotWorkerTests(AzuriteFixture azurite)
 
             var inMemory = await ChildProcess.RunAsync(binary, ["50"], output, TimeSpan.FromMinutes(1));
             Assert.Contains("Transport: in memory; runtime: native AOT", inMemory);
-            Assert.Contains("Ran 50 of 50 task(s), 0 failure(s), 1 dead-lettered as expected", inMemory);
+            Assert.Contains("Ran 50 of 50 task(s), 0 failure(s), 1 dead-lettered as expected, through the run filter 50 time(s)", inMemory);
             Assert.Matches(@"First: invoice [0-9a-f-]{36} for customer \d+: 2 line\(s\), [0-9.]+, (High|Low), 1 header\(s\), copies 1\+\d+", inMemory);
 
             var onAzurite = await ChildProcess.RunAsync(binary, ["20"], output, TimeSpan.FromMinutes(1), new Dictionary<string, string> { ["TASKS_AZURE_CONNECTION_STRING"] = azurite.ConnectionString });
             Assert.Contains("Transport: Azure Storage Queues; runtime: native AOT", onAzurite);
-            Assert.Contains("Ran 20 of 20 task(s), 0 failure(s), 1 dead-lettered as expected", onAzurite);
+            Assert.Contains("Ran 20 of 20 task(s), 0 failure(s), 1 dead-lettered as expected, through the run filter 20 time(s)", onAzurite);
         }
         finally
         {

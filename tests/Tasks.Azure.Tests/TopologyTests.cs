@@ -45,13 +45,16 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
 
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
             var ids = new List<string>();
-            for (var i = 0; i < 10; i++) ids.Add(await PostAsync(http, $"/welcome?email=user{i}@example.com"));
+            for (var i = 0; i < 10; i++) ids.Add(await PostAsync(http, $"/welcome?email=user{i}@example.com", tenant: i % 2 == 0 ? "acme" : null));
             var orders = Enumerable.Range(0, 5).Select(_ => Guid.NewGuid()).ToArray();
             for (var i = 0; i < 5; i++) ids.Add(await PostAsync(http, $"/orders/{orders[i]}/ship?items={i + 1}"));
 
             await worker.WaitForOutputAsync(o => ids.All(id => o.Contains($"(message {id}) completed on attempt 1")), RunTimeout, "every task to run and be completed");
             var runs = MessageIds().Matches(worker.Output).Select(m => m.Groups[1].Value).ToArray();
             Assert.Equal(ids.Order(), runs.Order());
+
+            // The API's enqueue filter carried each request's tenant in its envelope; the worker's run filter set it for the run.
+            for (var i = 0; i < 10; i++) Assert.Contains($"Welcome mail sent to user{i}@example.com (task Shop.Tasks.EmailTasks.SendWelcome, message {ids[i]}, attempt 1) for tenant {(i % 2 == 0 ? "acme" : "none")}", worker.Output);
 
             // A plain record argument (no attribute) crossed the processes by its generated formatter, default member included.
             for (var i = 0; i < 5; i++) Assert.Contains($"Order {orders[i]} shipped with {i + 1} item(s) by post", worker.Output);
@@ -318,9 +321,11 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
         }
     }
 
-    private static async Task<string> PostAsync(HttpClient http, string path)
+    private static async Task<string> PostAsync(HttpClient http, string path, string? tenant = null)
     {
-        using var response = await http.PostAsync(path, null);
+        using var request = new HttpRequestMessage(HttpMethod.Post, path);
+        if (tenant is not null) request.Headers.Add("X-Tenant", tenant);
+        using var response = await http.SendAsync(request);
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.Accepted, $"POST {path}: {(int)response.StatusCode} {body}");
         var accepted = await response.Content.ReadFromJsonAsync<Accepted>();

@@ -8,8 +8,10 @@ using Tasks.Transports;
 
 var builder = WebApplication.CreateBuilder(args);
 
-// Enqueue only: no worker runs in the web app. "Tasks:Azure" is in appsettings.json.
-builder.Services.AddAsyncTasks().UseAzureQueues(builder.Configuration.GetSection("Tasks:Azure"));
+// Enqueue only: no worker runs in the web app. "Tasks:Azure" is in appsettings.json. The enqueue filter puts the
+// request's tenant (X-Tenant) in each task's envelope, and the worker's run filter sets it for the run.
+builder.Services.AddHttpContextAccessor();
+builder.Services.AddAsyncTasks().UseAzureQueues(builder.Configuration.GetSection("Tasks:Azure")).AddEnqueueFilter<TenantEnqueueFilter>();
 
 // Traces on the console: dotnet run -- --Telemetry:Console=true. The request span (ASP.NET Core's own
 // "Microsoft.AspNetCore" source) is the parent of each enqueue, and the worker's run continues the trace.
@@ -107,3 +109,12 @@ app.MapPost("/tasks/{id}/cancel", async (string id, ITaskRecords records) =>
 app.MapTasksDashboard("/tasks");
 
 app.Run();
+
+/// <summary>Copies the tenant of the request that enqueues (its X-Tenant header) into the task's envelope.</summary>
+internal sealed class TenantEnqueueFilter(IHttpContextAccessor http) : ITaskEnqueueFilter
+{
+    public void OnEnqueuing(TaskEnqueueContext context)
+    {
+        if (http.HttpContext?.Request.Headers["X-Tenant"].ToString() is { Length: > 0 } tenant) context.SetHeader(Tenant.Header, tenant);
+    }
+}

@@ -14,7 +14,7 @@ public static partial class EmailTasks
     {
         await Task.Delay(20, cancellationToken); // the mail server
         var context = TaskContext.Current!;
-        Console.WriteLine($"Welcome mail sent to {email} (task {context.TaskName}, message {context.MessageId}, attempt {context.Attempt})");
+        Console.WriteLine($"Welcome mail sent to {email} (task {context.TaskName}, message {context.MessageId}, attempt {context.Attempt}) for tenant {Tenant.Current ?? "none"}");
     }
 
     /// <summary>Tells the customer the order has shipped: the last step of a checkout (charge, then ship, then this).</summary>

@@ -14,7 +14,8 @@ builder.Services.AddScoped<StockTasks>();
 // Runs every task of the assemblies this project references (found when it was compiled).
 // "Tasks:Azure" is in appsettings.json.
 builder.Services.AddAsyncTaskWorker(worker => worker.MaxConcurrency = 16)
-    .UseAzureQueues(builder.Configuration.GetSection("Tasks:Azure"));
+    .UseAzureQueues(builder.Configuration.GetSection("Tasks:Azure"))
+    .AddRunFilter<TenantRunFilter>(); // each task runs for the tenant of the request that enqueued it
 
 // Traces and metrics on the console: dotnet run -- --Telemetry:Console=true. Each run's span is the
 // child of the API request that enqueued it, in the same trace; metrics print every 10 s and at exit.
