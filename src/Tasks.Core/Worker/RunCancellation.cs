@@ -73,7 +73,7 @@ internal sealed class RunCancellation : IDisposable
 /// end just as the stop gives up on it); exactly one of them wins, so a message is either settled
 /// by its run or released by the stop, never both.
 /// </summary>
-internal sealed class LongRun(string taskName, CancellationTokenSource renewing)
+internal sealed class LongRun(string taskName, LeaseHold lease)
 {
     private const int Running = 0;
     private const int Finished = 1;
@@ -86,15 +86,7 @@ internal sealed class LongRun(string taskName, CancellationTokenSource renewing)
     public bool TryAbandon()
     {
         if (Interlocked.CompareExchange(ref state, Abandoned, Running) != Running) return false;
-        try
-        {
-            renewing.Cancel(); // a renewal after the release would hide the message again
-        }
-        catch (ObjectDisposedException)
-        {
-            // The run ended meanwhile; its renewal has stopped.
-        }
-
+        lease.Stop(); // a renewal after the release would hide the message again
         return true;
     }
 

@@ -56,8 +56,7 @@ public sealed partial class TaskWorker
     private async Task<bool> ReleaseContinuationsAsync(TaskRunResult result, ReceivedTaskMessage leased)
     {
         if (!result.Continuable || records is null || result.FinalState is not { } outcome) return true;
-        using var renewing = new CancellationTokenSource();
-        Task? renewal = null;
+        LeaseHold? hold = null;
         var wait = TimeSpan.FromMilliseconds(500);
         try
         {
@@ -68,10 +67,10 @@ public sealed partial class TaskWorker
                     await records.Store.ReleaseContinuationsAsync(transport, result.MessageId, outcome, CancellationToken.None).ConfigureAwait(false);
                     return true;
                 }
-                catch (Exception ex) when (renewal is not { IsCompleted: true } && !abortTasks.IsCancellationRequested)
+                catch (Exception ex) when (hold is not { Lost: true } && !abortTasks.IsCancellationRequested)
                 {
                     // The lease was last renewed up to half a lease ago: renewed now, then on the usual schedule.
-                    renewal ??= RenewLeaseLoopAsync(leased, time.GetTimestamp() - (long)((options.LeaseDuration / 2).TotalSeconds * time.TimestampFrequency), renewing.Token);
+                    hold ??= leases.HoldRenewingNow(leased);
                     Log.ReleaseWaiting(logger, ex, result.MessageId, records.Store.Describe(), wait);
                     try
                     {
@@ -94,8 +93,7 @@ public sealed partial class TaskWorker
         }
         finally
         {
-            renewing.Cancel();
-            if (renewal is not null) await renewal.ConfigureAwait(false);
+            if (hold is not null) await hold.DisposeAsync().ConfigureAwait(false);
         }
     }
 

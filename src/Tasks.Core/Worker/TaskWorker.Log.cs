@@ -34,9 +34,6 @@ public sealed partial class TaskWorker
         [LoggerMessage(7, LogLevel.Warning, "Receiving from {Queue} failed; retrying in {Delay}")]
         public static partial void ReceiveFailed(ILogger logger, Exception exception, string queue, TimeSpan delay);
 
-        [LoggerMessage(8, LogLevel.Warning, "Could not renew the lease of message {MessageId} on {Queue}")]
-        public static partial void RenewFailed(ILogger logger, Exception exception, string messageId, string queue);
-
         [LoggerMessage(9, LogLevel.Error, "Handling message {MessageId} on {Queue} failed unexpectedly; it will be delivered again when its lease ends")]
         public static partial void HandlingFailed(ILogger logger, Exception exception, string messageId, string queue);
 

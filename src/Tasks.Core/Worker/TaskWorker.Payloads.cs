@@ -46,8 +46,7 @@ public sealed partial class TaskWorker
         long? length;
         // The message's lease is renewed while the payload comes: a slow or hung blob service must not let the
         // message come back and run on another worker meanwhile.
-        using var renewing = new CancellationTokenSource();
-        var renewal = RenewLeaseLoopAsync(message, time.GetTimestamp(), renewing.Token);
+        var hold = leases.Hold(message, time.GetTimestamp());
         try
         {
             length = await store.ReadPayloadAsync(reference.Blob, buffer.AsMemory(0, (int)reference.Length), stopReceiving.Token).ConfigureAwait(false);
@@ -60,8 +59,7 @@ public sealed partial class TaskWorker
         }
         finally
         {
-            renewing.Cancel();
-            await renewal.ConfigureAwait(false);
+            await hold.DisposeAsync().ConfigureAwait(false);
         }
 
         var problem = length is null

@@ -152,8 +152,7 @@ public sealed partial class TaskWorker
     private async Task<bool> WaitForGateAsync(SemaphoreSlim gate, ReceivedTaskMessage? leased)
     {
         if (gate.Wait(0)) return StillRunning(gate);
-        using var renewing = new CancellationTokenSource();
-        var renewal = leased is null ? Task.CompletedTask : RenewLeaseLoopAsync(leased, time.GetTimestamp(), renewing.Token);
+        var hold = leased is null ? null : leases.Hold(leased, time.GetTimestamp());
         try
         {
             await gate.WaitAsync(stopReceiving.Token).ConfigureAwait(false);
@@ -165,8 +164,7 @@ public sealed partial class TaskWorker
         }
         finally
         {
-            renewing.Cancel();
-            await renewal.ConfigureAwait(false);
+            if (hold is not null) await hold.DisposeAsync().ConfigureAwait(false);
         }
     }
 

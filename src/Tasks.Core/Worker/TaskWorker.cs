@@ -24,6 +24,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
     private readonly ILogger logger;
     private readonly RedeliveryCheck? redelivery;
     private readonly TaskInvoker invoker;
+    private readonly LeaseKeeper leases;
     private readonly SemaphoreSlim workerSlots;
     // Null for a queue with no limit of its own: the worker's limit is enough, and one semaphore is cheaper than two.
     private readonly Dictionary<string, SemaphoreSlim?> queueSlots = new(StringComparer.Ordinal);
@@ -90,6 +91,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
         signer = EnvelopeSigner.Create(this.options.Signing);
         redelivery = records is null ? null : new RedeliveryCheck(records, id => RecordsOf(id) is not null, this.logger, time);
         invoker = new TaskInvoker(services);
+        leases = new LeaseKeeper(transport, this.options.LeaseDuration, this.logger, time);
     }
 
     /// <summary>Raised after each delivery is settled. Handlers run on the worker's threads and must be quick.</summary>
@@ -203,6 +205,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
         stopReceiving.Dispose();
         if (Volatile.Read(ref abandonedRuns) > 0) return; // abandoned runs still hold the token and slots they will release
         abortTasks.Dispose();
+        leases.Dispose();
         workerSlots.Dispose();
         foreach (var slots in queueSlots.Values) slots?.Dispose();
     }
