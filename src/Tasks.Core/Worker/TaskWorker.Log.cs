@@ -31,9 +31,6 @@ public sealed partial class TaskWorker
         [LoggerMessage(6, LogLevel.Error, "Could not settle message {MessageId} on {Queue}; it will be delivered again when its lease ends")]
         public static partial void SettleFailed(ILogger logger, Exception exception, string messageId, string queue);
 
-        [LoggerMessage(7, LogLevel.Warning, "Receiving from {Queue} failed; retrying in {Delay}")]
-        public static partial void ReceiveFailed(ILogger logger, Exception exception, string queue, TimeSpan delay);
-
         [LoggerMessage(9, LogLevel.Error, "Handling message {MessageId} on {Queue} failed unexpectedly; it will be delivered again when its lease ends")]
         public static partial void HandlingFailed(ILogger logger, Exception exception, string messageId, string queue);
 
@@ -90,8 +87,5 @@ public sealed partial class TaskWorker
 
         [LoggerMessage(25, LogLevel.Information, "Swept {Count} payload(s) whose messages are gone (kept {Grace} past their expiry)")]
         public static partial void PayloadsSwept(ILogger logger, int count, TimeSpan grace);
-
-        [LoggerMessage(26, LogLevel.Information, "Receiving {Queue} from {Count} shard(s), up to {Batch} message(s) a receive (MaxConcurrency split between them): {Shards}")]
-        public static partial void ReceivingShards(ILogger logger, string queue, int count, int batch, string shards);
     }
 }

@@ -14,7 +14,7 @@ namespace Tasks;
 /// </summary>
 public sealed partial class TaskWorker
 {
-    private async Task RunPackAsync(ReceivedTaskMessage pack, SemaphoreSlim? queueSlot, bool holdsSlot)
+    private async Task RunPackAsync(ReceivedTaskMessage pack, QueueSlots slots, bool holdsSlot)
     {
         TaskPack.Contents contents;
         try
@@ -23,7 +23,7 @@ public sealed partial class TaskWorker
         }
         catch (TaskEnvelopeException ex)
         {
-            if (holdsSlot) ReleaseSlots(queueSlot, 1);
+            if (holdsSlot) slots.Release();
             await SettleAsync(pack, DeadLetter(pack, null, ex.Message, ex, null)).ConfigureAwait(false);
             return;
         }
@@ -32,9 +32,9 @@ public sealed partial class TaskWorker
         var results = new TaskRunResult?[contents.Envelopes.Count];
         var inner = new ReceivedTaskMessage[results.Length];
         var (settles, failure) = await UnderLeaseAsync(pack, $"(pack of {results.Length} tasks)", time.GetTimestamp(),
-            static state => state.Worker.RunPackedTasksAsync(state.pack, state.contents, state.inner, state.results, state.queueSlot),
-            (Worker: this, pack, contents, inner, results, queueSlot)).ConfigureAwait(false);
-        if (holdsSlot) ReleaseSlots(queueSlot, 1);
+            static state => state.Worker.RunPackedTasksAsync(state.pack, state.contents, state.inner, state.results, state.slots),
+            (Worker: this, pack, contents, inner, results, slots)).ConfigureAwait(false);
+        if (holdsSlot) slots.Release();
         if (failure is not null) ExceptionDispatchInfo.Throw(failure); // each task's failure is caught where it ran: this is a fault of the worker's
 
         // False: a stop gave up on the pack and released it whole, so its tasks run again, finished or not.
@@ -47,7 +47,7 @@ public sealed partial class TaskWorker
     /// of slow tasks uses the worker's concurrency. A task not started when the worker stops keeps
     /// a null result: it goes back to the queue unrun.
     /// </summary>
-    private async Task RunPackedTasksAsync(ReceivedTaskMessage pack, TaskPack.Contents contents, ReceivedTaskMessage[] inner, TaskRunResult?[] results, SemaphoreSlim? queueSlot)
+    private async Task RunPackedTasksAsync(ReceivedTaskMessage pack, TaskPack.Contents contents, ReceivedTaskMessage[] inner, TaskRunResult?[] results, QueueSlots slots)
     {
         var parallel = new List<Task>();
         for (var i = 0; i < results.Length; i++)
@@ -55,14 +55,14 @@ public sealed partial class TaskWorker
             if (stopReceiving.IsCancellationRequested) break;
             // Known by its place in the pack until its envelope is read (and, if it cannot be, in its dead letter).
             inner[i] = new ReceivedTaskMessage(pack.Queue, pack.TransportMessageId, contents.Envelopes[i], pack.Attempt + contents.PriorAttempts) { MessageId = $"{pack.MessageId}#{i + 1}" };
-            if (TryAcquireSlot(queueSlot)) parallel.Add(RunPackedTaskAsync(inner, results, i, queueSlot, ownsSlot: true));
-            else await RunPackedTaskAsync(inner, results, i, queueSlot, ownsSlot: false).ConfigureAwait(false);
+            if (slots.TryAcquire()) parallel.Add(RunPackedTaskAsync(inner, results, i, slots, ownsSlot: true));
+            else await RunPackedTaskAsync(inner, results, i, slots, ownsSlot: false).ConfigureAwait(false);
         }
 
         await Task.WhenAll(parallel).ConfigureAwait(false);
     }
 
-    private async Task RunPackedTaskAsync(ReceivedTaskMessage[] inner, TaskRunResult?[] results, int index, SemaphoreSlim? queueSlot, bool ownsSlot)
+    private async Task RunPackedTaskAsync(ReceivedTaskMessage[] inner, TaskRunResult?[] results, int index, QueueSlots slots, bool ownsSlot)
     {
         try
         {
@@ -78,7 +78,7 @@ public sealed partial class TaskWorker
         }
         finally
         {
-            if (ownsSlot) ReleaseSlots(queueSlot, 1);
+            if (ownsSlot) slots.Release();
         }
     }
 

@@ -89,7 +89,7 @@ public sealed partial class TaskWorker
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10)); // a store that is down must not hold the stop
         try
         {
-            if (records.Options.Heartbeats) await records.Store.WriteHeartbeatAsync(identity, queueSlots.Keys, Array.Empty<(string, string)>(), startedAt, stopped: true, timeout.Token).ConfigureAwait(false);
+            if (records.Options.Heartbeats) await records.Store.WriteHeartbeatAsync(identity, Queues, Array.Empty<(string, string)>(), startedAt, stopped: true, timeout.Token).ConfigureAwait(false);
             await records.FlushAsync(timeout.Token).ConfigureAwait(false);
         }
         catch (Exception ex)
@@ -115,7 +115,7 @@ public sealed partial class TaskWorker
                 if (options.Heartbeats && now >= nextHeartbeat)
                 {
                     nextHeartbeat = now + options.HeartbeatInterval;
-                    await records.Store.WriteHeartbeatAsync(identity, queueSlots.Keys, runsById.ToArray().Select(r => (r.Key, r.Value.Queue)).ToArray(), startedAt, stopped: false, stopping).ConfigureAwait(false);
+                    await records.Store.WriteHeartbeatAsync(identity, Queues, runsById.ToArray().Select(r => (r.Key, r.Value.Queue)).ToArray(), startedAt, stopped: false, stopping).ConfigureAwait(false);
                 }
 
                 if (now >= nextSweep)

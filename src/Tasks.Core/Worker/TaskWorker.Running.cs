@@ -10,11 +10,11 @@ namespace Tasks;
 /// <summary>Running one message: decode, a DI scope, the timeout and the stop token, lease renewal while it runs.</summary>
 public sealed partial class TaskWorker
 {
-    private async Task RunInSlotAsync(ReceivedTaskMessage message, SemaphoreSlim? queueSlot)
+    private async Task RunInSlotAsync(ReceivedTaskMessage message, QueueSlots slots)
     {
         try
         {
-            await HandleAsync(message, queueSlot, holdsSlot: true).ConfigureAwait(false);
+            await HandleAsync(message, slots, holdsSlot: true).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -31,11 +31,11 @@ public sealed partial class TaskWorker
     /// Runs and settles one received message: a pack, a payload reference (its envelope fetched first)
     /// or an envelope. Releases the message's concurrency slot when its work is done, if it holds one.
     /// </summary>
-    private async Task HandleAsync(ReceivedTaskMessage message, SemaphoreSlim? queueSlot, bool holdsSlot)
+    private async Task HandleAsync(ReceivedTaskMessage message, QueueSlots slots, bool holdsSlot)
     {
         if (TaskPack.IsPack(message.Body))
         {
-            await RunPackAsync(message, queueSlot, holdsSlot).ConfigureAwait(false);
+            await RunPackAsync(message, slots, holdsSlot).ConfigureAwait(false);
             return;
         }
 
@@ -58,7 +58,7 @@ public sealed partial class TaskWorker
             }
             finally
             {
-                if (holdsSlot) ReleaseSlots(queueSlot, 1);
+                if (holdsSlot) slots.Release();
             }
 
             // Settling is I/O, not the task's work: it runs outside the concurrency limit, so a slow

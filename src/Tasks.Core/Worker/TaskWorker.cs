@@ -4,6 +4,7 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -25,9 +26,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
     private readonly RedeliveryCheck? redelivery;
     private readonly TaskInvoker invoker;
     private readonly LeaseKeeper leases;
-    private readonly SemaphoreSlim workerSlots;
-    // Null for a queue with no limit of its own: the worker's limit is enough, and one semaphore is cheaper than two.
-    private readonly Dictionary<string, SemaphoreSlim?> queueSlots = new(StringComparer.Ordinal);
+    private ConcurrencySlots? slots; // made with the queues, at the first start or run
     private readonly CancellationTokenSource stopReceiving = new();
     private readonly CancellationTokenSource abortTasks = new();
     private readonly TaskCompletionSource drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -87,7 +86,6 @@ public sealed partial class TaskWorker : IAsyncDisposable
         this.logger = logger ?? (ILogger)NullLogger.Instance;
         time = timeProvider ?? TimeProvider.System;
         this.registry = registry ?? TaskRegistry.Default;
-        workerSlots = new SemaphoreSlim(this.options.MaxConcurrency, this.options.MaxConcurrency);
         signer = EnvelopeSigner.Create(this.options.Signing);
         redelivery = records is null ? null : new RedeliveryCheck(records, id => RecordsOf(id) is not null, this.logger, time);
         invoker = new TaskInvoker(services);
@@ -98,7 +96,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
     public event Action<TaskRunResult>? TaskRan;
 
     /// <summary>The queues this worker listens on, known once started.</summary>
-    public IReadOnlyList<string> Queues => queueSlots.Keys.ToArray();
+    public IReadOnlyList<string> Queues => slots?.Queues.ToArray() ?? [];
 
     /// <summary>The dispatch table the worker runs tasks from.</summary>
     internal TaskRegistry Registry => registry;
@@ -116,11 +114,11 @@ public sealed partial class TaskWorker : IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         if (Interlocked.Exchange(ref startedOnce, 1) == 1) return; // a second start must not start a second set of loops
-        if (queueSlots.Count == 0) PrepareQueues();
-        CheckServices();
+        var slots = this.slots ??= PrepareQueues();
+        CheckServices(slots.Queues);
         try
         {
-            await transport.CheckAsync(queueSlots.Keys, cancellationToken).ConfigureAwait(false);
+            await transport.CheckAsync(slots.Queues, cancellationToken).ConfigureAwait(false);
         }
         catch (TaskTransportException ex) when (ex.IsTransient)
         {
@@ -130,11 +128,15 @@ public sealed partial class TaskWorker : IAsyncDisposable
 
         await CheckRecordsAsync(cancellationToken).ConfigureAwait(false);
 
-        var tasks = registry.Definitions.Count(d => queueSlots.ContainsKey(d.Queue));
-        Log.Started(logger, tasks, string.Join(", ", queueSlots.Keys), transport.Describe(), options.MaxConcurrency,
+        var tasks = registry.Definitions.Count(d => slots.Queues.Contains(d.Queue));
+        Log.Started(logger, tasks, string.Join(", ", slots.Queues), transport.Describe(), options.MaxConcurrency,
             options.MaxConcurrencyPerQueue?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none", options.LeaseDuration, options.DrainTimeout, options.StopGrace,
             EnvelopeSigner.Describe(options.Signing, checks: true), records?.Store.Describe() ?? "off");
-        receiving = Task.WhenAll(queueSlots.Select(q => Task.Run(() => ReceiveQueueAsync(q.Key, q.Value), CancellationToken.None)));
+        receiving = Task.WhenAll(slots.Queues.Select(queue =>
+        {
+            var receiver = new QueueReceiver(queue, slots.For(queue), transport, options, receiveHealth, HandOn, Fault, logger, time);
+            return Task.Run(() => receiver.RunAsync(stopReceiving.Token), CancellationToken.None);
+        }));
         loopsStarted = true;
         StartRecords();
         StartPayloadSweep();
@@ -186,12 +188,12 @@ public sealed partial class TaskWorker : IAsyncDisposable
     /// </summary>
     public async Task<int> RunOnceAsync(CancellationToken cancellationToken = default)
     {
-        if (queueSlots.Count == 0) PrepareQueues();
+        var slots = this.slots ??= PrepareQueues();
         var handled = 0;
-        foreach (var queue in queueSlots.Keys)
+        foreach (var queue in slots.Queues)
         {
             var batch = await transport.ReceiveAsync(queue, options.BatchSize, options.LeaseDuration, cancellationToken).ConfigureAwait(false);
-            await Task.WhenAll(batch.Select(message => HandleAsync(message, queueSlot: null, holdsSlot: false))).ConfigureAwait(false);
+            await Task.WhenAll(batch.Select(message => HandleAsync(message, slots.For(queue), holdsSlot: false))).ConfigureAwait(false);
             handled += batch.Count;
         }
 
@@ -206,11 +208,10 @@ public sealed partial class TaskWorker : IAsyncDisposable
         if (Volatile.Read(ref abandonedRuns) > 0) return; // abandoned runs still hold the token and slots they will release
         abortTasks.Dispose();
         leases.Dispose();
-        workerSlots.Dispose();
-        foreach (var slots in queueSlots.Values) slots?.Dispose();
+        slots?.Dispose();
     }
 
-    private void PrepareQueues()
+    private ConcurrencySlots PrepareQueues()
     {
         registry.ThrowIfInvalid();
         var queues = options.Queues.Count > 0
@@ -222,14 +223,20 @@ public sealed partial class TaskWorker : IAsyncDisposable
                 "Tasks are found when this project is compiled: it needs a PackageReference to Tasks (or Tasks.Azure), so that the generator runs " +
                 "in it too, and a reference to the project or package that declares the tasks. Then build again. " +
                 "For an assembly loaded at run time (a plug-in), call TaskRegistry.EnsureRegistered(assembly) before the worker starts.");
-        var perQueue = options.MaxConcurrencyPerQueue is { } limit && limit < options.MaxConcurrency ? limit : (int?)null;
-        foreach (var queue in queues) queueSlots[queue] = perQueue is { } n ? new SemaphoreSlim(n, n) : null;
+        return new ConcurrencySlots(options.MaxConcurrency, options.MaxConcurrencyPerQueue, queues);
+    }
+
+    /// <summary>A received message goes to the thread pool to run; the receive loop goes on receiving.</summary>
+    private void HandOn(ReceivedTaskMessage message, QueueSlots queueSlots)
+    {
+        Interlocked.Increment(ref running);
+        ThreadPool.UnsafeQueueUserWorkItem(static state => _ = state.Worker.RunInSlotAsync(state.Message, state.Slots), (Worker: this, Message: message, Slots: queueSlots), preferLocal: false);
     }
 
     /// <summary>An instance-method task whose type DI cannot create would fail on every attempt: say so now, not after the retries.</summary>
-    private void CheckServices()
+    private void CheckServices(IReadOnlyCollection<string> queues)
     {
-        var needed = registry.Definitions.Where(d => d.RequiresServices && queueSlots.ContainsKey(d.Queue)).ToArray();
+        var needed = registry.Definitions.Where(d => d.RequiresServices && queues.Contains(d.Queue)).ToArray();
         if (needed.Length == 0) return;
         if (services is null)
             throw new InvalidOperationException(
@@ -242,5 +249,32 @@ public sealed partial class TaskWorker : IAsyncDisposable
             "The worker cannot create the declaring type of these instance-method tasks, because it is not registered in DI: " +
             string.Join("; ", missing.Select(g => $"{g.Key.FullName} (task {string.Join(", ", g.Select(d => $"'{d.Name}'"))})")) + ". " +
             $"Register each type, e.g. services.AddScoped<{missing[0].Key.FullName!.Replace('+', '.')}>(), or make the methods static.");
+    }
+
+    private void Fault(TaskTransportException ex, string queue)
+    {
+        if (Interlocked.Exchange(ref faulted, 1) != 0) return;
+        Volatile.Write(ref fault, ex);
+        Log.TransportFaulted(logger, ex, queue);
+        stopReceiving.Cancel();
+        try
+        {
+            Faulted?.Invoke(ex);
+        }
+        catch (Exception handlerFailure)
+        {
+            Log.HandlingFailed(logger, handlerFailure, "(Faulted handler)", queue);
+        }
+    }
+
+    /// <summary>Whether the worker is receiving, for a health check: a status and a sentence that says why.</summary>
+    internal (HealthStatus Status, string Description) CheckHealth()
+    {
+        if (Volatile.Read(ref fault) is { } stoppedBy) return (HealthStatus.Unhealthy, $"The worker stopped receiving: {stoppedBy.Message}");
+        if (!loopsStarted) return (HealthStatus.Unhealthy, "The worker has not started.");
+        if (Volatile.Read(ref stopped) != 0) return (HealthStatus.Unhealthy, "The worker has stopped.");
+        var (sinceSuccess, failing) = receiveHealth.Read(time);
+        if (failing is not null) return (HealthStatus.Degraded, $"Receiving from '{failing.Queue}' fails, and the worker keeps trying: {failing.Error.Message}");
+        return (HealthStatus.Healthy, sinceSuccess is { } ago ? $"Receiving from {Queues.Count} queue(s); the last receive was {ago.TotalSeconds:0.#} s ago." : "Started; no receive has finished yet.");
     }
 }
