@@ -12,7 +12,7 @@ namespace Tasks;
 /// renewal, not several). A message is held while its task runs long, waits for its task's gate, has its payload
 /// fetched, or waits for its continuations' release; its hold ends before it is settled.
 /// </summary>
-internal sealed partial class LeaseKeeper : IDisposable
+internal sealed class LeaseKeeper : IDisposable
 {
     private readonly ITaskTransport transport;
     private readonly TimeSpan leaseDuration;
@@ -111,13 +111,13 @@ internal sealed partial class LeaseKeeper : IDisposable
         }
         catch (TaskLeaseLostException ex)
         {
-            Log.LeaseLost(logger, ex, hold.Message.MessageId, hold.Message.Queue);
+            WorkerLog.LeaseLost(logger, ex, hold.Message.MessageId, hold.Message.Queue);
             hold.Lost = true;
             lock (holds) holds.Remove(hold);
         }
         catch (Exception ex)
         {
-            Log.RenewFailed(logger, ex, hold.Message.MessageId, hold.Message.Queue);
+            WorkerLog.RenewFailed(logger, ex, hold.Message.MessageId, hold.Message.Queue);
         }
     }
 
@@ -129,15 +129,6 @@ internal sealed partial class LeaseKeeper : IDisposable
             holds.Remove(hold);
             return hold.Renewing;
         }
-    }
-
-    private static partial class Log
-    {
-        [LoggerMessage(5, LogLevel.Warning, "Lost the lease of message {MessageId} on {Queue}; another worker will run it")]
-        public static partial void LeaseLost(ILogger logger, Exception exception, string messageId, string queue);
-
-        [LoggerMessage(8, LogLevel.Warning, "Could not renew the lease of message {MessageId} on {Queue}")]
-        public static partial void RenewFailed(ILogger logger, Exception exception, string messageId, string queue);
     }
 }
 

@@ -13,7 +13,7 @@ namespace Tasks;
 /// loop holds a concurrency slot for every message before it is leased, hands each message on, and backs off when
 /// the queue is empty or a receive fails.
 /// </summary>
-internal sealed partial class QueueReceiver(
+internal sealed class QueueReceiver(
     string queue,
     QueueSlots slots,
     ITaskTransport transport,
@@ -75,7 +75,7 @@ internal sealed partial class QueueReceiver(
                         changed = true;
                     }
 
-                    if (changed) Log.ReceivingShards(logger, queue, loops.Count, share, string.Join(", ", loops.Keys));
+                    if (changed) WorkerLog.ReceivingShards(logger, queue, loops.Count, share, string.Join(", ", loops.Keys));
                     failures = 0;
                 }
                 catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -91,7 +91,7 @@ internal sealed partial class QueueReceiver(
                 {
                     // The loops already running go on; the shards are asked for again sooner.
                     wait = PollingDelay(failures++);
-                    Log.ReceiveFailed(logger, ex, queue, wait);
+                    WorkerLog.ReceiveFailed(logger, ex, queue, wait);
                 }
 
                 try
@@ -162,7 +162,7 @@ internal sealed partial class QueueReceiver(
                 slots.Release(held);
                 failed = true;
                 var wait = PollingDelay(idlePolls++);
-                Log.ReceiveFailed(logger, ex, source, wait);
+                WorkerLog.ReceiveFailed(logger, ex, source, wait);
                 health.Failed(time, source, ex);
                 try
                 {
@@ -195,14 +195,5 @@ internal sealed partial class QueueReceiver(
     {
         var ticks = options.MinPollingInterval.Ticks * Math.Pow(2, Math.Min(idlePolls, 20));
         return TimeSpan.FromTicks((long)Math.Min(ticks, options.MaxPollingInterval.Ticks));
-    }
-
-    private static partial class Log
-    {
-        [LoggerMessage(7, LogLevel.Warning, "Receiving from {Queue} failed; retrying in {Delay}")]
-        public static partial void ReceiveFailed(ILogger logger, Exception exception, string queue, TimeSpan delay);
-
-        [LoggerMessage(26, LogLevel.Information, "Receiving {Queue} from {Count} shard(s), up to {Batch} message(s) a receive (MaxConcurrency split between them): {Shards}")]
-        public static partial void ReceivingShards(ILogger logger, string queue, int count, int batch, string shards);
     }
 }

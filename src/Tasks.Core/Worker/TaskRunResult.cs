@@ -44,6 +44,10 @@ public sealed record TaskRunResult(
     TimeSpan? RetryDelay = null,
     string? Reason = null)
 {
+    /// <summary>The result of one delivery of <paramref name="message"/>.</summary>
+    internal static TaskRunResult Of(ReceivedTaskMessage message, string? taskName, TaskOutcome outcome, Exception? exception = null, TimeSpan? retryDelay = null, string? reason = null)
+        => new(taskName, message.Queue, message.MessageId, message.Attempt, outcome, exception, retryDelay, reason);
+
     /// <summary>The task may have continuations, released when it settles.</summary>
     internal bool Continuable { get; init; }
 

@@ -24,7 +24,7 @@ public sealed partial class TaskWorker
         catch (TaskEnvelopeException ex)
         {
             if (holdsSlot) slots.Release();
-            await SettleAsync(pack, DeadLetter(pack, null, ex.Message, ex, null)).ConfigureAwait(false);
+            await SettleAsync(pack, recorder.DeadLettered(pack, null, ex.Message, ex, null)).ConfigureAwait(false);
             return;
         }
 
@@ -69,12 +69,12 @@ public sealed partial class TaskWorker
             if (ownsSlot) await Task.Yield(); // in a slot of its own, it runs beside the loop that started it
             var result = results[index] = await ExecuteAsync(inner[index], inPack: true).ConfigureAwait(false);
             // Said as each task ends, not when the pack is settled, so the log tells when it ran.
-            if (result?.Outcome == TaskOutcome.Completed) Log.Completed(logger, result.TaskName!, result.MessageId, result.Attempt);
+            if (result?.Outcome == TaskOutcome.Completed) WorkerLog.Completed(logger, result.TaskName!, result.MessageId, result.Attempt);
         }
         catch (Exception ex)
         {
             // Left without a result, it goes back to the queue with the pack's other unfinished tasks.
-            Log.HandlingFailed(logger, ex, inner[index].MessageId, inner[index].Queue);
+            WorkerLog.HandlingFailed(logger, ex, inner[index].MessageId, inner[index].Queue);
         }
         finally
         {
@@ -111,7 +111,7 @@ public sealed partial class TaskWorker
             await Task.WhenAll(sends).ConfigureAwait(false);
             foreach (var result in results)
             {
-                if (result is not null && !await ReleaseContinuationsAsync(result, pack).ConfigureAwait(false)) return; // the pack comes back, and runs again
+                if (result is not null && !await flows.ReleaseContinuationsAsync(result, pack).ConfigureAwait(false)) return; // the pack comes back, and runs again
             }
 
             // Unrun tasks have not used this delivery's attempt.
@@ -121,12 +121,12 @@ public sealed partial class TaskWorker
         catch (Exception ex)
         {
             // The pack stays in the queue and comes back when its lease ends: its tasks run again, none is lost.
-            if (ex is TaskLeaseLostException) Log.LeaseLost(logger, ex, pack.MessageId, pack.Queue);
-            else Log.SettleFailed(logger, ex, pack.MessageId, pack.Queue);
+            if (ex is TaskLeaseLostException) WorkerLog.LeaseLost(logger, ex, pack.MessageId, pack.Queue);
+            else WorkerLog.SettleFailed(logger, ex, pack.MessageId, pack.Queue);
             return;
         }
 
-        CountBatchPack(pack.MessageId, results);
+        flows.CountBatchPack(pack.MessageId, results);
         foreach (var result in results)
         {
             if (result is null) continue;

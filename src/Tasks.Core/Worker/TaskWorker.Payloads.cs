@@ -30,17 +30,17 @@ public sealed partial class TaskWorker
         }
         catch (TaskEnvelopeException ex)
         {
-            return (null, DeadLetter(message, null, ex.Message, ex, null));
+            return (null, recorder.DeadLettered(message, null, ex.Message, ex, null));
         }
 
         message.Payload = reference;
         message.MessageId = reference.MessageId ?? message.MessageId;
         if (transport is not ITaskPayloadStore store)
-            return (null, DeadLetter(message, reference.TaskName, $"The message refers to payload '{reference.Blob}' in a payload store, and this worker's transport ({transport.Describe()}) has none.", null, null));
+            return (null, recorder.DeadLettered(message, reference.TaskName, $"The message refers to payload '{reference.Blob}' in a payload store, and this worker's transport ({transport.Describe()}) has none.", null, null));
 
         // A length no enqueue could have written (a forged or broken message) must not size a buffer.
         if (reference.Length > store.MaxEnvelopeBytes)
-            return (null, DeadLetter(message, reference.TaskName, $"The message refers to a payload of {reference.Length:N0} bytes, more than the transport's MaxEnvelopeBytes ({store.MaxEnvelopeBytes:N0}): it was not fetched.", null, null));
+            return (null, recorder.DeadLettered(message, reference.TaskName, $"The message refers to a payload of {reference.Length:N0} bytes, more than the transport's MaxEnvelopeBytes ({store.MaxEnvelopeBytes:N0}): it was not fetched.", null, null));
 
         var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Max(1, reference.Length));
         long? length;
@@ -54,7 +54,7 @@ public sealed partial class TaskWorker
         catch (Exception ex)
         {
             ArrayPool<byte>.Shared.Return(buffer);
-            if (ex is not OperationCanceledException) Log.PayloadFailed(logger, ex, reference.Blob, message.MessageId, message.Queue);
+            if (ex is not OperationCanceledException) WorkerLog.PayloadFailed(logger, ex, reference.Blob, message.MessageId, message.Queue);
             return (null, null);
         }
         finally
@@ -74,17 +74,17 @@ public sealed partial class TaskWorker
         ArrayPool<byte>.Shared.Return(buffer);
 
         // The first copy of a continuation released twice ran, and deleted the payload: this copy is the duplicate.
-        if (length is null && reference.Parent is not null && records is not null && !await ClaimRunAsync(message).ConfigureAwait(false))
+        if (length is null && reference.Parent is not null && records is not null && !await flows.ClaimRunAsync(message).ConfigureAwait(false))
         {
-            Log.SkippedDuplicate(logger, reference.TaskName ?? "(unknown)", message.MessageId);
-            return (null, Result(message, reference.TaskName, TaskOutcome.Skipped));
+            WorkerLog.SkippedDuplicate(logger, reference.TaskName ?? "(unknown)", message.MessageId);
+            return (null, TaskRunResult.Of(message, reference.TaskName, TaskOutcome.Skipped));
         }
 
         // A copy of a task that ran and deleted its payload (its delete of the message failed): not a dead letter.
         if (length is null && redelivery is not null && await redelivery.EndedEarlierAsync(message, reference.TaskName ?? "(unknown)").ConfigureAwait(false))
-            return (null, Result(message, reference.TaskName, TaskOutcome.Skipped));
+            return (null, TaskRunResult.Of(message, reference.TaskName, TaskOutcome.Skipped));
 
-        return (null, DeadLetter(message, reference.TaskName, problem, null, null));
+        return (null, recorder.DeadLettered(message, reference.TaskName, problem, null, null));
     }
 
     /// <summary>After a task's message is deleted: its payload is not needed any more. A failure leaves it to the sweep.</summary>
@@ -97,7 +97,7 @@ public sealed partial class TaskWorker
         }
         catch (Exception ex)
         {
-            Log.PayloadFailed(logger, ex, reference.Blob, message.MessageId, message.Queue);
+            WorkerLog.PayloadFailed(logger, ex, reference.Blob, message.MessageId, message.Queue);
         }
     }
 
@@ -117,7 +117,7 @@ public sealed partial class TaskWorker
                 await Task.Delay(options.PayloadSweepInterval, time, stopping).ConfigureAwait(false);
                 var deleted = await store.SweepPayloadsAsync(options.PayloadOrphanGrace, stopping).ConfigureAwait(false);
                 if (deleted == 0) continue;
-                Log.PayloadsSwept(logger, deleted, options.PayloadOrphanGrace);
+                WorkerLog.PayloadsSwept(logger, deleted, options.PayloadOrphanGrace);
                 TasksTelemetry.PayloadOrphansDeleted.Add(deleted);
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -126,7 +126,7 @@ public sealed partial class TaskWorker
             }
             catch (Exception ex)
             {
-                Log.PayloadFailed(logger, ex, "(sweep)", "(none)", "(all)");
+                WorkerLog.PayloadFailed(logger, ex, "(sweep)", "(none)", "(all)");
             }
         }
     }

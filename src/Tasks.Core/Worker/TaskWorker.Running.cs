@@ -19,7 +19,7 @@ public sealed partial class TaskWorker
         catch (Exception ex)
         {
             // Nothing awaits this run: say what went wrong; the message comes back when its lease ends.
-            Log.HandlingFailed(logger, ex, message.MessageId, message.Queue);
+            WorkerLog.HandlingFailed(logger, ex, message.MessageId, message.Queue);
         }
         finally
         {
@@ -87,53 +87,53 @@ public sealed partial class TaskWorker
         catch (TaskEnvelopeException ex)
         {
             message.MessageId = ex.UnknownTask.MessageId ?? message.MessageId;
-            return DeadLetter(message, ex.UnknownTask.TaskName, ex.Message, ex, null);
+            return recorder.DeadLettered(message, ex.UnknownTask.TaskName, ex.Message, ex, null);
         }
 
         var task = decoded.Definition;
         message.MessageId = decoded.MessageId ?? message.MessageId;
-        using var scope = Log.TaskScope(logger, task.Name, message.MessageId, message.Attempt);
-        var flow = FlowOf(decoded);
+        using var scope = WorkerLog.TaskScope(logger, task.Name, message.MessageId, message.Attempt);
+        var flow = FlowCoordinator.FlowOf(decoded);
         if (message.Attempt > 1 && redelivery is not null && await redelivery.EndedEarlierAsync(message, task.Name).ConfigureAwait(false))
-            return Result(message, task.Name, TaskOutcome.Skipped);
+            return TaskRunResult.Of(message, task.Name, TaskOutcome.Skipped);
 
         if (message.Attempt > task.MaxAttempts)
         {
             // Reached only when earlier deliveries ended without settling (a crash, a lost lease).
-            return Flowing(DeadLetter(message, task.Name, $"Delivered {message.Attempt} times; the task allows {task.MaxAttempts} attempts and earlier runs did not finish.", null, decoded), flow);
+            return FlowCoordinator.Flowing(recorder.DeadLettered(message, task.Name, $"Delivered {message.Attempt} times; the task allows {task.MaxAttempts} attempts and earlier runs did not finish.", null, decoded), flow);
         }
 
         if (task.RequiresServices && services is null)
         {
-            return Flowing(DeadLetter(message, task.Name, $"Task '{task.Name}' is an instance method of {task.DeclaringType.FullName}, and the worker has no IServiceProvider to create it from. Use services.AddAsyncTaskWorker(), or pass services to the TaskWorker.", null, decoded), flow);
+            return FlowCoordinator.Flowing(recorder.DeadLettered(message, task.Name, $"Task '{task.Name}' is an instance method of {task.DeclaringType.FullName}, and the worker has no IServiceProvider to create it from. Use services.AddAsyncTaskWorker(), or pass services to the TaskWorker.", null, decoded), flow);
         }
 
-        if (flow.Parent is not null && records is not null && !await ClaimRunAsync(message).ConfigureAwait(false))
+        if (flow.Parent is not null && records is not null && !await flows.ClaimRunAsync(message).ConfigureAwait(false))
         {
-            Log.SkippedDuplicate(logger, task.Name, message.MessageId);
-            return Result(message, task.Name, TaskOutcome.Skipped);
+            WorkerLog.SkippedDuplicate(logger, task.Name, message.MessageId);
+            return TaskRunResult.Of(message, task.Name, TaskOutcome.Skipped);
         }
 
         if (redelivery is not null && decoded.HasUniqueHeader && await redelivery.SupersededAsync(message, decoded).ConfigureAwait(false))
-            return Result(message, task.Name, TaskOutcome.Skipped);
+            return TaskRunResult.Of(message, task.Name, TaskOutcome.Skipped);
 
         // A task at its own MaxConcurrency waits here, holding its message's lease, for a run of it to end.
         var gate = TaskGate(task);
         if (gate is not null && !await WaitForGateAsync(gate, inPack ? null : message).ConfigureAwait(false))
         {
             Interlocked.Increment(ref released);
-            return Result(message, task.Name, TaskOutcome.Released);
+            return TaskRunResult.Of(message, task.Name, TaskOutcome.Released);
         }
 
-        if (CancelsById && cancelRequested.ContainsKey(message.MessageId))
+        if (cancels.IsRequested(message.MessageId))
         {
             gate?.Release();
-            return Flowing(CancelledBeforeRun(message, decoded), flow);
+            return FlowCoordinator.Flowing(recorder.CancelledBeforeRun(message, decoded), flow);
         }
 
         try
         {
-            return Flowing(await RunAsync(message, decoded, inPack).ConfigureAwait(false), flow);
+            return FlowCoordinator.Flowing(await RunAsync(message, decoded, inPack).ConfigureAwait(false), flow);
         }
         finally
         {
@@ -186,11 +186,11 @@ public sealed partial class TaskWorker
         var timeout = task.Timeout ?? options.TaskTimeout;
         using var activity = StartProcessActivity(message, decoded);
         using var cancellation = new RunCancellation();
-        if (!RunStarting(message.MessageId, message.Queue, cancellation)) return CancelledBeforeRun(message, decoded);
+        if (!cancels.RunStarting(message.MessageId, message.Queue, cancellation)) return recorder.CancelledBeforeRun(message, decoded);
         var started = time.GetTimestamp();
         var startedAt = time.GetUtcNow();
         RecordStart(task, decoded);
-        RecordStarted(message, task, startedAt);
+        recorder.Started(message, task, startedAt);
         Exception? failure = null;
         var context = new TaskContext(message, decoded, records, time);
         try
@@ -223,7 +223,7 @@ public sealed partial class TaskWorker
         finally
         {
             TaskContext.Current = null;
-            RunEnded(message.MessageId);
+            cancels.RunEnded(message.MessageId);
             TasksTelemetry.Duration.Record(time.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, task.Name));
         }
 
@@ -231,25 +231,25 @@ public sealed partial class TaskWorker
             ? new RunDecision(TaskOutcome.Cancelled, Reason: "Skipped by a task filter: " + skipped)
             : RunDecision.Decide(task.Name, failure, message.Attempt, task.MaxAttempts, abortTasks.IsCancellationRequested, cancellation.TimedOut, timeout, options.Retry, task.RetryDelay, cancellation.CancelledById);
         if (failure is not null && decision.Outcome != TaskOutcome.Cancelled) activity?.SetStatus(ActivityStatusCode.Error, failure.Message);
-        RecordEnded(message, decoded, startedAt, decision);
+        recorder.Ended(message, decoded, startedAt, decision);
         switch (decision.Outcome)
         {
             case TaskOutcome.Released:
                 Interlocked.Increment(ref released);
                 break;
             case TaskOutcome.Retried:
-                Log.Retrying(logger, decision.Failure!, task.Name, message.MessageId, message.Attempt, task.MaxAttempts, decision.RetryDelay!.Value);
+                WorkerLog.Retrying(logger, decision.Failure!, task.Name, message.MessageId, message.Attempt, task.MaxAttempts, decision.RetryDelay!.Value);
                 break;
             case TaskOutcome.DeadLettered:
-                return DeadLetter(message, task.Name, decision.Reason!, decision.Failure, decoded);
+                return recorder.DeadLettered(message, task.Name, decision.Reason!, decision.Failure, decoded);
             case TaskOutcome.Cancelled when decision.Reason is not null:
-                Log.SkippedByFilter(logger, task.Name, message.MessageId, decision.Reason);
+                WorkerLog.SkippedByFilter(logger, task.Name, message.MessageId, decision.Reason);
                 break;
             case TaskOutcome.Cancelled:
-                Log.CancelledWhileRunning(logger, task.Name, message.MessageId);
+                WorkerLog.CancelledWhileRunning(logger, task.Name, message.MessageId);
                 break;
         }
 
-        return Result(message, task.Name, decision.Outcome, decision.Failure, decision.RetryDelay, decision.Reason);
+        return TaskRunResult.Of(message, task.Name, decision.Outcome, decision.Failure, decision.RetryDelay, decision.Reason);
     }
 }

@@ -19,7 +19,7 @@ public sealed partial class TaskWorker
         {
             if (!run.TryAbandon()) continue;
             Interlocked.Increment(ref abandonedRuns);
-            Log.Abandoned(logger, run.TaskName, message.MessageId, message.Queue, options.StopGrace);
+            WorkerLog.Abandoned(logger, run.TaskName, message.MessageId, message.Queue, options.StopGrace);
             try
             {
                 await transport.ReleaseAsync(message, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
@@ -28,24 +28,14 @@ public sealed partial class TaskWorker
             catch (Exception ex)
             {
                 // Its lease ends on its own: the message comes back then.
-                Log.SettleFailed(logger, ex, message.MessageId, message.Queue);
+                WorkerLog.SettleFailed(logger, ex, message.MessageId, message.Queue);
             }
         }
     }
 
-    private TaskRunResult DeadLetter(ReceivedTaskMessage message, string? taskName, string reason, Exception? exception, DecodedEnvelope? decoded)
-    {
-        Log.DeadLettered(logger, exception, message.MessageId, message.Queue, reason);
-        RecordDeadLettered(message, taskName, reason, decoded);
-        return Result(message, taskName, TaskOutcome.DeadLettered, exception, reason: reason);
-    }
-
-    private static TaskRunResult Result(ReceivedTaskMessage message, string? taskName, TaskOutcome outcome, Exception? exception = null, TimeSpan? retryDelay = null, string? reason = null)
-        => new(taskName, message.Queue, message.MessageId, message.Attempt, outcome, exception, retryDelay, reason);
-
     private async Task SettleAsync(ReceivedTaskMessage message, TaskRunResult result)
     {
-        if (!await ReleaseContinuationsAsync(result, message).ConfigureAwait(false)) return;
+        if (!await flows.ReleaseContinuationsAsync(result, message).ConfigureAwait(false)) return;
         try
         {
             // Settling is not cancelled by a stop: a finished task must not run again for want of a delete.
@@ -60,18 +50,18 @@ public sealed partial class TaskWorker
         }
         catch (TaskLeaseLostException ex)
         {
-            Log.LeaseLost(logger, ex, message.MessageId, message.Queue);
+            WorkerLog.LeaseLost(logger, ex, message.MessageId, message.Queue);
             return;
         }
         catch (Exception ex)
         {
-            Log.SettleFailed(logger, ex, message.MessageId, message.Queue);
+            WorkerLog.SettleFailed(logger, ex, message.MessageId, message.Queue);
             return;
         }
 
         if (result.Outcome is TaskOutcome.Completed or TaskOutcome.Cancelled) await DeletePayloadAsync(message).ConfigureAwait(false);
-        if (result.Outcome == TaskOutcome.Completed) Log.Completed(logger, result.TaskName!, result.MessageId, result.Attempt);
-        CountBatchTask(result);
+        if (result.Outcome == TaskOutcome.Completed) WorkerLog.Completed(logger, result.TaskName!, result.MessageId, result.Attempt);
+        flows.CountBatchTask(result);
         TasksTelemetry.Processed.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, result.TaskName), new KeyValuePair<string, object?>(TasksTelemetry.OutcomeTag, result.Outcome.ToString()));
         TaskRan?.Invoke(result);
     }

@@ -26,6 +26,11 @@ public sealed partial class TaskWorker : IAsyncDisposable
     private readonly RedeliveryCheck? redelivery;
     private readonly TaskInvoker invoker;
     private readonly LeaseKeeper leases;
+    private readonly TaskRecordWriter? records;
+    private readonly CancelRequests cancels;
+    private readonly RunRecorder recorder;
+    private readonly FlowCoordinator flows;
+    private readonly RecordKeeping? keeping;
     private ConcurrencySlots? slots; // made with the queues, at the first start or run
     private readonly CancellationTokenSource stopReceiving = new();
     private readonly CancellationTokenSource abortTasks = new();
@@ -87,10 +92,20 @@ public sealed partial class TaskWorker : IAsyncDisposable
         time = timeProvider ?? TimeProvider.System;
         this.registry = registry ?? TaskRegistry.Default;
         signer = EnvelopeSigner.Create(this.options.Signing);
-        redelivery = records is null ? null : new RedeliveryCheck(records, id => RecordsOf(id) is not null, this.logger, time);
         invoker = new TaskInvoker(services);
         leases = new LeaseKeeper(transport, this.options.LeaseDuration, this.logger, time);
+        cancels = new CancelRequests(records, this.logger, time);
+        recorder = new RunRecorder(records, cancels, Identity, this.logger, time);
+        flows = new FlowCoordinator(records, transport, leases, this.options, abortTasks.Token, this.logger, time);
+        redelivery = records is null ? null : new RedeliveryCheck(records, id => recorder.For(id) is not null, this.logger, time);
+        keeping = records is null ? null : new RecordKeeping(records, cancels, flows, Identity, () => Queues, this.logger, time);
     }
+
+    /// <summary>Who this worker is in heartbeats and records.</summary>
+    public TaskWorkerIdentity Identity { get; } = TaskWorkerIdentity.ForThisProcess();
+
+    /// <summary>The record store this worker writes to, or null.</summary>
+    public TaskRecordStore? Records => records?.Store;
 
     /// <summary>Raised after each delivery is settled. Handlers run on the worker's threads and must be quick.</summary>
     public event Action<TaskRunResult>? TaskRan;
@@ -123,13 +138,13 @@ public sealed partial class TaskWorker : IAsyncDisposable
         catch (TaskTransportException ex) when (ex.IsTransient)
         {
             // The service may come up later (a container still starting): the receive loops back off until it does.
-            Log.TransportNotReady(logger, ex, transport.Describe());
+            WorkerLog.TransportNotReady(logger, ex, transport.Describe());
         }
 
-        await CheckRecordsAsync(cancellationToken).ConfigureAwait(false);
+        if (keeping is not null) await keeping.CheckAsync(cancellationToken).ConfigureAwait(false);
 
         var tasks = registry.Definitions.Count(d => slots.Queues.Contains(d.Queue));
-        Log.Started(logger, tasks, string.Join(", ", slots.Queues), transport.Describe(), options.MaxConcurrency,
+        WorkerLog.Started(logger, tasks, string.Join(", ", slots.Queues), transport.Describe(), options.MaxConcurrency,
             options.MaxConcurrencyPerQueue?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none", options.LeaseDuration, options.DrainTimeout, options.StopGrace,
             EnvelopeSigner.Describe(options.Signing, checks: true), records?.Store.Describe() ?? "off");
         receiving = Task.WhenAll(slots.Queues.Select(queue =>
@@ -138,7 +153,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
             return Task.Run(() => receiver.RunAsync(stopReceiving.Token), CancellationToken.None);
         }));
         loopsStarted = true;
-        StartRecords();
+        keeping?.Start();
         StartPayloadSweep();
     }
 
@@ -153,14 +168,14 @@ public sealed partial class TaskWorker : IAsyncDisposable
         stopReceiving.Cancel();
         await receiving.ConfigureAwait(false);
         if (Interlocked.Exchange(ref stopped, 1) == 0 && Interlocked.Decrement(ref running) == 0) drained.TrySetResult();
-        if (loopsStarted) Log.Draining(logger, Volatile.Read(ref running), options.DrainTimeout); // a start that failed its checks has nothing to drain
+        if (loopsStarted) WorkerLog.Draining(logger, Volatile.Read(ref running), options.DrainTimeout); // a start that failed its checks has nothing to drain
         if (!drained.Task.IsCompleted)
         {
             using var drainCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var drain = Task.Delay(options.DrainTimeout, time, drainCts.Token);
             if (await Task.WhenAny(drained.Task, drain).ConfigureAwait(false) != drained.Task)
             {
-                Log.DrainTimedOut(logger, Volatile.Read(ref running));
+                WorkerLog.DrainTimedOut(logger, Volatile.Read(ref running));
                 try
                 {
                     abortTasks.Cancel();
@@ -168,7 +183,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
                 catch (AggregateException ex)
                 {
                     // A task's own token callback threw; the stop goes on to its grace and abandonment.
-                    Log.HandlingFailed(logger, ex, "(stop)", "(all)");
+                    WorkerLog.HandlingFailed(logger, ex, "(stop)", "(all)");
                 }
             }
 
@@ -178,8 +193,8 @@ public sealed partial class TaskWorker : IAsyncDisposable
         }
 
         await payloadSweep.ConfigureAwait(false);
-        await StopRecordsAsync().ConfigureAwait(false);
-        if (loopsStarted) Log.Stopped(logger, time.GetElapsedTime(started), Volatile.Read(ref released));
+        if (keeping is not null) await keeping.StopAsync().ConfigureAwait(false);
+        if (loopsStarted) WorkerLog.Stopped(logger, time.GetElapsedTime(started), Volatile.Read(ref released));
     }
 
     /// <summary>
@@ -255,7 +270,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref faulted, 1) != 0) return;
         Volatile.Write(ref fault, ex);
-        Log.TransportFaulted(logger, ex, queue);
+        WorkerLog.TransportFaulted(logger, ex, queue);
         stopReceiving.Cancel();
         try
         {
@@ -263,7 +278,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
         }
         catch (Exception handlerFailure)
         {
-            Log.HandlingFailed(logger, handlerFailure, "(Faulted handler)", queue);
+            WorkerLog.HandlingFailed(logger, handlerFailure, "(Faulted handler)", queue);
         }
     }
 

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
 
 namespace Tasks;
 
@@ -11,21 +12,21 @@ namespace Tasks;
 /// twice runs once); a continuable task seals its outcome and releases its continuations before its
 /// message is settled (a crash in between runs it again and releases them again, never loses them);
 /// a task of a tracked batch is counted when it settles (per pack for a pack), and the worker that
-/// counts a batch's last task sends its callback.
+/// counts a batch's last task sends its callback. The record store sends what it releases.
 /// </summary>
-public sealed partial class TaskWorker
+internal sealed class FlowCoordinator(TaskRecordWriter? records, ITaskTransport transport, LeaseKeeper leases, TaskWorkerOptions options, CancellationToken aborting, ILogger logger, TimeProvider time)
 {
     private static readonly TimeSpan CallbackSweepAge = TimeSpan.FromSeconds(30);
 
     /// <summary>What a task's headers say of continuations and batches (read only when the envelope has such a header).</summary>
-    private static (bool Continuable, string? Parent, string? Batch) FlowOf(DecodedEnvelope decoded)
+    public static (bool Continuable, string? Parent, string? Batch) FlowOf(DecodedEnvelope decoded)
     {
         if (!decoded.HasFlowHeader) return default;
         var headers = decoded.ReadHeaders();
         return (headers.ContainsKey(TaskHeaders.Continuable), headers.GetValueOrDefault(TaskHeaders.Parent), headers.GetValueOrDefault(TaskHeaders.Batch));
     }
 
-    private static TaskRunResult? Flowing(TaskRunResult? result, (bool Continuable, string? Parent, string? Batch) flow)
+    public static TaskRunResult? Flowing(TaskRunResult? result, (bool Continuable, string? Parent, string? Batch) flow)
         => result is null || (!flow.Continuable && flow.Batch is null) ? result : result with { Continuable = flow.Continuable, BatchId = flow.Batch };
 
     /// <summary>
@@ -33,7 +34,7 @@ public sealed partial class TaskWorker
     /// claimed it first (its parent's release was sent twice across a crash). A store that does not
     /// answer lets it run: at least once stays the rule.
     /// </summary>
-    private async Task<bool> ClaimRunAsync(ReceivedTaskMessage message)
+    public async Task<bool> ClaimRunAsync(ReceivedTaskMessage message)
     {
         try
         {
@@ -41,7 +42,7 @@ public sealed partial class TaskWorker
         }
         catch (Exception ex)
         {
-            Log.RecordsFailed(logger, ex, records!.Store.Describe());
+            WorkerLog.RecordsFailed(logger, ex, records!.Store.Describe());
             return true;
         }
     }
@@ -53,7 +54,7 @@ public sealed partial class TaskWorker
     /// run, does not come back and run again. False if the lease was lost or the worker is stopping: the
     /// message comes back, and the task runs again then (at least once).
     /// </summary>
-    private async Task<bool> ReleaseContinuationsAsync(TaskRunResult result, ReceivedTaskMessage leased)
+    public async Task<bool> ReleaseContinuationsAsync(TaskRunResult result, ReceivedTaskMessage leased)
     {
         if (!result.Continuable || records is null || result.FinalState is not { } outcome) return true;
         LeaseHold? hold = null;
@@ -67,14 +68,14 @@ public sealed partial class TaskWorker
                     await records.Store.ReleaseContinuationsAsync(transport, result.MessageId, outcome, CancellationToken.None).ConfigureAwait(false);
                     return true;
                 }
-                catch (Exception ex) when (hold is not { Lost: true } && !abortTasks.IsCancellationRequested)
+                catch (Exception ex) when (hold is not { Lost: true } && !aborting.IsCancellationRequested)
                 {
                     // The lease was last renewed up to half a lease ago: renewed now, then on the usual schedule.
                     hold ??= leases.HoldRenewingNow(leased);
-                    Log.ReleaseWaiting(logger, ex, result.MessageId, records.Store.Describe(), wait);
+                    WorkerLog.ReleaseWaiting(logger, ex, result.MessageId, records.Store.Describe(), wait);
                     try
                     {
-                        await Task.Delay(wait, time, abortTasks.Token).ConfigureAwait(false);
+                        await Task.Delay(wait, time, aborting).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException)
                     {
@@ -86,7 +87,7 @@ public sealed partial class TaskWorker
                 }
                 catch (Exception ex)
                 {
-                    Log.ReleaseFailed(logger, ex, result.MessageId);
+                    WorkerLog.ReleaseFailed(logger, ex, result.MessageId);
                     return false;
                 }
             }
@@ -98,14 +99,14 @@ public sealed partial class TaskWorker
     }
 
     /// <summary>A task of a tracked batch that settled alone: its own counting row.</summary>
-    private void CountBatchTask(TaskRunResult result)
+    public void CountBatchTask(TaskRunResult result)
     {
         if (records is null || result.BatchId is not { } batch || result.FinalState is not { } state) return;
         records.CountBatch(batch, TaskRecordStore.TaskCountRow(batch, result.MessageId, state));
     }
 
     /// <summary>The tasks of a pack that settled: one row of successes per batch, a row of its own for each other end.</summary>
-    private void CountBatchPack(string packId, IEnumerable<TaskRunResult?> results)
+    public void CountBatchPack(string packId, IEnumerable<TaskRunResult?> results)
     {
         if (records is null) return;
         foreach (var batch in results.Where(r => r?.BatchId is not null && r.FinalState is not null).GroupBy(r => r!.BatchId!))
@@ -117,24 +118,24 @@ public sealed partial class TaskWorker
     }
 
     /// <summary>After a flush counted these batches: the callback of each that has ended, sent once.</summary>
-    private async Task CompleteBatchesAsync(IReadOnlyList<string> batches)
+    public async Task CompleteBatchesAsync(IReadOnlyList<string> batches)
     {
         foreach (var batch in batches)
         {
             try
             {
-                if (await records!.Store.CompleteBatchAsync(transport, batch, CancellationToken.None).ConfigureAwait(false)) Log.BatchCompleted(logger, batch);
+                if (await records!.Store.CompleteBatchAsync(transport, batch, CancellationToken.None).ConfigureAwait(false)) WorkerLog.BatchCompleted(logger, batch);
             }
             catch (Exception ex)
             {
                 // The sweep sends a callback claimed and not sent; a check that failed before the claim waits for the next count.
-                Log.RecordsFailed(logger, ex, records!.Store.Describe());
+                WorkerLog.RecordsFailed(logger, ex, records!.Store.Describe());
             }
         }
     }
 
-    private async Task SweepCallbacksAsync(CancellationToken cancellationToken)
+    public async Task SweepCallbacksAsync(CancellationToken cancellationToken)
     {
-        foreach (var batch in await records!.Store.SweepCallbacksAsync(transport, CallbackSweepAge, cancellationToken).ConfigureAwait(false)) Log.BatchCompleted(logger, batch);
+        foreach (var batch in await records!.Store.SweepCallbacksAsync(transport, CallbackSweepAge, cancellationToken).ConfigureAwait(false)) WorkerLog.BatchCompleted(logger, batch);
     }
 }
