@@ -61,6 +61,7 @@ public sealed class LeaseKeeperTests
         Assert.False(ending.IsCompleted, "the hold ended while its renewal was in flight: the receipt could be stale at the settle");
         transport.Gate.SetResult();
         await ending;
+        await WaitUntil(() => transport.Of(messages[1]) == 1); // a renewal still in flight when the next falls due is not doubled
 
         time.Advance(Lease);
         await WaitUntil(() => transport.Of(messages[1]) == 2);

@@ -31,7 +31,7 @@ public sealed partial class TaskWorker
         pack.MessageId = contents.PackId ?? pack.TransportMessageId;
         var results = new TaskRunResult?[contents.Envelopes.Count];
         var inner = new ReceivedTaskMessage[results.Length];
-        var (settles, failure) = await UnderLeaseAsync(pack, $"(pack of {results.Length} tasks)", time.GetTimestamp(),
+        var (settles, failure) = await tracker.UnderLeaseAsync(pack, $"(pack of {results.Length} tasks)", time.GetTimestamp(),
             static state => state.Worker.RunPackedTasksAsync(state.pack, state.contents, state.inner, state.results, state.slots),
             (Worker: this, pack, contents, inner, results, slots)).ConfigureAwait(false);
         if (holdsSlot) slots.Release();
@@ -103,7 +103,7 @@ public sealed partial class TaskWorker
                         break;
                     default:
                         unrun.Add(contents.Envelopes[i]); // not started, released by a stop, or its handling failed
-                        if (results[i] is null) Interlocked.Increment(ref released); // a released run counted itself
+                        if (results[i] is null) tracker.CountReleased(); // a released run counted itself
                         break;
                 }
             }

@@ -23,7 +23,7 @@ public sealed partial class TaskWorker
         }
         finally
         {
-            if (Interlocked.Decrement(ref running) == 0) drained.TrySetResult();
+            tracker.Handled();
         }
     }
 
@@ -121,7 +121,7 @@ public sealed partial class TaskWorker
         var gate = TaskGate(task);
         if (gate is not null && !await WaitForGateAsync(gate, inPack ? null : message).ConfigureAwait(false))
         {
-            Interlocked.Increment(ref released);
+            tracker.CountReleased();
             return TaskRunResult.Of(message, task.Name, TaskOutcome.Released);
         }
 
@@ -208,7 +208,7 @@ public sealed partial class TaskWorker
                 // Timers and lease renewal only for a task that did not finish at once, as most short
                 // tasks do; both count from the start, however late they are armed.
                 cancellation.Arm(time, started, timeout, abortTasks.Token);
-                (var settles, failure) = await UnderLeaseAsync(message, task.Name, started, static invocation => invocation, invocation).ConfigureAwait(false);
+                (var settles, failure) = await tracker.UnderLeaseAsync(message, task.Name, started, static invocation => invocation, invocation).ConfigureAwait(false);
                 if (!settles) return null;
             }
             else
@@ -235,7 +235,7 @@ public sealed partial class TaskWorker
         switch (decision.Outcome)
         {
             case TaskOutcome.Released:
-                Interlocked.Increment(ref released);
+                tracker.CountReleased();
                 break;
             case TaskOutcome.Retried:
                 WorkerLog.Retrying(logger, decision.Failure!, task.Name, message.MessageId, message.Attempt, task.MaxAttempts, decision.RetryDelay!.Value);

@@ -8,31 +8,6 @@ namespace Tasks;
 /// <summary>Settling a run: complete, retry, release or dead-letter it on the transport, and abandon runs that outlive a stop.</summary>
 public sealed partial class TaskWorker
 {
-    /// <summary>
-    /// The tasks still running after their token fired and <see cref="TaskWorkerOptions.StopGrace"/>
-    /// passed: their messages become visible again for another worker, and the stop returns. If
-    /// such a task finishes later, its result is dropped: the message is no longer this worker's.
-    /// </summary>
-    private async Task AbandonAsync()
-    {
-        foreach (var (message, run) in longRuns)
-        {
-            if (!run.TryAbandon()) continue;
-            Interlocked.Increment(ref abandonedRuns);
-            WorkerLog.Abandoned(logger, run.TaskName, message.MessageId, message.Queue, options.StopGrace);
-            try
-            {
-                await transport.ReleaseAsync(message, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
-                Interlocked.Increment(ref released);
-            }
-            catch (Exception ex)
-            {
-                // Its lease ends on its own: the message comes back then.
-                WorkerLog.SettleFailed(logger, ex, message.MessageId, message.Queue);
-            }
-        }
-    }
-
     private async Task SettleAsync(ReceivedTaskMessage message, TaskRunResult result)
     {
         if (!await flows.ReleaseContinuationsAsync(result, message).ConfigureAwait(false)) return;

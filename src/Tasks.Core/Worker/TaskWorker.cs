@@ -26,6 +26,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
     private readonly RedeliveryCheck? redelivery;
     private readonly TaskInvoker invoker;
     private readonly LeaseKeeper leases;
+    private readonly RunTracker tracker;
     private readonly TaskRecordWriter? records;
     private readonly CancelRequests cancels;
     private readonly RunRecorder recorder;
@@ -34,13 +35,9 @@ public sealed partial class TaskWorker : IAsyncDisposable
     private ConcurrencySlots? slots; // made with the queues, at the first start or run
     private readonly CancellationTokenSource stopReceiving = new();
     private readonly CancellationTokenSource abortTasks = new();
-    private readonly TaskCompletionSource drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    // Running tasks, plus one held by the worker until it stops, so "drained" fires only after a stop.
-    private int running = 1;
     private int stopped;
     private Task receiving = Task.CompletedTask;
-    private int released;
     private int faulted;
     private TaskTransportException? fault;
     private readonly ReceiveHealth receiveHealth = new();
@@ -48,8 +45,6 @@ public sealed partial class TaskWorker : IAsyncDisposable
     private volatile bool loopsStarted;
 
     // Runs that did not finish at once (the only ones a stop can wait for), so a stop can abandon those that ignore their token.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<ReceivedTaskMessage, LongRun> longRuns = new();
-    private int abandonedRuns;
 
     // One gate per task with [AsyncTask(MaxConcurrency = n)].
     private readonly System.Collections.Concurrent.ConcurrentDictionary<TaskDefinition, SemaphoreSlim> taskGates = new();
@@ -94,6 +89,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
         signer = EnvelopeSigner.Create(this.options.Signing);
         invoker = new TaskInvoker(services);
         leases = new LeaseKeeper(transport, this.options.LeaseDuration, this.logger, time);
+        tracker = new RunTracker(leases, transport, this.logger);
         cancels = new CancelRequests(records, this.logger, time);
         recorder = new RunRecorder(records, cancels, Identity, this.logger, time);
         flows = new FlowCoordinator(records, transport, leases, this.options, abortTasks.Token, this.logger, time);
@@ -167,15 +163,16 @@ public sealed partial class TaskWorker : IAsyncDisposable
         var started = time.GetTimestamp();
         stopReceiving.Cancel();
         await receiving.ConfigureAwait(false);
-        if (Interlocked.Exchange(ref stopped, 1) == 0 && Interlocked.Decrement(ref running) == 0) drained.TrySetResult();
-        if (loopsStarted) WorkerLog.Draining(logger, Volatile.Read(ref running), options.DrainTimeout); // a start that failed its checks has nothing to drain
-        if (!drained.Task.IsCompleted)
+        Interlocked.Exchange(ref stopped, 1);
+        tracker.Stop();
+        if (loopsStarted) WorkerLog.Draining(logger, tracker.Handling, options.DrainTimeout); // a start that failed its checks has nothing to drain
+        if (!tracker.Drained.IsCompleted)
         {
             using var drainCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var drain = Task.Delay(options.DrainTimeout, time, drainCts.Token);
-            if (await Task.WhenAny(drained.Task, drain).ConfigureAwait(false) != drained.Task)
+            if (await Task.WhenAny(tracker.Drained, drain).ConfigureAwait(false) != tracker.Drained)
             {
-                WorkerLog.DrainTimedOut(logger, Volatile.Read(ref running));
+                WorkerLog.DrainTimedOut(logger, tracker.Handling);
                 try
                 {
                     abortTasks.Cancel();
@@ -188,13 +185,13 @@ public sealed partial class TaskWorker : IAsyncDisposable
             }
 
             drainCts.Cancel();
-            if (await Task.WhenAny(drained.Task, Task.Delay(options.StopGrace, time)).ConfigureAwait(false) != drained.Task)
-                await AbandonAsync().ConfigureAwait(false);
+            if (await Task.WhenAny(tracker.Drained, Task.Delay(options.StopGrace, time)).ConfigureAwait(false) != tracker.Drained)
+                await tracker.AbandonAsync(options.StopGrace).ConfigureAwait(false);
         }
 
         await payloadSweep.ConfigureAwait(false);
         if (keeping is not null) await keeping.StopAsync().ConfigureAwait(false);
-        if (loopsStarted) WorkerLog.Stopped(logger, time.GetElapsedTime(started), Volatile.Read(ref released));
+        if (loopsStarted) WorkerLog.Stopped(logger, time.GetElapsedTime(started), tracker.Released);
     }
 
     /// <summary>
@@ -220,7 +217,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
     {
         if (Volatile.Read(ref stopped) == 0) await StopAsync().ConfigureAwait(false); // not the token: a fault cancels it without draining
         stopReceiving.Dispose();
-        if (Volatile.Read(ref abandonedRuns) > 0) return; // abandoned runs still hold the token and slots they will release
+        if (tracker.HasAbandoned) return; // abandoned runs still hold the token and slots they will release
         abortTasks.Dispose();
         leases.Dispose();
         slots?.Dispose();
@@ -244,7 +241,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
     /// <summary>A received message goes to the thread pool to run; the receive loop goes on receiving.</summary>
     private void HandOn(ReceivedTaskMessage message, QueueSlots queueSlots)
     {
-        Interlocked.Increment(ref running);
+        tracker.Received();
         ThreadPool.UnsafeQueueUserWorkItem(static state => _ = state.Worker.RunInSlotAsync(state.Message, state.Slots), (Worker: this, Message: message, Slots: queueSlots), preferLocal: false);
     }
 
