@@ -36,6 +36,7 @@ internal sealed class FlowCoordinator(TaskRecordWriter? records, ITaskTransport 
     /// </summary>
     public async Task<bool> ClaimRunAsync(ReceivedTaskMessage message)
     {
+        if (records is null) return true; // without records, nothing tells a second release from the first
         try
         {
             return await records!.Store.ClaimRunAsync(message.MessageId, message.InstanceId, CancellationToken.None).ConfigureAwait(false);

@@ -20,34 +20,27 @@ public sealed partial class TaskWorker : IAsyncDisposable
     private readonly TaskWorkerOptions options;
     private readonly IServiceProvider? services;
     private readonly TaskRegistry registry;
-    private readonly EnvelopeSigner? signer;
     private readonly TimeProvider time;
     private readonly ILogger logger;
-    private readonly RedeliveryCheck? redelivery;
-    private readonly TaskInvoker invoker;
-    private readonly LeaseKeeper leases;
-    private readonly RunTracker tracker;
     private readonly TaskRecordWriter? records;
-    private readonly CancelRequests cancels;
-    private readonly RunRecorder recorder;
-    private readonly FlowCoordinator flows;
-    private readonly RecordKeeping? keeping;
-    private ConcurrencySlots? slots; // made with the queues, at the first start or run
     private readonly CancellationTokenSource stopReceiving = new();
     private readonly CancellationTokenSource abortTasks = new();
 
-    private int stopped;
-    private Task receiving = Task.CompletedTask;
-    private int faulted;
-    private TaskTransportException? fault;
+    // The parts, built once: each owns its state and gets what it needs here.
+    private readonly LeaseKeeper leases;
+    private readonly RunTracker tracker;
+    private readonly PayloadFetcher payloads;
+    private readonly MessageHandler handler;
+    private readonly RecordKeeping? keeping;
     private readonly ReceiveHealth receiveHealth = new();
+    private ConcurrencySlots? slots; // made with the queues, at the first start or run
+
+    private Task receiving = Task.CompletedTask;
     private int startedOnce;
     private volatile bool loopsStarted;
-
-    // Runs that did not finish at once (the only ones a stop can wait for), so a stop can abandon those that ignore their token.
-
-    // One gate per task with [AsyncTask(MaxConcurrency = n)].
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<TaskDefinition, SemaphoreSlim> taskGates = new();
+    private int stopped;
+    private int faulted;
+    private TaskTransportException? fault;
 
     /// <summary>Creates a worker. It does nothing until <see cref="StartAsync"/> or <see cref="RunOnceAsync"/>.</summary>
     /// <param name="transport">Where messages come from.</param>
@@ -86,14 +79,19 @@ public sealed partial class TaskWorker : IAsyncDisposable
         this.logger = logger ?? (ILogger)NullLogger.Instance;
         time = timeProvider ?? TimeProvider.System;
         this.registry = registry ?? TaskRegistry.Default;
-        signer = EnvelopeSigner.Create(this.options.Signing);
-        invoker = new TaskInvoker(services);
+        var signer = EnvelopeSigner.Create(this.options.Signing);
         leases = new LeaseKeeper(transport, this.options.LeaseDuration, this.logger, time);
         tracker = new RunTracker(leases, transport, this.logger);
-        cancels = new CancelRequests(records, this.logger, time);
-        recorder = new RunRecorder(records, cancels, Identity, this.logger, time);
-        flows = new FlowCoordinator(records, transport, leases, this.options, abortTasks.Token, this.logger, time);
-        redelivery = records is null ? null : new RedeliveryCheck(records, id => recorder.For(id) is not null, this.logger, time);
+        var cancels = new CancelRequests(records, this.logger, time);
+        var recorder = new RunRecorder(records, cancels, Identity, this.logger, time);
+        var flows = new FlowCoordinator(records, transport, leases, this.options, abortTasks.Token, this.logger, time);
+        var redelivery = records is null ? null : new RedeliveryCheck(records, id => recorder.For(id) is not null, this.logger, time);
+        payloads = new PayloadFetcher(transport, this.options, signer, leases, recorder, flows, redelivery, stopReceiving.Token, this.logger, time);
+        var runner = new TaskRunner(this.registry, this.options, signer, services is not null, new TaskInvoker(services), tracker, leases, records, recorder, cancels, flows, redelivery, stopReceiving.Token, abortTasks.Token, this.logger, time);
+        var ran = new Action<TaskRunResult>(result => TaskRan?.Invoke(result));
+        var settler = new Settler(transport, flows, payloads, ran, this.logger);
+        var packs = new PackRunner(transport, runner, settler, tracker, recorder, flows, ran, stopReceiving.Token, this.logger, time);
+        handler = new MessageHandler(packs, payloads, runner, settler, tracker, this.logger);
         keeping = records is null ? null : new RecordKeeping(records, cancels, flows, Identity, () => Queues, this.logger, time);
     }
 
@@ -150,7 +148,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
         }));
         loopsStarted = true;
         keeping?.Start();
-        StartPayloadSweep();
+        payloads.StartSweep();
     }
 
     /// <summary>
@@ -189,7 +187,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
                 await tracker.AbandonAsync(options.StopGrace).ConfigureAwait(false);
         }
 
-        await payloadSweep.ConfigureAwait(false);
+        await payloads.Sweeping.ConfigureAwait(false);
         if (keeping is not null) await keeping.StopAsync().ConfigureAwait(false);
         if (loopsStarted) WorkerLog.Stopped(logger, time.GetElapsedTime(started), tracker.Released);
     }
@@ -205,7 +203,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
         foreach (var queue in slots.Queues)
         {
             var batch = await transport.ReceiveAsync(queue, options.BatchSize, options.LeaseDuration, cancellationToken).ConfigureAwait(false);
-            await Task.WhenAll(batch.Select(message => HandleAsync(message, slots.For(queue), holdsSlot: false))).ConfigureAwait(false);
+            await Task.WhenAll(batch.Select(message => handler.HandleAsync(message, slots.For(queue), holdsSlot: false))).ConfigureAwait(false);
             handled += batch.Count;
         }
 
@@ -242,7 +240,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
     private void HandOn(ReceivedTaskMessage message, QueueSlots queueSlots)
     {
         tracker.Received();
-        ThreadPool.UnsafeQueueUserWorkItem(static state => _ = state.Worker.RunInSlotAsync(state.Message, state.Slots), (Worker: this, Message: message, Slots: queueSlots), preferLocal: false);
+        ThreadPool.UnsafeQueueUserWorkItem(static state => _ = state.Handler.RunInSlotAsync(state.Message, state.Slots), (Handler: handler, Message: message, Slots: queueSlots), preferLocal: false);
     }
 
     /// <summary>An instance-method task whose type DI cannot create would fail on every attempt: say so now, not after the retries.</summary>

@@ -2,13 +2,18 @@ using System;
 using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
 
 namespace Tasks;
 
-/// <summary>Settling a run: complete, retry, release or dead-letter it on the transport, and abandon runs that outlive a stop.</summary>
-public sealed partial class TaskWorker
+/// <summary>
+/// Settles one message as its run decided: its continuations released first (when it may have some), then
+/// completed, retried, released or dead-lettered on the transport, never cancelled by a stop (a finished task must
+/// not run again for want of a delete); then its payload deleted, its batch counted, and the result told.
+/// </summary>
+internal sealed class Settler(ITaskTransport transport, FlowCoordinator flows, PayloadFetcher payloads, Action<TaskRunResult> ran, ILogger logger)
 {
-    private async Task SettleAsync(ReceivedTaskMessage message, TaskRunResult result)
+    public async Task SettleAsync(ReceivedTaskMessage message, TaskRunResult result)
     {
         if (!await flows.ReleaseContinuationsAsync(result, message).ConfigureAwait(false)) return;
         try
@@ -34,10 +39,10 @@ public sealed partial class TaskWorker
             return;
         }
 
-        if (result.Outcome is TaskOutcome.Completed or TaskOutcome.Cancelled) await DeletePayloadAsync(message).ConfigureAwait(false);
+        if (result.Outcome is TaskOutcome.Completed or TaskOutcome.Cancelled) await payloads.DeleteAsync(message).ConfigureAwait(false);
         if (result.Outcome == TaskOutcome.Completed) WorkerLog.Completed(logger, result.TaskName!, result.MessageId, result.Attempt);
         flows.CountBatchTask(result);
         TasksTelemetry.Processed.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, result.TaskName), new KeyValuePair<string, object?>(TasksTelemetry.OutcomeTag, result.Outcome.ToString()));
-        TaskRan?.Invoke(result);
+        ran(result);
     }
 }

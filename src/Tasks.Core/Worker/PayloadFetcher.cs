@@ -3,16 +3,30 @@ using System.Buffers;
 using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
 
 namespace Tasks;
 
 /// <summary>
-/// Envelopes that travel in the payload store: fetched into pooled memory and checked before the task
-/// runs, deleted once it has succeeded, and swept when no message can need them any more.
+/// Envelopes that travel in the payload store: fetched into pooled memory, under the message's lease, and checked
+/// before the task runs; deleted once it has succeeded; swept when no message can need them any more.
 /// </summary>
-public sealed partial class TaskWorker
+internal sealed class PayloadFetcher(
+    ITaskTransport transport,
+    TaskWorkerOptions options,
+    EnvelopeSigner? signer,
+    LeaseKeeper leases,
+    RunRecorder recorder,
+    FlowCoordinator flows,
+    RedeliveryCheck? redelivery,
+    CancellationToken stopping,
+    ILogger logger,
+    TimeProvider time)
 {
-    private Task payloadSweep = Task.CompletedTask;
+    // What the transport can do, resolved once.
+    private readonly ITaskPayloadStore? payloads = transport as ITaskPayloadStore;
+
+    private Task sweep = Task.CompletedTask;
 
     /// <summary>
     /// Reads the reference <paramref name="message"/> carries and fetches its envelope into a pooled
@@ -21,7 +35,7 @@ public sealed partial class TaskWorker
     /// (dead letters with the reason), a second copy of a continuation whose payload its first run deleted
     /// (skipped). Neither if the store failed.
     /// </summary>
-    private async Task<(byte[]? Buffer, TaskRunResult? Result)> FetchPayloadAsync(ReceivedTaskMessage message)
+    public async Task<(byte[]? Buffer, TaskRunResult? Result)> FetchAsync(ReceivedTaskMessage message)
     {
         TaskPayloadReference reference;
         try
@@ -35,7 +49,7 @@ public sealed partial class TaskWorker
 
         message.Payload = reference;
         message.MessageId = reference.MessageId ?? message.MessageId;
-        if (transport is not ITaskPayloadStore store)
+        if (payloads is not { } store)
             return (null, recorder.DeadLettered(message, reference.TaskName, $"The message refers to payload '{reference.Blob}' in a payload store, and this worker's transport ({transport.Describe()}) has none.", null, null));
 
         // A length no enqueue could have written (a forged or broken message) must not size a buffer.
@@ -49,7 +63,7 @@ public sealed partial class TaskWorker
         var hold = leases.Hold(message, time.GetTimestamp());
         try
         {
-            length = await store.ReadPayloadAsync(reference.Blob, buffer.AsMemory(0, (int)reference.Length), stopReceiving.Token).ConfigureAwait(false);
+            length = await store.ReadPayloadAsync(reference.Blob, buffer.AsMemory(0, (int)reference.Length), stopping).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -74,7 +88,7 @@ public sealed partial class TaskWorker
         ArrayPool<byte>.Shared.Return(buffer);
 
         // The first copy of a continuation released twice ran, and deleted the payload: this copy is the duplicate.
-        if (length is null && reference.Parent is not null && records is not null && !await flows.ClaimRunAsync(message).ConfigureAwait(false))
+        if (length is null && reference.Parent is not null && !await flows.ClaimRunAsync(message).ConfigureAwait(false))
         {
             WorkerLog.SkippedDuplicate(logger, reference.TaskName ?? "(unknown)", message.MessageId);
             return (null, TaskRunResult.Of(message, reference.TaskName, TaskOutcome.Skipped));
@@ -88,9 +102,9 @@ public sealed partial class TaskWorker
     }
 
     /// <summary>After a task's message is deleted: its payload is not needed any more. A failure leaves it to the sweep.</summary>
-    private async Task DeletePayloadAsync(ReceivedTaskMessage message)
+    public async Task DeleteAsync(ReceivedTaskMessage message)
     {
-        if (message.Payload is not { } reference || transport is not ITaskPayloadStore store) return;
+        if (message.Payload is not { } reference || payloads is not { } store) return;
         try
         {
             await store.DeletePayloadAsync(reference.Blob, CancellationToken.None).ConfigureAwait(false);
@@ -101,15 +115,18 @@ public sealed partial class TaskWorker
         }
     }
 
-    private void StartPayloadSweep()
+    /// <summary>Sweeps the payload store now and then until the worker stops (every <see cref="TaskWorkerOptions.PayloadSweepInterval"/>).</summary>
+    public void StartSweep()
     {
-        if (transport is ITaskPayloadStore store && options.PayloadSweepInterval > TimeSpan.Zero)
-            payloadSweep = Task.Run(() => SweepPayloadsLoopAsync(store), CancellationToken.None);
+        if (payloads is { } store && options.PayloadSweepInterval > TimeSpan.Zero)
+            sweep = Task.Run(() => SweepLoopAsync(store), CancellationToken.None);
     }
 
-    private async Task SweepPayloadsLoopAsync(ITaskPayloadStore store)
+    /// <summary>Completes once the sweep has stopped.</summary>
+    public Task Sweeping => sweep;
+
+    private async Task SweepLoopAsync(ITaskPayloadStore store)
     {
-        var stopping = stopReceiving.Token;
         while (!stopping.IsCancellationRequested)
         {
             try

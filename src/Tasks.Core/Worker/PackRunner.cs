@@ -3,18 +3,28 @@ using System.Collections.Generic;
 using System.Runtime.ExceptionServices;
 using System.Threading;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
 
 namespace Tasks;
 
 /// <summary>
-/// Running a pack (many tasks in one message, from a bulk enqueue): each task runs as if it came
-/// alone, with its own id, attempt, timeout and policy. Those that must run again go back as
-/// messages of their own, dead letters are stored one by one, and only then is the pack deleted:
-/// a crash in between runs some tasks twice, never loses one.
+/// Runs a pack (many tasks in one message, from a bulk enqueue): each task runs as if it came alone, with its own
+/// id, attempt, timeout and policy. Those that must run again go back as messages of their own, dead letters are
+/// stored one by one, and only then is the pack deleted: a crash in between runs some tasks twice, never loses one.
 /// </summary>
-public sealed partial class TaskWorker
+internal sealed class PackRunner(
+    ITaskTransport transport,
+    TaskRunner runner,
+    Settler settler,
+    RunTracker tracker,
+    RunRecorder recorder,
+    FlowCoordinator flows,
+    Action<TaskRunResult> ran,
+    CancellationToken stopping,
+    ILogger logger,
+    TimeProvider time)
 {
-    private async Task RunPackAsync(ReceivedTaskMessage pack, QueueSlots slots, bool holdsSlot)
+    public async Task RunAsync(ReceivedTaskMessage pack, QueueSlots slots, bool holdsSlot)
     {
         TaskPack.Contents contents;
         try
@@ -24,7 +34,7 @@ public sealed partial class TaskWorker
         catch (TaskEnvelopeException ex)
         {
             if (holdsSlot) slots.Release();
-            await SettleAsync(pack, recorder.DeadLettered(pack, null, ex.Message, ex, null)).ConfigureAwait(false);
+            await settler.SettleAsync(pack, recorder.DeadLettered(pack, null, ex.Message, ex, null)).ConfigureAwait(false);
             return;
         }
 
@@ -32,8 +42,8 @@ public sealed partial class TaskWorker
         var results = new TaskRunResult?[contents.Envelopes.Count];
         var inner = new ReceivedTaskMessage[results.Length];
         var (settles, failure) = await tracker.UnderLeaseAsync(pack, $"(pack of {results.Length} tasks)", time.GetTimestamp(),
-            static state => state.Worker.RunPackedTasksAsync(state.pack, state.contents, state.inner, state.results, state.slots),
-            (Worker: this, pack, contents, inner, results, slots)).ConfigureAwait(false);
+            static state => state.Packs.RunPackedTasksAsync(state.pack, state.contents, state.inner, state.results, state.slots),
+            (Packs: this, pack, contents, inner, results, slots)).ConfigureAwait(false);
         if (holdsSlot) slots.Release();
         if (failure is not null) ExceptionDispatchInfo.Throw(failure); // each task's failure is caught where it ran: this is a fault of the worker's
 
@@ -52,7 +62,7 @@ public sealed partial class TaskWorker
         var parallel = new List<Task>();
         for (var i = 0; i < results.Length; i++)
         {
-            if (stopReceiving.IsCancellationRequested) break;
+            if (stopping.IsCancellationRequested) break;
             // Known by its place in the pack until its envelope is read (and, if it cannot be, in its dead letter).
             inner[i] = new ReceivedTaskMessage(pack.Queue, pack.TransportMessageId, contents.Envelopes[i], pack.Attempt + contents.PriorAttempts) { MessageId = $"{pack.MessageId}#{i + 1}" };
             if (slots.TryAcquire()) parallel.Add(RunPackedTaskAsync(inner, results, i, slots, ownsSlot: true));
@@ -67,7 +77,7 @@ public sealed partial class TaskWorker
         try
         {
             if (ownsSlot) await Task.Yield(); // in a slot of its own, it runs beside the loop that started it
-            var result = results[index] = await ExecuteAsync(inner[index], inPack: true).ConfigureAwait(false);
+            var result = results[index] = await runner.ExecuteAsync(inner[index], inPack: true).ConfigureAwait(false);
             // Said as each task ends, not when the pack is settled, so the log tells when it ran.
             if (result?.Outcome == TaskOutcome.Completed) WorkerLog.Completed(logger, result.TaskName!, result.MessageId, result.Attempt);
         }
@@ -131,7 +141,7 @@ public sealed partial class TaskWorker
         {
             if (result is null) continue;
             TasksTelemetry.Processed.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, result.TaskName), new KeyValuePair<string, object?>(TasksTelemetry.OutcomeTag, result.Outcome.ToString()));
-            TaskRan?.Invoke(result);
+            ran(result);
         }
     }
 

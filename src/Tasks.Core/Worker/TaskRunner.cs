@@ -1,83 +1,45 @@
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Threading;
 using System.Threading.Tasks;
-using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Tasks;
 
-/// <summary>Running one message: decode, a DI scope, the timeout and the stop token, lease renewal while it runs.</summary>
-public sealed partial class TaskWorker
+/// <summary>
+/// Runs one envelope: decodes it, checks what must hold before it runs (a copy of a task that ended, attempts left,
+/// a released task's claim, a unique task's lock, its own concurrency limit, a cancel request), then runs it through
+/// its filters under its timeout and the worker's stop, its lease kept while it runs long, and decides how to settle it.
+/// </summary>
+internal sealed class TaskRunner(
+    TaskRegistry registry,
+    TaskWorkerOptions options,
+    EnvelopeSigner? signer,
+    bool hasServices,
+    TaskInvoker invoker,
+    RunTracker tracker,
+    LeaseKeeper leases,
+    TaskRecordWriter? records,
+    RunRecorder recorder,
+    CancelRequests cancels,
+    FlowCoordinator flows,
+    RedeliveryCheck? redelivery,
+    CancellationToken stopping,
+    CancellationToken aborting,
+    ILogger logger,
+    TimeProvider time)
 {
-    private async Task RunInSlotAsync(ReceivedTaskMessage message, QueueSlots slots)
-    {
-        try
-        {
-            await HandleAsync(message, slots, holdsSlot: true).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            // Nothing awaits this run: say what went wrong; the message comes back when its lease ends.
-            WorkerLog.HandlingFailed(logger, ex, message.MessageId, message.Queue);
-        }
-        finally
-        {
-            tracker.Handled();
-        }
-    }
-
-    /// <summary>
-    /// Runs and settles one received message: a pack, a payload reference (its envelope fetched first)
-    /// or an envelope. Releases the message's concurrency slot when its work is done, if it holds one.
-    /// </summary>
-    private async Task HandleAsync(ReceivedTaskMessage message, QueueSlots slots, bool holdsSlot)
-    {
-        if (TaskPack.IsPack(message.Body))
-        {
-            await RunPackAsync(message, slots, holdsSlot).ConfigureAwait(false);
-            return;
-        }
-
-        byte[]? fetched = null;
-        try
-        {
-            TaskRunResult? result = null;
-            try
-            {
-                // A payload that cannot be run settles the message without a run (a dead letter, a duplicate);
-                // one the store failed to give leaves it to come back when its lease ends.
-                var runs = true;
-                if (TaskPayloadReference.IsReference(message.Body))
-                {
-                    (fetched, result) = await FetchPayloadAsync(message).ConfigureAwait(false);
-                    runs = fetched is not null;
-                }
-
-                if (runs) result = await ExecuteAsync(message).ConfigureAwait(false);
-            }
-            finally
-            {
-                if (holdsSlot) slots.Release();
-            }
-
-            // Settling is I/O, not the task's work: it runs outside the concurrency limit, so a slow
-            // delete does not keep the next task waiting. No result: a stop abandoned the run.
-            if (result is not null) await SettleAsync(message, result).ConfigureAwait(false);
-        }
-        finally
-        {
-            message.Envelope = message.Body;
-            if (fetched is not null) System.Buffers.ArrayPool<byte>.Shared.Return(fetched);
-        }
-    }
+    // One gate per task with [AsyncTask(MaxConcurrency = n)].
+    private readonly ConcurrentDictionary<TaskDefinition, SemaphoreSlim> taskGates = new();
 
     /// <summary>
     /// Decodes and runs one message; says how to settle it, or null if a stop abandoned the run and
     /// released its message. Never throws for a bad message or a failing task. A task of a pack
     /// (<paramref name="inPack"/>) leaves its lease to the pack and is never abandoned alone.
     /// </summary>
-    private async Task<TaskRunResult?> ExecuteAsync(ReceivedTaskMessage message, bool inPack = false)
+    public async Task<TaskRunResult?> ExecuteAsync(ReceivedTaskMessage message, bool inPack = false)
     {
         DecodedEnvelope decoded;
         try
@@ -103,12 +65,12 @@ public sealed partial class TaskWorker
             return FlowCoordinator.Flowing(recorder.DeadLettered(message, task.Name, $"Delivered {message.Attempt} times; the task allows {task.MaxAttempts} attempts and earlier runs did not finish.", null, decoded), flow);
         }
 
-        if (task.RequiresServices && services is null)
+        if (task.RequiresServices && !hasServices)
         {
             return FlowCoordinator.Flowing(recorder.DeadLettered(message, task.Name, $"Task '{task.Name}' is an instance method of {task.DeclaringType.FullName}, and the worker has no IServiceProvider to create it from. Use services.AddAsyncTaskWorker(), or pass services to the TaskWorker.", null, decoded), flow);
         }
 
-        if (flow.Parent is not null && records is not null && !await flows.ClaimRunAsync(message).ConfigureAwait(false))
+        if (flow.Parent is not null && !await flows.ClaimRunAsync(message).ConfigureAwait(false))
         {
             WorkerLog.SkippedDuplicate(logger, task.Name, message.MessageId);
             return TaskRunResult.Of(message, task.Name, TaskOutcome.Skipped);
@@ -155,10 +117,10 @@ public sealed partial class TaskWorker
         var hold = leased is null ? null : leases.Hold(leased, time.GetTimestamp());
         try
         {
-            await gate.WaitAsync(stopReceiving.Token).ConfigureAwait(false);
+            await gate.WaitAsync(stopping).ConfigureAwait(false);
             return StillRunning(gate);
         }
-        catch (OperationCanceledException) when (stopReceiving.IsCancellationRequested)
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
             return false;
         }
@@ -175,7 +137,7 @@ public sealed partial class TaskWorker
     /// </summary>
     private bool StillRunning(SemaphoreSlim gate)
     {
-        if (!stopReceiving.IsCancellationRequested) return true;
+        if (!stopping.IsCancellationRequested) return true;
         gate.Release();
         return false;
     }
@@ -200,14 +162,14 @@ public sealed partial class TaskWorker
             if (!invocation.IsCompleted && inPack)
             {
                 // The pack renews its lease and is what a stop abandons.
-                cancellation.Arm(time, started, timeout, abortTasks.Token);
+                cancellation.Arm(time, started, timeout, aborting);
                 await invocation.ConfigureAwait(false);
             }
             else if (!invocation.IsCompleted)
             {
                 // Timers and lease renewal only for a task that did not finish at once, as most short
                 // tasks do; both count from the start, however late they are armed.
-                cancellation.Arm(time, started, timeout, abortTasks.Token);
+                cancellation.Arm(time, started, timeout, aborting);
                 (var settles, failure) = await tracker.UnderLeaseAsync(message, task.Name, started, static invocation => invocation, invocation).ConfigureAwait(false);
                 if (!settles) return null;
             }
@@ -229,7 +191,7 @@ public sealed partial class TaskWorker
 
         var decision = failure is null && context.SkippedBecause is { } skipped
             ? new RunDecision(TaskOutcome.Cancelled, Reason: "Skipped by a task filter: " + skipped)
-            : RunDecision.Decide(task.Name, failure, message.Attempt, task.MaxAttempts, abortTasks.IsCancellationRequested, cancellation.TimedOut, timeout, options.Retry, task.RetryDelay, cancellation.CancelledById);
+            : RunDecision.Decide(task.Name, failure, message.Attempt, task.MaxAttempts, aborting.IsCancellationRequested, cancellation.TimedOut, timeout, options.Retry, task.RetryDelay, cancellation.CancelledById);
         if (failure is not null && decision.Outcome != TaskOutcome.Cancelled) activity?.SetStatus(ActivityStatusCode.Error, failure.Message);
         recorder.Ended(message, decoded, startedAt, decision);
         switch (decision.Outcome)
@@ -251,5 +213,28 @@ public sealed partial class TaskWorker
         }
 
         return TaskRunResult.Of(message, task.Name, decision.Outcome, decision.Failure, decision.RetryDelay, decision.Reason);
+    }
+
+    private void RecordStart(TaskDefinition task, DecodedEnvelope decoded)
+    {
+        var name = new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, task.Name);
+        TasksTelemetry.Started.Add(1, name);
+        // The headers are decoded only for a listener: the hot path keeps them encoded.
+        if (TasksTelemetry.QueueLag.Enabled && TaskHeaders.EnqueuedAtOf(decoded.ReadHeaders()) is { } enqueuedAt)
+            TasksTelemetry.QueueLag.Record(Math.Max(0, (time.GetUtcNow() - enqueuedAt).TotalMilliseconds), name);
+    }
+
+    private static Activity? StartProcessActivity(ReceivedTaskMessage message, DecodedEnvelope decoded)
+    {
+        if (!TasksTelemetry.Source.HasListeners()) return null;
+        decoded.ReadHeaders().TryGetValue(TaskHeaders.TraceParent, out var traceParent);
+        ActivityContext.TryParse(traceParent, null, out var parent);
+        var activity = TasksTelemetry.Source.StartActivity($"process {decoded.Definition.Name}", ActivityKind.Consumer, parent);
+        activity?.SetTag(TasksTelemetry.TaskNameTag, decoded.Definition.Name);
+        activity?.SetTag(TasksTelemetry.QueueTag, message.Queue);
+        TasksTelemetry.TagOperation(activity, "process");
+        activity?.SetTag(TasksTelemetry.AttemptTag, message.Attempt);
+        activity?.SetTag(TasksTelemetry.MessageIdTag, message.MessageId);
+        return activity;
     }
 }
