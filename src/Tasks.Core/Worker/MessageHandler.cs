@@ -1,4 +1,5 @@
 using System;
+using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
 
@@ -11,8 +12,15 @@ namespace Tasks;
 /// </summary>
 internal sealed class MessageHandler(PackRunner packs, PayloadFetcher payloads, TaskRunner runner, Settler settler, RunTracker tracker, ILogger logger)
 {
-    /// <summary>Handles a message received in a slot of its own, on the thread pool: nothing awaits it.</summary>
-    public async Task RunInSlotAsync(ReceivedTaskMessage message, QueueSlots slots)
+    /// <summary>A message received in a slot of its own goes to the thread pool; the receive loop goes on receiving.</summary>
+    public void HandOn(ReceivedTaskMessage message, QueueSlots slots)
+    {
+        tracker.Received();
+        ThreadPool.UnsafeQueueUserWorkItem(static state => _ = state.Handler.RunInSlotAsync(state.Message, state.Slots), (Handler: this, Message: message, Slots: slots), preferLocal: false);
+    }
+
+    /// <summary>Handles a message received in a slot of its own: nothing awaits it.</summary>
+    private async Task RunInSlotAsync(ReceivedTaskMessage message, QueueSlots slots)
     {
         try
         {

@@ -143,7 +143,7 @@ public sealed partial class TaskWorker : IAsyncDisposable
             EnvelopeSigner.Describe(options.Signing, checks: true), records?.Store.Describe() ?? "off");
         receiving = Task.WhenAll(slots.Queues.Select(queue =>
         {
-            var receiver = new QueueReceiver(queue, slots.For(queue), transport, options, receiveHealth, HandOn, Fault, logger, time);
+            var receiver = new QueueReceiver(queue, slots.For(queue), transport, options, receiveHealth, handler.HandOn, Fault, logger, time);
             return Task.Run(() => receiver.RunAsync(stopReceiving.Token), CancellationToken.None);
         }));
         loopsStarted = true;
@@ -234,13 +234,6 @@ public sealed partial class TaskWorker : IAsyncDisposable
                 "in it too, and a reference to the project or package that declares the tasks. Then build again. " +
                 "For an assembly loaded at run time (a plug-in), call TaskRegistry.EnsureRegistered(assembly) before the worker starts.");
         return new ConcurrencySlots(options.MaxConcurrency, options.MaxConcurrencyPerQueue, queues);
-    }
-
-    /// <summary>A received message goes to the thread pool to run; the receive loop goes on receiving.</summary>
-    private void HandOn(ReceivedTaskMessage message, QueueSlots queueSlots)
-    {
-        tracker.Received();
-        ThreadPool.UnsafeQueueUserWorkItem(static state => _ = state.Handler.RunInSlotAsync(state.Message, state.Slots), (Handler: handler, Message: message, Slots: queueSlots), preferLocal: false);
     }
 
     /// <summary>An instance-method task whose type DI cannot create would fail on every attempt: say so now, not after the retries.</summary>
