@@ -34,7 +34,7 @@ public abstract class PreparedTask
     internal abstract ValueTask<string> EnqueueAsync(ITaskClient client, TaskEnqueueOptions? options, CancellationToken cancellationToken);
 
     /// <summary>Writes this task's envelope with <paramref name="messageId"/>.</summary>
-    internal abstract EnvelopeLayout Write(ArrayBufferWriter<byte> output, string messageId, DateTimeOffset now, in EnvelopeHeaders headers, TaskEnqueueOptions? options, TaskClient client);
+    internal abstract EnvelopeLayout Write(ArrayBufferWriter<byte> output, string messageId, DateTimeOffset now, in EnvelopeHeaders headers, TaskEnqueueOptions? options, EnvelopeWriter envelopes);
 
     private sealed class Typed<TArguments>(TaskDefinition<TArguments> task, TArguments arguments) : PreparedTask
         where TArguments : class
@@ -44,7 +44,7 @@ public abstract class PreparedTask
         internal override ValueTask<string> EnqueueAsync(ITaskClient client, TaskEnqueueOptions? options, CancellationToken cancellationToken)
             => client.EnqueueAsync(task, arguments, options, cancellationToken);
 
-        internal override EnvelopeLayout Write(ArrayBufferWriter<byte> output, string messageId, DateTimeOffset now, in EnvelopeHeaders headers, TaskEnqueueOptions? options, TaskClient client)
-            => client.WriteEnvelope(output, task, arguments, messageId, now, headers, options);
+        internal override EnvelopeLayout Write(ArrayBufferWriter<byte> output, string messageId, DateTimeOffset now, in EnvelopeHeaders headers, TaskEnqueueOptions? options, EnvelopeWriter envelopes)
+            => envelopes.Write(output, task, arguments, messageId, now, headers, options);
     }
 }

@@ -10,15 +10,17 @@ using MessagePack;
 namespace Tasks;
 
 /// <summary>Encodes tasks into envelopes and hands them to an <see cref="ITaskTransport"/>.</summary>
-public sealed partial class TaskClient : ITaskClient
+public sealed class TaskClient : ITaskClient
 {
     private static ITaskClient? ambient;
-    private readonly ITaskTransport transport;
     private readonly TimeProvider time;
-    private readonly MessagePackSerializerOptions serializerOptions;
-    private readonly EnvelopeSigner? signer;
     private readonly TaskRecordWriter? records;
-    private readonly ITaskEnqueueFilter[] filters;
+
+    // The parts, built once.
+    private readonly EnvelopeWriter envelopes;
+    private readonly EnvelopeSender sender;
+    private readonly EnqueueRecords? enqueued; // null without a record store
+    private readonly FlowEnqueuer? flows; // null without a record store
 
     /// <summary>Creates a client over <paramref name="transport"/>.</summary>
     /// <param name="transport">Where envelopes go.</param>
@@ -34,18 +36,22 @@ public sealed partial class TaskClient : ITaskClient
 
     internal TaskClient(ITaskTransport transport, TimeProvider? timeProvider, MessagePackSerializerOptions? serializerOptions, TaskSigningOptions? signing, TaskRecordWriter? records, IEnumerable<ITaskEnqueueFilter>? filters = null)
     {
-        this.filters = filters?.ToArray() ?? [];
-        this.transport = transport ?? throw new ArgumentNullException(nameof(transport));
+        ArgumentNullException.ThrowIfNull(transport);
         time = timeProvider ?? TimeProvider.System;
-        this.serializerOptions = serializerOptions ?? TaskSerializer.DefaultOptions;
-        signer = EnvelopeSigner.Create(signing);
         this.records = records;
+        envelopes = new EnvelopeWriter(serializerOptions ?? TaskSerializer.DefaultOptions, EnvelopeSigner.Create(signing), filters);
+        sender = new EnvelopeSender(transport, envelopes, records?.Options.FailedRetention ?? TimeSpan.Zero);
+        enqueued = records is null ? null : new EnqueueRecords(records, time);
+        flows = enqueued is null ? null : new FlowEnqueuer(envelopes, sender, enqueued, transport, time);
     }
 
     /// <summary>The record store this client writes to, or null.</summary>
     public TaskRecordStore? Records => records?.Store;
 
     internal TaskRecordWriter? RecordWriter => records;
+
+    /// <summary>Writes this client's envelopes (a prepared task writes its own through it).</summary>
+    internal EnvelopeWriter Envelopes => envelopes;
 
     /// <summary>
     /// The client used by the generated <c>Enqueue</c> overloads that take none. Hosting sets it
@@ -75,7 +81,7 @@ public sealed partial class TaskClient : ITaskClient
         activity?.SetTag(TasksTelemetry.TaskNameTag, task.Name);
         activity?.SetTag(TasksTelemetry.QueueTag, task.Queue);
         TasksTelemetry.TagOperation(activity, "send");
-        if (options?.After is { } parent) return await EnqueueAfterAsync(task, arguments, parent, options, cancellationToken).ConfigureAwait(false);
+        if (options?.After is { } parent) return await Flows(task, "is a continuation (After)").EnqueueAfterAsync(task, arguments, parent, options, cancellationToken).ConfigureAwait(false);
 
         var now = time.GetUtcNow();
         var messageId = TaskHeaders.NewMessageId(now + (options?.Delay ?? TimeSpan.Zero));
@@ -85,18 +91,18 @@ public sealed partial class TaskClient : ITaskClient
         var buffer = RentBuffer();
         try
         {
-            var layout = WriteEnvelope(buffer, task, arguments, messageId, now, new EnvelopeHeaders(Activity.Current?.Id, uniqueFor is not null, options?.UniqueKey, continuable), options);
-            CheckSize(task, buffer.WrittenCount);
-            if (uniqueFor is { } lockFor && await ClaimUniqueAsync(task, layout.UniqueLock!, messageId, now + lockFor, cancellationToken).ConfigureAwait(false) is { } existing)
+            var layout = envelopes.Write(buffer, task, arguments, messageId, now, new EnvelopeHeaders(Activity.Current?.Id, uniqueFor is not null, options?.UniqueKey, continuable), options);
+            sender.CheckSize(task, buffer.WrittenCount);
+            if (uniqueFor is { } lockFor && await enqueued!.ClaimUniqueAsync(task, layout.UniqueLock!, messageId, now + lockFor, cancellationToken).ConfigureAwait(false) is { } existing)
             {
                 activity?.SetTag(TasksTelemetry.MessageIdTag, existing);
                 return existing; // the same task is enqueued or running: nothing is sent
             }
 
             // The record and the message go out side by side; the record never holds the send up for long.
-            var offloads = Offloads(buffer.WrittenCount);
-            var record = records is null ? null : EnqueuedRecord(task, messageId, now, options, buffer.WrittenMemory[layout.ArgumentsStart..layout.ArgumentsEnd], layout.UniqueLock, offloads);
-            var recording = record is null ? Task.CompletedTask : CreateRecordsAsync([record]);
+            var offloads = sender.Offloads(buffer.WrittenCount);
+            var record = enqueued?.EnqueuedRecord(task, messageId, now, options, buffer.WrittenMemory[layout.ArgumentsStart..layout.ArgumentsEnd], layout.UniqueLock, offloads);
+            var recording = record is null ? Task.CompletedTask : enqueued!.CreateAsync([record]);
             string? payload = null;
             try
             {
@@ -104,23 +110,23 @@ public sealed partial class TaskClient : ITaskClient
                 if (offloads)
                 {
                     var reference = new ArrayBufferWriter<byte>(256);
-                    payload = await OffloadAsync(task, messageId, body, now, null, KeepUntil(now + (options?.Delay ?? TimeSpan.Zero), options?.TimeToLive), reference, cancellationToken).ConfigureAwait(false);
+                    payload = await sender.OffloadAsync(task, messageId, body, now, null, EnvelopeSender.KeepUntil(now + (options?.Delay ?? TimeSpan.Zero), options?.TimeToLive), reference, cancellationToken).ConfigureAwait(false);
                     body = reference.WrittenMemory;
                 }
 
-                await SendAsync(task, messageId, body, options, cancellationToken).ConfigureAwait(false);
+                await sender.SendAsync(task, messageId, body, options, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
-                if (payload is not null) await ForgetPayloadAsync(payload).ConfigureAwait(false);
-                if (record is not null) NotSent([record]);
-                if (uniqueFor is not null) await TellUniqueLockAsync(layout.UniqueLock!, messageId, sent: false).ConfigureAwait(false);
+                if (payload is not null) await sender.ForgetPayloadAsync(payload).ConfigureAwait(false);
+                if (record is not null) enqueued!.NotSent([record]);
+                if (uniqueFor is not null) await enqueued!.TellUniqueLockAsync(layout.UniqueLock!, messageId, sent: false).ConfigureAwait(false);
                 throw;
             }
 
-            if (uniqueFor is not null) await TellUniqueLockAsync(layout.UniqueLock!, messageId, sent: true).ConfigureAwait(false);
+            if (uniqueFor is not null) await enqueued!.TellUniqueLockAsync(layout.UniqueLock!, messageId, sent: true).ConfigureAwait(false);
 
-            records?.Count(TaskRecordWriter.EnqueuedField, now);
+            enqueued?.CountEnqueued(now);
             await recording.ConfigureAwait(false);
         }
         finally
@@ -152,39 +158,6 @@ public sealed partial class TaskClient : ITaskClient
         cachedBuffer = buffer;
     }
 
-    /// <summary>Writes a task's envelope, with the headers the enqueue filters add: every enqueue path writes through here.</summary>
-    internal EnvelopeLayout WriteEnvelope<TArguments>(ArrayBufferWriter<byte> buffer, TaskDefinition<TArguments> task, TArguments arguments, string messageId, DateTimeOffset now, in EnvelopeHeaders headers, TaskEnqueueOptions? options)
-        where TArguments : class
-    {
-        var filtered = filters.Length == 0 ? headers : headers with { Added = Filter(task, arguments, options) };
-        try
-        {
-            return TaskEnvelope.Write(buffer, task, arguments, messageId, now, filtered, serializerOptions, signer);
-        }
-        catch (Exception ex)
-        {
-            throw new TaskEnqueueException(task.Name, task.Queue, $"Task '{task.Name}' was not enqueued: its arguments could not be written ({ex.Message}).", ex);
-        }
-    }
-
-    private IReadOnlyList<KeyValuePair<string, string>>? Filter(TaskDefinition task, object arguments, TaskEnqueueOptions? options)
-    {
-        var context = new TaskEnqueueContext(task, arguments, options);
-        foreach (var filter in filters)
-        {
-            try
-            {
-                filter.OnEnqueuing(context);
-            }
-            catch (Exception ex)
-            {
-                throw new TaskEnqueueException(task.Name, task.Queue, $"Task '{task.Name}' was not enqueued: its enqueue filter {filter.GetType().Name} threw {ex.GetType().Name}: {ex.Message}", ex);
-            }
-        }
-
-        return context.Added;
-    }
-
     /// <inheritdoc />
     public ValueTask<TaskCancelResult> CancelAsync(string id, CancellationToken cancellationToken = default)
         => records is null
@@ -202,102 +175,103 @@ public sealed partial class TaskClient : ITaskClient
         return uniqueFor;
     }
 
-    /// <summary>Takes a unique task's lock; returns the id of the task that holds it, or null if this one does now.</summary>
-    private async ValueTask<string?> ClaimUniqueAsync(TaskDefinition task, string uniqueLock, string messageId, DateTimeOffset expiresAt, CancellationToken cancellationToken)
+    /// <summary>Whether the task is enqueued to take continuations (they need the record store).</summary>
+    private bool Continuable(TaskDefinition task, TaskEnqueueOptions? options)
     {
-        try
-        {
-            return await records!.Store.UniqueLocks.ClaimAsync(uniqueLock, messageId, task.Name, expiresAt, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            // A claim given up may still be applied by a store that wakes: released once it answers, it holds no task that does not exist.
-            records!.ReleaseUnique(uniqueLock, messageId);
-            throw new TaskEnqueueException(task.Name, task.Queue, $"Task '{task.Name}' was not enqueued: its unique lock could not be taken in the record store ({records.Store.Describe()}): {ex.Message}", ex);
-        }
+        if (options?.AllowContinuations != true) return false;
+        return records is not null ? true : throw new TaskEnqueueException(task.Name, task.Queue, $"Task '{task.Name}' is enqueued to take continuations (AllowContinuations), which wait in a record store, and this client has none.");
     }
 
-    private RecordWrite EnqueuedRecord(TaskDefinition task, string messageId, DateTimeOffset now, TaskEnqueueOptions? options, ReadOnlyMemory<byte> argumentBytes, string? uniqueLock, bool offloaded)
-    {
-        // Arguments that travel in the payload store are not copied into the record: shown, they would be fetched unasked.
-        var (json, note) = offloaded
-            ? (null, $"Not recorded: the arguments ({argumentBytes.Length:N0} bytes) travel in the payload store (a blob on Azure), too large for a message.")
-            : ArgumentsJson.Of(task, argumentBytes, records!.Options);
-        var delayed = options?.Delay > TimeSpan.Zero;
-        return new RecordWrite(messageId)
-        {
-            TaskName = task.Name,
-            Queue = task.Queue,
-            MaxAttempts = task.MaxAttempts,
-            EnqueuedAt = now,
-            ScheduledFor = delayed ? now + options!.Delay : null,
-            ArgumentsJson = json,
-            ArgumentsNote = note,
-            ArgumentsBytes = argumentBytes.Length,
-            UniqueKey = uniqueLock,
-            Continuable = options?.AllowContinuations == true ? true : null,
-            State = delayed ? TaskState.Scheduled : TaskState.Enqueued,
-            StateAt = now,
-        };
-    }
+    /// <summary>The continuations, chains and tracked batches of this client; they wait in a record store.</summary>
+    private FlowEnqueuer Flows(TaskDefinition task, string what)
+        => flows ?? throw new TaskEnqueueException(task.Name, task.Queue, $"Task '{task.Name}' {what}, which waits in a record store, and this client has none. Configure records in the host, or pass a TaskRecordStore to the TaskClient.");
 
-    /// <summary>
-    /// Writes the records of tasks being sent. A store slower than <see cref="TaskRecordOptions.EnqueueWriteTimeout"/>
-    /// or failing does not fail the enqueue: the write goes on in the background, without a state,
-    /// so it cannot undo what a worker writes meanwhile.
-    /// </summary>
-    private async Task CreateRecordsAsync(IReadOnlyList<RecordWrite> writes)
-    {
-        var creating = records!.Store.CreateAsync(writes, CancellationToken.None).AsTask();
-        if (await Task.WhenAny(creating, Task.Delay(records.Options.EnqueueWriteTimeout, time)).ConfigureAwait(false) == creating && creating.IsCompletedSuccessfully) return;
-        _ = creating.ContinueWith(static t => TasksTelemetry.RecordWriteFailures.Add(1), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-        foreach (var write in writes) records.Write(write.WithoutState());
-    }
+    /// <summary>A chain, accepted whole or refused (see <see cref="FlowEnqueuer.EnqueueChainAsync"/>).</summary>
+    internal ValueTask<IReadOnlyList<string>> EnqueueChainAsync(IReadOnlyList<PreparedTask> steps, CancellationToken cancellationToken)
+        => Flows(steps[0].Definition, "starts a chain of tasks").EnqueueChainAsync(steps, cancellationToken);
 
-    /// <summary>What the record of a task whose send failed says (a copy that arrives all the same as a redelivery is dropped: <see cref="RedeliveryCheck"/>).</summary>
-    internal const string NotSentReason = "Not enqueued: sending its message failed (Enqueue threw TaskEnqueueException).";
-
-    /// <summary>Records of tasks whose send failed say so (a send that did reach the queue is overruled by its worker's later state).</summary>
-    private void NotSent(IReadOnlyList<RecordWrite> writes)
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<string>> EnqueueBatchAsync(TaskBatch batch, TaskEnqueueOptions? options = null, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(batch);
+        var entries = batch.Entries;
+        var ids = new string[entries.Count];
+        if (ids.Length == 0) return ids;
+        using var activity = TasksTelemetry.Source.HasListeners() ? TasksTelemetry.Source.StartActivity("enqueue batch", ActivityKind.Producer) : null;
+        activity?.SetTag(TasksTelemetry.BatchSizeTag, ids.Length);
+        TasksTelemetry.TagOperation(activity, "send");
+
+        // Every envelope is written before anything is sent: a task too large, or arguments that
+        // cannot be written, fail the whole batch with nothing sent.
         var now = time.GetUtcNow();
-        foreach (var write in writes)
-            records!.Write(new RecordWrite(write.Id) { State = TaskState.Cancelled, StateAt = now, FinishedAt = now, Reason = NotSentReason });
-    }
+        var due = now + (options?.Delay ?? TimeSpan.Zero);
+        var batchId = batch.OnCompleted is not null || batch.Tracked ? TaskHeaders.NewMessageId(now) : null;
+        var written = new ArrayBufferWriter<byte>(ids.Length * 128);
+        var ends = new int[ids.Length];
+        var layouts = new EnvelopeLayout[ids.Length];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            var task = entries[i].Definition;
+            var start = written.WrittenCount;
+            ids[i] = TaskHeaders.NewMessageId(due);
+            layouts[i] = entries[i].Write(written, ids[i], now, new EnvelopeHeaders(Activity.Current?.Id, UniqueFor(task, options) is not null, options?.UniqueKey, Continuable(task, options), Batch: batchId), options, envelopes);
+            ends[i] = written.WrittenCount;
+            sender.CheckSize(task, ends[i] - start);
+        }
 
-    /// <summary>
-    /// Tells a unique task's lock whether its message was sent, at once, so callers waiting on the lock learn it now:
-    /// sent, they get this task's id; not sent, the next takes the lock over (not released: a send given up at its
-    /// deadline may still arrive, and its worker then finds the lock taken over and drops it). A store that fails is
-    /// told with the writer's next flush.
-    /// </summary>
-    private async ValueTask TellUniqueLockAsync(string uniqueLock, string id, bool sent)
-    {
+        // A unique task whose like is enqueued or running keeps that task's id and is not sent.
+        var held = new bool[ids.Length];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            if (layouts[i].UniqueLock is not { } uniqueLock || UniqueFor(entries[i].Definition, options) is not { } lockFor) continue;
+            if (await enqueued!.ClaimUniqueAsync(entries[i].Definition, uniqueLock, ids[i], now + lockFor, cancellationToken).ConfigureAwait(false) is { } existing)
+                (ids[i], held[i]) = (existing, true);
+        }
+
+        var recordsToWrite = new List<RecordWrite>(enqueued is null ? 0 : ids.Length);
+        for (var i = 0; i < ids.Length && enqueued is not null; i++)
+        {
+            if (held[i]) continue;
+            var record = enqueued.EnqueuedRecord(entries[i].Definition, ids[i], now, options, written.WrittenMemory[layouts[i].ArgumentsStart..layouts[i].ArgumentsEnd], layouts[i].UniqueLock, sender.Offloads(ends[i] - (i == 0 ? 0 : ends[i - 1])));
+            record.BatchId = batchId;
+            recordsToWrite.Add(record);
+        }
+
+        // A tracked batch exists, with its total and its callback, before any of its tasks can end.
+        if (batchId is not null)
+        {
+            if (flows is null)
+                throw new TaskEnqueueException(batch.OnCompleted?.Definition.Name ?? "(batch)", batch.OnCompleted?.Definition.Queue ?? "", "A batch with a callback (OnCompleted) or tracked counts needs a record store, and this client has none.");
+            await flows.CreateBatchAsync(batch, batchId, held.Count(h => !h), now, cancellationToken).ConfigureAwait(false);
+        }
+
+        var recording = recordsToWrite.Count == 0 ? Task.CompletedTask : enqueued!.CreateAsync(recordsToWrite);
+        var packer = new BatchPacker(sender, enqueued, time, written.WrittenMemory, ends, ids, entries, held, options);
         try
         {
-            await records!.Store.UniqueLocks.MarkAsync(uniqueLock, id, sent, CancellationToken.None).ConfigureAwait(false);
+            await packer.SendAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception)
+        catch
         {
-            records!.MarkUnique(uniqueLock, id, sent);
+            // What was sent keeps its record; what was not is marked so.
+            enqueued?.NotSent(recordsToWrite.Where(w => !packer.Sent.Contains(w.Id)).ToArray());
+            await TellUniqueLocksAsync(packer.Sent).ConfigureAwait(false);
+            throw;
+        }
+
+        await TellUniqueLocksAsync(packer.Sent).ConfigureAwait(false);
+
+        await recording.ConfigureAwait(false);
+        batch.Id = batchId;
+        return ids;
+
+        async Task TellUniqueLocksAsync(HashSet<string> sent)
+        {
+            for (var i = 0; i < ids.Length; i++)
+            {
+                if (!held[i] && layouts[i].UniqueLock is { } uniqueLock && UniqueFor(entries[i].Definition, options) is not null)
+                    await enqueued!.TellUniqueLockAsync(uniqueLock, ids[i], sent.Contains(ids[i])).ConfigureAwait(false);
+            }
         }
     }
-
-    private async ValueTask SendAsync(TaskDefinition task, string messageId, ReadOnlyMemory<byte> body, TaskEnqueueOptions? options, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await transport.SendAsync(task.Queue, Outgoing(messageId, body, options), cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            // Whatever the transport throws (an SDK's own exception, an AggregateException of its
-            // retries), the caller catches one documented exception that names the task and the queue.
-            throw new TaskEnqueueException(task.Name, task.Queue, $"Task '{task.Name}' was not enqueued on queue '{task.Queue}': {ex.Message}", ex);
-        }
-    }
-
-    /// <summary>A message as the enqueue options shape it: every send of a single task or a batch goes through here.</summary>
-    private static OutgoingTaskMessage Outgoing(string messageId, ReadOnlyMemory<byte> body, TaskEnqueueOptions? options)
-        => new(messageId, body, options?.Delay ?? TimeSpan.Zero, options?.TimeToLive) { ShardKey = options?.ShardKey };
 }

@@ -34,14 +34,21 @@ public abstract partial class TaskRecordStore
     internal async ValueTask RegisterContinuationAsync(string parentId, string childId, string queue, ReadOnlyMemory<byte> envelope, TimeSpan delay, bool anyOutcome, CancellationToken cancellationToken)
     {
         var table = FlowTable(parentId);
-        var row = new RecordEntity(ChildrenPartition(parentId), childId)
+        var row = ContinuationRow(parentId, childId, queue, envelope, delay, anyOutcome);
+        await WithTableAsync(table, () => ReplaceAsync(table, row, null, cancellationToken)).ConfigureAwait(false);
+    }
+
+    /// <summary>Releases (or cancels) at once a continuation just registered under a parent found sealed with <paramref name="outcome"/>.</summary>
+    internal ValueTask<bool> ReleaseRegisteredAsync(ITaskTransport transport, string parentId, string childId, string queue, ReadOnlyMemory<byte> envelope, TimeSpan delay, bool anyOutcome, TaskState outcome, CancellationToken cancellationToken)
+        => ReleaseChildAsync(transport, FlowTable(parentId), ContinuationRow(parentId, childId, queue, envelope, delay, anyOutcome), outcome, cancellationToken);
+
+    private static RecordEntity ContinuationRow(string parentId, string childId, string queue, ReadOnlyMemory<byte> envelope, TimeSpan delay, bool anyOutcome)
+        => new RecordEntity(ChildrenPartition(parentId), childId)
             .Set("Queue", queue)
             .Set("Envelope", envelope.ToArray())
             .Set("DelayMs", (long)delay.TotalMilliseconds)
             .Set("AnyOutcome", anyOutcome)
             .Set("State", "Waiting");
-        await WithTableAsync(table, () => ReplaceAsync(table, row, null, cancellationToken)).ConfigureAwait(false);
-    }
 
     /// <summary>The outcome a parent was sealed with, or null if it has not settled (or was requeued since).</summary>
     internal async ValueTask<TaskState?> ReadSealAsync(string parentId, CancellationToken cancellationToken)

@@ -36,7 +36,7 @@ internal sealed partial class RedeliveryCheck(TaskRecordWriter records, Func<str
         }
 
         if (record is null) return false;
-        if (record.State is TaskState.Cancelled && record.Reason == TaskClient.NotSentReason)
+        if (record.State is TaskState.Cancelled && record.Reason == EnqueueRecords.NotSentReason)
         {
             Log.SkippedNotSent(logger, taskName, message.MessageId);
             return true;

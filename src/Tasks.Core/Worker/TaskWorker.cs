@@ -14,7 +14,7 @@ namespace Tasks;
 /// Pulls messages from a transport and runs their tasks: bounded concurrency, leases renewed
 /// while a task runs, retries with backoff, dead-letter with a reason, and a stop that loses nothing.
 /// </summary>
-public sealed partial class TaskWorker : IAsyncDisposable
+public sealed class TaskWorker : IAsyncDisposable
 {
     private readonly ITaskTransport transport;
     private readonly TaskWorkerOptions options;
