@@ -159,10 +159,16 @@ public sealed class TaskClient : ITaskClient
     }
 
     /// <inheritdoc />
-    public ValueTask<TaskCancelResult> CancelAsync(string id, CancellationToken cancellationToken = default)
-        => records is null
-            ? throw new InvalidOperationException("Cancelling a task by id needs a record store: pass one to the TaskClient, or configure records in the host (AddAsyncTasks() on the in-memory transport, or UseAzureQueues(...) with records on).")
-            : records.Store.CancelAsync(id, cancellationToken);
+    public async ValueTask<TaskCancelResult> CancelAsync(string id, CancellationToken cancellationToken = default)
+    {
+        if (records is null)
+            throw new InvalidOperationException("Cancelling a task by id needs a record store: pass one to the TaskClient, or configure records in the host (AddAsyncTasks() on the in-memory transport, or UseAzureQueues(...) with records on).");
+        var result = await records.Store.CancelAsync(id, cancellationToken).ConfigureAwait(false);
+        if (result.Outcome != TaskCancelOutcome.NotFound || records.Pending == 0) return result;
+        // Its record may still wait in this client's writer (an enqueue whose record write outlasted EnqueueWriteTimeout): written now, then found.
+        await records.FlushAsync(cancellationToken).ConfigureAwait(false);
+        return await records.Store.CancelAsync(id, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>How long a task is unique for on this enqueue, or null if it is not unique.</summary>
     private TimeSpan? UniqueFor(TaskDefinition task, TaskEnqueueOptions? options)
