@@ -26,7 +26,7 @@ public sealed class AzureBatchTests(AzuriteFixture azurite)
         var poison = Assert.Single(await h.PoisonAsync());
         Assert.Equal((ids[^1], 1), (poison.MessageId, poison.Attempt));
         Assert.Contains("customer not found", poison.Reason);
-        Assert.Equal(ids[^1], TaskEnvelope.Read(Convert.FromBase64String(poison.MessageText!), TaskRegistry.Default, TaskSerializer.DefaultOptions).MessageId);
+        Assert.Equal(ids[^1], TaskEnvelope.Read(Convert.FromBase64String(poison.MessageText!), TaskRegistry.Default, TaskSerializer.DefaultOptions).ReadMessageId());
 
         broken = false;
         await h.RawQueue().SendMessageAsync(poison.MessageText);

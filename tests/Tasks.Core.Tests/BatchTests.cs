@@ -124,7 +124,7 @@ public sealed class BatchTests
         var dead = Assert.Single(h.Transport.DeadLetters);
         Assert.Equal(ids[1], dead.MessageId);
         Assert.Contains("customer not found", dead.Reason.Reason);
-        Assert.Equal(ids[1], TaskEnvelope.Read(dead.Body, TaskRegistry.Default, TaskSerializer.DefaultOptions).MessageId);
+        Assert.Equal(ids[1], TaskEnvelope.Read(dead.Body, TaskRegistry.Default, TaskSerializer.DefaultOptions).ReadMessageId());
 
         broken = false;
         h.Transport.SendRaw(ScriptedTasks.Queue, dead.Body);
@@ -278,7 +278,7 @@ public sealed class BatchTests
         Assert.Equal(2, dead.Select(d => d.MessageId).Distinct().Count());
         Assert.All(dead, d => Assert.Matches("^.{22}#[12]$", d.MessageId));
         Assert.All(dead, d => Assert.Contains("not signed", d.Reason.Reason));
-        Assert.Equal(forged.Order(), dead.Select(d => TaskEnvelope.Read(d.Body, TaskRegistry.Default, TaskSerializer.DefaultOptions).MessageId).Order());
+        Assert.Equal(forged.Order(), dead.Select(d => TaskEnvelope.Read(d.Body, TaskRegistry.Default, TaskSerializer.DefaultOptions).ReadMessageId()).Order());
     }
 
     [Fact]

@@ -136,7 +136,7 @@ public static partial class TaskEnvelope
             {
                 throw new TaskEnvelopeException($"No task named '{name}' is registered in this worker (unknown wire name).")
                 {
-                    UnknownTask = (name, length >= 4 ? MessageIdAfterArguments(ref reader, name ?? "", options) : null),
+                    UnknownTask = (name, length >= 4 ? MessageIdAfterArguments(ref reader, options) : null),
                 };
             }
 
@@ -144,13 +144,14 @@ public static partial class TaskEnvelope
 
             var arguments = task.ReadArguments(ref reader, options);
             var headers = ReadOnlyMemory<byte>.Empty;
-            string? messageId = null;
+            var messageId = ReadOnlyMemory<byte>.Empty;
             if (length >= 4)
             {
                 var start = reader.Consumed;
                 try
                 {
-                    messageId = ReadMessageId(ref reader, name);
+                    // Found, not decoded: the id is a string only when the worker needs one (dispatch allocates nothing more).
+                    if (FindMessageId(ref reader, name, out var idStart, out var idEnd)) messageId = body.Slice((int)idStart, (int)(idEnd - idStart));
                 }
                 catch (Exception ex) when (ex is not (TaskEnvelopeException or OperationCanceledException))
                 {
@@ -186,12 +187,20 @@ public static partial class TaskEnvelope
     }
 
     /// <summary>The message id of an envelope whose task is unknown, or null if the rest cannot be read: the reason stays the unknown name.</summary>
-    private static string? MessageIdAfterArguments(ref MessagePackReader reader, string name, MessagePackSerializerOptions options)
+    private static string? MessageIdAfterArguments(ref MessagePackReader reader, MessagePackSerializerOptions options)
     {
         try
         {
             SkipBounded(ref reader, options);
-            return ReadMessageId(ref reader, name);
+            if (reader.TryReadNil()) return null;
+            var count = reader.ReadMapHeader();
+            for (var i = 0; i < count; i++)
+            {
+                var (key, value) = (reader.ReadString(), reader.ReadString());
+                if (key == TaskHeaders.MessageId) return string.IsNullOrEmpty(value) ? null : value;
+            }
+
+            return null;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -200,16 +209,17 @@ public static partial class TaskEnvelope
     }
 
     /// <summary>
-    /// Checks that the headers are a map of strings, so reading them later cannot fail, and returns
-    /// the message id among them: the only header every delivery needs (its logs, its context).
+    /// Checks that the headers are a map of strings, so reading them later cannot fail, and finds the message id among
+    /// them (the only header every delivery needs: its logs, its context): where its encoded value starts and ends.
     /// </summary>
-    private static string? ReadMessageId(ref MessagePackReader reader, string name)
+    private static bool FindMessageId(ref MessagePackReader reader, string name, out long valueStart, out long valueEnd)
     {
-        if (reader.TryReadNil()) return null;
+        (valueStart, valueEnd) = (0, 0);
+        if (reader.TryReadNil()) return false;
         if (reader.NextMessagePackType != MessagePackType.Map)
             throw new TaskEnvelopeException($"The headers of the task envelope for '{name}' are a MessagePack {reader.NextMessagePackType}, not a map of strings.");
         var count = reader.ReadMapHeader();
-        string? messageId = null;
+        var found = false;
         for (var i = 0; i < count; i++)
         {
             if (reader.NextMessagePackType != MessagePackType.String)
@@ -217,11 +227,12 @@ public static partial class TaskEnvelope
             var isMessageId = reader.TryReadStringSpan(out var key) ? key.SequenceEqual(MessageIdKey) : reader.ReadString() == TaskHeaders.MessageId;
             if (reader.NextMessagePackType != MessagePackType.String)
                 throw new TaskEnvelopeException($"Header {i + 1} of the task envelope for '{name}' has a MessagePack {reader.NextMessagePackType} as its value, not a string.");
-            if (isMessageId) messageId = reader.ReadString();
-            else reader.Skip();
+            var start = reader.Consumed;
+            reader.Skip();
+            if (isMessageId) (found, valueStart, valueEnd) = (true, start, reader.Consumed);
         }
 
-        return string.IsNullOrEmpty(messageId) ? null : messageId;
+        return found;
     }
 
     private static ReadOnlySpan<byte> MessageIdKey => "id"u8;
@@ -256,16 +267,34 @@ internal readonly struct DecodedEnvelope
 {
     private readonly ReadOnlyMemory<byte> encodedHeaders;
 
-    internal DecodedEnvelope(TaskDefinition task, object arguments, ReadOnlyMemory<byte> encodedHeaders, string? messageId)
+    private readonly ReadOnlyMemory<byte> encodedMessageId;
+
+    internal DecodedEnvelope(TaskDefinition task, object arguments, ReadOnlyMemory<byte> encodedHeaders, ReadOnlyMemory<byte> encodedMessageId)
     {
         Definition = task;
         Arguments = arguments;
         this.encodedHeaders = encodedHeaders;
-        MessageId = messageId;
+        this.encodedMessageId = encodedMessageId;
     }
 
-    /// <summary>The message id written by <c>Enqueue</c>, or null if the envelope carries none.</summary>
-    public string? MessageId { get; }
+    /// <summary>The message id written by <c>Enqueue</c>, or null if the envelope carries none (a new string each call).</summary>
+    public string? ReadMessageId() => encodedMessageId.IsEmpty ? null : new MessagePackReader(encodedMessageId).ReadString() is { Length: > 0 } id ? id : null;
+
+    /// <summary>Whether the envelope's message id is <paramref name="id"/> (or it carries none), without decoding it: ids are ASCII.</summary>
+    public bool HasMessageId(string id)
+    {
+        if (encodedMessageId.IsEmpty) return true;
+        var reader = new MessagePackReader(encodedMessageId);
+        if (!reader.TryReadStringSpan(out var utf8)) return false;
+        if (utf8.Length == 0) return true; // an empty id is none
+        if (utf8.Length != id.Length) return false;
+        for (var i = 0; i < utf8.Length; i++)
+        {
+            if (utf8[i] != id[i]) return false;
+        }
+
+        return true;
+    }
 
     /// <summary>The task the envelope names.</summary>
     public TaskDefinition Definition { get; }

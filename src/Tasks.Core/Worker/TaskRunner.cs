@@ -53,7 +53,7 @@ internal sealed class TaskRunner(
         }
 
         var task = decoded.Definition;
-        message.MessageId = decoded.MessageId ?? message.MessageId;
+        if (!decoded.HasMessageId(message.MessageId)) message.MessageId = decoded.ReadMessageId() ?? message.MessageId;
         using var scope = WorkerLog.TaskScope(logger, task.Name, message.MessageId, message.Attempt);
         var flow = FlowCoordinator.FlowOf(decoded);
         if (message.Attempt > 1 && redelivery is not null && await redelivery.EndedEarlierAsync(message, task.Name).ConfigureAwait(false))
