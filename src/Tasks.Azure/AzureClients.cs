@@ -41,6 +41,9 @@ internal sealed class AzureClients
 
     public AzureQueueOptions Options => options;
 
+    /// <summary>The clock of the guards, and of what the stores compare with the service's times.</summary>
+    public TimeProvider Time => time;
+
     /// <summary>The blob service of the account (payloads and schedules).</summary>
     public BlobServiceClient Blobs => blobs.Value;
 

@@ -21,7 +21,7 @@ public sealed partial class AzureQueueTransport
     /// <inheritdoc />
     public async ValueTask AddDeadLetterAsync(string queue, string messageId, ReadOnlyMemory<byte> body, DeadLetterDetails reason, CancellationToken cancellationToken)
     {
-        await KeepPayloadAsync(body, cancellationToken).ConfigureAwait(false);
+        await payloads.KeepAsync(body, cancellationToken).ConfigureAwait(false);
         var poison = new PoisonMessage(
             QueueName(queue),
             messageId,

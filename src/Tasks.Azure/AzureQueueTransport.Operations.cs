@@ -120,7 +120,7 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
     public ValueTask<IReadOnlyList<TaskDeadLetter>> DeleteDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default)
         => ScanDeadLettersAsync(queue, filter, async (letter, ct) =>
         {
-            await ForgetPayloadAsync(letter.Text, ct).ConfigureAwait(false);
+            if (TryDecode(letter.Text) is { } body) await payloads.ForgetAsync(body, ct).ConfigureAwait(false);
             return true;
         }, cancellationToken);
 

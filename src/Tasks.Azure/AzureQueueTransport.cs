@@ -45,6 +45,8 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     private readonly ConcurrentDictionary<string, Lazy<Task<QueueClient>>> creatingQueues = new(StringComparer.Ordinal);
     private readonly ShardAccount[] accounts;
     private readonly Dictionary<string, ShardedQueue> shardedQueues;
+    private readonly BlobPayloadStore payloads;
+    private readonly BlobScheduleStore schedules;
 
     /// <summary>Creates the transport. Nothing is sent over the network until a queue is first used.</summary>
     /// <exception cref="InvalidOperationException">The options name no account, or two.</exception>
@@ -71,8 +73,8 @@ public sealed partial class AzureQueueTransport : ITaskTransport
         (envelopeService, textService, Endpoint) = (main.Envelopes, main.Text, main.Endpoint);
         accounts = [new ShardAccount(0, main), .. options.ShardAccounts.Select((_, i) => new ShardAccount(i + 1, clients.ShardQueues(i, EnvelopeOptions)))];
         shardedQueues = CreateShardedQueues();
-        payloads = new Lazy<BlobContainerClient>(() => clients.Blobs.GetBlobContainerClient(options.QueuePrefix + PayloadContainer), LazyThreadSafetyMode.ExecutionAndPublication);
-        schedules = new Lazy<BlobContainerClient>(() => clients.Blobs.GetBlobContainerClient(options.QueuePrefix + ScheduleContainer), LazyThreadSafetyMode.ExecutionAndPublication);
+        payloads = new BlobPayloadStore(clients, QueueName);
+        schedules = new BlobScheduleStore(clients);
     }
 
     /// <summary>The SDK clients of every account, shared with the record store in a host.</summary>

@@ -17,6 +17,32 @@ public sealed class AzureFaultsTests
         { new AggregateException("Retry failed after 4 tries.", new RequestFailedException(500, "boom", "InternalError", null)), true },
     };
 
+    [Fact]
+    public async Task A_blob_service_that_refuses_connections_fails_payload_calls_as_queue_calls_do_transient_and_named()
+    {
+        var closed = ClosedPort();
+        var transport = new AzureQueueTransport(new AzureQueueOptions
+        {
+            ConnectionString = $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AzureStartupTests.WrongKey};QueueEndpoint=http://127.0.0.1:{closed}/devstoreaccount1;BlobEndpoint=http://127.0.0.1:{closed}/devstoreaccount1;",
+        });
+
+        var upload = await Assert.ThrowsAsync<TaskTransportException>(() => transport.UploadPayloadAsync("orders", "m1", new byte[10], DateTimeOffset.UtcNow.AddDays(1), CancellationToken.None).AsTask());
+        var read = await Assert.ThrowsAsync<TaskTransportException>(() => transport.ReadPayloadAsync("orders/m1", new byte[10], CancellationToken.None).AsTask());
+
+        Assert.All(new[] { upload, read }, ex =>
+        {
+            Assert.True(ex.IsTransient, ex.Message);
+            Assert.StartsWith($"Azure Blob service at http://127.0.0.1:{closed}/devstoreaccount1", ex.Message);
+        });
+    }
+
+    private static int ClosedPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port; // closed once the listener is disposed
+    }
+
     [Theory]
     [MemberData(nameof(Faults))]
     public void A_fault_is_transient_only_if_a_retry_may_fix_it(Exception exception, bool transient)

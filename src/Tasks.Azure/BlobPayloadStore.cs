@@ -17,11 +17,8 @@ namespace Tasks.Azure;
 /// (<c>keepuntil</c>) and whether a dead letter holds it (<c>deadlettered</c>), so the sweep knows, from the
 /// blob alone, which it may delete.
 /// </summary>
-public sealed partial class AzureQueueTransport : ITaskPayloadStore
+internal sealed class BlobPayloadStore(AzureClients clients, Func<string, string> queueName) : ITaskPayloadStore
 {
-    /// <summary>The container of the payload blobs, after <see cref="AzureQueueOptions.QueuePrefix"/>.</summary>
-    public const string PayloadContainer = "tasks-payloads";
-
     private const string KeepUntilKey = "keepuntil";
     private const string DeadLetteredKey = "deadlettered";
 
@@ -29,24 +26,35 @@ public sealed partial class AzureQueueTransport : ITaskPayloadStore
     private const string SweepLockBlob = "~sweep-lock";
     private static readonly TimeSpan SweepLease = TimeSpan.FromSeconds(60);
 
-    private readonly Lazy<BlobContainerClient> payloads;
+    private readonly Lazy<BlobContainerClient> payloads = new(() => clients.Blobs.GetBlobContainerClient(clients.Options.QueuePrefix + AzureQueueTransport.PayloadContainer), LazyThreadSafetyMode.ExecutionAndPublication);
     private volatile bool payloadContainerReady;
 
-    /// <summary>A test's hook: called with "reading" once a payload's download has begun, so a worker can be killed mid-download.</summary>
-    internal static Action<string>? PayloadPoint { get; set; }
+    /// <inheritdoc />
+    public int PayloadThresholdBytes => clients.Options.PayloadThresholdBytes;
 
     /// <inheritdoc />
-    public int PayloadThresholdBytes => options.PayloadThresholdBytes;
+    public int MaxEnvelopeBytes => clients.Options.MaxEnvelopeBytes;
 
     /// <inheritdoc />
-    public int MaxEnvelopeBytes => options.MaxEnvelopeBytes;
-
     /// <inheritdoc />
     public async ValueTask<string> UploadPayloadAsync(string queue, string messageId, ReadOnlyMemory<byte> envelope, DateTimeOffset keepUntil, CancellationToken cancellationToken)
     {
         if (envelope.Length > MaxEnvelopeBytes)
             throw new ArgumentException($"The envelope is {envelope.Length:N0} bytes; AzureQueueOptions.MaxEnvelopeBytes allows {MaxEnvelopeBytes:N0}.", nameof(envelope));
-        var name = $"{QueueName(queue)}/{messageId}";
+        return await Guard(cancellationToken, () => UploadUnguardedAsync(queue, messageId, envelope, keepUntil, cancellationToken)).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<long?> ReadPayloadAsync(string name, Memory<byte> destination, CancellationToken cancellationToken)
+        => await Guard(cancellationToken, () => ReadUnguardedAsync(name, destination, cancellationToken)).ConfigureAwait(false);
+
+    /// <inheritdoc />
+    public async ValueTask<int> SweepPayloadsAsync(TimeSpan grace, CancellationToken cancellationToken)
+        => await Guard(cancellationToken, () => SweepUnguardedAsync(grace, cancellationToken)).ConfigureAwait(false);
+
+    private async Task<string> UploadUnguardedAsync(string queue, string messageId, ReadOnlyMemory<byte> envelope, DateTimeOffset keepUntil, CancellationToken cancellationToken)
+    {
+        var name = $"{queueName(queue)}/{messageId}";
         var upload = new BlobUploadOptions { Metadata = new Dictionary<string, string>(StringComparer.Ordinal) { [KeepUntilKey] = Text(keepUntil) } };
         for (var attempt = 0; ; attempt++)
         {
@@ -63,7 +71,7 @@ public sealed partial class AzureQueueTransport : ITaskPayloadStore
     }
 
     /// <inheritdoc />
-    public async ValueTask<long?> ReadPayloadAsync(string name, Memory<byte> destination, CancellationToken cancellationToken)
+    private async Task<long?> ReadUnguardedAsync(string name, Memory<byte> destination, CancellationToken cancellationToken)
     {
         BlobDownloadStreamingResult download;
         try
@@ -79,7 +87,7 @@ public sealed partial class AzureQueueTransport : ITaskPayloadStore
         {
             var length = download.Details.ContentLength;
             var read = 0;
-            PayloadPoint?.Invoke("reading");
+            AzureQueueTransport.PayloadPoint?.Invoke("reading");
             while (read < destination.Length && read < length)
             {
                 var n = await download.Content.ReadAsync(destination[read..], cancellationToken).ConfigureAwait(false);
@@ -93,10 +101,10 @@ public sealed partial class AzureQueueTransport : ITaskPayloadStore
 
     /// <inheritdoc />
     public async ValueTask DeletePayloadAsync(string name, CancellationToken cancellationToken)
-        => await PayloadBlob(name).DeleteIfExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        => await Guard(cancellationToken, async () => await PayloadBlob(name).DeleteIfExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
 
     /// <inheritdoc />
-    public async ValueTask<int> SweepPayloadsAsync(TimeSpan grace, CancellationToken cancellationToken)
+    private async Task<int> SweepUnguardedAsync(TimeSpan grace, CancellationToken cancellationToken)
     {
         var container = Payloads();
         var lockBlob = container.GetBlobClient(SweepLockBlob);
@@ -126,7 +134,7 @@ public sealed partial class AzureQueueTransport : ITaskPayloadStore
         var deleted = 0;
         try
         {
-            var now = time.GetUtcNow();
+            var now = clients.Time.GetUtcNow();
             await foreach (var blob in container.GetBlobsAsync(new GetBlobsOptions { Traits = BlobTraits.Metadata }, cancellationToken).ConfigureAwait(false))
             {
                 if (blob.Metadata.ContainsKey(DeadLetteredKey) || !blob.Metadata.TryGetValue(KeepUntilKey, out var text)) continue; // held by a dead letter, or the lock itself
@@ -143,9 +151,11 @@ public sealed partial class AzureQueueTransport : ITaskPayloadStore
     }
 
     /// <summary>A dead letter's payload stays until the dead letter is purged: the sweep leaves it.</summary>
-    private async Task KeepPayloadAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    public Task KeepAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken) => Guard(cancellationToken, () => KeepUnguardedAsync(body, cancellationToken));
+
+    private async Task<bool> KeepUnguardedAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
-        if (TaskPayloads.NameOf(body) is not { } name) return;
+        if (TaskPayloads.NameOf(body) is not { } name) return false;
         var blob = PayloadBlob(name);
         try
         {
@@ -157,13 +167,15 @@ public sealed partial class AzureQueueTransport : ITaskPayloadStore
         {
             // Gone already: the dead letter's reason says so.
         }
+
+        return true;
     }
 
     /// <summary>A purged dead letter takes its payload with it.</summary>
-    private async Task ForgetPayloadAsync(string? messageText, CancellationToken cancellationToken)
+    public async Task ForgetAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
-        if (TryDecode(messageText) is { } body && TaskPayloads.NameOf(body) is { } name)
-            await PayloadBlob(name).DeleteIfExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (TaskPayloads.NameOf(body) is { } name)
+            await Guard(cancellationToken, async () => await PayloadBlob(name).DeleteIfExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
     }
 
     private BlobContainerClient Payloads() => payloads.Value;
@@ -173,11 +185,32 @@ public sealed partial class AzureQueueTransport : ITaskPayloadStore
     private async Task CreatePayloadContainerAsync(CancellationToken cancellationToken)
     {
         if (payloadContainerReady) return;
-        if (!options.CreateQueues)
+        if (!clients.Options.CreateQueues)
             throw new InvalidOperationException(
                 $"Envelopes larger than a queue message travel in the blob container '{Payloads().Name}', which does not exist, and " +
                 "AzureQueueOptions.CreateQueues is false: create it, or let the transport create it.");
         await Payloads().CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         payloadContainerReady = true;
     }
+
+    /// <summary>Every blob call ends in a <see cref="TaskTransportException"/> that says whether a retry may help, as every queue call does.</summary>
+    private async Task<T> Guard<T>(CancellationToken cancellationToken, Func<Task<T>> call)
+    {
+        try
+        {
+            return await call().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not (TaskTransportException or ArgumentException or InvalidOperationException) && !(ex is OperationCanceledException && cancellationToken.IsCancellationRequested) && AzureFaults.Classify(ex) is { } fault)
+        {
+            throw new TaskTransportException($"Azure Blob service at {AzureClients.EndpointOf(clients.Blobs.Uri)}: " + fault.Problem + (fault.Fix is null ? "" : $" {fault.Fix}"), fault.IsTransient, ex);
+        }
+    }
+
+    private Task Guard(CancellationToken cancellationToken, Func<Task> call) => Guard(cancellationToken, async () =>
+    {
+        await call().ConfigureAwait(false);
+        return true;
+    });
+
+    private static string Text(DateTimeOffset time) => time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
 }

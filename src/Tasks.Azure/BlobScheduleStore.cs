@@ -15,16 +15,13 @@ namespace Tasks.Azure;
 /// explorer, and every write names the ETag it read (or <c>If-None-Match: *</c> for the first), so of
 /// the workers that see an occurrence fall due, exactly one claims it.
 /// </summary>
-public sealed partial class AzureQueueTransport : IScheduleStore
+internal sealed class BlobScheduleStore(AzureClients clients) : IScheduleStore
 {
-    /// <summary>The container of the schedule blobs, after <see cref="AzureQueueOptions.QueuePrefix"/>.</summary>
-    public const string ScheduleContainer = "tasks-schedules";
-
     private const string LastKey = "lastoccurrence";
     private const string PendingKey = "pending";
     private const string PendingSinceKey = "pendingsince";
 
-    private readonly Lazy<BlobContainerClient> schedules;
+    private readonly Lazy<BlobContainerClient> schedules = new(() => clients.Blobs.GetBlobContainerClient(clients.Options.QueuePrefix + AzureQueueTransport.ScheduleContainer), LazyThreadSafetyMode.ExecutionAndPublication);
     private volatile bool scheduleContainerReady;
 
     /// <inheritdoc />
@@ -82,7 +79,7 @@ public sealed partial class AzureQueueTransport : IScheduleStore
     private async Task CreateScheduleContainerAsync(CancellationToken cancellationToken)
     {
         if (scheduleContainerReady) return;
-        if (!options.CreateQueues)
+        if (!clients.Options.CreateQueues)
             throw new InvalidOperationException(
                 $"Recurring tasks keep their schedules in the blob container '{schedules.Value.Name}', which does not exist, and " +
                 "AzureQueueOptions.CreateQueues is false: create it, or let the transport create it.");
@@ -90,7 +87,6 @@ public sealed partial class AzureQueueTransport : IScheduleStore
         scheduleContainerReady = true;
     }
 
-    /// <summary>The one blob client of payloads and schedules, with its own guard (<see cref="AzureQueueOptions.PayloadTimeout"/>).</summary>
     private static string Text(DateTimeOffset time) => time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
 
     private static DateTimeOffset Time(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
