@@ -84,11 +84,11 @@ internal sealed class FlowEnqueuer(EnvelopeWriter envelopes, EnvelopeSender send
         var now = time.GetUtcNow();
         if (outcome == TaskState.Cancelled)
         {
-            await store.WriteAsync([new RecordWrite(childId) { State = TaskState.Cancelled, StateAt = now, FinishedAt = now, Reason = "Cancelled with the task it waited for." }], cancellationToken).ConfigureAwait(false);
+            await store.WriteOrThrowAsync([new RecordWrite(childId) { State = TaskState.Cancelled, StateAt = now, FinishedAt = now, Reason = "Cancelled with the task it waited for." }], cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        await store.WriteAsync([new RecordWrite(childId) { State = TaskState.Enqueued, StateAt = now }], cancellationToken).ConfigureAwait(false); // before the send: after it, it could undo its worker's
+        await store.WriteOrThrowAsync([new RecordWrite(childId) { State = TaskState.Enqueued, StateAt = now }], cancellationToken).ConfigureAwait(false); // before the send: after it, it could undo its worker's
         await sender.SendMessageAsync(queue, new OutgoingTaskMessage(childId, envelope, delay, null), cancellationToken).ConfigureAwait(false);
     }
 

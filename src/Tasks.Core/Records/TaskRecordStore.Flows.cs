@@ -85,7 +85,7 @@ public abstract partial class TaskRecordStore
         var id = child.RowKey;
         if (outcome == TaskState.Cancelled)
         {
-            await WriteAsync([new RecordWrite(id) { State = TaskState.Cancelled, StateAt = now, FinishedAt = now, Reason = "Cancelled with the task it waited for." }], cancellationToken).ConfigureAwait(false);
+            await WriteOrThrowAsync([new RecordWrite(id) { State = TaskState.Cancelled, StateAt = now, FinishedAt = now, Reason = "Cancelled with the task it waited for." }], cancellationToken).ConfigureAwait(false);
             await MarkChildAsync(table, child, "Cancelled", cancellationToken).ConfigureAwait(false);
             await ReleaseContinuationsAsync(transport, id, TaskState.Cancelled, cancellationToken).ConfigureAwait(false);
             return true;
@@ -96,7 +96,7 @@ public abstract partial class TaskRecordStore
         var envelope = (byte[])child.Properties["Envelope"]!;
         var delay = TimeSpan.FromMilliseconds(child.Get<long>("DelayMs") ?? 0);
         // The record first: written after the send, it could land after its worker's and undo it.
-        await WriteAsync([new RecordWrite(id) { State = delay > TimeSpan.Zero ? TaskState.Scheduled : TaskState.Enqueued, StateAt = now, ScheduledFor = delay > TimeSpan.Zero ? now + delay : null }], cancellationToken).ConfigureAwait(false);
+        await WriteOrThrowAsync([new RecordWrite(id) { State = delay > TimeSpan.Zero ? TaskState.Scheduled : TaskState.Enqueued, StateAt = now, ScheduledFor = delay > TimeSpan.Zero ? now + delay : null }], cancellationToken).ConfigureAwait(false);
         await transport.SendAsync(child.GetString("Queue")!, new OutgoingTaskMessage(id, envelope, delay, null), cancellationToken).ConfigureAwait(false);
         ReleasePoint?.Invoke("sent", child.PartitionKey[2..]);
         await MarkChildAsync(table, child, "Released", cancellationToken).ConfigureAwait(false);
@@ -260,7 +260,7 @@ public abstract partial class TaskRecordStore
     {
         var total = await ReadRowAsync(table, BatchPartition(batchId), TotalRow, cancellationToken).ConfigureAwait(false);
         if (total?.GetString("CallbackId") is not { } callbackId || total.Properties.GetValueOrDefault("CallbackEnvelope") is not byte[] envelope) return;
-        await WriteAsync([new RecordWrite(callbackId) { State = TaskState.Enqueued, StateAt = Time.GetUtcNow() }], cancellationToken).ConfigureAwait(false);
+        await WriteOrThrowAsync([new RecordWrite(callbackId) { State = TaskState.Enqueued, StateAt = Time.GetUtcNow() }], cancellationToken).ConfigureAwait(false);
         await transport.SendAsync(total.GetString("CallbackQueue")!, new OutgoingTaskMessage(callbackId, envelope, TimeSpan.Zero, null), cancellationToken).ConfigureAwait(false);
         ReleasePoint?.Invoke("sent", batchId);
         await MergeAsync(table, [new RecordEntity(CallbackPartition, batchId).Set("Sent", true)], cancellationToken).ConfigureAwait(false);

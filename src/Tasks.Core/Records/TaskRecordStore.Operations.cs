@@ -32,7 +32,7 @@ public abstract partial class TaskRecordStore
             await ForgetRunClaimAsync(id, cancellationToken).ConfigureAwait(false);
             if (RecordFormat.Expired(due, Options.SucceededRetention, now))
             {
-                await WriteOrThrowAsync(write, cancellationToken).ConfigureAwait(false); // its live table is gone: it stays in the failed-record table
+                await WriteOrThrowAsync([write], cancellationToken).ConfigureAwait(false); // its live table is gone: it stays in the failed-record table
                 continue;
             }
 
@@ -52,8 +52,7 @@ public abstract partial class TaskRecordStore
     {
         ArgumentNullException.ThrowIfNull(ids);
         if (ids.Count == 0) return;
-        var failed = await WriteAsync(ids.Select(id => new RecordWrite(id) { Purged = true }).ToArray(), cancellationToken).ConfigureAwait(false);
-        if (failed.Count > 0) throw new InvalidOperationException($"The records of {failed.Count} purged dead letter(s) could not be written: {LastWriteError?.Message}", LastWriteError);
+        await WriteOrThrowAsync(ids.Select(id => new RecordWrite(id) { Purged = true }).ToArray(), cancellationToken).ConfigureAwait(false);
         foreach (var id in ids)
         {
             if (await GetAsync(id, cancellationToken).ConfigureAwait(false) is { Continuable: true }) await ReleaseContinuationsAsync(null, id, TaskState.Cancelled, cancellationToken).ConfigureAwait(false);
@@ -102,23 +101,17 @@ public abstract partial class TaskRecordStore
         var write = new RecordWrite(id) { CancelRequestedAt = now };
         if (record.State == TaskState.Running)
         {
-            await WriteOrThrowAsync(write, cancellationToken).ConfigureAwait(false);
+            await WriteOrThrowAsync([write], cancellationToken).ConfigureAwait(false);
             return new TaskCancelResult(TaskCancelOutcome.Requested, TaskState.Running);
         }
 
         write.State = TaskState.Cancelled;
         write.StateAt = write.FinishedAt = now;
         write.Reason = "Cancelled by id before it ran.";
-        await WriteOrThrowAsync(write, cancellationToken).ConfigureAwait(false);
+        await WriteOrThrowAsync([write], cancellationToken).ConfigureAwait(false);
         if (record.UniqueKey is { } key) await UniqueLocks.ReleaseAsync(key, id, cancellationToken).ConfigureAwait(false);
         if (record.Continuable) await ReleaseContinuationsAsync(null, id, TaskState.Cancelled, cancellationToken).ConfigureAwait(false); // its continuations are cancelled with it
         return new TaskCancelResult(TaskCancelOutcome.Cancelled, TaskState.Cancelled);
-    }
-
-    private async Task WriteOrThrowAsync(RecordWrite write, CancellationToken cancellationToken)
-    {
-        if ((await WriteAsync([write], cancellationToken).ConfigureAwait(false)).Count > 0)
-            throw new InvalidOperationException($"The record of task {write.Id} could not be written: {LastWriteError?.Message}", LastWriteError);
     }
 
     /// <summary>The ids whose cancel was asked for at or after <paramref name="since"/> (by the store's clock): one query per day since then.</summary>

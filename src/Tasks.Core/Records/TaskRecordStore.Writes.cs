@@ -65,9 +65,10 @@ public abstract partial class TaskRecordStore
 
     /// <summary>
     /// A worker's writes: merged into the day's live table in batches per partition; a dead letter
-    /// or a cancel moves its record to the failed-record table. Returns the writes that failed, to try again.
+    /// or a cancel moves its record to the failed-record table. Returns the writes that failed, to try again, and
+    /// what the first of them threw: to this caller, not kept where concurrent callers would read each other's.
     /// </summary>
-    internal async ValueTask<IReadOnlyList<RecordWrite>> WriteAsync(IReadOnlyList<RecordWrite> writes, CancellationToken cancellationToken)
+    internal async ValueTask<RecordWriteResult> WriteAsync(IReadOnlyList<RecordWrite> writes, CancellationToken cancellationToken)
     {
         var now = Time.GetUtcNow();
         var failed = new List<RecordWrite>();
@@ -99,12 +100,16 @@ public abstract partial class TaskRecordStore
             }
         }));
         await Task.WhenAll(work).ConfigureAwait(false);
-        if (firstError is not null) LastWriteError = firstError;
-        return failed;
+        return new RecordWriteResult(failed, firstError);
     }
 
-    /// <summary>What the last failed write threw: for the log of the process that retries it.</summary>
-    internal Exception? LastWriteError { get; private set; }
+    /// <summary>Writes, and throws what the first failed write threw: for a write its caller must not go on without.</summary>
+    internal async ValueTask WriteOrThrowAsync(IReadOnlyList<RecordWrite> writes, CancellationToken cancellationToken)
+    {
+        var result = await WriteAsync(writes, cancellationToken).ConfigureAwait(false);
+        if (result.Error is { } error)
+            throw new InvalidOperationException($"The record(s) of {string.Join(", ", result.Failed.Select(w => w.Id))} could not be written: {error.Message}", error);
+    }
 
     /// <summary>
     /// Moves a record to the failed-record table, where it outlives its day's live table: the live
@@ -230,3 +235,6 @@ public abstract partial class TaskRecordStore
         return dropped;
     }
 }
+
+/// <summary>The writes that failed (to try again), and what the first of them threw.</summary>
+internal readonly record struct RecordWriteResult(IReadOnlyList<RecordWrite> Failed, Exception? Error);

@@ -145,7 +145,7 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
                 batchRows = new Dictionary<string, List<RecordEntity>>(StringComparer.Ordinal);
             }
 
-            var failed = batch.Count == 0 ? Array.Empty<RecordWrite>() : await WriteOrFailAsync(batch.Values.ToArray(), cancellationToken).ConfigureAwait(false);
+            var (failed, error) = batch.Count == 0 ? new RecordWriteResult([], null) : await WriteOrFailAsync(batch.Values.ToArray(), cancellationToken).ConfigureAwait(false);
             var countsWritten = await WriteCountsAsync(cancellationToken).ConfigureAwait(false);
             var releasesDone = await ReleaseAsync(released, cancellationToken).ConfigureAwait(false);
             var batchesDone = await WriteBatchesAsync(counted, cancellationToken).ConfigureAwait(false);
@@ -176,7 +176,7 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
             if (Stopwatch.GetElapsedTime(Interlocked.Read(ref lastFailureLog), now) > TimeSpan.FromSeconds(30))
             {
                 Interlocked.Exchange(ref lastFailureLog, now);
-                Log.WritesFailed(logger, Store.LastWriteError, failed.Count, Store.Describe(), backoff);
+                Log.WritesFailed(logger, error, failed.Count, Store.Describe(), backoff);
             }
         }
         finally
@@ -234,7 +234,7 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
         return false;
     }
 
-    private async Task<IReadOnlyList<RecordWrite>> WriteOrFailAsync(IReadOnlyList<RecordWrite> writes, CancellationToken cancellationToken)
+    private async Task<RecordWriteResult> WriteOrFailAsync(IReadOnlyList<RecordWrite> writes, CancellationToken cancellationToken)
     {
         try
         {
@@ -243,7 +243,7 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             Log.FlushFailed(logger, ex);
-            return writes;
+            return new RecordWriteResult(writes, ex);
         }
     }
 
