@@ -118,6 +118,25 @@ public sealed class ThrowingFilter : ITaskRunFilter
     }
 }
 
+/// <summary>Filter code with the mistakes people make: returning without next() or Skip(), skipping after next().</summary>
+public sealed class MistakenFilter : ITaskRunFilter
+{
+    public async ValueTask OnRunAsync(TaskRunContext context, TaskRunNext next)
+    {
+        var run = FilteredTasks.RunName(context.Arguments);
+        if (run.StartsWith("forgot-", StringComparison.Ordinal)) return;
+        await next();
+        if (run.StartsWith("late-", StringComparison.Ordinal)) context.Skip("too late");
+    }
+}
+
+public interface IUnregistered;
+
+public sealed class NeedsUnregisteredFilter(IUnregistered unregistered) : ITaskRunFilter
+{
+    public ValueTask OnRunAsync(TaskRunContext context, TaskRunNext next) => unregistered is null ? default : next();
+}
+
 /// <summary>Task filters in a host, in memory: an enqueue filter's header read by a run filter, order, skips and failures.</summary>
 public sealed class FilterTests
 {
@@ -193,6 +212,31 @@ public sealed class FilterTests
         Assert.Contains("ReservedHeaderFilter", error.Message);
         Assert.Contains("Header 'parent' is one Tasks writes itself", error.Message);
         Assert.Equal(0, (await host.Transport.GetDepthAsync(FilteredTasks.Queue)).Messages);
+    }
+
+    [Fact]
+    public async Task A_filter_that_returns_without_next_or_skips_after_it_fails_the_task_at_once_naming_itself()
+    {
+        await using var host = await FilterHost.StartAsync(b => b.AddRunFilter<MistakenFilter>());
+        var forgot = await FilteredTasks.PlainAsync.Enqueue(host.Client, "forgot-1");
+        var late = await FilteredTasks.PlainAsync.Enqueue(host.Client, "late-1");
+
+        var (a, b) = (await host.WaitForAsync(forgot), await host.WaitForAsync(late));
+
+        Assert.Equal((TaskState.DeadLettered, 1), (a.State, a.Attempts)); // a fault of the code: no retry
+        Assert.Contains("Run filter MistakenFilter of task 'Tasks.Core.Tests.FilteredTasks.Plain' returned without calling next() or Skip(reason)", a.Reason);
+        Assert.DoesNotContain(FilteredTasks.Log, l => l.StartsWith("forgot-1:", StringComparison.Ordinal));
+        Assert.Equal((TaskState.DeadLettered, 1), (b.State, b.Attempts));
+        Assert.Contains("called Skip() after next(): the task has run", b.Reason);
+    }
+
+    [Fact]
+    public async Task A_run_filter_that_cannot_be_made_from_DI_fails_the_start_with_what_is_missing()
+    {
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => FilterHost.StartAsync(b => b.AddRunFilter<NeedsUnregisteredFilter>()));
+
+        Assert.Contains("A run filter (AddRunFilter) cannot be made from DI", error.Message);
+        Assert.Contains("IUnregistered", error.Message);
     }
 
     private sealed class ReservedHeaderFilter : ITaskEnqueueFilter

@@ -244,6 +244,13 @@ public sealed class AnalyzerTests
             {
             }
 
+            public sealed class EnqueueOnly : ITaskEnqueueFilter
+            {
+                public void OnEnqueuing(TaskEnqueueContext context)
+                {
+                }
+            }
+
             public sealed class NoConstructor : ITaskRunFilter
             {
                 private NoConstructor()
@@ -268,6 +275,9 @@ public sealed class AnalyzerTests
 
                 [AsyncTask, {|TASK017:TaskFilter(typeof(Hidden))|}]
                 public static Task C(CancellationToken cancellationToken) => Task.CompletedTask;
+
+                [AsyncTask, {|TASK017:TaskFilter(typeof(EnqueueOnly))|}]
+                public static Task D(CancellationToken cancellationToken) => Task.CompletedTask;
             }
             """);
 
@@ -275,6 +285,7 @@ public sealed class AnalyzerTests
         Assert.Contains("abstract or static", diagnostics[1].GetMessage());
         Assert.Contains("no public constructor", diagnostics[2].GetMessage());
         Assert.Contains("not reachable from the generated code", diagnostics[3].GetMessage());
+        Assert.Contains("it is an enqueue filter, and [TaskFilter] takes run filters", diagnostics[4].GetMessage());
     }
 
     [Fact]

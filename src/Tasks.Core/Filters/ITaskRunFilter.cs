@@ -12,6 +12,9 @@ namespace Tasks;
 /// <see cref="TaskFilterAttribute"/> on its method.
 /// </summary>
 /// <remarks>
+/// A filter calls <c>next</c> once, or <see cref="TaskRunContext.Skip"/> instead; returning with neither, calling
+/// <c>next</c> twice or after a skip, or skipping after <c>next</c> fail the task permanently (a fault of the filter's code,
+/// which no retry fixes), with a reason that names the filter.
 /// Order: the filters registered for every task, in registration order (the first is outermost), then the task's
 /// own, in attribute order; the task innermost. A filter that does not call <c>next</c> stops the run: call
 /// <see cref="TaskRunContext.Skip"/> to end the task (recorded Cancelled, with the reason), or throw. What a filter
@@ -58,13 +61,18 @@ public sealed class TaskRunContext
     /// <summary>Why a filter skipped the run, or null if none did.</summary>
     public string? SkippedBecause { get; private set; }
 
+    /// <summary>Whether the task was called (the innermost <c>next()</c>).</summary>
+    internal bool TaskInvoked { get; set; }
+
     /// <summary>
     /// Ends the task without running it (call it instead of <c>next</c>): its message is deleted and its record says
     /// Cancelled with "Skipped by a task filter: <paramref name="reason"/>". Its continuations are released as for a cancel.
     /// </summary>
+    /// <exception cref="PermanentTaskException">The task ran already (Skip after <c>next()</c>): it cannot be skipped.</exception>
     public void Skip(string reason)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        if (TaskInvoked) throw new PermanentTaskException($"A run filter of task '{Definition.Name}' called Skip() after next(): the task has run, and cannot be skipped.");
         SkippedBecause = reason;
     }
 }

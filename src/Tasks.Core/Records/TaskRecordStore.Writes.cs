@@ -103,12 +103,11 @@ public abstract partial class TaskRecordStore
         return new RecordWriteResult(failed, firstError);
     }
 
-    /// <summary>Writes, and throws what the first failed write threw: for a write its caller must not go on without.</summary>
+    /// <summary>Writes, and throws what the first failed write threw (as it is: a transient fault stays one), for a write its caller must not go on without.</summary>
     internal async ValueTask WriteOrThrowAsync(IReadOnlyList<RecordWrite> writes, CancellationToken cancellationToken)
     {
         var result = await WriteAsync(writes, cancellationToken).ConfigureAwait(false);
-        if (result.Error is { } error)
-            throw new InvalidOperationException($"The record(s) of {string.Join(", ", result.Failed.Select(w => w.Id))} could not be written: {error.Message}", error);
+        if (result.Error is { } error) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
     }
 
     /// <summary>

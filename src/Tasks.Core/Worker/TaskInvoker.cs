@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
@@ -22,6 +23,40 @@ internal sealed class TaskInvoker
         this.services = services ?? EmptyServiceProvider.Instance;
         hasScopes = services?.GetService(typeof(IServiceScopeFactory)) is not null;
         filtersForEveryTask = services?.GetService(typeof(IServiceProviderIsService)) is IServiceProviderIsService isService && isService.IsService(typeof(ITaskRunFilter));
+    }
+
+    /// <summary>
+    /// Makes every run filter of <paramref name="tasks"/> once, in a scope of its own, so a filter whose services are not
+    /// registered fails the worker's start with what is missing, not every run of its task.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A filter cannot be made.</exception>
+    public void CheckFilters(IEnumerable<TaskDefinition> tasks)
+    {
+        var own = tasks.Where(t => t.RunFilters is { Count: > 0 }).ToArray();
+        if (!filtersForEveryTask && own.Length == 0) return;
+        var scope = hasScopes ? services.CreateScope() : null;
+        try
+        {
+            var provider = scope?.ServiceProvider ?? services;
+            if (filtersForEveryTask) Make("AddRunFilter", () => provider.GetServices<ITaskRunFilter>().ToArray());
+            foreach (var task in own) Make($"[TaskFilter] of task '{task.Name}'", () => task.RunFilters!.Select(make => make(provider)).ToArray());
+        }
+        finally
+        {
+            scope?.Dispose();
+        }
+
+        static void Make(string which, Func<ITaskRunFilter[]> make)
+        {
+            try
+            {
+                make();
+            }
+            catch (Exception ex)
+            {
+                throw new InvalidOperationException($"A run filter ({which}) cannot be made from DI: {ex.Message} Register what it needs, or change its constructor.", ex);
+            }
+        }
     }
 
     /// <summary>Runs the task (through its filters); a filter's skip is left in <see cref="TaskContext.SkippedBecause"/>.</summary>
@@ -55,7 +90,8 @@ internal sealed class TaskInvoker
             }
 
             var run = new TaskRunContext(context, task, arguments, provider, cancellationToken);
-            await new Pipeline(filters, run, task, provider).NextAsync().ConfigureAwait(false);
+            var pipeline = new Pipeline(filters, run, task, provider);
+            await pipeline.RunAsync().ConfigureAwait(false);
             context.SkippedBecause = run.SkippedBecause;
         }
         finally
@@ -64,30 +100,52 @@ internal sealed class TaskInvoker
         }
     }
 
-    /// <summary>One run's way through its filters: each <c>next</c> moves one filter in, the last calls the task.</summary>
+    /// <summary>
+    /// One run's way through its filters: each filter gets a <c>next</c> of its own, which runs the next filter (or the
+    /// task) once. A misuse is a fault of the code, not of this run, so it fails the task permanently, naming the filter:
+    /// <c>next()</c> twice, after <c>Skip()</c>, <c>Skip()</c> after the task ran, or a filter that returned with neither.
+    /// </summary>
     private sealed class Pipeline
     {
         private readonly List<ITaskRunFilter> filters;
         private readonly TaskRunContext run;
         private readonly TaskDefinition task;
         private readonly IServiceProvider provider;
-        private readonly TaskRunNext next;
-        private int position;
+        private readonly bool[] called;
 
         public Pipeline(List<ITaskRunFilter> filters, TaskRunContext run, TaskDefinition task, IServiceProvider provider)
         {
             (this.filters, this.run, this.task, this.provider) = (filters, run, task, provider);
-            next = NextAsync;
+            called = new bool[filters.Count];
         }
 
-        public ValueTask NextAsync()
+        public async Task RunAsync()
         {
-            var at = position++;
-            if (at < filters.Count) return filters[at].OnRunAsync(run, next);
-            if (at > filters.Count) throw new InvalidOperationException($"A run filter of task '{task.Name}' called next() twice: the task runs once per run.");
-            if (run.SkippedBecause is not null) throw new InvalidOperationException($"A run filter of task '{task.Name}' called next() after Skip(): skip the run, or run it.");
-            return new ValueTask(task.InvokeAsync(provider, run.Arguments, run.CancellationToken));
+            await StepAsync(0).ConfigureAwait(false);
+            if (run.TaskInvoked || run.SkippedBecause is not null) return;
+            var stopped = Array.IndexOf(called, false);
+            throw Misuse(stopped, "returned without calling next() or Skip(reason): the task did not run");
         }
+
+        private ValueTask StepAsync(int at)
+        {
+            if (at == filters.Count)
+            {
+                run.TaskInvoked = true;
+                return new ValueTask(task.InvokeAsync(provider, run.Arguments, run.CancellationToken));
+            }
+
+            return filters[at].OnRunAsync(run, () =>
+            {
+                if (called[at]) throw Misuse(at, "called next() twice: the task runs once per run");
+                if (run.SkippedBecause is not null) throw Misuse(at, "called next() after Skip(): skip the run, or run it");
+                called[at] = true;
+                return StepAsync(at + 1);
+            });
+        }
+
+        private PermanentTaskException Misuse(int at, string what)
+            => new($"Run filter {filters[Math.Max(0, at)].GetType().Name} of task '{task.Name}' {what}.");
     }
 
     /// <summary>What a static task's invoker gets without a host: it asks for no service.</summary>

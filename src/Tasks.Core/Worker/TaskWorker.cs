@@ -28,6 +28,7 @@ public sealed class TaskWorker : IAsyncDisposable
 
     // The parts, built once: each owns its state and gets what it needs here.
     private readonly LeaseKeeper leases;
+    private readonly TaskInvoker invoker;
     private readonly RunTracker tracker;
     private readonly PayloadFetcher payloads;
     private readonly MessageHandler handler;
@@ -87,7 +88,8 @@ public sealed class TaskWorker : IAsyncDisposable
         var flows = new FlowCoordinator(records, transport, leases, this.options, abortTasks.Token, this.logger, time);
         var redelivery = records is null ? null : new RedeliveryCheck(records, id => recorder.For(id) is not null, this.logger, time);
         payloads = new PayloadFetcher(transport, this.options, signer, leases, recorder, flows, redelivery, stopReceiving.Token, this.logger, time);
-        var runner = new TaskRunner(this.registry, this.options, signer, services is not null, new TaskInvoker(services), tracker, leases, records, recorder, cancels, flows, redelivery, stopReceiving.Token, abortTasks.Token, this.logger, time);
+        invoker = new TaskInvoker(services);
+        var runner = new TaskRunner(this.registry, this.options, signer, services is not null, invoker, tracker, leases, records, recorder, cancels, flows, redelivery, stopReceiving.Token, abortTasks.Token, this.logger, time);
         var ran = new Action<TaskRunResult>(result => TaskRan?.Invoke(result));
         var settler = new Settler(transport, flows, payloads, ran, this.logger);
         var packs = new PackRunner(transport, runner, settler, tracker, recorder, flows, ran, stopReceiving.Token, this.logger, time);
@@ -125,6 +127,7 @@ public sealed class TaskWorker : IAsyncDisposable
         if (Interlocked.Exchange(ref startedOnce, 1) == 1) return; // a second start must not start a second set of loops
         var slots = this.slots ??= PrepareQueues();
         CheckServices(slots.Queues);
+        invoker.CheckFilters(registry.Definitions.Where(d => slots.Queues.Contains(d.Queue)));
         try
         {
             await transport.CheckAsync(slots.Queues, cancellationToken).ConfigureAwait(false);

@@ -41,7 +41,9 @@ internal static class TaskFilterSettings
         if (type.IsAbstract || type.IsStatic) return "it is abstract or static, so no instance of it can be made; name a concrete class";
         if (type.IsUnboundGenericType || type.TypeArguments.Any(t => t is ITypeParameterSymbol)) return "it is an open generic type; name a closed one, e.g. typeof(AuditFilter<Order>)";
         if (known.RunFilter is not null && !type.AllInterfaces.Any(i => SymbolEqualityComparer.Default.Equals(i, known.RunFilter)))
-            return "it does not implement Tasks.ITaskRunFilter; implement OnRunAsync(TaskRunContext, TaskRunNext) in it";
+            return type.AllInterfaces.Any(i => i.ToDisplayString() == "Tasks.ITaskEnqueueFilter")
+                ? "it is an enqueue filter, and [TaskFilter] takes run filters (Tasks.ITaskRunFilter); register an enqueue filter with AddEnqueueFilter<T>() in the process that enqueues"
+                : "it does not implement Tasks.ITaskRunFilter; implement OnRunAsync(TaskRunContext, TaskRunNext) in it";
         for (var current = type; current is not null; current = current.ContainingType)
         {
             if (current.DeclaredAccessibility is Accessibility.Private or Accessibility.Protected or Accessibility.ProtectedAndInternal)
