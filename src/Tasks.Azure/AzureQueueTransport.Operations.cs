@@ -15,10 +15,6 @@ namespace Tasks.Azure;
 /// </summary>
 public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLetters
 {
-    // A queue cannot be browsed past 32 messages: a scan receives every poison message with this
-    // lease, acts on the matching ones, and makes the others visible again at once.
-    private static readonly TimeSpan ScanLease = TimeSpan.FromMinutes(1);
-
     /// <inheritdoc />
     /// <remarks>A sharded queue's count is the sum of its shards', those left by an earlier count included.</remarks>
     public async ValueTask<TaskQueueDepth> GetDepthAsync(string queue, CancellationToken cancellationToken = default)
@@ -78,51 +74,22 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
             peeked.AddRange((PeekedMessage[])await Guard(text.Name, cancellationToken, () => text.PeekMessagesAsync(maxMessages - peeked.Count, cancellationToken), shard.Account.Endpoint).ConfigureAwait(false));
         }
 
-        return peeked.SelectMany(m => Summarize(m.Body.ToString()).Select(task => new PeekedTaskMessage(m.MessageId, (int)Math.Min(m.DequeueCount, int.MaxValue), m.InsertedOn, task))).ToArray();
+        return peeked.SelectMany(m => PoisonQueues.Summarize(m.Body.ToString()).Select(task => new PeekedTaskMessage(m.MessageId, (int)Math.Min(m.DequeueCount, int.MaxValue), m.InsertedOn, task))).ToArray();
     }
 
     /// <inheritdoc />
-    public async ValueTask<IReadOnlyList<TaskDeadLetter>> ListDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default)
-    {
-        var listed = new List<TaskDeadLetter>();
-        await ScanDeadLettersAsync(queue, filter, (letter, _) =>
-        {
-            listed.Add(letter.Letter);
-            return Task.FromResult(false);
-        }, cancellationToken).ConfigureAwait(false);
-        return listed;
-    }
+    public ValueTask<IReadOnlyList<TaskDeadLetter>> ListDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default) => poison.ListDeadLettersAsync(queue, filter, cancellationToken);
 
     /// <inheritdoc />
     /// <remarks>A peek: nothing is taken, so every viewer sees the same. A dead letter whose message text travels apart shows no arguments here.</remarks>
-    public async ValueTask<IReadOnlyList<TaskDeadLetter>> PeekDeadLettersAsync(string queue, int maxCount = 32, CancellationToken cancellationToken = default)
-    {
-        var poison = textService.GetQueueClient(PoisonQueueName(queue));
-        if (await CountAsync(poison, cancellationToken).ConfigureAwait(false) is null) return [];
-        PeekedMessage[] peeked = await Guard(poison.Name, cancellationToken, () => poison.PeekMessagesAsync(Math.Clamp(maxCount, 1, 32), cancellationToken)).ConfigureAwait(false);
-        return peeked.Select(m => TryParse(m.Body.ToString())).Where(r => r is not null).Select(r => ToDeadLetter(queue, r!, r!.MessageText)).OrderBy(l => l.DeadLetteredAt).ToArray();
-    }
+    public ValueTask<IReadOnlyList<TaskDeadLetter>> PeekDeadLettersAsync(string queue, int maxCount = 32, CancellationToken cancellationToken = default) => poison.PeekDeadLettersAsync(queue, maxCount, cancellationToken);
 
     /// <inheritdoc />
-    public ValueTask<IReadOnlyList<TaskDeadLetter>> RequeueDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default)
-    {
-        var target = textService.GetQueueClient(QueueName(queue));
-        return ScanDeadLettersAsync(queue, filter, async (letter, ct) =>
-        {
-            if (letter.Text is null) return false; // nothing to send back: it stays a dead letter
-            await target.SendMessageAsync(letter.Text, null, NeverExpires, ct).ConfigureAwait(false);
-            return true;
-        }, cancellationToken);
-    }
+    public ValueTask<IReadOnlyList<TaskDeadLetter>> RequeueDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default) => poison.RequeueDeadLettersAsync(queue, filter, cancellationToken);
 
     /// <inheritdoc />
     /// <remarks>A dead letter whose envelope travels in a blob is deleted with its blob; a requeued one keeps it.</remarks>
-    public ValueTask<IReadOnlyList<TaskDeadLetter>> DeleteDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default)
-        => ScanDeadLettersAsync(queue, filter, async (letter, ct) =>
-        {
-            if (TryDecode(letter.Text) is { } body) await payloads.ForgetAsync(body, ct).ConfigureAwait(false);
-            return true;
-        }, cancellationToken);
+    public ValueTask<IReadOnlyList<TaskDeadLetter>> DeleteDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default) => poison.DeleteDeadLettersAsync(queue, filter, cancellationToken);
 
     /// <summary>The approximate count of <paramref name="client"/>'s queue, or null if it does not exist.</summary>
     private async Task<long?> CountAsync(QueueClient client, CancellationToken cancellationToken)
@@ -140,91 +107,6 @@ public sealed partial class AzureQueueTransport : ITaskQueueMonitor, ITaskDeadLe
             return null;
         }
     }
-
-    /// <summary>
-    /// Runs <paramref name="act"/> on each matching dead letter, oldest first; deletes those it
-    /// returns true for (with the message holding their text, if apart) and makes the rest visible
-    /// again. Returns those it deleted.
-    /// </summary>
-    private async ValueTask<IReadOnlyList<TaskDeadLetter>> ScanDeadLettersAsync(string queue, DeadLetterFilter? filter, Func<ScannedDeadLetter, CancellationToken, Task<bool>> act, CancellationToken cancellationToken)
-    {
-        var poison = textService.GetQueueClient(PoisonQueueName(queue));
-        if (await CountAsync(poison, cancellationToken).ConfigureAwait(false) is null) return [];
-        var received = new List<QueueMessage>();
-        while (true)
-        {
-            QueueMessage[] batch = await Guard(poison.Name, cancellationToken, () => poison.ReceiveMessagesAsync(32, ScanLease, cancellationToken)).ConfigureAwait(false);
-            if (batch.Length == 0) break;
-            received.AddRange(batch);
-        }
-
-        var records = received.Select(m => (Message: m, Record: TryParse(m.Body.ToString()))).ToList();
-        var texts = records.Where(r => r.Record is null).ToDictionary(r => r.Message.MessageId, r => r.Message);
-        var done = new HashSet<string>(StringComparer.Ordinal);
-        var acted = new List<TaskDeadLetter>();
-        try
-        {
-            foreach (var (message, record) in records.Where(r => r.Record is not null).OrderBy(r => r.Record!.DeadLetteredAt))
-            {
-                var holder = record!.MessageTextId is { } textId && texts.TryGetValue(textId, out var apart) ? apart : null;
-                var scanned = new ScannedDeadLetter(ToDeadLetter(queue, record, record.MessageText ?? holder?.Body.ToString()), record.MessageText ?? holder?.Body.ToString());
-                if (!(filter?.Matches(scanned.Letter) ?? true) || !await act(scanned, cancellationToken).ConfigureAwait(false)) continue;
-                await poison.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken).ConfigureAwait(false);
-                done.Add(message.MessageId);
-                if (holder is not null)
-                {
-                    await poison.DeleteMessageAsync(holder.MessageId, holder.PopReceipt, cancellationToken).ConfigureAwait(false);
-                    done.Add(holder.MessageId);
-                }
-
-                acted.Add(scanned.Letter);
-            }
-        }
-        finally
-        {
-            // Not cancelled: left leased, the dead letters would vanish from every view for a minute.
-            foreach (var message in received.Where(m => !done.Contains(m.MessageId)))
-                await poison.UpdateMessageAsync(message.MessageId, message.PopReceipt, (BinaryData?)null, TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
-        }
-
-        return acted;
-    }
-
-    private static PoisonMessage? TryParse(string text)
-    {
-        try
-        {
-            return PoisonMessage.Parse(text);
-        }
-        catch (Exception ex) when (ex is System.Text.Json.JsonException or FormatException)
-        {
-            return null; // the text of a dead letter too large to sit beside its reason
-        }
-    }
-
-    /// <summary>The tasks a message text holds (each of a pack's), or what is wrong with it.</summary>
-    private static IReadOnlyList<TaskEnvelopeSummary> Summarize(string text)
-        => TryDecode(text) is { } body
-            ? TaskEnvelopeSummary.OfMessage(body)
-            : [new(null, null, null, null, $"The message text is not base64, so it holds no task envelope: '{(text.Length > 60 ? text[..60] + "…" : text)}'.")];
-
-    private static TaskDeadLetter ToDeadLetter(string queue, PoisonMessage record, string? text)
-    {
-        var summary = text is null ? null : Summarize(text)[0]; // a dead letter holds one task: a pack is dead-lettered whole only when it cannot be read
-        return new TaskDeadLetter(queue, record.MessageId, summary?.TaskName, record.Attempt, record.Reason, record.ExceptionType, record.ExceptionMessage, summary?.EnqueuedAt, record.DeadLetteredAt, summary?.ArgumentsJson)
-        {
-            ArgumentsNote = summary?.Problem ?? (text is null ? "The message text travels apart from the reason and is not read by a peek." : null),
-        };
-    }
-
-    private static byte[]? TryDecode(string? text)
-    {
-        if (text is null) return null;
-        var bytes = new byte[text.Length * 3 / 4 + 3];
-        return Convert.TryFromBase64String(text, bytes, out var written) ? bytes[..written] : null;
-    }
-
-    private sealed record ScannedDeadLetter(TaskDeadLetter Letter, string? Text);
 }
 
 /// <summary>A message seen by <see cref="AzureQueueTransport.PeekAsync"/>.</summary>

@@ -217,7 +217,7 @@ public sealed partial class AzureQueueTransport : IShardedTaskTransport
         }
     }
 
-    private static bool IsQueueNotFound(TaskTransportException ex)
+    internal static bool IsQueueNotFound(TaskTransportException ex)
         => ex.InnerException is RequestFailedException { ErrorCode: var code } && code == QueueErrorCode.QueueNotFound;
 
     /// <summary>

@@ -27,8 +27,6 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     /// </summary>
     public const int MaxInlineEnvelopeBytes = 49_152;
 
-    private const int MaxMessageTextBytes = 65_536;
-    private const int MaxDetailLength = 4_096;
     private static readonly TimeSpan MaxVisibility = TimeSpan.FromDays(7);
 
     // The service keeps message times to the second, so a visibility timeout can end up to a second
@@ -46,6 +44,8 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     private readonly ShardAccount[] accounts;
     private readonly Dictionary<string, ShardedQueue> shardedQueues;
     private readonly BlobPayloadStore payloads;
+    private readonly PoisonQueues poison;
+    private readonly QueueCallGuard calls;
     private readonly BlobScheduleStore schedules;
 
     /// <summary>Creates the transport. Nothing is sent over the network until a queue is first used.</summary>
@@ -71,10 +71,12 @@ public sealed partial class AzureQueueTransport : ITaskTransport
 
         var main = clients.MainQueues(EnvelopeOptions);
         (envelopeService, textService, Endpoint) = (main.Envelopes, main.Text, main.Endpoint);
+        calls = new QueueCallGuard(Endpoint);
         accounts = [new ShardAccount(0, main), .. options.ShardAccounts.Select((_, i) => new ShardAccount(i + 1, clients.ShardQueues(i, EnvelopeOptions)))];
         shardedQueues = CreateShardedQueues();
         payloads = new BlobPayloadStore(clients, QueueName);
         schedules = new BlobScheduleStore(clients);
+        poison = new PoisonQueues(textService, options, payloads, calls, QueueName, LogicalQueueName, this.logger, time);
     }
 
     /// <summary>The SDK clients of every account, shared with the record store in a host.</summary>
@@ -263,7 +265,7 @@ public sealed partial class AzureQueueTransport : ITaskTransport
         public string PopReceipt { get; set; } = popReceipt;
     }
 
-    private static partial class Log
+    internal static partial class Log
     {
         [LoggerMessage(1, LogLevel.Error, "Message {MessageId} on {Queue} is not valid base64; it was moved to the poison queue")]
         public static partial void UndecodableMessage(ILogger logger, string messageId, string queue);

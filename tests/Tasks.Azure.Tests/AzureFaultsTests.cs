@@ -36,6 +36,26 @@ public sealed class AzureFaultsTests
         });
     }
 
+    [Fact]
+    public async Task A_queue_service_that_refuses_connections_fails_dead_letter_calls_transient_and_named()
+    {
+        var closed = ClosedPort();
+        var transport = new AzureQueueTransport(new AzureQueueOptions
+        {
+            ConnectionString = $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AzureStartupTests.WrongKey};QueueEndpoint=http://127.0.0.1:{closed}/devstoreaccount1;",
+            CreateQueues = false,
+        });
+
+        var add = await Assert.ThrowsAsync<TaskTransportException>(() => transport.AddDeadLetterAsync("orders", "m1", new byte[10], DeadLetterDetails.From("no", null, 1), CancellationToken.None).AsTask());
+        var requeue = await Assert.ThrowsAsync<TaskTransportException>(() => transport.RequeueDeadLettersAsync("orders").AsTask());
+
+        Assert.All(new[] { add, requeue }, ex =>
+        {
+            Assert.True(ex.IsTransient, ex.Message);
+            Assert.StartsWith("Azure queue 'orders-poison' at http://127.0.0.1:", ex.Message);
+        });
+    }
+
     private static int ClosedPort()
     {
         using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
