@@ -9,9 +9,9 @@ internal class WrappedTransport(InMemoryTransport inner) : ITaskTransport, ITask
     public virtual ValueTask SendAsync(string queue, OutgoingTaskMessage message, CancellationToken cancellationToken) => inner.SendAsync(queue, message, cancellationToken);
     public ValueTask<IReadOnlyList<ReceivedTaskMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken) => inner.ReceiveAsync(queue, maxMessages, leaseDuration, cancellationToken);
     public virtual ValueTask RenewLeaseAsync(ReceivedTaskMessage message, TimeSpan leaseDuration, CancellationToken cancellationToken) => inner.RenewLeaseAsync(message, leaseDuration, cancellationToken);
-    public ValueTask CompleteAsync(ReceivedTaskMessage message, CancellationToken cancellationToken) => inner.CompleteAsync(message, cancellationToken);
-    public ValueTask ReleaseAsync(ReceivedTaskMessage message, TimeSpan delay, CancellationToken cancellationToken) => inner.ReleaseAsync(message, delay, cancellationToken);
-    public ValueTask DeadLetterAsync(ReceivedTaskMessage message, DeadLetterDetails reason, CancellationToken cancellationToken) => inner.DeadLetterAsync(message, reason, cancellationToken);
+    public virtual ValueTask CompleteAsync(ReceivedTaskMessage message, CancellationToken cancellationToken) => inner.CompleteAsync(message, cancellationToken);
+    public virtual ValueTask ReleaseAsync(ReceivedTaskMessage message, TimeSpan delay, CancellationToken cancellationToken) => inner.ReleaseAsync(message, delay, cancellationToken);
+    public virtual ValueTask DeadLetterAsync(ReceivedTaskMessage message, DeadLetterDetails reason, CancellationToken cancellationToken) => inner.DeadLetterAsync(message, reason, cancellationToken);
     public ValueTask AddDeadLetterAsync(string queue, string messageId, ReadOnlyMemory<byte> body, DeadLetterDetails reason, CancellationToken cancellationToken) => inner.AddDeadLetterAsync(queue, messageId, body, reason, cancellationToken);
     public ValueTask<string> UploadPayloadAsync(string queue, string messageId, ReadOnlyMemory<byte> envelope, DateTimeOffset keepUntil, CancellationToken cancellationToken) => inner.UploadPayloadAsync(queue, messageId, envelope, keepUntil, cancellationToken);
     public ValueTask<long?> ReadPayloadAsync(string name, Memory<byte> destination, CancellationToken cancellationToken) => inner.ReadPayloadAsync(name, destination, cancellationToken);
