@@ -59,6 +59,7 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
             // A plain record argument (no attribute) crossed the processes by its generated formatter, default member included.
             for (var i = 0; i < 5; i++) Assert.Contains($"Order {orders[i]} shipped with {i + 1} item(s) by post", worker.Output);
             Assert.Matches(@"Task worker started: 9 task\(s\) on queue\(s\) (emails, orders|orders, emails) via Azure Storage Queues at http://127\.0\.0\.1:", worker.Output);
+            Assert.Contains("run filters: TenantRunFilter on every task", worker.Output);
 
             // Every task has a record in Azurite's table service: GET /tasks/{id} returns it.
             var welcome = await RecordAsync(http, ids[0], r => r.GetProperty("state").GetString() == "Succeeded", "the welcome task's record says it succeeded");

@@ -278,6 +278,9 @@ public sealed class AnalyzerTests
 
                 [AsyncTask, {|TASK017:TaskFilter(typeof(EnqueueOnly))|}]
                 public static Task D(CancellationToken cancellationToken) => Task.CompletedTask;
+
+                [{|TASK017:TaskFilter(typeof(Fine))|}]
+                public static Task NotATask(CancellationToken cancellationToken) => Task.CompletedTask;
             }
             """);
 
@@ -286,6 +289,7 @@ public sealed class AnalyzerTests
         Assert.Contains("no public constructor", diagnostics[2].GetMessage());
         Assert.Contains("not reachable from the generated code", diagnostics[3].GetMessage());
         Assert.Contains("it is an enqueue filter, and [TaskFilter] takes run filters", diagnostics[4].GetMessage());
+        Assert.Contains("Task 'NotATask' names filter 'Fine', but the method has no [AsyncTask]", diagnostics[5].GetMessage());
     }
 
     [Fact]

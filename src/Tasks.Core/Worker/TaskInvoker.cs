@@ -29,28 +29,30 @@ internal sealed class TaskInvoker
     /// Makes every run filter of <paramref name="tasks"/> once, in a scope of its own, so a filter whose services are not
     /// registered fails the worker's start with what is missing, not every run of its task.
     /// </summary>
+    /// <returns>What runs around the runs, for the worker's start line: "none", or the filters' names.</returns>
     /// <exception cref="InvalidOperationException">A filter cannot be made.</exception>
-    public void CheckFilters(IEnumerable<TaskDefinition> tasks)
+    public string CheckFilters(IEnumerable<TaskDefinition> tasks)
     {
         var own = tasks.Where(t => t.RunFilters is { Count: > 0 }).ToArray();
-        if (!filtersForEveryTask && own.Length == 0) return;
+        if (!filtersForEveryTask && own.Length == 0) return "none";
         var scope = hasScopes ? services.CreateScope() : null;
         try
         {
             var provider = scope?.ServiceProvider ?? services;
-            if (filtersForEveryTask) Make("AddRunFilter", () => provider.GetServices<ITaskRunFilter>().ToArray());
+            var every = filtersForEveryTask ? Make("AddRunFilter", () => provider.GetServices<ITaskRunFilter>().ToArray()) : [];
             foreach (var task in own) Make($"[TaskFilter] of task '{task.Name}'", () => task.RunFilters!.Select(make => make(provider)).ToArray());
+            return string.Join(", ", every.Select(f => f.GetType().Name)) + (every.Length > 0 ? " on every task" : "") + (own.Length > 0 ? $"{(every.Length > 0 ? "; " : "")}[TaskFilter] on {own.Length} task(s)" : "");
         }
         finally
         {
             scope?.Dispose();
         }
 
-        static void Make(string which, Func<ITaskRunFilter[]> make)
+        static ITaskRunFilter[] Make(string which, Func<ITaskRunFilter[]> make)
         {
             try
             {
-                make();
+                return make();
             }
             catch (Exception ex)
             {

@@ -127,7 +127,7 @@ public sealed class TaskWorker : IAsyncDisposable
         if (Interlocked.Exchange(ref startedOnce, 1) == 1) return; // a second start must not start a second set of loops
         var slots = this.slots ??= PrepareQueues();
         CheckServices(slots.Queues);
-        invoker.CheckFilters(registry.Definitions.Where(d => slots.Queues.Contains(d.Queue)));
+        var filters = invoker.CheckFilters(registry.Definitions.Where(d => slots.Queues.Contains(d.Queue)));
         try
         {
             await transport.CheckAsync(slots.Queues, cancellationToken).ConfigureAwait(false);
@@ -143,7 +143,7 @@ public sealed class TaskWorker : IAsyncDisposable
         var tasks = registry.Definitions.Count(d => slots.Queues.Contains(d.Queue));
         WorkerLog.Started(logger, tasks, string.Join(", ", slots.Queues), transport.Describe(), options.MaxConcurrency,
             options.MaxConcurrencyPerQueue?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none", options.LeaseDuration, options.DrainTimeout, options.StopGrace,
-            EnvelopeSigner.Describe(options.Signing, checks: true), records?.Store.Describe() ?? "off");
+            EnvelopeSigner.Describe(options.Signing, checks: true), records?.Store.Describe() ?? "off", filters);
         receiving = Task.WhenAll(slots.Queues.Select(queue =>
         {
             var receiver = new QueueReceiver(queue, slots.For(queue), transport, options, receiveHealth, handler.HandOn, Fault, logger, time);

@@ -12,8 +12,8 @@ internal static partial class WorkerLog
     /// <summary>Every line a task logs, the worker's and its own, carries the task's name, message id and attempt.</summary>
     public static IDisposable? TaskScope(ILogger logger, string taskName, string messageId, int attempt) => Scope(logger, taskName, messageId, attempt);
 
-    [LoggerMessage(1, LogLevel.Information, "Task worker started: {TaskCount} task(s) on queue(s) {Queues} via {Transport}; at most {MaxConcurrency} at once ({MaxConcurrencyPerQueue} per queue), lease {LeaseDuration}, drain timeout {DrainTimeout}, stop grace {StopGrace}; signing: {Signing}; records: {Records}")]
-    public static partial void Started(ILogger logger, int taskCount, string queues, string transport, int maxConcurrency, string maxConcurrencyPerQueue, TimeSpan leaseDuration, TimeSpan drainTimeout, TimeSpan stopGrace, string signing, string records);
+    [LoggerMessage(1, LogLevel.Information, "Task worker started: {TaskCount} task(s) on queue(s) {Queues} via {Transport}; at most {MaxConcurrency} at once ({MaxConcurrencyPerQueue} per queue), lease {LeaseDuration}, drain timeout {DrainTimeout}, stop grace {StopGrace}; signing: {Signing}; records: {Records}; run filters: {RunFilters}")]
+    public static partial void Started(ILogger logger, int taskCount, string queues, string transport, int maxConcurrency, string maxConcurrencyPerQueue, TimeSpan leaseDuration, TimeSpan drainTimeout, TimeSpan stopGrace, string signing, string records, string runFilters);
 
     [LoggerMessage(2, LogLevel.Information, "Task worker stopped after {Elapsed}; {Released} unfinished task(s) were released to run again")]
     public static partial void Stopped(ILogger logger, TimeSpan elapsed, int released);

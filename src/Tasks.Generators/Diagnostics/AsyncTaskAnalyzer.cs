@@ -53,8 +53,9 @@ public sealed class AsyncTaskAnalyzer : DiagnosticAnalyzer
                     var method = (IMethodSymbol)symbolContext.Symbol;
                     if (AsyncTaskSettings.Find(method, known.AsyncTaskAttribute) is not { } attribute)
                     {
-                        RecurringSettings.Read(method, known)?.Validate(method, isTask: false, (descriptor, location, args) =>
-                            symbolContext.ReportDiagnostic(Diagnostic.Create(descriptor, location, args)));
+                        void Report(DiagnosticDescriptor descriptor, Location? location, object?[] args) => symbolContext.ReportDiagnostic(Diagnostic.Create(descriptor, location, args));
+                        RecurringSettings.Read(method, known)?.Validate(method, isTask: false, Report);
+                        TaskFilterSettings.ValidateWithoutTask(method, known, Report);
                         return;
                     }
 

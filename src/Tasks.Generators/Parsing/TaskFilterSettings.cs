@@ -29,6 +29,17 @@ internal static class TaskFilterSettings
         }
     }
 
+    /// <summary>A <c>[TaskFilter]</c> on a method that is no task filters nothing: said at each, rather than ignored.</summary>
+    public static void ValidateWithoutTask(IMethodSymbol method, KnownTypes known, Action<DiagnosticDescriptor, Location?, object?[]> fail)
+    {
+        foreach (var attribute in Attributes(method, known))
+        {
+            var location = (attribute.ApplicationSyntaxReference?.GetSyntax() as AttributeSyntax)?.GetLocation();
+            var type = attribute.ConstructorArguments.FirstOrDefault().Value as INamedTypeSymbol;
+            fail(DiagnosticDescriptors.InvalidTaskFilter, location, new object?[] { method.Name, type?.ToDisplayString() ?? "null", "the method has no [AsyncTask], so nothing runs through the filter; add [AsyncTask], or remove [TaskFilter]" });
+        }
+    }
+
     private static IEnumerable<AttributeData> Attributes(IMethodSymbol method, KnownTypes known)
         => known.TaskFilterAttribute is null
             ? Enumerable.Empty<AttributeData>()
