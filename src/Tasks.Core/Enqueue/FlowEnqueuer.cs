@@ -58,7 +58,7 @@ internal sealed class FlowEnqueuer(EnvelopeWriter envelopes, EnvelopeSender send
                 : parent.State; // finished, and never sealed: its record says how
             if (outcome is { } ended)
             {
-                if (parent.Continuable) await store.ReleaseRegisteredAsync(transport, parentId, childId, task.Queue, buffer.WrittenMemory, options.Delay, options.AfterAnyOutcome, ended, cancellationToken).ConfigureAwait(false);
+                if (parent.Continuable) await store.Flows.ReleaseRegisteredAsync(transport, parentId, childId, task.Queue, buffer.WrittenMemory, options.Delay, options.AfterAnyOutcome, ended, cancellationToken).ConfigureAwait(false);
                 else await ReleaseUnsealedAsync(store, task.Queue, buffer.WrittenMemory, options.Delay, ended, childId, cancellationToken).ConfigureAwait(false);
             }
         }
@@ -74,8 +74,8 @@ internal sealed class FlowEnqueuer(EnvelopeWriter envelopes, EnvelopeSender send
     /// <summary>Writes the continuation's row, then reads the parent's seal: a parent sealed meanwhile is one whose worker may have missed this row.</summary>
     private static async Task<TaskState?> RegisterAsync(TaskRecordStore store, string parentId, string childId, string queue, ReadOnlyMemory<byte> envelope, TaskEnqueueOptions options, CancellationToken cancellationToken)
     {
-        await store.RegisterContinuationAsync(parentId, childId, queue, envelope, options.Delay, options.AfterAnyOutcome, cancellationToken).ConfigureAwait(false);
-        return await store.ReadSealAsync(parentId, cancellationToken).ConfigureAwait(false);
+        await store.Flows.RegisterContinuationAsync(parentId, childId, queue, envelope, options.Delay, options.AfterAnyOutcome, cancellationToken).ConfigureAwait(false);
+        return await store.Flows.ReadSealAsync(parentId, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>A parent that was never continuable but has finished: the continuation is sent, or cancelled, now.</summary>
@@ -139,7 +139,7 @@ internal sealed class FlowEnqueuer(EnvelopeWriter envelopes, EnvelopeSender send
             {
                 await records.Store.CreateAsync(writes, cancellationToken).ConfigureAwait(false);
                 for (var i = 1; i < steps.Count; i++)
-                    await records.Store.RegisterContinuationAsync(ids[i - 1], ids[i], steps[i].Definition.Queue, stepEnvelopes[i].WrittenMemory, TimeSpan.Zero, anyOutcome: false, cancellationToken).ConfigureAwait(false);
+                    await records.Store.Flows.RegisterContinuationAsync(ids[i - 1], ids[i], steps[i].Definition.Queue, stepEnvelopes[i].WrittenMemory, TimeSpan.Zero, anyOutcome: false, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -184,7 +184,7 @@ internal sealed class FlowEnqueuer(EnvelopeWriter envelopes, EnvelopeSender send
 
         try
         {
-            await records.Store.CreateBatchAsync(batchId, total, callbackId, batch.OnCompleted?.Definition.Queue, envelope.WrittenMemory, cancellationToken).ConfigureAwait(false);
+            await records.Store.Flows.CreateBatchAsync(batchId, total, callbackId, batch.OnCompleted?.Definition.Queue, envelope.WrittenMemory, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

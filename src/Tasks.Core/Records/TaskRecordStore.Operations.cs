@@ -28,8 +28,8 @@ public abstract partial class TaskRecordStore
             if (failed is null && await ReadRowAsync(liveTable, row.PartitionKey, row.RowKey, cancellationToken).ConfigureAwait(false) is null) continue; // never recorded
 
             // Its continuations wait for its new outcome, and its new message must be allowed to run.
-            await UnsealAsync(id, cancellationToken).ConfigureAwait(false);
-            await ForgetRunClaimAsync(id, cancellationToken).ConfigureAwait(false);
+            await Flows.UnsealAsync(id, cancellationToken).ConfigureAwait(false);
+            await Flows.ForgetRunClaimAsync(id, cancellationToken).ConfigureAwait(false);
             if (RecordFormat.Expired(due, Options.SucceededRetention, now))
             {
                 await WriteOrThrowAsync([write], cancellationToken).ConfigureAwait(false); // its live table is gone: it stays in the failed-record table
@@ -55,7 +55,7 @@ public abstract partial class TaskRecordStore
         await WriteOrThrowAsync(ids.Select(id => new RecordWrite(id) { Purged = true }).ToArray(), cancellationToken).ConfigureAwait(false);
         foreach (var id in ids)
         {
-            if (await GetAsync(id, cancellationToken).ConfigureAwait(false) is { Continuable: true }) await ReleaseContinuationsAsync(null, id, TaskState.Cancelled, cancellationToken).ConfigureAwait(false);
+            if (await GetAsync(id, cancellationToken).ConfigureAwait(false) is { Continuable: true }) await Flows.ReleaseContinuationsAsync(null, id, TaskState.Cancelled, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -110,7 +110,7 @@ public abstract partial class TaskRecordStore
         write.Reason = "Cancelled by id before it ran.";
         await WriteOrThrowAsync([write], cancellationToken).ConfigureAwait(false);
         if (record.UniqueKey is { } key) await UniqueLocks.ReleaseAsync(key, id, cancellationToken).ConfigureAwait(false);
-        if (record.Continuable) await ReleaseContinuationsAsync(null, id, TaskState.Cancelled, cancellationToken).ConfigureAwait(false); // its continuations are cancelled with it
+        if (record.Continuable) await Flows.ReleaseContinuationsAsync(null, id, TaskState.Cancelled, cancellationToken).ConfigureAwait(false); // its continuations are cancelled with it
         return new TaskCancelResult(TaskCancelOutcome.Cancelled, TaskState.Cancelled);
     }
 

@@ -158,7 +158,7 @@ public abstract partial class TaskRecordStore
     }
 
     /// <summary>Runs a write; if its table does not exist yet, creates it and runs the write again.</summary>
-    private async Task<bool> WithTableAsync(string table, Func<ValueTask<bool>> write)
+    internal async Task<bool> WithTableAsync(string table, Func<ValueTask<bool>> write)
     {
         try
         {
@@ -174,6 +174,10 @@ public abstract partial class TaskRecordStore
     // ---- Single rows, for the types that keep their own rows here (UniqueLocks).
 
     internal Task<bool> InsertRowAsync(string table, RecordEntity row, CancellationToken cancellationToken) => WithTableAsync(table, () => InsertAsync(table, [row], cancellationToken));
+
+    internal ValueTask<bool> InsertRowsAsync(string table, IReadOnlyList<RecordEntity> rows, CancellationToken cancellationToken) => InsertAsync(table, rows, cancellationToken);
+
+    internal ValueTask MergeRowsAsync(string table, IReadOnlyList<RecordEntity> rows, CancellationToken cancellationToken) => MergeAsync(table, rows, cancellationToken);
 
     internal ValueTask<bool> ReplaceRowAsync(string table, RecordEntity row, string? expectedETag, CancellationToken cancellationToken) => ReplaceAsync(table, row, expectedETag, cancellationToken);
 

@@ -26,10 +26,14 @@ public abstract partial class TaskRecordStore : ITaskRecords
         Options.Validate();
         Time = timeProvider ?? TimeProvider.System;
         UniqueLocks = new UniqueLocks(this, Time);
+        Flows = new FlowRows(this, Time);
     }
 
     /// <summary>The locks of unique tasks, kept in this store.</summary>
     internal UniqueLocks UniqueLocks { get; }
+
+    /// <summary>Continuations, tracked batches and run claims.</summary>
+    internal FlowRows Flows { get; }
 
     /// <summary>What the records keep and for how long.</summary>
     public TaskRecordOptions Options { get; }
@@ -286,7 +290,7 @@ public abstract partial class TaskRecordStore : ITaskRecords
         }
     }
 
-    private async Task<IReadOnlyList<RecordEntity>> QueryOrEmptyAsync(string table, RecordQuery query, CancellationToken cancellationToken)
+    internal async Task<IReadOnlyList<RecordEntity>> QueryOrEmptyAsync(string table, RecordQuery query, CancellationToken cancellationToken)
     {
         try
         {

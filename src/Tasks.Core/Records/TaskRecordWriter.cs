@@ -194,7 +194,7 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
         {
             try
             {
-                await Store.WriteBatchCountsAsync(batchId, rows, cancellationToken).ConfigureAwait(false);
+                await Store.Flows.WriteBatchCountsAsync(batchId, rows, cancellationToken).ConfigureAwait(false);
                 written.Add(batchId);
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

@@ -39,7 +39,7 @@ internal sealed class FlowCoordinator(TaskRecordWriter? records, ITaskTransport 
         if (records is null) return true; // without records, nothing tells a second release from the first
         try
         {
-            return await records!.Store.ClaimRunAsync(message.MessageId, message.InstanceId, CancellationToken.None).ConfigureAwait(false);
+            return await records!.Store.Flows.ClaimRunAsync(message.MessageId, message.InstanceId, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -66,7 +66,7 @@ internal sealed class FlowCoordinator(TaskRecordWriter? records, ITaskTransport 
             {
                 try
                 {
-                    await records.Store.ReleaseContinuationsAsync(transport, result.MessageId, outcome, CancellationToken.None).ConfigureAwait(false);
+                    await records.Store.Flows.ReleaseContinuationsAsync(transport, result.MessageId, outcome, CancellationToken.None).ConfigureAwait(false);
                     return true;
                 }
                 catch (Exception ex) when (hold is not { Lost: true } && !aborting.IsCancellationRequested)
@@ -103,7 +103,7 @@ internal sealed class FlowCoordinator(TaskRecordWriter? records, ITaskTransport 
     public void CountBatchTask(TaskRunResult result)
     {
         if (records is null || result.BatchId is not { } batch || result.FinalState is not { } state) return;
-        records.CountBatch(batch, TaskRecordStore.TaskCountRow(batch, result.MessageId, state));
+        records.CountBatch(batch, FlowRows.TaskCountRow(batch, result.MessageId, state));
     }
 
     /// <summary>The tasks of a pack that settled: one row of successes per batch, a row of its own for each other end.</summary>
@@ -113,7 +113,7 @@ internal sealed class FlowCoordinator(TaskRecordWriter? records, ITaskTransport 
         foreach (var batch in results.Where(r => r?.BatchId is not null && r.FinalState is not null).GroupBy(r => r!.BatchId!))
         {
             var succeeded = batch.Where(r => r!.Outcome == TaskOutcome.Completed).Select(r => r!.MessageId).ToArray();
-            if (succeeded.Length > 0) records.CountBatch(batch.Key, TaskRecordStore.PackCountRow(batch.Key, packId, succeeded));
+            if (succeeded.Length > 0) records.CountBatch(batch.Key, FlowRows.PackCountRow(batch.Key, packId, succeeded));
             foreach (var other in batch.Where(r => r!.Outcome != TaskOutcome.Completed)) CountBatchTask(other!);
         }
     }
@@ -125,7 +125,7 @@ internal sealed class FlowCoordinator(TaskRecordWriter? records, ITaskTransport 
         {
             try
             {
-                if (await records!.Store.CompleteBatchAsync(transport, batch, CancellationToken.None).ConfigureAwait(false)) WorkerLog.BatchCompleted(logger, batch);
+                if (await records!.Store.Flows.CompleteBatchAsync(transport, batch, CancellationToken.None).ConfigureAwait(false)) WorkerLog.BatchCompleted(logger, batch);
             }
             catch (Exception ex)
             {
@@ -137,6 +137,6 @@ internal sealed class FlowCoordinator(TaskRecordWriter? records, ITaskTransport 
 
     public async Task SweepCallbacksAsync(CancellationToken cancellationToken)
     {
-        foreach (var batch in await records!.Store.SweepCallbacksAsync(transport, CallbackSweepAge, cancellationToken).ConfigureAwait(false)) WorkerLog.BatchCompleted(logger, batch);
+        foreach (var batch in await records!.Store.Flows.SweepCallbacksAsync(transport, CallbackSweepAge, cancellationToken).ConfigureAwait(false)) WorkerLog.BatchCompleted(logger, batch);
     }
 }
