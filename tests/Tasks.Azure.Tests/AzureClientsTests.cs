@@ -38,6 +38,25 @@ public sealed class AzureClientsTests
     }
 
     [Fact]
+    public async Task The_blob_client_is_made_once_however_many_callers_ask_for_it_at_once()
+    {
+        var configured = new System.Collections.Concurrent.ConcurrentQueue<Type>();
+        var clients = new AzureClients(new AzureQueueOptions { ConnectionString = "UseDevelopmentStorage=true", ConfigureClient = o => configured.Enqueue(o.GetType()) });
+        using var start = new ManualResetEventSlim();
+        var callers = Enumerable.Range(0, 16).Select(_ => Task.Run(() =>
+        {
+            start.Wait();
+            return clients.Blobs;
+        })).ToArray();
+        start.Set();
+
+        var made = await Task.WhenAll(callers);
+
+        Assert.Single(made.Distinct());
+        Assert.Equal(1, configured.Count(t => t == typeof(BlobClientOptions)));
+    }
+
+    [Fact]
     public void A_host_gives_the_transport_and_the_record_store_the_same_clients()
     {
         var services = new ServiceCollection();
