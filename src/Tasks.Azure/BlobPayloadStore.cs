@@ -26,8 +26,7 @@ internal sealed class BlobPayloadStore(AzureClients clients, Func<string, string
     private const string SweepLockBlob = "~sweep-lock";
     private static readonly TimeSpan SweepLease = TimeSpan.FromSeconds(60);
 
-    private readonly Lazy<BlobContainerClient> payloads = new(() => clients.Blobs.GetBlobContainerClient(clients.Options.QueuePrefix + AzureQueueTransport.PayloadContainer), LazyThreadSafetyMode.ExecutionAndPublication);
-    private volatile bool payloadContainerReady;
+    private readonly BlobContainer payloads = new(clients, AzureQueueTransport.PayloadContainer, "Envelopes larger than a queue message travel");
 
     /// <inheritdoc />
     public int PayloadThresholdBytes => clients.Options.PayloadThresholdBytes;
@@ -41,21 +40,21 @@ internal sealed class BlobPayloadStore(AzureClients clients, Func<string, string
     {
         if (envelope.Length > MaxEnvelopeBytes)
             throw new ArgumentException($"The envelope is {envelope.Length:N0} bytes; AzureQueueOptions.MaxEnvelopeBytes allows {MaxEnvelopeBytes:N0}.", nameof(envelope));
-        return await Guard(cancellationToken, () => UploadUnguardedAsync(queue, messageId, envelope, keepUntil, cancellationToken)).ConfigureAwait(false);
+        return await payloads.RunAsync(cancellationToken, () => UploadUnguardedAsync(queue, messageId, envelope, keepUntil, cancellationToken)).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
     public async ValueTask<long?> ReadPayloadAsync(string name, Memory<byte> destination, CancellationToken cancellationToken)
-        => await Guard(cancellationToken, () => ReadUnguardedAsync(name, destination, cancellationToken)).ConfigureAwait(false);
+        => await payloads.RunAsync(cancellationToken, () => ReadUnguardedAsync(name, destination, cancellationToken)).ConfigureAwait(false);
 
     /// <inheritdoc />
     public async ValueTask<int> SweepPayloadsAsync(TimeSpan grace, CancellationToken cancellationToken)
-        => await Guard(cancellationToken, () => SweepUnguardedAsync(grace, cancellationToken)).ConfigureAwait(false);
+        => await payloads.RunAsync(cancellationToken, () => SweepUnguardedAsync(grace, cancellationToken)).ConfigureAwait(false);
 
     private async Task<string> UploadUnguardedAsync(string queue, string messageId, ReadOnlyMemory<byte> envelope, DateTimeOffset keepUntil, CancellationToken cancellationToken)
     {
         var name = $"{queueName(queue)}/{messageId}";
-        var upload = new BlobUploadOptions { Metadata = new Dictionary<string, string>(StringComparer.Ordinal) { [KeepUntilKey] = Text(keepUntil) } };
+        var upload = new BlobUploadOptions { Metadata = new Dictionary<string, string>(StringComparer.Ordinal) { [KeepUntilKey] = BlobContainer.Text(keepUntil) } };
         for (var attempt = 0; ; attempt++)
         {
             try
@@ -65,7 +64,7 @@ internal sealed class BlobPayloadStore(AzureClients clients, Func<string, string
             }
             catch (RequestFailedException ex) when (ex.ErrorCode == BlobErrorCode.ContainerNotFound && attempt == 0)
             {
-                await CreatePayloadContainerAsync(cancellationToken).ConfigureAwait(false);
+                await payloads.CreateAsync(cancellationToken).ConfigureAwait(false);
             }
         }
     }
@@ -101,12 +100,12 @@ internal sealed class BlobPayloadStore(AzureClients clients, Func<string, string
 
     /// <inheritdoc />
     public async ValueTask DeletePayloadAsync(string name, CancellationToken cancellationToken)
-        => await Guard(cancellationToken, async () => await PayloadBlob(name).DeleteIfExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+        => await payloads.RunAsync(cancellationToken, async () => await PayloadBlob(name).DeleteIfExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
 
     /// <inheritdoc />
     private async Task<int> SweepUnguardedAsync(TimeSpan grace, CancellationToken cancellationToken)
     {
-        var container = Payloads();
+        var container = payloads.Client;
         var lockBlob = container.GetBlobClient(SweepLockBlob);
         var lease = lockBlob.GetBlobLeaseClient();
         try
@@ -151,7 +150,7 @@ internal sealed class BlobPayloadStore(AzureClients clients, Func<string, string
     }
 
     /// <summary>A dead letter's payload stays until the dead letter is purged: the sweep leaves it.</summary>
-    public Task KeepAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken) => Guard(cancellationToken, () => KeepUnguardedAsync(body, cancellationToken));
+    public Task KeepAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken) => payloads.RunAsync(cancellationToken, () => KeepUnguardedAsync(body, cancellationToken));
 
     private async Task<bool> KeepUnguardedAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
@@ -175,42 +174,10 @@ internal sealed class BlobPayloadStore(AzureClients clients, Func<string, string
     public async Task ForgetAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
         if (TaskPayloads.NameOf(body) is { } name)
-            await Guard(cancellationToken, async () => await PayloadBlob(name).DeleteIfExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+            await payloads.RunAsync(cancellationToken, async () => await PayloadBlob(name).DeleteIfExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
     }
 
-    private BlobContainerClient Payloads() => payloads.Value;
+    private BlobClient PayloadBlob(string name) => payloads.Blob(name);
 
-    private BlobClient PayloadBlob(string name) => Payloads().GetBlobClient(name);
 
-    private async Task CreatePayloadContainerAsync(CancellationToken cancellationToken)
-    {
-        if (payloadContainerReady) return;
-        if (!clients.Options.CreateQueues)
-            throw new InvalidOperationException(
-                $"Envelopes larger than a queue message travel in the blob container '{Payloads().Name}', which does not exist, and " +
-                "AzureQueueOptions.CreateQueues is false: create it, or let the transport create it.");
-        await Payloads().CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-        payloadContainerReady = true;
-    }
-
-    /// <summary>Every blob call ends in a <see cref="TaskTransportException"/> that says whether a retry may help, as every queue call does.</summary>
-    private async Task<T> Guard<T>(CancellationToken cancellationToken, Func<Task<T>> call)
-    {
-        try
-        {
-            return await call().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not (TaskTransportException or ArgumentException or InvalidOperationException) && !(ex is OperationCanceledException && cancellationToken.IsCancellationRequested) && AzureFaults.Classify(ex) is { } fault)
-        {
-            throw new TaskTransportException($"Azure Blob service at {AzureClients.EndpointOf(clients.Blobs.Uri)}: " + fault.Problem + (fault.Fix is null ? "" : $" {fault.Fix}"), fault.IsTransient, ex);
-        }
-    }
-
-    private Task Guard(CancellationToken cancellationToken, Func<Task> call) => Guard(cancellationToken, async () =>
-    {
-        await call().ConfigureAwait(false);
-        return true;
-    });
-
-    private static string Text(DateTimeOffset time) => time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
 }

@@ -21,11 +21,17 @@ internal sealed class BlobScheduleStore(AzureClients clients) : IScheduleStore
     private const string PendingKey = "pending";
     private const string PendingSinceKey = "pendingsince";
 
-    private readonly Lazy<BlobContainerClient> schedules = new(() => clients.Blobs.GetBlobContainerClient(clients.Options.QueuePrefix + AzureQueueTransport.ScheduleContainer), LazyThreadSafetyMode.ExecutionAndPublication);
-    private volatile bool scheduleContainerReady;
+    private readonly BlobContainer schedules = new(clients, AzureQueueTransport.ScheduleContainer, "Recurring tasks keep their schedules");
 
     /// <inheritdoc />
     public async ValueTask<StoredScheduleState?> ReadScheduleAsync(string taskName, CancellationToken cancellationToken)
+        => await schedules.RunAsync(cancellationToken, () => ReadAsync(taskName, cancellationToken)).ConfigureAwait(false);
+
+    /// <inheritdoc />
+    public async ValueTask<string?> TryWriteScheduleAsync(string taskName, ScheduleState state, string? expectedVersion, CancellationToken cancellationToken)
+        => await schedules.RunAsync(cancellationToken, () => TryWriteAsync(taskName, state, expectedVersion, cancellationToken)).ConfigureAwait(false);
+
+    private async Task<StoredScheduleState?> ReadAsync(string taskName, CancellationToken cancellationToken)
     {
         try
         {
@@ -41,12 +47,11 @@ internal sealed class BlobScheduleStore(AzureClients clients) : IScheduleStore
         }
     }
 
-    /// <inheritdoc />
-    public async ValueTask<string?> TryWriteScheduleAsync(string taskName, ScheduleState state, string? expectedVersion, CancellationToken cancellationToken)
+    private async Task<string?> TryWriteAsync(string taskName, ScheduleState state, string? expectedVersion, CancellationToken cancellationToken)
     {
-        var metadata = new Dictionary<string, string>(StringComparer.Ordinal) { [LastKey] = Text(state.LastOccurrence) };
-        if (state.Pending is { } pending) metadata[PendingKey] = Text(pending);
-        if (state.PendingSince is { } since) metadata[PendingSinceKey] = Text(since);
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal) { [LastKey] = BlobContainer.Text(state.LastOccurrence) };
+        if (state.Pending is { } pending) metadata[PendingKey] = BlobContainer.Text(pending);
+        if (state.PendingSince is { } since) metadata[PendingSinceKey] = BlobContainer.Text(since);
         var upload = new BlobUploadOptions
         {
             Metadata = metadata,
@@ -66,28 +71,13 @@ internal sealed class BlobScheduleStore(AzureClients clients) : IScheduleStore
             }
             catch (RequestFailedException ex) when (ex.ErrorCode == BlobErrorCode.ContainerNotFound && attempt == 0)
             {
-                await CreateScheduleContainerAsync(cancellationToken).ConfigureAwait(false);
+                await schedules.CreateAsync(cancellationToken).ConfigureAwait(false);
             }
         }
     }
 
-    private BlobClient ScheduleBlob(string taskName)
-    {
-        return schedules.Value.GetBlobClient(taskName);
-    }
+    private BlobClient ScheduleBlob(string taskName) => schedules.Blob(taskName);
 
-    private async Task CreateScheduleContainerAsync(CancellationToken cancellationToken)
-    {
-        if (scheduleContainerReady) return;
-        if (!clients.Options.CreateQueues)
-            throw new InvalidOperationException(
-                $"Recurring tasks keep their schedules in the blob container '{schedules.Value.Name}', which does not exist, and " +
-                "AzureQueueOptions.CreateQueues is false: create it, or let the transport create it.");
-        await schedules.Value.CreateIfNotExistsAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-        scheduleContainerReady = true;
-    }
-
-    private static string Text(DateTimeOffset time) => time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture);
 
     private static DateTimeOffset Time(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
 

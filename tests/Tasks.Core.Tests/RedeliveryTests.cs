@@ -61,64 +61,73 @@ public sealed class RedeliveryTests
     [Fact]
     public async Task A_unique_task_whose_send_was_reported_failed_but_arrived_runs_once_after_another_enqueue_takes_its_lock_over()
     {
-        var runs = new ConcurrentQueue<string>();
-        var inner = new InMemoryTransport();
-        var transport = new SendsThenThrows(inner);
-        var store = new InMemoryTaskRecordStore(new TaskRecordOptions { FlushInterval = TimeSpan.FromMilliseconds(50) });
-        var client = new TaskClient(transport, records: store);
-        var script = Scripts.Add((context, _) => { runs.Enqueue(context.MessageId); return Task.CompletedTask; });
+        var u = new UniqueSends();
 
         // The first send reaches the queue, but its caller is told it failed (a send given up at its deadline).
-        transport.FailNext = true;
-        await Assert.ThrowsAsync<TaskEnqueueException>(() => RecordedTasks.OnceAsync.Enqueue(client, script, "inv-1").AsTask());
-        await client.RecordWriter!.FlushAsync(CancellationToken.None); // its lock is marked unsent
+        await u.EnqueueReportedFailedAsync("inv-1");
 
         // The caller tries again: the lock is taken over, and a second message is sent.
-        var second = await RecordedTasks.OnceAsync.Enqueue(client, script, "inv-1");
-        Assert.Equal(2, (await inner.GetDepthAsync(RecordedTasks.Queue)).Messages);
+        var second = await RecordedTasks.OnceAsync.Enqueue(u.Client, u.Script, "inv-1");
+        var (runs, skipped) = await u.RunBothAsync();
 
-        var options = new TaskWorkerOptions { MinPollingInterval = TimeSpan.FromMilliseconds(5), MaxPollingInterval = TimeSpan.FromMilliseconds(20) };
-        options.Queues.Add(RecordedTasks.Queue);
-        var skipped = new ConcurrentQueue<string>();
-        await using var worker = new TaskWorker(inner, options, records: store);
-        worker.TaskRan += r => { if (r.Outcome == TaskOutcome.Skipped) skipped.Enqueue(r.MessageId); };
-        await worker.StartAsync();
-        await AssertEventually(() => runs.Count + skipped.Count == 2, "both messages are handled");
-
-        Assert.Equal([second], runs.ToArray());
+        Assert.Equal([second], runs);
         Assert.Single(skipped);
     }
 
     [Fact]
     public async Task Unique_tasks_whose_sends_were_all_reported_failed_but_arrived_run_once()
     {
-        var runs = new ConcurrentQueue<string>();
-        var inner = new InMemoryTransport();
-        var transport = new SendsThenThrows(inner);
-        var store = new InMemoryTaskRecordStore(new TaskRecordOptions { FlushInterval = TimeSpan.FromMilliseconds(50) });
-        var client = new TaskClient(transport, records: store);
-        var script = Scripts.Add((context, _) => { runs.Enqueue(context.MessageId); return Task.CompletedTask; });
+        var u = new UniqueSends();
 
         // Two callers in turn are told their send failed, and both messages arrive: the lock is left Unsent, held by the second.
-        for (var i = 0; i < 2; i++)
-        {
-            transport.FailNext = true;
-            await Assert.ThrowsAsync<TaskEnqueueException>(() => RecordedTasks.OnceAsync.Enqueue(client, script, "inv-2").AsTask());
-            await client.RecordWriter!.FlushAsync(CancellationToken.None);
-        }
-
-        Assert.Equal(2, (await inner.GetDepthAsync(RecordedTasks.Queue)).Messages);
-        var options = new TaskWorkerOptions { MinPollingInterval = TimeSpan.FromMilliseconds(5), MaxPollingInterval = TimeSpan.FromMilliseconds(20) };
-        options.Queues.Add(RecordedTasks.Queue);
-        var skipped = new ConcurrentQueue<string>();
-        await using var worker = new TaskWorker(inner, options, records: store);
-        worker.TaskRan += r => { if (r.Outcome == TaskOutcome.Skipped) skipped.Enqueue(r.MessageId); };
-        await worker.StartAsync();
-        await AssertEventually(() => runs.Count + skipped.Count == 2, "both messages are handled");
+        await u.EnqueueReportedFailedAsync("inv-2");
+        await u.EnqueueReportedFailedAsync("inv-2");
+        var (runs, skipped) = await u.RunBothAsync();
 
         // The first to arrive makes the unsent lock its own and runs; the other finds it held and is dropped.
         Assert.Single(runs);
         Assert.Single(skipped);
+    }
+
+    /// <summary>A client whose sends can be made to arrive and be reported failed, over records in memory, and a worker to run what arrived.</summary>
+    private sealed class UniqueSends
+    {
+        private readonly InMemoryTransport inner = new();
+        private readonly SendsThenThrows transport;
+        private readonly InMemoryTaskRecordStore store = new(new TaskRecordOptions { FlushInterval = TimeSpan.FromMilliseconds(50) });
+        private readonly ConcurrentQueue<string> runs = new();
+
+        public UniqueSends()
+        {
+            transport = new SendsThenThrows(inner);
+            Client = new TaskClient(transport, records: store);
+            Script = Scripts.Add((context, _) => { runs.Enqueue(context.MessageId); return Task.CompletedTask; });
+        }
+
+        public TaskClient Client { get; }
+
+        public string Script { get; }
+
+        public async Task EnqueueReportedFailedAsync(string invoice)
+        {
+            transport.FailNext = true;
+            await Assert.ThrowsAsync<TaskEnqueueException>(() => RecordedTasks.OnceAsync.Enqueue(Client, Script, invoice).AsTask());
+            await Client.RecordWriter!.FlushAsync(CancellationToken.None); // its lock is marked unsent
+        }
+
+        /// <summary>Runs the two messages in the queue; returns the ids that ran and those skipped.</summary>
+        public async Task<(string[] Runs, string[] Skipped)> RunBothAsync()
+        {
+            Assert.Equal(2, (await inner.GetDepthAsync(RecordedTasks.Queue)).Messages);
+            var options = new TaskWorkerOptions { MinPollingInterval = TimeSpan.FromMilliseconds(5), MaxPollingInterval = TimeSpan.FromMilliseconds(20) };
+            options.Queues.Add(RecordedTasks.Queue);
+            var skipped = new ConcurrentQueue<string>();
+            await using var worker = new TaskWorker(inner, options, records: store);
+            worker.TaskRan += r => { if (r.Outcome == TaskOutcome.Skipped) skipped.Enqueue(r.MessageId); };
+            await worker.StartAsync();
+            await AssertEventually(() => runs.Count + skipped.Count == 2, "both messages are handled");
+            return (runs.ToArray(), skipped.ToArray());
+        }
     }
 
     /// <summary>Receives the next message with a short lease and never settles it, as a worker cut off or killed would; returns once its lease has ended.</summary>
