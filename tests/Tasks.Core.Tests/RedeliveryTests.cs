@@ -40,10 +40,12 @@ public sealed class RedeliveryTests
         var id = await RecordedTasks.RunAsync.Enqueue(h.Client, Scripts.Add((_, _) => Task.CompletedTask));
         await h.Client.RecordWriter!.FlushAsync(CancellationToken.None);
 
-        // A worker took attempt 1, wrote that it runs, and was killed: its attempt has no end.
+        // A worker took attempt 1, wrote that it runs, and was killed: its attempt has no end. (It started when it
+        // was taken, before its lease ran out: history entries are named by their start, so one written just now
+        // could share its millisecond with the next attempt's.)
+        var started = DateTimeOffset.UtcNow;
         await TakeUnsettledAsync(h);
         var gone = new TaskWorkerIdentity("gone-worker", "elsewhere", 4242);
-        var started = DateTimeOffset.UtcNow;
         var open = new RecordWrite(id) { State = TaskState.Running, StateAt = started, Attempt = 1, Worker = gone };
         open.AddAttempt(new TaskAttempt(1, started, null, null, gone, null));
         await h.Store.WriteAsync([open], CancellationToken.None);
