@@ -5,7 +5,6 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Azure;
-using Azure.Storage.Blobs;
 using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
 using Microsoft.Extensions.Logging;
@@ -18,7 +17,14 @@ namespace Tasks.Azure;
 /// message visibility, attempts from <c>DequeueCount</c>, and a <c>&lt;queue&gt;-poison</c> queue that
 /// keeps every dead-lettered message with its reason. Every worker on every machine can pull from the same queues.
 /// </summary>
-public sealed partial class AzureQueueTransport : ITaskTransport
+/// <remarks>
+/// A façade over the parts that do the work, each made once here from one <see cref="AzureClients"/>: the shard
+/// router (<see cref="ShardRouter"/>), the poison queues (<see cref="PoisonQueues"/>), the operator's view
+/// (<see cref="QueueMonitor"/>), and the payload and schedule blobs (<see cref="BlobPayloadStore"/>,
+/// <see cref="BlobScheduleStore"/>). It keeps only what every message goes through: the queues, their creation
+/// once, and leases.
+/// </remarks>
+public sealed class AzureQueueTransport : IShardedTaskTransport, ITaskQueueMonitor, ITaskDeadLetters, ITaskPayloadStore, IScheduleStore
 {
     /// <summary>
     /// The largest envelope a message carries: the service takes 64 KiB of text and refuses raw
@@ -27,25 +33,22 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     /// </summary>
     public const int MaxInlineEnvelopeBytes = 49_152;
 
-    private static readonly TimeSpan MaxVisibility = TimeSpan.FromDays(7);
+    /// <summary>The container of the payload blobs, after <see cref="AzureQueueOptions.QueuePrefix"/>.</summary>
+    public const string PayloadContainer = "tasks-payloads";
 
-    // The service keeps message times to the second, so a visibility timeout can end up to a second
-    // early; a lease asks for one second more, so it is never shorter than the worker was promised.
-    private static readonly TimeSpan LeaseRounding = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan NeverExpires = TimeSpan.FromSeconds(-1);
+    /// <summary>The container of the schedule blobs, after <see cref="AzureQueueOptions.QueuePrefix"/>.</summary>
+    public const string ScheduleContainer = "tasks-schedules";
 
     private readonly AzureQueueOptions options;
     private readonly QueueServiceClient envelopeService;
     private readonly QueueServiceClient textService;
-    private readonly ILogger logger;
-    private readonly TimeProvider time;
     private readonly ConcurrentDictionary<string, QueueClient> readyQueues = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task<QueueClient>>> creatingQueues = new(StringComparer.Ordinal);
-    private readonly ShardAccount[] accounts;
-    private readonly Dictionary<string, ShardedQueue> shardedQueues;
-    private readonly BlobPayloadStore payloads;
-    private readonly PoisonQueues poison;
     private readonly QueueCallGuard calls;
+    private readonly ShardRouter shards;
+    private readonly PoisonQueues poison;
+    private readonly QueueMonitor monitor;
+    private readonly BlobPayloadStore payloads;
     private readonly BlobScheduleStore schedules;
 
     /// <summary>Creates the transport. Nothing is sent over the network until a queue is first used.</summary>
@@ -59,8 +62,8 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     {
         Clients = clients;
         options = clients.Options;
-        this.logger = logger ?? (ILogger)NullLogger.Instance;
-        time = timeProvider ?? TimeProvider.System;
+        var log = logger ?? (ILogger)NullLogger.Instance;
+        var time = timeProvider ?? TimeProvider.System;
 
         QueueClientOptions EnvelopeOptions()
         {
@@ -72,11 +75,12 @@ public sealed partial class AzureQueueTransport : ITaskTransport
         var main = clients.MainQueues(EnvelopeOptions);
         (envelopeService, textService, Endpoint) = (main.Envelopes, main.Text, main.Endpoint);
         calls = new QueueCallGuard(Endpoint);
-        accounts = [new ShardAccount(0, main), .. options.ShardAccounts.Select((_, i) => new ShardAccount(i + 1, clients.ShardQueues(i, EnvelopeOptions)))];
-        shardedQueues = CreateShardedQueues();
+        ShardAccount[] accounts = [new ShardAccount(0, main), .. options.ShardAccounts.Select((_, i) => new ShardAccount(i + 1, clients.ShardQueues(i, EnvelopeOptions)))];
+        shards = new ShardRouter(accounts, options, QueueName, calls, log, time);
         payloads = new BlobPayloadStore(clients, QueueName);
         schedules = new BlobScheduleStore(clients);
-        poison = new PoisonQueues(textService, options, payloads, calls, QueueName, LogicalQueueName, this.logger, time);
+        poison = new PoisonQueues(textService, options, payloads, calls, QueueName, shards.LogicalQueueName, log, time);
+        monitor = new QueueMonitor(envelopeService, textService, options.QueuePrefix, QueueName, shards, calls);
     }
 
     /// <summary>The SDK clients of every account, shared with the record store in a host.</summary>
@@ -85,34 +89,29 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     /// <summary>The queue service endpoint, without credentials: what logs and errors name.</summary>
     public string Endpoint { get; }
 
+    /// <summary>A test's hook: called with "reading" once a payload's download has begun, so a worker can be killed mid-download.</summary>
+    internal static Action<string>? PayloadPoint { get; set; }
+
     /// <inheritdoc />
     public string Describe()
-        => $"Azure Storage Queues at {Endpoint}" + (string.IsNullOrEmpty(options.QueuePrefix) ? "" : $" (queue prefix '{options.QueuePrefix}')")
-           + string.Concat(shardedQueues.Select(q => $"; '{q.Key}' over {q.Value.Writers.Length} shard(s)"))
-           + (accounts.Length > 1 ? $" in {accounts.Length} accounts" : "");
+        => $"Azure Storage Queues at {Endpoint}" + (string.IsNullOrEmpty(options.QueuePrefix) ? "" : $" (queue prefix '{options.QueuePrefix}')") + shards.Describe();
 
     /// <inheritdoc />
     public async ValueTask CheckAsync(IReadOnlyCollection<string> queues, CancellationToken cancellationToken)
     {
         foreach (var queue in queues)
         {
-            if (shardedQueues.TryGetValue(queue, out var sharded)) await CheckShardsAsync(sharded, cancellationToken).ConfigureAwait(false);
+            await shards.CheckAsync(queue, cancellationToken).ConfigureAwait(false);
             var client = await GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
             if (options.CreateQueues)
             {
                 // The poison queue too, so an operator finds it before the first dead letter.
-                var poison = textService.GetQueueClient(PoisonQueueName(queue));
-                await Guard(poison.Name, cancellationToken, () => poison.CreateIfNotExistsAsync(cancellationToken: cancellationToken)).ConfigureAwait(false);
-            }
-            else
-            {
-                await Guard(client.Name, cancellationToken, () => client.GetPropertiesAsync(cancellationToken)).ConfigureAwait(false);
+                var poisonQueue = textService.GetQueueClient(PoisonQueueName(queue));
+                await calls.RunAsync(poisonQueue.Name, cancellationToken, () => poisonQueue.CreateIfNotExistsAsync(cancellationToken: cancellationToken)).ConfigureAwait(false);
             }
 
-            if (!shardedQueues.ContainsKey(queue)
-                && (await PropertiesAsync(client, cancellationToken).ConfigureAwait(false))?.Metadata is { } metadata
-                && metadata.TryGetValue(ShardsMetadataKey, out var count) && count != "1")
-                Log.UnconfiguredShards(logger, queue, count);
+            var properties = await calls.RunAsync(client.Name, cancellationToken, async () => (await client.GetPropertiesAsync(cancellationToken).ConfigureAwait(false)).Value).ConfigureAwait(false);
+            shards.WarnIfShardedElsewhere(queue, properties);
         }
     }
 
@@ -137,18 +136,18 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     {
         if (message.Body.Length > MaxInlineEnvelopeBytes)
             throw new ArgumentException($"The message is {message.Body.Length} bytes; an Azure queue message carries at most {MaxInlineEnvelopeBytes}.", nameof(message));
-        if (message.Delay > MaxVisibility)
+        if (message.Delay > QueueVisibility.Max)
             throw new ArgumentOutOfRangeException(nameof(message), message.Delay, "Azure Storage Queues delay a message by at most 7 days.");
-        if (shardedQueues.Count > 0 && shardedQueues.TryGetValue(queue, out var sharded))
+        if (shards.IsSharded(queue))
         {
-            await SendShardedAsync(sharded, message, cancellationToken).ConfigureAwait(false);
+            await shards.SendAsync(queue, message, cancellationToken).ConfigureAwait(false);
             return;
         }
 
         var client = await GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
-        await Guard(client.Name, cancellationToken, () => client.SendMessageAsync(
+        await calls.RunAsync(client.Name, cancellationToken, () => client.SendMessageAsync(
             BinaryData.FromBytes(message.Body),
-            message.Delay > TimeSpan.Zero ? AtLeast(message.Delay) : null,
+            message.Delay > TimeSpan.Zero ? QueueVisibility.AtLeast(message.Delay) : null,
             message.TimeToLive,
             cancellationToken)).ConfigureAwait(false);
     }
@@ -156,30 +155,15 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     /// <inheritdoc />
     public async ValueTask<IReadOnlyList<ReceivedTaskMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
-        if (shardedQueues.Count > 0 && shardedQueues.TryGetValue(queue, out var sharded))
-            return await ReceiveAnyShardAsync(queue, sharded, maxMessages, leaseDuration, cancellationToken).ConfigureAwait(false);
+        if (shards.IsSharded(queue)) return await shards.ReceiveAnyAsync(queue, maxMessages, leaseDuration, cancellationToken).ConfigureAwait(false);
         var client = await GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
-        QueueMessage[] messages = (await Guard(client.Name, cancellationToken, () => client.ReceiveMessagesAsync(Math.Clamp(maxMessages, 1, 32), leaseDuration + LeaseRounding, cancellationToken)).ConfigureAwait(false)).Value;
-        return Received(queue, client, messages);
-    }
-
-    /// <summary>The messages received from <paramref name="client"/> (the queue's, or a shard's), which their receipts go back to.</summary>
-    private static IReadOnlyList<ReceivedTaskMessage> Received(string queue, QueueClient client, QueueMessage[] messages)
-    {
-        if (messages.Length == 0) return Array.Empty<ReceivedTaskMessage>();
-        var received = new ReceivedTaskMessage[messages.Length];
-        for (var i = 0; i < messages.Length; i++)
-        {
-            var m = messages[i];
-            received[i] = new AzureReceivedMessage(queue, client, m.MessageId, m.Body.ToMemory(), (int)Math.Min(m.DequeueCount, int.MaxValue), m.PopReceipt);
-        }
-
-        return received;
+        QueueMessage[] messages = (await calls.RunAsync(client.Name, cancellationToken, () => client.ReceiveMessagesAsync(Math.Clamp(maxMessages, 1, 32), leaseDuration + QueueVisibility.LeaseRounding, cancellationToken)).ConfigureAwait(false)).Value;
+        return AzureReceivedMessage.From(queue, client, messages);
     }
 
     /// <inheritdoc />
     public ValueTask RenewLeaseAsync(ReceivedTaskMessage message, TimeSpan leaseDuration, CancellationToken cancellationToken)
-        => UpdateVisibilityAsync(message, leaseDuration + LeaseRounding, "renew the lease of", cancellationToken);
+        => UpdateVisibilityAsync(message, leaseDuration + QueueVisibility.LeaseRounding, "renew the lease of", cancellationToken);
 
     /// <inheritdoc />
     /// <remarks>
@@ -187,7 +171,7 @@ public sealed partial class AzureQueueTransport : ITaskTransport
     /// seconds and keeps message times to the second, so a retry never comes back sooner than asked.
     /// </remarks>
     public ValueTask ReleaseAsync(ReceivedTaskMessage message, TimeSpan delay, CancellationToken cancellationToken)
-        => UpdateVisibilityAsync(message, delay > MaxVisibility ? MaxVisibility : AtLeast(delay), "release", cancellationToken);
+        => UpdateVisibilityAsync(message, delay > QueueVisibility.Max ? QueueVisibility.Max : QueueVisibility.AtLeast(delay), "release", cancellationToken);
 
     /// <inheritdoc />
     public async ValueTask CompleteAsync(ReceivedTaskMessage message, CancellationToken cancellationToken)
@@ -203,14 +187,103 @@ public sealed partial class AzureQueueTransport : ITaskTransport
         }
     }
 
+    /// <inheritdoc />
+    public async ValueTask DeadLetterAsync(ReceivedTaskMessage message, DeadLetterDetails reason, CancellationToken cancellationToken)
+    {
+        // Copy first, delete second: a crash in between leaves a duplicate, never a loss.
+        await AddDeadLetterAsync(message.Queue, message.MessageId, message.Body, reason, cancellationToken).ConfigureAwait(false);
+        await CompleteAsync(message, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public ValueTask AddDeadLetterAsync(string queue, string messageId, ReadOnlyMemory<byte> body, DeadLetterDetails reason, CancellationToken cancellationToken)
+        => poison.AddAsync(queue, messageId, body, reason, cancellationToken);
+
+    // Sharded queues.
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Every 2 × <see cref="AzureQueueOptions.ShardTimeout"/> at most: an account that did not answer a listing is
+    /// listed again that soon, while one that did is listed once a <see cref="AzureQueueOptions.ShardRefreshInterval"/>.
+    /// </remarks>
+    public TimeSpan ShardCheckInterval => shards.CheckInterval;
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<string>> GetReceiveShardsAsync(string queue, CancellationToken cancellationToken) => shards.GetReceiveShardsAsync(queue, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<ReceivedTaskMessage>> ReceiveAsync(string queue, string shard, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
+        => shards.ReceiveAsync(queue, shard, maxMessages, leaseDuration, cancellationToken);
+
+    // What an operator sees and does.
+
+    /// <inheritdoc />
+    /// <remarks>A sharded queue's count is the sum of its shards', those left by an earlier count included.</remarks>
+    public ValueTask<TaskQueueDepth> GetDepthAsync(string queue, CancellationToken cancellationToken = default) => monitor.GetDepthAsync(queue, cancellationToken);
+
+    /// <summary>
+    /// The task queues that exist under this transport's prefix (their names without it), poison queues left out,
+    /// and a sharded queue once, by its name: not each of its shards.
+    /// </summary>
+    public ValueTask<IReadOnlyList<string>> ListQueuesAsync(CancellationToken cancellationToken = default) => monitor.ListQueuesAsync(cancellationToken);
+
+    /// <summary>
+    /// The tasks of up to <paramref name="maxMessages"/> (at most 32) of the next messages of
+    /// <paramref name="queue"/>, described without taking them (Azure's peek: visible messages only,
+    /// leases untouched): one entry per task, so a pack gives one for each task it holds. Empty if
+    /// the queue does not exist.
+    /// </summary>
+    /// <remarks>A sharded queue is peeked shard after shard until <paramref name="maxMessages"/> are seen.</remarks>
+    public ValueTask<IReadOnlyList<PeekedTaskMessage>> PeekAsync(string queue, int maxMessages = 32, CancellationToken cancellationToken = default) => monitor.PeekAsync(queue, maxMessages, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<TaskDeadLetter>> ListDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default) => poison.ListDeadLettersAsync(queue, filter, cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>A peek: nothing is taken, so every viewer sees the same. A dead letter whose message text travels apart shows no arguments here.</remarks>
+    public ValueTask<IReadOnlyList<TaskDeadLetter>> PeekDeadLettersAsync(string queue, int maxCount = 32, CancellationToken cancellationToken = default) => poison.PeekDeadLettersAsync(queue, maxCount, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<TaskDeadLetter>> RequeueDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default) => poison.RequeueDeadLettersAsync(queue, filter, cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>A dead letter whose envelope travels in a blob is deleted with its blob; a requeued one keeps it.</remarks>
+    public ValueTask<IReadOnlyList<TaskDeadLetter>> DeleteDeadLettersAsync(string queue, DeadLetterFilter? filter = null, CancellationToken cancellationToken = default) => poison.DeleteDeadLettersAsync(queue, filter, cancellationToken);
+
+    // Large envelopes and recurring schedules, in blobs of the same account.
+
+    /// <inheritdoc />
+    public int PayloadThresholdBytes => payloads.PayloadThresholdBytes;
+
+    /// <inheritdoc />
+    public int MaxEnvelopeBytes => payloads.MaxEnvelopeBytes;
+
+    /// <inheritdoc />
+    public ValueTask<string> UploadPayloadAsync(string queue, string messageId, ReadOnlyMemory<byte> envelope, DateTimeOffset keepUntil, CancellationToken cancellationToken)
+        => payloads.UploadPayloadAsync(queue, messageId, envelope, keepUntil, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask<long?> ReadPayloadAsync(string name, Memory<byte> destination, CancellationToken cancellationToken) => payloads.ReadPayloadAsync(name, destination, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask DeletePayloadAsync(string name, CancellationToken cancellationToken) => payloads.DeletePayloadAsync(name, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask<int> SweepPayloadsAsync(TimeSpan grace, CancellationToken cancellationToken) => payloads.SweepPayloadsAsync(grace, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask<StoredScheduleState?> ReadScheduleAsync(string taskName, CancellationToken cancellationToken) => schedules.ReadScheduleAsync(taskName, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask<string?> TryWriteScheduleAsync(string taskName, ScheduleState state, string? expectedVersion, CancellationToken cancellationToken)
+        => schedules.TryWriteScheduleAsync(taskName, state, expectedVersion, cancellationToken);
+
     private async ValueTask UpdateVisibilityAsync(ReceivedTaskMessage message, TimeSpan visibility, string action, CancellationToken cancellationToken)
     {
         var azure = (AzureReceivedMessage)message;
         try
         {
             UpdateReceipt receipt = await azure.Client.UpdateMessageAsync(azure.TransportMessageId, azure.PopReceipt, (BinaryData?)null, visibility, cancellationToken).ConfigureAwait(false);
-
-            // Every update issues a new receipt; the old one is dead from now on.
             azure.PopReceipt = receipt.PopReceipt;
         }
         catch (RequestFailedException ex) when (IsLeaseLost(ex))
@@ -245,44 +318,25 @@ public sealed partial class AzureQueueTransport : ITaskTransport
         var client = envelopeService.GetQueueClient(QueueName(queue));
 
         // Shared by every caller waiting for it, so no one caller's token may cancel it.
-        if (options.CreateQueues) await Guard(client.Name, CancellationToken.None, () => client.CreateIfNotExistsAsync(cancellationToken: CancellationToken.None)).ConfigureAwait(false);
+        if (options.CreateQueues) await calls.RunAsync(client.Name, CancellationToken.None, () => client.CreateIfNotExistsAsync(cancellationToken: CancellationToken.None)).ConfigureAwait(false);
         return readyQueues.GetOrAdd(queue, client);
     }
+
+    // The SDK cannot base64-decode the message, drops it from the batch and calls this; without a
+    // handler the message would come back forever.
+    private Task OnMessageDecodingFailedAsync(QueueMessageDecodingFailedEventArgs args) => poison.OnMessageDecodingFailedAsync(args);
 
     private static bool IsLeaseLost(RequestFailedException ex)
         => ex.ErrorCode == QueueErrorCode.MessageNotFound || ex.ErrorCode == QueueErrorCode.PopReceiptMismatch;
 
     private static TaskLeaseLostException LeaseLost(ReceivedTaskMessage message, string action, RequestFailedException ex)
         => new($"Cannot {action} message {message.MessageId} on '{message.Queue}': {ex.ErrorCode} (another worker took it, or its lease expired).", ex);
-
-
-    private sealed class AzureReceivedMessage(string queue, QueueClient client, string messageId, ReadOnlyMemory<byte> body, int attempt, string popReceipt)
-        : ReceivedTaskMessage(queue, messageId, body, attempt)
-    {
-        /// <summary>The Azure queue it came from: the task queue's, or one of its shards.</summary>
-        public QueueClient Client => client;
-
-        public string PopReceipt { get; set; } = popReceipt;
-    }
-
-    internal static partial class Log
-    {
-        [LoggerMessage(1, LogLevel.Error, "Message {MessageId} on {Queue} is not valid base64; it was moved to the poison queue")]
-        public static partial void UndecodableMessage(ILogger logger, string messageId, string queue);
-
-        [LoggerMessage(2, LogLevel.Error, "Could not move undecodable message {MessageId} on {Queue} to the poison queue; it will be delivered again")]
-        public static partial void UndecodableMessageFailed(ILogger logger, Exception exception, string messageId, string queue);
-
-        [LoggerMessage(4, LogLevel.Warning, "Queue {Queue} is spread over {Count} shards (its shard 0 says so), but this process has no AzureQueueOptions.Shards entry for it: it sends to and receives from shard 0 only. Give every process the same Shards and ShardAccounts")]
-        public static partial void UnconfiguredShards(ILogger logger, string queue, string count);
-
-        [LoggerMessage(5, LogLevel.Warning, "Azure queue {Queue} at {Endpoint} did not answer a send within {Timeout}: sends go to the other shards, and try it last for {Rest}")]
-        public static partial void ShardSilent(ILogger logger, string queue, string endpoint, TimeSpan timeout, TimeSpan rest);
-
-        [LoggerMessage(6, LogLevel.Warning, "Queue {Queue} is spread over {Count} shards (its shard 0 says so), but shard(s) {Missing} are in none of this process's accounts: counts and peeks leave them out. Pass every account (ShardAccounts; the CLI's --shard-account or TASKS_AZURE_SHARD_ACCOUNTS)")]
-        public static partial void ShardsNotFound(ILogger logger, string queue, int count, string missing);
-
-        [LoggerMessage(3, LogLevel.Warning, "Could not list the shards of {Queue} at {Endpoint}; those it writes are received, those left by an earlier count are looked for again soon")]
-        public static partial void ShardListingFailed(ILogger logger, Exception exception, string queue, string endpoint);
-    }
 }
+
+
+/// <summary>A message seen by <see cref="AzureQueueTransport.PeekAsync"/>.</summary>
+/// <param name="TransportMessageId">Azure's id of the message (shared by the tasks of a pack).</param>
+/// <param name="DequeueCount">How often it was received so far.</param>
+/// <param name="InsertedOn">When it was sent.</param>
+/// <param name="Envelope">What it holds: task, id and arguments as JSON.</param>
+public sealed record PeekedTaskMessage(string TransportMessageId, int DequeueCount, DateTimeOffset? InsertedOn, TaskEnvelopeSummary Envelope);

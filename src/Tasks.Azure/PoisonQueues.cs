@@ -16,7 +16,7 @@ namespace Tasks.Azure;
 /// (or, when it does not fit beside its reason, a message of its own), readable in any storage explorer. Listed, peeked,
 /// requeued byte for byte or deleted, many at once in one scan; every call through the queue guard.
 /// </summary>
-internal sealed class PoisonQueues(
+internal sealed partial class PoisonQueues(
     QueueServiceClient text,
     AzureQueueOptions options,
     BlobPayloadStore payloads,
@@ -82,11 +82,11 @@ internal sealed class PoisonQueues(
                 message.Body.ToString());
             await SendPoisonAsync(poison, args.CancellationToken).ConfigureAwait(false);
             await args.Queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, args.CancellationToken).ConfigureAwait(false);
-            AzureQueueTransport.Log.UndecodableMessage(logger, message.MessageId, args.Queue.Name);
+            Log.UndecodableMessage(logger, message.MessageId, args.Queue.Name);
         }
         catch (Exception ex)
         {
-            AzureQueueTransport.Log.UndecodableMessageFailed(logger, ex, message.MessageId, args.Queue.Name);
+            Log.UndecodableMessageFailed(logger, ex, message.MessageId, args.Queue.Name);
         }
     }
 
@@ -109,7 +109,7 @@ internal sealed class PoisonQueues(
     public async ValueTask<IReadOnlyList<TaskDeadLetter>> PeekDeadLettersAsync(string queue, int maxCount = 32, CancellationToken cancellationToken = default)
     {
         var poison = text.GetQueueClient(queueName(queue) + AzureQueueNames.PoisonSuffix);
-        if (await CountAsync(poison, cancellationToken).ConfigureAwait(false) is null) return [];
+        if (await calls.PropertiesAsync(poison, cancellationToken).ConfigureAwait(false) is null) return [];
         PeekedMessage[] peeked = await calls.RunAsync(poison.Name, cancellationToken, () => poison.PeekMessagesAsync(Math.Clamp(maxCount, 1, 32), cancellationToken)).ConfigureAwait(false);
         return peeked.Select(m => TryParse(m.Body.ToString())).Where(r => r is not null).Select(r => ToDeadLetter(queue, r!, r!.MessageText)).OrderBy(l => l.DeadLetteredAt).ToArray();
     }
@@ -143,7 +143,7 @@ internal sealed class PoisonQueues(
     private async ValueTask<IReadOnlyList<TaskDeadLetter>> ScanDeadLettersAsync(string queue, DeadLetterFilter? filter, Func<ScannedDeadLetter, CancellationToken, Task<bool>> act, CancellationToken cancellationToken)
     {
         var poison = text.GetQueueClient(queueName(queue) + AzureQueueNames.PoisonSuffix);
-        if (await CountAsync(poison, cancellationToken).ConfigureAwait(false) is null) return [];
+        if (await calls.PropertiesAsync(poison, cancellationToken).ConfigureAwait(false) is null) return [];
         var received = new List<QueueMessage>();
         while (true)
         {
@@ -184,19 +184,6 @@ internal sealed class PoisonQueues(
         return acted;
     }
 
-    /// <summary>The approximate count of <paramref name="client"/>'s queue, or null if it does not exist.</summary>
-    private async Task<long?> CountAsync(QueueClient client, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await calls.RunAsync(client.Name, cancellationToken, async () => (await client.GetPropertiesAsync(cancellationToken).ConfigureAwait(false)).Value.ApproximateMessagesCount).ConfigureAwait(false);
-        }
-        catch (TaskTransportException ex) when (AzureQueueTransport.IsQueueNotFound(ex))
-        {
-            return null;
-        }
-    }
-
     private static PoisonMessage? TryParse(string text)
     {
         try
@@ -232,4 +219,13 @@ internal sealed class PoisonQueues(
     }
 
     private sealed record ScannedDeadLetter(TaskDeadLetter Letter, string? Text);
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Error, "Message {MessageId} on {Queue} is not valid base64; it was moved to the poison queue")]
+        public static partial void UndecodableMessage(ILogger logger, string messageId, string queue);
+
+        [LoggerMessage(2, LogLevel.Error, "Could not move undecodable message {MessageId} on {Queue} to the poison queue; it will be delivered again")]
+        public static partial void UndecodableMessageFailed(ILogger logger, Exception exception, string messageId, string queue);
+    }
 }

@@ -1,6 +1,9 @@
 using System;
 using System.Threading;
 using System.Threading.Tasks;
+using Azure;
+using Azure.Storage.Queues;
+using Azure.Storage.Queues.Models;
 
 namespace Tasks.Azure;
 
@@ -26,6 +29,22 @@ internal sealed class QueueCallGuard(string endpoint)
                 ex);
         }
     }
+
+    /// <summary>The properties (approximate count, metadata) of <paramref name="client"/>'s queue, or null if it does not exist.</summary>
+    public async Task<QueueProperties?> PropertiesAsync(QueueClient client, CancellationToken cancellationToken, string? otherEndpoint = null)
+    {
+        try
+        {
+            return await RunAsync(client.Name, cancellationToken, async () => (await client.GetPropertiesAsync(cancellationToken).ConfigureAwait(false)).Value, otherEndpoint).ConfigureAwait(false);
+        }
+        catch (TaskTransportException ex) when (IsQueueNotFound(ex))
+        {
+            return null;
+        }
+    }
+
+    public static bool IsQueueNotFound(TaskTransportException ex)
+        => ex.InnerException is RequestFailedException { ErrorCode: var code } && code == QueueErrorCode.QueueNotFound;
 
     public Task RunAsync(string? azureQueue, CancellationToken cancellationToken, Func<Task> call)
         => RunAsync(azureQueue, cancellationToken, async () =>

@@ -30,7 +30,7 @@ public sealed class ShardedQueueTests(AzuriteFixture azurite) : IAsyncLifetime
         for (var n = 0; n < 40; n++) await AzureTasks.CountAsync.Enqueue(h.Client, run, n);
         for (var n = 40; n < 52; n++) await AzureTasks.CountAsync.Enqueue(h.Client, run, n, new TaskEnqueueOptions { ShardKey = "customer-7" });
 
-        var keyed = AzureQueueTransport.ShardOf("customer-7", 4);
+        var keyed = ShardRouter.ShardOf("customer-7", 4);
         var counts = await ShardCountsAsync(h, 4);
         for (var k = 0; k < 4; k++) Assert.Equal(k == keyed ? 22 : 10, counts[k]);
 
@@ -63,10 +63,10 @@ public sealed class ShardedQueueTests(AzuriteFixture azurite) : IAsyncLifetime
     public void A_key_hashes_to_the_same_shard_in_every_process_and_release()
     {
         // FNV-1a over UTF-16 code units: a change here moves every key to another shard, so it is pinned.
-        Assert.Equal(1, AzureQueueTransport.ShardOf("customer-7", 4));
-        Assert.Equal(0, AzureQueueTransport.ShardOf("a", 4));
-        Assert.Equal(1, AzureQueueTransport.ShardOf("order-12345", 4));
-        Assert.Equal(85, AzureQueueTransport.ShardOf("customer-7", 100));
+        Assert.Equal(1, ShardRouter.ShardOf("customer-7", 4));
+        Assert.Equal(0, ShardRouter.ShardOf("a", 4));
+        Assert.Equal(1, ShardRouter.ShardOf("order-12345", 4));
+        Assert.Equal(85, ShardRouter.ShardOf("customer-7", 100));
     }
 
     [Fact]
