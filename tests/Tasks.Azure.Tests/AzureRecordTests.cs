@@ -112,7 +112,7 @@ public sealed class AzureRecordTests(AzuriteFixture azurite)
         var client = new TaskClient(h.Transport, time, records: h.Store);
         var succeeded = await AzureRecordedTasks.RunAsync.Enqueue(client, "s", new Payload("a", [], null));
         var failed = await AzureRecordedTasks.RunAsync.Enqueue(client, "s", new Payload("b", [], null));
-        await h.Store.WriteAsync([new RecordWrite(succeeded) { State = TaskState.Succeeded, StateAt = time.GetUtcNow() }, new RecordWrite(failed) { State = TaskState.DeadLettered, StateAt = time.GetUtcNow() }], default);
+        await h.Store.Writes.WriteAsync([new RecordWrite(succeeded) { State = TaskState.Succeeded, StateAt = time.GetUtcNow() }, new RecordWrite(failed) { State = TaskState.DeadLettered, StateAt = time.GetUtcNow() }], default);
         Assert.Contains(h.TablePrefix + "tasks20261102", h.TableNames());
 
         time.Advance(TimeSpan.FromDays(2));

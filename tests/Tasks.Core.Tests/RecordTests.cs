@@ -393,7 +393,7 @@ public sealed class RecordTests
         var client = new TaskClient(h.Transport, time, records: h.Store);
         var succeeded = await RecordedTasks.RunAsync.Enqueue(client, "s");
         var failed = await RecordedTasks.RunAsync.Enqueue(client, "s");
-        await h.Store.WriteAsync([new RecordWrite(succeeded) { State = TaskState.Succeeded, StateAt = time.GetUtcNow() }, new RecordWrite(failed) { State = TaskState.DeadLettered, StateAt = time.GetUtcNow() }], default);
+        await h.Store.Writes.WriteAsync([new RecordWrite(succeeded) { State = TaskState.Succeeded, StateAt = time.GetUtcNow() }, new RecordWrite(failed) { State = TaskState.DeadLettered, StateAt = time.GetUtcNow() }], default);
         Assert.Equal(["tasks20261201", "tasksfailed20261201"], h.Store.Tables);
 
         time.Advance(TimeSpan.FromHours(37)); // 2 Dec 23:00: within a day of the end of 1 Dec

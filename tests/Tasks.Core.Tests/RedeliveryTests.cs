@@ -48,7 +48,7 @@ public sealed class RedeliveryTests
         var gone = new TaskWorkerIdentity("gone-worker", "elsewhere", 4242);
         var open = new RecordWrite(id) { State = TaskState.Running, StateAt = started, Attempt = 1, Worker = gone };
         open.AddAttempt(new TaskAttempt(1, started, null, null, gone, null));
-        await h.Store.WriteAsync([open], CancellationToken.None);
+        await h.Store.Writes.WriteAsync([open], CancellationToken.None);
 
         await h.Worker.StartAsync();
         await h.WaitForStateAsync(id, TaskState.Succeeded);

@@ -51,7 +51,7 @@ internal sealed class FlowEnqueuer(EnvelopeWriter envelopes, EnvelopeSender send
 
         try
         {
-            await store.CreateAsync([record], cancellationToken).ConfigureAwait(false);
+            await store.Writes.CreateAsync([record], cancellationToken).ConfigureAwait(false);
             records.Writer.Write(new RecordWrite(parentId) { ChildIds = [childId] });
             var outcome = parent.Continuable
                 ? await RegisterAsync(store, parentId, childId, task.Queue, buffer.WrittenMemory, options, cancellationToken).ConfigureAwait(false)
@@ -84,11 +84,11 @@ internal sealed class FlowEnqueuer(EnvelopeWriter envelopes, EnvelopeSender send
         var now = time.GetUtcNow();
         if (outcome == TaskState.Cancelled)
         {
-            await store.WriteOrThrowAsync([new RecordWrite(childId) { State = TaskState.Cancelled, StateAt = now, FinishedAt = now, Reason = "Cancelled with the task it waited for." }], cancellationToken).ConfigureAwait(false);
+            await store.Writes.WriteOrThrowAsync([new RecordWrite(childId) { State = TaskState.Cancelled, StateAt = now, FinishedAt = now, Reason = "Cancelled with the task it waited for." }], cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        await store.WriteOrThrowAsync([new RecordWrite(childId) { State = TaskState.Enqueued, StateAt = now }], cancellationToken).ConfigureAwait(false); // before the send: after it, it could undo its worker's
+        await store.Writes.WriteOrThrowAsync([new RecordWrite(childId) { State = TaskState.Enqueued, StateAt = now }], cancellationToken).ConfigureAwait(false); // before the send: after it, it could undo its worker's
         await sender.SendMessageAsync(queue, new OutgoingTaskMessage(childId, envelope, delay, null), cancellationToken).ConfigureAwait(false);
     }
 
@@ -137,7 +137,7 @@ internal sealed class FlowEnqueuer(EnvelopeWriter envelopes, EnvelopeSender send
 
             try
             {
-                await records.Store.CreateAsync(writes, cancellationToken).ConfigureAwait(false);
+                await records.Store.Writes.CreateAsync(writes, cancellationToken).ConfigureAwait(false);
                 for (var i = 1; i < steps.Count; i++)
                     await records.Store.Flows.RegisterContinuationAsync(ids[i - 1], ids[i], steps[i].Definition.Queue, stepEnvelopes[i].WrittenMemory, TimeSpan.Zero, anyOutcome: false, cancellationToken).ConfigureAwait(false);
             }
@@ -179,7 +179,7 @@ internal sealed class FlowEnqueuer(EnvelopeWriter envelopes, EnvelopeSender send
                 envelope = reference;
             }
 
-            await records.Store.CreateAsync([record], cancellationToken).ConfigureAwait(false);
+            await records.Store.Writes.CreateAsync([record], cancellationToken).ConfigureAwait(false);
         }
 
         try

@@ -16,7 +16,7 @@ namespace Tasks;
 /// claims its run by another conditional insert, so it runs once however often it was released.
 /// A service over the store's table primitives, as the unique locks are.
 /// </summary>
-internal sealed class FlowRows(TaskRecordStore store, TimeProvider time)
+internal sealed class FlowRows(IRecordTables tables, RecordWrites writes, TimeProvider time)
 {
     private const int RowsPerTransaction = 100;
 
@@ -38,7 +38,7 @@ internal sealed class FlowRows(TaskRecordStore store, TimeProvider time)
     {
         var table = FlowTable(parentId);
         var row = ContinuationRow(parentId, childId, queue, envelope, delay, anyOutcome);
-        await store.WithTableAsync(table, () => store.ReplaceRowAsync(table, row, null, cancellationToken)).ConfigureAwait(false);
+        await tables.ReplaceInAsync(table, row, null, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Releases (or cancels) at once a continuation just registered under a parent found sealed with <paramref name="outcome"/>.</summary>
@@ -55,7 +55,7 @@ internal sealed class FlowRows(TaskRecordStore store, TimeProvider time)
 
     /// <summary>The outcome a parent was sealed with, or null if it has not settled (or was requeued since).</summary>
     public async ValueTask<TaskState?> ReadSealAsync(string parentId, CancellationToken cancellationToken)
-        => await store.ReadRowAsync(FlowTable(parentId), ChildrenPartition(parentId), SealRow, cancellationToken).ConfigureAwait(false) is { } seal
+        => await tables.ReadRowAsync(FlowTable(parentId), ChildrenPartition(parentId), SealRow, cancellationToken).ConfigureAwait(false) is { } seal
            && Enum.TryParse<TaskState>(seal.GetString("Outcome"), out var outcome) ? outcome : null;
 
     /// <summary>
@@ -69,10 +69,10 @@ internal sealed class FlowRows(TaskRecordStore store, TimeProvider time)
     {
         var table = FlowTable(parentId);
         var seal = new RecordEntity(ChildrenPartition(parentId), SealRow).Set("Outcome", outcome.ToString()).Set("SealedAt", time.GetUtcNow());
-        await store.WithTableAsync(table, () => store.ReplaceRowAsync(table, seal, null, cancellationToken)).ConfigureAwait(false);
+        await tables.ReplaceInAsync(table, seal, null, cancellationToken).ConfigureAwait(false);
         TaskRecordStore.ReleasePoint?.Invoke("sealed", parentId);
         var done = new List<string>();
-        foreach (var child in await store.QueryOrEmptyAsync(table, new RecordQuery(ChildrenPartition(parentId), RowTo: SealRow), cancellationToken).ConfigureAwait(false))
+        foreach (var child in await tables.QueryOrEmptyAsync(table, new RecordQuery(ChildrenPartition(parentId), RowTo: SealRow), cancellationToken).ConfigureAwait(false))
         {
             if (child.GetString("State") != "Waiting") continue;
             if (await ReleaseChildAsync(transport, table, child, outcome, cancellationToken).ConfigureAwait(false)) done.Add(child.RowKey);
@@ -88,7 +88,7 @@ internal sealed class FlowRows(TaskRecordStore store, TimeProvider time)
         var id = child.RowKey;
         if (outcome == TaskState.Cancelled)
         {
-            await store.WriteOrThrowAsync([new RecordWrite(id) { State = TaskState.Cancelled, StateAt = now, FinishedAt = now, Reason = "Cancelled with the task it waited for." }], cancellationToken).ConfigureAwait(false);
+            await writes.WriteOrThrowAsync([new RecordWrite(id) { State = TaskState.Cancelled, StateAt = now, FinishedAt = now, Reason = "Cancelled with the task it waited for." }], cancellationToken).ConfigureAwait(false);
             await MarkChildAsync(table, child, "Cancelled", cancellationToken).ConfigureAwait(false);
             await ReleaseContinuationsAsync(transport, id, TaskState.Cancelled, cancellationToken).ConfigureAwait(false);
             return true;
@@ -99,7 +99,7 @@ internal sealed class FlowRows(TaskRecordStore store, TimeProvider time)
         var envelope = (byte[])child.Properties["Envelope"]!;
         var delay = TimeSpan.FromMilliseconds(child.Get<long>("DelayMs") ?? 0);
         // The record first: written after the send, it could land after its worker's and undo it.
-        await store.WriteOrThrowAsync([new RecordWrite(id) { State = delay > TimeSpan.Zero ? TaskState.Scheduled : TaskState.Enqueued, StateAt = now, ScheduledFor = delay > TimeSpan.Zero ? now + delay : null }], cancellationToken).ConfigureAwait(false);
+        await writes.WriteOrThrowAsync([new RecordWrite(id) { State = delay > TimeSpan.Zero ? TaskState.Scheduled : TaskState.Enqueued, StateAt = now, ScheduledFor = delay > TimeSpan.Zero ? now + delay : null }], cancellationToken).ConfigureAwait(false);
         await transport.SendAsync(child.GetString("Queue")!, new OutgoingTaskMessage(id, envelope, delay, null), cancellationToken).ConfigureAwait(false);
         TaskRecordStore.ReleasePoint?.Invoke("sent", child.PartitionKey[2..]);
         await MarkChildAsync(table, child, "Released", cancellationToken).ConfigureAwait(false);
@@ -109,7 +109,7 @@ internal sealed class FlowRows(TaskRecordStore store, TimeProvider time)
     private async Task MarkChildAsync(string table, RecordEntity child, string state, CancellationToken cancellationToken)
     {
         var marked = new RecordEntity(child.PartitionKey, child.RowKey).Set("State", state);
-        await store.MergeRowsAsync(table, [marked], cancellationToken).ConfigureAwait(false);
+        await tables.MergeAsync(table, [marked], cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Takes back a parent's seal: it was requeued, and its continuations wait for its new outcome.</summary>
@@ -117,7 +117,7 @@ internal sealed class FlowRows(TaskRecordStore store, TimeProvider time)
     {
         try
         {
-            await store.DeleteRowAsync(FlowTable(parentId), ChildrenPartition(parentId), SealRow, null, cancellationToken).ConfigureAwait(false);
+            await tables.DeleteAsync(FlowTable(parentId), ChildrenPartition(parentId), SealRow, null, cancellationToken).ConfigureAwait(false);
         }
         catch (RecordTableMissingException)
         {
@@ -127,7 +127,7 @@ internal sealed class FlowRows(TaskRecordStore store, TimeProvider time)
 
     /// <summary>The continuations registered under a parent, with their state (Waiting, Released, Cancelled).</summary>
     public async ValueTask<IReadOnlyList<(string Id, string State)>> ContinuationsAsync(string parentId, CancellationToken cancellationToken)
-        => (await store.QueryOrEmptyAsync(FlowTable(parentId), new RecordQuery(ChildrenPartition(parentId), RowTo: SealRow), cancellationToken).ConfigureAwait(false))
+        => (await tables.QueryOrEmptyAsync(FlowTable(parentId), new RecordQuery(ChildrenPartition(parentId), RowTo: SealRow), cancellationToken).ConfigureAwait(false))
             .Select(r => (r.RowKey, r.GetString("State") ?? "")).ToArray();
 
     /// <summary>
@@ -138,8 +138,8 @@ internal sealed class FlowRows(TaskRecordStore store, TimeProvider time)
     {
         var table = FlowTable(id);
         var claim = new RecordEntity(ClaimPartition(id), id).Set("Transport", transportMessageId).Set("ClaimedAt", time.GetUtcNow());
-        if (await store.WithTableAsync(table, () => store.InsertRowsAsync(table, [claim], cancellationToken)).ConfigureAwait(false)) return true;
-        return (await store.ReadRowAsync(table, ClaimPartition(id), id, cancellationToken).ConfigureAwait(false))?.GetString("Transport") is not { } holder || holder == transportMessageId;
+        if (await tables.InsertRowAsync(table, claim, cancellationToken).ConfigureAwait(false)) return true;
+        return (await tables.ReadRowAsync(table, ClaimPartition(id), id, cancellationToken).ConfigureAwait(false))?.GetString("Transport") is not { } holder || holder == transportMessageId;
     }
 
     /// <summary>Forgets a task's run claim: a requeued dead letter is a new message that must run.</summary>
@@ -147,7 +147,7 @@ internal sealed class FlowRows(TaskRecordStore store, TimeProvider time)
     {
         try
         {
-            await store.DeleteRowAsync(FlowTable(id), ClaimPartition(id), id, null, cancellationToken).ConfigureAwait(false);
+            await tables.DeleteAsync(FlowTable(id), ClaimPartition(id), id, null, cancellationToken).ConfigureAwait(false);
         }
         catch (RecordTableMissingException)
         {
@@ -167,7 +167,7 @@ internal sealed class FlowRows(TaskRecordStore store, TimeProvider time)
             .Set("CallbackId", callbackId)
             .Set("CallbackQueue", callbackQueue)
             .Set("CallbackEnvelope", callbackEnvelope.IsEmpty ? null : callbackEnvelope.ToArray());
-        await store.WithTableAsync(table, () => store.ReplaceRowAsync(table, row, null, cancellationToken)).ConfigureAwait(false);
+        await tables.ReplaceInAsync(table, row, null, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>A batch's counting rows of one flush: a pack's successes (<c>p-{pack}</c>), or a task that ended alone (<c>t-{task}</c>).</summary>
@@ -177,7 +177,7 @@ internal sealed class FlowRows(TaskRecordStore store, TimeProvider time)
         for (var i = 0; i < rows.Count; i += RowsPerTransaction)
         {
             var chunk = rows.Skip(i).Take(RowsPerTransaction).ToArray();
-            await store.WithTableAsync(table, async () => { await store.MergeRowsAsync(table, chunk, cancellationToken).ConfigureAwait(false); return true; }).ConfigureAwait(false);
+            await tables.MergeInAsync(table, chunk, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -197,7 +197,7 @@ internal sealed class FlowRows(TaskRecordStore store, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(batchId);
         if (TaskHeaders.DueOf(batchId) is null) return null;
-        var rows = await store.QueryOrEmptyAsync(FlowTable(batchId), new RecordQuery(BatchPartition(batchId)), cancellationToken).ConfigureAwait(false);
+        var rows = await tables.QueryOrEmptyAsync(FlowTable(batchId), new RecordQuery(BatchPartition(batchId)), cancellationToken).ConfigureAwait(false);
         var total = rows.FirstOrDefault(r => r.RowKey == TotalRow);
         if (total is null) return null;
         // Each task once, by its id: a task that ended alone (retried out of its pack, or requeued) in its own row, which wins.
@@ -215,7 +215,7 @@ internal sealed class FlowRows(TaskRecordStore store, TimeProvider time)
         var failed = ended.Values.Count(s => s == nameof(TaskState.DeadLettered));
         var cancelled = ended.Values.Count(s => s == nameof(TaskState.Cancelled));
         var count = total.Get<int>("Total") ?? 0;
-        var callback = await store.ReadRowAsync(FlowTable(batchId), CallbackPartition, batchId, cancellationToken).ConfigureAwait(false);
+        var callback = await tables.ReadRowAsync(FlowTable(batchId), CallbackPartition, batchId, cancellationToken).ConfigureAwait(false);
         return new TaskBatchRecord(batchId, count, succeeded, failed, cancelled, Math.Max(0, count - succeeded - failed - cancelled),
             total.Get<DateTimeOffset>("CreatedAt"), total.GetString("CallbackId"), callback is null ? null : callback.Get<bool>("Sent") == true ? callback.Timestamp : null);
     }
@@ -230,7 +230,7 @@ internal sealed class FlowRows(TaskRecordStore store, TimeProvider time)
         if (batch is not { Pending: 0 } || batch.CallbackId is null) return false;
         var table = FlowTable(batchId);
         var claim = new RecordEntity(CallbackPartition, batchId).Set("Sent", false).Set("ClaimedAt", time.GetUtcNow());
-        if (!await store.WithTableAsync(table, () => store.InsertRowsAsync(table, [claim], cancellationToken)).ConfigureAwait(false)) return false;
+        if (!await tables.InsertRowAsync(table, claim, cancellationToken).ConfigureAwait(false)) return false;
         TaskRecordStore.ReleasePoint?.Invoke("claimed", batchId);
         await SendCallbackAsync(transport, table, batchId, cancellationToken).ConfigureAwait(false);
         return true;
@@ -248,7 +248,7 @@ internal sealed class FlowRows(TaskRecordStore store, TimeProvider time)
         foreach (var day in new[] { now.AddDays(-1), now })
         {
             var table = RecordFormat.FailedTable(day);
-            foreach (var claim in await store.QueryOrEmptyAsync(table, new RecordQuery(CallbackPartition), cancellationToken).ConfigureAwait(false))
+            foreach (var claim in await tables.QueryOrEmptyAsync(table, new RecordQuery(CallbackPartition), cancellationToken).ConfigureAwait(false))
             {
                 if (claim.Get<bool>("Sent") != false || (claim.Get<DateTimeOffset>("ClaimedAt") ?? now) > now - olderThan) continue;
                 await SendCallbackAsync(transport, table, claim.RowKey, cancellationToken).ConfigureAwait(false);
@@ -261,11 +261,11 @@ internal sealed class FlowRows(TaskRecordStore store, TimeProvider time)
 
     private async Task SendCallbackAsync(ITaskTransport transport, string table, string batchId, CancellationToken cancellationToken)
     {
-        var total = await store.ReadRowAsync(table, BatchPartition(batchId), TotalRow, cancellationToken).ConfigureAwait(false);
+        var total = await tables.ReadRowAsync(table, BatchPartition(batchId), TotalRow, cancellationToken).ConfigureAwait(false);
         if (total?.GetString("CallbackId") is not { } callbackId || total.Properties.GetValueOrDefault("CallbackEnvelope") is not byte[] envelope) return;
-        await store.WriteOrThrowAsync([new RecordWrite(callbackId) { State = TaskState.Enqueued, StateAt = time.GetUtcNow() }], cancellationToken).ConfigureAwait(false);
+        await writes.WriteOrThrowAsync([new RecordWrite(callbackId) { State = TaskState.Enqueued, StateAt = time.GetUtcNow() }], cancellationToken).ConfigureAwait(false);
         await transport.SendAsync(total.GetString("CallbackQueue")!, new OutgoingTaskMessage(callbackId, envelope, TimeSpan.Zero, null), cancellationToken).ConfigureAwait(false);
         TaskRecordStore.ReleasePoint?.Invoke("sent", batchId);
-        await store.MergeRowsAsync(table, [new RecordEntity(CallbackPartition, batchId).Set("Sent", true)], cancellationToken).ConfigureAwait(false);
+        await tables.MergeAsync(table, [new RecordEntity(CallbackPartition, batchId).Set("Sent", true)], cancellationToken).ConfigureAwait(false);
     }
 }

@@ -100,6 +100,14 @@ internal static class RecordFormat
 
     public static string HistoryProperty(TaskAttempt attempt) => "H" + attempt.StartedAt.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
 
+    /// <summary>One row of a record moved between tables: the properties of <paramref name="earlier"/> (if any), then <paramref name="later"/>'s over them.</summary>
+    public static RecordEntity Combine(RecordEntity? earlier, RecordEntity later)
+    {
+        var combined = new RecordEntity(later.PartitionKey, later.RowKey);
+        foreach (var (name, value) in (earlier?.Properties ?? []).Concat(later.Properties)) combined.Properties[name] = value;
+        return combined;
+    }
+
     /// <summary>The row of <paramref name="write"/>: only the fields it has, so a merge leaves the others alone.</summary>
     public static RecordEntity ToEntity(RecordWrite write, DateTimeOffset due)
     {

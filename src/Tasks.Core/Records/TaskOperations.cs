@@ -67,7 +67,7 @@ public sealed class TaskOperations
         var record = records is null ? null : await records.GetAsync(id, cancellationToken).ConfigureAwait(false);
         if (record is { IsFinished: false }) await records!.CancelAsync(id, deleting: true, cancellationToken).ConfigureAwait(false);
         var deleted = record?.Queue is { } queue && (await deadLetters.DeleteDeadLettersAsync(queue, new DeadLetterFilter { MessageId = id }, cancellationToken).ConfigureAwait(false)).Count > 0;
-        if (records is not null) deleted |= await records.DeleteRecordAsync(id, cancellationToken).ConfigureAwait(false);
+        if (records is not null) deleted |= await records.Writes.DeleteAsync(id, cancellationToken).ConfigureAwait(false);
         return deleted;
     }
 

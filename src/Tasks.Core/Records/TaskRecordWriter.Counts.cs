@@ -14,14 +14,14 @@ internal sealed partial class TaskRecordWriter
     private readonly Dictionary<long, long[]> minutes = new();
     private readonly HashSet<long> dirtyMinutes = new();
 
-    /// <summary>Counts events of <paramref name="field"/> (one of <see cref="TaskRecordStore.CountFields"/>) in the minute of <paramref name="at"/>.</summary>
+    /// <summary>Counts events of <paramref name="field"/> (one of <see cref="RecordCounts.Fields"/>) in the minute of <paramref name="at"/>.</summary>
     public void Count(int field, DateTimeOffset at, int count = 1)
     {
         if (!Options.Counters || count == 0) return;
         var minute = at.UtcTicks - at.UtcTicks % TimeSpan.TicksPerMinute;
         lock (gate)
         {
-            if (!minutes.TryGetValue(minute, out var totals)) minutes[minute] = totals = new long[TaskRecordStore.CountFields.Length];
+            if (!minutes.TryGetValue(minute, out var totals)) minutes[minute] = totals = new long[RecordCounts.Fields.Length];
             totals[field] += count;
             dirtyMinutes.Add(minute);
             StartLoop();
@@ -46,11 +46,11 @@ internal sealed partial class TaskRecordWriter
                 foreach (var hour in written.Where(m => m - m % TimeSpan.TicksPerDay == day).Select(m => m - m % TimeSpan.TicksPerHour).Distinct())
                 {
                     var hourStart = new DateTimeOffset(hour, TimeSpan.Zero);
-                    rows.Add((dayStart, CountRow($"h{TaskRecordStore.Hour(hourStart)}-{WriterId}", Sum(ofDay.Where(m => m.Key - m.Key % TimeSpan.TicksPerHour == hour).Select(m => m.Value)))));
+                    rows.Add((dayStart, CountRow($"h{RecordCounts.Hour(hourStart)}-{WriterId}", Sum(ofDay.Where(m => m.Key - m.Key % TimeSpan.TicksPerHour == hour).Select(m => m.Value)))));
                 }
 
                 foreach (var minute in written.Where(m => m - m % TimeSpan.TicksPerDay == day))
-                    rows.Add((dayStart, CountRow($"m{TaskRecordStore.Minute(new DateTimeOffset(minute, TimeSpan.Zero))}-{WriterId}", minutes[minute])));
+                    rows.Add((dayStart, CountRow($"m{RecordCounts.Minute(new DateTimeOffset(minute, TimeSpan.Zero))}-{WriterId}", minutes[minute])));
             }
 
             dirtyMinutes.Clear();
@@ -63,7 +63,7 @@ internal sealed partial class TaskRecordWriter
         try
         {
             foreach (var day in rows.GroupBy(r => r.Day))
-                await Store.WriteCountsAsync(day.Key, day.Select(r => r.Row).ToArray(), cancellationToken).ConfigureAwait(false);
+                await Store.Counts.WriteAsync(day.Key, day.Select(r => r.Row).ToArray(), cancellationToken).ConfigureAwait(false);
             return true;
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -80,7 +80,7 @@ internal sealed partial class TaskRecordWriter
 
     private static long[] Sum(IEnumerable<long[]> totals)
     {
-        var sum = new long[TaskRecordStore.CountFields.Length];
+        var sum = new long[RecordCounts.Fields.Length];
         foreach (var t in totals)
         {
             for (var i = 0; i < sum.Length; i++) sum[i] += t[i];
@@ -92,7 +92,7 @@ internal sealed partial class TaskRecordWriter
     private static RecordEntity CountRow(string rowKey, long[] totals)
     {
         var row = new RecordEntity(RecordFormat.CountPartition, rowKey);
-        for (var i = 0; i < totals.Length; i++) row.Set(TaskRecordStore.CountFields[i], totals[i]);
+        for (var i = 0; i < totals.Length; i++) row.Set(RecordCounts.Fields[i], totals[i]);
         return row;
     }
 }

@@ -238,7 +238,7 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
     {
         try
         {
-            return await Store.WriteAsync(writes, cancellationToken).ConfigureAwait(false);
+            return await Store.Writes.WriteAsync(writes, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

@@ -18,7 +18,7 @@ namespace Tasks;
 /// holds it: a send reported failed that arrived all the same runs at most once, and no enqueue takes its lock
 /// over while it runs.
 /// </summary>
-internal sealed class UniqueLocks(TaskRecordStore store, TimeProvider time)
+internal sealed class UniqueLocks(IRecordTables tables, TimeProvider time)
 {
     /// <summary>A Pending lock older than this belongs to an enqueue that gave up (every send has a deadline shorter than this).</summary>
     public static readonly TimeSpan PendingGrace = TimeSpan.FromSeconds(10);
@@ -44,20 +44,20 @@ internal sealed class UniqueLocks(TaskRecordStore store, TimeProvider time)
         var started = time.GetTimestamp();
         for (var changes = 0; changes < 8; changes++)
         {
-            if (await store.InsertRowAsync(Table, claim, cancellationToken).ConfigureAwait(false)) return null;
-            var held = await store.ReadRowAsync(Table, partition, key, cancellationToken).ConfigureAwait(false);
+            if (await tables.InsertRowAsync(Table, claim, cancellationToken).ConfigureAwait(false)) return null;
+            var held = await tables.ReadRowAsync(Table, partition, key, cancellationToken).ConfigureAwait(false);
             while (held is not null && held.GetString("TaskId") != id && HoldingOf(held) == Holding.Settling)
             {
                 if (time.GetElapsedTime(started) > ClaimWait)
                     throw new TimeoutException($"The unique lock of task '{taskName}' is held by task {held.GetString("TaskId")}, whose enqueue neither sent nor failed within {ClaimWait.TotalSeconds:N0} s: try again.");
                 await Task.Delay(Poll, time, cancellationToken).ConfigureAwait(false);
-                held = await store.ReadRowAsync(Table, partition, key, cancellationToken).ConfigureAwait(false);
+                held = await tables.ReadRowAsync(Table, partition, key, cancellationToken).ConfigureAwait(false);
             }
 
             if (held is null) continue; // released meanwhile: insert again
             if (held.GetString("TaskId") == id) return null;
             if (HoldingOf(held) == Holding.Live) return held.GetString("TaskId");
-            if (await store.ReplaceRowAsync(Table, claim, held.ETag, cancellationToken).ConfigureAwait(false)) return null;
+            if (await tables.ReplaceAsync(Table, claim, held.ETag, cancellationToken).ConfigureAwait(false)) return null;
         }
 
         throw new InvalidOperationException($"The unique lock of task '{taskName}' changed hands eight times while it was taken; try again.");
@@ -70,8 +70,8 @@ internal sealed class UniqueLocks(TaskRecordStore store, TimeProvider time)
     /// <summary>Ends lock <paramref name="key"/> if task <paramref name="id"/> still holds it.</summary>
     public async ValueTask ReleaseAsync(string key, string id, CancellationToken cancellationToken)
     {
-        var held = await store.ReadRowAsync(Table, Partition(key), key, cancellationToken).ConfigureAwait(false);
-        if (held?.GetString("TaskId") == id) await store.DeleteRowAsync(Table, held.PartitionKey, key, held.ETag, cancellationToken).ConfigureAwait(false);
+        var held = await tables.ReadRowAsync(Table, Partition(key), key, cancellationToken).ConfigureAwait(false);
+        if (held?.GetString("TaskId") == id) await tables.DeleteAsync(Table, held.PartitionKey, key, held.ETag, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -84,7 +84,7 @@ internal sealed class UniqueLocks(TaskRecordStore store, TimeProvider time)
     {
         for (var attempt = 0; attempt < 4; attempt++)
         {
-            var held = await store.ReadRowAsync(Table, Partition(key), key, cancellationToken).ConfigureAwait(false);
+            var held = await tables.ReadRowAsync(Table, Partition(key), key, cancellationToken).ConfigureAwait(false);
             if (held is null) return null;
             var own = held.GetString("TaskId") == id;
             if (own && held.GetString("State") is not (Pending or Unsent)) return null;
@@ -94,7 +94,7 @@ internal sealed class UniqueLocks(TaskRecordStore store, TimeProvider time)
                 if ((held.Get<DateTimeOffset>("ExpiresAt") ?? DateTimeOffset.MinValue) <= time.GetUtcNow()) return null; // nobody holds it
             }
 
-            if (await store.ReplaceRowAsync(Table, held.Set("TaskId", id).Set("State", Sent), held.ETag, cancellationToken).ConfigureAwait(false)) return null;
+            if (await tables.ReplaceAsync(Table, held.Set("TaskId", id).Set("State", Sent), held.ETag, cancellationToken).ConfigureAwait(false)) return null;
         }
 
         return null;
@@ -102,9 +102,9 @@ internal sealed class UniqueLocks(TaskRecordStore store, TimeProvider time)
 
     private async ValueTask SetStateAsync(string key, string id, string state, string? onlyFrom, CancellationToken cancellationToken)
     {
-        var held = await store.ReadRowAsync(Table, Partition(key), key, cancellationToken).ConfigureAwait(false);
+        var held = await tables.ReadRowAsync(Table, Partition(key), key, cancellationToken).ConfigureAwait(false);
         if (held?.GetString("TaskId") != id || (onlyFrom is not null && held.GetString("State") != onlyFrom)) return;
-        await store.ReplaceRowAsync(Table, held.Set("State", state), held.ETag, cancellationToken).ConfigureAwait(false);
+        await tables.ReplaceAsync(Table, held.Set("State", state), held.ETag, cancellationToken).ConfigureAwait(false);
     }
 
     private Holding HoldingOf(RecordEntity held)

@@ -72,7 +72,7 @@ internal sealed class RecordKeeping(
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10)); // a store that is down must not hold the stop
         try
         {
-            if (records.Options.Heartbeats) await records.Store.WriteHeartbeatAsync(identity, queues(), Array.Empty<(string, string)>(), startedAt, stopped: true, timeout.Token).ConfigureAwait(false);
+            if (records.Options.Heartbeats) await records.Store.Workers.WriteHeartbeatAsync(identity, queues(), Array.Empty<(string, string)>(), startedAt, stopped: true, timeout.Token).ConfigureAwait(false);
             await records.FlushAsync(timeout.Token).ConfigureAwait(false);
         }
         catch (Exception ex)
@@ -97,7 +97,7 @@ internal sealed class RecordKeeping(
                 if (options.Heartbeats && now >= nextHeartbeat)
                 {
                     nextHeartbeat = now + options.HeartbeatInterval;
-                    await records.Store.WriteHeartbeatAsync(identity, queues(), cancels.Running(), startedAt, stopped: false, stopping).ConfigureAwait(false);
+                    await records.Store.Workers.WriteHeartbeatAsync(identity, queues(), cancels.Running(), startedAt, stopped: false, stopping).ConfigureAwait(false);
                 }
 
                 if (now >= nextSweep)

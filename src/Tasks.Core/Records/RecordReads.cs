@@ -1,0 +1,110 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace Tasks;
+
+/// <summary>
+/// Reading records: one by id (its live and failed rows merged), or a page of a query, newest first across the day
+/// tables; a record whose worker is gone reads as waiting for its message to come back.
+/// </summary>
+internal sealed class RecordReads(IRecordTables tables, WorkerRows workers, TaskRecordOptions options, TimeProvider time)
+{
+    public async ValueTask<TaskRecord?> GetAsync(string id, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        if (TaskHeaders.DueOf(id) is not { } due) return null;
+        var (partition, row) = (RecordFormat.RecordPartition(id), RecordFormat.RecordRow(id, due));
+        var live = tables.ReadRowAsync(RecordFormat.LiveTable(due), partition, row, cancellationToken);
+        var failed = tables.ReadRowAsync(RecordFormat.FailedTable(due), partition, row, cancellationToken);
+        var record = RecordFormat.ToRecord(id, due, [await live.ConfigureAwait(false), await failed.ConfigureAwait(false)], time.GetUtcNow());
+        if (record is not { State: TaskState.Running, Worker: { } worker }) return record;
+        return WorkerRows.ResolveGone(record, await workers.GetAsync(worker.Id, cancellationToken).ConfigureAwait(false));
+    }
+
+    public async ValueTask<TaskRecordPage> ListAsync(TaskRecordQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        if (query.PageSize is < 1 or > 1000) throw new ArgumentOutOfRangeException(nameof(query), query.PageSize, "PageSize must be from 1 to 1,000.");
+        var now = time.GetUtcNow();
+        var from = query.From ?? now - options.FailedRetention - TimeSpan.FromDays(1);
+        var to = query.To ?? now + TimeSpan.FromDays(7);
+        if (from >= to) return new TaskRecordPage(Array.Empty<TaskRecord>(), null);
+        var (day, after) = ReadToken(query.ContinuationToken) ?? (new DateTimeOffset(to.UtcDateTime.Date, TimeSpan.Zero), RecordFormat.RowBound(to) + "~");
+        var before = RecordFormat.RowBound(from) + "~";
+        var equal = new List<KeyValuePair<string, string>>();
+        if (query.TaskName is not null) equal.Add(new("Task", query.TaskName));
+        if (query.Queue is not null) equal.Add(new("Queue", query.Queue));
+        // States a read can change (a due time passed, a worker went away) are filtered here, the others by the service.
+        var resolvedState = query.State is TaskState.Scheduled or TaskState.Enqueued or TaskState.Running;
+        if (query.State is { } state && !resolvedState) equal.Add(new("State", state.ToString()));
+
+        var alive = new Lazy<Task<IReadOnlyList<TaskWorkerInfo>>>(() => workers.ListAsync(cancellationToken).AsTask());
+        var page = new List<TaskRecord>(query.PageSize);
+        // One call for the days there are tables of, rather than two tables' partitions for every day of the window.
+        var days = (await tables.ListTablesAsync(cancellationToken).ConfigureAwait(false)).Select(RecordFormat.DayTable).Where(d => d is not null).Select(d => d!.Value.Day).ToHashSet();
+        for (; day >= new DateTimeOffset(from.UtcDateTime.Date, TimeSpan.Zero); day = day.AddDays(-1), after = RecordFormat.RowBound(to) + "~")
+        {
+            if (!days.Contains(day)) continue;
+            while (true)
+            {
+                var need = query.PageSize - page.Count;
+                var rows = await QueryDayAsync(day, after, before, equal, resolvedState ? need * 2 : need, cancellationToken).ConfigureAwait(false);
+                foreach (var (rowKey, entities, hasLive) in rows)
+                {
+                    after = rowKey;
+                    var id = RecordFormat.IdOfRow(rowKey);
+                    if (TaskHeaders.DueOf(id) is not { } due) continue;
+                    // A failed-table row may be older than a live row the filter did not pick (a crash between
+                    // the two writes of a move): the live row is read too, so the newer state wins.
+                    var live = hasLive ? null : await tables.ReadRowAsync(RecordFormat.LiveTable(due), entities[0].PartitionKey, rowKey, cancellationToken).ConfigureAwait(false);
+                    if (RecordFormat.ToRecord(id, due, live is null ? entities : [.. entities, live], now) is not { } record) continue;
+                    if (record is { State: TaskState.Running, Worker: { } worker })
+                        record = WorkerRows.ResolveGone(record, (await alive.Value.ConfigureAwait(false)).FirstOrDefault(w => w.Worker.Id == worker.Id));
+                    if (query.State is { } wanted && record.State != wanted) continue;
+                    page.Add(record);
+                    if (page.Count == query.PageSize) return new TaskRecordPage(page, WriteToken(day, rowKey));
+                }
+
+                if (rows.Count < need) break; // the day has no more
+            }
+        }
+
+        return new TaskRecordPage(page, null);
+    }
+
+    /// <summary>The rows of a day's two tables after <paramref name="after"/>, merged by id and in row-key order (newest first), each saying whether a live row was among them.</summary>
+    private async Task<IReadOnlyList<(string RowKey, RecordEntity[] Rows, bool HasLive)>> QueryDayAsync(DateTimeOffset day, string after, string before, IReadOnlyList<KeyValuePair<string, string>> equal, int top, CancellationToken cancellationToken)
+    {
+        async Task<IEnumerable<(RecordEntity Row, bool Live)>> Query(string table, string partition, bool live)
+            => (await tables.QueryOrEmptyAsync(table, new RecordQuery(partition, after, before, equal, Top: top), cancellationToken).ConfigureAwait(false)).Select(r => (r, live));
+
+        var queries = new List<Task<IEnumerable<(RecordEntity Row, bool Live)>>>();
+        foreach (var partition in RecordFormat.RecordPartitions())
+        {
+            queries.Add(Query(RecordFormat.LiveTable(day), partition, live: true));
+            queries.Add(Query(RecordFormat.FailedTable(day), partition, live: false));
+        }
+
+        var all = (await Task.WhenAll(queries).ConfigureAwait(false)).SelectMany(r => r);
+        return all.GroupBy(r => r.Row.RowKey, StringComparer.Ordinal)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Take(top)
+            .Select(g => (g.Key, g.Select(r => r.Row).ToArray(), g.Any(r => r.Live)))
+            .ToArray();
+    }
+
+    private static string WriteToken(DateTimeOffset day, string rowKey) => RecordFormat.DayText(day) + ":" + rowKey;
+
+    private static (DateTimeOffset Day, string After)? ReadToken(string? token)
+    {
+        if (token is null) return null;
+        var colon = token.IndexOf(':');
+        return colon == 8 && DateTime.TryParseExact(token.AsSpan(0, 8), "yyyyMMdd", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var day)
+            ? (new DateTimeOffset(day, TimeSpan.Zero), token[(colon + 1)..])
+            : throw new ArgumentException($"'{token}' is not a continuation token of this store.", nameof(token));
+    }
+}

@@ -1,0 +1,135 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace Tasks;
+
+/// <summary>
+/// The writes of records: created at enqueue, merged by workers in batches per table and partition, moved to the
+/// failed-record table at a dead letter or a cancel, deleted at an operator's delete; and the day tables dropped
+/// whole past their retention. A failed write is returned to its caller with what it threw.
+/// </summary>
+internal sealed class RecordWrites(IRecordTables tables, TaskRecordOptions options, TimeProvider time)
+{
+    /// <summary>
+    /// The records of tasks just enqueued: inserted with their first state; where a worker has
+    /// written first (it ran the task before this write arrived), merged without a state, so the
+    /// worker's state stands.
+    /// </summary>
+    public async ValueTask CreateAsync(IReadOnlyList<RecordWrite> writes, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        await Task.WhenAll(Batches(writes, now).Select(async batch =>
+        {
+            var rows = batch.Writes.Select(w => RecordFormat.ToEntity(w.Write, w.Due)).ToArray();
+            if (await tables.WithTableAsync(batch.Table, () => tables.InsertAsync(batch.Table, rows, cancellationToken)).ConfigureAwait(false)) return;
+            var merged = batch.Writes.Select(w => RecordFormat.ToEntity(w.Write.WithoutState(), w.Due)).ToArray();
+            await tables.MergeInAsync(batch.Table, merged, cancellationToken).ConfigureAwait(false);
+        })).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A worker's writes: merged into the day's live table in batches per partition; a dead letter
+    /// or a cancel moves its record to the failed-record table. Returns the writes that failed, to try again, and
+    /// what the first of them threw: to this caller, not kept where concurrent callers would read each other's.
+    /// </summary>
+    public async ValueTask<RecordWriteResult> WriteAsync(IReadOnlyList<RecordWrite> writes, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var failed = new List<RecordWrite>();
+        Exception? firstError = null;
+        async Task Try(IEnumerable<RecordWrite> these, Func<Task> write)
+        {
+            try
+            {
+                await write().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                lock (failed) failed.AddRange(these);
+                Interlocked.CompareExchange(ref firstError, ex, null);
+            }
+        }
+
+        var merges = Batches(writes.Where(w => !w.MovesToFailed).ToArray(), now).Select(batch => Try(
+            batch.Writes.Select(w => w.Write),
+            () => tables.MergeInAsync(batch.Table, batch.Writes.Select(w => RecordFormat.ToEntity(w.Write, w.Due)).ToArray(), cancellationToken)));
+        var moves = writes.Where(w => w.MovesToFailed).Select(write => Try([write], () => MoveToFailedAsync(write, now, cancellationToken)));
+        await Task.WhenAll(merges.Concat(moves)).ConfigureAwait(false);
+        return new RecordWriteResult(failed, firstError);
+    }
+
+    /// <summary>Writes, and throws what the first failed write threw (as it is: a transient fault stays one), for a write its caller must not go on without.</summary>
+    public async ValueTask WriteOrThrowAsync(IReadOnlyList<RecordWrite> writes, CancellationToken cancellationToken)
+    {
+        var result = await WriteAsync(writes, cancellationToken).ConfigureAwait(false);
+        if (result.Error is { } error) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+    }
+
+    /// <summary>Deletes a task's record (both its rows); false if there was none.</summary>
+    public async ValueTask<bool> DeleteAsync(string id, CancellationToken cancellationToken)
+    {
+        if (TaskHeaders.DueOf(id) is not { } due) return false;
+        var (partition, row) = (RecordFormat.RecordPartition(id), RecordFormat.RecordRow(id, due));
+        var deleted = false;
+        foreach (var table in new[] { RecordFormat.LiveTable(due), RecordFormat.FailedTable(due) })
+            deleted |= await tables.DeleteIfThereAsync(table, partition, row, null, cancellationToken).ConfigureAwait(false);
+        return deleted;
+    }
+
+    /// <summary>Drops the day tables past their retention, whole (no row is deleted one by one); returns those dropped.</summary>
+    public async ValueTask<IReadOnlyList<string>> DropExpiredTablesAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var dropped = new List<string>();
+        foreach (var table in await tables.ListTablesAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (RecordFormat.DayTable(table) is not { } day) continue;
+            if (!RecordFormat.Expired(day.Day, day.Failed ? options.FailedRetention : options.SucceededRetention, now)) continue;
+            await tables.DropTableAsync(table, cancellationToken).ConfigureAwait(false);
+            dropped.Add(table);
+        }
+
+        return dropped;
+    }
+
+    /// <summary>
+    /// Moves a record to the failed-record table, where it outlives its day's live table: the live
+    /// row (arguments, history) and this write merged into one row there, then the live row deleted.
+    /// A crash in between leaves both rows, and a read merges them.
+    /// </summary>
+    private async Task MoveToFailedAsync(RecordWrite write, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (TaskHeaders.DueOf(write.Id) is not { } due || RecordFormat.Expired(due, options.FailedRetention, now)) return;
+        var (liveTable, failedTable) = (RecordFormat.LiveTable(due), RecordFormat.FailedTable(due));
+        var row = RecordFormat.ToEntity(write, due);
+        var live = await tables.ReadRowAsync(liveTable, row.PartitionKey, row.RowKey, cancellationToken).ConfigureAwait(false);
+        await tables.MergeInAsync(failedTable, [RecordFormat.Combine(live, row)], cancellationToken).ConfigureAwait(false);
+        if (live is not null) await tables.DeleteIfThereAsync(liveTable, live.PartitionKey, live.RowKey, live.ETag, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Writes grouped by table and partition, at most <see cref="RecordTables.MaxBatch"/> a batch; a live table past its retention sends them to the failed-record table.</summary>
+    private IEnumerable<(string Table, IReadOnlyList<(RecordWrite Write, DateTimeOffset Due)> Writes)> Batches(IReadOnlyList<RecordWrite> writes, DateTimeOffset now)
+    {
+        var placed = new List<(string Table, string Partition, RecordWrite Write, DateTimeOffset Due)>();
+        foreach (var write in writes)
+        {
+            if (TaskHeaders.DueOf(write.Id) is not { } due) continue; // not an id of ours: a message enqueued by an older version
+            var table = !RecordFormat.Expired(due, options.SucceededRetention, now) ? RecordFormat.LiveTable(due)
+                : !RecordFormat.Expired(due, options.FailedRetention, now) ? RecordFormat.FailedTable(due)
+                : null;
+            if (table is not null) placed.Add((table, RecordFormat.RecordPartition(write.Id), write, due));
+        }
+
+        foreach (var group in placed.GroupBy(p => (p.Table, p.Partition)))
+        {
+            var items = group.Select(p => (p.Write, p.Due)).ToArray();
+            for (var i = 0; i < items.Length; i += RecordTables.MaxBatch) yield return (group.Key.Table, items[i..Math.Min(i + RecordTables.MaxBatch, items.Length)]);
+        }
+    }
+}
+
+/// <summary>The writes that failed (to try again), and what the first of them threw.</summary>
+internal readonly record struct RecordWriteResult(IReadOnlyList<RecordWrite> Failed, Exception? Error);
