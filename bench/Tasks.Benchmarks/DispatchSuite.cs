@@ -100,7 +100,7 @@ internal static class DispatchSuite
 
         var tasks = figures[nameof(DispatchBenchmarks.Tasks)];
         var floor = figures[nameof(DispatchBenchmarks.Floor)];
-        report.Ratio("Tasks / floor (time)", tasks.Ns / floor.Ns, "<= 1.3", tasks.Ns / floor.Ns <= 1.3);
+        report.Ratio("Tasks / floor (time)", tasks.Ns / floor.Ns, "<= 1.2", tasks.Ns / floor.Ns <= 1.2);
         report.Ratio("reflection / Tasks (time)", figures[nameof(DispatchBenchmarks.Reflection)].Ns / tasks.Ns, ">= 10", figures[nameof(DispatchBenchmarks.Reflection)].Ns / tasks.Ns >= 10);
         report.Ratio("Hangfire / Tasks (time)", figures[nameof(DispatchBenchmarks.Hangfire)].Ns / tasks.Ns, "(reported)", true);
         report.Ratio("Tasks - floor (allocated bytes)", tasks.Bytes - floor.Bytes, "0: nothing beyond the argument objects", tasks.Bytes <= floor.Bytes);

@@ -72,8 +72,20 @@ public sealed class RunDecisionTests
         Assert.Equal("Task 'shop.ship' ran longer than its timeout of 00:01:00.", Assert.IsType<TimeoutException>(decision.Failure).Message);
     }
 
-    private static RunDecision Decide(Exception? failure, int attempt, int maxAttempts = 5, bool stopping = false, bool timedOut = false)
-        => RunDecision.Decide("shop.ship", failure, attempt, maxAttempts, stopping, timedOut, TimeSpan.FromMinutes(1), Backoff);
+    [Fact]
+    public void A_run_a_filter_skipped_is_cancelled_with_the_filters_reason()
+    {
+        var decision = Decide(null, attempt: 1, skippedBecause: "tenant suspended");
+
+        Assert.Equal((TaskOutcome.Cancelled, "Skipped by a task filter: tenant suspended"), (decision.Outcome, decision.Reason));
+    }
+
+    [Fact]
+    public void A_run_that_threw_after_a_filter_skipped_it_is_judged_by_what_it_threw()
+        => Assert.Equal(TaskOutcome.Retried, Decide(new InvalidOperationException("after the skip"), attempt: 1, skippedBecause: "tenant suspended").Outcome);
+
+    private static RunDecision Decide(Exception? failure, int attempt, int maxAttempts = 5, bool stopping = false, bool timedOut = false, string? skippedBecause = null)
+        => RunDecision.Decide("shop.ship", failure, attempt, maxAttempts, stopping, timedOut, TimeSpan.FromMinutes(1), Backoff, skippedBecause: skippedBecause);
 }
 
 /// <summary>[AsyncTask(Timeout, RetryDelay, MaxConcurrency)] carried in the generated definition and honoured by the worker.</summary>

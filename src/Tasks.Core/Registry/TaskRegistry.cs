@@ -55,13 +55,23 @@ public sealed class TaskRegistry
     /// <summary>Finds the task for a UTF-8 wire name as it lies in a message, without allocating a string.</summary>
     public bool TryGet(ReadOnlySpan<byte> utf8Name, out TaskDefinition definition)
     {
-        if (lookup.ByUtf8Hash.TryGetValue(Lookup.Hash(utf8Name), out var candidates))
+        var table = lookup;
+
+        // A queue mostly carries one task after another of the same kind: the last one found is compared first.
+        if (table.LastFound is { } last && utf8Name.SequenceEqual(last.Name))
         {
-            foreach (var (name, candidate) in candidates)
+            definition = last.Definition;
+            return true;
+        }
+
+        if (table.ByUtf8Hash.TryGetValue(Lookup.Hash(utf8Name), out var candidates))
+        {
+            foreach (var candidate in candidates)
             {
-                if (utf8Name.SequenceEqual(name))
+                if (utf8Name.SequenceEqual(candidate.Name))
                 {
-                    definition = candidate;
+                    table.LastFound = candidate; // a reference written whole: a racing reader sees this one or the one before
+                    definition = candidate.Definition;
                     return true;
                 }
             }
@@ -106,20 +116,36 @@ public sealed class TaskRegistry
         {
             ByName = byName;
             ByUtf8Hash = byName.Values
-                .Select(d => (Name: Encoding.UTF8.GetBytes(d.Name), Definition: d))
+                .Select(d => new Entry(Encoding.UTF8.GetBytes(d.Name), d))
                 .GroupBy(e => Hash(e.Name))
                 .ToDictionary(g => g.Key, g => g.ToArray());
         }
 
         public Dictionary<string, TaskDefinition> ByName { get; }
 
-        public Dictionary<int, (byte[] Name, TaskDefinition Definition)[]> ByUtf8Hash { get; }
+        public Dictionary<int, Entry[]> ByUtf8Hash { get; }
 
+        public Entry? LastFound { get; set; }
+
+        /// <summary>
+        /// The length and the first and last 8 bytes: cheap on the hot path (one per message), and wire names that share
+        /// both ends are told apart by the candidates' bytes. Only ever compared within this process.
+        /// </summary>
         public static int Hash(ReadOnlySpan<byte> utf8)
         {
-            var hash = new HashCode();
-            hash.AddBytes(utf8);
-            return hash.ToHashCode();
+            if (utf8.Length < sizeof(ulong))
+            {
+                var small = (uint)utf8.Length;
+                foreach (var b in utf8) small = (small * 31) ^ b;
+                return (int)small;
+            }
+
+            var first = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(utf8);
+            var last = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(utf8[^sizeof(ulong)..]);
+            var mixed = (first * 0x9E3779B97F4A7C15UL) ^ (last + (ulong)utf8.Length) * 0xC2B2AE3D27D4EB4FUL;
+            return (int)(mixed ^ (mixed >> 32));
         }
+
+        public sealed record Entry(byte[] Name, TaskDefinition Definition);
     }
 }

@@ -23,9 +23,11 @@ internal readonly record struct RunDecision(TaskOutcome Outcome, Exception? Fail
     /// <param name="retry">The backoff.</param>
     /// <param name="retryDelay">The task's own first delay, or null for the policy's.</param>
     /// <param name="cancelledById">Whether a cancel by id fired the run's token.</param>
-    public static RunDecision Decide(string taskName, Exception? failure, int attempt, int maxAttempts, bool stopping, bool timedOut, TimeSpan? timeout, TaskRetryPolicy retry, TimeSpan? retryDelay = null, bool cancelledById = false)
+    /// <param name="skippedBecause">The reason a run filter gave for skipping the run, if one did.</param>
+    public static RunDecision Decide(string taskName, Exception? failure, int attempt, int maxAttempts, bool stopping, bool timedOut, TimeSpan? timeout, TaskRetryPolicy retry, TimeSpan? retryDelay = null, bool cancelledById = false, string? skippedBecause = null)
     {
-        if (failure is null) return new(TaskOutcome.Completed);
+        // A run a filter skipped ends cancelled with the filter's reason; one that threw after a skip is judged by what it threw.
+        if (failure is null) return skippedBecause is null ? new(TaskOutcome.Completed) : new(TaskOutcome.Cancelled, Reason: "Skipped by a task filter: " + skippedBecause);
         // Whatever the task threw once its token fired for a cancel, it ends cancelled: not retried, not dead-lettered.
         if (cancelledById) return new(TaskOutcome.Cancelled, failure);
         // Whatever a run cancelled by a stop throws (a wrapped cancellation, say), it is no failure of the task's.

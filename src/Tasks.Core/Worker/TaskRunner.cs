@@ -189,9 +189,7 @@ internal sealed class TaskRunner(
             TasksTelemetry.Duration.Record(time.GetElapsedTime(started).TotalMilliseconds, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, task.Name));
         }
 
-        var decision = failure is null && context.SkippedBecause is { } skipped
-            ? new RunDecision(TaskOutcome.Cancelled, Reason: "Skipped by a task filter: " + skipped)
-            : RunDecision.Decide(task.Name, failure, message.Attempt, task.MaxAttempts, aborting.IsCancellationRequested, cancellation.TimedOut, timeout, options.Retry, task.RetryDelay, cancellation.CancelledById);
+        var decision = RunDecision.Decide(task.Name, failure, message.Attempt, task.MaxAttempts, aborting.IsCancellationRequested, cancellation.TimedOut, timeout, options.Retry, task.RetryDelay, cancellation.CancelledById, context.SkippedBecause);
         if (failure is not null && decision.Outcome != TaskOutcome.Cancelled) activity?.SetStatus(ActivityStatusCode.Error, failure.Message);
         recorder.Ended(message, decoded, startedAt, decision);
         switch (decision.Outcome)
