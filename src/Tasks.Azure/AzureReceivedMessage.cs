@@ -15,15 +15,18 @@ internal sealed class AzureReceivedMessage(string queue, QueueClient client, str
     /// <summary>Every update of its visibility issues a new one; the old one is dead from then on.</summary>
     public string PopReceipt { get; set; } = popReceipt;
 
-    /// <summary>The messages received from <paramref name="client"/> (the queue's, or a shard's), which their receipts go back to.</summary>
-    public static IReadOnlyList<ReceivedTaskMessage> From(string queue, QueueClient client, QueueMessage[] messages)
+    /// <summary>
+    /// The messages received from <paramref name="client"/> (the queue's, or a shard's), which their receipts go back to;
+    /// with <paramref name="mayBeCopies"/>, each may have a copy sent elsewhere (<see cref="ReceivedTaskMessage.MayBeCopy"/>).
+    /// </summary>
+    public static IReadOnlyList<ReceivedTaskMessage> From(string queue, QueueClient client, QueueMessage[] messages, bool mayBeCopies = false)
     {
         if (messages.Length == 0) return Array.Empty<ReceivedTaskMessage>();
         var received = new ReceivedTaskMessage[messages.Length];
         for (var i = 0; i < messages.Length; i++)
         {
             var m = messages[i];
-            received[i] = new AzureReceivedMessage(queue, client, m.MessageId, m.Body.ToMemory(), (int)Math.Min(m.DequeueCount, int.MaxValue), m.PopReceipt);
+            received[i] = new AzureReceivedMessage(queue, client, m.MessageId, m.Body.ToMemory(), (int)Math.Min(m.DequeueCount, int.MaxValue), m.PopReceipt) { MayBeCopy = mayBeCopies };
         }
 
         return received;

@@ -36,6 +36,13 @@ internal sealed partial class ShardRouter
     private readonly TimeProvider time;
     private readonly ConcurrentDictionary<string, byte> unfoundShardsWarned = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// A send given up on a shard whose account did not answer goes to another shard, and the first may still be applied
+    /// when the account answers again: messages received from an account's shards while it is silent, and this long after,
+    /// may be such copies, and the worker checks them against the records before running them.
+    /// </summary>
+    private static readonly TimeSpan CopiesWithin = TimeSpan.FromMinutes(10);
+
     /// <summary>Makes the shards of every sharded queue once: the hot path only looks them up.</summary>
     /// <exception cref="InvalidOperationException">A shard's Azure name breaks Azure's rules.</exception>
     public ShardRouter(ShardAccount[] accounts, AzureQueueOptions options, Func<string, string> queueName, QueueCallGuard calls, ILogger logger, TimeProvider time)
@@ -83,11 +90,11 @@ internal sealed partial class ShardRouter
         foreach (var shard in sharded.Writers)
         {
             if (options.CreateQueues) await CreateAsync(shard, cancellationToken).ConfigureAwait(false);
-            else await CallBoundedAsync(shard.Name, shard.Account, null, cancellationToken, ct => shard.Client.GetPropertiesAsync(ct)).ConfigureAwait(false);
+            else await CallBoundedAsync(shard.Name, shard.Account, cancellationToken, ct => shard.Client.GetPropertiesAsync(ct)).ConfigureAwait(false);
         }
 
         var first = sharded.Writers[0];
-        await CallBoundedAsync(first.Name, first.Account, null, cancellationToken, ct => first.Client.SetMetadataAsync(first.Metadata, ct)).ConfigureAwait(false);
+        await CallBoundedAsync(first.Name, first.Account, cancellationToken, ct => first.Client.SetMetadataAsync(first.Metadata, ct)).ConfigureAwait(false);
     }
 
     /// <summary>Warns if <paramref name="queue"/>, not sharded here, is sharded by another process (its shard 0's metadata says so).</summary>
@@ -152,7 +159,7 @@ internal sealed partial class ShardRouter
             : [];
     }
 
-    /// <summary>From any shard of <paramref name="queue"/>: the shards in turn, until one has messages.</summary>
+    /// <summary>From any shard of <paramref name="queue"/>: the shards in turn, until one has messages; those resting, or of an account found silent, left out.</summary>
     public async ValueTask<IReadOnlyList<ReceivedTaskMessage>> ReceiveAnyAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
     {
         var sharded = queues[queue];
@@ -161,7 +168,7 @@ internal sealed partial class ShardRouter
         for (var i = 0; i < readers.Length; i++)
         {
             var shard = readers[(first + i) % readers.Length];
-            if (shard.IsResting(time)) continue;
+            if (shard.IsResting(time) || shard.Account.Guard.IsOpen) continue;
             var received = await ReceiveFromAsync(queue, sharded, shard, maxMessages, leaseDuration, cancellationToken).ConfigureAwait(false);
             if (received.Count > 0) return received;
         }
@@ -227,13 +234,27 @@ internal sealed partial class ShardRouter
             message.Delay > TimeSpan.Zero ? QueueVisibility.AtLeast(message.Delay) : null,
             message.TimeToLive,
             ct);
-        if (bounded)
+        if (!bounded)
         {
-            var started = Stopwatch.GetTimestamp();
-            await CallBoundedAsync(shard.Name, shard.Account, shard, cancellationToken, Send, sharded.SendBound(options.ShardTimeout)).ConfigureAwait(false);
+            await calls.RunAsync(shard.Name, cancellationToken, () => Send(cancellationToken), shard.Account.Endpoint).ConfigureAwait(false);
+            return;
+        }
+
+        var bound = sharded.SendBound(options.ShardTimeout);
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            await CallBoundedAsync(shard.Name, shard.Account, cancellationToken, Send, bound).ConfigureAwait(false);
             sharded.Answered(Stopwatch.GetElapsedTime(started));
         }
-        else await calls.RunAsync(shard.Name, cancellationToken, () => Send(cancellationToken), shard.Account.Endpoint).ConfigureAwait(false);
+        catch (TaskTransportException ex) when (ex.IsTransient && !cancellationToken.IsCancellationRequested)
+        {
+            // Whether the shard's deadline or its account's ran out first, or the account refused: every shard of that
+            // account is tried last for a while, so the next sends do not wait on its other shards one by one.
+            foreach (var same in sharded.Writers.Where(s => s.Account == shard.Account)) same.Rest(time, bound * 2);
+            Log.ShardFailed(logger, shard.Name, shard.Account.Endpoint, ex.Message, bound * 2);
+            throw;
+        }
     }
 
     private async Task<IReadOnlyList<ReceivedTaskMessage>> ReceiveFromAsync(string queue, ShardedQueue sharded, QueueShard shard, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
@@ -253,14 +274,14 @@ internal sealed partial class ShardRouter
             return [];
         }
 
-        return AzureReceivedMessage.From(queue, shard.Client, messages);
+        return AzureReceivedMessage.From(queue, shard.Client, messages, mayBeCopies: shard.Account.Guard.SilentWithin(CopiesWithin));
     }
 
     private async Task CreateAsync(QueueShard shard, CancellationToken cancellationToken)
     {
         // Two first senders may both create it: the service answers the second as well.
         if (!options.CreateQueues || shard.Created) return;
-        await CallBoundedAsync(shard.Name, shard.Account, null, cancellationToken, ct => shard.Client.CreateIfNotExistsAsync(shard.Metadata, ct)).ConfigureAwait(false);
+        await CallBoundedAsync(shard.Name, shard.Account, cancellationToken, ct => shard.Client.CreateIfNotExistsAsync(shard.Metadata, ct)).ConfigureAwait(false);
         shard.Created = true;
     }
 
@@ -277,7 +298,7 @@ internal sealed partial class ShardRouter
         {
             try
             {
-                var names = await CallBoundedAsync(null, account, null, cancellationToken, async ct =>
+                var names = await CallBoundedAsync(null, account, cancellationToken, async ct =>
                 {
                     var found = new List<string>();
                     await foreach (var item in account.Envelopes.GetQueuesAsync(prefix: sharded.Name + "-", cancellationToken: ct).ConfigureAwait(false))
@@ -306,9 +327,8 @@ internal sealed partial class ShardRouter
     /// <summary>
     /// A call on <paramref name="account"/> bounded by <see cref="AzureQueueOptions.ShardTimeout"/> (or <paramref name="limit"/>):
     /// a service that stopped answering (not refusing: silent) would otherwise hold its caller for the SDK's retries, minutes.
-    /// One that runs out rests <paramref name="resting"/>, if given: sends try it last for a while.
     /// </summary>
-    private async Task<T> CallBoundedAsync<T>(string? azureQueue, ShardAccount account, QueueShard? resting, CancellationToken cancellationToken, Func<CancellationToken, Task<T>> call, TimeSpan? limit = null)
+    private async Task<T> CallBoundedAsync<T>(string? azureQueue, ShardAccount account, CancellationToken cancellationToken, Func<CancellationToken, Task<T>> call, TimeSpan? limit = null)
     {
         var bound = limit ?? options.ShardTimeout;
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -319,11 +339,6 @@ internal sealed partial class ShardRouter
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            if (resting is not null)
-            {
-                resting.Rest(time, bound * 2);
-                Log.ShardSilent(logger, resting.Name, account.Endpoint, bound, bound * 2);
-            }
             throw new TaskTransportException(
                 (azureQueue is null ? $"Azure Queue service at {account.Endpoint}" : $"Azure queue '{azureQueue}' at {account.Endpoint}") +
                 $": no answer within {bound.TotalSeconds:0.#} s (AzureQueueOptions.ShardTimeout); the other shards are used meanwhile.",
@@ -339,8 +354,8 @@ internal sealed partial class ShardRouter
         [LoggerMessage(4, LogLevel.Warning, "Queue {Queue} is spread over {Count} shards (its shard 0 says so), but this process has no AzureQueueOptions.Shards entry for it: it sends to and receives from shard 0 only. Give every process the same Shards and ShardAccounts")]
         public static partial void UnconfiguredShards(ILogger logger, string queue, string count);
 
-        [LoggerMessage(5, LogLevel.Warning, "Azure queue {Queue} at {Endpoint} did not answer a send within {Timeout}: sends go to the other shards, and try it last for {Rest}")]
-        public static partial void ShardSilent(ILogger logger, string queue, string endpoint, TimeSpan timeout, TimeSpan rest);
+        [LoggerMessage(5, LogLevel.Warning, "A send to Azure queue {Queue} at {Endpoint} failed ({Problem}): sends go to the other shards, and try that account's shards last for {Rest}")]
+        public static partial void ShardFailed(ILogger logger, string queue, string endpoint, string problem, TimeSpan rest);
 
         [LoggerMessage(6, LogLevel.Warning, "Queue {Queue} is spread over {Count} shards (its shard 0 says so), but shard(s) {Missing} are in none of this process's accounts: counts and peeks leave them out. Pass every account (ShardAccounts; the CLI's --shard-account or TASKS_AZURE_SHARD_ACCOUNTS)")]
         public static partial void ShardsNotFound(ILogger logger, string queue, int count, string missing);

@@ -31,6 +31,7 @@ internal sealed class StorageServiceGuard
     private readonly TimeProvider time;
     private long openedAt = -1; // a timestamp; -1 while the circuit is closed
     private long lastAnswer; // a timestamp: the last time the service answered any call
+    private long closedAt; // a timestamp: when the circuit last closed; 0 while it never opened
     private long typicalTicks; // a moving average of how long answered calls took (timestamp ticks)
     private int probeLoop;
 
@@ -74,6 +75,10 @@ internal sealed class StorageServiceGuard
     /// <summary>Whether the service was found silent and has not answered since.</summary>
     public bool IsOpen => Volatile.Read(ref openedAt) >= 0;
 
+    /// <summary>Whether the service is silent now, or was within <paramref name="window"/> before it answered again.</summary>
+    public bool SilentWithin(TimeSpan window)
+        => IsOpen || (Interlocked.Read(ref closedAt) is var closed and not 0 && time.GetElapsedTime(closed) < window);
+
     /// <summary>Puts the guard in the pipeline of a client: the deadline around the whole call, the circuit before each try.</summary>
     public void AddTo(ClientOptions options)
     {
@@ -99,7 +104,7 @@ internal sealed class StorageServiceGuard
         // once. The probe that found it back is left out: sent into the silence, it took as long as the silence lasted.
         if (typical == 0 || Measuring.Value) Interlocked.Exchange(ref typicalTicks, took);
         else if (!Probing.Value) Interlocked.Exchange(ref typicalTicks, typical + (took - typical) / 8);
-        Volatile.Write(ref openedAt, -1);
+        if (Interlocked.Exchange(ref openedAt, -1) >= 0) Interlocked.Exchange(ref closedAt, now);
     }
 
     /// <summary>A call of <paramref name="started"/> got no answer: the service is silent if no other call got one since it began (else it is slow, not hung).</summary>

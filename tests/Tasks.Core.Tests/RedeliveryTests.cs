@@ -61,6 +61,34 @@ public sealed class RedeliveryTests
     }
 
     [Fact]
+    public async Task A_first_delivery_the_transport_says_may_be_a_copy_is_checked_and_runs_only_if_its_task_has_not_ended()
+    {
+        await using var h = new RecordHarness();
+        var runs = new ConcurrentQueue<string>();
+        var script = Scripts.Add((context, _) => { runs.Enqueue(context.MessageId); return Task.CompletedTask; });
+        var ran = await RecordedTasks.RunAsync.Enqueue(h.Client, script);
+        var body = (await TakeUnsettledAsync(h)).Body.ToArray();
+        await h.Worker.StartAsync();
+        await h.WaitForStateAsync(ran, TaskState.Succeeded);
+        await h.Worker.StopAsync();
+
+        // The same task's message sent again (a send given up on a silent shard and sent to another), and a task not
+        // run yet, both first deliveries from a transport that says they may be copies.
+        await h.Transport.SendAsync(RecordedTasks.Queue, new OutgoingTaskMessage(ran, body, TimeSpan.Zero, null), CancellationToken.None);
+        var fresh = await RecordedTasks.RunAsync.Enqueue(h.Client, script);
+        await h.Client.RecordWriter!.FlushAsync(CancellationToken.None);
+        await using var copies = new TaskWorker(new CopiesTransport(h.Transport), h.Options, records: h.Store);
+        var results = new ConcurrentQueue<TaskRunResult>();
+        copies.TaskRan += results.Enqueue;
+        await copies.StartAsync();
+        await AssertEventually(() => results.Count == 2, "both messages are handled");
+
+        Assert.Equal([ran, fresh], runs.ToArray());
+        Assert.Equal(TaskOutcome.Skipped, results.Single(r => r.MessageId == ran).Outcome);
+        Assert.Equal(TaskOutcome.Completed, results.Single(r => r.MessageId == fresh).Outcome);
+    }
+
+    [Fact]
     public async Task A_unique_task_whose_send_was_reported_failed_but_arrived_runs_once_after_another_enqueue_takes_its_lock_over()
     {
         var u = new UniqueSends();
@@ -149,6 +177,32 @@ public sealed class RedeliveryTests
         {
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"Waited 20 s until {what}.");
             await Task.Delay(20);
+        }
+    }
+
+    /// <summary>A transport that says of every message it gives that it may be a copy, as a shard of an account that was silent does.</summary>
+    private sealed class CopiesTransport(InMemoryTransport inner) : ITaskTransport
+    {
+        public int MaxMessageBytes => inner.MaxMessageBytes;
+
+        public ValueTask SendAsync(string queue, OutgoingTaskMessage message, CancellationToken cancellationToken) => inner.SendAsync(queue, message, cancellationToken);
+
+        public async ValueTask<IReadOnlyList<ReceivedTaskMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken)
+            => (await inner.ReceiveAsync(queue, maxMessages, leaseDuration, cancellationToken)).Select(m => new Copy(m) { MayBeCopy = true }).ToArray();
+
+        public ValueTask RenewLeaseAsync(ReceivedTaskMessage message, TimeSpan leaseDuration, CancellationToken cancellationToken) => inner.RenewLeaseAsync(((Copy)message).Inner, leaseDuration, cancellationToken);
+
+        public ValueTask CompleteAsync(ReceivedTaskMessage message, CancellationToken cancellationToken) => inner.CompleteAsync(((Copy)message).Inner, cancellationToken);
+
+        public ValueTask ReleaseAsync(ReceivedTaskMessage message, TimeSpan delay, CancellationToken cancellationToken) => inner.ReleaseAsync(((Copy)message).Inner, delay, cancellationToken);
+
+        public ValueTask DeadLetterAsync(ReceivedTaskMessage message, DeadLetterDetails reason, CancellationToken cancellationToken) => inner.DeadLetterAsync(((Copy)message).Inner, reason, cancellationToken);
+
+        public ValueTask AddDeadLetterAsync(string queue, string messageId, ReadOnlyMemory<byte> body, DeadLetterDetails reason, CancellationToken cancellationToken) => inner.AddDeadLetterAsync(queue, messageId, body, reason, cancellationToken);
+
+        private sealed class Copy(ReceivedTaskMessage inner) : ReceivedTaskMessage(inner.Queue, inner.TransportMessageId, inner.Body, inner.Attempt)
+        {
+            public ReceivedTaskMessage Inner => inner;
         }
     }
 

@@ -126,6 +126,14 @@ public class ReceivedTaskMessage
 
     /// <summary>1 on the first delivery, counted by the transport (the body is never rewritten).</summary>
     public int Attempt { get; }
+
+    /// <summary>
+    /// True where the transport knows a copy of this message may have been sent, and run, already, although this is its
+    /// first delivery: a send given up at its deadline on a shard that did not answer, and sent again to another, arrives
+    /// twice. The worker then reads the task's record before running it, as for a message delivered again, and drops a
+    /// copy of a task that has ended.
+    /// </summary>
+    public bool MayBeCopy { get; init; }
 }
 
 /// <summary>Why a message was dead-lettered.</summary>

@@ -24,10 +24,12 @@ internal sealed class QueueReceiver(
     ILogger logger,
     TimeProvider time)
 {
+    private readonly IShardedTaskTransport? sharded = transport as IShardedTaskTransport;
+
     /// <summary>Receives until <paramref name="stopping"/> fires or a fault no retry can fix; returns once every loop has ended.</summary>
     public async Task RunAsync(CancellationToken stopping)
     {
-        if (transport is not IShardedTaskTransport sharded)
+        if (sharded is null)
         {
             await ReceiveLoopAsync(null, options.BatchSize, stopping).ConfigureAwait(false);
             return;
@@ -120,6 +122,7 @@ internal sealed class QueueReceiver(
         var source = shard is null ? queue : $"{queue} ({shard})";
         var idlePolls = 0;
         var failed = false;
+        var failures = new FailureStreak(logger, time, source);
         while (!stopping.IsCancellationRequested)
         {
             var held = 0;
@@ -131,8 +134,9 @@ internal sealed class QueueReceiver(
                 held = await slots.AcquireAsync(failed ? 1 : batch, stopping).ConfigureAwait(false);
                 var received = shard is null
                     ? await transport.ReceiveAsync(queue, held, options.LeaseDuration, stopping).ConfigureAwait(false)
-                    : await ((IShardedTaskTransport)transport).ReceiveAsync(queue, shard, held, options.LeaseDuration, stopping).ConfigureAwait(false);
+                    : await sharded!.ReceiveAsync(queue, shard, held, options.LeaseDuration, stopping).ConfigureAwait(false);
                 failed = false;
+                failures.Ended();
                 health.Succeeded(time);
                 slots.Release(held - received.Count);
                 held = 0;
@@ -162,7 +166,7 @@ internal sealed class QueueReceiver(
                 slots.Release(held);
                 failed = true;
                 var wait = PollingDelay(idlePolls++);
-                WorkerLog.ReceiveFailed(logger, ex, source, wait);
+                failures.Failed(ex, wait);
                 health.Failed(time, source, ex);
                 try
                 {
@@ -195,5 +199,39 @@ internal sealed class QueueReceiver(
     {
         var ticks = options.MinPollingInterval.Ticks * Math.Pow(2, Math.Min(idlePolls, 20));
         return TimeSpan.FromTicks((long)Math.Min(ticks, options.MaxPollingInterval.Ticks));
+    }
+
+    /// <summary>
+    /// How one loop tells its failed receives: the first with its exception, then a line without it at most every
+    /// 30 s while they go on (a silent service fails every try), and one when a receive works again.
+    /// </summary>
+    private sealed class FailureStreak(ILogger logger, TimeProvider time, string source)
+    {
+        private static readonly TimeSpan Quiet = TimeSpan.FromSeconds(30);
+        private int count;
+        private DateTimeOffset since;
+        private DateTimeOffset told;
+
+        public void Failed(Exception exception, TimeSpan wait)
+        {
+            var now = time.GetUtcNow();
+            if (count++ == 0)
+            {
+                (since, told) = (now, now);
+                WorkerLog.ReceiveFailed(logger, exception, source, wait);
+            }
+            else if (now - told >= Quiet)
+            {
+                told = now;
+                WorkerLog.ReceiveStillFailing(logger, source, count, now - since, exception.Message);
+            }
+        }
+
+        public void Ended()
+        {
+            if (count == 0) return;
+            WorkerLog.ReceivingAgain(logger, source, count, time.GetUtcNow() - since);
+            count = 0;
+        }
     }
 }

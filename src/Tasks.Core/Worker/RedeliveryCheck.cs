@@ -20,7 +20,8 @@ internal sealed partial class RedeliveryCheck(TaskRecordWriter records, Func<str
     /// <summary>
     /// True if the task of <paramref name="message"/> ended already, so this copy must not run (its record is left
     /// as it is); else the attempts before this one that have no end are closed. Read only for a message delivered
-    /// again, or one whose payload is gone: a first delivery costs nothing.
+    /// again, one the transport says may be a copy (<see cref="ReceivedTaskMessage.MayBeCopy"/>), or one whose payload
+    /// is gone: any other first delivery costs nothing.
     /// </summary>
     public async Task<bool> EndedEarlierAsync(ReceivedTaskMessage message, string taskName)
     {

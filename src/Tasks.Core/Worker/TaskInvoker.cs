@@ -40,8 +40,10 @@ internal sealed class TaskInvoker
         {
             var provider = scope?.ServiceProvider ?? services;
             var every = filtersForEveryTask ? Make("AddRunFilter", () => provider.GetServices<ITaskRunFilter>().ToArray()) : [];
-            foreach (var task in own) Make($"[TaskFilter] of task '{task.Name}'", () => task.RunFilters!.Select(make => make(provider)).ToArray());
-            return string.Join(", ", every.Select(f => f.GetType().Name)) + (every.Length > 0 ? " on every task" : "") + (own.Length > 0 ? $"{(every.Length > 0 ? "; " : "")}[TaskFilter] on {own.Length} task(s)" : "");
+            var named = own.SelectMany(task => Make($"[TaskFilter] of task '{task.Name}'", () => task.RunFilters!.Select(make => make(provider)).ToArray()))
+                .Select(f => f.GetType().Name).Distinct(StringComparer.Ordinal).ToArray();
+            return string.Join(", ", every.Select(f => f.GetType().Name)) + (every.Length > 0 ? " on every task" : "")
+                + (own.Length > 0 ? $"{(every.Length > 0 ? "; " : "")}[TaskFilter] {string.Join(", ", named)} on {own.Length} task(s)" : "");
         }
         finally
         {

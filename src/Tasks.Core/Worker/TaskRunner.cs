@@ -56,7 +56,7 @@ internal sealed class TaskRunner(
         if (!decoded.HasMessageId(message.MessageId)) message.MessageId = decoded.ReadMessageId() ?? message.MessageId;
         using var scope = WorkerLog.TaskScope(logger, task.Name, message.MessageId, message.Attempt);
         var flow = FlowCoordinator.FlowOf(decoded);
-        if (message.Attempt > 1 && redelivery is not null && await redelivery.EndedEarlierAsync(message, task.Name).ConfigureAwait(false))
+        if ((message.Attempt > 1 || message.MayBeCopy) && redelivery is not null && await redelivery.EndedEarlierAsync(message, task.Name).ConfigureAwait(false))
             return TaskRunResult.Of(message, task.Name, TaskOutcome.Skipped);
 
         if (message.Attempt > task.MaxAttempts)

@@ -90,6 +90,12 @@ internal static partial class WorkerLog
     [LoggerMessage(7, LogLevel.Warning, "Receiving from {Queue} failed; retrying in {Delay}")]
     public static partial void ReceiveFailed(ILogger logger, Exception exception, string queue, TimeSpan delay);
 
+    [LoggerMessage(32, LogLevel.Warning, "Receiving from {Queue} still fails: {Failures} tries in {Duration} ({Problem}); tried again with a back-off, and said again every 30 s while it lasts")]
+    public static partial void ReceiveStillFailing(ILogger logger, string queue, int failures, TimeSpan duration, string problem);
+
+    [LoggerMessage(33, LogLevel.Information, "Receiving from {Queue} again, after {Failures} failed tries in {Duration}")]
+    public static partial void ReceivingAgain(ILogger logger, string queue, int failures, TimeSpan duration);
+
     [LoggerMessage(8, LogLevel.Warning, "Could not renew the lease of message {MessageId} on {Queue}")]
     public static partial void RenewFailed(ILogger logger, Exception exception, string messageId, string queue);
 
