@@ -31,6 +31,8 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
     public Func<IReadOnlyList<string>, Task>? BatchesCounted { get; set; }
     private Task loop = Task.CompletedTask;
     private bool looping;
+    private Task countLoop = Task.CompletedTask;
+    private bool countingBatches;
     private bool disposed;
     private TimeSpan backoff;
     private long lastFailureLog;
@@ -84,7 +86,11 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
         }
     }
 
-    /// <summary>Counts tasks of a tracked batch with the next flush: a pack's successes, or a task that ended alone.</summary>
+    /// <summary>
+    /// Counts tasks of a tracked batch: a pack's successes, or a task that ended alone. Written at once, not with the
+    /// next flush, so a batch's callback starts within a round trip of its last task's end; counts that come while a
+    /// write is out go together in the next. What fails waits for the next flush.
+    /// </summary>
     public void CountBatch(string batchId, RecordEntity row)
     {
         lock (gate)
@@ -92,6 +98,42 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
             if (!batchRows.TryGetValue(batchId, out var rows)) batchRows[batchId] = rows = new List<RecordEntity>();
             rows.Add(row);
             StartLoop();
+            if (countingBatches || disposed) return;
+            countingBatches = true;
+            countLoop = Task.Run(CountBatchesAsync);
+        }
+    }
+
+    private async Task CountBatchesAsync()
+    {
+        while (true)
+        {
+            Dictionary<string, List<RecordEntity>> counted;
+            lock (gate)
+            {
+                if (batchRows.Count == 0 || backoff > TimeSpan.Zero)
+                {
+                    // Nothing more, or the store is failing: the flush loop tries again with its backoff.
+                    countingBatches = false;
+                    return;
+                }
+
+                counted = batchRows;
+                batchRows = new Dictionary<string, List<RecordEntity>>(StringComparer.Ordinal);
+            }
+
+            try
+            {
+                if (!await WriteBatchesAsync(counted, CancellationToken.None).ConfigureAwait(false))
+                {
+                    lock (gate) countingBatches = false;
+                    return;
+                }
+            }
+            catch (Exception ex)
+            {
+                Log.FlushFailed(logger, ex);
+            }
         }
     }
 
@@ -251,6 +293,7 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
     {
         lock (gate) disposed = true;
         await loop.ConfigureAwait(false);
+        await countLoop.ConfigureAwait(false);
         await FlushAsync(CancellationToken.None).ConfigureAwait(false);
     }
 
