@@ -47,6 +47,22 @@ public static partial class BenchTasks
         return Task.CompletedTask;
     }
 
+    /// <summary>The flows suite's parent: notes when it ended.</summary>
+    [AsyncTask(Queue = "bench-flow")]
+    public static Task Parent(CancellationToken cancellationToken)
+    {
+        StepClock.ParentEnded();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The flows suite's continuation: notes when it started.</summary>
+    [AsyncTask(Queue = "bench-flow")]
+    public static Task Child(CancellationToken cancellationToken)
+    {
+        StepClock.ChildStarted();
+        return Task.CompletedTask;
+    }
+
     [AsyncTask(Queue = "bench")]
     public static Task Mixed(CancellationToken cancellationToken, Guid id, DateTimeOffset at, decimal amount, string currency) => Task.CompletedTask;
 
@@ -127,12 +143,42 @@ public static class BatchClock
         Interlocked.Increment(ref ended);
     }
 
-    public static void CallbackStarted() => Volatile.Read(ref callback).TrySetResult(System.Diagnostics.Stopwatch.GetTimestamp());
+    /// <summary>How many callbacks ran: one per batch, or a batch's callback ran twice.</summary>
+    public static int Callbacks => Volatile.Read(ref callbacks);
+
+    private static int callbacks;
+
+    public static void CallbackStarted()
+    {
+        Interlocked.Increment(ref callbacks);
+        Volatile.Read(ref callback).TrySetResult(System.Diagnostics.Stopwatch.GetTimestamp());
+    }
 
     public static void Reset()
     {
         Interlocked.Exchange(ref lastEnd, 0);
         Interlocked.Exchange(ref ended, 0);
         Volatile.Write(ref callback, new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously));
+    }
+}
+
+/// <summary>When a parent ended and when its continuation started, in Stopwatch ticks.</summary>
+public static class StepClock
+{
+    private static long parentEnd;
+    private static TaskCompletionSource<long> child = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public static long ParentEnd => Interlocked.Read(ref parentEnd);
+
+    public static Task<long> Child => Volatile.Read(ref child).Task;
+
+    public static void ParentEnded() => Interlocked.Exchange(ref parentEnd, System.Diagnostics.Stopwatch.GetTimestamp());
+
+    public static void ChildStarted() => Volatile.Read(ref child).TrySetResult(System.Diagnostics.Stopwatch.GetTimestamp());
+
+    public static void Reset()
+    {
+        Interlocked.Exchange(ref parentEnd, 0);
+        Volatile.Write(ref child, new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously));
     }
 }
