@@ -8,7 +8,8 @@ namespace Tasks.Benchmarks;
 
 /// <summary>
 /// Tasks through a real Azurite against the raw Azure.Storage.Queues loop (send; receive 32; delete)
-/// at the same concurrency: the ceiling for any library on this backend.
+/// at the same concurrency (the ceiling for any library on this backend) and against WebJobs' QueueTrigger:
+/// with records off, and with them on (its default wherever a store is configured), each side on a fresh Azurite.
 /// </summary>
 internal static class AzuriteSuite
 {
@@ -33,8 +34,13 @@ internal static class AzuriteSuite
             var batch = Math.Min(32, concurrency);
             var webJobs = await MeasuredAsync(connectionString => WebJobsPeer.RunAsync(connectionString, count, batch, Concurrency));
             Describe(report, $"WebJobs QueueTrigger (BatchSize {batch})", webJobs, count);
-            var tasks = await MeasuredAsync(connectionString => TasksAsync(connectionString, count, concurrency, bulk: false));
+            var tasks = await MeasuredAsync(connectionString => TasksAsync(connectionString, count, concurrency, bulk: false, records: false));
             Describe(report, $"Tasks (MaxConcurrency {concurrency}, receives of up to {batch})", tasks, count);
+            // As users run it: records on wherever a store is configured (tables beside the queues).
+            var tracked = await MeasuredAsync(connectionString => TasksAsync(connectionString, count, concurrency, bulk: false, records: true), tables: true);
+            Describe(report, $"Tasks with records (MaxConcurrency {concurrency})", tracked, count);
+            var trackedPeer = webJobs.Elapsed.TotalSeconds / tracked.Elapsed.TotalSeconds;
+            report.Ratio($"Tasks with records / WebJobs throughput (MaxConcurrency {concurrency})", trackedPeer, ">= 1.0", trackedPeer >= 1.0);
             var ratio = raw.Elapsed.TotalSeconds / tasks.Elapsed.TotalSeconds;
             report.Ratio($"Tasks (MaxConcurrency {concurrency}, receives of {batch}) / raw SDK (receives of 32) throughput", ratio, ">= 0.9", ratio >= 0.9);
             var peer = webJobs.Elapsed.TotalSeconds / tasks.Elapsed.TotalSeconds;
@@ -45,10 +51,14 @@ internal static class AzuriteSuite
         }
 
         // Bulk enqueue: the same tasks added to batches of BulkBatch and sent by the same 16 senders.
-        var bulk = await MeasuredAsync(connectionString => TasksAsync(connectionString, count, 2 * Concurrency, bulk: true));
+        var bulk = await MeasuredAsync(connectionString => TasksAsync(connectionString, count, 2 * Concurrency, bulk: true, records: false));
         Describe(report, $"Tasks bulk (batches of {BulkBatch}, MaxConcurrency {2 * Concurrency})", bulk, count);
         var bulkRatio = webJobs32!.Elapsed.TotalSeconds / bulk.Elapsed.TotalSeconds;
         report.Ratio("Tasks bulk / WebJobs (BatchSize 32) throughput", bulkRatio, ">= 10", bulkRatio >= 10);
+        var trackedBulk = await MeasuredAsync(connectionString => TasksAsync(connectionString, count, 2 * Concurrency, bulk: true, records: true), tables: true);
+        Describe(report, $"Tasks bulk with records (batches of {BulkBatch}, MaxConcurrency {2 * Concurrency})", trackedBulk, count);
+        var trackedBulkRatio = webJobs32.Elapsed.TotalSeconds / trackedBulk.Elapsed.TotalSeconds;
+        report.Ratio("Tasks bulk with records / WebJobs (BatchSize 32) throughput", trackedBulkRatio, ">= 20", trackedBulkRatio >= 20);
         var bulkCpu = bulk.CpuSeconds / webJobs32.CpuSeconds;
         report.Ratio("Tasks bulk / WebJobs (BatchSize 32) CPU per task", bulkCpu, "<= 0.2", bulkCpu <= 0.2);
 
@@ -71,25 +81,30 @@ internal static class AzuriteSuite
     }
 
     /// <summary>A run on a fresh Azurite, with this process's CPU time over it (senders and consumer alike, on both sides).</summary>
-    private static async Task<Side> MeasuredAsync(Func<string, Task<(TimeSpan, double, double)>> run)
+    private static async Task<Side> MeasuredAsync(Func<string, Task<(TimeSpan, double, double)>> run, bool tables = false)
     {
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
-        await using var azurite = await AzuriteProcess.StartAsync();
+        await using var azurite = await AzuriteProcess.StartAsync(tables: tables);
         var (elapsed, p50, p99) = await run(azurite.ConnectionString);
         var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
         await Task.Delay(500); // the access log of the last requests
-        return new Side(elapsed, p50, p99, cpu, azurite.RequestCounts());
+        var calls = new Dictionary<string, int>(azurite.RequestCounts());
+        if (tables) calls["tables"] = azurite.TableRequestCount();
+        return new Side(elapsed, p50, p99, cpu, calls);
     }
 
-    private static async Task<(TimeSpan, double, double)> TasksAsync(string connectionString, int count, int concurrency, bool bulk)
+    private static async Task<(TimeSpan, double, double)> TasksAsync(string connectionString, int count, int concurrency, bool bulk, bool records)
     {
-        var transport = new AzureQueueTransport(new AzureQueueOptions { ConnectionString = connectionString, QueuePrefix = "bench-" });
-        var client = new TaskClient(transport);
+        var account = new AzureQueueOptions { ConnectionString = connectionString, QueuePrefix = "bench-" };
+        var transport = new AzureQueueTransport(account);
+        var store = records ? new AzureTableTaskRecordStore(account) : null;
+        var client = new TaskClient(transport, records: store);
         var options = new TaskWorkerOptions { MaxConcurrency = concurrency, MinPollingInterval = TimeSpan.FromMilliseconds(10), MaxPollingInterval = TimeSpan.FromMilliseconds(100) };
         options.Queues.Add(BenchTasks.TimedAsync.Definition.Queue);
-        await using var worker = new TaskWorker(transport, options);
-        await BenchTasks.TimedAsync.Enqueue(client, Stopwatch.GetTimestamp()); // creates the queue; not measured
+        await using var worker = new TaskWorker(transport, options, records: store);
+        await BenchTasks.TimedAsync.Enqueue(client, Stopwatch.GetTimestamp()); // creates the queue (and the day's table); not measured
         await worker.RunOnceAsync();
+        if (client.RecordWriter is { } writer) await writer.FlushAsync(CancellationToken.None);
         Latency.TakeMilliseconds();
         await worker.StartAsync();
 
@@ -112,6 +127,7 @@ internal static class AzuriteSuite
         while (Latency.Count < count) await Task.Delay(5);
         var elapsed = clock.Elapsed;
         await worker.StopAsync();
+        if (client.RecordWriter is { } clientWriter) await clientWriter.DisposeAsync();
         var (p50, p99) = Latency.TakeMilliseconds();
         return (elapsed, p50, p99);
     }

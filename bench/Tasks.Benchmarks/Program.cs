@@ -14,6 +14,7 @@ var suites = new Dictionary<string, Func<Task>>(StringComparer.OrdinalIgnoreCase
     ["flows"] = () => FlowsSuite.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 10_000),
     ["payloads"] = PayloadsSuite.RunAsync,
     ["shards"] = () => ShardsSuite.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 6_000),
+    ["allocations"] = AllocationsSuite.RunAsync,
 };
 
 if (args is ["payload-worker", var connection]) return await PayloadsSuite.WorkerProcessAsync(connection);

@@ -10,17 +10,17 @@ namespace Tasks;
 /// <see cref="TaskWorkerOptions.MaxConcurrencyPerQueue"/> for each queue. A message holds a slot of both from
 /// before it is received until its task's work is done.
 /// </summary>
-internal sealed class ConcurrencySlots : IDisposable
+internal sealed class ConcurrencySlots
 {
-    private readonly SemaphoreSlim worker;
+    private readonly AsyncSlots worker;
     private readonly Dictionary<string, QueueSlots> queues = new(StringComparer.Ordinal);
 
     public ConcurrencySlots(int maxConcurrency, int? maxPerQueue, IEnumerable<string> queueNames)
     {
-        worker = new SemaphoreSlim(maxConcurrency, maxConcurrency);
+        worker = new AsyncSlots(maxConcurrency);
         // No semaphore of its own for a queue whose limit is the worker's: one semaphore is cheaper than two.
         var perQueue = maxPerQueue is { } limit && limit < maxConcurrency ? limit : (int?)null;
-        foreach (var queue in queueNames) queues[queue] = new QueueSlots(worker, perQueue is { } n ? new SemaphoreSlim(n, n) : null);
+        foreach (var queue in queueNames) queues[queue] = new QueueSlots(worker, perQueue is { } n ? new AsyncSlots(n) : null);
     }
 
     /// <summary>The queues, in the order given.</summary>
@@ -28,19 +28,14 @@ internal sealed class ConcurrencySlots : IDisposable
 
     /// <summary>The slots of one queue.</summary>
     public QueueSlots For(string queue) => queues[queue];
-
-    public void Dispose()
-    {
-        worker.Dispose();
-        foreach (var slots in queues.Values) slots.Dispose();
-    }
 }
 
 /// <summary>The slots one queue's messages take: one of the queue's (if it has a limit of its own) and one of the worker's.</summary>
-internal sealed class QueueSlots(SemaphoreSlim worker, SemaphoreSlim? queue) : IDisposable
+internal sealed class QueueSlots(AsyncSlots worker, AsyncSlots? queue)
 {
     /// <summary>Waits for one slot, then takes as many more as are free, up to <paramref name="most"/>; returns how many it holds.</summary>
-    public async Task<int> AcquireAsync(int most, CancellationToken cancellationToken)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // once per receive: no box each time
+    public async ValueTask<int> AcquireAsync(int most, CancellationToken cancellationToken)
     {
         if (queue is not null) await queue.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -61,8 +56,8 @@ internal sealed class QueueSlots(SemaphoreSlim worker, SemaphoreSlim? queue) : I
     /// <summary>Takes a slot if one is free now.</summary>
     public bool TryAcquire()
     {
-        if (queue is not null && !queue.Wait(0)) return false;
-        if (worker.Wait(0)) return true;
+        if (queue is not null && !queue.TryTake()) return false;
+        if (worker.TryTake()) return true;
         queue?.Release();
         return false;
     }
@@ -73,6 +68,4 @@ internal sealed class QueueSlots(SemaphoreSlim worker, SemaphoreSlim? queue) : I
         queue?.Release(count);
         worker.Release(count);
     }
-
-    public void Dispose() => queue?.Dispose();
 }

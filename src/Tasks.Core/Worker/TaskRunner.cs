@@ -39,7 +39,8 @@ internal sealed class TaskRunner(
     /// released its message. Never throws for a bad message or a failing task. A task of a pack
     /// (<paramref name="inPack"/>) leaves its lease to the pack and is never abandoned alone.
     /// </summary>
-    public async Task<TaskRunResult?> ExecuteAsync(ReceivedTaskMessage message, bool inPack = false)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // one run each: no Task per run
+    public async ValueTask<TaskRunResult?> ExecuteAsync(ReceivedTaskMessage message, bool inPack = false)
     {
         DecodedEnvelope decoded;
         try
@@ -142,7 +143,8 @@ internal sealed class TaskRunner(
         return false;
     }
 
-    private async Task<TaskRunResult?> RunAsync(ReceivedTaskMessage message, DecodedEnvelope decoded, bool inPack)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<TaskRunResult?> RunAsync(ReceivedTaskMessage message, DecodedEnvelope decoded, bool inPack)
     {
         var task = decoded.Definition;
         var timeout = task.Timeout ?? options.TaskTimeout;

@@ -218,10 +218,9 @@ public sealed class TaskWorker : IAsyncDisposable
     {
         if (Volatile.Read(ref stopped) == 0) await StopAsync().ConfigureAwait(false); // not the token: a fault cancels it without draining
         stopReceiving.Dispose();
-        if (tracker.HasAbandoned) return; // abandoned runs still hold the token and slots they will release
+        if (tracker.HasAbandoned) return; // abandoned runs still hold the token they will release
         abortTasks.Dispose();
         leases.Dispose();
-        slots?.Dispose();
     }
 
     private ConcurrencySlots PrepareQueues()
