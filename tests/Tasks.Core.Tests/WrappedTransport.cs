@@ -7,7 +7,7 @@ internal class WrappedTransport(InMemoryTransport inner) : ITaskTransport, ITask
     public int PayloadThresholdBytes => inner.PayloadThresholdBytes;
     public int MaxEnvelopeBytes => inner.MaxEnvelopeBytes;
     public virtual ValueTask SendAsync(string queue, OutgoingTaskMessage message, CancellationToken cancellationToken) => inner.SendAsync(queue, message, cancellationToken);
-    public ValueTask<IReadOnlyList<ReceivedTaskMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken) => inner.ReceiveAsync(queue, maxMessages, leaseDuration, cancellationToken);
+    public virtual ValueTask<IReadOnlyList<ReceivedTaskMessage>> ReceiveAsync(string queue, int maxMessages, TimeSpan leaseDuration, CancellationToken cancellationToken) => inner.ReceiveAsync(queue, maxMessages, leaseDuration, cancellationToken);
     public virtual ValueTask RenewLeaseAsync(ReceivedTaskMessage message, TimeSpan leaseDuration, CancellationToken cancellationToken) => inner.RenewLeaseAsync(message, leaseDuration, cancellationToken);
     public virtual ValueTask CompleteAsync(ReceivedTaskMessage message, CancellationToken cancellationToken) => inner.CompleteAsync(message, cancellationToken);
     public virtual ValueTask ReleaseAsync(ReceivedTaskMessage message, TimeSpan delay, CancellationToken cancellationToken) => inner.ReleaseAsync(message, delay, cancellationToken);
