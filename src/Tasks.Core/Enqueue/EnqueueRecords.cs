@@ -19,7 +19,7 @@ internal sealed class EnqueueRecords(TaskRecordWriter records, TimeProvider time
     public TaskRecordOptions Options => records.Options;
 
     /// <summary>Counts tasks enqueued, with the writer's next flush.</summary>
-    public void CountEnqueued(DateTimeOffset at, int count = 1) => records.Count(TaskRecordWriter.EnqueuedField, at, count);
+    public void CountEnqueued(DateTimeOffset at, int count = 1) => records.Count(ProcessCounters.EnqueuedField, at, count);
 
     /// <summary>Takes a unique task's lock; returns the id of the task that holds it, or null if this one does now.</summary>
     public async ValueTask<string?> ClaimUniqueAsync(TaskDefinition task, string uniqueLock, string messageId, DateTimeOffset expiresAt, CancellationToken cancellationToken)

@@ -15,7 +15,7 @@ namespace Tasks;
 /// start and end become one), and a flush every <see cref="TaskRecordOptions.FlushInterval"/> sends
 /// them in batches per table partition, never from the receive loop. A store that is down slows
 /// nothing: the writes wait here (up to <see cref="TaskRecordOptions.MaxPendingWrites"/>), are counted,
-/// and go out when it answers again. Also keeps this process's counters.
+/// and go out when it answers again. Also writes this process's counters (<see cref="ProcessCounters"/>).
 /// </summary>
 internal sealed partial class TaskRecordWriter : IAsyncDisposable
 {
@@ -29,6 +29,7 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
 
     /// <summary>Called after a flush wrote the counts of these batches (a worker then checks whether they are complete).</summary>
     public Func<IReadOnlyList<string>, Task>? BatchesCounted { get; set; }
+    private readonly ProcessCounters counters;
     private Task loop = Task.CompletedTask;
     private bool looping;
     private Task countLoop = Task.CompletedTask;
@@ -44,6 +45,7 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
         time = timeProvider ?? TimeProvider.System;
         Options = store.Options;
         WriterId = TaskWorkerIdentity.NewId();
+        counters = new ProcessCounters(store, WriterId, time);
     }
 
     public TaskRecordStore Store { get; }
@@ -137,6 +139,28 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
         }
     }
 
+    /// <summary>Counts events of <paramref name="field"/> (a <see cref="ProcessCounters"/> field) in the minute of <paramref name="at"/>, written with the next flush.</summary>
+    public void Count(int field, DateTimeOffset at, int count = 1)
+    {
+        if (!Options.Counters || count == 0) return;
+        counters.Add(field, at, count);
+        lock (gate) StartLoop();
+    }
+
+    private async Task<bool> WriteCountsAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await counters.WriteAsync(cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            Log.FlushFailed(logger, ex);
+            return false;
+        }
+    }
+
     private void StartLoop()
     {
         if (looping || disposed) return;
@@ -161,7 +185,7 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
             lock (gate)
             {
                 // Idle: the loop ends, and the next write starts it again.
-                if (pending.Count == 0 && dirtyMinutes.Count == 0 && releases.Count == 0 && batchRows.Count == 0 || disposed)
+                if (pending.Count == 0 && !counters.HasUnwritten && releases.Count == 0 && batchRows.Count == 0 || disposed)
                 {
                     looping = false;
                     return;

@@ -29,7 +29,7 @@ internal sealed class RunRecorder(TaskRecordWriter? records, CancelRequests canc
         };
         write.AddAttempt(new TaskAttempt(message.Attempt, started, null, null, identity, null));
         writer.Write(write);
-        writer.Count(TaskRecordWriter.StartedField, started);
+        writer.Count(ProcessCounters.StartedField, started);
     }
 
     /// <summary>The end of a run: its history entry, and the state it leaves the task in (a dead letter's is written by <see cref="DeadLettered"/>).</summary>
@@ -43,18 +43,18 @@ internal sealed class RunRecorder(TaskRecordWriter? records, CancelRequests canc
         {
             case TaskOutcome.Completed:
                 (write.State, write.FinishedAt) = (TaskState.Succeeded, now);
-                writer.Count(TaskRecordWriter.SucceededField, now);
+                writer.Count(ProcessCounters.SucceededField, now);
                 break;
             case TaskOutcome.Retried:
                 (write.State, write.NextAttemptAt) = (TaskState.Retrying, now + decision.RetryDelay.GetValueOrDefault());
-                writer.Count(TaskRecordWriter.RetriedField, now);
+                writer.Count(ProcessCounters.RetriedField, now);
                 break;
             case TaskOutcome.Released:
                 write.State = TaskState.Enqueued; // back in its queue for another worker
                 break;
             case TaskOutcome.Cancelled:
                 (write.State, write.FinishedAt, write.Reason) = (TaskState.Cancelled, now, decision.Reason ?? "Cancelled by id while it ran: its token fired.");
-                writer.Count(TaskRecordWriter.CancelledField, now);
+                writer.Count(ProcessCounters.CancelledField, now);
                 break;
         }
 
@@ -71,7 +71,7 @@ internal sealed class RunRecorder(TaskRecordWriter? records, CancelRequests canc
         {
             var now = time.GetUtcNow();
             writer.Write(new RecordWrite(message.MessageId) { TaskName = decoded.Definition.Name, Queue = message.Queue, State = TaskState.Cancelled, StateAt = now, FinishedAt = now, Reason = "Cancelled by id before it ran." });
-            writer.Count(TaskRecordWriter.CancelledField, now);
+            writer.Count(ProcessCounters.CancelledField, now);
             ReleaseUnique(writer, message, decoded);
         }
 
@@ -86,7 +86,7 @@ internal sealed class RunRecorder(TaskRecordWriter? records, CancelRequests canc
         {
             var now = time.GetUtcNow();
             writer.Write(new RecordWrite(message.MessageId) { TaskName = taskName, Queue = message.Queue, State = TaskState.DeadLettered, StateAt = now, FinishedAt = now, Reason = reason });
-            writer.Count(TaskRecordWriter.DeadLetteredField, now);
+            writer.Count(ProcessCounters.DeadLetteredField, now);
             if (decoded is { } envelope) ReleaseUnique(writer, message, envelope);
         }
 

@@ -6,51 +6,59 @@ using System.Threading.Tasks;
 
 namespace Tasks;
 
-/// <summary>This process's counters: events per minute, written with each flush as its minute, hour and day rows.</summary>
-internal sealed partial class TaskRecordWriter
+/// <summary>
+/// This process's counters: events per minute, written by the record writer's flush as this process's own minute,
+/// hour and day rows (absolute totals, replaced whole, so no two processes write the same row).
+/// </summary>
+internal sealed class ProcessCounters(TaskRecordStore store, string writerId, TimeProvider time)
 {
     internal const int EnqueuedField = 0, StartedField = 1, RetriedField = 2, SucceededField = 3, DeadLetteredField = 4, CancelledField = 5;
 
+    private readonly object gate = new();
     private readonly Dictionary<long, long[]> minutes = new();
     private readonly HashSet<long> dirtyMinutes = new();
 
-    /// <summary>Counts events of <paramref name="field"/> (one of <see cref="RecordCounts.Fields"/>) in the minute of <paramref name="at"/>.</summary>
-    public void Count(int field, DateTimeOffset at, int count = 1)
+    /// <summary>Whether counts wait to be written.</summary>
+    public bool HasUnwritten
     {
-        if (!Options.Counters || count == 0) return;
+        get { lock (gate) return dirtyMinutes.Count > 0; }
+    }
+
+    /// <summary>Counts events of <paramref name="field"/> (one of <see cref="RecordCounts.Fields"/>) in the minute of <paramref name="at"/>.</summary>
+    public void Add(int field, DateTimeOffset at, int count)
+    {
         var minute = at.UtcTicks - at.UtcTicks % TimeSpan.TicksPerMinute;
         lock (gate)
         {
             if (!minutes.TryGetValue(minute, out var totals)) minutes[minute] = totals = new long[RecordCounts.Fields.Length];
             totals[field] += count;
             dirtyMinutes.Add(minute);
-            StartLoop();
         }
     }
 
-    /// <summary>This process's totals for the minutes that changed, their hours and their days: each row replaced whole.</summary>
-    private async Task<bool> WriteCountsAsync(CancellationToken cancellationToken)
+    /// <summary>This process's totals for the minutes that changed, their hours and their days; what fails is written with the next flush.</summary>
+    public async Task WriteAsync(CancellationToken cancellationToken)
     {
         List<(DateTimeOffset Day, RecordEntity Row)> rows;
         long[] written;
         lock (gate)
         {
-            if (dirtyMinutes.Count == 0) return true;
+            if (dirtyMinutes.Count == 0) return;
             written = dirtyMinutes.ToArray();
             rows = new List<(DateTimeOffset, RecordEntity)>();
             foreach (var day in written.Select(m => m - m % TimeSpan.TicksPerDay).Distinct())
             {
                 var dayStart = new DateTimeOffset(day, TimeSpan.Zero);
                 var ofDay = minutes.Where(m => m.Key - m.Key % TimeSpan.TicksPerDay == day).ToArray();
-                rows.Add((dayStart, CountRow($"d-{WriterId}", Sum(ofDay.Select(m => m.Value)))));
+                rows.Add((dayStart, CountRow($"d-{writerId}", Sum(ofDay.Select(m => m.Value)))));
                 foreach (var hour in written.Where(m => m - m % TimeSpan.TicksPerDay == day).Select(m => m - m % TimeSpan.TicksPerHour).Distinct())
                 {
                     var hourStart = new DateTimeOffset(hour, TimeSpan.Zero);
-                    rows.Add((dayStart, CountRow($"h{RecordCounts.Hour(hourStart)}-{WriterId}", Sum(ofDay.Where(m => m.Key - m.Key % TimeSpan.TicksPerHour == hour).Select(m => m.Value)))));
+                    rows.Add((dayStart, CountRow($"h{RecordCounts.Hour(hourStart)}-{writerId}", Sum(ofDay.Where(m => m.Key - m.Key % TimeSpan.TicksPerHour == hour).Select(m => m.Value)))));
                 }
 
                 foreach (var minute in written.Where(m => m - m % TimeSpan.TicksPerDay == day))
-                    rows.Add((dayStart, CountRow($"m{RecordCounts.Minute(new DateTimeOffset(minute, TimeSpan.Zero))}-{WriterId}", minutes[minute])));
+                    rows.Add((dayStart, CountRow($"m{RecordCounts.Minute(new DateTimeOffset(minute, TimeSpan.Zero))}-{writerId}", minutes[minute])));
             }
 
             dirtyMinutes.Clear();
@@ -63,18 +71,16 @@ internal sealed partial class TaskRecordWriter
         try
         {
             foreach (var day in rows.GroupBy(r => r.Day))
-                await Store.Counts.WriteAsync(day.Key, day.Select(r => r.Row).ToArray(), cancellationToken).ConfigureAwait(false);
-            return true;
+                await store.Counts.WriteAsync(day.Key, day.Select(r => r.Row).ToArray(), cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        catch
         {
             lock (gate)
             {
                 foreach (var minute in written) dirtyMinutes.Add(minute);
             }
 
-            Log.FlushFailed(logger, ex);
-            return false;
+            throw;
         }
     }
 
