@@ -321,6 +321,78 @@ public sealed class RecordTests
     }
 
     [Fact]
+    public async Task A_batch_keeps_its_records_in_a_row_per_group_and_every_read_sees_each_task()
+    {
+        await using var h = new RecordHarness();
+        var script = Scripts.Add((_, arguments, _) => arguments is [5, ..] ? throw new PermanentTaskException("card declined") : Task.CompletedTask);
+        var batch = new TaskBatch();
+        for (var i = 0; i < 250; i++) RecordedTasks.RunAsync.AddTo(batch, script, i); // two groups: 200 and 50
+        RecordedTasks.PersonalAsync.AddTo(batch, script, "x@example.com"); // a task of its own
+        for (var i = 250; i < 253; i++) RecordedTasks.RunAsync.AddTo(batch, script, i); // a third group
+        var ids = await h.Client.EnqueueBatchAsync(batch);
+
+        Assert.Equal(4, await RowCountAsync(h.Store, RecordFormat.LiveTable(DateTimeOffset.UtcNow)));
+        var run = ids.Where((_, i) => i != 250).ToArray();
+        for (var i = 0; i < run.Length; i++)
+        {
+            var record = (await h.Store.GetAsync(run[i]))!;
+            Assert.Equal((TaskState.Enqueued, "Tasks.Core.Tests.RecordedTasks.Run", RecordedTasks.Queue), (record.State, record.TaskName, record.Queue));
+            Assert.Equal(i, Number(record));
+        }
+
+        // Pages of 7 walk every task once, across the groups' edges, by the service's filter and the client's.
+        async Task<List<TaskRecord>> ListAllAsync(TaskRecordQuery query)
+        {
+            var all = new List<TaskRecord>();
+            string? token = null;
+            do
+            {
+                var page = await h.Store.ListAsync(new TaskRecordQuery { TaskName = query.TaskName, State = query.State, PageSize = 7, ContinuationToken = token });
+                all.AddRange(page.Records);
+                token = page.ContinuationToken;
+            }
+            while (token is not null);
+            return all;
+        }
+
+        var listed = await ListAllAsync(new TaskRecordQuery { TaskName = "Tasks.Core.Tests.RecordedTasks.Run" });
+        Assert.Equal(run.Order(StringComparer.Ordinal), listed.Select(r => r.Id).Order(StringComparer.Ordinal));
+        Assert.Equal(listed.Select(r => r.Id).Order(StringComparer.Ordinal), listed.Select(r => r.Id)); // newest first: one due time, so by id
+        Assert.Equal(254, (await ListAllAsync(new TaskRecordQuery { State = TaskState.Enqueued })).Count);
+
+        await h.Worker.StartAsync();
+        var dead = await h.WaitForStateAsync(run[5], TaskState.DeadLettered);
+        Assert.Equal(5, Number(dead)); // its group's part moved with it to the failed-record table
+        foreach (var id in ids.Where(id => id != run[5])) await h.WaitForStateAsync(id, TaskState.Succeeded);
+        await h.Worker.StopAsync();
+        Assert.Equal(253, (await ListAllAsync(new TaskRecordQuery { State = TaskState.Succeeded })).Count);
+        Assert.Equal(run[5], Assert.Single(await ListAllAsync(new TaskRecordQuery { State = TaskState.DeadLettered })).Id);
+        var succeeded = (await h.Store.GetAsync(run[7]))!;
+        Assert.Equal(7, Number(succeeded));
+        Assert.Equal(TaskOutcome.Completed, Assert.Single(succeeded.History).Outcome);
+
+        var operations = new TaskOperations(h.Client, h.Transport, h.Store);
+        Assert.True(await operations.DeleteAsync(run[7]));
+        Assert.True(await operations.DeleteAsync(run[5]));
+        Assert.Null(await h.Store.GetAsync(run[7]));
+        Assert.Null(await h.Store.GetAsync(run[5]));
+        Assert.Equal(252, (await ListAllAsync(new TaskRecordQuery())).Count);
+    }
+
+    private static int Number(TaskRecord record)
+    {
+        using var arguments = JsonDocument.Parse(record.ArgumentsJson!);
+        return arguments.RootElement.GetProperty("number").GetInt32();
+    }
+
+    private static async Task<int> RowCountAsync(IRecordTables tables, string table)
+    {
+        var count = 0;
+        foreach (var partition in RecordFormat.RecordPartitions()) count += (await tables.QueryAsync(table, new RecordQuery(partition), default)).Count;
+        return count;
+    }
+
+    [Fact]
     public async Task Lists_page_newest_first_by_continuation_token_and_filter_by_state_task_and_queue()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);

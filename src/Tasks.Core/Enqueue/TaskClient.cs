@@ -170,6 +170,28 @@ public sealed class TaskClient : ITaskClient
         return await records.Store.CancelAsync(id, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// The ids of a batch's tasks: with records, each run of tasks of one kind (not unique) is a record group, whose
+    /// records are written as one row (see docs/records.md); every other task has an id of its own.
+    /// </summary>
+    private void AssignIds(IReadOnlyList<PreparedTask> entries, string[] ids, DateTimeOffset due, TaskEnqueueOptions? options)
+    {
+        for (var start = 0; start < ids.Length;)
+        {
+            var task = entries[start].Definition;
+            var end = start + 1;
+            while (end < ids.Length && end - start < TaskHeaders.MaxGroupMembers && entries[end].Definition == task) end++;
+            if (enqueued is null || end - start == 1 || UniqueFor(task, options) is not null)
+            {
+                for (; start < end; start++) ids[start] = TaskHeaders.NewMessageId(due);
+                continue;
+            }
+
+            TaskHeaders.NewGroupIds(due, end - start).MemberIds.CopyTo(ids, start);
+            start = end;
+        }
+    }
+
     /// <summary>How long a task is unique for on this enqueue, or null if it is not unique.</summary>
     private TimeSpan? UniqueFor(TaskDefinition task, TaskEnqueueOptions? options)
     {
@@ -215,11 +237,11 @@ public sealed class TaskClient : ITaskClient
         var written = new ArrayBufferWriter<byte>(ids.Length * 128);
         var ends = new int[ids.Length];
         var layouts = new EnvelopeLayout[ids.Length];
+        AssignIds(entries, ids, due, options);
         for (var i = 0; i < ids.Length; i++)
         {
             var task = entries[i].Definition;
             var start = written.WrittenCount;
-            ids[i] = TaskHeaders.NewMessageId(due);
             layouts[i] = entries[i].Write(written, ids[i], now, new EnvelopeHeaders(Activity.Current?.Id, UniqueFor(task, options) is not null, options?.UniqueKey, Continuable(task, options), Batch: batchId), options, envelopes);
             ends[i] = written.WrittenCount;
             sender.CheckSize(task, ends[i] - start);

@@ -62,7 +62,8 @@ internal static class RecordFormat
         return hash;
     }
 
-    public static string RecordPartition(string id) => "r" + (Hash(id) % Buckets).ToString(CultureInfo.InvariantCulture);
+    /// <summary>A record's partition: by its id, or a group member's by its group's, so a group's rows are one range of one partition.</summary>
+    public static string RecordPartition(string id) => "r" + (Hash(TaskHeaders.GroupOf(id)?.GroupId ?? id) % Buckets).ToString(CultureInfo.InvariantCulture);
 
     public static IEnumerable<string> RecordPartitions() => Enumerable.Range(0, Buckets).Select(b => "r" + b.ToString(CultureInfo.InvariantCulture));
 
@@ -74,6 +75,97 @@ internal static class RecordFormat
     public static string RowBound(DateTimeOffset time) => (0xFFFF_FFFF_FFFFL - time.ToUnixTimeMilliseconds()).ToString("x12", CultureInfo.InvariantCulture);
 
     public static string IdOfRow(string rowKey) => rowKey.Length > 12 ? rowKey[12..] : rowKey;
+
+    /// <summary>
+    /// The row of tasks enqueued together in a batch (a record group, see <see cref="TaskHeaders.NewGroupIds"/>): what
+    /// they share once, and each member's arguments in a property of its own (<c>M</c> and its index). A worker's writes
+    /// go to each member's own row, next to it; a read puts the two together.
+    /// </summary>
+    public static RecordEntity ToGroupEntity(string groupId, IReadOnlyList<RecordWrite> members, DateTimeOffset due)
+    {
+        var first = members[0];
+        var row = new RecordEntity(RecordPartition(groupId), RecordRow(groupId, due))
+            .Set(GroupProperty, members.Count)
+            .Set("Task", first.TaskName)
+            .Set("Queue", first.Queue)
+            .Set("MaxAttempts", first.MaxAttempts)
+            .Set("EnqueuedAt", first.EnqueuedAt)
+            .Set("ScheduledFor", first.ScheduledFor)
+            .Set("State", first.State?.ToString())
+            .Set("StateAt", first.StateAt)
+            .Set("Continuable", first.Continuable)
+            .Set("Batch", first.BatchId);
+        foreach (var member in members) row.Set(MemberProperty(TaskHeaders.GroupOf(member.Id)!.Value.Index), MemberJson(member));
+        return row;
+    }
+
+    /// <summary>How many characters a member takes in its group's row (a row holds at most 1 MB, a property 64 KB).</summary>
+    public static int MemberChars(RecordWrite member) => 48 + (member.ArgumentsJson?.Length ?? 0) + (member.ArgumentsNote?.Length ?? 0);
+
+    /// <summary>The property a group row has, with the number of its members; a record row never has it.</summary>
+    public const string GroupProperty = "Members";
+
+    /// <summary>A member of a group as a row of its own: the group's shared properties and its arguments; null if the group has no such member (or it was deleted).</summary>
+    public static RecordEntity? MemberEntity(RecordEntity groupRow, string memberId, int index)
+    {
+        if (groupRow.GetString(MemberProperty(index)) is not { Length: > 0 } json || TaskHeaders.DueOf(memberId) is not { } due) return null;
+        var member = new RecordEntity(groupRow.PartitionKey, RecordRow(memberId, due)) { ETag = groupRow.ETag, Timestamp = groupRow.Timestamp };
+        foreach (var (name, value) in groupRow.Properties)
+        {
+            if (name != GroupProperty && !(name.Length > 1 && name[0] == 'M' && char.IsDigit(name[1]))) member.Properties[name] = value;
+        }
+
+        member.Set("Id", memberId);
+        using var document = JsonDocument.Parse(json);
+        var root = document.RootElement;
+        if (root.TryGetProperty("a", out var args)) member.Set("Args", args.GetString());
+        if (root.TryGetProperty("n", out var note)) member.Set("ArgsNote", note.GetString());
+        if (root.TryGetProperty("b", out var bytes)) member.Set("ArgsBytes", bytes.GetInt32());
+        return member;
+    }
+
+    /// <summary>Every member of a group row, as rows of their own, in row-key order.</summary>
+    public static IEnumerable<RecordEntity> MemberEntities(RecordEntity groupRow)
+    {
+        var groupId = IdOfRow(groupRow.RowKey);
+        return groupRow.Properties.Keys
+            .Where(name => name.Length > 1 && name[0] == 'M' && char.IsDigit(name[1]))
+            .Select(name => int.Parse(name.AsSpan(1), CultureInfo.InvariantCulture))
+            .Select(index => MemberEntity(groupRow, TaskHeaders.MemberId(groupId, index), index))
+            .Where(member => member is not null)
+            .OrderBy(member => member!.RowKey, StringComparer.Ordinal)!;
+    }
+
+    /// <summary>Whether a row is a group's (see <see cref="ToGroupEntity"/>), not a record's.</summary>
+    public static bool IsGroupRow(RecordEntity row) => row.Properties.ContainsKey(GroupProperty);
+
+    /// <summary>The key just past every row of the group of <paramref name="rowKey"/> (a group's or a member's row), or null for a row of a task of its own.</summary>
+    public static string? GroupRangeEnd(string rowKey)
+        => TaskHeaders.GroupOf(IdOfRow(rowKey)) is not null || TaskHeaders.IsGroupId(IdOfRow(rowKey)) ? rowKey[..^2] + "~" : null;
+
+    /// <summary>The key of the group row of <paramref name="rowKey"/>'s range: ids of a group differ only in their last two characters.</summary>
+    public static string GroupRangeStart(string rowKey) => rowKey[..^2];
+
+    /// <summary>Marks a member deleted in its group's row: a merge cannot drop a property, so it is emptied.</summary>
+    public static RecordEntity DeletedMember(string groupId, int index, DateTimeOffset due)
+        => new RecordEntity(RecordPartition(groupId), RecordRow(groupId, due)).Set(MemberProperty(index), "");
+
+    private static string MemberProperty(int index) => "M" + index.ToString(CultureInfo.InvariantCulture);
+
+    private static string MemberJson(RecordWrite member)
+    {
+        var buffer = new ArrayBufferWriter<byte>(64 + (member.ArgumentsJson?.Length ?? 0));
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            if (member.ArgumentsJson is { } args) json.WriteString("a", args);
+            if (member.ArgumentsNote is { } note) json.WriteString("n", note);
+            if (member.ArgumentsBytes is { } bytes) json.WriteNumber("b", bytes);
+            json.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
 
     /// <summary>The property that marks a continuation on its parent's row: <c>C</c> and the id's 16 bytes in hex (a property name takes no '-').</summary>
     public static string ChildProperty(string id)

@@ -20,7 +20,8 @@ internal sealed class RecordReads(IRecordTables tables, WorkerRows workers, Task
         var (partition, row) = (RecordFormat.RecordPartition(id), RecordFormat.RecordRow(id, due));
         var live = tables.ReadRowAsync(RecordFormat.LiveTable(due), partition, row, cancellationToken);
         var failed = tables.ReadRowAsync(RecordFormat.FailedTable(due), partition, row, cancellationToken);
-        var record = RecordFormat.ToRecord(id, due, [await live.ConfigureAwait(false), await failed.ConfigureAwait(false)], time.GetUtcNow());
+        var enqueued = tables.ReadGroupMemberAsync(id, due, cancellationToken);
+        var record = RecordFormat.ToRecord(id, due, [await enqueued.ConfigureAwait(false), await live.ConfigureAwait(false), await failed.ConfigureAwait(false)], time.GetUtcNow());
         if (record is not { State: TaskState.Running, Worker: { } worker }) return record;
         return WorkerRows.ResolveGone(record, await workers.GetAsync(worker.Id, cancellationToken).ConfigureAwait(false));
     }
@@ -44,6 +45,7 @@ internal sealed class RecordReads(IRecordTables tables, WorkerRows workers, Task
 
         var alive = new Lazy<Task<IReadOnlyList<TaskWorkerInfo>>>(() => workers.ListAsync(cancellationToken).AsTask());
         var page = new List<TaskRecord>(query.PageSize);
+        var groups = new Dictionary<string, IReadOnlyList<Entry>>(StringComparer.Ordinal);
         // One call for the days there are tables of, rather than two tables' partitions for every day of the window.
         var days = (await tables.ListTablesAsync(cancellationToken).ConfigureAwait(false)).Select(RecordFormat.DayTable).Where(d => d is not null).Select(d => d!.Value.Day).ToHashSet();
         for (; day >= new DateTimeOffset(from.UtcDateTime.Date, TimeSpan.Zero); day = day.AddDays(-1), after = RecordFormat.RowBound(to) + "~")
@@ -52,8 +54,8 @@ internal sealed class RecordReads(IRecordTables tables, WorkerRows workers, Task
             while (true)
             {
                 var need = query.PageSize - page.Count;
-                var rows = await QueryDayAsync(day, after, before, equal, resolvedState ? need * 2 : need, cancellationToken).ConfigureAwait(false);
-                foreach (var (rowKey, entities, hasLive) in rows)
+                var (entries, readTo) = await QueryDayAsync(day, after, before, equal, resolvedState ? need * 2 : need, groups, cancellationToken).ConfigureAwait(false);
+                foreach (var (rowKey, entities, hasLive) in entries)
                 {
                     after = rowKey;
                     var id = RecordFormat.IdOfRow(rowKey);
@@ -64,37 +66,82 @@ internal sealed class RecordReads(IRecordTables tables, WorkerRows workers, Task
                     if (RecordFormat.ToRecord(id, due, live is null ? entities : [.. entities, live], now) is not { } record) continue;
                     if (record is { State: TaskState.Running, Worker: { } worker })
                         record = WorkerRows.ResolveGone(record, (await alive.Value.ConfigureAwait(false)).FirstOrDefault(w => w.Worker.Id == worker.Id));
+                    // The service filtered rows; a group's members are read whole, so they are filtered here.
                     if (query.State is { } wanted && record.State != wanted) continue;
+                    if ((query.TaskName is not null && record.TaskName != query.TaskName) || (query.Queue is not null && record.Queue != query.Queue)) continue;
                     page.Add(record);
                     if (page.Count == query.PageSize) return new TaskRecordPage(page, WriteToken(day, rowKey));
                 }
 
-                if (rows.Count < need) break; // the day has no more
+                if (readTo is null) break; // the day has no more
+                if (entries.Count == 0) after = readTo;
             }
         }
 
         return new TaskRecordPage(page, null);
     }
 
-    /// <summary>The rows of a day's two tables after <paramref name="after"/>, merged by id and in row-key order (newest first), each saying whether a live row was among them.</summary>
-    private async Task<IReadOnlyList<(string RowKey, RecordEntity[] Rows, bool HasLive)>> QueryDayAsync(DateTimeOffset day, string after, string before, IReadOnlyList<KeyValuePair<string, string>> equal, int top, CancellationToken cancellationToken)
-    {
-        async Task<IEnumerable<(RecordEntity Row, bool Live)>> Query(string table, string partition, bool live)
-            => (await tables.QueryOrEmptyAsync(table, new RecordQuery(partition, after, before, equal, Top: top), cancellationToken).ConfigureAwait(false)).Select(r => (r, live));
+    /// <summary>A record's rows, by its row key, and whether its live row was among them.</summary>
+    private readonly record struct Entry(string RowKey, RecordEntity[] Rows, bool HasLive);
 
-        var queries = new List<Task<IEnumerable<(RecordEntity Row, bool Live)>>>();
+    /// <summary>
+    /// The records of a day's two tables after <paramref name="after"/>, in row-key order (newest first), and how far
+    /// they are complete: null if to <paramref name="before"/>, else the key past which a query had more to give.
+    /// A record group's row stands for its members, whose own rows are read with it (<see cref="ReadGroupAsync"/>).
+    /// </summary>
+    private async Task<(IReadOnlyList<Entry> Entries, string? ReadTo)> QueryDayAsync(DateTimeOffset day, string after, string before, IReadOnlyList<KeyValuePair<string, string>> equal, int top, Dictionary<string, IReadOnlyList<Entry>> groups, CancellationToken cancellationToken)
+    {
+        async Task<(IReadOnlyList<RecordEntity> Rows, bool Live)> Query(string table, string partition, bool live)
+            => (await tables.QueryOrEmptyAsync(table, new RecordQuery(partition, after, before, equal, Top: top), cancellationToken).ConfigureAwait(false), live);
+
+        var queries = new List<Task<(IReadOnlyList<RecordEntity> Rows, bool Live)>>();
         foreach (var partition in RecordFormat.RecordPartitions())
         {
             queries.Add(Query(RecordFormat.LiveTable(day), partition, live: true));
             queries.Add(Query(RecordFormat.FailedTable(day), partition, live: false));
         }
 
-        var all = (await Task.WhenAll(queries).ConfigureAwait(false)).SelectMany(r => r);
-        return all.GroupBy(r => r.Row.RowKey, StringComparer.Ordinal)
-            .OrderBy(g => g.Key, StringComparer.Ordinal)
+        var results = await Task.WhenAll(queries).ConfigureAwait(false);
+
+        // A query that gave all it was allowed may have more: what is read is complete only to its last row (to the end
+        // of that row's group, if it is in one, since a group is read whole).
+        string? readTo = null;
+        foreach (var (rows, _) in results)
+        {
+            if (rows.Count < top) continue;
+            var last = RecordFormat.GroupRangeEnd(rows[^1].RowKey) ?? rows[^1].RowKey;
+            if (readTo is null || string.CompareOrdinal(last, readTo) < 0) readTo = last;
+        }
+
+        var all = results.SelectMany(r => r.Rows.Select(row => (Row: row, r.Live))).ToArray();
+        var entries = all.Where(r => RecordFormat.GroupRangeEnd(r.Row.RowKey) is null)
+            .GroupBy(r => r.Row.RowKey, StringComparer.Ordinal)
+            .Select(g => new Entry(g.Key, g.Select(r => r.Row).ToArray(), g.Any(r => r.Live)))
+            .ToList();
+        // The groups of the rows read, and the group of the row read last, whose later members are still to come.
+        var inGroups = all.Select(r => (r.Row.RowKey, r.Row.PartitionKey)).Append((after, RecordFormat.RecordPartition(RecordFormat.IdOfRow(after))))
+            .Where(k => RecordFormat.GroupRangeEnd(k.Item1) is not null)
+            .DistinctBy(k => RecordFormat.GroupRangeStart(k.Item1), StringComparer.Ordinal);
+        foreach (var (rowKey, partition) in inGroups)
+            entries.AddRange(await ReadGroupAsync(day, partition, RecordFormat.GroupRangeStart(rowKey), groups, cancellationToken).ConfigureAwait(false));
+
+        return (entries
+            .Where(e => string.CompareOrdinal(e.RowKey, after) > 0 && string.CompareOrdinal(e.RowKey, before) < 0 && (readTo is null || string.CompareOrdinal(e.RowKey, readTo) <= 0))
+            .OrderBy(e => e.RowKey, StringComparer.Ordinal)
             .Take(top)
-            .Select(g => (g.Key, g.Select(r => r.Row).ToArray(), g.Any(r => r.Live)))
-            .ToArray();
+            .ToArray(), readTo);
+    }
+
+    /// <summary>The records of a group's members: each from its part of the group's row and its own rows, in both tables (read once a listing).</summary>
+    private async Task<IReadOnlyList<Entry>> ReadGroupAsync(DateTimeOffset day, string partition, string rangeStart, Dictionary<string, IReadOnlyList<Entry>> groups, CancellationToken cancellationToken)
+    {
+        if (groups.TryGetValue(rangeStart, out var read)) return read;
+        var range = new RecordQuery(partition, rangeStart, rangeStart + "~");
+        var live = tables.QueryOrEmptyAsync(RecordFormat.LiveTable(day), range, cancellationToken);
+        var failed = tables.QueryOrEmptyAsync(RecordFormat.FailedTable(day), range, cancellationToken);
+        var rows = (await live.ConfigureAwait(false)).Concat(await failed.ConfigureAwait(false)).ToArray();
+        var members = rows.Where(RecordFormat.IsGroupRow).SelectMany(RecordFormat.MemberEntities).Concat(rows.Where(r => !RecordFormat.IsGroupRow(r)));
+        return groups[rangeStart] = members.GroupBy(r => r.RowKey, StringComparer.Ordinal).Select(g => new Entry(g.Key, g.ToArray(), HasLive: true)).ToArray();
     }
 
     private static string WriteToken(DateTimeOffset day, string rowKey) => RecordFormat.DayText(day) + ":" + rowKey;

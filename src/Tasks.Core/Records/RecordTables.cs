@@ -53,6 +53,14 @@ internal static class RecordTables
         }
     }
 
+    /// <summary>A record group member's part of its group's row (in the live table), as a row of its own; null for a task of its own, or if there is none.</summary>
+    public static async Task<RecordEntity?> ReadGroupMemberAsync(this IRecordTables tables, string id, DateTimeOffset due, CancellationToken cancellationToken)
+    {
+        if (TaskHeaders.GroupOf(id) is not { } group) return null;
+        var row = await tables.ReadRowAsync(RecordFormat.LiveTable(due), RecordFormat.RecordPartition(group.GroupId), RecordFormat.RecordRow(group.GroupId, due), cancellationToken).ConfigureAwait(false);
+        return row is null ? null : RecordFormat.MemberEntity(row, id, group.Index);
+    }
+
     /// <summary>The rows of a range, none if the table does not exist.</summary>
     public static async Task<IReadOnlyList<RecordEntity>> QueryOrEmptyAsync(this IRecordTables tables, string table, RecordQuery query, CancellationToken cancellationToken)
     {

@@ -21,13 +21,38 @@ internal sealed class RecordWrites(IRecordTables tables, TaskRecordOptions optio
     public async ValueTask CreateAsync(IReadOnlyList<RecordWrite> writes, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        await Task.WhenAll(Batches(writes, now).Select(async batch =>
+        await Task.WhenAll(Partitions(writes, now).SelectMany(partition => Chunks(CreatedRows(partition.Writes), partition.Table)).Select(async batch =>
         {
-            var rows = batch.Writes.Select(w => RecordFormat.ToEntity(w.Write, w.Due)).ToArray();
+            var rows = batch.Rows.Select(r => r.Entity(w => w)).ToArray();
             if (await tables.WithTableAsync(batch.Table, () => tables.InsertAsync(batch.Table, rows, cancellationToken)).ConfigureAwait(false)) return;
-            var merged = batch.Writes.Select(w => RecordFormat.ToEntity(w.Write.WithoutState(), w.Due)).ToArray();
+            var merged = batch.Rows.Select(r => r.Entity(w => w.WithoutState())).ToArray();
             await tables.MergeInAsync(batch.Table, merged, cancellationToken).ConfigureAwait(false);
         })).ConfigureAwait(false);
+    }
+
+    /// <summary>The rows the records of tasks just enqueued take: one per task, but one for the members of a record group that fit in a row.</summary>
+    private static IEnumerable<CreatedRow> CreatedRows(IReadOnlyList<(RecordWrite Write, DateTimeOffset Due)> writes)
+    {
+        foreach (var group in writes.GroupBy(w => TaskHeaders.GroupOf(w.Write.Id)?.GroupId))
+        {
+            var members = group.ToArray();
+            if (group.Key is { } groupId && members.Length > 1 && members.Max(m => RecordFormat.MemberChars(m.Write)) <= MaxMemberChars && members.Sum(m => RecordFormat.MemberChars(m.Write)) <= MaxGroupChars)
+                yield return new CreatedRow(groupId, members.Select(m => m.Write).ToArray(), members[0].Due);
+            else
+                foreach (var (write, due) in members) yield return new CreatedRow(null, [write], due);
+        }
+    }
+
+    /// <summary>A property holds at most 64 KB (32 K characters); a row 1 MB, with room for the shared properties.</summary>
+    private const int MaxMemberChars = 30_000;
+
+    private const int MaxGroupChars = 400_000;
+
+    /// <summary>A row of records just enqueued: one task's, or a group's (<paramref name="GroupId"/>).</summary>
+    private sealed record CreatedRow(string? GroupId, RecordWrite[] Writes, DateTimeOffset Due)
+    {
+        public RecordEntity Entity(Func<RecordWrite, RecordWrite> shape)
+            => GroupId is { } groupId ? RecordFormat.ToGroupEntity(groupId, Writes.Select(shape).ToArray(), Due) : RecordFormat.ToEntity(shape(Writes[0]), Due);
     }
 
     /// <summary>
@@ -76,6 +101,12 @@ internal sealed class RecordWrites(IRecordTables tables, TaskRecordOptions optio
         var deleted = false;
         foreach (var table in new[] { RecordFormat.LiveTable(due), RecordFormat.FailedTable(due) })
             deleted |= await tables.DeleteIfThereAsync(table, partition, row, null, cancellationToken).ConfigureAwait(false);
+        if (TaskHeaders.GroupOf(id) is { } group && await tables.ReadGroupMemberAsync(id, due, cancellationToken).ConfigureAwait(false) is not null)
+        {
+            await tables.MergeInAsync(RecordFormat.LiveTable(due), [RecordFormat.DeletedMember(group.GroupId, group.Index, due)], cancellationToken).ConfigureAwait(false);
+            deleted = true;
+        }
+
         return deleted;
     }
 
@@ -97,7 +128,8 @@ internal sealed class RecordWrites(IRecordTables tables, TaskRecordOptions optio
 
     /// <summary>
     /// Moves a record to the failed-record table, where it outlives its day's live table: the live
-    /// row (arguments, history) and this write merged into one row there, then the live row deleted.
+    /// row (arguments, history; and a group member's part of its group's row) and this write merged into one row there,
+    /// then the live row deleted.
     /// A crash in between leaves both rows, and a read merges them.
     /// </summary>
     private async Task MoveToFailedAsync(RecordWrite write, DateTimeOffset now, CancellationToken cancellationToken)
@@ -106,12 +138,19 @@ internal sealed class RecordWrites(IRecordTables tables, TaskRecordOptions optio
         var (liveTable, failedTable) = (RecordFormat.LiveTable(due), RecordFormat.FailedTable(due));
         var row = RecordFormat.ToEntity(write, due);
         var live = await tables.ReadRowAsync(liveTable, row.PartitionKey, row.RowKey, cancellationToken).ConfigureAwait(false);
-        await tables.MergeInAsync(failedTable, [RecordFormat.Combine(live, row)], cancellationToken).ConfigureAwait(false);
+        var enqueued = await tables.ReadGroupMemberAsync(write.Id, due, cancellationToken).ConfigureAwait(false);
+        await tables.MergeInAsync(failedTable, [RecordFormat.Combine(enqueued is null ? live : RecordFormat.Combine(enqueued, live ?? row), row)], cancellationToken).ConfigureAwait(false);
         if (live is not null) await tables.DeleteIfThereAsync(liveTable, live.PartitionKey, live.RowKey, live.ETag, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Writes grouped by table and partition, at most <see cref="RecordTables.MaxBatch"/> a batch; a live table past its retention sends them to the failed-record table.</summary>
-    private IEnumerable<(string Table, IReadOnlyList<(RecordWrite Write, DateTimeOffset Due)> Writes)> Batches(IReadOnlyList<RecordWrite> writes, DateTimeOffset now)
+    private IEnumerable<(string Table, (RecordWrite Write, DateTimeOffset Due)[] Writes)> Batches(IReadOnlyList<RecordWrite> writes, DateTimeOffset now)
+        => Partitions(writes, now).SelectMany(partition => Chunks(partition.Writes, partition.Table));
+
+    private static IEnumerable<(string Table, T[] Rows)> Chunks<T>(IEnumerable<T> rows, string table)
+        => rows.Chunk(RecordTables.MaxBatch).Select(chunk => (table, chunk));
+
+    private IEnumerable<(string Table, IReadOnlyList<(RecordWrite Write, DateTimeOffset Due)> Writes)> Partitions(IReadOnlyList<RecordWrite> writes, DateTimeOffset now)
     {
         var placed = new List<(string Table, string Partition, RecordWrite Write, DateTimeOffset Due)>();
         foreach (var write in writes)
@@ -123,11 +162,7 @@ internal sealed class RecordWrites(IRecordTables tables, TaskRecordOptions optio
             if (table is not null) placed.Add((table, RecordFormat.RecordPartition(write.Id), write, due));
         }
 
-        foreach (var group in placed.GroupBy(p => (p.Table, p.Partition)))
-        {
-            var items = group.Select(p => (p.Write, p.Due)).ToArray();
-            for (var i = 0; i < items.Length; i += RecordTables.MaxBatch) yield return (group.Key.Table, items[i..Math.Min(i + RecordTables.MaxBatch, items.Length)]);
-        }
+        return placed.GroupBy(p => (p.Table, p.Partition)).Select(group => (group.Key.Table, (IReadOnlyList<(RecordWrite, DateTimeOffset)>)group.Select(p => (p.Write, p.Due)).ToArray()));
     }
 }
 
