@@ -38,13 +38,20 @@ internal static class RecordsSuite
         var latency = tracked.EnqueueP50 / untracked.EnqueueP50;
         report.Ratio("tracked / untracked Enqueue latency p50", latency, "<= 1.3", latency <= 1.3);
 
-        var bulkOff = await MeasuredAsync(count, tracked: false, bulk: true);
-        var bulkOn = await MeasuredAsync(count, tracked: true, bulk: true);
+        var (bulkOffs, bulkOns) = (new List<Side>(), new List<Side>());
+        for (var i = 0; i < Repetitions; i++)
+        {
+            bulkOffs.Add(await MeasuredAsync(count, tracked: false, bulk: true));
+            bulkOns.Add(await MeasuredAsync(count, tracked: true, bulk: true));
+        }
+
+        var (bulkOff, bulkOn) = (Median(bulkOffs), Median(bulkOns));
         Describe(report, $"untracked (bulk, batches of {BulkBatch})", bulkOff, count);
         Describe(report, $"tracked (bulk, batches of {BulkBatch})", bulkOn, count);
         var bulkExtra = bulkOn.CallsPerTask - bulkOff.CallsPerTask;
         report.Ratio("extra storage calls per task with tracking, bulk packs", bulkExtra, "<= 0.1", bulkExtra <= 0.1);
-        report.Ratio("tracked / untracked throughput, bulk packs", bulkOn.Throughput / bulkOff.Throughput, "(reported)", true);
+        var bulkThroughput = bulkOn.Throughput / bulkOff.Throughput;
+        report.Ratio($"tracked / untracked throughput, bulk packs (median of {Repetitions} alternating runs)", bulkThroughput, ">= 0.5", bulkThroughput >= 0.5);
         report.Save();
     }
 

@@ -107,6 +107,9 @@ internal sealed class StorageServiceGuard
         if (Interlocked.Exchange(ref openedAt, -1) >= 0) Interlocked.Exchange(ref closedAt, now);
     }
 
+    /// <summary>Whether the service answered a call within the last <paramref name="window"/>.</summary>
+    private bool AnsweredWithin(TimeSpan window) => time.GetElapsedTime(Interlocked.Read(ref lastAnswer)) < window;
+
     /// <summary>A call of <paramref name="started"/> got no answer: the service is silent if no other call got one since it began (else it is slow, not hung).</summary>
     private void NoAnswer(long started)
     {
@@ -187,13 +190,19 @@ internal sealed class StorageServiceGuard
             var call = ProcessNextAsync(message, pipeline).AsTask();
             try
             {
-                await call.WaitAsync(deadline, guard.time, callerToken).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                guard.NoAnswer(started);
-                _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-                throw new StorageServiceSilentException(guard.Service, $"did not answer within {deadline.TotalSeconds:N0} s.");
+                // A service that goes on answering other calls is slow, not hung (a pause of its own, a burst): this
+                // call waits on, a step at a time, while it does, up to the longest deadline.
+                var answered = await AnsweredWithinAsync(call, deadline, callerToken).ConfigureAwait(false);
+                var step = guard.Deadline / 5;
+                for (; !answered && deadline < guard.LongestDeadline && guard.AnsweredWithin(step); deadline += step)
+                    answered = await AnsweredWithinAsync(call, step, callerToken).ConfigureAwait(false);
+
+                if (!answered)
+                {
+                    guard.NoAnswer(started);
+                    _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                    throw new StorageServiceSilentException(guard.Service, $"did not answer within {deadline.TotalSeconds:N0} s.");
+                }
             }
             catch (Exception ex)
             {
@@ -213,6 +222,19 @@ internal sealed class StorageServiceGuard
         {
             guard.Enter();
             ProcessNext(message, pipeline);
+        }
+
+        private async Task<bool> AnsweredWithinAsync(Task call, TimeSpan wait, CancellationToken callerToken)
+        {
+            try
+            {
+                await call.WaitAsync(wait, guard.time, callerToken).ConfigureAwait(false);
+                return true;
+            }
+            catch (TimeoutException) when (!call.IsCompleted)
+            {
+                return false;
+            }
         }
     }
 

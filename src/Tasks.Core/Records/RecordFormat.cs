@@ -95,7 +95,7 @@ internal static class RecordFormat
             .Set("StateAt", first.StateAt)
             .Set("Continuable", first.Continuable)
             .Set("Batch", first.BatchId);
-        foreach (var member in members) row.Set(MemberProperty(TaskHeaders.GroupOf(member.Id)!.Value.Index), MemberJson(member));
+        foreach (var member in members) row.Set(MemberProperty(TaskHeaders.GroupOf(member.Id)!.Value.Index), MemberText(member));
         return row;
     }
 
@@ -108,7 +108,7 @@ internal static class RecordFormat
     /// <summary>A member of a group as a row of its own: the group's shared properties and its arguments; null if the group has no such member (or it was deleted).</summary>
     public static RecordEntity? MemberEntity(RecordEntity groupRow, string memberId, int index)
     {
-        if (groupRow.GetString(MemberProperty(index)) is not { Length: > 0 } json || TaskHeaders.DueOf(memberId) is not { } due) return null;
+        if (groupRow.GetString(MemberProperty(index)) is not { Length: > 0 } text || TaskHeaders.DueOf(memberId) is not { } due) return null;
         var member = new RecordEntity(groupRow.PartitionKey, RecordRow(memberId, due)) { ETag = groupRow.ETag, Timestamp = groupRow.Timestamp };
         foreach (var (name, value) in groupRow.Properties)
         {
@@ -116,11 +116,10 @@ internal static class RecordFormat
         }
 
         member.Set("Id", memberId);
-        using var document = JsonDocument.Parse(json);
-        var root = document.RootElement;
-        if (root.TryGetProperty("a", out var args)) member.Set("Args", args.GetString());
-        if (root.TryGetProperty("n", out var note)) member.Set("ArgsNote", note.GetString());
-        if (root.TryGetProperty("b", out var bytes)) member.Set("ArgsBytes", bytes.GetInt32());
+        // "<bytes>:a<arguments json>", or "<bytes>:n<note>", or "<bytes>:" (see MemberText).
+        var colon = text.IndexOf(':');
+        if (colon > 0 && int.TryParse(text.AsSpan(0, colon), NumberStyles.None, CultureInfo.InvariantCulture, out var bytes)) member.Set("ArgsBytes", bytes);
+        if (colon + 1 < text.Length) member.Set(text[colon + 1] == 'a' ? "Args" : "ArgsNote", text[(colon + 2)..]);
         return member;
     }
 
@@ -152,20 +151,9 @@ internal static class RecordFormat
 
     private static string MemberProperty(int index) => "M" + index.ToString(CultureInfo.InvariantCulture);
 
-    private static string MemberJson(RecordWrite member)
-    {
-        var buffer = new ArrayBufferWriter<byte>(64 + (member.ArgumentsJson?.Length ?? 0));
-        using (var json = new Utf8JsonWriter(buffer))
-        {
-            json.WriteStartObject();
-            if (member.ArgumentsJson is { } args) json.WriteString("a", args);
-            if (member.ArgumentsNote is { } note) json.WriteString("n", note);
-            if (member.ArgumentsBytes is { } bytes) json.WriteNumber("b", bytes);
-            json.WriteEndObject();
-        }
-
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
-    }
+    /// <summary>A member's part of its group's row: the size of its arguments, then their JSON or the note that stands for it.</summary>
+    private static string MemberText(RecordWrite member)
+        => (member.ArgumentsBytes ?? 0).ToString(CultureInfo.InvariantCulture) + ":" + (member.ArgumentsJson is { } json ? "a" + json : member.ArgumentsNote is { } note ? "n" + note : "");
 
     /// <summary>The property that marks a continuation on its parent's row: <c>C</c> and the id's 16 bytes in hex (a property name takes no '-').</summary>
     public static string ChildProperty(string id)
