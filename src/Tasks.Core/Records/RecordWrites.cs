@@ -21,7 +21,7 @@ internal sealed class RecordWrites(IRecordTables tables, TaskRecordOptions optio
     public async ValueTask CreateAsync(IReadOnlyList<RecordWrite> writes, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
-        await Task.WhenAll(Partitions(writes, now).SelectMany(partition => Chunks(CreatedRows(partition.Writes), partition.Table)).Select(async batch =>
+        await Task.WhenAll(Partitions(writes, now).SelectMany(partition => Transactions(CreatedRows(partition.Writes), partition.Table)).Select(async batch =>
         {
             var rows = batch.Rows.Select(r => r.Entity(w => w)).ToArray();
             if (await tables.WithTableAsync(batch.Table, () => tables.InsertAsync(batch.Table, rows, cancellationToken)).ConfigureAwait(false)) return;
@@ -42,6 +42,29 @@ internal sealed class RecordWrites(IRecordTables tables, TaskRecordOptions optio
                 foreach (var (write, due) in members) yield return new CreatedRow(null, [write], due);
         }
     }
+
+    /// <summary>Rows in transactions of at most <see cref="RecordTables.MaxBatch"/> rows and 4 MB (Azure Table storage's limits), with room to spare.</summary>
+    private static IEnumerable<(string Table, CreatedRow[] Rows)> Transactions(IEnumerable<CreatedRow> rows, string table)
+    {
+        var transaction = new List<CreatedRow>();
+        var chars = 0;
+        foreach (var row in rows)
+        {
+            var rowChars = row.Writes.Sum(RecordFormat.MemberChars) + 1_000;
+            if (transaction.Count == RecordTables.MaxBatch || (transaction.Count > 0 && chars + rowChars > MaxTransactionChars))
+            {
+                yield return (table, transaction.ToArray());
+                (transaction, chars) = (new List<CreatedRow>(), 0);
+            }
+
+            transaction.Add(row);
+            chars += rowChars;
+        }
+
+        if (transaction.Count > 0) yield return (table, transaction.ToArray());
+    }
+
+    private const int MaxTransactionChars = 1_500_000;
 
     /// <summary>A property holds at most 64 KB (32 K characters); a row 1 MB, with room for the shared properties.</summary>
     private const int MaxMemberChars = 30_000;
@@ -145,10 +168,7 @@ internal sealed class RecordWrites(IRecordTables tables, TaskRecordOptions optio
 
     /// <summary>Writes grouped by table and partition, at most <see cref="RecordTables.MaxBatch"/> a batch; a live table past its retention sends them to the failed-record table.</summary>
     private IEnumerable<(string Table, (RecordWrite Write, DateTimeOffset Due)[] Writes)> Batches(IReadOnlyList<RecordWrite> writes, DateTimeOffset now)
-        => Partitions(writes, now).SelectMany(partition => Chunks(partition.Writes, partition.Table));
-
-    private static IEnumerable<(string Table, T[] Rows)> Chunks<T>(IEnumerable<T> rows, string table)
-        => rows.Chunk(RecordTables.MaxBatch).Select(chunk => (table, chunk));
+        => Partitions(writes, now).SelectMany(partition => partition.Writes.Chunk(RecordTables.MaxBatch).Select(chunk => (partition.Table, chunk)));
 
     private IEnumerable<(string Table, IReadOnlyList<(RecordWrite Write, DateTimeOffset Due)> Writes)> Partitions(IReadOnlyList<RecordWrite> writes, DateTimeOffset now)
     {
