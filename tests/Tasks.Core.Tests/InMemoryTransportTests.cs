@@ -7,6 +7,25 @@ public sealed class InMemoryTransportTests
     private readonly FakeTimeProvider time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
 
     [Fact]
+    public async Task Completed_messages_leave_the_schedule_within_a_bound_not_when_their_leases_end()
+    {
+        var transport = new InMemoryTransport(time);
+        await transport.SendAsync("q", new OutgoingTaskMessage("kept", new byte[] { 1 }, TimeSpan.FromHours(1), null), default);
+        for (var i = 0; i < 10_000; i++)
+        {
+            await transport.SendAsync("q", new OutgoingTaskMessage("m" + i, new byte[] { 1 }, TimeSpan.Zero, null), default);
+            var received = Assert.Single(await transport.ReceiveAsync("q", 32, TimeSpan.FromMinutes(5), default));
+            if (i % 2 == 1) await transport.RenewLeaseAsync(received, TimeSpan.FromMinutes(5), default); // a second stale pair
+            await transport.CompleteAsync(received, default);
+        }
+
+        // Each completed message left a pair that would surface only when its lease ends, minutes later.
+        Assert.InRange(transport.ScheduledCount("q"), 1, 1024 + 2);
+        time.Advance(TimeSpan.FromHours(1));
+        Assert.Equal("kept", Assert.Single(await transport.ReceiveAsync("q", 32, TimeSpan.FromMinutes(5), default)).MessageId);
+    }
+
+    [Fact]
     public async Task Delayed_message_becomes_visible_only_after_its_delay()
     {
         var transport = new InMemoryTransport(time);

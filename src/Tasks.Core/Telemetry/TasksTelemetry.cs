@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
@@ -29,6 +30,22 @@ public static class TasksTelemetry
     internal static readonly Meter Meter = new(Name);
     internal static readonly Counter<long> Enqueued = Meter.CreateCounter<long>("tasks.enqueued", description: "Tasks sent to a transport.");
     internal static readonly Counter<long> Processed = Meter.CreateCounter<long>("tasks.processed", description: "Task runs, by outcome: completed, retried, dead-lettered, released.");
+
+    /// <summary>Counts a run by task and outcome; builds nothing while no one listens (a run at the floor allocates nothing for it).</summary>
+    internal static void CountProcessed(TaskRunResult result)
+    {
+        if (!Processed.Enabled) return;
+        var outcome = result.Outcome switch
+        {
+            TaskOutcome.Completed => nameof(TaskOutcome.Completed),
+            TaskOutcome.Retried => nameof(TaskOutcome.Retried),
+            TaskOutcome.DeadLettered => nameof(TaskOutcome.DeadLettered),
+            TaskOutcome.Released => nameof(TaskOutcome.Released),
+            TaskOutcome.Cancelled => nameof(TaskOutcome.Cancelled),
+            _ => nameof(TaskOutcome.Skipped),
+        };
+        Processed.Add(1, new KeyValuePair<string, object?>(TaskNameTag, result.TaskName), new KeyValuePair<string, object?>(OutcomeTag, outcome));
+    }
     internal static readonly Counter<long> Started = Meter.CreateCounter<long>("tasks.started", description: "Task runs started.");
     internal static readonly Histogram<double> QueueLag = Meter.CreateHistogram<double>("tasks.queue_lag", unit: "ms", description: "From enqueue to the start of a run (across clocks: the producer's and the worker's).");
     internal static readonly ObservableGauge<long> QueueDepth = Meter.CreateObservableGauge("tasks.queue.depth", ObserveDepths, unit: "{message}", description: "Messages in each queue (state: waiting, which counts delayed and leased ones too) and its dead letters (state: dead_lettered), as last read.");

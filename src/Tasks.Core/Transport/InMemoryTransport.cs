@@ -86,6 +86,12 @@ public sealed partial class InMemoryTransport : ITaskTransport, IMessageArrivalN
         }
     }
 
+    /// <summary>The (entry, lease) pairs the schedule of <paramref name="queue"/> holds, stale ones included (for tests).</summary>
+    internal int ScheduledCount(string queue)
+    {
+        lock (gate) return queues.TryGetValue(queue, out var state) ? state.ScheduledCount : 0;
+    }
+
     /// <inheritdoc />
     public Task WaitForMessageAsync(string queue, CancellationToken cancellationToken)
     {
@@ -101,12 +107,13 @@ public sealed partial class InMemoryTransport : ITaskTransport, IMessageArrivalN
     {
         cancellationToken.ThrowIfCancellationRequested();
         var now = time.GetUtcNow();
+        Received? first = null; // a receive of one, the usual case with a worker's slots full, allocates a one-item array, no list
         List<ReceivedTaskMessage>? batch = null;
         lock (gate)
         {
             if (queues.TryGetValue(queue, out var state))
             {
-                while ((batch?.Count ?? 0) < maxMessages && state.TryTakeVisible(now, out var entry))
+                while ((batch?.Count ?? (first is null ? 0 : 1)) < maxMessages && state.TryTakeVisible(now, out var entry))
                 {
                     if (entry.ExpiresAt <= now)
                     {
@@ -115,13 +122,15 @@ public sealed partial class InMemoryTransport : ITaskTransport, IMessageArrivalN
                     }
 
                     entry.DequeueCount++;
-                    var lease = state.Reschedule(entry, now + leaseDuration);
-                    (batch ??= new List<ReceivedTaskMessage>()).Add(new Received(queue, entry, lease));
+                    var received = new Received(queue, entry, state.Reschedule(entry, now + leaseDuration));
+                    if (first is null) first = received;
+                    else (batch ??= new List<ReceivedTaskMessage>(Math.Min(maxMessages, 32)) { first }).Add(received);
                 }
             }
         }
 
-        return new ValueTask<IReadOnlyList<ReceivedTaskMessage>>((IReadOnlyList<ReceivedTaskMessage>?)batch ?? Array.Empty<ReceivedTaskMessage>());
+        IReadOnlyList<ReceivedTaskMessage> taken = batch is not null ? batch : first is null ? Array.Empty<ReceivedTaskMessage>() : new ReceivedTaskMessage[] { first };
+        return new ValueTask<IReadOnlyList<ReceivedTaskMessage>>(taken);
     }
 
     /// <inheritdoc />
@@ -130,7 +139,7 @@ public sealed partial class InMemoryTransport : ITaskTransport, IMessageArrivalN
         lock (gate)
         {
             var (state, entry) = Owned(message, "renew the lease of");
-            ((Received)message).Lease = state.Reschedule(entry, time.GetUtcNow() + leaseDuration);
+            ((Received)message).Lease = state.Reschedule(entry, time.GetUtcNow() + leaseDuration, held: true);
         }
 
         return default;
@@ -142,7 +151,7 @@ public sealed partial class InMemoryTransport : ITaskTransport, IMessageArrivalN
         lock (gate)
         {
             var (state, entry) = Owned(message, "complete");
-            state.Live.Remove(entry.Id);
+            state.Remove(entry);
         }
 
         return default;
@@ -154,7 +163,7 @@ public sealed partial class InMemoryTransport : ITaskTransport, IMessageArrivalN
         lock (gate)
         {
             var (state, entry) = Owned(message, "release");
-            state.Reschedule(entry, time.GetUtcNow() + delay);
+            state.Reschedule(entry, time.GetUtcNow() + delay, held: true);
             if (delay <= TimeSpan.Zero) state.Notify();
         }
 
@@ -169,7 +178,7 @@ public sealed partial class InMemoryTransport : ITaskTransport, IMessageArrivalN
             var (state, entry) = Owned(message, "dead-letter");
             deadLetters.Add(new DeadLetteredMessage(message.Queue, message.MessageId, entry.Body, reason, time.GetUtcNow()));
             KeepPayloadOf(entry.Body);
-            state.Live.Remove(entry.Id);
+            state.Remove(entry);
         }
 
         return default;
@@ -214,11 +223,16 @@ public sealed partial class InMemoryTransport : ITaskTransport, IMessageArrivalN
     {
         // Every change of visibility pushes a new (entry, lease) pair; pairs whose lease is stale or
         // whose entry is gone are dropped when they surface. O(log n) per operation at any depth.
+        // A completed message's lease pair would surface only when its lease ends (minutes): once stale pairs
+        // outnumber the live ones, the schedule is made anew from the live entries, so it stays as large as the queue.
         private readonly PriorityQueue<(Entry Entry, long Lease), (DateTimeOffset VisibleAt, long Sequence)> schedule = new();
         private long sequence;
+        private int stale;
         private TaskCompletionSource? waiter;
 
         public Dictionary<string, Entry> Live { get; } = new(StringComparer.Ordinal);
+
+        public int ScheduledCount => schedule.Count;
 
         public Task Waiter() => (waiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
 
@@ -233,9 +247,25 @@ public sealed partial class InMemoryTransport : ITaskTransport, IMessageArrivalN
 
         public void Schedule(Entry entry) => schedule.Enqueue((entry, entry.Lease), (entry.VisibleAt, sequence++));
 
-        /// <summary>A new lease: the entry is visible again at <paramref name="visibleAt"/>, and older leases are dead.</summary>
-        public long Reschedule(Entry entry, DateTimeOffset visibleAt)
+        /// <summary>A message leaves the queue (completed, dead-lettered): the pair of its lease is stale.</summary>
+        public void Remove(Entry entry)
         {
+            Live.Remove(entry.Id);
+            Staled();
+        }
+
+        private void Staled()
+        {
+            if (++stale <= Math.Max(1024, Live.Count)) return;
+            schedule.Clear(); // keeps its array: at a steady depth, nothing more is allocated
+            foreach (var entry in Live.Values) Schedule(entry);
+            stale = 0;
+        }
+
+        /// <summary>A new lease: the entry is visible again at <paramref name="visibleAt"/>, and older leases are dead.</summary>
+        public long Reschedule(Entry entry, DateTimeOffset visibleAt, bool held = false)
+        {
+            if (held) Staled();
             entry.Lease++;
             entry.VisibleAt = visibleAt;
             Schedule(entry);
@@ -252,6 +282,8 @@ public sealed partial class InMemoryTransport : ITaskTransport, IMessageArrivalN
                     entry = item.Entry;
                     return true;
                 }
+
+                if (stale > 0) stale--;
             }
 
             entry = null!;

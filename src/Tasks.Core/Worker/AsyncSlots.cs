@@ -60,21 +60,24 @@ internal sealed class AsyncSlots(int count)
     public void Release(int count = 1)
     {
         if (count <= 0) return;
-        List<Waiter>? woken = null;
+        Waiter? first = null; // one slot given back, the usual case, wakes one waiter without a list
+        List<Waiter>? more = null;
         lock (gate)
         {
             while (count > 0 && waiters.TryDequeue(out var waiter))
             {
                 if (!waiter.TryClaim()) continue; // cancelled meanwhile
-                (woken ??= new List<Waiter>()).Add(waiter);
+                if (first is null) first = waiter;
+                else (more ??= new List<Waiter>()).Add(waiter);
                 count--;
             }
 
             free += count;
         }
 
-        if (woken is null) return;
-        foreach (var waiter in woken) waiter.Grant();
+        first?.Grant();
+        if (more is null) return;
+        foreach (var waiter in more) waiter.Grant();
     }
 
     private sealed class Waiter : IValueTaskSource

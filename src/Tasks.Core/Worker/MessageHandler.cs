@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.Logging;
@@ -12,11 +13,33 @@ namespace Tasks;
 /// </summary>
 internal sealed class MessageHandler(PackRunner packs, PayloadFetcher payloads, TaskRunner runner, Settler settler, RunTracker tracker, ILogger logger)
 {
+    private readonly Stack<HandOff> handOffs = new();
+
     /// <summary>A message received in a slot of its own goes to the thread pool; the receive loop goes on receiving.</summary>
     public void HandOn(ReceivedTaskMessage message, QueueSlots slots)
     {
         tracker.Received();
-        ThreadPool.UnsafeQueueUserWorkItem(static state => _ = state.Handler.RunInSlotAsync(state.Message, state.Slots), (Handler: this, Message: message, Slots: slots), preferLocal: false);
+        HandOff? handOff;
+        lock (handOffs) handOffs.TryPop(out handOff);
+        handOff ??= new HandOff(this);
+        (handOff.Message, handOff.Slots) = (message, slots);
+        ThreadPool.UnsafeQueueUserWorkItem(handOff, preferLocal: false);
+    }
+
+    /// <summary>A message on its way to the thread pool; one per slot in use, used again (a message handed on allocates nothing for it).</summary>
+    private sealed class HandOff(MessageHandler handler) : IThreadPoolWorkItem
+    {
+        public ReceivedTaskMessage? Message { get; set; }
+
+        public QueueSlots? Slots { get; set; }
+
+        public void Execute()
+        {
+            var (message, slots) = (Message!, Slots!);
+            (Message, Slots) = (null, null);
+            lock (handler.handOffs) handler.handOffs.Push(this);
+            _ = handler.RunInSlotAsync(message, slots);
+        }
     }
 
     /// <summary>Handles a message received in a slot of its own: nothing awaits it.</summary>

@@ -140,7 +140,7 @@ internal sealed class PackRunner(
         foreach (var result in results)
         {
             if (result is null) continue;
-            TasksTelemetry.Processed.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, result.TaskName), new KeyValuePair<string, object?>(TasksTelemetry.OutcomeTag, result.Outcome.ToString()));
+            TasksTelemetry.CountProcessed(result);
             ran(result);
         }
     }

@@ -42,7 +42,7 @@ internal sealed class Settler(ITaskTransport transport, FlowCoordinator flows, P
         if (result.Outcome is TaskOutcome.Completed or TaskOutcome.Cancelled) await payloads.DeleteAsync(message).ConfigureAwait(false);
         if (result.Outcome == TaskOutcome.Completed) WorkerLog.Completed(logger, result.TaskName!, result.MessageId, result.Attempt);
         flows.CountBatchTask(result);
-        TasksTelemetry.Processed.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, result.TaskName), new KeyValuePair<string, object?>(TasksTelemetry.OutcomeTag, result.Outcome.ToString()));
+        TasksTelemetry.CountProcessed(result);
         ran(result);
     }
 }
