@@ -84,17 +84,12 @@ internal static class RecordFormat
     public static RecordEntity ToGroupEntity(string groupId, IReadOnlyList<RecordWrite> members, DateTimeOffset due)
     {
         var first = members[0];
-        var row = new RecordEntity(RecordPartition(groupId), RecordRow(groupId, due))
-            .Set(GroupProperty, members.Count)
-            .Set("Task", first.TaskName)
-            .Set("Queue", first.Queue)
-            .Set("MaxAttempts", first.MaxAttempts)
-            .Set("EnqueuedAt", first.EnqueuedAt)
-            .Set("ScheduledFor", first.ScheduledFor)
-            .Set("State", first.State?.ToString())
-            .Set("StateAt", first.StateAt)
-            .Set("Continuable", first.Continuable)
-            .Set("Batch", first.BatchId);
+        var shared = new RecordWrite(groupId)
+        {
+            TaskName = first.TaskName, Queue = first.Queue, MaxAttempts = first.MaxAttempts, EnqueuedAt = first.EnqueuedAt, ScheduledFor = first.ScheduledFor,
+            State = first.State, StateAt = first.StateAt, Continuable = first.Continuable, BatchId = first.BatchId,
+        };
+        var row = ToEntity(shared, due).Set(GroupProperty, members.Count);
         foreach (var member in members) row.Set(MemberProperty(TaskHeaders.GroupOf(member.Id)!.Value.Index), MemberText(member));
         return row;
     }
