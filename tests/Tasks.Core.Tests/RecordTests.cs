@@ -371,7 +371,15 @@ public sealed class RecordTests
         Assert.Equal(7, Number(succeeded));
         Assert.Equal(TaskOutcome.Completed, Assert.Single(succeeded.History).Outcome);
 
+        // A group's own id names no task: nothing reads, cancels or deletes through it.
         var operations = new TaskOperations(h.Client, h.Transport, h.Store);
+        var groupId = TaskHeaders.GroupOf(run[0])!.Value.GroupId;
+        Assert.Null(await h.Store.GetAsync(groupId));
+        Assert.Equal(TaskCancelOutcome.NotFound, (await h.Store.CancelAsync(groupId)).Outcome);
+        Assert.False(await operations.DeleteAsync(groupId));
+        Assert.Equal(253, (await ListAllAsync(new TaskRecordQuery { State = TaskState.Succeeded })).Count);
+        Assert.Equal(0, Number((await h.Store.GetAsync(run[0]))!));
+
         Assert.True(await operations.DeleteAsync(run[7]));
         Assert.True(await operations.DeleteAsync(run[5]));
         Assert.Null(await h.Store.GetAsync(run[7]));

@@ -31,6 +31,9 @@ internal static class RecordFormat
     /// <summary>Record partitions: a queue at 2,000 tasks/s writes about 500 rows a second into each, a quarter of a partition's target.</summary>
     public const int Buckets = 8;
 
+    /// <summary>The due time of a task's id; null for an id that is not one of ours, or that names a record group's row (no task has it).</summary>
+    public static DateTimeOffset? DueOfTask(string? id) => TaskHeaders.IsGroupId(id) ? null : TaskHeaders.DueOf(id);
+
     public static string DayText(DateTimeOffset time) => time.UtcDateTime.ToString("yyyyMMdd", CultureInfo.InvariantCulture);
 
     public static string LiveTable(DateTimeOffset due) => LiveTablePrefix + DayText(due);

@@ -18,7 +18,7 @@ internal sealed class RecordOperations(IRecordTables tables, RecordReads reads, 
         var now = time.GetUtcNow();
         foreach (var id in ids)
         {
-            if (TaskHeaders.DueOf(id) is not { } due) continue;
+            if (RecordFormat.DueOfTask(id) is not { } due) continue;
             var write = new RecordWrite(id) { State = TaskState.Enqueued, StateAt = now, Attempt = 0 }; // its attempts count afresh
             var (liveTable, failedTable) = (RecordFormat.LiveTable(due), RecordFormat.FailedTable(due));
             var row = RecordFormat.ToEntity(write, due);

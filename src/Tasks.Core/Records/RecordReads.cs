@@ -16,7 +16,7 @@ internal sealed class RecordReads(IRecordTables tables, WorkerRows workers, Task
     public async ValueTask<TaskRecord?> GetAsync(string id, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(id);
-        if (TaskHeaders.DueOf(id) is not { } due) return null;
+        if (RecordFormat.DueOfTask(id) is not { } due) return null;
         var (partition, row) = (RecordFormat.RecordPartition(id), RecordFormat.RecordRow(id, due));
         var live = tables.ReadRowAsync(RecordFormat.LiveTable(due), partition, row, cancellationToken);
         var failed = tables.ReadRowAsync(RecordFormat.FailedTable(due), partition, row, cancellationToken);

@@ -119,7 +119,7 @@ internal sealed class RecordWrites(IRecordTables tables, TaskRecordOptions optio
     /// <summary>Deletes a task's record (both its rows); false if there was none.</summary>
     public async ValueTask<bool> DeleteAsync(string id, CancellationToken cancellationToken)
     {
-        if (TaskHeaders.DueOf(id) is not { } due) return false;
+        if (RecordFormat.DueOfTask(id) is not { } due) return false;
         var (partition, row) = (RecordFormat.RecordPartition(id), RecordFormat.RecordRow(id, due));
         var deleted = false;
         foreach (var table in new[] { RecordFormat.LiveTable(due), RecordFormat.FailedTable(due) })
@@ -157,7 +157,7 @@ internal sealed class RecordWrites(IRecordTables tables, TaskRecordOptions optio
     /// </summary>
     private async Task MoveToFailedAsync(RecordWrite write, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        if (TaskHeaders.DueOf(write.Id) is not { } due || RecordFormat.Expired(due, options.FailedRetention, now)) return;
+        if (RecordFormat.DueOfTask(write.Id) is not { } due || RecordFormat.Expired(due, options.FailedRetention, now)) return;
         var (liveTable, failedTable) = (RecordFormat.LiveTable(due), RecordFormat.FailedTable(due));
         var row = RecordFormat.ToEntity(write, due);
         var live = await tables.ReadRowAsync(liveTable, row.PartitionKey, row.RowKey, cancellationToken).ConfigureAwait(false);
@@ -175,7 +175,7 @@ internal sealed class RecordWrites(IRecordTables tables, TaskRecordOptions optio
         var placed = new List<(string Table, string Partition, RecordWrite Write, DateTimeOffset Due)>();
         foreach (var write in writes)
         {
-            if (TaskHeaders.DueOf(write.Id) is not { } due) continue; // not an id of ours: a message enqueued by an older version
+            if (RecordFormat.DueOfTask(write.Id) is not { } due) continue; // not an id of ours: a message enqueued by an older version
             var table = !RecordFormat.Expired(due, options.SucceededRetention, now) ? RecordFormat.LiveTable(due)
                 : !RecordFormat.Expired(due, options.FailedRetention, now) ? RecordFormat.FailedTable(due)
                 : null;
