@@ -122,7 +122,11 @@ internal sealed class QueueReceiver(
         var source = shard is null ? queue : $"{queue} ({shard})";
         var idlePolls = 0;
         var failed = false;
-        var failures = new FailureStreak(logger, time, source);
+        var failures = new FailureStreak(
+            time,
+            (ex, wait) => WorkerLog.ReceiveFailed(logger, ex, source, wait),
+            (count, duration, problem) => WorkerLog.ReceiveStillFailing(logger, source, count, duration, problem),
+            (count, duration) => WorkerLog.ReceivingAgain(logger, source, count, duration));
         while (!stopping.IsCancellationRequested)
         {
             var held = 0;
@@ -201,37 +205,4 @@ internal sealed class QueueReceiver(
         return TimeSpan.FromTicks((long)Math.Min(ticks, options.MaxPollingInterval.Ticks));
     }
 
-    /// <summary>
-    /// How one loop tells its failed receives: the first with its exception, then a line without it at most every
-    /// 30 s while they go on (a silent service fails every try), and one when a receive works again.
-    /// </summary>
-    private sealed class FailureStreak(ILogger logger, TimeProvider time, string source)
-    {
-        private static readonly TimeSpan Quiet = TimeSpan.FromSeconds(30);
-        private int count;
-        private DateTimeOffset since;
-        private DateTimeOffset told;
-
-        public void Failed(Exception exception, TimeSpan wait)
-        {
-            var now = time.GetUtcNow();
-            if (count++ == 0)
-            {
-                (since, told) = (now, now);
-                WorkerLog.ReceiveFailed(logger, exception, source, wait);
-            }
-            else if (now - told >= Quiet)
-            {
-                told = now;
-                WorkerLog.ReceiveStillFailing(logger, source, count, now - since, exception.Message);
-            }
-        }
-
-        public void Ended()
-        {
-            if (count == 0) return;
-            WorkerLog.ReceivingAgain(logger, source, count, time.GetUtcNow() - since);
-            count = 0;
-        }
-    }
 }

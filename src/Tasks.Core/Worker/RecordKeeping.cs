@@ -88,6 +88,12 @@ internal sealed class RecordKeeping(
         var nextExpiry = DateTimeOffset.MinValue;
         var nextSweep = DateTimeOffset.MinValue;
         var tick = options.Cancellation ? TimeSpan.FromTicks(Math.Min(options.CancelPollInterval.Ticks, options.HeartbeatInterval.Ticks)) : options.HeartbeatInterval;
+        var store = records.Store.Describe();
+        var failures = new FailureStreak(
+            time,
+            (ex, _) => WorkerLog.RecordsFailed(logger, ex, store),
+            (count, duration, problem) => WorkerLog.RecordsStillFailing(logger, store, count, duration, problem),
+            (count, duration) => WorkerLog.RecordsAgain(logger, store, count, duration));
         while (!stopping.IsCancellationRequested)
         {
             var now = time.GetUtcNow();
@@ -111,6 +117,8 @@ internal sealed class RecordKeeping(
                     nextExpiry = now + ExpiryInterval;
                     foreach (var table in await records.Store.ExpireAsync(stopping).ConfigureAwait(false)) WorkerLog.RecordTableDropped(logger, table);
                 }
+
+                failures.Ended();
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
@@ -118,7 +126,7 @@ internal sealed class RecordKeeping(
             }
             catch (Exception ex)
             {
-                WorkerLog.RecordsFailed(logger, ex, records.Store.Describe());
+                failures.Failed(ex, tick);
             }
 
             try

@@ -96,6 +96,12 @@ internal static partial class WorkerLog
     [LoggerMessage(33, LogLevel.Information, "Receiving from {Queue} again, after {Failures} failed tries in {Duration}")]
     public static partial void ReceivingAgain(ILogger logger, string queue, int failures, TimeSpan duration);
 
+    [LoggerMessage(34, LogLevel.Warning, "Task records: calls to {Store} still fail: {Failures} in {Duration} ({Problem}); the worker keeps running tasks, tries again, and says so again every 30 s while it lasts")]
+    public static partial void RecordsStillFailing(ILogger logger, string store, int failures, TimeSpan duration, string problem);
+
+    [LoggerMessage(35, LogLevel.Information, "Task records: {Store} answers again, after {Failures} failed calls in {Duration}")]
+    public static partial void RecordsAgain(ILogger logger, string store, int failures, TimeSpan duration);
+
     [LoggerMessage(8, LogLevel.Warning, "Could not renew the lease of message {MessageId} on {Queue}")]
     public static partial void RenewFailed(ILogger logger, Exception exception, string messageId, string queue);
 
