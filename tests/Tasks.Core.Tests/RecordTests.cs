@@ -366,6 +366,8 @@ public sealed class RecordTests
         foreach (var id in ids.Where(id => id != run[5])) await h.WaitForStateAsync(id, TaskState.Succeeded);
         await h.Worker.StopAsync();
         Assert.Equal(253, (await ListAllAsync(new TaskRecordQuery { State = TaskState.Succeeded })).Count);
+        var whole = await h.Store.ListAsync(new TaskRecordQuery { PageSize = 254 });
+        Assert.Equal((254, null), (whole.Records.Count, whole.ContinuationToken)); // no empty page after the last
         Assert.Equal(run[5], Assert.Single(await ListAllAsync(new TaskRecordQuery { State = TaskState.DeadLettered })).Id);
         var succeeded = (await h.Store.GetAsync(run[7]))!;
         Assert.Equal(7, Number(succeeded));

@@ -55,8 +55,9 @@ internal sealed class RecordReads(IRecordTables tables, WorkerRows workers, Task
             {
                 var need = query.PageSize - page.Count;
                 var (entries, readTo) = await QueryDayAsync(day, after, before, equal, resolvedState ? need * 2 : need, groups, cancellationToken).ConfigureAwait(false);
-                foreach (var (rowKey, entities, hasLive) in entries)
+                for (var i = 0; i < entries.Count; i++)
                 {
+                    var (rowKey, entities, hasLive) = entries[i];
                     after = rowKey;
                     var id = RecordFormat.IdOfRow(rowKey);
                     if (TaskHeaders.DueOf(id) is not { } due) continue;
@@ -70,7 +71,10 @@ internal sealed class RecordReads(IRecordTables tables, WorkerRows workers, Task
                     if (query.State is { } wanted && record.State != wanted) continue;
                     if ((query.TaskName is not null && record.TaskName != query.TaskName) || (query.Queue is not null && record.Queue != query.Queue)) continue;
                     page.Add(record);
-                    if (page.Count == query.PageSize) return new TaskRecordPage(page, WriteToken(day, rowKey));
+                    if (page.Count < query.PageSize) continue;
+                    // A full page ends with a token only if more may follow, so a list of exactly N pages has no empty N+1th.
+                    var more = i < entries.Count - 1 || readTo is not null || days.Any(d => d < day && d >= new DateTimeOffset(from.UtcDateTime.Date, TimeSpan.Zero));
+                    return new TaskRecordPage(page, more ? WriteToken(day, rowKey) : null);
                 }
 
                 if (readTo is null) break; // the day has no more
@@ -125,11 +129,12 @@ internal sealed class RecordReads(IRecordTables tables, WorkerRows workers, Task
         foreach (var (rowKey, partition) in inGroups)
             entries.AddRange(await ReadGroupAsync(day, partition, RecordFormat.GroupRangeStart(rowKey), groups, cancellationToken).ConfigureAwait(false));
 
-        return (entries
+        var inWindow = entries
             .Where(e => string.CompareOrdinal(e.RowKey, after) > 0 && string.CompareOrdinal(e.RowKey, before) < 0 && (readTo is null || string.CompareOrdinal(e.RowKey, readTo) <= 0))
             .OrderBy(e => e.RowKey, StringComparer.Ordinal)
-            .Take(top)
-            .ToArray(), readTo);
+            .ToArray();
+        // More than asked for: the rest comes with the next call, so what this one gives is complete only to its last.
+        return inWindow.Length > top ? (inWindow[..top], inWindow[top - 1].RowKey) : (inWindow, readTo);
     }
 
     /// <summary>The records of a group's members: each from its part of the group's row and its own rows, in both tables (read once a listing).</summary>
