@@ -117,12 +117,14 @@ public sealed class ShardFaultTests(ITestOutputHelper output)
 
     private static int CountOf(string text, string part) => text.Split(part).Length - 1;
 
+    /// <summary>The test's own view of the queues, for its checks: a new transport has seen no answer to tell a busy Azurite from a hung one, so it waits up to 30 s a call.</summary>
     private static AzureQueueTransport Transport(FaultRun run, int shards) => new(new AzureQueueOptions
     {
         ConnectionString = run.Azurite.ConnectionString,
         QueuePrefix = run.Prefix,
         Shards = { ["fault"] = shards },
         ShardAccounts = [.. run.MoreAccounts.Select(a => a.ConnectionString)],
+        RequestTimeout = TimeSpan.FromSeconds(30),
     });
 
     private static async Task<int[]> ShardCountsAsync(FaultRun run, AzureQueueTransport transport, int count)
