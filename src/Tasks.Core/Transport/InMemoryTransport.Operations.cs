@@ -51,7 +51,7 @@ public sealed partial class InMemoryTransport : ITaskQueueMonitor, ITaskDeadLett
             foreach (var (message, _) in matching)
             {
                 deadLetters.Remove(message);
-                ForgetPayloadOf(message.Body);
+                payloads.ForgetFor(message.Body);
             }
 
             return new(matching.Select(m => m.Letter).ToArray());
@@ -68,7 +68,7 @@ public sealed partial class InMemoryTransport : ITaskQueueMonitor, ITaskDeadLett
         lock (gate)
         {
             deadLetters.Add(new DeadLetteredMessage(queue, messageId, copy, reason, time.GetUtcNow()));
-            KeepPayloadOf(copy);
+            payloads.KeepFor(copy);
         }
 
         return default;

@@ -18,8 +18,9 @@ public sealed partial class InMemoryTransport : ITaskTransport, IMessageArrivalN
     public const int DefaultMaxMessageBytes = 49_152;
 
     private readonly object gate = new();
-    private readonly Dictionary<string, QueueState> queues = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, InMemoryQueue> queues = new(StringComparer.Ordinal);
     private readonly List<DeadLetteredMessage> deadLetters = new();
+    private readonly InMemoryPayloads payloads = new();
     private readonly TimeProvider time;
     private long instances;
 
@@ -75,7 +76,7 @@ public sealed partial class InMemoryTransport : ITaskTransport, IMessageArrivalN
             // (a producer's retry, a dead letter requeued while a copy still waits), as on a real queue.
             var id = message.MessageId;
             for (var copy = 2; state.Live.ContainsKey(id); copy++) id = $"{message.MessageId}#{copy}";
-            var entry = new Entry(id, message.Body.ToArray(), message.TimeToLive is { } ttl ? now + ttl : DateTimeOffset.MaxValue)
+            var entry = new InMemoryEntry(id, message.Body.ToArray(), message.TimeToLive is { } ttl ? now + ttl : DateTimeOffset.MaxValue)
             {
                 VisibleAt = now + message.Delay,
                 Instance = ++instances,
@@ -107,7 +108,7 @@ public sealed partial class InMemoryTransport : ITaskTransport, IMessageArrivalN
     {
         cancellationToken.ThrowIfCancellationRequested();
         var now = time.GetUtcNow();
-        Received? first = null; // a receive of one, the usual case with a worker's slots full, allocates a one-item array, no list
+        InMemoryReceived? first = null; // a receive of one, the usual case with a worker's slots full, allocates a one-item array, no list
         List<ReceivedTaskMessage>? batch = null;
         lock (gate)
         {
@@ -122,7 +123,7 @@ public sealed partial class InMemoryTransport : ITaskTransport, IMessageArrivalN
                     }
 
                     entry.DequeueCount++;
-                    var received = new Received(queue, entry, state.Reschedule(entry, now + leaseDuration));
+                    var received = new InMemoryReceived(queue, entry, state.Reschedule(entry, now + leaseDuration));
                     if (first is null) first = received;
                     else (batch ??= new List<ReceivedTaskMessage>(Math.Min(maxMessages, 32)) { first }).Add(received);
                 }
@@ -139,7 +140,7 @@ public sealed partial class InMemoryTransport : ITaskTransport, IMessageArrivalN
         lock (gate)
         {
             var (state, entry) = Owned(message, "renew the lease of");
-            ((Received)message).Lease = state.Reschedule(entry, time.GetUtcNow() + leaseDuration, held: true);
+            ((InMemoryReceived)message).Lease = state.Reschedule(entry, time.GetUtcNow() + leaseDuration, held: true);
         }
 
         return default;
@@ -177,16 +178,16 @@ public sealed partial class InMemoryTransport : ITaskTransport, IMessageArrivalN
         {
             var (state, entry) = Owned(message, "dead-letter");
             deadLetters.Add(new DeadLetteredMessage(message.Queue, message.MessageId, entry.Body, reason, time.GetUtcNow()));
-            KeepPayloadOf(entry.Body);
+            payloads.KeepFor(entry.Body);
             state.Remove(entry);
         }
 
         return default;
     }
 
-    private (QueueState State, Entry Entry) Owned(ReceivedTaskMessage message, string action)
+    private (InMemoryQueue State, InMemoryEntry Entry) Owned(ReceivedTaskMessage message, string action)
     {
-        var received = (Received)message;
+        var received = (InMemoryReceived)message;
         if (queues.TryGetValue(message.Queue, out var state)
             && state.Live.TryGetValue(message.TransportMessageId, out var entry)
             && entry.Lease == received.Lease)
@@ -197,107 +198,15 @@ public sealed partial class InMemoryTransport : ITaskTransport, IMessageArrivalN
         throw new TaskLeaseLostException($"Cannot {action} message {message.MessageId} on '{message.Queue}': its lease has expired or it was taken by another receiver.");
     }
 
-    private QueueState GetQueue(string queue)
+    private InMemoryQueue GetQueue(string queue)
     {
         if (!queues.TryGetValue(queue, out var state))
         {
-            state = new QueueState();
+            state = new InMemoryQueue();
             queues.Add(queue, state);
         }
 
         return state;
-    }
-
-    private sealed class Entry(string id, byte[] body, DateTimeOffset expiresAt)
-    {
-        public string Id { get; } = id;
-        public byte[] Body { get; } = body;
-        public DateTimeOffset ExpiresAt { get; } = expiresAt;
-        public DateTimeOffset VisibleAt { get; set; }
-        public int DequeueCount { get; set; }
-        public long Instance { get; init; }
-        public long Lease { get; set; }
-    }
-
-    private sealed class QueueState
-    {
-        // Every change of visibility pushes a new (entry, lease) pair; pairs whose lease is stale or
-        // whose entry is gone are dropped when they surface. O(log n) per operation at any depth.
-        // A completed message's lease pair would surface only when its lease ends (minutes): once stale pairs
-        // outnumber the live ones, the schedule is made anew from the live entries, so it stays as large as the queue.
-        private readonly PriorityQueue<(Entry Entry, long Lease), (DateTimeOffset VisibleAt, long Sequence)> schedule = new();
-        private long sequence;
-        private int stale;
-        private TaskCompletionSource? waiter;
-
-        public Dictionary<string, Entry> Live { get; } = new(StringComparer.Ordinal);
-
-        public int ScheduledCount => schedule.Count;
-
-        public Task Waiter() => (waiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
-
-        public void Notify()
-        {
-            waiter?.TrySetResult();
-            waiter = null;
-        }
-
-        // May say yes for a stale entry; a receive then finds nothing and the worker waits again.
-        public bool HasVisible(DateTimeOffset now) => schedule.TryPeek(out _, out var priority) && priority.VisibleAt <= now;
-
-        public void Schedule(Entry entry) => schedule.Enqueue((entry, entry.Lease), (entry.VisibleAt, sequence++));
-
-        /// <summary>A message leaves the queue (completed, dead-lettered): the pair of its lease is stale.</summary>
-        public void Remove(Entry entry)
-        {
-            Live.Remove(entry.Id);
-            Staled();
-        }
-
-        private void Staled()
-        {
-            if (++stale <= Math.Max(1024, Live.Count)) return;
-            schedule.Clear(); // keeps its array: at a steady depth, nothing more is allocated
-            foreach (var entry in Live.Values) Schedule(entry);
-            stale = 0;
-        }
-
-        /// <summary>A new lease: the entry is visible again at <paramref name="visibleAt"/>, and older leases are dead.</summary>
-        public long Reschedule(Entry entry, DateTimeOffset visibleAt, bool held = false)
-        {
-            if (held) Staled();
-            entry.Lease++;
-            entry.VisibleAt = visibleAt;
-            Schedule(entry);
-            return entry.Lease;
-        }
-
-        public bool TryTakeVisible(DateTimeOffset now, out Entry entry)
-        {
-            while (schedule.TryPeek(out var item, out var priority) && priority.VisibleAt <= now)
-            {
-                schedule.Dequeue();
-                if (item.Lease == item.Entry.Lease && Live.TryGetValue(item.Entry.Id, out var live) && ReferenceEquals(live, item.Entry))
-                {
-                    entry = item.Entry;
-                    return true;
-                }
-
-                if (stale > 0) stale--;
-            }
-
-            entry = null!;
-            return false;
-        }
-    }
-
-    private sealed class Received(string queue, Entry entry, long lease)
-        : ReceivedTaskMessage(queue, entry.Id, entry.Body, entry.DequeueCount)
-    {
-        public long Lease { get; set; } = lease;
-
-        // An id leaves the queue with its message and may come back with the next one (a requeue, a release sent twice).
-        public override string InstanceId => $"{TransportMessageId}@{entry.Instance.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
     }
 }
 
