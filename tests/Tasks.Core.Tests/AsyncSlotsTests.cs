@@ -42,6 +42,34 @@ public sealed class AsyncSlotsTests
     }
 
     [Fact]
+    public async Task Waiters_are_used_again_after_a_grant_and_still_served_in_order_with_cancelled_ones_in_the_queue()
+    {
+        var slots = new AsyncSlots(1);
+        Assert.True(slots.TryTake());
+        for (var round = 0; round < 100; round++)
+        {
+            // A cancelled waiter stays in the queue until a release passes it: used again for the wait after it, it would
+            // be granted from its old place, ahead of the wait in between.
+            using var cancel = new CancellationTokenSource();
+            var cancelled = slots.WaitAsync(cancel.Token).AsTask();
+            cancel.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+            var first = slots.WaitAsync(CancellationToken.None).AsTask();
+            var second = slots.WaitAsync(CancellationToken.None).AsTask();
+
+            slots.Release();
+            await first.WaitAsync(TimeSpan.FromSeconds(5));
+            Assert.False(second.IsCompleted, $"round {round}: the later wait was served first");
+            slots.Release();
+            await second.WaitAsync(TimeSpan.FromSeconds(5));
+            Assert.Equal(0, slots.Free);
+        }
+
+        slots.Release();
+        Assert.Equal(1, slots.Free);
+    }
+
+    [Fact]
     public async Task Many_takers_and_releasers_at_once_never_hold_more_than_the_count_and_lose_no_slot()
     {
         var slots = new AsyncSlots(4);

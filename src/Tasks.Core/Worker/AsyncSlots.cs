@@ -7,14 +7,16 @@ using System.Threading.Tasks.Sources;
 namespace Tasks;
 
 /// <summary>
-/// A counting semaphore for the worker's slots: taking a free slot allocates nothing, and a wait allocates one small
-/// waiter (SemaphoreSlim's async wait allocates a state machine box, a task node and a cancellation promise: about
-/// 270 B a message in the in-memory benchmark, where nearly every receive waits). Waiters are served in order.
+/// A counting semaphore for the worker's slots: taking a free slot allocates nothing, and a wait takes a waiter that
+/// goes back for the next wait once granted (SemaphoreSlim's async wait allocates a state machine box, a task node and
+/// a cancellation promise: about 270 B a message in the in-memory benchmark, where nearly every receive waits; a new
+/// waiter each wait, 89 B). Waiters are served in order.
 /// </summary>
 internal sealed class AsyncSlots(int count)
 {
     private readonly object gate = new();
     private readonly Queue<Waiter> waiters = new();
+    private readonly Stack<Waiter> spares = new(); // granted waiters, used again: a cancelled one may still sit in the queue, so it is not
     private int free = count;
 
     /// <summary>The slots free now (for tests and diagnostics).</summary>
@@ -47,13 +49,14 @@ internal sealed class AsyncSlots(int count)
                 return default;
             }
 
-            waiters.Enqueue(waiter = new Waiter());
+            waiter = spares.TryPop(out var spare) ? spare : new Waiter(this);
+            waiters.Enqueue(waiter);
         }
 
         // A cancel that wins the waiter's claim ends the wait; a release that wins it hands it the slot. Whichever comes
         // second finds it claimed, so a slot is never both handed over and lost.
         waiter.Watch(cancellationToken);
-        return new ValueTask(waiter, 0);
+        return new ValueTask(waiter, waiter.Version);
     }
 
     /// <summary>Gives <paramref name="count"/> slots back: to the oldest waiters first, then to the free count.</summary>
@@ -80,11 +83,21 @@ internal sealed class AsyncSlots(int count)
         foreach (var waiter in more) waiter.Grant();
     }
 
-    private sealed class Waiter : IValueTaskSource
+    private void Reuse(Waiter waiter)
+    {
+        lock (gate)
+        {
+            if (spares.Count < 64) spares.Push(waiter);
+        }
+    }
+
+    private sealed class Waiter(AsyncSlots owner) : IValueTaskSource
     {
         private ManualResetValueTaskSourceCore<bool> core = new() { RunContinuationsAsynchronously = true };
         private int claimed;
         private CancellationTokenRegistration registration;
+
+        public short Version => core.Version;
 
         public bool TryClaim() => Interlocked.Exchange(ref claimed, 1) == 0;
 
@@ -107,7 +120,14 @@ internal sealed class AsyncSlots(int count)
         public void GetResult(short token)
         {
             registration.Dispose();
-            core.GetResult(token);
+            core.GetResult(token); // throws for a cancelled wait, whose waiter is not used again
+
+            // Granted: out of the queue, its registration gone (a cancel callback running meanwhile finished first,
+            // and found it claimed), its one awaiter done with it.
+            core.Reset();
+            registration = default;
+            claimed = 0;
+            owner.Reuse(this);
         }
 
         public ValueTaskSourceStatus GetStatus(short token) => core.GetStatus(token);

@@ -27,7 +27,7 @@ internal sealed class FlowCoordinator(TaskRecordWriter? records, ITaskTransport 
     }
 
     public static TaskRunResult? Flowing(TaskRunResult? result, (bool Continuable, string? Parent, string? Batch) flow)
-        => result is null || (!flow.Continuable && flow.Batch is null) ? result : result with { Continuable = flow.Continuable, BatchId = flow.Batch };
+        => result is not { } ended || (!flow.Continuable && flow.Batch is null) ? result : ended with { Continuable = flow.Continuable, BatchId = flow.Batch };
 
     /// <summary>
     /// A released task's run, claimed for this message: false if another message of the same task
@@ -110,11 +110,11 @@ internal sealed class FlowCoordinator(TaskRecordWriter? records, ITaskTransport 
     public void CountBatchPack(string packId, IEnumerable<TaskRunResult?> results)
     {
         if (records is null) return;
-        foreach (var batch in results.Where(r => r?.BatchId is not null && r.FinalState is not null).GroupBy(r => r!.BatchId!))
+        foreach (var batch in results.Where(r => r is { BatchId: not null, FinalState: not null }).Select(r => r!.Value).GroupBy(r => r.BatchId!))
         {
-            var succeeded = batch.Where(r => r!.Outcome == TaskOutcome.Completed).Select(r => r!.MessageId).ToArray();
+            var succeeded = batch.Where(r => r.Outcome == TaskOutcome.Completed).Select(r => r.MessageId).ToArray();
             if (succeeded.Length > 0) records.CountBatch(batch.Key, FlowRows.PackCountRow(batch.Key, packId, succeeded));
-            foreach (var other in batch.Where(r => r!.Outcome != TaskOutcome.Completed)) CountBatchTask(other!);
+            foreach (var other in batch.Where(r => r.Outcome != TaskOutcome.Completed)) CountBatchTask(other);
         }
     }
 

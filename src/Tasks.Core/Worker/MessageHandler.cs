@@ -96,7 +96,7 @@ internal sealed class MessageHandler(PackRunner packs, PayloadFetcher payloads, 
 
             // Settling is I/O, not the task's work: it runs outside the concurrency limit, so a slow
             // delete does not keep the next task waiting. No result: a stop abandoned the run.
-            if (result is not null) await settler.SettleAsync(message, result).ConfigureAwait(false);
+            if (result is { } ended) await settler.SettleAsync(message, ended).ConfigureAwait(false);
         }
         finally
         {

@@ -79,7 +79,7 @@ internal sealed class PackRunner(
             if (ownsSlot) await Task.Yield(); // in a slot of its own, it runs beside the loop that started it
             var result = results[index] = await runner.ExecuteAsync(inner[index], inPack: true).ConfigureAwait(false);
             // Said as each task ends, not when the pack is settled, so the log tells when it ran.
-            if (result?.Outcome == TaskOutcome.Completed) WorkerLog.Completed(logger, result.TaskName!, result.MessageId, result.Attempt);
+            if (result is { Outcome: TaskOutcome.Completed } completed) WorkerLog.Completed(logger, completed.TaskName!, completed.MessageId, completed.Attempt);
         }
         catch (Exception ex)
         {
@@ -106,10 +106,10 @@ internal sealed class PackRunner(
                         break;
                     case TaskOutcome.Retried:
                         // Alone, after its delay, counting the attempt it made here.
-                        sends.Add(SendPackAsync(pack.Queue, [contents.Envelopes[i]], inner[i].Attempt, results[i]!.RetryDelay.GetValueOrDefault()));
+                        sends.Add(SendPackAsync(pack.Queue, [contents.Envelopes[i]], inner[i].Attempt, results[i]!.Value.RetryDelay.GetValueOrDefault()));
                         break;
                     case TaskOutcome.DeadLettered:
-                        sends.Add(transport.AddDeadLetterAsync(pack.Queue, inner[i].MessageId, contents.Envelopes[i], DeadLetterDetails.From(results[i]!.Reason!, results[i]!.Exception, inner[i].Attempt), CancellationToken.None).AsTask());
+                        sends.Add(transport.AddDeadLetterAsync(pack.Queue, inner[i].MessageId, contents.Envelopes[i], DeadLetterDetails.From(results[i]!.Value.Reason!, results[i]!.Value.Exception, inner[i].Attempt), CancellationToken.None).AsTask());
                         break;
                     default:
                         unrun.Add(contents.Envelopes[i]); // not started, released by a stop, or its handling failed
@@ -121,7 +121,7 @@ internal sealed class PackRunner(
             await Task.WhenAll(sends).ConfigureAwait(false);
             foreach (var result in results)
             {
-                if (result is not null && !await flows.ReleaseContinuationsAsync(result, pack).ConfigureAwait(false)) return; // the pack comes back, and runs again
+                if (result is { } ended && !await flows.ReleaseContinuationsAsync(ended, pack).ConfigureAwait(false)) return; // the pack comes back, and runs again
             }
 
             // Unrun tasks have not used this delivery's attempt.
@@ -139,9 +139,9 @@ internal sealed class PackRunner(
         flows.CountBatchPack(pack.MessageId, results);
         foreach (var result in results)
         {
-            if (result is null) continue;
-            TasksTelemetry.CountProcessed(result);
-            ran(result);
+            if (result is not { } ended) continue;
+            TasksTelemetry.CountProcessed(ended);
+            ran(ended);
         }
     }
 

@@ -3,16 +3,16 @@ using System.Threading;
 
 namespace Tasks;
 
-/// <summary>The token of one run: fires when the run times out or the worker stops waiting for it.</summary>
-internal sealed class RunCancellation : IDisposable
+/// <summary>
+/// The token of one run: fires when the run times out or the worker stops waiting for it. It is its own token's
+/// source: one object a run, not two.
+/// </summary>
+internal sealed class RunCancellation : CancellationTokenSource
 {
-    private readonly CancellationTokenSource source = new();
     private ITimer? timer;
     private CancellationTokenRegistration abort;
     private volatile bool timedOut;
     private volatile bool cancelledById;
-
-    public CancellationToken Token => source.Token;
 
     public bool TimedOut => timedOut;
 
@@ -37,11 +37,15 @@ internal sealed class RunCancellation : IDisposable
         abort = stopping.UnsafeRegister(static state => ((RunCancellation)state!).CancelSafely(), this);
     }
 
-    public void Dispose()
+    protected override void Dispose(bool disposing)
     {
-        timer?.Dispose();
-        abort.Dispose();
-        source.Dispose();
+        if (disposing)
+        {
+            timer?.Dispose();
+            abort.Dispose();
+        }
+
+        base.Dispose(disposing);
     }
 
     private void TimeOut()
@@ -54,7 +58,7 @@ internal sealed class RunCancellation : IDisposable
     {
         try
         {
-            source.Cancel();
+            Cancel();
         }
         catch (ObjectDisposedException)
         {

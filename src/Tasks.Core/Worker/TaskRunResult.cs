@@ -25,7 +25,7 @@ public enum TaskOutcome
     Skipped,
 }
 
-/// <summary>One delivery of a message and its outcome, raised by <see cref="TaskWorker.TaskRan"/>.</summary>
+/// <summary>One delivery of a message and its outcome, raised by <see cref="TaskWorker.TaskRan"/>. A value: a run allocates none.</summary>
 /// <param name="TaskName">The wire name, or null if the envelope could not be decoded.</param>
 /// <param name="Queue">The queue.</param>
 /// <param name="MessageId">The message id: the one `Enqueue` returned (the transport's own id only for a message whose envelope could not be read).</param>
@@ -34,7 +34,7 @@ public enum TaskOutcome
 /// <param name="Exception">The failure, if the method threw or the envelope was bad.</param>
 /// <param name="RetryDelay">For <see cref="TaskOutcome.Retried"/>, the wait before the next attempt.</param>
 /// <param name="Reason">For <see cref="TaskOutcome.DeadLettered"/>, the dead-letter reason; for a run a filter skipped (<see cref="TaskOutcome.Cancelled"/>), why.</param>
-public sealed record TaskRunResult(
+public readonly record struct TaskRunResult(
     string? TaskName,
     string Queue,
     string MessageId,
