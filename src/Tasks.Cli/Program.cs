@@ -5,7 +5,7 @@ using Tasks.Cli;
 
 // The operator's view of Tasks on Azure Storage Queues, over the library's own API
 // (ITaskQueueMonitor, ITaskDeadLetters): what a person would otherwise do in a storage explorer.
-var root = new RootCommand("Tasks on Azure Storage: queue depths, peek, dead letters listed, requeued and purged; each task's record shown, listed and cancelled; batches; the workers.");
+var root = new RootCommand("Tasks on Azure Storage: queue depths, peek, dead letters listed, requeued and purged; each task's record shown, listed, cancelled and deleted; batches; the workers.");
 foreach (var option in Connection.Options) root.Options.Add(option);
 root.Subcommands.Add(Commands.Queues());
 root.Subcommands.Add(Commands.Peek());
@@ -13,6 +13,7 @@ root.Subcommands.Add(Commands.Dead());
 root.Subcommands.Add(RecordCommands.Show());
 root.Subcommands.Add(RecordCommands.List());
 root.Subcommands.Add(RecordCommands.Cancel());
+root.Subcommands.Add(RecordCommands.Delete());
 root.Subcommands.Add(RecordCommands.Batch());
 root.Subcommands.Add(RecordCommands.Workers());
 

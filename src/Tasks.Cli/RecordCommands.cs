@@ -9,7 +9,7 @@ using System.Threading.Tasks;
 
 namespace Tasks.Cli;
 
-/// <summary>The task records (Table storage, beside the queues): show, list, cancel, batch, workers.</summary>
+/// <summary>The task records (Table storage, beside the queues): show, list, cancel, delete, batch, workers.</summary>
 internal static class RecordCommands
 {
     private static readonly Argument<string> Id = new("id") { Description = "The task's id: the one Enqueue returned." };
@@ -97,6 +97,20 @@ internal static class RecordCommands
                 TaskCancelOutcome.AlreadyFinished => ExitCodes.AlreadyFinished,
                 _ => ExitCodes.Success,
             };
+        }));
+        return command;
+    }
+
+    public static Command Delete()
+    {
+        var command = new Command("delete", "Deletes a task: cancels it if it has not finished, deletes its dead letter if it has one, then its record.") { Id };
+        command.SetAction((parse, ct) => Connection.RunAsync(parse, async (transport, output) =>
+        {
+            var id = parse.GetValue(Id)!;
+            var operations = new TaskOperations(new TaskClient(transport), transport, Connection.Records(parse));
+            var deleted = await operations.DeleteAsync(id, ct);
+            output.Sentence(new { id, deleted }, deleted ? $"Task {id} is deleted." : $"There was nothing of task {id} to delete.");
+            return deleted ? ExitCodes.Success : ExitCodes.NotFound;
         }));
         return command;
     }

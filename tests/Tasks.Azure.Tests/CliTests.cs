@@ -88,7 +88,7 @@ public sealed class CliTests(AzuriteFixture azurite)
     }
 
     [Fact]
-    public async Task An_operator_shows_lists_and_cancels_tasks_by_id_and_sees_the_workers()
+    public async Task An_operator_shows_lists_cancels_and_deletes_tasks_by_id_and_sees_the_workers()
     {
         await using var h = new RecordedHarness(azurite);
         var name = AzureRecordedTasks.RunAsync.Definition.Name;
@@ -123,6 +123,9 @@ public sealed class CliTests(AzuriteFixture azurite)
         Assert.Equal(TaskState.Cancelled, (await h.Store.GetAsync(later))!.State);
         Assert.Equal((4, $"Task {dead} has already finished (DeadLettered); nothing was changed."), await RunAsync(azurite.ConnectionString, At("cancel", dead)));
         Assert.Equal(3, (await RunAsync(azurite.ConnectionString, At("cancel", TaskHeaders.NewMessageId()))).Code);
+        Assert.Equal((0, $"Task {later} is deleted."), await RunAsync(azurite.ConnectionString, At("delete", later)));
+        Assert.Null(await h.Store.GetAsync(later));
+        Assert.Equal((3, $"There was nothing of task {later} to delete."), await RunAsync(azurite.ConnectionString, At("delete", later)));
 
         (code, output) = await RunAsync(azurite.ConnectionString, At("workers"));
         Assert.Equal(0, code);

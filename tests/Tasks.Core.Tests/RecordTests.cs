@@ -468,6 +468,29 @@ public sealed class RecordTests
     }
 
     [Fact]
+    public async Task A_not_sent_write_that_lands_after_its_late_copy_ran_leaves_the_record_as_the_worker_wrote_it()
+    {
+        // Enqueue gave up on a hung queue service at its deadline and wrote "not sent" with its next flush; the
+        // message arrived all the same and ran, and its worker's writes landed first, as the store woke.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var h = new RecordHarness(storeTime: time);
+        var client = new TaskClient(h.Transport, time, records: h.Store);
+        var id = await RecordedTasks.RunAsync.Enqueue(client, "s");
+        var givenUpAt = time.GetUtcNow();
+        time.Advance(TimeSpan.FromSeconds(16));
+        var ran = new TaskAttempt(1, time.GetUtcNow(), time.GetUtcNow().AddMilliseconds(200), TaskOutcome.Completed, null, null);
+        var succeeded = new RecordWrite(id) { State = TaskState.Succeeded, StateAt = time.GetUtcNow(), Attempt = 1 };
+        succeeded.AddAttempt(ran);
+        await h.Store.Writes.WriteAsync([succeeded], default);
+        await h.Store.Writes.WriteAsync([new RecordWrite(id) { State = TaskState.Cancelled, StateAt = givenUpAt, FinishedAt = givenUpAt, Reason = EnqueueRecords.NotSentReason }], default);
+
+        var record = (await h.Store.GetAsync(id))!;
+        Assert.Equal(TaskState.Succeeded, record.State);
+        Assert.Null(record.Reason);
+        Assert.Equal(["tasks" + givenUpAt.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture)], h.Store.Tables);
+    }
+
+    [Fact]
     public async Task Records_expire_by_dropping_day_tables_whole_succeeded_after_a_day_failed_after_fourteen()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 1, 10, 0, 0, TimeSpan.Zero));

@@ -152,7 +152,7 @@ internal sealed class RecordWrites(IRecordTables tables, TaskRecordOptions optio
     /// <summary>
     /// Moves a record to the failed-record table, where it outlives its day's live table: the live
     /// row (arguments, history; and a group member's part of its group's row) and this write merged into one row there,
-    /// then the live row deleted.
+    /// then the live row deleted; not if the live row's state is newer than the write's.
     /// A crash in between leaves both rows, and a read merges them.
     /// </summary>
     private async Task MoveToFailedAsync(RecordWrite write, DateTimeOffset now, CancellationToken cancellationToken)
@@ -161,6 +161,10 @@ internal sealed class RecordWrites(IRecordTables tables, TaskRecordOptions optio
         var (liveTable, failedTable) = (RecordFormat.LiveTable(due), RecordFormat.FailedTable(due));
         var row = RecordFormat.ToEntity(write, due);
         var live = await tables.ReadRowAsync(liveTable, row.PartitionKey, row.RowKey, cancellationToken).ConfigureAwait(false);
+
+        // A state newer than this write's stands: a send given up at its deadline that arrived all the same, and ran,
+        // before its "not sent" write could land (that write waited in the writer while the store did not answer).
+        if (live?.Get<DateTimeOffset>("StateAt") is { } liveAt && write.StateAt is { } writtenAt && liveAt > writtenAt && live.GetString("State") is not null) return;
         var enqueued = await tables.ReadGroupMemberAsync(write.Id, due, cancellationToken).ConfigureAwait(false);
         await tables.MergeInAsync(failedTable, [RecordFormat.Combine(enqueued is null ? live : RecordFormat.Combine(enqueued, live ?? row), row)], cancellationToken).ConfigureAwait(false);
         if (live is not null) await tables.DeleteIfThereAsync(liveTable, live.PartitionKey, live.RowKey, live.ETag, cancellationToken).ConfigureAwait(false);
