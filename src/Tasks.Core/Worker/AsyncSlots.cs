@@ -16,7 +16,7 @@ internal sealed class AsyncSlots(int count)
 {
     private readonly object gate = new();
     private readonly Queue<Waiter> waiters = new();
-    private readonly Stack<Waiter> spares = new(); // granted waiters, used again: a cancelled one may still sit in the queue, so it is not
+    private Waiter? spare; // a granted waiter, used again (a cancelled one may still sit in the queue, so it is not); one receive loop waits at a time, mostly
     private int free = count;
 
     /// <summary>The slots free now (for tests and diagnostics).</summary>
@@ -49,7 +49,7 @@ internal sealed class AsyncSlots(int count)
                 return default;
             }
 
-            waiter = spares.TryPop(out var spare) ? spare : new Waiter(this);
+            waiter = Interlocked.Exchange(ref spare, null) ?? new Waiter(this);
             waiters.Enqueue(waiter);
         }
 
@@ -83,13 +83,7 @@ internal sealed class AsyncSlots(int count)
         foreach (var waiter in more) waiter.Grant();
     }
 
-    private void Reuse(Waiter waiter)
-    {
-        lock (gate)
-        {
-            if (spares.Count < 64) spares.Push(waiter);
-        }
-    }
+    private void Reuse(Waiter waiter) => Interlocked.CompareExchange(ref spare, waiter, null);
 
     private sealed class Waiter(AsyncSlots owner) : IValueTaskSource
     {
