@@ -17,8 +17,8 @@ using static Microsoft.CodeAnalysis.CSharp.SyntaxFactory;
 namespace Tasks.CodeFixes;
 
 /// <summary>
-/// One-click repairs for the task-method rules whose fix is obvious: TASK001, TASK002, TASK003 and
-/// TASK006, one at a time or all at once (Fix All in a document, project or solution, and
+/// One-click repairs for the task-method rules whose fix is obvious: TASK001, TASK002, TASK003,
+/// TASK006 and TASK018 (a misspelt limit key, when the parameter it meant is clear), one at a time or all at once (Fix All in a document, project or solution, and
 /// <c>dotnet format analyzers</c>): several fixes on one method compose instead of overwriting each other.
 /// </summary>
 [ExportCodeFixProvider(LanguageNames.CSharp, Name = nameof(TaskMethodCodeFixes)), Shared]
@@ -28,9 +28,10 @@ public sealed class TaskMethodCodeFixes : CodeFixProvider
     private static readonly string ReturnTaskId = DiagnosticDescriptors.ReturnTypeNotTask.Id;
     private static readonly string ParamsId = DiagnosticDescriptors.ParamsParameter.Id;
     private static readonly string PartialId = DiagnosticDescriptors.ContainingTypeNotPartial.Id;
+    private static readonly string LimitKeyId = DiagnosticDescriptors.InvalidLimitKey.Id;
 
     /// <inheritdoc />
-    public override ImmutableArray<string> FixableDiagnosticIds { get; } = ImmutableArray.Create(CancellationTokenFirstId, ReturnTaskId, ParamsId, PartialId);
+    public override ImmutableArray<string> FixableDiagnosticIds { get; } = ImmutableArray.Create(CancellationTokenFirstId, ReturnTaskId, ParamsId, PartialId, LimitKeyId);
 
     /// <inheritdoc />
     /// <remarks>
@@ -50,7 +51,9 @@ public sealed class TaskMethodCodeFixes : CodeFixProvider
         {
             var node = root.FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true);
             if (node.FirstAncestorOrSelf<MethodDeclarationSyntax>() is not { } method) continue;
-            var title = Title(diagnostic.Id, method, node);
+            var title = diagnostic.Id == LimitKeyId
+                ? diagnostic.Properties.TryGetValue(Tasks.Generators.Parsing.TaskLimitSettings.SuggestedParameter, out var parameter) && node.FirstAncestorOrSelf<AttributeArgumentSyntax>() is not null ? $"Key by nameof({parameter})" : null
+                : Title(diagnostic.Id, method, node);
             if (title is null) continue;
             var document = context.Document;
             context.RegisterCodeFix(
@@ -72,8 +75,9 @@ public sealed class TaskMethodCodeFixes : CodeFixProvider
         var root = await document.GetSyntaxRootAsync(cancellationToken).ConfigureAwait(false);
         if (root is null) return document;
 
+        var keys = LimitKeys(root, diagnostics.Where(d => d.Id == LimitKeyId && d.Location.SourceTree == root.SyntaxTree));
         var targets = new List<(string Id, MethodDeclarationSyntax Method, ParameterSyntax? Parameter)>();
-        foreach (var diagnostic in diagnostics.Where(d => d.Location.SourceTree == root.SyntaxTree).OrderBy(d => d.Location.SourceSpan.Start))
+        foreach (var diagnostic in diagnostics.Where(d => d.Id != LimitKeyId && d.Location.SourceTree == root.SyntaxTree).OrderBy(d => d.Location.SourceSpan.Start))
         {
             var node = root.FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true);
             if (node.FirstAncestorOrSelf<MethodDeclarationSyntax>() is { } method)
@@ -84,7 +88,7 @@ public sealed class TaskMethodCodeFixes : CodeFixProvider
         var returnTask = targets.Where(t => t.Id == ReturnTaskId).Select(t => t.Method).Distinct().ToArray();
         var model = returnTask.Length == 0 ? null : await document.GetSemanticModelAsync(cancellationToken).ConfigureAwait(false);
         var endReachable = returnTask.ToDictionary(m => m, m => model is null || ReturnTaskRewriter.EndIsReachable(m, model));
-        var current = root.TrackNodes(targets.Select(t => (SyntaxNode)t.Method).Concat(targets.Where(t => t.Parameter is not null).Select(t => (SyntaxNode)t.Parameter!)));
+        var current = root.TrackNodes(targets.Select(t => (SyntaxNode)t.Method).Concat(targets.Where(t => t.Parameter is not null).Select(t => (SyntaxNode)t.Parameter!)).Concat(keys.Keys));
         foreach (var (id, original, parameter) in targets)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -107,7 +111,29 @@ public sealed class TaskMethodCodeFixes : CodeFixProvider
             }
         }
 
+        // A limit key becomes nameof(the parameter it meant), found again in methods the fixes above rewrote.
+        foreach (var pair in keys)
+        {
+            var parameter = pair.Value;
+            if (current.GetCurrentNode(pair.Key) is not AttributeArgumentSyntax argument) continue;
+            var keyed = ParseExpression($"nameof({parameter})").WithTriviaFrom(argument.Expression); // parsed: a nameof made by the factory binds as a method call
+            current = current.ReplaceNode(argument, argument.WithExpression(keyed));
+        }
+
         return document.WithSyntaxRoot(current);
+    }
+
+    /// <summary>The limit keys TASK018 knows the meant parameter of: each <c>Key = ...</c> argument, and that parameter.</summary>
+    private static Dictionary<AttributeArgumentSyntax, string> LimitKeys(SyntaxNode root, IEnumerable<Diagnostic> diagnostics)
+    {
+        var keys = new Dictionary<AttributeArgumentSyntax, string>();
+        foreach (var diagnostic in diagnostics)
+        {
+            if (!diagnostic.Properties.TryGetValue(Tasks.Generators.Parsing.TaskLimitSettings.SuggestedParameter, out var parameter) || parameter is null) continue;
+            if (root.FindNode(diagnostic.Location.SourceSpan, getInnermostNodeForTie: true).FirstAncestorOrSelf<AttributeArgumentSyntax>() is { } argument) keys[argument] = parameter;
+        }
+
+        return keys;
     }
 
     private static MethodDeclarationSyntax CancellationTokenFirst(MethodDeclarationSyntax method)

@@ -132,6 +132,18 @@ internal static class DiagnosticDescriptors
         "Task filter type cannot run as a run filter",
         "Task '{0}' names filter '{1}', but {2}");
 
+    /// <summary>A limit keyed by something that is not an argument would key nothing, or every run alike: said where it is written.</summary>
+    public static readonly DiagnosticDescriptor InvalidLimitKey = Create(
+        "TASK018",
+        "Limit key is not a parameter that can key it",
+        "{0} on '{1}' is keyed by '{2}', but {3}");
+
+    /// <summary>A limit that cannot be kept as written would fail or mislead every run: said where it is written.</summary>
+    public static readonly DiagnosticDescriptor InvalidLimit = Create(
+        "TASK019",
+        "Invalid task limit",
+        "{0} on '{1}' {2}");
+
     private static DiagnosticDescriptor Create(string id, string title, string message)
         => new(id, title, message, Category, DiagnosticSeverity.Error, isEnabledByDefault: true, helpLinkUri: HelpRoot + id + ".md");
 }

@@ -14,6 +14,24 @@ namespace Tasks.CodeFixes.Tests;
 public sealed partial class CodeFixTests
 {
     [Fact]
+    public Task TASK018_keys_a_misspelt_limit_by_nameof_the_parameter_it_meant() => VerifyFixAsync(
+        "TASK018",
+        """
+        public static partial class Jobs
+        {
+            [AsyncTask, ConcurrencyLimit(1, Key = "CustomerID")]
+            public static Task Import(CancellationToken cancellationToken, long customerId) => Task.CompletedTask;
+        }
+        """,
+        """
+        public static partial class Jobs
+        {
+            [AsyncTask, ConcurrencyLimit(1, Key = nameof(customerId))]
+            public static Task Import(CancellationToken cancellationToken, long customerId) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
     public Task TASK001_inserts_a_CancellationToken_first() => VerifyFixAsync(
         "TASK001",
         """

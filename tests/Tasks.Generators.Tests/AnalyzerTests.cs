@@ -293,6 +293,74 @@ public sealed class AnalyzerTests
     }
 
     [Fact]
+    public async Task TASK018_a_limit_key_that_names_no_argument_or_one_that_cannot_key_it()
+    {
+        var diagnostics = await VerifyAsync("""
+            public sealed record Customer(long Id);
+
+            public partial class Jobs
+            {
+                [AsyncTask, ConcurrencyLimit(1, {|TASK018:Key = "customerID"|})]
+                public static Task Misspelt(CancellationToken cancellationToken, long customerId) => Task.CompletedTask;
+
+                [AsyncTask, RateLimit(5, "00:00:01", {|TASK018:Key = "cancellationToken"|})]
+                public static Task Token(CancellationToken cancellationToken, string tenant) => Task.CompletedTask;
+
+                [AsyncTask, ConcurrencyLimit(1, {|TASK018:Key = nameof(customer)|})]
+                public static Task Record(CancellationToken cancellationToken, Customer customer) => Task.CompletedTask;
+
+                [AsyncTask, ConcurrencyLimit(1, {|TASK018:Key = "zzz"|})]
+                public static Task Nothing(CancellationToken cancellationToken, int id) => Task.CompletedTask;
+
+                [AsyncTask, ConcurrencyLimit(1, Key = nameof(id)), RateLimit(2, "00:00:10", Key = "name")]
+                public static Task Fine(CancellationToken cancellationToken, System.Guid id, string? name) => Task.CompletedTask;
+            }
+            """);
+
+        Assert.Equal("[ConcurrencyLimit] on 'Misspelt' is keyed by 'customerID', but the task has no such parameter; did you mean nameof(customerId)? (nameof keeps the key right when the parameter is renamed)", diagnostics[0].GetMessage());
+        Assert.Equal("customerId", diagnostics[0].Properties["SuggestedParameter"]);
+        Assert.Contains("that is the CancellationToken, not an argument", diagnostics[1].GetMessage());
+        Assert.Contains("its type 'Customer' cannot key a limit; a key is a string, integer, bool, char, Guid or enum", diagnostics[2].GetMessage());
+        Assert.Equal("[ConcurrencyLimit] on 'Nothing' is keyed by 'zzz', but the task has no such parameter; add the parameter the limit is per, or remove Key", diagnostics[3].GetMessage());
+        Assert.False(diagnostics[3].Properties.ContainsKey("SuggestedParameter"));
+    }
+
+    [Fact]
+    public async Task TASK019_limits_that_cannot_be_kept_as_written_or_that_disagree_on_a_shared_name()
+    {
+        var diagnostics = await VerifyAsync("""
+            public partial class Jobs
+            {
+                [AsyncTask, {|TASK019:ConcurrencyLimit(0)|}]
+                public static Task Zero(CancellationToken cancellationToken) => Task.CompletedTask;
+
+                [AsyncTask, {|TASK019:RateLimit(5, "a second")|}, ConcurrencyLimit(2, {|TASK019:MaxWait = "forever"|})]
+                public static Task Periods(CancellationToken cancellationToken) => Task.CompletedTask;
+
+                [AsyncTask, ConcurrencyLimit(1), {|TASK019:ConcurrencyLimit(2)|}]
+                public static Task Twice(CancellationToken cancellationToken) => Task.CompletedTask;
+
+                [AsyncTask, {|TASK019:ConcurrencyLimit(5, Name = "crm-api")|}]
+                public static Task CrmA(CancellationToken cancellationToken) => Task.CompletedTask;
+
+                [AsyncTask, {|TASK019:ConcurrencyLimit(3, Name = "crm-api")|}, RateLimit(3, "00:00:01", Name = "crm-api")]
+                public static Task CrmB(CancellationToken cancellationToken) => Task.CompletedTask;
+
+                [{|TASK019:ConcurrencyLimit(1)|}]
+                public static Task NotATask(CancellationToken cancellationToken) => Task.CompletedTask;
+            }
+            """);
+
+        var messages = diagnostics.Select(d => d.GetMessage()).ToArray();
+        Assert.Contains("[ConcurrencyLimit] on 'Zero' allows 0 runs, so the task would never run; use 1 or more", messages);
+        Assert.Contains(messages, m => m.StartsWith("[RateLimit] on 'Periods' has the period \"a second\", which is not a positive TimeSpan"));
+        Assert.Contains(messages, m => m.StartsWith("[ConcurrencyLimit] on 'Periods' has the MaxWait \"forever\""));
+        Assert.Contains("[ConcurrencyLimit] on 'Twice' repeats another limit of the task with the same name and key; merge them into one", messages);
+        Assert.Contains("'crm-api' on 'CrmA' shares its name with limits that allow another number ('CrmA': 5 at once; 'CrmB': 3 at once); tasks that name one limit share its places, so declare the same numbers on each", messages);
+        Assert.Contains("[ConcurrencyLimit] on 'NotATask' is on a method without [AsyncTask], so nothing runs under it; add [AsyncTask], or remove the limit", messages);
+    }
+
+    [Fact]
     public async Task TASK012_invalid_schedules_at_the_argument_that_is_wrong()
     {
         var diagnostics = await VerifyAsync("""

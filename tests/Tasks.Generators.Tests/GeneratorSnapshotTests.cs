@@ -175,6 +175,22 @@ public sealed class GeneratorSnapshotTests
         """);
 
     [Fact]
+    public Task Limits_across_workers_with_keys_read_from_the_arguments() => VerifyAsync("""
+        namespace Billing;
+
+        public enum Region { Eu, Us }
+
+        public static partial class Invoices
+        {
+            [AsyncTask, ConcurrencyLimit(1, Key = nameof(customerId), MaxWait = "02:00:00"), RateLimit(10, "00:00:01", Name = "mail-provider")]
+            public static Task Send(CancellationToken cancellationToken, long customerId, string @class, Region? region) => Task.CompletedTask;
+
+            [AsyncTask, ConcurrencyLimit(5, Name = "crm-api"), ConcurrencyLimit(1, Name = "per-region", Key = nameof(region)), RateLimit(3, "00:01:00", Key = "tenant")]
+            public static Task Sync(CancellationToken cancellationToken, Region region, string? tenant, System.Guid batch) => Task.CompletedTask;
+        }
+        """);
+
+    [Fact]
     public Task Recurring_task_carries_its_schedule_in_the_definition() => VerifyAsync("""
         namespace Reports;
 

@@ -80,6 +80,9 @@ public abstract class TaskDefinition
     /// </summary>
     public System.Collections.Generic.IReadOnlyList<Func<IServiceProvider, ITaskRunFilter>>? RunFilters { get; init; }
 
+    /// <summary>This task's limits across every worker (<c>[ConcurrencyLimit]</c>, <c>[RateLimit]</c>, written by the generator), or null for none.</summary>
+    public System.Collections.Generic.IReadOnlyList<TaskLimit>? Limits { get; init; }
+
     /// <summary>True if the arguments carry personal data (<c>[AsyncTask(PersonalData = true)]</c>): records never keep them.</summary>
     public bool HasPersonalData { get; init; }
 

@@ -33,7 +33,9 @@ public sealed class AsyncTaskAnalyzer : DiagnosticAnalyzer
         DiagnosticDescriptors.WireShapeNotLocked,
         DiagnosticDescriptors.WireLockEntryWithoutTask,
         DiagnosticDescriptors.WireLockUnreadable,
-        DiagnosticDescriptors.InvalidTaskFilter);
+        DiagnosticDescriptors.InvalidTaskFilter,
+        DiagnosticDescriptors.InvalidLimitKey,
+        DiagnosticDescriptors.InvalidLimit);
 
     /// <inheritdoc />
     public override void Initialize(AnalysisContext context)
@@ -46,6 +48,7 @@ public sealed class AsyncTaskAnalyzer : DiagnosticAnalyzer
             if (known.AsyncTaskAttribute is null) return;
             var byWireName = new ConcurrentDictionary<string, ConcurrentBag<IMethodSymbol>>();
             var wireLock = WireLockCheck.Load(start.Options, start.CancellationToken);
+            var namedLimits = new ConcurrentBag<(string Name, string Numbers, Location? Location, string Method)>();
 
             start.RegisterSymbolAction(
                 symbolContext =>
@@ -56,6 +59,7 @@ public sealed class AsyncTaskAnalyzer : DiagnosticAnalyzer
                         void Report(DiagnosticDescriptor descriptor, Location? location, object?[] args) => symbolContext.ReportDiagnostic(Diagnostic.Create(descriptor, location, args));
                         RecurringSettings.Read(method, known)?.Validate(method, isTask: false, Report);
                         TaskFilterSettings.ValidateWithoutTask(method, known, Report);
+                        TaskLimitSettings.ValidateWithoutTask(method, known, Report);
                         return;
                     }
 
@@ -63,12 +67,21 @@ public sealed class AsyncTaskAnalyzer : DiagnosticAnalyzer
                     if (TaskMethodValidator.Validate(method, settings, known, symbolContext.ReportDiagnostic, symbolContext.CancellationToken))
                         wireLock?.Check(method, settings, known, symbolContext.ReportDiagnostic, symbolContext.CancellationToken);
                     byWireName.GetOrAdd(settings.WireName(method), _ => new ConcurrentBag<IMethodSymbol>()).Add(method);
+                    foreach (var named in TaskLimitSettings.Named(method, known)) namedLimits.Add(named);
                 },
                 SymbolKind.Method);
 
             start.RegisterCompilationEndAction(end =>
             {
                 wireLock?.ReportEntriesWithoutTask(byWireName.Keys.ToList(), end.ReportDiagnostic);
+
+                // Tasks that share a named limit share its places: they must agree on how many.
+                foreach (var limit in namedLimits.GroupBy(l => l.Name).Where(g => g.Select(l => l.Numbers).Distinct().Count() > 1))
+                {
+                    var all = string.Join("; ", limit.OrderBy(l => l.Method, System.StringComparer.Ordinal).Select(l => $"'{l.Method}': {l.Numbers}"));
+                    foreach (var declared in limit)
+                        end.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InvalidLimit, declared.Location, $"'{limit.Key.Substring(limit.Key.IndexOf(':') + 1)}'", declared.Method, $"shares its name with limits that allow another number ({all}); tasks that name one limit share its places, so declare the same numbers on each"));
+                }
                 foreach (var pair in byWireName)
                 {
                     if (pair.Value.Count < 2) continue;

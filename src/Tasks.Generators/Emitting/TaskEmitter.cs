@@ -60,7 +60,7 @@ internal static class TaskEmitter
             writer.Line($"    requiresServices: {(task.IsStatic ? "false" : "true")},");
             writer.Line("    formatter: new Formatter(),");
             var invoke = $"    invoke: static (services, arguments, cancellationToken) => {Target(task)}.{task.MethodName}(cancellationToken{string.Concat(parameters.Select(p => ", arguments." + PropertyName(p)))}))";
-            if (task.Policy.IsDefault && task.Schedule is null && parameters.Count == 0 && task.RunFilters.Count == 0)
+            if (task.Policy.IsDefault && task.Schedule is null && parameters.Count == 0 && task.RunFilters.Count == 0 && task.Limits.Count == 0)
             {
                 writer.Line(invoke + ";");
             }
@@ -85,6 +85,13 @@ internal static class TaskEmitter
                     writer.Line("    RunFilters = new global::System.Func<global::System.IServiceProvider, global::Tasks.ITaskRunFilter>[]");
                     writer.Line("    {");
                     foreach (var filter in task.RunFilters) writer.Line($"        static services => global::Microsoft.Extensions.DependencyInjection.ActivatorUtilities.GetServiceOrCreateInstance<{filter}>(services),");
+                    writer.Line("    },");
+                }
+                if (task.Limits.Count > 0)
+                {
+                    writer.Line("    Limits = new global::Tasks.TaskLimit[]");
+                    writer.Line("    {");
+                    foreach (var limit in task.Limits) writer.Line($"        {NewLimit(limit, parameters)},");
                     writer.Line("    },");
                 }
                 writer.Line("};");
@@ -207,6 +214,15 @@ internal static class TaskEmitter
 
     private static string FormatterFor(ParameterModel parameter)
         => $"global::MessagePack.FormatterResolverExtensions.GetFormatterWithVerify<{parameter.Type}>(resolver)";
+
+    private static string NewLimit(LimitModel limit, EquatableArray<ParameterModel> parameters)
+    {
+        static string Span(long? ticks) => ticks is { } t ? $"global::System.TimeSpan.FromTicks({t})" : "null";
+        var key = limit.KeyParameter is { } name && parameters.FirstOrDefault(p => p.Name == name) is { } parameter
+            ? $", keyParameter: {Literal(name.TrimStart('@'))}, keyOf: static arguments => global::Tasks.TaskLimit.KeyText(((Arguments)arguments).{PropertyName(parameter)})"
+            : "";
+        return $"new global::Tasks.TaskLimit(global::Tasks.TaskLimitKind.{limit.Kind}, {Literal(limit.Name)}, {limit.Limit}, period: {Span(limit.PeriodTicks)}, maxWait: {Span(limit.MaxWaitTicks)}{key})";
+    }
 
     private static string PropertyName(ParameterModel parameter)
         => ReservedMemberNames.Contains(parameter.Name) ? parameter.Name + "_" : parameter.Name;

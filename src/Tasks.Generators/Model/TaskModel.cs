@@ -17,6 +17,7 @@ namespace Tasks.Generators.Model;
 /// <param name="Schedule">The <c>[Recurring]</c> schedule, or null.</param>
 /// <param name="ArgumentTypes">The user's types, in the arguments, that travel by a generated formatter.</param>
 /// <param name="RunFilters">The task's own run filters (<c>[TaskFilter]</c>), in order, as <c>global::</c> type names.</param>
+/// <param name="Limits">The task's limits across workers (<c>[ConcurrencyLimit]</c>, <c>[RateLimit]</c>), in order.</param>
 internal sealed record TaskModel(
     HierarchyInfo Containing,
     string MethodName,
@@ -31,7 +32,8 @@ internal sealed record TaskModel(
     EquatableArray<string> DocSummary,
     ScheduleModel? Schedule,
     EquatableArray<ArgumentTypeModel> ArgumentTypes,
-    EquatableArray<string> RunFilters)
+    EquatableArray<string> RunFilters,
+    EquatableArray<LimitModel> Limits)
 {
     /// <summary><c>global::Ns.Outer.Inner.MethodAsync</c>: what the dispatch table refers to.</summary>
     public string FullyQualifiedClassName => $"{Containing.FullyQualifiedName}.{ClassName}";
@@ -45,6 +47,15 @@ internal sealed record TaskPolicyModel(long? TimeoutTicks, long? RetryDelayTicks
 {
     public bool IsDefault => TimeoutTicks is null && RetryDelayTicks is null && MaxConcurrency == 0 && UniqueForTicks is null && !PersonalData;
 }
+
+/// <summary>One <c>[ConcurrencyLimit]</c> or <c>[RateLimit]</c>, as checked by TASK018 and TASK019.</summary>
+/// <param name="Kind"><c>Concurrency</c> or <c>Rate</c>, as <c>Tasks.TaskLimitKind</c> names them.</param>
+/// <param name="Name">The limit's name: the attribute's Name, else the task's wire name.</param>
+/// <param name="Limit">Runs at once, or starts per period.</param>
+/// <param name="PeriodTicks">A rate's period.</param>
+/// <param name="MaxWaitTicks">The longest wait, or null for the runtime's default.</param>
+/// <param name="KeyParameter">The parameter that keys it, escaped as an identifier, or null.</param>
+internal sealed record LimitModel(string Kind, string Name, int Limit, long? PeriodTicks, long? MaxWaitTicks, string? KeyParameter);
 
 /// <summary>What <c>[Recurring(Cron, TimeZone = ...)]</c> set, as checked by TASK012.</summary>
 internal sealed record ScheduleModel(string Cron, string TimeZone);

@@ -20,6 +20,8 @@ internal sealed class KnownTypes
         GeneratedCodeAttribute = compilation.GetTypeByMetadataName("System.CodeDom.Compiler.GeneratedCodeAttribute");
         TaskFilterAttribute = compilation.GetTypeByMetadataName(TaskFilterSettings.AttributeName);
         RunFilter = compilation.GetTypeByMetadataName(TaskFilterSettings.RunFilterName);
+        ConcurrencyLimitAttribute = compilation.GetTypeByMetadataName(TaskLimitSettings.ConcurrencyAttributeName);
+        RateLimitAttribute = compilation.GetTypeByMetadataName(TaskLimitSettings.RateAttributeName);
     }
 
     public INamedTypeSymbol? AsyncTaskAttribute { get; }
@@ -33,6 +35,8 @@ internal sealed class KnownTypes
     public INamedTypeSymbol? GeneratedCodeAttribute { get; }
     public INamedTypeSymbol? TaskFilterAttribute { get; }
     public INamedTypeSymbol? RunFilter { get; }
+    public INamedTypeSymbol? ConcurrencyLimitAttribute { get; }
+    public INamedTypeSymbol? RateLimitAttribute { get; }
 
     // The transform runs once per [AsyncTask] method: resolve the types once per compilation, not once per method.
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Compilation, KnownTypes> PerCompilation = new();

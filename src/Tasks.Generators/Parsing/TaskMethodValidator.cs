@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Immutable;
 using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
@@ -23,7 +24,10 @@ internal static class TaskMethodValidator
         void Fail(DiagnosticDescriptor descriptor, Location? location, params object?[] args)
         {
             valid = false;
-            report?.Invoke(Diagnostic.Create(descriptor, location ?? method.Locations.FirstOrDefault(), args));
+            // A rule whose fix needs to know more (TASK018's parameter) passes it last, as the diagnostic's properties.
+            var properties = args.Length > 0 ? args[args.Length - 1] as ImmutableDictionary<string, string?> : null;
+            if (properties is not null) args = args.Take(args.Length - 1).ToArray();
+            report?.Invoke(Diagnostic.Create(descriptor, location ?? method.Locations.FirstOrDefault(), properties, args));
         }
 
         var declaration = method.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(cancellationToken) as MethodDeclarationSyntax;
@@ -99,6 +103,7 @@ internal static class TaskMethodValidator
         ValidateSettings(method, settings, Fail);
         RecurringSettings.Read(method, known)?.Validate(method, isTask: true, Fail);
         TaskFilterSettings.Validate(method, known, Fail);
+        TaskLimitSettings.Validate(method, known, Fail);
         return valid;
     }
 

@@ -47,7 +47,8 @@ internal static class TaskParser
             DocSummary(method, cancellationToken),
             RecurringSettings.Read(method, known) is { Cron: { } cron } recurring ? new ScheduleModel(cron, recurring.TimeZone) : null,
             argumentTypes.GroupBy(t => t.Type, System.StringComparer.Ordinal).Select(g => g.First()).ToEquatableArray(),
-            TaskFilterSettings.Read(method, known).ToEquatableArray());
+            TaskFilterSettings.Read(method, known).ToEquatableArray(),
+            TaskLimitSettings.Read(method, known, settings.WireName(method)).ToEquatableArray());
     }
 
     private static HierarchyInfo Hierarchy(INamedTypeSymbol type)
