@@ -19,6 +19,12 @@ internal static class TaskPack
     public const string AttemptsHeader = "attempts";
 
     /// <summary>
+    /// For a task over a limit that went back to its queue (a pack of one): <c>{first wait, Unix ms}/{deferrals}/{rewrites}</c>,
+    /// where rewrites count the deliveries of this very message that were deferrals, not attempts (absent: it never waited).
+    /// </summary>
+    public const string WaitingHeader = "waiting";
+
+    /// <summary>
     /// An upper bound of the bytes a pack adds to its envelopes: the array and its fixed fields,
     /// the headers, and per envelope its bin header (<see cref="PerEnvelopeOverhead"/>).
     /// </summary>
@@ -51,7 +57,7 @@ internal static class TaskPack
     };
 
     /// <summary>Writes a pack of <paramref name="envelopes"/>.</summary>
-    public static void Write(IBufferWriter<byte> output, IReadOnlyList<ReadOnlyMemory<byte>> envelopes, string packId, DateTimeOffset enqueuedAt, int priorAttempts)
+    public static void Write(IBufferWriter<byte> output, IReadOnlyList<ReadOnlyMemory<byte>> envelopes, string packId, DateTimeOffset enqueuedAt, int priorAttempts, LimitWait? waiting = null)
     {
         var writer = new MessagePackWriter(output);
         writer.WriteArrayHeader(4);
@@ -59,7 +65,7 @@ internal static class TaskPack
         writer.WriteNil();
         writer.WriteArrayHeader(envelopes.Count);
         foreach (var envelope in envelopes) writer.Write(envelope.Span);
-        TaskHeaders.Write(ref writer, packId, enqueuedAt, AttemptsHeader, priorAttempts > 0 ? priorAttempts.ToString(CultureInfo.InvariantCulture) : null);
+        TaskHeaders.Write(ref writer, packId, enqueuedAt, AttemptsHeader, priorAttempts > 0 ? priorAttempts.ToString(CultureInfo.InvariantCulture) : null, WaitingHeader, waiting?.ToString());
         writer.Flush();
     }
 
@@ -91,10 +97,13 @@ internal static class TaskPack
             var priorAttempts = 0;
             if (headers.TryGetValue(AttemptsHeader, out var attempts) && !(int.TryParse(attempts, NumberStyles.None, CultureInfo.InvariantCulture, out priorAttempts) && priorAttempts < 1_000_000))
                 throw new TaskEnvelopeException($"The task pack's '{AttemptsHeader}' header is '{attempts}', not a count of attempts.");
+            LimitWait? waiting = null;
+            if (headers.TryGetValue(WaitingHeader, out var wait))
+                waiting = LimitWait.Parse(wait) ?? throw new TaskEnvelopeException($"The task pack's '{WaitingHeader}' header is '{wait}', not a wait for a limit.");
             for (var i = 4; i < fields; i++) TaskEnvelope.SkipBounded(ref reader, TaskSerializer.DefaultOptions);
             if (!reader.End)
                 throw new TaskEnvelopeException($"The task pack has {body.Length - reader.Consumed} bytes after its end.");
-            return new Contents(string.IsNullOrEmpty(packId) ? null : packId, priorAttempts, envelopes);
+            return new Contents(string.IsNullOrEmpty(packId) ? null : packId, priorAttempts, envelopes) { Waiting = waiting };
         }
         catch (TaskEnvelopeException)
         {
@@ -107,5 +116,32 @@ internal static class TaskPack
     }
 
     /// <summary>A pack's id, the attempts its tasks made before, and its envelopes (slices of the message body).</summary>
-    public sealed record Contents(string? PackId, int PriorAttempts, IReadOnlyList<ReadOnlyMemory<byte>> Envelopes);
+    public sealed record Contents(string? PackId, int PriorAttempts, IReadOnlyList<ReadOnlyMemory<byte>> Envelopes)
+    {
+        /// <summary>For a task that waits for a limit, since when and how often.</summary>
+        public LimitWait? Waiting { get; init; }
+
+        /// <summary>The attempt of the pack's tasks on the pack's <paramref name="delivery"/>: deliveries that were deferrals do not count.</summary>
+        public int AttemptOn(int delivery) => Math.Max(1, delivery + PriorAttempts - (Waiting?.Rewrites ?? 0));
+    }
+}
+
+/// <summary>A task's wait for a limit, carried by the pack of one it waits in.</summary>
+/// <param name="Since">When it first waited.</param>
+/// <param name="Deferrals">How many times it was deferred.</param>
+/// <param name="Rewrites">How many deliveries of this very message were deferrals (its body rewritten in place).</param>
+internal readonly record struct LimitWait(DateTimeOffset Since, int Deferrals, int Rewrites)
+{
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Since.ToUnixTimeMilliseconds()}/{Deferrals}/{Rewrites}");
+
+    public static LimitWait? Parse(string text)
+    {
+        var parts = text.Split('/');
+        return parts.Length == 3
+            && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var since) && since <= 253402300799999
+            && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var deferrals)
+            && int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var rewrites)
+                ? new LimitWait(DateTimeOffset.FromUnixTimeMilliseconds(since), deferrals, rewrites)
+                : null;
+    }
 }

@@ -208,6 +208,7 @@ internal static class RecordFormat
             .Set("NextAttemptAt", write.NextAttemptAt)
             .Set("CancelRequestedAt", write.CancelRequestedAt)
             .Set("Reason", write.Reason)
+            .Set("WaitingFor", write.WaitingFor)
             .Set("Parent", write.ParentId)
             .Set("Continuable", write.Continuable)
             .Set("Purged", write.Purged)
@@ -272,6 +273,7 @@ internal static class RecordFormat
             Progress = progress,
             CancelRequestedAt = merged.Get<DateTimeOffset>("CancelRequestedAt"),
             Reason = state is TaskState.DeadLettered or TaskState.Cancelled ? merged.GetString("Reason") : null,
+            WaitingFor = state is TaskState.Scheduled or TaskState.Enqueued && merged.GetString("WaitingFor") is { Length: > 0 } waiting ? waiting : null,
             UniqueKey = merged.GetString("UniqueKey"),
             ParentId = merged.GetString("Parent"),
             Continuable = merged.Get<bool>("Continuable") == true,

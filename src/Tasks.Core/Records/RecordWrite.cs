@@ -44,6 +44,9 @@ internal sealed class RecordWrite
     public DateTimeOffset? CancelRequestedAt { get; set; }
     public string? Reason { get; set; }
 
+    /// <summary>The limit a task over it waits for ("" once it runs: the wait is over).</summary>
+    public string? WaitingFor { get; set; }
+
     /// <summary>History entries by their property name (one per attempt, named by its start).</summary>
     public Dictionary<string, TaskAttempt>? History { get; set; }
 
@@ -87,6 +90,7 @@ internal sealed class RecordWrite
         Progress = later.Progress ?? Progress;
         CancelRequestedAt = later.CancelRequestedAt ?? CancelRequestedAt;
         Reason = later.Reason ?? Reason;
+        WaitingFor = later.WaitingFor ?? WaitingFor;
         if (later.History is not null)
         {
             foreach (var (name, attempt) in later.History) (History ??= new Dictionary<string, TaskAttempt>(StringComparer.Ordinal))[name] = attempt;

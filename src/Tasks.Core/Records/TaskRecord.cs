@@ -97,6 +97,12 @@ public sealed class TaskRecord
     /// <summary>Why it was dead-lettered or cancelled, for a final state other than success.</summary>
     public string? Reason { get; init; }
 
+    /// <summary>
+    /// For a task over one of its limits (<see cref="ConcurrencyLimitAttribute"/>, <see cref="RateLimitAttribute"/>), while
+    /// it waits in its queue: which limit, and when it looks again (<see cref="ScheduledFor"/>). Null otherwise.
+    /// </summary>
+    public string? WaitingFor { get; init; }
+
     /// <summary>What a person should know about the record that its state does not say (a gone worker, say), or null.</summary>
     public string? Note { get; init; }
 

@@ -42,6 +42,7 @@ public static class TasksTelemetry
             TaskOutcome.DeadLettered => nameof(TaskOutcome.DeadLettered),
             TaskOutcome.Released => nameof(TaskOutcome.Released),
             TaskOutcome.Cancelled => nameof(TaskOutcome.Cancelled),
+            TaskOutcome.Deferred => nameof(TaskOutcome.Deferred),
             _ => nameof(TaskOutcome.Skipped),
         };
         Processed.Add(1, new KeyValuePair<string, object?>(TaskNameTag, result.TaskName), new KeyValuePair<string, object?>(OutcomeTag, outcome));

@@ -134,6 +134,12 @@ public class ReceivedTaskMessage
     /// copy of a task that has ended.
     /// </summary>
     public bool MayBeCopy { get; init; }
+
+    /// <summary>For a task that waited for a place in a limit: when it first waited (read from its pack by the worker).</summary>
+    internal DateTimeOffset? WaitingSince { get; init; }
+
+    /// <summary>For a task that waited for a place in a limit: how many times it was deferred.</summary>
+    internal int Deferrals { get; init; }
 }
 
 /// <summary>Why a message was dead-lettered.</summary>

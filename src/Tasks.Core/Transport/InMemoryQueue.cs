@@ -9,7 +9,7 @@ namespace Tasks;
 internal sealed class InMemoryEntry(string id, byte[] body, DateTimeOffset expiresAt)
 {
     public string Id { get; } = id;
-    public byte[] Body { get; } = body;
+    public byte[] Body { get; set; } = body; // rewritten when a task over a limit waits in its message
     public DateTimeOffset ExpiresAt { get; } = expiresAt;
     public DateTimeOffset VisibleAt { get; set; }
     public int DequeueCount { get; set; }

@@ -16,6 +16,7 @@ internal sealed class PackRunner(
     ITaskTransport transport,
     TaskRunner runner,
     Settler settler,
+    Requeuer requeuer,
     RunTracker tracker,
     RunRecorder recorder,
     FlowCoordinator flows,
@@ -64,7 +65,12 @@ internal sealed class PackRunner(
         {
             if (stopping.IsCancellationRequested) break;
             // Known by its place in the pack until its envelope is read (and, if it cannot be, in its dead letter).
-            inner[i] = new ReceivedTaskMessage(pack.Queue, pack.TransportMessageId, contents.Envelopes[i], pack.Attempt + contents.PriorAttempts) { MessageId = $"{pack.MessageId}#{i + 1}" };
+            inner[i] = new ReceivedTaskMessage(pack.Queue, pack.TransportMessageId, contents.Envelopes[i], contents.AttemptOn(pack.Attempt))
+            {
+                MessageId = $"{pack.MessageId}#{i + 1}",
+                WaitingSince = contents.Waiting?.Since,
+                Deferrals = contents.Waiting?.Deferrals ?? 0,
+            };
             if (slots.TryAcquire()) parallel.Add(RunPackedTaskAsync(inner, results, i, slots, ownsSlot: true));
             else await RunPackedTaskAsync(inner, results, i, slots, ownsSlot: false).ConfigureAwait(false);
         }
@@ -96,6 +102,7 @@ internal sealed class PackRunner(
     {
         var unrun = new List<ReadOnlyMemory<byte>>();
         var sends = new List<Task>();
+        var deferredInPlace = false;
         try
         {
             for (var i = 0; i < results.Length; i++)
@@ -106,7 +113,15 @@ internal sealed class PackRunner(
                         break;
                     case TaskOutcome.Retried:
                         // Alone, after its delay, counting the attempt it made here.
-                        sends.Add(SendPackAsync(pack.Queue, [contents.Envelopes[i]], inner[i].Attempt, results[i]!.Value.RetryDelay.GetValueOrDefault()));
+                        sends.Add(requeuer.SendAsync(pack.Queue, [contents.Envelopes[i]], inner[i].Attempt, results[i]!.Value.RetryDelay.GetValueOrDefault()));
+                        break;
+                    case TaskOutcome.Deferred when results.Length == 1:
+                        // A pack of one is the task's own message: it waits in it.
+                        await requeuer.DeferAsync(pack, inner[i], results[i]!.Value.RetryDelay.GetValueOrDefault(), contents).ConfigureAwait(false);
+                        deferredInPlace = true;
+                        break;
+                    case TaskOutcome.Deferred:
+                        sends.Add(requeuer.DeferFromPackAsync(pack.Queue, inner[i], results[i]!.Value.RetryDelay.GetValueOrDefault()));
                         break;
                     case TaskOutcome.DeadLettered:
                         sends.Add(transport.AddDeadLetterAsync(pack.Queue, inner[i].MessageId, contents.Envelopes[i], DeadLetterDetails.From(results[i]!.Value.Reason!, results[i]!.Value.Exception, inner[i].Attempt), CancellationToken.None).AsTask());
@@ -125,8 +140,8 @@ internal sealed class PackRunner(
             }
 
             // Unrun tasks have not used this delivery's attempt.
-            if (unrun.Count > 0) await SendPackAsync(pack.Queue, unrun, pack.Attempt + contents.PriorAttempts - 1, TimeSpan.Zero).ConfigureAwait(false);
-            await transport.CompleteAsync(pack, CancellationToken.None).ConfigureAwait(false);
+            if (unrun.Count > 0) await requeuer.SendAsync(pack.Queue, unrun, contents.AttemptOn(pack.Attempt) - 1, TimeSpan.Zero, contents.Waiting is { } wait ? wait with { Rewrites = 0 } : null).ConfigureAwait(false);
+            if (!deferredInPlace) await transport.CompleteAsync(pack, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -143,14 +158,5 @@ internal sealed class PackRunner(
             TasksTelemetry.CountProcessed(ended);
             ran(ended);
         }
-    }
-
-    /// <summary>Sends envelopes of a pack back to its queue as a pack of their own, which carries the attempts they made.</summary>
-    private async Task SendPackAsync(string queue, IReadOnlyList<ReadOnlyMemory<byte>> envelopes, int priorAttempts, TimeSpan delay)
-    {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        var packId = TaskHeaders.NewMessageId();
-        TaskPack.Write(buffer, envelopes, packId, time.GetUtcNow(), priorAttempts);
-        await transport.SendAsync(queue, new OutgoingTaskMessage(packId, buffer.WrittenMemory, delay, null), CancellationToken.None).ConfigureAwait(false);
     }
 }

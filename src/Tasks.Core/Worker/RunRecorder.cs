@@ -26,6 +26,7 @@ internal sealed class RunRecorder(TaskRecordWriter? records, CancelRequests canc
             Attempt = message.Attempt,
             StartedAt = message.Attempt == 1 ? started : null,
             Worker = identity,
+            WaitingFor = message.WaitingSince is null ? null : "", // it waited for a limit: no more
         };
         write.AddAttempt(new TaskAttempt(message.Attempt, started, null, null, identity, null));
         writer.Write(write);
@@ -61,6 +62,19 @@ internal sealed class RunRecorder(TaskRecordWriter? records, CancelRequests canc
         if (write.State is not null) write.StateAt = now;
         writer.Write(write);
         if (decision.Outcome is TaskOutcome.Completed or TaskOutcome.Cancelled) ReleaseUnique(writer, message, decoded);
+    }
+
+    /// <summary>A task over a limit: back in its queue until <paramref name="delay"/> has passed; its record says what it waits for.</summary>
+    public TaskRunResult Deferred(ReceivedTaskMessage message, TaskDefinition task, TimeSpan delay, string reason)
+    {
+        WorkerLog.Deferred(logger, task.Name, message.MessageId, reason);
+        if (For(message.MessageId) is { } writer)
+        {
+            var now = time.GetUtcNow();
+            writer.Write(new RecordWrite(message.MessageId) { TaskName = task.Name, Queue = message.Queue, State = TaskState.Scheduled, StateAt = now, ScheduledFor = now + delay, WaitingFor = reason });
+        }
+
+        return TaskRunResult.Of(message, task.Name, TaskOutcome.Deferred, retryDelay: delay, reason: reason);
     }
 
     /// <summary>A task cancelled before it ran: settled as cancelled, never run.</summary>

@@ -8,10 +8,10 @@ namespace Tasks;
 
 /// <summary>
 /// Settles one message as its run decided: its continuations released first (when it may have some), then
-/// completed, retried, released or dead-lettered on the transport, never cancelled by a stop (a finished task must
+/// completed, retried, released, deferred (over a limit) or dead-lettered on the transport, never cancelled by a stop (a finished task must
 /// not run again for want of a delete); then its payload deleted, its batch counted, and the result told.
 /// </summary>
-internal sealed class Settler(ITaskTransport transport, FlowCoordinator flows, PayloadFetcher payloads, Action<TaskRunResult> ran, ILogger logger)
+internal sealed class Settler(ITaskTransport transport, FlowCoordinator flows, PayloadFetcher payloads, Requeuer requeuer, Action<TaskRunResult> ran, ILogger logger)
 {
     public async Task SettleAsync(ReceivedTaskMessage message, TaskRunResult result)
     {
@@ -24,6 +24,7 @@ internal sealed class Settler(ITaskTransport transport, FlowCoordinator flows, P
                 TaskOutcome.Completed or TaskOutcome.Cancelled or TaskOutcome.Skipped => transport.CompleteAsync(message, CancellationToken.None),
                 TaskOutcome.Retried => transport.ReleaseAsync(message, result.RetryDelay.GetValueOrDefault(), CancellationToken.None),
                 TaskOutcome.Released => transport.ReleaseAsync(message, TimeSpan.Zero, CancellationToken.None),
+                TaskOutcome.Deferred => new ValueTask(requeuer.DeferAsync(message, message, result.RetryDelay.GetValueOrDefault())),
                 _ => transport.DeadLetterAsync(message, DeadLetterDetails.From(result.Reason!, result.Exception, message.Attempt), CancellationToken.None),
             };
             await settled.ConfigureAwait(false);

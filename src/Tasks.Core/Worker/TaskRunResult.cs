@@ -23,6 +23,9 @@ public enum TaskOutcome
 
     /// <summary>A second copy of a released continuation or batch callback (a release sent twice across a crash): deleted without running.</summary>
     Skipped,
+
+    /// <summary>Over one of its limits (<see cref="ConcurrencyLimitAttribute"/>, <see cref="RateLimitAttribute"/>): not run, back in its queue until <see cref="TaskRunResult.RetryDelay"/> has passed, no attempt used; <see cref="TaskRunResult.Reason"/> names the limit.</summary>
+    Deferred,
 }
 
 /// <summary>One delivery of a message and its outcome, raised by <see cref="TaskWorker.TaskRan"/>. A value: a run allocates none.</summary>
@@ -32,8 +35,8 @@ public enum TaskOutcome
 /// <param name="Attempt">The attempt (1-based).</param>
 /// <param name="Outcome">What happened.</param>
 /// <param name="Exception">The failure, if the method threw or the envelope was bad.</param>
-/// <param name="RetryDelay">For <see cref="TaskOutcome.Retried"/>, the wait before the next attempt.</param>
-/// <param name="Reason">For <see cref="TaskOutcome.DeadLettered"/>, the dead-letter reason; for a run a filter skipped (<see cref="TaskOutcome.Cancelled"/>), why.</param>
+/// <param name="RetryDelay">For <see cref="TaskOutcome.Retried"/>, the wait before the next attempt; for <see cref="TaskOutcome.Deferred"/>, before it looks for a place again.</param>
+/// <param name="Reason">For <see cref="TaskOutcome.DeadLettered"/>, the dead-letter reason; for a run a filter skipped (<see cref="TaskOutcome.Cancelled"/>), why; for <see cref="TaskOutcome.Deferred"/>, the limit it waits for.</param>
 public readonly record struct TaskRunResult(
     string? TaskName,
     string Queue,

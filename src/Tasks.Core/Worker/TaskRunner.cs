@@ -10,7 +10,8 @@ namespace Tasks;
 
 /// <summary>
 /// Runs one envelope: decodes it, checks what must hold before it runs (a copy of a task that ended, attempts left,
-/// a released task's claim, a unique task's lock, its own concurrency limit, a cancel request), then runs it through
+/// a place in each of its limits across workers, a released task's claim, a unique task's lock, its own concurrency
+/// limit in this worker, a cancel request), then runs it through
 /// its filters under its timeout and the worker's stop, its lease kept while it runs long, and decides how to settle it.
 /// </summary>
 internal sealed class TaskRunner(
@@ -26,6 +27,7 @@ internal sealed class TaskRunner(
     CancelRequests cancels,
     FlowCoordinator flows,
     RedeliveryCheck? redelivery,
+    TaskLimiter? limiter,
     CancellationToken stopping,
     CancellationToken aborting,
     ILogger logger,
@@ -71,6 +73,31 @@ internal sealed class TaskRunner(
             return FlowCoordinator.Flowing(recorder.DeadLettered(message, task.Name, $"Task '{task.Name}' is an instance method of {task.DeclaringType.FullName}, and the worker has no IServiceProvider to create it from. Use services.AddAsyncTaskWorker(), or pass services to the TaskWorker.", null, decoded), flow);
         }
 
+        // Over a limit, a task waits in its queue without using an attempt; a cancelled one does not wait for a place.
+        // Before the claim: a task that waits keeps its message, so it claims its run when it has its places.
+        LimitAdmission? admission = null;
+        if (limiter is not null && task.Limits is { Count: > 0 })
+        {
+            if (cancels.IsRequested(message.MessageId)) return FlowCoordinator.Flowing(recorder.CancelledBeforeRun(message, decoded), flow);
+            admission = await limiter.AdmitAsync(task, decoded.Arguments, message).ConfigureAwait(false);
+            if (admission.IsExpired) return FlowCoordinator.Flowing(recorder.DeadLettered(message, task.Name, admission.Reason!, null, decoded), flow);
+            if (!admission.IsAdmitted) return recorder.Deferred(message, task, admission.Delay!.Value, admission.Reason!);
+        }
+
+        try
+        {
+            return await AdmittedAsync(message, decoded, flow, inPack).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (admission is not null) await limiter!.EndAsync(admission).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The checks after a task's limits admitted it, then its run.</summary>
+    private async ValueTask<TaskRunResult?> AdmittedAsync(ReceivedTaskMessage message, DecodedEnvelope decoded, (bool Continuable, string? Parent, string? Batch) flow, bool inPack)
+    {
+        var task = decoded.Definition;
         if (flow.Parent is not null && !await flows.ClaimRunAsync(message).ConfigureAwait(false))
         {
             WorkerLog.SkippedDuplicate(logger, task.Name, message.MessageId);

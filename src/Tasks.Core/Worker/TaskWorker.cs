@@ -28,6 +28,7 @@ public sealed class TaskWorker : IAsyncDisposable
 
     // The parts, built once: each owns its state and gets what it needs here.
     private readonly LeaseKeeper leases;
+    private readonly TaskLimiter? limiter;
     private readonly TaskInvoker invoker;
     private readonly RunTracker tracker;
     private readonly PayloadFetcher payloads;
@@ -89,10 +90,12 @@ public sealed class TaskWorker : IAsyncDisposable
         var redelivery = records is null ? null : new RedeliveryCheck(records, id => recorder.For(id) is not null, this.logger, time);
         payloads = new PayloadFetcher(transport, this.options, signer, leases, recorder, flows, redelivery, stopReceiving.Token, this.logger, time);
         invoker = new TaskInvoker(services);
-        var runner = new TaskRunner(this.registry, this.options, signer, services is not null, invoker, tracker, leases, records, recorder, cancels, flows, redelivery, stopReceiving.Token, abortTasks.Token, this.logger, time);
+        limiter = transport is ITaskLimitStore limits ? new TaskLimiter(limits, this.options.LeaseDuration, Identity.Id, this.logger, time) : null;
+        var runner = new TaskRunner(this.registry, this.options, signer, services is not null, invoker, tracker, leases, records, recorder, cancels, flows, redelivery, limiter, stopReceiving.Token, abortTasks.Token, this.logger, time);
         var ran = new Action<TaskRunResult>(result => TaskRan?.Invoke(result));
-        var settler = new Settler(transport, flows, payloads, ran, this.logger);
-        var packs = new PackRunner(transport, runner, settler, tracker, recorder, flows, ran, stopReceiving.Token, this.logger, time);
+        var requeuer = new Requeuer(transport, time);
+        var settler = new Settler(transport, flows, payloads, requeuer, ran, this.logger);
+        var packs = new PackRunner(transport, runner, settler, requeuer, tracker, recorder, flows, ran, stopReceiving.Token, this.logger, time);
         handler = new MessageHandler(packs, payloads, runner, settler, tracker, this.logger);
         keeping = records is null ? null : new RecordKeeping(records, cancels, flows, Identity, () => Queues, this.logger, time);
     }
@@ -127,6 +130,7 @@ public sealed class TaskWorker : IAsyncDisposable
         if (Interlocked.Exchange(ref startedOnce, 1) == 1) return; // a second start must not start a second set of loops
         var slots = this.slots ??= PrepareQueues();
         CheckServices(slots.Queues);
+        CheckLimits(slots.Queues);
         var filters = invoker.CheckFilters(registry.Definitions.Where(d => slots.Queues.Contains(d.Queue)));
         try
         {
@@ -221,6 +225,7 @@ public sealed class TaskWorker : IAsyncDisposable
         if (tracker.HasAbandoned) return; // abandoned runs still hold the token they will release
         abortTasks.Dispose();
         leases.Dispose();
+        limiter?.Dispose();
     }
 
     private ConcurrencySlots PrepareQueues()
@@ -254,6 +259,25 @@ public sealed class TaskWorker : IAsyncDisposable
             "The worker cannot create the declaring type of these instance-method tasks, because it is not registered in DI: " +
             string.Join("; ", missing.Select(g => $"{g.Key.FullName} (task {string.Join(", ", g.Select(d => $"'{d.Name}'"))})")) + ". " +
             $"Register each type, e.g. services.AddScoped<{missing[0].Key.FullName!.Replace('+', '.')}>(), or make the methods static.");
+    }
+
+    /// <summary>Limits that could not be kept would let every run through, or none: say so now.</summary>
+    private void CheckLimits(IReadOnlyCollection<string> queues)
+    {
+        var limited = registry.Definitions.Where(d => d.Limits is { Count: > 0 } && queues.Contains(d.Queue)).ToArray();
+        if (limited.Length == 0) return;
+        if (limiter is null)
+            throw new InvalidOperationException(
+                $"Task(s) {string.Join(", ", limited.Select(d => $"'{d.Name}'"))} have limits across workers ([ConcurrencyLimit], [RateLimit]), and the transport ({transport.Describe()}) keeps no limit places. " +
+                "Use the in-memory or Azure transport, or one that implements ITaskLimitStore.");
+
+        // Tasks of several assemblies may name one limit: the compiler checks each assembly, the worker all of them.
+        var disagreeing = registry.Definitions.Where(d => d.Limits is not null).SelectMany(d => d.Limits!.Select(l => (Task: d.Name, Limit: l)))
+            .GroupBy(x => (x.Limit.Kind, x.Limit.Name))
+            .FirstOrDefault(g => g.Select(x => (x.Limit.Limit, x.Limit.Period)).Distinct().Count() > 1);
+        if (disagreeing is not null)
+            throw new InvalidOperationException(
+                $"Tasks name limit '{disagreeing.Key.Name}' with different numbers: {string.Join("; ", disagreeing.Select(x => $"'{x.Task}': {x.Limit}"))}. Tasks that name one limit share its places: declare the same numbers on each.");
     }
 
     private void Fault(TaskTransportException ex, string queue)

@@ -102,6 +102,9 @@ internal static partial class WorkerLog
     [LoggerMessage(35, LogLevel.Information, "Task records: {Store} answers again, after {Failures} failed calls in {Duration}")]
     public static partial void RecordsAgain(ILogger logger, string store, int failures, TimeSpan duration);
 
+    [LoggerMessage(36, LogLevel.Debug, "Task {TaskName} (message {MessageId}) is over a limit and goes back to its queue, using no attempt: {Reason}")]
+    public static partial void Deferred(ILogger logger, string taskName, string messageId, string reason);
+
     [LoggerMessage(8, LogLevel.Warning, "Could not renew the lease of message {MessageId} on {Queue}")]
     public static partial void RenewFailed(ILogger logger, Exception exception, string messageId, string queue);
 
