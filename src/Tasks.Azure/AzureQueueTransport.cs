@@ -21,10 +21,10 @@ namespace Tasks.Azure;
 /// A façade over the parts that do the work, each made once here from one <see cref="AzureClients"/>: the shard
 /// router (<see cref="ShardRouter"/>), the poison queues (<see cref="PoisonQueues"/>), the operator's view
 /// (<see cref="QueueMonitor"/>), and the payload and schedule blobs (<see cref="BlobPayloadStore"/>,
-/// <see cref="BlobScheduleStore"/>). It keeps only what every message goes through: the queues, their creation
-/// once, and leases.
+/// <see cref="BlobScheduleStore"/>), and the places of limits (<see cref="TableLimitStore"/>). It keeps only what every
+/// message goes through: the queues, their creation once, and leases.
 /// </remarks>
-public sealed class AzureQueueTransport : IShardedTaskTransport, ITaskQueueMonitor, ITaskDeadLetters, ITaskPayloadStore, IScheduleStore
+public sealed class AzureQueueTransport : IShardedTaskTransport, ITaskQueueMonitor, ITaskDeadLetters, ITaskPayloadStore, IScheduleStore, ITaskLimitStore, ITaskMessageReplacer
 {
     /// <summary>
     /// The largest envelope a message carries: the service takes 64 KiB of text and refuses raw
@@ -50,6 +50,7 @@ public sealed class AzureQueueTransport : IShardedTaskTransport, ITaskQueueMonit
     private readonly QueueMonitor monitor;
     private readonly BlobPayloadStore payloads;
     private readonly BlobScheduleStore schedules;
+    private readonly TableLimitStore limits;
 
     /// <summary>Creates the transport. Nothing is sent over the network until a queue is first used.</summary>
     /// <exception cref="InvalidOperationException">The options name no account, or two.</exception>
@@ -79,6 +80,7 @@ public sealed class AzureQueueTransport : IShardedTaskTransport, ITaskQueueMonit
         shards = new ShardRouter(accounts, options, QueueName, calls, log, time);
         payloads = new BlobPayloadStore(clients, QueueName);
         schedules = new BlobScheduleStore(clients);
+        limits = new TableLimitStore(clients);
         poison = new PoisonQueues(textService, options, payloads, calls, QueueName, shards.LogicalQueueName, log, time);
         monitor = new QueueMonitor(envelopeService, textService, options.QueuePrefix, QueueName, shards, calls);
     }
@@ -278,12 +280,32 @@ public sealed class AzureQueueTransport : IShardedTaskTransport, ITaskQueueMonit
     public ValueTask<string?> TryWriteScheduleAsync(string taskName, ScheduleState state, string? expectedVersion, CancellationToken cancellationToken)
         => schedules.TryWriteScheduleAsync(taskName, state, expectedVersion, cancellationToken);
 
-    private async ValueTask UpdateVisibilityAsync(ReceivedTaskMessage message, TimeSpan visibility, string action, CancellationToken cancellationToken)
+    // Limits across workers, in a table of the same account.
+
+    ValueTask<LimitAcquisition> ITaskLimitStore.TryAcquireAsync(LimitScope scope, LimitHolder holder, DateTimeOffset now, DateTimeOffset until, CancellationToken cancellationToken)
+        => limits.TryAcquireAsync(scope, holder, now, until, cancellationToken);
+
+    ValueTask<LimitPlace?> ITaskLimitStore.RenewAsync(LimitPlace place, DateTimeOffset until, CancellationToken cancellationToken) => limits.RenewAsync(place, until, cancellationToken);
+
+    ValueTask ITaskLimitStore.ReleaseAsync(LimitPlace place, CancellationToken cancellationToken) => limits.ReleaseAsync(place, cancellationToken);
+
+    ValueTask<IReadOnlyList<LimitState>> ITaskLimitStore.ListAsync(DateTimeOffset now, CancellationToken cancellationToken) => limits.ListAsync(now, cancellationToken);
+
+    ValueTask ITaskLimitStore.NoteWaiterAsync(LimitScope scope, LimitWaiter waiter, CancellationToken cancellationToken) => limits.NoteWaiterAsync(scope, waiter, cancellationToken);
+
+    ValueTask ITaskLimitStore.ForgetWaiterAsync(LimitScope scope, string taskId, CancellationToken cancellationToken) => limits.ForgetWaiterAsync(scope, taskId, cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>One update of the message, its text and visibility together (to the next whole second: an early look only finds the limit full again).</remarks>
+    ValueTask ITaskMessageReplacer.ReplaceAsync(ReceivedTaskMessage message, ReadOnlyMemory<byte> body, TimeSpan delay, CancellationToken cancellationToken)
+        => UpdateVisibilityAsync(message, TimeSpan.FromSeconds(Math.Ceiling(Math.Min(delay.TotalSeconds, QueueVisibility.Max.TotalSeconds))), "defer", cancellationToken, BinaryData.FromBytes(body));
+
+    private async ValueTask UpdateVisibilityAsync(ReceivedTaskMessage message, TimeSpan visibility, string action, CancellationToken cancellationToken, BinaryData? body = null)
     {
         var azure = (AzureReceivedMessage)message;
         try
         {
-            UpdateReceipt receipt = await azure.Client.UpdateMessageAsync(azure.TransportMessageId, azure.PopReceipt, (BinaryData?)null, visibility, cancellationToken).ConfigureAwait(false);
+            UpdateReceipt receipt = await azure.Client.UpdateMessageAsync(azure.TransportMessageId, azure.PopReceipt, body, visibility, cancellationToken).ConfigureAwait(false);
             azure.PopReceipt = receipt.PopReceipt;
         }
         catch (RequestFailedException ex) when (IsLeaseLost(ex))

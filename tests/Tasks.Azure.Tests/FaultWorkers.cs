@@ -6,7 +6,7 @@ namespace Tasks.Azure.Tests;
 /// Processes of tests/Fixtures/Tasks.Fixtures.FaultWorker on one Azurite and one queue prefix, each writing its
 /// record file in a temporary directory; killed and the directory deleted on dispose.
 /// </summary>
-internal sealed class FaultWorkers(AzuriteFixture azurite, string name) : IDisposable
+internal sealed class FaultWorkers(string connectionString, string name) : IDisposable
 {
     private static readonly string WorkerDll = typeof(FaultWorkers).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "FaultWorker").Value!;
     private readonly List<ChildProcess> processes = new();
@@ -14,11 +14,16 @@ internal sealed class FaultWorkers(AzuriteFixture azurite, string name) : IDispo
 
     public string Directory { get; } = System.IO.Directory.CreateTempSubdirectory($"tasks-{name}-").FullName;
 
+    public FaultWorkers(AzuriteFixture azurite, string name)
+        : this(azurite.ConnectionString, name)
+    {
+    }
+
     /// <summary>Starts a FaultWorker in <paramref name="mode"/>, recording to <paramref name="file"/>; with <paramref name="killAt"/>, it kills itself there.</summary>
     public ChildProcess Start(string mode, string file, string[] arguments, string? killAt = null)
     {
         var environment = killAt is null ? null : new Dictionary<string, string> { ["TASKS_FAULT_KILL_AT"] = killAt };
-        var process = ChildProcess.Start("dotnet", [WorkerDll, mode, azurite.ConnectionString, prefix, Path.Combine(Directory, file), .. arguments], Directory, environment);
+        var process = ChildProcess.Start("dotnet", [WorkerDll, mode, connectionString, prefix, Path.Combine(Directory, file), .. arguments], Directory, environment);
         processes.Add(process);
         return process;
     }

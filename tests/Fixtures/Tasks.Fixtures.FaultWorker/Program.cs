@@ -12,6 +12,9 @@ using Tasks.Fixtures;
 // unique  <connection string> <queue prefix> <record file> <key> <at: Unix ms>   enqueues FaultTasks.Unique(key) at that moment, records "id <id>"
 // chains  <connection string> <queue prefix> <record file> <count>                enqueues chains Step(n, 1) → Step(n, 2), records "chain n id1 id2"
 // payload <connection string> <queue prefix> <record file> <count> <bytes>        enqueues FaultTasks.Digest(n, random bytes), records "payload n id sha256"
+// limits  <connection string> <queue prefix> <record file> <task> <count> <ms>    enqueues <count> of LimitedTasks.<task> (invoice: 4 customers in turn;
+//         crm; mail; hold) taking <ms> each, records "enqueued task n id"; their runs record "limited task key n start-ms end-ms attempt pid"
+// A worker with TASKS_FAULT_KILL_AT=holding kills itself (SIGKILL) as soon as a Hold run has its place, recording "holding n start-ms pid".
 // A worker with TASKS_FAULT_KILL_AT=reading kills itself the first time it is downloading a payload.
 // A worker with TASKS_FAULT_KILL_AT=sealed|sent kills itself (SIGKILL) the first time a release of continuations
 // reaches that point, and leaves "killed-{pid}" beside the record file with the point and the parent.
@@ -93,6 +96,25 @@ if (mode == "payload")
     return 0;
 }
 
+if (mode == "limits")
+{
+    var client = new TaskClient(new AzureQueueTransport(new AzureQueueOptions { ConnectionString = connection, QueuePrefix = prefix }));
+    var (task, ms) = (args[4], Int(6));
+    for (var n = 0; n < Int(5); n++)
+    {
+        var id = task switch
+        {
+            "invoice" => await LimitedTasks.InvoiceAsync.Enqueue(client, n % 4, n, ms),
+            "crm" => await LimitedTasks.CrmAsync.Enqueue(client, n, ms),
+            "mail" => await LimitedTasks.MailAsync.Enqueue(client, n, ms),
+            _ => await LimitedTasks.HoldAsync.Enqueue(client, n, ms),
+        };
+        record.Line($"enqueued {task} {n} {id}");
+    }
+
+    return 0;
+}
+
 if (Environment.GetEnvironmentVariable("TASKS_FAULT_KILL_AT") == "reading")
 {
     var marker = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(file))!, $"killed-{Environment.ProcessId}");
@@ -117,6 +139,7 @@ else if (Environment.GetEnvironmentVariable("TASKS_FAULT_KILL_AT") is { Length: 
 }
 
 FaultTasks.Output = record;
+LimitedTasks.KillWhenHolding = Environment.GetEnvironmentVariable("TASKS_FAULT_KILL_AT") == "holding";
 var builder = Host.CreateApplicationBuilder();
 builder.Logging.SetMinimumLevel(LogLevel.Warning).AddFilter("Tasks", LogLevel.Information);
 builder.Services.AddAsyncTaskWorker(o =>
@@ -187,6 +210,37 @@ namespace Tasks.Fixtures
         /// <summary>Unique by its key for ten minutes: enqueued by two processes at once, it is sent once.</summary>
         [AsyncTask(Queue = "fault-unique", UniqueFor = "00:10:00")]
         public static Task Unique(CancellationToken cancellationToken, string key) => Task.CompletedTask;
+    }
+
+    /// <summary>Tasks under limits across the fleet: each run records its start and end, so the test can see what ran at once.</summary>
+    public static partial class LimitedTasks
+    {
+        internal static bool KillWhenHolding;
+
+        [AsyncTask(Queue = "fault-limits", MaxAttempts = 3), ConcurrencyLimit(1, Key = nameof(customer))]
+        public static Task Invoice(CancellationToken cancellationToken, int customer, int n, int ms) => RunAsync("invoice", customer.ToString(CultureInfo.InvariantCulture), n, ms, cancellationToken);
+
+        [AsyncTask(Queue = "fault-limits", MaxAttempts = 3), ConcurrencyLimit(3, Name = "fault-crm")]
+        public static Task Crm(CancellationToken cancellationToken, int n, int ms) => RunAsync("crm", "-", n, ms, cancellationToken);
+
+        [AsyncTask(Queue = "fault-limits", MaxAttempts = 3), RateLimit(20, "00:00:10", Name = "fault-mail")]
+        public static Task Mail(CancellationToken cancellationToken, int n, int ms) => RunAsync("mail", "-", n, ms, cancellationToken);
+
+        [AsyncTask(Queue = "fault-limits", MaxAttempts = 3), ConcurrencyLimit(1, Name = "fault-hold")]
+        public static Task Hold(CancellationToken cancellationToken, int n, int ms)
+        {
+            if (!KillWhenHolding) return RunAsync("hold", "-", n, ms, cancellationToken);
+            FaultTasks.Output!.Line($"holding {n} {DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()} {Environment.ProcessId}");
+            System.Diagnostics.Process.GetCurrentProcess().Kill(); // SIGKILL with its place held: nothing frees it but its lapse
+            return Task.CompletedTask;
+        }
+
+        private static async Task RunAsync(string task, string key, int n, int ms, CancellationToken cancellationToken)
+        {
+            var start = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            if (ms > 0) await Task.Delay(ms, cancellationToken);
+            FaultTasks.Output!.Line($"limited {task} {key} {n} {start} {DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()} {TaskContext.Current!.Attempt} {Environment.ProcessId}");
+        }
     }
 
     internal sealed class Record(string path) : IDisposable
