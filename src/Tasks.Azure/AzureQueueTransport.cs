@@ -24,7 +24,7 @@ namespace Tasks.Azure;
 /// <see cref="BlobScheduleStore"/>), and the places of limits (<see cref="TableLimitStore"/>). It keeps only what every
 /// message goes through: the queues, their creation once, and leases.
 /// </remarks>
-public sealed class AzureQueueTransport : IShardedTaskTransport, ITaskQueueMonitor, ITaskDeadLetters, ITaskPayloadStore, IScheduleStore, ITaskLimitStore, ITaskMessageReplacer
+public sealed class AzureQueueTransport : IShardedTaskTransport, ITaskQueueMonitor, ITaskDeadLetters, ITaskPayloadStore, IScheduleStore, ITaskLimitStore, ITaskMessageReplacer, ITaskQueuePauses
 {
     /// <summary>
     /// The largest envelope a message carries: the service takes 64 KiB of text and refuses raw
@@ -51,6 +51,7 @@ public sealed class AzureQueueTransport : IShardedTaskTransport, ITaskQueueMonit
     private readonly BlobPayloadStore payloads;
     private readonly BlobScheduleStore schedules;
     private readonly TableLimitStore limits;
+    private readonly TableQueuePauses pauses;
 
     /// <summary>Creates the transport. Nothing is sent over the network until a queue is first used.</summary>
     /// <exception cref="InvalidOperationException">The options name no account, or two.</exception>
@@ -81,6 +82,7 @@ public sealed class AzureQueueTransport : IShardedTaskTransport, ITaskQueueMonit
         payloads = new BlobPayloadStore(clients, QueueName);
         schedules = new BlobScheduleStore(clients);
         limits = new TableLimitStore(clients);
+        pauses = new TableQueuePauses(clients);
         poison = new PoisonQueues(textService, options, payloads, calls, QueueName, shards.LogicalQueueName, log, time);
         monitor = new QueueMonitor(envelopeService, textService, options.QueuePrefix, QueueName, shards, calls);
     }
@@ -294,6 +296,17 @@ public sealed class AzureQueueTransport : IShardedTaskTransport, ITaskQueueMonit
     ValueTask ITaskLimitStore.NoteWaiterAsync(LimitScope scope, LimitWaiter waiter, CancellationToken cancellationToken) => limits.NoteWaiterAsync(scope, waiter, cancellationToken);
 
     ValueTask ITaskLimitStore.ForgetWaiterAsync(LimitScope scope, string taskId, CancellationToken cancellationToken) => limits.ForgetWaiterAsync(scope, taskId, cancellationToken);
+
+    // Paused queues, in a table of the same account.
+
+    /// <inheritdoc />
+    public ValueTask PauseAsync(string queue, CancellationToken cancellationToken = default) => pauses.PauseAsync(queue, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask ResumeAsync(string queue, CancellationToken cancellationToken = default) => pauses.ResumeAsync(queue, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<TaskQueuePause>> ListPausedAsync(CancellationToken cancellationToken = default) => pauses.ListPausedAsync(cancellationToken);
 
     /// <inheritdoc />
     /// <remarks>One update of the message, its text and visibility together (to the next whole second: an early look only finds the limit full again).</remarks>

@@ -47,6 +47,10 @@ public static class TasksServiceCollectionExtensions
             "Tasks has no record store: records come with .UseInMemoryTransport() and .UseAzureQueues(...), or .UseTaskRecordStore(...)."));
         services.TryAddSingleton<ITaskQueueMonitor>(sp => sp.GetRequiredService<ITaskTransport>() as ITaskQueueMonitor
             ?? throw new InvalidOperationException($"The task transport {sp.GetRequiredService<ITaskTransport>().GetType().Name} cannot report queue depths (it does not implement ITaskQueueMonitor)."));
+        services.TryAddSingleton<ITaskQueuePauses>(sp => sp.GetRequiredService<ITaskTransport>() as ITaskQueuePauses
+            ?? throw new InvalidOperationException($"The task transport {sp.GetRequiredService<ITaskTransport>().GetType().Name} cannot pause queues (it does not implement ITaskQueuePauses)."));
+        services.TryAddSingleton<ITaskLimitStore>(sp => sp.GetRequiredService<ITaskTransport>() as ITaskLimitStore
+            ?? throw new InvalidOperationException($"The task transport {sp.GetRequiredService<ITaskTransport>().GetType().Name} keeps no limits (it does not implement ITaskLimitStore)."));
         services.TryAddSingleton<ITaskDeadLetters>(sp =>
         {
             var deadLetters = sp.GetRequiredService<ITaskTransport>() as ITaskDeadLetters

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -7,12 +8,30 @@ namespace Tasks;
 
 /// <summary>
 /// Limits across the workers of this process (<see cref="ConcurrencyLimitAttribute"/>, <see cref="RateLimitAttribute"/>),
-/// kept as the Azure transport keeps them for a fleet; and a message's body rewritten as its lease ends, as a task over
-/// a limit waits in its own message.
+/// kept as the Azure transport keeps them for a fleet; a message's body rewritten as its lease ends, as a task over
+/// a limit waits in its own message; and paused queues.
 /// </summary>
-public sealed partial class InMemoryTransport : ITaskLimitStore, ITaskMessageReplacer
+public sealed partial class InMemoryTransport : ITaskLimitStore, ITaskMessageReplacer, ITaskQueuePauses
 {
     private readonly InMemoryLimitStore limits = new();
+    private readonly Dictionary<string, DateTimeOffset> paused = new(StringComparer.Ordinal);
+
+    ValueTask ITaskQueuePauses.PauseAsync(string queue, CancellationToken cancellationToken)
+    {
+        lock (gate) paused.TryAdd(queue, time.GetUtcNow());
+        return default;
+    }
+
+    ValueTask ITaskQueuePauses.ResumeAsync(string queue, CancellationToken cancellationToken)
+    {
+        lock (gate) paused.Remove(queue);
+        return default;
+    }
+
+    ValueTask<IReadOnlyList<TaskQueuePause>> ITaskQueuePauses.ListPausedAsync(CancellationToken cancellationToken)
+    {
+        lock (gate) return new(paused.Select(p => new TaskQueuePause(p.Key, p.Value)).OrderBy(p => p.Queue, StringComparer.Ordinal).ToArray());
+    }
 
     ValueTask<LimitAcquisition> ITaskLimitStore.TryAcquireAsync(LimitScope scope, LimitHolder holder, DateTimeOffset now, DateTimeOffset until, CancellationToken cancellationToken)
         => limits.TryAcquireAsync(scope, holder, now, until, cancellationToken);

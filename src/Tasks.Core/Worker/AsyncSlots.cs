@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using System.Threading.Tasks.Sources;
@@ -10,12 +11,13 @@ namespace Tasks;
 /// A counting semaphore for the worker's slots: taking a free slot allocates nothing, and a wait takes a waiter that
 /// goes back for the next wait once granted (SemaphoreSlim's async wait allocates a state machine box, a task node and
 /// a cancellation promise: about 270 B a message in the in-memory benchmark, where nearly every receive waits; a new
-/// waiter each wait, 89 B). Waiters are served in order.
+/// waiter each wait, 89 B). Waiters are served in order; with <see cref="SlotShares"/>, each waits in a lane (a queue's)
+/// and the lanes share the slots released by weight or in strict order.
 /// </summary>
-internal sealed class AsyncSlots(int count)
+internal sealed class AsyncSlots(int count, SlotShares? shares = null)
 {
     private readonly object gate = new();
-    private readonly Queue<Waiter> waiters = new();
+    private readonly Queue<Waiter>[] lanes = Enumerable.Range(0, shares?.Lanes ?? 1).Select(_ => new Queue<Waiter>()).ToArray();
     private Waiter? spare; // a granted waiter, used again (a cancelled one may still sit in the queue, so it is not); one receive loop waits at a time, mostly
     private int free = count;
 
@@ -36,8 +38,8 @@ internal sealed class AsyncSlots(int count)
         }
     }
 
-    /// <summary>Takes a slot, waiting for one in order; throws <see cref="OperationCanceledException"/> if <paramref name="cancellationToken"/> fires first.</summary>
-    public ValueTask WaitAsync(CancellationToken cancellationToken)
+    /// <summary>Takes a slot, waiting for one in order in <paramref name="lane"/>; throws <see cref="OperationCanceledException"/> if <paramref name="cancellationToken"/> fires first.</summary>
+    public ValueTask WaitAsync(CancellationToken cancellationToken, int lane = 0)
     {
         if (cancellationToken.IsCancellationRequested) return ValueTask.FromCanceled(cancellationToken);
         Waiter waiter;
@@ -50,7 +52,7 @@ internal sealed class AsyncSlots(int count)
             }
 
             waiter = Interlocked.Exchange(ref spare, null) ?? new Waiter(this);
-            waiters.Enqueue(waiter);
+            lanes[lane].Enqueue(waiter);
         }
 
         // A cancel that wins the waiter's claim ends the wait; a release that wins it hands it the slot. Whichever comes
@@ -67,7 +69,7 @@ internal sealed class AsyncSlots(int count)
         List<Waiter>? more = null;
         lock (gate)
         {
-            while (count > 0 && waiters.TryDequeue(out var waiter))
+            while (count > 0 && NextWaiter() is { } waiter)
             {
                 if (!waiter.TryClaim()) continue; // cancelled meanwhile
                 if (first is null) first = waiter;
@@ -83,9 +85,17 @@ internal sealed class AsyncSlots(int count)
         foreach (var waiter in more) waiter.Grant();
     }
 
+    /// <summary>The next waiter: the oldest of its lane, the lane picked by the shares among those that have one; under the lock.</summary>
+    private Waiter? NextWaiter()
+    {
+        if (shares is null) return lanes[0].TryDequeue(out var only) ? only : null;
+        var lane = shares.Pick(lanes);
+        return lane < 0 ? null : lanes[lane].Dequeue();
+    }
+
     private void Reuse(Waiter waiter) => Interlocked.CompareExchange(ref spare, waiter, null);
 
-    private sealed class Waiter(AsyncSlots owner) : IValueTaskSource
+    internal sealed class Waiter(AsyncSlots owner) : IValueTaskSource
     {
         private ManualResetValueTaskSourceCore<bool> core = new() { RunContinuationsAsynchronously = true };
         private int claimed;

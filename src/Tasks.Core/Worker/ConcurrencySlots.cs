@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -15,12 +16,16 @@ internal sealed class ConcurrencySlots
     private readonly AsyncSlots worker;
     private readonly Dictionary<string, QueueSlots> queues = new(StringComparer.Ordinal);
 
-    public ConcurrencySlots(int maxConcurrency, int? maxPerQueue, IEnumerable<string> queueNames)
+    public ConcurrencySlots(int maxConcurrency, int? maxPerQueue, IReadOnlyList<string> queueNames, QueuePriority priority = QueuePriority.None, IDictionary<string, int>? weights = null)
     {
-        worker = new AsyncSlots(maxConcurrency);
+        // Each queue waits for the worker's slots in a lane of its own when they are shared by priority.
+        var shares = priority == QueuePriority.None || queueNames.Count < 2
+            ? null
+            : new SlotShares(queueNames.Select(q => weights is not null && weights.TryGetValue(q, out var weight) ? weight : 1).ToArray(), strict: priority == QueuePriority.Strict);
+        worker = new AsyncSlots(maxConcurrency, shares);
         // No semaphore of its own for a queue whose limit is the worker's: one semaphore is cheaper than two.
         var perQueue = maxPerQueue is { } limit && limit < maxConcurrency ? limit : (int?)null;
-        foreach (var queue in queueNames) queues[queue] = new QueueSlots(worker, perQueue is { } n ? new AsyncSlots(n) : null);
+        for (var i = 0; i < queueNames.Count; i++) queues[queueNames[i]] = new QueueSlots(worker, perQueue is { } n ? new AsyncSlots(n) : null, shares is null ? 0 : i);
     }
 
     /// <summary>The queues, in the order given.</summary>
@@ -31,7 +36,7 @@ internal sealed class ConcurrencySlots
 }
 
 /// <summary>The slots one queue's messages take: one of the queue's (if it has a limit of its own) and one of the worker's.</summary>
-internal sealed class QueueSlots(AsyncSlots worker, AsyncSlots? queue)
+internal sealed class QueueSlots(AsyncSlots worker, AsyncSlots? queue, int lane = 0)
 {
     /// <summary>Waits for one slot, then takes as many more as are free, up to <paramref name="most"/>; returns how many it holds.</summary>
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // once per receive: no box each time
@@ -40,7 +45,7 @@ internal sealed class QueueSlots(AsyncSlots worker, AsyncSlots? queue)
         if (queue is not null) await queue.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await worker.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await worker.WaitAsync(cancellationToken, lane).ConfigureAwait(false);
         }
         catch
         {
@@ -67,5 +72,45 @@ internal sealed class QueueSlots(AsyncSlots worker, AsyncSlots? queue)
         if (count <= 0) return;
         queue?.Release(count);
         worker.Release(count);
+    }
+}
+
+/// <summary>
+/// How a worker's slots go to its queues when more than one waits (<see cref="TaskWorkerOptions.QueuePriority"/>): in
+/// strict order (a queue gets a slot only when no queue before it waits), or by weight (smooth weighted round robin:
+/// with every queue waiting, queue i gets weight i of every sum-of-weights slots). A queue that is empty waits for
+/// no slot, so it takes none, and costs nothing.
+/// </summary>
+internal sealed class SlotShares(int[] weights, bool strict)
+{
+    private readonly long[] credit = new long[weights.Length];
+
+    public int Lanes => weights.Length;
+
+    /// <summary>The lane whose oldest waiter gets the next slot, or -1 if none waits; under the slots' lock.</summary>
+    public int Pick(Queue<AsyncSlots.Waiter>[] lanes)
+    {
+        if (strict)
+        {
+            for (var i = 0; i < lanes.Length; i++)
+            {
+                if (lanes[i].Count > 0) return i;
+            }
+
+            return -1;
+        }
+
+        var best = -1;
+        long total = 0;
+        for (var i = 0; i < lanes.Length; i++)
+        {
+            if (lanes[i].Count == 0) continue;
+            credit[i] += weights[i];
+            total += weights[i];
+            if (best < 0 || credit[i] > credit[best]) best = i;
+        }
+
+        if (best >= 0) credit[best] -= total;
+        return best;
     }
 }

@@ -10,8 +10,8 @@ namespace Tasks;
 /// <summary>
 /// Receives one queue: one loop on the queue, or one per shard on a sharded queue (so a slow or silent shard holds up
 /// no other; the shards are asked for again now and then, and loops start and stop as shards appear and go). Each
-/// loop holds a concurrency slot for every message before it is leased, hands each message on, and backs off when
-/// the queue is empty or a receive fails.
+/// loop holds a concurrency slot for every message before it is leased, hands each message on, backs off when the
+/// queue is empty or a receive fails, and waits while the queue is paused.
 /// </summary>
 internal sealed class QueueReceiver(
     string queue,
@@ -19,6 +19,7 @@ internal sealed class QueueReceiver(
     ITaskTransport transport,
     TaskWorkerOptions options,
     ReceiveHealth health,
+    QueuePauses pauses,
     Action<ReceivedTaskMessage, QueueSlots> handOn,
     Action<TaskTransportException, string> fault,
     ILogger logger,
@@ -132,6 +133,14 @@ internal sealed class QueueReceiver(
             var held = 0;
             try
             {
+                // A paused queue is not received from, and holds no slot, until it is resumed.
+                if (pauses.IsPaused(queue))
+                {
+                    await pauses.WaitWhilePausedAsync(queue, stopping).ConfigureAwait(false);
+                    idlePolls = 0;
+                    continue;
+                }
+
                 // Hold a slot for every message before receiving it, so no leased message waits for a
                 // free slot while its lease runs out, and the limits are never exceeded. After a failed
                 // receive, one slot: a shard that does not answer must not hold the slots the others could use.

@@ -29,6 +29,7 @@ public sealed class TaskWorker : IAsyncDisposable
     // The parts, built once: each owns its state and gets what it needs here.
     private readonly LeaseKeeper leases;
     private readonly TaskLimiter? limiter;
+    private readonly QueuePauses pauses;
     private readonly TaskInvoker invoker;
     private readonly RunTracker tracker;
     private readonly PayloadFetcher payloads;
@@ -90,6 +91,7 @@ public sealed class TaskWorker : IAsyncDisposable
         var redelivery = records is null ? null : new RedeliveryCheck(records, id => recorder.For(id) is not null, this.logger, time);
         payloads = new PayloadFetcher(transport, this.options, signer, leases, recorder, flows, redelivery, stopReceiving.Token, this.logger, time);
         invoker = new TaskInvoker(services);
+        pauses = new QueuePauses(transport as ITaskQueuePauses, this.options.PauseCheckInterval, this.logger, time);
         limiter = transport is ITaskLimitStore limits ? new TaskLimiter(limits, this.options.LeaseDuration, Identity.Id, this.logger, time) : null;
         var runner = new TaskRunner(this.registry, this.options, signer, services is not null, invoker, tracker, leases, records, recorder, cancels, flows, redelivery, limiter, stopReceiving.Token, abortTasks.Token, this.logger, time);
         var ran = new Action<TaskRunResult>(result => TaskRan?.Invoke(result));
@@ -143,6 +145,7 @@ public sealed class TaskWorker : IAsyncDisposable
         }
 
         if (keeping is not null) await keeping.CheckAsync(cancellationToken).ConfigureAwait(false);
+        await pauses.ReadAsync(slots.Queues, cancellationToken).ConfigureAwait(false);
 
         var tasks = registry.Definitions.Count(d => slots.Queues.Contains(d.Queue));
         WorkerLog.Started(logger, tasks, string.Join(", ", slots.Queues), transport.Describe(), options.MaxConcurrency,
@@ -150,9 +153,9 @@ public sealed class TaskWorker : IAsyncDisposable
             EnvelopeSigner.Describe(options.Signing, checks: true), records?.Store.Describe() ?? "off", filters);
         receiving = Task.WhenAll(slots.Queues.Select(queue =>
         {
-            var receiver = new QueueReceiver(queue, slots.For(queue), transport, options, receiveHealth, handler.HandOn, Fault, logger, time);
+            var receiver = new QueueReceiver(queue, slots.For(queue), transport, options, receiveHealth, pauses, handler.HandOn, Fault, logger, time);
             return Task.Run(() => receiver.RunAsync(stopReceiving.Token), CancellationToken.None);
-        }));
+        }).Append(Task.Run(() => pauses.WatchAsync(slots.Queues, stopReceiving.Token), CancellationToken.None)));
         loopsStarted = true;
         keeping?.Start();
         payloads.StartSweep();
@@ -240,7 +243,7 @@ public sealed class TaskWorker : IAsyncDisposable
                 "Tasks are found when this project is compiled: it needs a PackageReference to Tasks (or Tasks.Azure), so that the generator runs " +
                 "in it too, and a reference to the project or package that declares the tasks. Then build again. " +
                 "For an assembly loaded at run time (a plug-in), call TaskRegistry.EnsureRegistered(assembly) before the worker starts.");
-        return new ConcurrencySlots(options.MaxConcurrency, options.MaxConcurrencyPerQueue, queues);
+        return new ConcurrencySlots(options.MaxConcurrency, options.MaxConcurrencyPerQueue, queues, options.QueuePriority, options.QueueWeights);
     }
 
     /// <summary>An instance-method task whose type DI cannot create would fail on every attempt: say so now, not after the retries.</summary>

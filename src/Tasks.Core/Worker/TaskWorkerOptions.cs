@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using MessagePack;
 
 namespace Tasks;
@@ -15,6 +16,19 @@ public sealed class TaskWorkerOptions
 
     /// <summary>The most tasks of one queue running at once. Default: null, limited by <see cref="MaxConcurrency"/> only.</summary>
     public int? MaxConcurrencyPerQueue { get; set; }
+
+    /// <summary>
+    /// How the slots go to the queues when more than one has work waiting: first come (the default), by
+    /// <see cref="QueueWeights"/>, or in the order of <see cref="Queues"/> (strict: a queue runs only while no queue
+    /// before it has work). An empty queue takes no slot whatever its priority, and asks its queue no more often.
+    /// </summary>
+    public QueuePriority QueuePriority { get; set; }
+
+    /// <summary>For <see cref="QueuePriority.Weighted"/>: each queue's weight (1 if not listed). With every queue busy, a queue of weight 3 beside one of weight 1 gets 3 of every 4 slots.</summary>
+    public IDictionary<string, int> QueueWeights { get; } = new Dictionary<string, int>(StringComparer.Ordinal);
+
+    /// <summary>How often this worker reads which queues are paused (<see cref="ITaskQueuePauses"/>): a pause or a resume takes effect within it. Default: 5 s.</summary>
+    public TimeSpan PauseCheckInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>The most messages asked for in one receive; a transport may return fewer (Azure returns at most 32). Default: 32.</summary>
     public int BatchSize { get; set; } = 32;
@@ -87,6 +101,11 @@ public sealed class TaskWorkerOptions
             throw new ArgumentOutOfRangeException(nameof(PayloadSweepInterval), "TaskWorkerOptions.PayloadSweepInterval and PayloadOrphanGrace must not be negative.");
         if (MinPollingInterval <= TimeSpan.Zero || MaxPollingInterval < MinPollingInterval)
             throw new ArgumentOutOfRangeException(nameof(MinPollingInterval), "Polling intervals must be positive, with the minimum not above the maximum.");
+        if (QueueWeights.FirstOrDefault(w => w.Value < 1) is { Key: { } light } weight)
+            throw new ArgumentOutOfRangeException(nameof(QueueWeights), weight.Value, $"Queue '{light}' has weight {weight.Value}; a weight is 1 or more.");
+        if (QueuePriority == QueuePriority.Strict && Queues.Count == 0)
+            throw new ArgumentException("QueuePriority.Strict takes the queues in the order of TaskWorkerOptions.Queues: list them, the first first.", nameof(QueuePriority));
+        if (PauseCheckInterval <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(PauseCheckInterval), PauseCheckInterval, "Paused queues are read at a positive interval.");
         if (QueueDepthInterval <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(QueueDepthInterval), QueueDepthInterval, "The queue depth is read at a positive interval.");
         foreach (var (name, value) in new[] { (nameof(DrainTimeout), DrainTimeout), (nameof(StopGrace), StopGrace), (nameof(LeaseDuration), LeaseDuration), (nameof(TaskTimeout), TaskTimeout ?? TimeSpan.Zero) })
         {
@@ -126,4 +145,17 @@ public sealed class TaskRetryPolicy
             ticks *= 1 + Jitter * (2 * (random ?? Random.Shared).NextDouble() - 1);
         return TimeSpan.FromTicks((long)Math.Min(ticks, MaxDelay.Ticks));
     }
+}
+
+/// <summary>How a worker's slots go to its queues when more than one has work waiting (<see cref="TaskWorkerOptions.QueuePriority"/>).</summary>
+public enum QueuePriority
+{
+    /// <summary>First come, first served.</summary>
+    None,
+
+    /// <summary>By <see cref="TaskWorkerOptions.QueueWeights"/>: shares in proportion, none starved.</summary>
+    Weighted,
+
+    /// <summary>In the order of <see cref="TaskWorkerOptions.Queues"/>: a queue gets a slot only while no queue before it has work.</summary>
+    Strict,
 }

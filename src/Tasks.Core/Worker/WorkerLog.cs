@@ -105,6 +105,15 @@ internal static partial class WorkerLog
     [LoggerMessage(36, LogLevel.Debug, "Task {TaskName} (message {MessageId}) is over a limit and goes back to its queue, using no attempt: {Reason}")]
     public static partial void Deferred(ILogger logger, string taskName, string messageId, string reason);
 
+    [LoggerMessage(37, LogLevel.Information, "Queue {Queue} is paused: this worker receives nothing from it until it is resumed (its messages wait untouched)")]
+    public static partial void QueuePaused(ILogger logger, string queue);
+
+    [LoggerMessage(38, LogLevel.Information, "Queue {Queue} is resumed: this worker receives from it again")]
+    public static partial void QueueResumed(ILogger logger, string queue);
+
+    [LoggerMessage(39, LogLevel.Warning, "Could not read which queues are paused; the worker keeps what it last read, and tries again")]
+    public static partial void PausesUnread(ILogger logger, Exception exception);
+
     [LoggerMessage(8, LogLevel.Warning, "Could not renew the lease of message {MessageId} on {Queue}")]
     public static partial void RenewFailed(ILogger logger, Exception exception, string messageId, string queue);
 
