@@ -27,15 +27,28 @@ internal sealed class AsyncSlots(int count, SlotShares? shares = null)
         get { lock (gate) return free; }
     }
 
-    /// <summary>Takes a slot if one is free now.</summary>
-    public bool TryTake()
+    /// <summary>Takes a slot if one is free now (and <paramref name="lane"/> may have it).</summary>
+    public bool TryTake(int lane = 0)
     {
         lock (gate)
         {
-            if (free == 0) return false;
+            if (free == 0 || shares?.MayTake(lane) == false) return false;
             free--;
             return true;
         }
+    }
+
+    /// <summary>
+    /// Says whether <paramref name="lane"/>'s queue has work (its last receive found some): in strict order, a later lane
+    /// takes no slot while an earlier one has work, even in the moment its loop is between a receive and its next wait.
+    /// A lane that runs out of work hands the free slots to the lanes after it.
+    /// </summary>
+    public void MarkBusy(int lane, bool busy)
+    {
+        if (shares is null) return;
+        bool changed;
+        lock (gate) changed = shares.MarkBusy(lane, busy);
+        if (changed && !busy) Release(0);
     }
 
     /// <summary>Takes a slot, waiting for one in order in <paramref name="lane"/>; throws <see cref="OperationCanceledException"/> if <paramref name="cancellationToken"/> fires first.</summary>
@@ -45,7 +58,7 @@ internal sealed class AsyncSlots(int count, SlotShares? shares = null)
         Waiter waiter;
         lock (gate)
         {
-            if (free > 0)
+            if (free > 0 && shares?.MayTake(lane) != false)
             {
                 free--;
                 return default;
@@ -61,23 +74,22 @@ internal sealed class AsyncSlots(int count, SlotShares? shares = null)
         return new ValueTask(waiter, waiter.Version);
     }
 
-    /// <summary>Gives <paramref name="count"/> slots back: to the oldest waiters first, then to the free count.</summary>
+    /// <summary>Gives <paramref name="count"/> slots back: to the oldest waiters first (of the lanes that may have them), then to the free count.</summary>
     public void Release(int count = 1)
     {
-        if (count <= 0) return;
+        if (count < 0 || (count == 0 && shares is null)) return; // 0: free slots a lane held back go to the lanes that may have them now
         Waiter? first = null; // one slot given back, the usual case, wakes one waiter without a list
         List<Waiter>? more = null;
         lock (gate)
         {
-            while (count > 0 && NextWaiter() is { } waiter)
+            free += count;
+            while (free > 0 && NextWaiter() is { } waiter)
             {
                 if (!waiter.TryClaim()) continue; // cancelled meanwhile
                 if (first is null) first = waiter;
                 else (more ??= new List<Waiter>()).Add(waiter);
-                count--;
+                free--;
             }
-
-            free += count;
         }
 
         first?.Grant();

@@ -58,11 +58,14 @@ internal sealed class QueueSlots(AsyncSlots worker, AsyncSlots? queue, int lane 
         return held;
     }
 
+    /// <summary>Says whether this queue has work, for the worker's strict order of queues.</summary>
+    public void MarkBusy(bool busy) => worker.MarkBusy(lane, busy);
+
     /// <summary>Takes a slot if one is free now.</summary>
     public bool TryAcquire()
     {
         if (queue is not null && !queue.TryTake()) return false;
-        if (worker.TryTake()) return true;
+        if (worker.TryTake(lane)) return true;
         queue?.Release();
         return false;
     }
@@ -84,17 +87,40 @@ internal sealed class QueueSlots(AsyncSlots worker, AsyncSlots? queue, int lane 
 internal sealed class SlotShares(int[] weights, bool strict)
 {
     private readonly long[] credit = new long[weights.Length];
+    private readonly bool[] busy = new bool[weights.Length];
 
     public int Lanes => weights.Length;
 
-    /// <summary>The lane whose oldest waiter gets the next slot, or -1 if none waits; under the slots' lock.</summary>
+    /// <summary>In strict order, whether a lane's queue has work; true if that changed. Under the slots' lock.</summary>
+    public bool MarkBusy(int lane, bool isBusy)
+    {
+        if (!strict || busy[lane] == isBusy) return false;
+        busy[lane] = isBusy;
+        return true;
+    }
+
+    /// <summary>Whether <paramref name="lane"/> may take a free slot now: in strict order, not while a lane before it has work. Under the slots' lock.</summary>
+    public bool MayTake(int lane)
+    {
+        if (!strict) return true;
+        for (var i = 0; i < lane; i++)
+        {
+            if (busy[i]) return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>The lane whose oldest waiter gets the next slot, or -1 if none may; under the slots' lock.</summary>
     public int Pick(Queue<AsyncSlots.Waiter>[] lanes)
     {
         if (strict)
         {
+            // A lane with work whose loop is between a receive and its next wait keeps the slot free for that loop.
             for (var i = 0; i < lanes.Length; i++)
             {
                 if (lanes[i].Count > 0) return i;
+                if (busy[i]) return -1;
             }
 
             return -1;

@@ -136,6 +136,7 @@ internal sealed class QueueReceiver(
                 // A paused queue is not received from, and holds no slot, until it is resumed.
                 if (pauses.IsPaused(queue))
                 {
+                    slots.MarkBusy(false);
                     await pauses.WaitWhilePausedAsync(queue, stopping).ConfigureAwait(false);
                     idlePolls = 0;
                     continue;
@@ -153,6 +154,7 @@ internal sealed class QueueReceiver(
                 health.Succeeded(time);
                 slots.Release(held - received.Count);
                 held = 0;
+                slots.MarkBusy(received.Count > 0);
                 if (received.Count == 0)
                 {
                     await WaitForWorkAsync(PollingDelay(idlePolls++), stopping).ConfigureAwait(false);
@@ -177,6 +179,7 @@ internal sealed class QueueReceiver(
             {
                 // A failed receive (or a notifier that threw): back off and try again; the loop never ends in silence.
                 slots.Release(held);
+                slots.MarkBusy(false); // a queue that cannot be received from holds back no other
                 failed = true;
                 var wait = PollingDelay(idlePolls++);
                 failures.Failed(ex, wait);
