@@ -32,14 +32,15 @@ internal sealed partial class AzuriteProcess : IAsyncDisposable
     /// <summary>
     /// Starts the queue service, and with <paramref name="blobs"/> the blob service too (recurring tasks
     /// keep their schedules there), with <paramref name="tables"/> the table service (task records):
-    /// each its own process, so one can be paused while the others serve.
+    /// each its own process, so one can be paused while the others serve. With <paramref name="queueLog"/>, the queue
+    /// service writes every request it gets there (Azurite's debug log), for a test that counts them.
     /// </summary>
-    public static async Task<AzuriteProcess> StartAsync(bool blobs = false, bool tables = false)
+    public static async Task<AzuriteProcess> StartAsync(bool blobs = false, bool tables = false, string? queueLog = null)
     {
         var started = new List<ChildProcess>();
         try
         {
-            var queue = await StartServiceAsync("queue");
+            var queue = await StartServiceAsync("queue", queueLog);
             started.Add(queue.Process);
             (ChildProcess, int)? blob = null, table = null;
             if (blobs)
@@ -63,7 +64,7 @@ internal sealed partial class AzuriteProcess : IAsyncDisposable
         }
     }
 
-    private static async Task<(ChildProcess Process, int Port)> StartServiceAsync(string service)
+    private static async Task<(ChildProcess Process, int Port)> StartServiceAsync(string service, string? debugLog = null)
     {
         var root = RepositoryRoot();
         var executable = Path.Combine(root, "node_modules", ".bin", "azurite-" + service);
@@ -77,7 +78,8 @@ internal sealed partial class AzuriteProcess : IAsyncDisposable
         // --skipApiVersionCheck: Azure.Storage.Queues 12.28 sends a service version newer than Azurite 3.37 knows.
         // The table service does not say which port it took for port 0: it is given a free one.
         var port = service == "table" ? FreePort() : 0;
-        var process = ChildProcess.Start(executable, [$"--{service}Host", "127.0.0.1", $"--{service}Port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--inMemoryPersistence", "--skipApiVersionCheck", "--loose"], Path.GetTempPath());
+        string[] arguments = [$"--{service}Host", "127.0.0.1", $"--{service}Port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--inMemoryPersistence", "--skipApiVersionCheck", "--loose", .. debugLog is null ? Array.Empty<string>() : ["--debug", debugLog]];
+        var process = ChildProcess.Start(executable, arguments, Path.GetTempPath());
         try
         {
             if (port != 0)

@@ -10,7 +10,8 @@ internal sealed class FaultWorkers(string connectionString, string name) : IDisp
 {
     private static readonly string WorkerDll = typeof(FaultWorkers).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "FaultWorker").Value!;
     private readonly List<ChildProcess> processes = new();
-    private readonly string prefix = name[0] + Guid.NewGuid().ToString("N")[..8] + "-";
+    /// <summary>The queue prefix of every process of this set: its queues are Azure's <c>{Prefix}{queue}</c>.</summary>
+    public string Prefix { get; } = name[0] + Guid.NewGuid().ToString("N")[..8] + "-";
 
     public string Directory { get; } = System.IO.Directory.CreateTempSubdirectory($"tasks-{name}-").FullName;
 
@@ -20,10 +21,11 @@ internal sealed class FaultWorkers(string connectionString, string name) : IDisp
     }
 
     /// <summary>Starts a FaultWorker in <paramref name="mode"/>, recording to <paramref name="file"/>; with <paramref name="killAt"/>, it kills itself there.</summary>
-    public ChildProcess Start(string mode, string file, string[] arguments, string? killAt = null)
+    public ChildProcess Start(string mode, string file, string[] arguments, string? killAt = null, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var environment = killAt is null ? null : new Dictionary<string, string> { ["TASKS_FAULT_KILL_AT"] = killAt };
-        var process = ChildProcess.Start("dotnet", [WorkerDll, mode, connectionString, prefix, Path.Combine(Directory, file), .. arguments], Directory, environment);
+        var variables = new Dictionary<string, string>(environment ?? new Dictionary<string, string>());
+        if (killAt is not null) variables["TASKS_FAULT_KILL_AT"] = killAt;
+        var process = ChildProcess.Start("dotnet", [WorkerDll, mode, connectionString, Prefix, Path.Combine(Directory, file), .. arguments], Directory, variables.Count == 0 ? null : variables);
         processes.Add(process);
         return process;
     }

@@ -21,33 +21,33 @@ internal sealed class AsyncSlots(int count, SlotShares? shares = null)
     private Waiter? spare; // a granted waiter, used again (a cancelled one may still sit in the queue, so it is not); one receive loop waits at a time, mostly
     private int free = count;
 
-    /// <summary>The slots free now (for tests and diagnostics).</summary>
+    /// <summary>The slots free now, those kept for a lane included (for tests and diagnostics).</summary>
     public int Free
     {
-        get { lock (gate) return free; }
+        get { lock (gate) return free + (shares?.Reserved ?? 0); }
     }
 
     /// <summary>Takes a slot if one is free now (and <paramref name="lane"/> may have it).</summary>
     public bool TryTake(int lane = 0)
     {
-        lock (gate)
-        {
-            if (free == 0 || shares?.MayTake(lane) == false) return false;
-            free--;
-            return true;
-        }
+        lock (gate) return TakeNow(lane);
     }
 
     /// <summary>
-    /// Says whether <paramref name="lane"/>'s queue has work (its last receive found some): in strict order, a later lane
-    /// takes no slot while an earlier one has work, even in the moment its loop is between a receive and its next wait.
-    /// A lane that runs out of work hands the free slots to the lanes after it.
+    /// Says whether <paramref name="lane"/>'s queue has work (its last receive found some). A lane with work is owed its
+    /// share even in the moment its loop is between a receive and its next wait: a slot released then is kept for it. A
+    /// lane that runs out of work gives back what was kept for it.
     /// </summary>
     public void MarkBusy(int lane, bool busy)
     {
         if (shares is null) return;
         bool changed;
-        lock (gate) changed = shares.MarkBusy(lane, busy);
+        lock (gate)
+        {
+            changed = shares.MarkBusy(lane, busy);
+            if (changed && !busy) free += shares.TakeBackKept(lane);
+        }
+
         if (changed && !busy) Release(0);
     }
 
@@ -58,12 +58,7 @@ internal sealed class AsyncSlots(int count, SlotShares? shares = null)
         Waiter waiter;
         lock (gate)
         {
-            if (free > 0 && shares?.MayTake(lane) != false)
-            {
-                free--;
-                return default;
-            }
-
+            if (TakeNow(lane)) return default;
             waiter = Interlocked.Exchange(ref spare, null) ?? new Waiter(this);
             lanes[lane].Enqueue(waiter);
         }
@@ -83,12 +78,26 @@ internal sealed class AsyncSlots(int count, SlotShares? shares = null)
         lock (gate)
         {
             free += count;
-            while (free > 0 && NextWaiter() is { } waiter)
+            while (free > 0)
             {
-                if (!waiter.TryClaim()) continue; // cancelled meanwhile
+                // The lane the shares pick: its oldest waiter gets the slot, or, with none waiting, it is kept for the lane.
+                var lane = shares?.Pick(lanes) ?? (lanes[0].Count > 0 ? 0 : -1);
+                if (lane < 0) break;
+                free--;
+                if (!lanes[lane].TryDequeue(out var waiter))
+                {
+                    shares!.Keep(lane);
+                    continue;
+                }
+
+                if (!waiter.TryClaim())
+                {
+                    free++; // cancelled meanwhile
+                    continue;
+                }
+
                 if (first is null) first = waiter;
                 else (more ??= new List<Waiter>()).Add(waiter);
-                free--;
             }
         }
 
@@ -97,12 +106,13 @@ internal sealed class AsyncSlots(int count, SlotShares? shares = null)
         foreach (var waiter in more) waiter.Grant();
     }
 
-    /// <summary>The next waiter: the oldest of its lane, the lane picked by the shares among those that have one; under the lock.</summary>
-    private Waiter? NextWaiter()
+    /// <summary>A slot for <paramref name="lane"/> now, if there is one: kept for it, or free and its to take; under the lock.</summary>
+    private bool TakeNow(int lane)
     {
-        if (shares is null) return lanes[0].TryDequeue(out var only) ? only : null;
-        var lane = shares.Pick(lanes);
-        return lane < 0 ? null : lanes[lane].Dequeue();
+        if (shares?.TakeKept(lane) == true) return true;
+        if (free == 0 || shares?.MayTake(lane) == false) return false;
+        free--;
+        return true;
     }
 
     private void Reuse(Waiter waiter) => Interlocked.CompareExchange(ref spare, waiter, null);

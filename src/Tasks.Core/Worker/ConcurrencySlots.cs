@@ -79,27 +79,32 @@ internal sealed class QueueSlots(AsyncSlots worker, AsyncSlots? queue, int lane 
 }
 
 /// <summary>
-/// How a worker's slots go to its queues when more than one waits (<see cref="TaskWorkerOptions.QueuePriority"/>): in
-/// strict order (a queue gets a slot only when no queue before it waits), or by weight (smooth weighted round robin:
-/// with every queue waiting, queue i gets weight i of every sum-of-weights slots). A queue that is empty waits for
-/// no slot, so it takes none, and costs nothing.
+/// How a worker's slots go to its queues when more than one has work (<see cref="TaskWorkerOptions.QueuePriority"/>): in
+/// strict order (a queue gets a slot only while no queue before it has work), or by weight (smooth weighted round robin:
+/// with every queue busy, queue i gets weight i of every sum-of-weights slots). A queue with work whose loop is receiving
+/// when a slot is released is owed it: the slot is kept for it (up to its weight's worth, in weighted order). A queue
+/// without work waits for no slot, takes none, and costs nothing. Used under the slots' lock.
 /// </summary>
 internal sealed class SlotShares(int[] weights, bool strict)
 {
     private readonly long[] credit = new long[weights.Length];
     private readonly bool[] busy = new bool[weights.Length];
+    private readonly int[] kept = new int[weights.Length];
 
     public int Lanes => weights.Length;
 
-    /// <summary>In strict order, whether a lane's queue has work; true if that changed. Under the slots' lock.</summary>
+    /// <summary>The slots kept for lanes now.</summary>
+    public int Reserved => kept.Sum();
+
+    /// <summary>Whether a lane's queue has work; true if that changed.</summary>
     public bool MarkBusy(int lane, bool isBusy)
     {
-        if (!strict || busy[lane] == isBusy) return false;
+        if (busy[lane] == isBusy) return false;
         busy[lane] = isBusy;
         return true;
     }
 
-    /// <summary>Whether <paramref name="lane"/> may take a free slot now: in strict order, not while a lane before it has work. Under the slots' lock.</summary>
+    /// <summary>Whether <paramref name="lane"/> may take a free slot now: in strict order, not while a lane before it has work.</summary>
     public bool MayTake(int lane)
     {
         if (!strict) return true;
@@ -111,16 +116,32 @@ internal sealed class SlotShares(int[] weights, bool strict)
         return true;
     }
 
-    /// <summary>The lane whose oldest waiter gets the next slot, or -1 if none may; under the slots' lock.</summary>
+    public void Keep(int lane) => kept[lane]++;
+
+    /// <summary>Takes a slot kept for <paramref name="lane"/>, if there is one.</summary>
+    public bool TakeKept(int lane)
+    {
+        if (kept[lane] == 0) return false;
+        kept[lane]--;
+        return true;
+    }
+
+    /// <summary>The slots kept for a lane that ran out of work, given back.</summary>
+    public int TakeBackKept(int lane)
+    {
+        var back = kept[lane];
+        kept[lane] = 0;
+        return back;
+    }
+
+    /// <summary>The lane a released slot goes to (to its oldest waiter, or kept for it), or -1 if no lane may have it.</summary>
     public int Pick(Queue<AsyncSlots.Waiter>[] lanes)
     {
         if (strict)
         {
-            // A lane with work whose loop is between a receive and its next wait keeps the slot free for that loop.
             for (var i = 0; i < lanes.Length; i++)
             {
-                if (lanes[i].Count > 0) return i;
-                if (busy[i]) return -1;
+                if (lanes[i].Count > 0 || busy[i]) return i;
             }
 
             return -1;
@@ -130,7 +151,7 @@ internal sealed class SlotShares(int[] weights, bool strict)
         long total = 0;
         for (var i = 0; i < lanes.Length; i++)
         {
-            if (lanes[i].Count == 0) continue;
+            if (lanes[i].Count == 0 && !(busy[i] && kept[i] < weights[i])) continue;
             credit[i] += weights[i];
             total += weights[i];
             if (best < 0 || credit[i] > credit[best]) best = i;

@@ -14,6 +14,11 @@ using Tasks.Fixtures;
 // payload <connection string> <queue prefix> <record file> <count> <bytes>        enqueues FaultTasks.Digest(n, random bytes), records "payload n id sha256"
 // limits  <connection string> <queue prefix> <record file> <task> <count> <ms>    enqueues <count> of LimitedTasks.<task> (invoice: 4 customers in turn;
 //         crm; mail; hold) taking <ms> each, records "enqueued task n id"; their runs record "limited task key n start-ms end-ms attempt pid"
+// prio    <connection string> <queue prefix> <record file> <high> <low> <ms>      enqueues PriorityTasks on fault-high and fault-low (interleaved);
+//         their runs record "prio queue n start-ms end-ms pid"
+// pause|resume <connection string> <queue prefix> <record file> <queue>         pauses or resumes a queue for every worker, records "paused|resumed queue at-ms"
+// TASKS_FAULT_PRIORITY=weighted:queue=weight,...|strict:queue,... sets the worker's QueuePriority (and its Queues, in that order);
+// TASKS_FAULT_BATCH sets its BatchSize.
 // A worker with TASKS_FAULT_KILL_AT=holding kills itself (SIGKILL) as soon as a Hold run has its place, recording "holding n start-ms pid".
 // A worker with TASKS_FAULT_KILL_AT=reading kills itself the first time it is downloading a payload.
 // A worker with TASKS_FAULT_KILL_AT=sealed|sent kills itself (SIGKILL) the first time a release of continuations
@@ -115,6 +120,27 @@ if (mode == "limits")
     return 0;
 }
 
+if (mode == "prio")
+{
+    var client = new TaskClient(new AzureQueueTransport(new AzureQueueOptions { ConnectionString = connection, QueuePrefix = prefix }));
+    for (var n = 0; n < Math.Max(Int(4), Int(5)); n++)
+    {
+        if (n < Int(4)) await PriorityTasks.HighAsync.Enqueue(client, n, Int(6));
+        if (n < Int(5)) await PriorityTasks.LowAsync.Enqueue(client, n, Int(6));
+    }
+
+    return 0;
+}
+
+if (mode is "pause" or "resume")
+{
+    var transport = new AzureQueueTransport(new AzureQueueOptions { ConnectionString = connection, QueuePrefix = prefix });
+    if (mode == "pause") await transport.PauseAsync(args[4]);
+    else await transport.ResumeAsync(args[4]);
+    record.Line($"{mode}d {args[4]} {DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}");
+    return 0;
+}
+
 if (Environment.GetEnvironmentVariable("TASKS_FAULT_KILL_AT") == "reading")
 {
     var marker = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(file))!, $"killed-{Environment.ProcessId}");
@@ -151,6 +177,17 @@ builder.Services.AddAsyncTaskWorker(o =>
     o.Retry.BaseDelay = TimeSpan.FromSeconds(1);
     o.DrainTimeout = TimeSpan.FromSeconds(2);
     o.StopGrace = TimeSpan.FromSeconds(2);
+    if (Environment.GetEnvironmentVariable("TASKS_FAULT_BATCH") is { Length: > 0 } batch) o.BatchSize = int.Parse(batch, CultureInfo.InvariantCulture);
+    if (Environment.GetEnvironmentVariable("TASKS_FAULT_PRIORITY") is { Length: > 0 } priority)
+    {
+        var (kind, queues) = (priority.Split(':')[0], priority.Split(':')[1].Split(','));
+        o.QueuePriority = kind == "strict" ? QueuePriority.Strict : QueuePriority.Weighted;
+        foreach (var queue in queues)
+        {
+            o.Queues.Add(queue.Split('=')[0]);
+            if (queue.Contains('=')) o.QueueWeights[queue.Split('=')[0]] = int.Parse(queue.Split('=')[1], CultureInfo.InvariantCulture);
+        }
+    }
 }).UseAzureQueues(o =>
 {
     o.ConnectionString = connection;
@@ -240,6 +277,23 @@ namespace Tasks.Fixtures
             var start = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             if (ms > 0) await Task.Delay(ms, cancellationToken);
             FaultTasks.Output!.Line($"limited {task} {key} {n} {start} {DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()} {TaskContext.Current!.Attempt} {Environment.ProcessId}");
+        }
+    }
+
+    /// <summary>Tasks on two queues, for priorities and pauses: each run records its queue, start and end.</summary>
+    public static partial class PriorityTasks
+    {
+        [AsyncTask(Queue = "fault-high")]
+        public static Task High(CancellationToken cancellationToken, int n, int ms) => RunAsync("fault-high", n, ms, cancellationToken);
+
+        [AsyncTask(Queue = "fault-low")]
+        public static Task Low(CancellationToken cancellationToken, int n, int ms) => RunAsync("fault-low", n, ms, cancellationToken);
+
+        private static async Task RunAsync(string queue, int n, int ms, CancellationToken cancellationToken)
+        {
+            var start = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            if (ms > 0) await Task.Delay(ms, cancellationToken);
+            FaultTasks.Output!.Line($"prio {queue} {n} {start} {DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()} {Environment.ProcessId}");
         }
     }
 
