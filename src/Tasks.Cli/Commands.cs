@@ -6,6 +6,7 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Tasks.Azure;
+using Tasks.Transports;
 
 namespace Tasks.Cli;
 
@@ -17,19 +18,72 @@ internal static class Commands
     public static Command Queues()
     {
         var names = new Argument<string[]>("queues") { Description = "The task queues to show. Default: every queue under the prefix.", Arity = ArgumentArity.ZeroOrMore };
-        var command = new Command("queues", "Messages waiting (including delayed and leased) and dead letters, per queue.") { names };
+        var command = new Command("queues", "Messages waiting (including delayed and leased) and dead letters, per queue, and whether it is paused.") { names };
         command.SetAction((parse, ct) => Connection.RunAsync(parse, async (transport, output) =>
         {
             var given = parse.GetValue(names) ?? [];
             if (given.FirstOrDefault(n => n.StartsWith('-')) is { } unknown) throw new UsageException($"unknown option '{unknown}'. Run 'tasks queues --help'.");
             var queues = given.Length > 0 ? given : (await transport.ListQueuesAsync(ct)).ToArray();
-            var depths = new TaskQueueDepth[queues.Length];
-            for (var i = 0; i < queues.Length; i++) depths[i] = await transport.GetDepthAsync(queues[i], ct);
+            var paused = (await transport.ListPausedAsync(ct)).ToDictionary(p => p.Queue, p => p.Since, StringComparer.Ordinal);
+            var depths = new QueueState[queues.Length];
+            for (var i = 0; i < queues.Length; i++)
+            {
+                var depth = await transport.GetDepthAsync(queues[i], ct);
+                depths[i] = new QueueState(depth.Queue, depth.Exists, depth.Messages, depth.DeadLetters, paused.TryGetValue(depth.Queue, out var since) ? since : null);
+            }
+
             var prefix = Connection.QueuePrefix(parse);
-            output.Write(depths, ["QUEUE", "MESSAGES", "DEAD LETTERS"],
-                depths.Select(d => d.Exists ? new[] { d.Queue, Count(d.Messages), Count(d.DeadLetters) } : [d.Queue, "(no such queue)", ""]),
+            output.Write(depths, ["QUEUE", "MESSAGES", "DEAD LETTERS", "PAUSED"],
+                depths.Select(d => d.Exists ? new[] { d.Queue, Count(d.Messages), Count(d.DeadLetters), d.PausedSince is { } at ? "since " + Output.Time(at) : "" } : [d.Queue, "(no such queue)", "", ""]),
                 "No task queues" + (prefix.Length > 0 ? $" with the prefix '{prefix}'." : "."));
             return depths.Any(d => !d.Exists) ? ExitCodes.NotFound : ExitCodes.Success;
+        }));
+        return command;
+    }
+
+    public static Command Pause()
+    {
+        var command = new Command("pause", "Pauses a queue: every worker stops receiving from it within its PauseCheckInterval (5 s by default); its messages wait untouched.") { Queue };
+        command.SetAction((parse, ct) => Connection.RunAsync(parse, async (transport, output) =>
+        {
+            var queue = parse.GetValue(Queue)!;
+            await RequireQueueAsync(transport, queue, ct);
+            await transport.PauseAsync(queue, ct);
+            output.Sentence(new { queue, paused = true }, $"Queue '{queue}' is paused: every worker stops receiving from it within 5 s (its PauseCheckInterval); its messages wait untouched. 'tasks resume {queue}' restarts it.");
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+
+    public static Command Resume()
+    {
+        var command = new Command("resume", "Resumes a paused queue: every worker receives from it again within its PauseCheckInterval.") { Queue };
+        command.SetAction((parse, ct) => Connection.RunAsync(parse, async (transport, output) =>
+        {
+            var queue = parse.GetValue(Queue)!;
+            var wasPaused = (await transport.ListPausedAsync(ct)).Any(p => p.Queue == queue);
+            await transport.ResumeAsync(queue, ct);
+            output.Sentence(new { queue, paused = false, wasPaused }, wasPaused ? $"Queue '{queue}' is resumed: every worker receives from it again within 5 s." : $"Queue '{queue}' was not paused; nothing changed.");
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+
+    public static Command Limits()
+    {
+        var command = new Command("limits", "Each limit across workers ([ConcurrencyLimit], [RateLimit]) in use: its places held, by which task on which worker, and the tasks that wait.");
+        command.SetAction((parse, ct) => Connection.RunAsync(parse, async (transport, output) =>
+        {
+            var limits = await ((ITaskLimitStore)transport).ListAsync(DateTimeOffset.UtcNow, ct);
+            output.Write(limits.Select(Shapes.Of).ToArray(), ["LIMIT", "KEY", "KIND", "HELD", "HOLDERS", "WAITING", "WAITING SINCE"],
+                limits.Select(l => new[]
+                {
+                    l.Scope.Name, l.Scope.Key.Length == 0 ? "-" : l.Scope.Key, l.Scope.Kind == TaskLimitKind.Rate ? "rate" : "concurrency",
+                    $"{l.Held.Count}/{l.Scope.Limit}", Output.Short(string.Join(", ", l.Held.Select(p => l.Scope.Kind == TaskLimitKind.Rate ? p.Holder.TaskId : $"{p.Holder.TaskId} on {p.Holder.Worker}")), 60),
+                    Count(l.Waiters.Count), l.Waiters.Count == 0 ? "" : Output.Time(l.Waiters.Min(w => w.Since)),
+                }),
+                "No limit has a place held or a task waiting.");
+            return ExitCodes.Success;
         }));
         return command;
     }
@@ -186,3 +240,6 @@ internal sealed class UsageException(string message) : Exception(message);
 
 /// <summary>A queue or dead letter that does not exist: exit code 3.</summary>
 internal sealed class NotFoundException(string message) : Exception(message);
+
+/// <summary>A queue as <c>tasks queues</c> shows it.</summary>
+internal sealed record QueueState(string Queue, bool Exists, long Messages, long DeadLetters, DateTimeOffset? PausedSince);

@@ -9,6 +9,9 @@ var root = new RootCommand("Tasks on Azure Storage: queue depths, peek, dead let
 foreach (var option in Connection.Options) root.Options.Add(option);
 root.Subcommands.Add(Commands.Queues());
 root.Subcommands.Add(Commands.Peek());
+root.Subcommands.Add(Commands.Pause());
+root.Subcommands.Add(Commands.Resume());
+root.Subcommands.Add(Commands.Limits());
 root.Subcommands.Add(Commands.Dead());
 root.Subcommands.Add(RecordCommands.Show());
 root.Subcommands.Add(RecordCommands.List());

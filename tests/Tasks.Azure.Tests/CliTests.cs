@@ -137,6 +137,37 @@ public sealed class CliTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task An_operator_pauses_and_resumes_a_queue_and_sees_the_limits_in_use()
+    {
+        await using var h = new AzureHarness(azurite);
+        await AzureTasks.RunAsync.Enqueue(h.Client, "x"); // the queue exists
+        string[] At(params string[] arguments) => [.. arguments, "--prefix", h.Prefix];
+
+        Assert.Equal((0, $"Queue '{AzureTasks.Queue}' is paused: every worker stops receiving from it within 5 s (its PauseCheckInterval); its messages wait untouched. 'tasks resume {AzureTasks.Queue}' restarts it."), await RunAsync(azurite.ConnectionString, At("pause", AzureTasks.Queue)));
+        Assert.Equal([AzureTasks.Queue], (await h.Transport.ListPausedAsync()).Select(p => p.Queue));
+        var (code, output) = await RunAsync(azurite.ConnectionString, At("queues"));
+        Assert.Equal(0, code);
+        Assert.Matches($@"QUEUE\s+MESSAGES\s+DEAD LETTERS\s+PAUSED\n{AzureTasks.Queue}\s+1\s+0\s+since \S+ \S+", output);
+        Assert.Equal((3, "error: there is no queue 'nope' (no task was ever sent to it; check --prefix)."), await RunAsync(azurite.ConnectionString, At("pause", "nope")));
+        Assert.Equal((0, $"Queue '{AzureTasks.Queue}' is resumed: every worker receives from it again within 5 s."), await RunAsync(azurite.ConnectionString, At("resume", AzureTasks.Queue)));
+        Assert.Empty(await h.Transport.ListPausedAsync());
+        Assert.Equal((0, $"Queue '{AzureTasks.Queue}' was not paused; nothing changed."), await RunAsync(azurite.ConnectionString, At("resume", AzureTasks.Queue)));
+
+        Assert.Equal((0, "No limit has a place held or a task waiting."), await RunAsync(azurite.ConnectionString, At("limits")));
+        ITaskLimitStore limits = h.Transport;
+        var scope = new LimitScope(TaskLimitKind.Concurrency, "invoices", "42", 1);
+        var now = DateTimeOffset.UtcNow;
+        Assert.NotNull((await limits.TryAcquireAsync(scope, new LimitHolder("task-a", "Shop.Invoice", "worker-1", now), now, now.AddMinutes(1), default)).Place);
+        Assert.Null((await limits.TryAcquireAsync(scope, new LimitHolder("task-b", "Shop.Invoice", "worker-2", now), now, now.AddMinutes(1), default)).Place);
+        await limits.NoteWaiterAsync(scope, new LimitWaiter("task-b", "Shop.Invoice", now, now.AddSeconds(5)), default);
+        (code, output) = await RunAsync(azurite.ConnectionString, At("limits"));
+        Assert.Equal(0, code);
+        Assert.Matches(@"LIMIT\s+KEY\s+KIND\s+HELD\s+HOLDERS\s+WAITING\s+WAITING SINCE\ninvoices\s+42\s+concurrency\s+1/1\s+task-a on worker-1\s+1\s+\S+ \S+", output);
+        var json = JsonDocument.Parse((await RunAsync(azurite.ConnectionString, At("limits", "--json"))).Output).RootElement.EnumerateArray().Single();
+        Assert.Equal(("task-a", "task-b"), (json.GetProperty("held")[0].GetProperty("taskId").GetString(), json.GetProperty("waiting")[0].GetProperty("taskId").GetString()));
+    }
+
+    [Fact]
     public async Task An_operator_sees_a_continuation_wait_for_its_parent_and_a_batch_progress()
     {
         await using var h = new RecordedHarness(azurite);
