@@ -208,6 +208,7 @@ internal static class RecordCommands
         yield return ["queue", r.Queue ?? ""];
         yield return ["state", r.State + (r.Note is null ? "" : $" ({r.Note})")];
         if (r.Reason is not null) yield return ["reason", r.Reason];
+        if (r.WaitingFor is not null) yield return ["waiting for", r.WaitingFor];
         yield return ["attempts", $"{r.Attempts} of {r.MaxAttempts}"];
         yield return ["enqueued at", Output.Time(r.EnqueuedAt)];
         yield return ["scheduled for", Output.Time(r.ScheduledFor)];
@@ -231,7 +232,7 @@ internal static class RecordCommands
     /// <summary>The record for <c>--json</c>, with the arguments as JSON rather than a string of it.</summary>
     private static object Json(TaskRecord r) => new
     {
-        r.Id, r.TaskName, r.Queue, State = r.State.ToString(), r.StateChangedAt, r.Note, r.Reason, r.Attempts, r.MaxAttempts,
+        r.Id, r.TaskName, r.Queue, State = r.State.ToString(), r.StateChangedAt, r.Note, r.Reason, r.WaitingFor, r.Attempts, r.MaxAttempts,
         Arguments = Shapes.Arguments(r.ArgumentsJson), r.ArgumentsNote, r.ArgumentsBytes,
         r.EnqueuedAt, r.ScheduledFor, r.StartedAt, r.NextAttemptAt, r.FinishedAt, r.Worker, r.Progress, r.CancelRequestedAt, r.UniqueKey,
         r.ParentId, r.Children, r.BatchId,

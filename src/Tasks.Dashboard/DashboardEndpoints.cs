@@ -50,6 +50,8 @@ internal static partial class DashboardEndpoints
         group.MapGet("/recurring", RecurringAsync);
         group.MapPost("/recurring/trigger", TriggerAsync);
         group.MapGet("/workers", WorkersAsync);
+        group.MapGet("/limits", LimitsAsync);
+        group.MapPost("/queue/{queue}/{action:regex(^(pause|resume)$)}", QueueActionAsync);
         group.MapGet("/batch/{id}", BatchAsync);
         group.MapGet("/assets/{name}", Asset);
         return group;
@@ -124,6 +126,8 @@ internal static partial class DashboardEndpoints
         IReadOnlyList<TaskWorkerInfo> workers = records is null ? [] : await Part("Workers", () => records.ListWorkersAsync(cancellationToken).AsTask(), []).ConfigureAwait(false);
         IReadOnlyList<TaskStateCounts> perMinute = records is null ? [] : await Part("The last hour's counts", () => records.CountPerMinuteAsync(now.AddMinutes(-60), now.AddMinutes(1), cancellationToken).AsTask(), []).ConfigureAwait(false);
         var monitor = services.GetService<ITaskQueueMonitor>();
+        var pauses = Pauses(services);
+        var paused = pauses is null ? new Dictionary<string, DateTimeOffset>() : (await Part("Paused queues", () => pauses.ListPausedAsync(cancellationToken).AsTask(), [])).ToDictionary(p => p.Queue, p => p.Since, StringComparer.Ordinal);
         var queues = new List<QueueRow>();
         foreach (var queue in Queues())
         {
@@ -131,7 +135,11 @@ internal static partial class DashboardEndpoints
             try
             {
                 var depth = monitor is null ? null : await monitor.GetDepthAsync(queue, cancellationToken).ConfigureAwait(false);
-                queues.Add(new QueueRow(queue, depth?.Exists ?? false, depth?.Messages ?? 0, depth?.DeadLetters ?? 0, running, monitor is null ? "the transport reports no depths" : null));
+                queues.Add(new QueueRow(queue, depth?.Exists ?? false, depth?.Messages ?? 0, depth?.DeadLetters ?? 0, running, monitor is null ? "the transport reports no depths" : null)
+                {
+                    PausedSince = paused.TryGetValue(queue, out var since) ? since : null,
+                    CanPause = pauses is not null,
+                });
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -226,6 +234,26 @@ internal static partial class DashboardEndpoints
         var workers = records is null ? [] : await records.ListWorkersAsync(cancellationToken).ConfigureAwait(false);
         return await RenderAsync<WorkersPage>(context, "/workers", new WorkersModel(workers)).ConfigureAwait(false);
     }
+
+    private static async Task<IResult> LimitsAsync(HttpContext context, CancellationToken cancellationToken)
+    {
+        var store = context.RequestServices.GetRequiredService<ITaskTransport>() as ITaskLimitStore;
+        var limits = store is null ? [] : await store.ListAsync(DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false);
+        return await RenderAsync<LimitsPage>(context, "/limits", new LimitsModel(limits, store is not null)).ConfigureAwait(false);
+    }
+
+    private static async Task<IResult> QueueActionAsync(HttpContext context, string queue, string action, CancellationToken cancellationToken)
+    {
+        if (Pauses(context.RequestServices) is not { } pauses) return Redirect(context, "", "This transport cannot pause queues.");
+        if (!Queues().Contains(queue, StringComparer.Ordinal)) return Redirect(context, "", $"There is no task queue '{queue}' in this app.");
+        if (action == "pause") await pauses.PauseAsync(queue, cancellationToken).ConfigureAwait(false);
+        else await pauses.ResumeAsync(queue, cancellationToken).ConfigureAwait(false);
+        return Redirect(context, "", action == "pause"
+            ? $"Queue '{queue}' is paused: every worker stops receiving from it within 5 s; its messages wait untouched."
+            : $"Queue '{queue}' is resumed: every worker receives from it again within 5 s.");
+    }
+
+    private static ITaskQueuePauses? Pauses(IServiceProvider services) => services.GetRequiredService<ITaskTransport>() as ITaskQueuePauses;
 
     private static IResult Asset(HttpContext context, string name)
     {

@@ -29,7 +29,14 @@ public sealed record DashboardPage(string BasePath, TasksDashboardOptions Option
 
 /// <summary>One queue on the overview.</summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
-public sealed record QueueRow(string Queue, bool Exists, long Messages, long DeadLetters, int Running, string? Problem);
+public sealed record QueueRow(string Queue, bool Exists, long Messages, long DeadLetters, int Running, string? Problem)
+{
+    /// <summary>When it was paused, if it is; null when the transport cannot pause queues, or it is not paused.</summary>
+    public DateTimeOffset? PausedSince { get; init; }
+
+    /// <summary>Whether the transport can pause queues (a Pause button is offered).</summary>
+    public bool CanPause { get; init; }
+}
 
 [EditorBrowsable(EditorBrowsableState.Never)]
 public sealed record OverviewModel(IReadOnlyList<QueueRow> Queues, IReadOnlyList<TaskStateCounts> PerMinute, TaskStateCounts? LastHour, IReadOnlyList<TaskWorkerInfo> Workers, IReadOnlyList<TaskScheduleInfo> Schedules, bool HasRecords)
@@ -52,3 +59,6 @@ public sealed record RecurringModel(IReadOnlyList<TaskScheduleInfo> Schedules);
 
 [EditorBrowsable(EditorBrowsableState.Never)]
 public sealed record WorkersModel(IReadOnlyList<TaskWorkerInfo> Workers);
+
+[EditorBrowsable(EditorBrowsableState.Never)]
+public sealed record LimitsModel(IReadOnlyList<Tasks.Transports.LimitState> Limits, bool Kept);

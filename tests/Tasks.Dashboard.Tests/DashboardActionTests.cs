@@ -2,6 +2,7 @@ using System.Net;
 using AngleSharp.Html.Parser;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Tasks.Transports;
 
 namespace Tasks.Dashboard.Tests;
 
@@ -107,6 +108,41 @@ public sealed class DashboardActionTests
             Interlocked.Increment(ref scans);
             return inner.DeleteDeadLettersAsync(queue, filter, cancellationToken);
         }
+    }
+
+    [Fact]
+    public async Task A_queue_is_paused_and_resumed_from_the_overview_and_the_limits_page_shows_holders_and_waiters()
+    {
+        await using var host = await DashboardHost.StartAsync();
+        var queue = DashboardTestTasks.RunAsync.Definition.Queue;
+        async Task<HttpResponseMessage> PostAsync(string verb)
+        {
+            var page = Parser.ParseDocument(await host.Http.GetStringAsync("/tasks"));
+            var form = page.QuerySelectorAll("form[method=post]").Single(f => f.GetAttribute("action") == $"/tasks/queue/{queue}/{verb}");
+            var fields = form.QuerySelectorAll("input[type=hidden]").Select(i => new KeyValuePair<string, string>(i.GetAttribute("name")!, i.GetAttribute("value")!)).Append(new("action", verb));
+            return await host.Http.PostAsync(form.GetAttribute("action"), new FormUrlEncodedContent(fields));
+        }
+
+        var pauses = host.Services.GetRequiredService<ITaskQueuePauses>();
+        using (var paused = await PostAsync("pause")) Assert.Equal(HttpStatusCode.Redirect, paused.StatusCode);
+        Assert.Equal([queue], (await pauses.ListPausedAsync(default)).Select(p => p.Queue));
+        var overview = Parser.ParseDocument(await host.Http.GetStringAsync("/tasks"));
+        var row = overview.QuerySelectorAll("tbody tr").Single(r => r.QuerySelector("td")!.TextContent == queue);
+        Assert.Contains("paused", row.TextContent);
+        using (var resumed = await PostAsync("resume")) Assert.Equal(HttpStatusCode.Redirect, resumed.StatusCode);
+        Assert.Empty(await pauses.ListPausedAsync(default));
+
+        Assert.Contains("No limit", await host.Http.GetStringAsync("/tasks/limits"));
+        var limits = host.Services.GetRequiredService<ITaskLimitStore>();
+        var scope = new LimitScope(TaskLimitKind.Concurrency, "invoices", "42", 1);
+        var now = DateTimeOffset.UtcNow;
+        await limits.TryAcquireAsync(scope, new LimitHolder("task-a", "Shop.Invoice", "worker-1", now), now, now.AddMinutes(1), default);
+        await limits.NoteWaiterAsync(scope, new LimitWaiter("task-b", "Shop.Invoice", now, now.AddSeconds(5)), default);
+        var limitsPage = Parser.ParseDocument(await host.Http.GetStringAsync("/tasks/limits"));
+        var cells = limitsPage.QuerySelectorAll("tbody tr td").Select(c => c.TextContent.Trim()).ToArray();
+        Assert.Equal(["invoices", "42", "at once", "1 / 1"], cells[..4]);
+        Assert.StartsWith("task-a Shop.Invoice since", cells[4]);
+        Assert.StartsWith("task-b Shop.Invoice waits since", cells[5]);
     }
 
     [Fact]
