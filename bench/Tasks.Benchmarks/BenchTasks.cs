@@ -63,6 +63,30 @@ public static partial class BenchTasks
         return Task.CompletedTask;
     }
 
+    /// <summary>The limits suite's unlimited side: records enqueue-to-start latency.</summary>
+    [AsyncTask(Queue = "bench-limits")]
+    public static Task Free(CancellationToken cancellationToken, long sentAt)
+    {
+        Latency.Record(sentAt);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The limits suite's limited side: the same, under a limit it never reaches.</summary>
+    [AsyncTask(Queue = "bench-limits"), ConcurrencyLimit(10_000, Name = "bench-wide")]
+    public static Task Wide(CancellationToken cancellationToken, long sentAt)
+    {
+        Latency.Record(sentAt);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The limits suite's deferrals: one run at a time, 20 ms each, so most of them wait.</summary>
+    [AsyncTask(Queue = "bench-limits"), ConcurrencyLimit(1, Name = "bench-mutex")]
+    public static async Task OneAtATime(CancellationToken cancellationToken, long sentAt)
+    {
+        await Task.Delay(20, cancellationToken);
+        Latency.Record(sentAt);
+    }
+
     [AsyncTask(Queue = "bench")]
     public static Task Mixed(CancellationToken cancellationToken, Guid id, DateTimeOffset at, decimal amount, string currency) => Task.CompletedTask;
 

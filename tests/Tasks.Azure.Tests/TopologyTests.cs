@@ -58,7 +58,7 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
 
             // A plain record argument (no attribute) crossed the processes by its generated formatter, default member included.
             for (var i = 0; i < 5; i++) Assert.Contains($"Order {orders[i]} shipped with {i + 1} item(s) by post", worker.Output);
-            Assert.Matches(@"Task worker started: 9 task\(s\) on queue\(s\) (emails, orders|orders, emails) via Azure Storage Queues at http://127\.0\.0\.1:", worker.Output);
+            Assert.Matches(@"Task worker started: 10 task\(s\) on queue\(s\) (emails, orders|orders, emails) via Azure Storage Queues at http://127\.0\.0\.1:", worker.Output);
             Assert.Contains("run filters: TenantRunFilter on every task", worker.Output);
 
             // Every task has a record in Azurite's table service: GET /tasks/{id} returns it.
@@ -86,6 +86,22 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
                 var shipped = await RecordAsync(http, steps[1], r => r.GetProperty("state").GetString() == "Succeeded", "the shipping step's record");
                 Assert.Equal(steps[0], shipped.GetProperty("parentId").GetString());
             }
+
+            // One billing run per customer at a time: three requests for one customer run one after another (500 ms each),
+            // the waiting ones in the queue with their records saying so; another customer's run goes on meanwhile.
+            var bills = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => PostAsync(http, "/customers/c42/bill?month=2026-11")).Append(PostAsync(http, "/customers/c7/bill?month=2026-11")));
+            await AzureHarness.WaitUntil(async () => (await Task.WhenAll(bills.Take(3).Select(id => http.GetFromJsonAsync<JsonElement>($"/tasks/{id}")))).Any(r => r.TryGetProperty("waitingFor", out var w) && w.ValueKind == JsonValueKind.String && w.GetString()!.Contains("(key c42)")), "a second bill of c42 to wait for the first");
+            await worker.WaitForOutputAsync(o => bills.All(id => o.Contains($"billed for 2026-11 (message {id})")), RunTimeout, "every bill to run");
+            var c42 = new List<(DateTimeOffset Started, DateTimeOffset Finished)>();
+            foreach (var id in bills.Take(3))
+            {
+                var bill = await RecordAsync(http, id, r => r.GetProperty("state").GetString() == "Succeeded", "a bill's record says it succeeded");
+                Assert.Equal(1, bill.GetProperty("attempts").GetInt32()); // waiting used no attempt
+                c42.Add((bill.GetProperty("startedAt").GetDateTimeOffset(), bill.GetProperty("finishedAt").GetDateTimeOffset()));
+            }
+
+            c42.Sort();
+            Assert.True(c42[1].Started >= c42[0].Finished && c42[2].Started >= c42[1].Finished, $"two bills of c42 ran at once: {string.Join(", ", c42)}");
 
             // A long task reports its progress while it runs; cancelled by id, its token fires and it ends Cancelled.
             var import = await PostAsync(http, "/stock/import?rows=30");

@@ -82,6 +82,11 @@ app.MapPost("/orders/{orderId:guid}/checkout", async (Guid orderId, int items, d
 app.MapPost("/orders/{orderId:guid}/invoice", async (Guid orderId) =>
     Results.Accepted(value: new { messageId = await InvoiceTasks.SendInvoiceAsync.Enqueue(orderId) }));
 
+// One billing run per customer at a time across every worker: a second request for the same customer waits in the
+// queue (its record says for which limit) until the first has run; other customers' runs go on meanwhile.
+app.MapPost("/customers/{customerId}/bill", async (string customerId, string month) =>
+    Results.Accepted(value: new { messageId = await BillingTasks.BillMonthAsync.Enqueue(customerId, month) }));
+
 // A long task that reports its progress: watch it with GET /tasks/{id}, stop it with POST /tasks/{id}/cancel.
 app.MapPost("/stock/import", async (int rows) =>
     Results.Accepted(value: new { messageId = await StockTasks.ImportStockAsync.Enqueue(rows) }));

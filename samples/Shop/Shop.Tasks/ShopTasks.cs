@@ -3,13 +3,19 @@ using Tasks;
 
 namespace Shop.Tasks;
 
-/// <summary>Mail sent in the background, so a sign-up request does not wait for the mail server.</summary>
+/// <summary>
+/// Mail sent in the background, so a sign-up request does not wait for the mail server. The mail provider takes at most
+/// 10 mails a second from this account: every mail task names its rate limit, which holds across every worker.
+/// </summary>
 public static partial class EmailTasks
 {
+    /// <summary>The mail provider's limit, shared by every task that sends mail.</summary>
+    public const string MailProvider = "mail-provider";
+
     /// <summary>Sends the welcome mail to a new customer.</summary>
     /// <param name="cancellationToken">Fires when the worker stops or the task times out.</param>
     /// <param name="email">Where to send it.</param>
-    [AsyncTask(Queue = "emails")]
+    [AsyncTask(Queue = "emails"), RateLimit(10, "00:00:01", Name = MailProvider)]
     public static async Task SendWelcome(CancellationToken cancellationToken, string email)
     {
         await Task.Delay(20, cancellationToken); // the mail server
@@ -21,7 +27,7 @@ public static partial class EmailTasks
     /// <param name="cancellationToken">Fires when the worker stops or the task times out.</param>
     /// <param name="email">Where to send it.</param>
     /// <param name="orderId">The order.</param>
-    [AsyncTask(Queue = "emails")]
+    [AsyncTask(Queue = "emails"), RateLimit(10, "00:00:01", Name = MailProvider)]
     public static async Task SendShipped(CancellationToken cancellationToken, string email, Guid orderId)
     {
         await Task.Delay(20, cancellationToken); // the mail server
@@ -50,11 +56,30 @@ public static partial class InvoiceTasks
     /// <summary>Mails the invoice of an order. While one is enqueued or running (for up to ten minutes), enqueueing it again returns its id and sends nothing.</summary>
     /// <param name="cancellationToken">Fires when the worker stops, the task times out, or it is cancelled by id.</param>
     /// <param name="orderId">The order.</param>
-    [AsyncTask(Queue = "emails", UniqueFor = "00:10:00")]
+    [AsyncTask(Queue = "emails", UniqueFor = "00:10:00"), RateLimit(10, "00:00:01", Name = EmailTasks.MailProvider)]
     public static async Task SendInvoice(CancellationToken cancellationToken, Guid orderId)
     {
         await Task.Delay(20, cancellationToken); // the mail server
         Console.WriteLine($"Invoice for order {orderId} sent (message {TaskContext.Current!.MessageId})");
+    }
+}
+
+/// <summary>Month-end billing: one run per customer at a time, whichever worker takes it.</summary>
+public static partial class BillingTasks
+{
+    /// <summary>
+    /// Bills a customer's month. Two runs for one customer at once would bill twice: the limit keyed by the customer
+    /// lets one run at a time across every worker, and the others wait in the queue without using an attempt.
+    /// Renaming <paramref name="customerId"/> renames the key (nameof); a key naming no parameter does not compile.
+    /// </summary>
+    /// <param name="cancellationToken">Fires when the worker stops or the task times out.</param>
+    /// <param name="customerId">The customer: the key of the limit.</param>
+    /// <param name="month">The month, as 2026-11.</param>
+    [AsyncTask(Queue = "orders"), ConcurrencyLimit(1, Key = nameof(customerId))]
+    public static async Task BillMonth(CancellationToken cancellationToken, string customerId, string month)
+    {
+        await Task.Delay(500, cancellationToken); // the ledger
+        Console.WriteLine($"Customer {customerId} billed for {month} (message {TaskContext.Current!.MessageId})");
     }
 }
 
