@@ -55,7 +55,7 @@ public sealed class SettlerTests
         var flows = new FlowCoordinator(null, transport, leases, options, CancellationToken.None, NullLogger.Instance, time);
         var payloads = new PayloadFetcher(transport, options, null, leases, recorder, flows, null, CancellationToken.None, NullLogger.Instance, time);
         var ran = new ConcurrentQueue<TaskRunResult>();
-        return (new Settler(transport, flows, payloads, new Requeuer(transport, time), ran.Enqueue, NullLogger.Instance), transport, ran);
+        return (new Settler(transport, flows, payloads, new Requeuer(transport, null, time), ran.Enqueue, NullLogger.Instance), transport, ran);
     }
 
     private static async Task<ReceivedTaskMessage> ReceiveAsync(Settles transport)

@@ -53,7 +53,7 @@ public sealed partial class InMemoryTransport : ITaskLimitStore, ITaskMessageRep
         {
             var (state, entry) = Owned(message, "replace");
             entry.Body = copy;
-            state.Reschedule(entry, time.GetUtcNow() + delay, held: true);
+            ((InMemoryReceived)message).Lease = state.Reschedule(entry, time.GetUtcNow() + delay, held: true); // its holder may still end it early
             if (delay <= TimeSpan.Zero) state.Notify();
         }
 

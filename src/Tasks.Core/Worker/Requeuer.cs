@@ -12,7 +12,7 @@ namespace Tasks;
 /// tasks), and puts a task over a limit back without using an attempt: in place where the transport can rewrite a
 /// message (one call, no second copy), else as a new message before the old one is deleted.
 /// </summary>
-internal sealed class Requeuer(ITaskTransport transport, TimeProvider time)
+internal sealed class Requeuer(ITaskTransport transport, TaskLimiter? limiter, TimeProvider time)
 {
     private readonly ITaskMessageReplacer? replacer = transport as ITaskMessageReplacer;
 
@@ -46,6 +46,7 @@ internal sealed class Requeuer(ITaskTransport transport, TimeProvider time)
             var waiting = new LimitWait(since, task.Deferrals + 1, (prior?.Waiting?.Rewrites ?? 0) + 1);
             TaskPack.Write(buffer, [task.Envelope], prior?.PackId ?? TaskHeaders.NewMessageId(), time.GetUtcNow(), prior?.PriorAttempts ?? 0, waiting);
             await replacer.ReplaceAsync(carrier, buffer.WrittenMemory, delay, CancellationToken.None).ConfigureAwait(false);
+            limiter?.Sleeping(task.MessageId, carrier, delay); // its receipt is current: a place freed here wakes it
             return;
         }
 

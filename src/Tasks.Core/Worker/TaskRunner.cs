@@ -90,7 +90,7 @@ internal sealed class TaskRunner(
         }
         finally
         {
-            if (admission is not null) await limiter!.EndAsync(admission).ConfigureAwait(false);
+            if (admission is not null) limiter!.End(admission);
         }
     }
 

@@ -92,10 +92,10 @@ public sealed class TaskWorker : IAsyncDisposable
         payloads = new PayloadFetcher(transport, this.options, signer, leases, recorder, flows, redelivery, stopReceiving.Token, this.logger, time);
         invoker = new TaskInvoker(services);
         pauses = new QueuePauses(transport as ITaskQueuePauses, this.options.PauseCheckInterval, this.logger, time);
-        limiter = transport is ITaskLimitStore limits ? new TaskLimiter(limits, this.options.LeaseDuration, Identity.Id, this.logger, time) : null;
+        limiter = transport is ITaskLimitStore limits ? new TaskLimiter(limits, transport, this.options.LeaseDuration, Identity.Id, this.logger, time) : null;
         var runner = new TaskRunner(this.registry, this.options, signer, services is not null, invoker, tracker, leases, records, recorder, cancels, flows, redelivery, limiter, stopReceiving.Token, abortTasks.Token, this.logger, time);
         var ran = new Action<TaskRunResult>(result => TaskRan?.Invoke(result));
-        var requeuer = new Requeuer(transport, time);
+        var requeuer = new Requeuer(transport, limiter, time);
         var settler = new Settler(transport, flows, payloads, requeuer, ran, this.logger);
         var packs = new PackRunner(transport, runner, settler, requeuer, tracker, recorder, flows, ran, stopReceiving.Token, this.logger, time);
         handler = new MessageHandler(packs, payloads, runner, settler, tracker, this.logger);
