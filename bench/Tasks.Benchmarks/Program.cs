@@ -15,7 +15,7 @@ var suites = new Dictionary<string, Func<Task>>(StringComparer.OrdinalIgnoreCase
     ["payloads"] = PayloadsSuite.RunAsync,
     ["shards"] = () => ShardsSuite.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 6_000),
     ["allocations"] = AllocationsSuite.RunAsync,
-    ["limits"] = () => LimitsSuite.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 2_000),
+    ["limits"] = () => LimitsSuite.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 1_000),
 };
 
 if (args is ["payload-worker", var connection]) return await PayloadsSuite.WorkerProcessAsync(connection);
