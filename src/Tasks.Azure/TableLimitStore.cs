@@ -197,22 +197,7 @@ internal sealed class TableLimitStore(AzureClients clients)
         }
     }
 
-    /// <summary>A call; a fault other than those the layout expects (a conflict, a precondition, a missing row or table) becomes a <see cref="TaskTransportException"/> that names the endpoint.</summary>
-    private async Task RunAsync(CancellationToken cancellationToken, Func<Task> call)
-    {
-        try
-        {
-            await call().ConfigureAwait(false);
-        }
-        catch (RequestFailedException ex) when (ex.Status is 404 or 409 or 412)
-        {
-            throw;
-        }
-        catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested) && AzureFaults.Classify(ex) is { } fault)
-        {
-            throw new TaskTransportException($"Azure Table service at {AzureClients.EndpointOf(clients.Tables.Uri)} (task limits): {fault.Problem}" + (fault.Fix is null ? "" : $" {fault.Fix}"), fault.IsTransient, ex);
-        }
-    }
+    private Task RunAsync(CancellationToken cancellationToken, Func<Task> call) => TableCalls.RunAsync(clients, "task limits", cancellationToken, call);
 
     private static TableEntity Row(string partition, LimitPlace place) => new(partition, PlaceRow(place.Index))
     {

@@ -66,19 +66,5 @@ internal sealed class TableQueuePauses(AzureClients clients)
         return paused.OrderBy(p => p.Queue, StringComparer.Ordinal).ToArray();
     }
 
-    private async Task RunAsync(CancellationToken cancellationToken, Func<Task> call)
-    {
-        try
-        {
-            await call().ConfigureAwait(false);
-        }
-        catch (RequestFailedException ex) when (ex.Status is 404 or 409)
-        {
-            throw;
-        }
-        catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested) && AzureFaults.Classify(ex) is { } fault)
-        {
-            throw new TaskTransportException($"Azure Table service at {AzureClients.EndpointOf(clients.Tables.Uri)} (paused queues): {fault.Problem}" + (fault.Fix is null ? "" : $" {fault.Fix}"), fault.IsTransient, ex);
-        }
-    }
+    private Task RunAsync(CancellationToken cancellationToken, Func<Task> call) => TableCalls.RunAsync(clients, "paused queues", cancellationToken, call);
 }

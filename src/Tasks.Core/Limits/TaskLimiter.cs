@@ -57,9 +57,6 @@ internal sealed partial class TaskLimiter : IDisposable
         renewals = time.CreateTimer(static state => _ = ((TaskLimiter)state!).RenewAsync(), this, every, every);
     }
 
-    /// <summary>The concurrency places this worker holds now, those kept for its next runs included.</summary>
-    public int Held => held.Count;
-
     /// <summary>Takes a place in each limit of <paramref name="task"/> for this run, or says why it waits, or why it waited too long.</summary>
     public async ValueTask<LimitAdmission> AdmitAsync(TaskDefinition task, object arguments, ReceivedTaskMessage message)
     {
