@@ -98,7 +98,7 @@ public sealed class AzureQueueTransport : IShardedTaskTransport, ITaskQueueMonit
 
     /// <inheritdoc />
     public string Describe()
-        => $"Azure Storage Queues at {Endpoint}" + (string.IsNullOrEmpty(options.QueuePrefix) ? "" : $" (queue prefix '{options.QueuePrefix}')") + shards.Describe();
+        => $"Azure Storage Queues at {Endpoint}" + (string.IsNullOrEmpty(options.QueuePrefix) ? " (no queue prefix)" : $" (queue prefix '{options.QueuePrefix}')") + shards.Describe();
 
     /// <inheritdoc />
     public async ValueTask CheckAsync(IReadOnlyCollection<string> queues, CancellationToken cancellationToken)

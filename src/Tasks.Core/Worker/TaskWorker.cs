@@ -148,7 +148,7 @@ public sealed class TaskWorker : IAsyncDisposable
         await pauses.ReadAsync(slots.Queues, cancellationToken).ConfigureAwait(false);
 
         var tasks = registry.Definitions.Count(d => slots.Queues.Contains(d.Queue));
-        WorkerLog.Started(logger, tasks, string.Join(", ", slots.Queues), transport.Describe(), options.MaxConcurrency,
+        WorkerLog.Started(logger, tasks, DescribeQueues(slots.Queues), transport.Describe(), options.MaxConcurrency,
             options.MaxConcurrencyPerQueue?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none", options.LeaseDuration, options.DrainTimeout, options.StopGrace,
             EnvelopeSigner.Describe(options.Signing, checks: true), records?.Store.Describe() ?? "off", filters);
         receiving = Task.WhenAll(slots.Queues.Select(queue =>
@@ -263,6 +263,14 @@ public sealed class TaskWorker : IAsyncDisposable
             string.Join("; ", missing.Select(g => $"{g.Key.FullName} (task {string.Join(", ", g.Select(d => $"'{d.Name}'"))})")) + ". " +
             $"Register each type, e.g. services.AddScoped<{missing[0].Key.FullName!.Replace('+', '.')}>(), or make the methods static.");
     }
+
+    /// <summary>The queues as the start line says them: with their weights, or their strict order.</summary>
+    private string DescribeQueues(IReadOnlyCollection<string> queues) => options.QueuePriority switch
+    {
+        QueuePriority.Weighted => string.Join(", ", queues.Select(q => $"{q} (weight {(options.QueueWeights.TryGetValue(q, out var weight) ? weight : 1)})")) + ", sharing the slots by weight",
+        QueuePriority.Strict => string.Join(", ", queues) + ", in strict order",
+        _ => string.Join(", ", queues),
+    };
 
     /// <summary>Limits that could not be kept would let every run through, or none: say so now.</summary>
     private void CheckLimits(IReadOnlyCollection<string> queues)
