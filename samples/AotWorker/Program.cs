@@ -47,6 +47,11 @@ await InvoiceTasks.RefuseAsync.Enqueue(client, new Invoice(Guid.NewGuid(), "nobo
 var inTime = await Task.WhenAny(finished.Task, Task.Delay(TimeSpan.FromSeconds(60))) == finished.Task;
 await worker.StopAsync();
 
+// What every worker reads at start, natively: the paused queues and the limits in use (on Azure, in Table storage).
+var paused = await ((ITaskQueuePauses)transport).ListPausedAsync(CancellationToken.None);
+var limits = await ((ITaskLimitStore)transport).ListAsync(DateTimeOffset.UtcNow, CancellationToken.None);
+Console.WriteLine($"Paused queues: {paused.Count}; limits in use: {limits.Count}");
+
 Console.WriteLine(InvoiceTasks.Done.TryPeek(out var first) ? $"First: {first}" : "No task ran.");
 Console.WriteLine($"Transport: {(transport is InMemoryTransport ? "in memory" : "Azure Storage Queues")}; " +
                   $"runtime: {(File.Exists(Path.Combine(AppContext.BaseDirectory, "AotWorker.dll")) ? "JIT" : "native AOT")}");

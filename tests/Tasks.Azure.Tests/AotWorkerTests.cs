@@ -16,9 +16,11 @@ public sealed class AotWorkerTests(AzuriteFixture azurite)
             var publish = await ChildProcess.RunAsync(
                 "dotnet", ["publish", Path.Combine(root, "samples", "AotWorker"), "-c", "Release", "-r", "linux-x64", "-o", output, "-nologo"], root, TimeSpan.FromMinutes(10));
 
-            // MessagePack 2.5 is not annotated for trimming: it warns once for its assembly (IL2104, IL3053). Nothing else may.
+            // MessagePack 2.5 and Azure.Data.Tables 12.13 (limits and paused queues live in a table) are not annotated for
+            // trimming: each warns once for its assembly (IL2104, IL3053). Nothing else may. The worker's reads of the
+            // tables run natively below; their writes do not (see the README's Native AOT section).
             var warnings = publish.Split('\n').Where(l => l.Contains(": warning ", StringComparison.Ordinal)).Select(l => l.Trim()).Distinct().ToArray();
-            Assert.All(warnings, w => Assert.Matches(@"MessagePack\.dll : warning IL(2104|3053):", w));
+            Assert.All(warnings, w => Assert.Matches(@"(MessagePack|Azure\.Data\.Tables)\.dll : warning IL(2104|3053):", w));
             var binary = Path.Combine(output, "AotWorker");
             Assert.True(File.Exists(binary), $"no native binary in {output}:\n{publish}");
             Assert.False(File.Exists(Path.Combine(output, "AotWorker.dll")), "the publish left IL to JIT");
@@ -31,6 +33,7 @@ public sealed class AotWorkerTests(AzuriteFixture azurite)
             var onAzurite = await ChildProcess.RunAsync(binary, ["20"], output, TimeSpan.FromMinutes(1), new Dictionary<string, string> { ["TASKS_AZURE_CONNECTION_STRING"] = azurite.ConnectionString });
             Assert.Contains("Transport: Azure Storage Queues; runtime: native AOT", onAzurite);
             Assert.Contains("Ran 20 of 20 task(s), 0 failure(s), 1 dead-lettered as expected, through the run filter 20 time(s)", onAzurite);
+            Assert.Contains("Paused queues: 0; limits in use: 0", onAzurite);
         }
         finally
         {
