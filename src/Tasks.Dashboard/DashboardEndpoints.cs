@@ -50,8 +50,7 @@ internal static partial class DashboardEndpoints
         group.MapGet("/recurring", RecurringAsync);
         group.MapPost("/recurring/trigger", TriggerAsync);
         group.MapGet("/workers", WorkersAsync);
-        group.MapGet("/limits", LimitsAsync);
-        group.MapPost("/queue/{queue}/{action:regex(^(pause|resume)$)}", QueueActionAsync);
+        QueueControlEndpoints.Map(group);
         group.MapGet("/batch/{id}", BatchAsync);
         group.MapGet("/assets/{name}", Asset);
         return group;
@@ -126,7 +125,7 @@ internal static partial class DashboardEndpoints
         IReadOnlyList<TaskWorkerInfo> workers = records is null ? [] : await Part("Workers", () => records.ListWorkersAsync(cancellationToken).AsTask(), []).ConfigureAwait(false);
         IReadOnlyList<TaskStateCounts> perMinute = records is null ? [] : await Part("The last hour's counts", () => records.CountPerMinuteAsync(now.AddMinutes(-60), now.AddMinutes(1), cancellationToken).AsTask(), []).ConfigureAwait(false);
         var monitor = services.GetService<ITaskQueueMonitor>();
-        var pauses = Pauses(services);
+        var pauses = QueueControlEndpoints.Pauses(services);
         var paused = pauses is null ? new Dictionary<string, DateTimeOffset>() : (await Part("Paused queues", () => pauses.ListPausedAsync(cancellationToken).AsTask(), [])).ToDictionary(p => p.Queue, p => p.Since, StringComparer.Ordinal);
         var queues = new List<QueueRow>();
         foreach (var queue in Queues())
@@ -235,26 +234,6 @@ internal static partial class DashboardEndpoints
         return await RenderAsync<WorkersPage>(context, "/workers", new WorkersModel(workers)).ConfigureAwait(false);
     }
 
-    private static async Task<IResult> LimitsAsync(HttpContext context, CancellationToken cancellationToken)
-    {
-        var store = context.RequestServices.GetRequiredService<ITaskTransport>() as ITaskLimitStore;
-        var limits = store is null ? [] : await store.ListAsync(DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false);
-        return await RenderAsync<LimitsPage>(context, "/limits", new LimitsModel(limits, store is not null)).ConfigureAwait(false);
-    }
-
-    private static async Task<IResult> QueueActionAsync(HttpContext context, string queue, string action, CancellationToken cancellationToken)
-    {
-        if (Pauses(context.RequestServices) is not { } pauses) return Redirect(context, "", "This transport cannot pause queues.");
-        if (!Queues().Contains(queue, StringComparer.Ordinal)) return Redirect(context, "", $"There is no task queue '{queue}' in this app.");
-        if (action == "pause") await pauses.PauseAsync(queue, cancellationToken).ConfigureAwait(false);
-        else await pauses.ResumeAsync(queue, cancellationToken).ConfigureAwait(false);
-        return Redirect(context, "", action == "pause"
-            ? $"Queue '{queue}' is paused: every worker stops receiving from it within 5 s; its messages wait untouched."
-            : $"Queue '{queue}' is resumed: every worker receives from it again within 5 s.");
-    }
-
-    private static ITaskQueuePauses? Pauses(IServiceProvider services) => services.GetRequiredService<ITaskTransport>() as ITaskQueuePauses;
-
     private static IResult Asset(HttpContext context, string name)
     {
         var stream = typeof(DashboardEndpoints).Assembly.GetManifestResourceStream("Tasks.Dashboard.Assets." + name);
@@ -263,7 +242,7 @@ internal static partial class DashboardEndpoints
         return Results.Stream(stream, name.EndsWith(".css", StringComparison.Ordinal) ? "text/css; charset=utf-8" : "text/javascript; charset=utf-8");
     }
 
-    private static async Task<IResult> RenderAsync<TPage>(HttpContext context, string current, object model)
+    internal static async Task<IResult> RenderAsync<TPage>(HttpContext context, string current, object model)
         where TPage : IComponent
     {
         var tokens = context.RequestServices.GetRequiredService<IAntiforgery>().GetAndStoreTokens(context);
@@ -281,7 +260,7 @@ internal static partial class DashboardEndpoints
 
     /// <summary>After an action, a redirect to the page (so a reload does not post again), with what was done.</summary>
     /// <remarks>The message travels protected by ASP.NET Core's data protection: a link cannot make a page say what the dashboard did not do.</remarks>
-    private static IResult Redirect(HttpContext context, string relative, string message)
+    internal static IResult Redirect(HttpContext context, string relative, string message)
         => Results.Redirect(BasePath(context) + relative + (relative.Contains('?', StringComparison.Ordinal) ? "&" : "?") + "done=" + Uri.EscapeDataString(Protector(context).Protect(message)), permanent: false, preserveMethod: false);
 
     private static string? Unprotect(HttpContext context, string? protectedMessage)
@@ -313,7 +292,7 @@ internal static partial class DashboardEndpoints
 
     private static ITaskRecords? Records(IServiceProvider services) => services.GetRequiredService<TaskOperations>().Records;
 
-    private static IReadOnlyList<string> Queues()
+    internal static IReadOnlyList<string> Queues()
         => TaskRegistry.Default.Definitions.Select(d => d.Queue).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
 
     private static TimeSpan? Window(string? since) => since switch

@@ -62,6 +62,7 @@ internal sealed partial class TaskLimiter : IDisposable
     {
         var now = time.GetUtcNow();
         var taken = new List<HeldPlace>();
+        deferring.TryRemove(message.MessageId, out _); // a deferral whose message was not rewritten in place (a pack of many, a payload reference) left it
         foreach (var limit in task.Limits!.OrderBy(l => l.Kind))
         {
             var scope = new LimitScope(limit.Kind, limit.Name, limit.KeyOf(arguments), limit.Limit);
