@@ -69,7 +69,7 @@ internal sealed class BatchPacker(EnvelopeSender sender, EnqueueRecords? records
             if (sender.Offloads(body.Length))
             {
                 var now = time.GetUtcNow();
-                payload = await sender.OffloadAsync(entries[pack[0]].Definition, messageId, body, now, null, EnvelopeSender.KeepUntil(now + (options?.Delay ?? TimeSpan.Zero), options?.TimeToLive), packBuffer, cancellationToken).ConfigureAwait(false);
+                payload = await sender.OffloadAsync(entries[pack[0]].Definition.Name, entries[pack[0]].Definition.Queue, messageId, body, now, null, EnvelopeSender.KeepUntil(now + (options?.Delay ?? TimeSpan.Zero), options?.TimeToLive), packBuffer, cancellationToken).ConfigureAwait(false);
                 body = packBuffer.WrittenMemory;
             }
 

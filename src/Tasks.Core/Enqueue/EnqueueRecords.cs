@@ -22,17 +22,17 @@ internal sealed class EnqueueRecords(TaskRecordWriter records, TimeProvider time
     public void CountEnqueued(DateTimeOffset at, int count = 1) => records.Count(ProcessCounters.EnqueuedField, at, count);
 
     /// <summary>Takes a unique task's lock; returns the id of the task that holds it, or null if this one does now.</summary>
-    public async ValueTask<string?> ClaimUniqueAsync(TaskDefinition task, string uniqueLock, string messageId, DateTimeOffset expiresAt, CancellationToken cancellationToken)
+    public async ValueTask<string?> ClaimUniqueAsync(string taskName, string queue, string uniqueLock, string messageId, DateTimeOffset expiresAt, CancellationToken cancellationToken)
     {
         try
         {
-            return await records.Store.UniqueLocks.ClaimAsync(uniqueLock, messageId, task.Name, expiresAt, cancellationToken).ConfigureAwait(false);
+            return await records.Store.UniqueLocks.ClaimAsync(uniqueLock, messageId, taskName, expiresAt, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             // A claim given up may still be applied by a store that wakes: released once it answers, it holds no task that does not exist.
             records.ReleaseUnique(uniqueLock, messageId);
-            throw new TaskEnqueueException(task.Name, task.Queue, $"Task '{task.Name}' was not enqueued: its unique lock could not be taken in the record store ({records.Store.Describe()}): {ex.Message}", ex);
+            throw new TaskEnqueueException(taskName, queue, $"Task '{taskName}' was not enqueued: its unique lock could not be taken in the record store ({records.Store.Describe()}): {ex.Message}", ex);
         }
     }
 

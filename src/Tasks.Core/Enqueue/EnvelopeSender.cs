@@ -50,19 +50,19 @@ internal sealed class EnvelopeSender(ITaskTransport transport, EnvelopeWriter en
     /// Stores <paramref name="envelope"/> in the payload store and writes the reference its message carries
     /// into <paramref name="reference"/>; returns the payload's name, to delete it if the send fails.
     /// </summary>
-    public async ValueTask<string> OffloadAsync(TaskDefinition task, string messageId, ReadOnlyMemory<byte> envelope, DateTimeOffset now, string? parent, DateTimeOffset keepUntil, ArrayBufferWriter<byte> reference, CancellationToken cancellationToken)
+    public async ValueTask<string> OffloadAsync(string taskName, string queue, string messageId, ReadOnlyMemory<byte> envelope, DateTimeOffset now, string? parent, DateTimeOffset keepUntil, ArrayBufferWriter<byte> reference, CancellationToken cancellationToken)
     {
         string name;
         try
         {
-            name = await payloads!.UploadPayloadAsync(task.Queue, messageId, envelope, keepUntil, cancellationToken).ConfigureAwait(false);
+            name = await payloads!.UploadPayloadAsync(queue, messageId, envelope, keepUntil, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            throw new TaskEnqueueException(task.Name, task.Queue, $"Task '{task.Name}' was not enqueued: its envelope ({envelope.Length:N0} bytes, more than the {InlineLimit:N0} a message carries) could not be stored in the payload store: {ex.Message}", ex);
+            throw new TaskEnqueueException(taskName, queue, $"Task '{taskName}' was not enqueued: its envelope ({envelope.Length:N0} bytes, more than the {InlineLimit:N0} a message carries) could not be stored in the payload store: {ex.Message}", ex);
         }
 
-        TaskPayloadReference.Write(reference, name, envelope.Span, messageId, now, task.Name, parent, envelopes.Signer);
+        TaskPayloadReference.Write(reference, name, envelope.Span, messageId, now, taskName, parent, envelopes.Signer);
         return name;
     }
 
@@ -79,17 +79,17 @@ internal sealed class EnvelopeSender(ITaskTransport transport, EnvelopeWriter en
         }
     }
 
-    public async ValueTask SendAsync(TaskDefinition task, string messageId, ReadOnlyMemory<byte> body, TaskEnqueueOptions? options, CancellationToken cancellationToken)
+    public async ValueTask SendAsync(string taskName, string queue, string messageId, ReadOnlyMemory<byte> body, TaskEnqueueOptions? options, CancellationToken cancellationToken)
     {
         try
         {
-            await transport.SendAsync(task.Queue, Outgoing(messageId, body, options), cancellationToken).ConfigureAwait(false);
+            await transport.SendAsync(queue, Outgoing(messageId, body, options), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             // Whatever the transport throws (an SDK's own exception, an AggregateException of its
             // retries), the caller catches one documented exception that names the task and the queue.
-            throw new TaskEnqueueException(task.Name, task.Queue, $"Task '{task.Name}' was not enqueued on queue '{task.Queue}': {ex.Message}", ex);
+            throw new TaskEnqueueException(taskName, queue, $"Task '{taskName}' was not enqueued on queue '{queue}': {ex.Message}", ex);
         }
     }
 

@@ -45,7 +45,7 @@ internal sealed class FlowEnqueuer(EnvelopeWriter envelopes, EnvelopeSender send
         {
             // What waits under the parent, and is sent when it is released, is the reference.
             var reference = new ArrayBufferWriter<byte>(256);
-            await sender.OffloadAsync(task, childId, buffer.WrittenMemory, now, parentId, sender.WaitingKeepUntil(now), reference, cancellationToken).ConfigureAwait(false);
+            await sender.OffloadAsync(task.Name, task.Queue, childId, buffer.WrittenMemory, now, parentId, sender.WaitingKeepUntil(now), reference, cancellationToken).ConfigureAwait(false);
             buffer = reference;
         }
 
@@ -128,7 +128,7 @@ internal sealed class FlowEnqueuer(EnvelopeWriter envelopes, EnvelopeSender send
                 if (offloads)
                 {
                     var reference = new ArrayBufferWriter<byte>(256);
-                    payloads.Add(await sender.OffloadAsync(task, ids[i], buffer.WrittenMemory, now, parent, parent is null ? EnvelopeSender.KeepUntil(now, null) : sender.WaitingKeepUntil(now), reference, cancellationToken).ConfigureAwait(false));
+                    payloads.Add(await sender.OffloadAsync(task.Name, task.Queue, ids[i], buffer.WrittenMemory, now, parent, parent is null ? EnvelopeSender.KeepUntil(now, null) : sender.WaitingKeepUntil(now), reference, cancellationToken).ConfigureAwait(false));
                     buffer = reference;
                 }
 
@@ -146,7 +146,7 @@ internal sealed class FlowEnqueuer(EnvelopeWriter envelopes, EnvelopeSender send
                 throw new TaskEnqueueException(first.Name, first.Queue, $"The chain from '{first.Name}' was not enqueued, and none of its steps runs: the record store ({records.Store.Describe()}) failed: {ex.Message}", ex);
             }
 
-            await sender.SendAsync(first, ids[0], stepEnvelopes[0].WrittenMemory, null, cancellationToken).ConfigureAwait(false);
+            await sender.SendAsync(first.Name, first.Queue, ids[0], stepEnvelopes[0].WrittenMemory, null, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -175,7 +175,7 @@ internal sealed class FlowEnqueuer(EnvelopeWriter envelopes, EnvelopeSender send
             if (offloads)
             {
                 var reference = new ArrayBufferWriter<byte>(256);
-                await sender.OffloadAsync(callback.Definition, callbackId, envelope.WrittenMemory, now, batchId, sender.WaitingKeepUntil(now), reference, cancellationToken).ConfigureAwait(false);
+                await sender.OffloadAsync(callback.Definition.Name, callback.Definition.Queue, callbackId, envelope.WrittenMemory, now, batchId, sender.WaitingKeepUntil(now), reference, cancellationToken).ConfigureAwait(false);
                 envelope = reference;
             }
 

@@ -86,48 +86,15 @@ public sealed class TaskClient : ITaskClient
         var now = time.GetUtcNow();
         var messageId = TaskHeaders.NewMessageId(now + (options?.Delay ?? TimeSpan.Zero));
         activity?.SetTag(TasksTelemetry.MessageIdTag, messageId);
-        var uniqueFor = UniqueFor(task, options);
-        var continuable = Continuable(task, options);
         var buffer = RentBuffer();
         try
         {
-            var layout = envelopes.Write(buffer, task, arguments, messageId, now, new EnvelopeHeaders(Activity.Current?.Id, uniqueFor is not null, options?.UniqueKey, continuable), options);
-            sender.CheckSize(task, buffer.WrittenCount);
-            if (uniqueFor is { } lockFor && await enqueued!.ClaimUniqueAsync(task, layout.UniqueLock!, messageId, now + lockFor, cancellationToken).ConfigureAwait(false) is { } existing)
+            var sent = await SendWrittenAsync(Write(buffer, task, arguments, messageId, now, options), now, options, cancellationToken).ConfigureAwait(false);
+            if (sent != messageId)
             {
-                activity?.SetTag(TasksTelemetry.MessageIdTag, existing);
-                return existing; // the same task is enqueued or running: nothing is sent
+                activity?.SetTag(TasksTelemetry.MessageIdTag, sent);
+                return sent; // the same task is enqueued or running: nothing is sent
             }
-
-            // The record and the message go out side by side; the record never holds the send up for long.
-            var offloads = sender.Offloads(buffer.WrittenCount);
-            var record = enqueued?.EnqueuedRecord(task, messageId, now, options, buffer.WrittenMemory[layout.ArgumentsStart..layout.ArgumentsEnd], layout.UniqueLock, offloads);
-            var recording = record is null ? Task.CompletedTask : enqueued!.CreateAsync([record]);
-            string? payload = null;
-            try
-            {
-                var body = buffer.WrittenMemory;
-                if (offloads)
-                {
-                    var reference = new ArrayBufferWriter<byte>(256);
-                    payload = await sender.OffloadAsync(task, messageId, body, now, null, EnvelopeSender.KeepUntil(now + (options?.Delay ?? TimeSpan.Zero), options?.TimeToLive), reference, cancellationToken).ConfigureAwait(false);
-                    body = reference.WrittenMemory;
-                }
-
-                await sender.SendAsync(task, messageId, body, options, cancellationToken).ConfigureAwait(false);
-            }
-            catch
-            {
-                if (payload is not null) await sender.ForgetPayloadAsync(payload).ConfigureAwait(false);
-                if (record is not null) enqueued!.NotSent([record]);
-                if (uniqueFor is not null) await enqueued!.TellUniqueLockAsync(layout.UniqueLock!, messageId, sent: false).ConfigureAwait(false);
-                throw;
-            }
-
-            if (uniqueFor is not null) await enqueued!.TellUniqueLockAsync(layout.UniqueLock!, messageId, sent: true).ConfigureAwait(false);
-
-            enqueued?.CountEnqueued(now);
-            await recording.ConfigureAwait(false);
         }
         finally
         {
@@ -136,6 +103,99 @@ public sealed class TaskClient : ITaskClient
 
         TasksTelemetry.Enqueued.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, task.Name));
         return messageId;
+    }
+
+    /// <summary>
+    /// A client whose enqueues go into <paramref name="outbox"/> instead of the transport: each task is written whole
+    /// (its id, envelope, record and options; its size and enqueue filters checked now) and sent later, after the
+    /// outbox's unit of work commits, by <see cref="SendFromOutboxAsync"/>. Continuations and tracked batches are refused.
+    /// </summary>
+    public ITaskClient WriteTo(ITaskOutbox outbox)
+    {
+        ArgumentNullException.ThrowIfNull(outbox);
+        return new OutboxTaskClient(this, outbox);
+    }
+
+    internal TaskOutboxEntry WriteOutboxEntry<TArguments>(TaskDefinition<TArguments> task, TArguments arguments, TaskEnqueueOptions? options)
+        where TArguments : class
+    {
+        var now = time.GetUtcNow();
+        var messageId = TaskHeaders.NewMessageId(now + (options?.Delay ?? TimeSpan.Zero));
+        var buffer = new ArrayBufferWriter<byte>(256);
+        var written = Write(buffer, task, arguments, messageId, now, options, outbox: true);
+        return new TaskOutboxEntry(messageId, task.Name, task.Queue, now, OutboxContent.Write(written, now, options));
+    }
+
+    /// <summary>
+    /// Sends a task from an outbox (<see cref="TaskOutboxEntry.Content"/>), as its enqueue would have: its unique lock,
+    /// its record, the payload store for a large envelope; a delay counts from when it was written. Sending an entry
+    /// twice is safe: the worker's run claim drops the second message of the same id, and its record stands.
+    /// </summary>
+    /// <returns>The id of the task sent, or of the unique task that held its lock (nothing was sent).</returns>
+    /// <exception cref="FormatException">The content is not an outbox entry.</exception>
+    /// <exception cref="TaskEnqueueException">The send failed: the entry stays, to be sent again.</exception>
+    public async ValueTask<string> SendFromOutboxAsync(ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default)
+    {
+        var entry = OutboxContent.Read(content);
+        var task = entry.Task;
+        if (records is null && task.UniqueLock is not null)
+            throw new TaskEnqueueException(task.Name, task.Queue, $"Task '{task.Name}' from the outbox is unique, which needs a record store to hold its lock, and this client has none.");
+        if (records is null) task = task with { Record = null };
+        var now = time.GetUtcNow();
+        var due = entry.CreatedAt + entry.Delay;
+        var options = new TaskEnqueueOptions { Delay = due > now ? due - now : TimeSpan.Zero, TimeToLive = entry.TimeToLive, ShardKey = entry.ShardKey };
+        var sent = await SendWrittenAsync(task, now, options, cancellationToken).ConfigureAwait(false);
+        if (sent == task.Id) TasksTelemetry.Enqueued.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, task.Name));
+        return sent;
+    }
+
+    /// <summary>A task's envelope written, its size checked, and its record made: what is left is to send it.</summary>
+    private WrittenTask Write<TArguments>(ArrayBufferWriter<byte> buffer, TaskDefinition<TArguments> task, TArguments arguments, string messageId, DateTimeOffset now, TaskEnqueueOptions? options, bool outbox = false)
+        where TArguments : class
+    {
+        var uniqueFor = UniqueFor(task, options);
+        var layout = envelopes.Write(buffer, task, arguments, messageId, now, new EnvelopeHeaders(Activity.Current?.Id, uniqueFor is not null, options?.UniqueKey, Continuable(task, options), Outbox: outbox), options);
+        sender.CheckSize(task, buffer.WrittenCount);
+        var record = enqueued?.EnqueuedRecord(task, messageId, now, options, buffer.WrittenMemory[layout.ArgumentsStart..layout.ArgumentsEnd], layout.UniqueLock, sender.Offloads(buffer.WrittenCount));
+        return new WrittenTask(task.Name, task.Queue, messageId, buffer.WrittenMemory, record, uniqueFor is null ? null : layout.UniqueLock, now + uniqueFor);
+    }
+
+    /// <summary>
+    /// Sends a written task: takes its unique lock (returning the id of the task that holds it, nothing sent), writes its
+    /// record beside the send, stores its envelope in the payload store when it is too large for a message; returns its id.
+    /// </summary>
+    private async ValueTask<string> SendWrittenAsync(WrittenTask task, DateTimeOffset now, TaskEnqueueOptions? options, CancellationToken cancellationToken)
+    {
+        if (task.UniqueLock is { } uniqueLock && await enqueued!.ClaimUniqueAsync(task.Name, task.Queue, uniqueLock, task.Id, task.UniqueUntil!.Value, cancellationToken).ConfigureAwait(false) is { } existing)
+            return existing;
+
+        // The record and the message go out side by side; the record never holds the send up for long.
+        var recording = task.Record is null ? Task.CompletedTask : enqueued!.CreateAsync([task.Record]);
+        string? payload = null;
+        try
+        {
+            var body = task.Envelope;
+            if (sender.Offloads(body.Length))
+            {
+                var reference = new ArrayBufferWriter<byte>(256);
+                payload = await sender.OffloadAsync(task.Name, task.Queue, task.Id, body, now, null, EnvelopeSender.KeepUntil(now + (options?.Delay ?? TimeSpan.Zero), options?.TimeToLive), reference, cancellationToken).ConfigureAwait(false);
+                body = reference.WrittenMemory;
+            }
+
+            await sender.SendAsync(task.Name, task.Queue, task.Id, body, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            if (payload is not null) await sender.ForgetPayloadAsync(payload).ConfigureAwait(false);
+            if (task.Record is not null) enqueued!.NotSent([task.Record]);
+            if (task.UniqueLock is not null) await enqueued!.TellUniqueLockAsync(task.UniqueLock, task.Id, sent: false).ConfigureAwait(false);
+            throw;
+        }
+
+        if (task.UniqueLock is not null) await enqueued!.TellUniqueLockAsync(task.UniqueLock, task.Id, sent: true).ConfigureAwait(false);
+        enqueued?.CountEnqueued(now);
+        await recording.ConfigureAwait(false);
+        return task.Id;
     }
 
     // One envelope buffer per thread, taken while an enqueue uses it (a transport may hold the body
@@ -252,7 +312,7 @@ public sealed class TaskClient : ITaskClient
         for (var i = 0; i < ids.Length; i++)
         {
             if (layouts[i].UniqueLock is not { } uniqueLock || UniqueFor(entries[i].Definition, options) is not { } lockFor) continue;
-            if (await enqueued!.ClaimUniqueAsync(entries[i].Definition, uniqueLock, ids[i], now + lockFor, cancellationToken).ConfigureAwait(false) is { } existing)
+            if (await enqueued!.ClaimUniqueAsync(entries[i].Definition.Name, entries[i].Definition.Queue, uniqueLock, ids[i], now + lockFor, cancellationToken).ConfigureAwait(false) is { } existing)
                 (ids[i], held[i]) = (existing, true);
         }
 

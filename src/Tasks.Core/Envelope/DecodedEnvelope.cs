@@ -13,7 +13,8 @@ internal readonly record struct EnvelopeLayout(int ArgumentsStart, int Arguments
 /// <param name="Continuable">It may have continuations, released when it settles.</param>
 /// <param name="Parent">The task or batch a continuation or callback waited for.</param>
 /// <param name="Batch">The tracked batch it belongs to.</param>
-internal readonly record struct EnvelopeHeaders(string? TraceParent, bool Unique = false, string? UniqueKey = null, bool Continuable = false, string? Parent = null, string? Batch = null)
+/// <param name="Outbox">It is sent from an outbox, perhaps twice: its worker claims its run.</param>
+internal readonly record struct EnvelopeHeaders(string? TraceParent, bool Unique = false, string? UniqueKey = null, bool Continuable = false, string? Parent = null, string? Batch = null, bool Outbox = false)
 {
     /// <summary>The headers enqueue filters added, or null.</summary>
     public System.Collections.Generic.IReadOnlyList<System.Collections.Generic.KeyValuePair<string, string>>? Added { get; init; }
@@ -62,6 +63,9 @@ internal readonly struct DecodedEnvelope
     /// <summary>Whether the headers include <see cref="TaskHeaders.Unique"/>: a look at the bytes, not a parse.</summary>
     public bool HasUniqueHeader => encodedHeaders.Span.IndexOf(UniqueKey) >= 0;
 
+    /// <summary>Whether the headers include <see cref="TaskHeaders.Outbox"/>: a look at the bytes.</summary>
+    public bool HasOutboxHeader => encodedHeaders.Span.IndexOf(OutboxKey) >= 0;
+
     /// <summary>Whether the headers include <see cref="TaskHeaders.Continuable"/>, <see cref="TaskHeaders.Parent"/> or <see cref="TaskHeaders.Batch"/>: a look at the bytes.</summary>
     public bool HasFlowHeader
     {
@@ -78,6 +82,7 @@ internal readonly struct DecodedEnvelope
     private static readonly byte[] ParentKey = [0xa0 | 6, .. "parent"u8];
     private static readonly byte[] BatchKey = [0xa0 | 5, .. "batch"u8];
     private static readonly byte[] UniqueKey = [0xa0 | 6, .. "unique"u8];
+    private static readonly byte[] OutboxKey = [0xa0 | 6, .. "outbox"u8];
 
     /// <summary>Decodes the header map (left encoded until asked for, to keep dispatch allocation-free).</summary>
     public System.Collections.Generic.IReadOnlyDictionary<string, string> ReadHeaders() => TaskHeaders.Read(encodedHeaders);

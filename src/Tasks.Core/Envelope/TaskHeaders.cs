@@ -31,6 +31,9 @@ public static class TaskHeaders
     /// <summary>On a task of a tracked batch: the batch's id, so its end is counted.</summary>
     public const string Batch = "batch";
 
+    /// <summary>"1" on a task sent from an outbox, which may be sent twice (a relay and the committing process, or a crash between send and delete): its worker claims its run, so it runs once.</summary>
+    public const string Outbox = "outbox";
+
     /// <summary>
     /// A new message id, due now: see <see cref="NewMessageId(DateTimeOffset)"/>.
     /// </summary>
@@ -166,12 +169,13 @@ public static class TaskHeaders
     /// <summary>Writes the header map of a task envelope: its id, enqueue time, and the headers of <paramref name="headers"/> that are set.</summary>
     internal static void Write(ref MessagePackWriter writer, string messageId, DateTimeOffset enqueuedAt, in EnvelopeHeaders headers, string? uniqueLock)
     {
-        WriteCommon(ref writer, messageId, enqueuedAt, (headers.TraceParent is null ? 0 : 1) + (uniqueLock is null ? 0 : 1) + (headers.Continuable ? 1 : 0) + (headers.Parent is null ? 0 : 1) + (headers.Batch is null ? 0 : 1) + (headers.Added?.Count ?? 0));
+        WriteCommon(ref writer, messageId, enqueuedAt, (headers.TraceParent is null ? 0 : 1) + (uniqueLock is null ? 0 : 1) + (headers.Continuable ? 1 : 0) + (headers.Parent is null ? 0 : 1) + (headers.Batch is null ? 0 : 1) + (headers.Outbox ? 1 : 0) + (headers.Added?.Count ?? 0));
         if (headers.TraceParent is { } traceParent) Pair(ref writer, TraceParent, traceParent);
         if (uniqueLock is not null) Pair(ref writer, Unique, uniqueLock);
         if (headers.Continuable) Pair(ref writer, Continuable, "1");
         if (headers.Parent is { } parent) Pair(ref writer, Parent, parent);
         if (headers.Batch is { } batch) Pair(ref writer, Batch, batch);
+        if (headers.Outbox) Pair(ref writer, Outbox, "1");
         if (headers.Added is { } added)
         {
             foreach (var (name, value) in added) Pair(ref writer, name, value);

@@ -25,7 +25,7 @@ public sealed class TaskEnqueueContext
 {
     private static readonly HashSet<string> Reserved = new(StringComparer.Ordinal)
     {
-        TaskHeaders.MessageId, TaskHeaders.EnqueuedAt, TaskHeaders.TraceParent, TaskHeaders.Unique, TaskHeaders.Continuable, TaskHeaders.Parent, TaskHeaders.Batch,
+        TaskHeaders.MessageId, TaskHeaders.EnqueuedAt, TaskHeaders.TraceParent, TaskHeaders.Unique, TaskHeaders.Continuable, TaskHeaders.Parent, TaskHeaders.Batch, TaskHeaders.Outbox,
     };
 
     private List<KeyValuePair<string, string>>? headers;
@@ -50,7 +50,7 @@ public sealed class TaskEnqueueContext
     public IReadOnlyList<KeyValuePair<string, string>> Headers => headers ?? (IReadOnlyList<KeyValuePair<string, string>>)Array.Empty<KeyValuePair<string, string>>();
 
     /// <summary>Adds a header to the envelope (or replaces one an earlier filter added).</summary>
-    /// <exception cref="ArgumentException">The name is empty or one Tasks uses itself (id, enqueued-at, traceparent, unique, continuable, parent, batch).</exception>
+    /// <exception cref="ArgumentException">The name is empty or one Tasks uses itself (id, enqueued-at, traceparent, unique, continuable, parent, batch, outbox).</exception>
     public void SetHeader(string name, string value)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);

@@ -98,7 +98,8 @@ internal sealed class TaskRunner(
     private async ValueTask<TaskRunResult?> AdmittedAsync(ReceivedTaskMessage message, DecodedEnvelope decoded, (bool Continuable, string? Parent, string? Batch) flow, bool inPack)
     {
         var task = decoded.Definition;
-        if (flow.Parent is not null && !await flows.ClaimRunAsync(message).ConfigureAwait(false))
+        // A released continuation, or a task from an outbox: either may be sent twice, and the first message to claim the run runs it.
+        if ((flow.Parent is not null || decoded.HasOutboxHeader) && !await flows.ClaimRunAsync(message).ConfigureAwait(false))
         {
             WorkerLog.SkippedDuplicate(logger, task.Name, message.MessageId);
             return TaskRunResult.Of(message, task.Name, TaskOutcome.Skipped);
