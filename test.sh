@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need (Azurite, pinned in package.json/package-lock.json; Debian's Chromium for the
-# dashboard's browser tests) and runs every
+# dashboard's browser tests; Debian's PostgreSQL server for the outbox's) and runs every
 # test. The last line is the count computed from the test results: "tests: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -18,15 +18,34 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+# The outbox tests start their own PostgreSQL server (initdb + pg_ctl on a free port): install Debian's where it is missing.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null; then
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+    { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null; } \
+      || echo "Could not install PostgreSQL: the outbox tests will fail, saying how to install it (apt-get install -y postgresql)."
+  else
+    echo "PostgreSQL's server is missing (/usr/lib/postgresql/*/bin/initdb): the outbox tests will fail, saying how to install it."
+  fi
+fi
+
 results="$PWD/TestResults"
 rm -rf "$results"
 dotnet build Tasks.sln -c Release -warnaserror || { echo "tests: 0 passed, 1 failed"; exit 1; }
 status=0
-# One run per project, each with its own result file (runs of a solution can name two files alike).
+# One run per project, each with its own result file (runs of a solution can name two files alike). The outbox's
+# tests, which mostly wait on their processes, Azurite and PostgreSQL, run beside the others (the Azure ones first).
+beside=tests/Tasks.EntityFrameworkCore.Tests/Tasks.EntityFrameworkCore.Tests.csproj
+mkdir -p "$results"
+dotnet test "$beside" -c Release --no-build --logger "trx;LogFileName=$(basename "$beside" .csproj).trx" --results-directory "$results" "$@" >"$results/beside.log" 2>&1 &
+beside_pid=$!
 for project in tests/*/*.csproj; do
+  [ "$project" = "$beside" ] && continue
   name=$(basename "$project" .csproj)
   dotnet test "$project" -c Release --no-build --logger "trx;LogFileName=$name.trx" --results-directory "$results" "$@" || status=$?
 done
+wait "$beside_pid" || status=$?
+cat "$results/beside.log"
 
 passed=0
 failed=0

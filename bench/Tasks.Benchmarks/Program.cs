@@ -16,6 +16,7 @@ var suites = new Dictionary<string, Func<Task>>(StringComparer.OrdinalIgnoreCase
     ["shards"] = () => ShardsSuite.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 6_000),
     ["allocations"] = AllocationsSuite.RunAsync,
     ["limits"] = () => LimitsSuite.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 1_000),
+    ["outbox"] = OutboxSuite.RunAsync,
 };
 
 if (args is ["payload-worker", var connection]) return await PayloadsSuite.WorkerProcessAsync(connection);

@@ -74,6 +74,18 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
             Assert.Equal(clicks[0], clicks[1]);
             await worker.WaitForOutputAsync(o => o.Contains($"Invoice for order {invoiced} sent (message {clicks[0]})"), RunTimeout, "the invoice to be sent");
 
+            // An order placed: stored in SQLite with its charge in one SaveChanges, the charge sent from the outbox once committed.
+            using (var response = await http.PostAsync("/orders?email=ada@example.com&items=2&amount=5.25", null))
+            {
+                Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+                var placed = await response.Content.ReadFromJsonAsync<JsonElement>();
+                var (order, charge) = (placed.GetProperty("orderId").GetString(), placed.GetProperty("messageId").GetString()!);
+                await worker.WaitForOutputAsync(o => o.Contains($"Order {order} charged 5.25 (message {charge})"), RunTimeout, "the charge of the order placed to run");
+                var charged = await RecordAsync(http, charge, r => r.GetProperty("state").GetString() == "Succeeded", "the charge's record says it succeeded");
+                Assert.Equal(1, charged.GetProperty("attempts").GetInt32());
+                Assert.Equal(2, (await http.GetFromJsonAsync<JsonElement>($"/orders/{order}")).GetProperty("items").GetInt32());
+            }
+
             // A checkout: charge, then ship, then mail, each after the one before, with the ids the API returned.
             var checkout = Guid.NewGuid();
             using (var response = await http.PostAsync($"/orders/{checkout}/checkout?items=2&amount=19.99&email=ada@example.com", null))
@@ -300,7 +312,11 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
         const string library = "<ProjectReference Include=\"../Shop.Tasks/Shop.Tasks.csproj\" />";
         WriteProject(app, samples, "Shop.Tasks", PackedFeed.Project("Microsoft.NET.Sdk", documented: true, tasks));
         var dashboard = $"<PackageReference Include=\"Tasks.Dashboard\" Version=\"{packages.Version}\" />";
-        WriteProject(app, samples, "Shop.Api", PackedFeed.Project("Microsoft.NET.Sdk.Web", documented: false, azure, dashboard, telemetry, library));
+        var outbox = $"""
+            <PackageReference Include="Tasks.EntityFrameworkCore" Version="{packages.Version}" />
+                <PackageReference Include="Microsoft.EntityFrameworkCore.Sqlite" Version="10.0.15" />
+            """;
+        WriteProject(app, samples, "Shop.Api", PackedFeed.Project("Microsoft.NET.Sdk.Web", documented: false, azure, dashboard, telemetry, outbox, library));
         WriteProject(app, samples, "Shop.Worker", PackedFeed.Project("Microsoft.NET.Sdk.Worker", documented: false,
             "<PackageReference Include=\"Microsoft.Extensions.Hosting\" Version=\"10.0.0\" />", azure, telemetry, library));
         return app;
@@ -406,7 +422,7 @@ public sealed class PackedFeed : IAsyncLifetime
         CopyTree(Path.Combine(root, "src"), Path.Combine(clone, "src"));
         foreach (var file in new[] { "Directory.Build.props", "Directory.Packages.props", "global.json", "README.md" })
             File.Copy(Path.Combine(root, file), Path.Combine(clone, file));
-        foreach (var project in new[] { "Tasks.Core", "Tasks.Azure", "Tasks.OpenTelemetry", "Tasks.Dashboard" })
+        foreach (var project in new[] { "Tasks.Core", "Tasks.Azure", "Tasks.OpenTelemetry", "Tasks.Dashboard", "Tasks.EntityFrameworkCore" })
             await ChildProcess.RunAsync("dotnet", ["pack", Path.Combine(clone, "src", project), "-c", "Release", "-o", Feed, $"-p:Version={Version}"], clone, BuildTimeout);
     }
 
@@ -428,7 +444,7 @@ public sealed class PackedFeed : IAsyncLifetime
         // The global package folder keeps every version restored; these were for this run only.
         var packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
             ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        foreach (var id in new[] { "tasks", "tasks.azure" })
+        foreach (var id in new[] { "tasks", "tasks.azure", "tasks.opentelemetry", "tasks.dashboard", "tasks.entityframeworkcore" })
         {
             var folder = Path.Combine(packages, id, Version);
             if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);

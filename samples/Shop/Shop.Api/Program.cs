@@ -1,9 +1,12 @@
+using Microsoft.EntityFrameworkCore;
 using OpenTelemetry;
 using OpenTelemetry.Trace;
+using Shop.Api;
 using Shop.Tasks;
 using Tasks;
 using Tasks.Azure;
 using Tasks.Dashboard;
+using Tasks.EntityFrameworkCore;
 using Tasks.Transports;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -11,7 +14,11 @@ var builder = WebApplication.CreateBuilder(args);
 // Enqueue only: no worker runs in the web app. "Tasks:Azure" is in appsettings.json. The enqueue filter puts the
 // request's tenant (X-Tenant) in each task's envelope, and the worker's run filter sets it for the run.
 builder.Services.AddHttpContextAccessor();
-builder.Services.AddAsyncTasks().UseAzureQueues(builder.Configuration.GetSection("Tasks:Azure")).AddEnqueueFilter<TenantEnqueueFilter>();
+builder.Services.AddAsyncTasks().UseAzureQueues(builder.Configuration.GetSection("Tasks:Azure")).AddEnqueueFilter<TenantEnqueueFilter>()
+    .AddOutbox<ShopDb>(); // tasks enqueued into ShopDb are sent once it commits; its relay sends what a crash left behind
+
+// The orders live in SQLite through EF Core; UseTaskOutbox lets a SaveChanges carry tasks with them.
+builder.Services.AddDbContext<ShopDb>((services, options) => options.UseSqlite(builder.Configuration.GetConnectionString("Shop")).UseTaskOutbox(services));
 
 // Traces on the console: dotnet run -- --Telemetry:Console=true. The request span (ASP.NET Core's own
 // "Microsoft.AspNetCore" source) is the parent of each enqueue, and the worker's run continues the trace.
@@ -26,6 +33,9 @@ if (builder.Configuration.GetValue<bool>("Telemetry:Console"))
 builder.Services.AddTasksDashboard(o => (o.Title, o.AppLink) = ("Shop tasks", "/"));
 
 var app = builder.Build();
+
+// A sample's shortcut: your app creates its tables with migrations (docs/outbox.md).
+using (var scope = app.Services.CreateScope()) scope.ServiceProvider.GetRequiredService<ShopDb>().Database.EnsureCreated();
 
 // The one exception an enqueue throws. It names the task, the queue and the cause (the queue
 // endpoint too): that goes to the log, and the caller gets a 503 to retry later.
@@ -59,6 +69,20 @@ app.Use(async (context, next) =>
 // The id Enqueue returns is the id the task sees in TaskContext.MessageId, the worker's logs and a dead letter.
 app.MapPost("/welcome", async (string email) =>
     Results.Accepted(value: new { messageId = await EmailTasks.SendWelcomeAsync.Enqueue(email) }));
+
+// An order and the task that charges it, in one SaveChanges: both are stored, or neither. The charge is sent once
+// the order is committed (a rollback sends nothing), and a crash right after the commit loses it not: the relay sends it.
+app.MapPost("/orders", async (string email, int items, decimal amount, ShopDb db) =>
+{
+    var order = new Order { Id = Guid.NewGuid(), Email = email, Items = items, Amount = amount, PlacedAt = DateTimeOffset.UtcNow };
+    db.Orders.Add(order);
+    var charge = await PaymentTasks.ChargeAsync.Enqueue(db.Tasks(), order.Id, amount);
+    await db.SaveChangesAsync();
+    return Results.Created($"/orders/{order.Id}", new { orderId = order.Id, messageId = charge });
+});
+
+app.MapGet("/orders/{orderId:guid}", async (Guid orderId, ShopDb db) =>
+    await db.Orders.FindAsync(orderId) is { } order ? Results.Ok(order) : Results.NotFound(new { error = $"No order {orderId}." }));
 
 app.MapPost("/orders/{orderId:guid}/ship", async (Guid orderId, int items, ITaskClient tasks) =>
     Results.Accepted(value: new { messageId = await OrderTasks.ShipAsync.Enqueue(tasks, new Shipment(orderId, items)) }));

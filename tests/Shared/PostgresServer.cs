@@ -2,13 +2,13 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Tasks.EntityFrameworkCore.Tests;
+namespace Tasks.Testing;
 
 /// <summary>
 /// A real PostgreSQL server of the test's own: Debian's binaries (apt-get install -y postgresql; ./test.sh does it),
 /// a throwaway data directory, a free loopback port. initdb refuses root, so as root it runs as the postgres user.
 /// </summary>
-public sealed class PostgresServer : IAsyncDisposable
+internal sealed class PostgresServer : IAsyncDisposable
 {
     private readonly string bin;
     private readonly string data;
