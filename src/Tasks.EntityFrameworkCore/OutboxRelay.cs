@@ -21,7 +21,7 @@ internal sealed class OutboxRelay<TContext>(TaskOutbox outbox, IServiceScopeFact
     private static readonly TimeSpan MeasureEvery = TimeSpan.FromSeconds(10);
     private readonly string claimant = $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid().ToString("N")[..8]}";
     private readonly TaskOutboxOptions options = outbox.Options;
-    private long measuredAt = long.MinValue;
+    private long measuredAt; // Unix ms of the last count: none yet
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -78,7 +78,7 @@ internal sealed class OutboxRelay<TContext>(TaskOutbox outbox, IServiceScopeFact
         {
             measuredAt = now;
             var (depth, oldest) = await OutboxRows.MeasureAsync(db, cancellationToken).ConfigureAwait(false);
-            OutboxMetrics.Set(context, depth, oldest is { } at ? (now - at) / 1000.0 : 0);
+            OutboxMetrics.Set(context, db.Database.GetDbConnection().Database, depth, oldest is { } at ? (now - at) / 1000.0 : 0);
         }
 
         var rows = await OutboxRows.ClaimAsync(db, claimant, now, now - (long)options.Grace.TotalMilliseconds, now + (long)options.ClaimFor.TotalMilliseconds, options.BatchSize, cancellationToken).ConfigureAwait(false);

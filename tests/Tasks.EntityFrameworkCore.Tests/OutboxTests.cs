@@ -25,9 +25,7 @@ public abstract class OutboxTests(OutboxTests.Services services) : IAsyncLifetim
     public async Task InitializeAsync()
     {
         database = services.NewDatabase();
-        var options = new DbContextOptionsBuilder<OrdersDb>();
-        OrdersDb.Use(options, Provider, database);
-        await using var db = new OrdersDb(options.Options);
+        await using var db = NewContext();
         await db.Database.EnsureCreatedAsync();
         if (Provider == "sqlite") await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL"); // API and worker processes share the file
     }
@@ -206,6 +204,62 @@ public abstract class OutboxTests(OutboxTests.Services services) : IAsyncLifetim
         await WaitUntil(async () => await CountRowsAsync(app) == 0, TimeSpan.FromSeconds(20), "the outbox to be empty");
         await Task.Delay(TimeSpan.FromSeconds(2));
         Assert.All(ids, id => Assert.Equal(1, OutboxTasks.Runs[id]));
+    }
+
+    [Fact]
+    public async Task The_depth_and_the_oldest_age_are_measured_while_someone_listens()
+    {
+        await using (var writer = NewContext())
+        {
+            var rows = new RowsOnly(writer);
+            var client = new TaskClient(new InMemoryTransport());
+            for (var n = 0; n < 3; n++) await OutboxTasks.ShipAsync.Enqueue(client.WriteTo(rows), n);
+            await writer.SaveChangesAsync(); // rows no process sends at once
+        }
+
+        var seen = new System.Collections.Concurrent.ConcurrentDictionary<string, double>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name.StartsWith("tasks.outbox.", StringComparison.Ordinal)) l.EnableMeasurementEvents(instrument);
+        };
+        void Seen(System.Diagnostics.Metrics.Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "database" && Equals(tag.Value, DatabaseName)) seen[instrument.Name] = value;
+            }
+        }
+
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => Seen(instrument, value, tags));
+        listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) => Seen(instrument, value, tags));
+        listener.Start();
+        await Task.Delay(TimeSpan.FromSeconds(1)); // the rows age
+        using var app = await StartAppAsync(grace: TimeSpan.FromMinutes(5));
+
+        await WaitUntil(() =>
+        {
+            listener.RecordObservableInstruments();
+            return seen.ContainsKey("tasks.outbox.depth");
+        }, TimeSpan.FromSeconds(10), "the relay to measure the outbox");
+        Assert.Equal(3, seen["tasks.outbox.depth"]);
+        Assert.InRange(seen["tasks.outbox.oldest_age"], 0.9, 60);
+    }
+
+    private string DatabaseName => Provider == "sqlite" ? "main" : database.Split(';').Single(p => p.StartsWith("Database=", StringComparison.Ordinal))["Database=".Length..];
+
+    private OrdersDb NewContext()
+    {
+        var options = new DbContextOptionsBuilder<OrdersDb>();
+        OrdersDb.Use(options, Provider, database);
+        return new OrdersDb(options.Options);
+    }
+
+    /// <summary>Outbox rows added to a context and nothing else: no process sends them at once.</summary>
+    private sealed class RowsOnly(OrdersDb db) : ITaskOutbox
+    {
+        public void Add(TaskOutboxEntry entry)
+            => db.Set<TaskOutboxMessage>().Add(new TaskOutboxMessage { Id = entry.Id, TaskName = entry.TaskName, Queue = entry.Queue, CreatedAt = entry.CreatedAt.ToUnixTimeMilliseconds(), Content = entry.Content });
     }
 
     private async Task<IHost> StartAppAsync(TimeSpan grace, TimeSpan? poll = null)
