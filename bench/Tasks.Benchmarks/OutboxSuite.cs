@@ -149,7 +149,7 @@ internal static class OutboxSuite
     private sealed class RowsOnly(BenchDb db) : ITaskOutbox
     {
         public void Add(TaskOutboxEntry entry)
-            => db.Set<TaskOutboxMessage>().Add(new TaskOutboxMessage { Id = entry.Id, TaskName = entry.TaskName, Queue = entry.Queue, CreatedAt = entry.CreatedAt.ToUnixTimeMilliseconds(), Content = entry.Content });
+            => db.Set<TaskOutboxMessage>().Add(TaskOutboxMessage.From(entry));
     }
 
     /// <summary>When each send completes: the "tasks.enqueued" counter, which a send adds to on its own thread.</summary>

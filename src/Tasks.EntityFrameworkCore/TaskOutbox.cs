@@ -188,7 +188,7 @@ public sealed class TaskOutbox
     {
         public void Add(TaskOutboxEntry entry)
         {
-            var row = new TaskOutboxMessage { Id = entry.Id, TaskName = entry.TaskName, Queue = entry.Queue, CreatedAt = entry.CreatedAt.ToUnixTimeMilliseconds(), Content = entry.Content };
+            var row = TaskOutboxMessage.From(entry);
             db.Set<TaskOutboxMessage>().Add(row);
             outbox.pending.GetValue(db, static _ => new Pending()).Add(row, entry);
         }

@@ -33,4 +33,11 @@ public sealed class TaskOutboxMessage
 
     /// <summary>Why its last send by a relay failed.</summary>
     public string? LastError { get; set; }
+
+    /// <summary>The row of a task written into an outbox (<see cref="TaskClient.WriteTo"/>).</summary>
+    public static TaskOutboxMessage From(TaskOutboxEntry entry)
+    {
+        System.ArgumentNullException.ThrowIfNull(entry);
+        return new TaskOutboxMessage { Id = entry.Id, TaskName = entry.TaskName, Queue = entry.Queue, CreatedAt = entry.CreatedAt.ToUnixTimeMilliseconds(), Content = entry.Content };
+    }
 }

@@ -259,7 +259,7 @@ public abstract class OutboxTests(OutboxTests.Services services) : IAsyncLifetim
     private sealed class RowsOnly(OrdersDb db) : ITaskOutbox
     {
         public void Add(TaskOutboxEntry entry)
-            => db.Set<TaskOutboxMessage>().Add(new TaskOutboxMessage { Id = entry.Id, TaskName = entry.TaskName, Queue = entry.Queue, CreatedAt = entry.CreatedAt.ToUnixTimeMilliseconds(), Content = entry.Content });
+            => db.Set<TaskOutboxMessage>().Add(TaskOutboxMessage.From(entry));
     }
 
     private async Task<IHost> StartAppAsync(TimeSpan grace, TimeSpan? poll = null)

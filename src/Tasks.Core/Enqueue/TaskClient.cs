@@ -89,7 +89,7 @@ public sealed class TaskClient : ITaskClient
         var buffer = RentBuffer();
         try
         {
-            var sent = await SendWrittenAsync(Write(buffer, task, arguments, messageId, now, options), now, options, cancellationToken).ConfigureAwait(false);
+            var sent = await SendWrittenAsync(Write(buffer, task, arguments, messageId, now, options), now, options, sentAgainIfFailed: false, cancellationToken).ConfigureAwait(false);
             if (sent != messageId)
             {
                 activity?.SetTag(TasksTelemetry.MessageIdTag, sent);
@@ -144,7 +144,7 @@ public sealed class TaskClient : ITaskClient
         var now = time.GetUtcNow();
         var due = entry.CreatedAt + entry.Delay;
         var options = new TaskEnqueueOptions { Delay = due > now ? due - now : TimeSpan.Zero, TimeToLive = entry.TimeToLive, ShardKey = entry.ShardKey };
-        var sent = await SendWrittenAsync(task, now, options, cancellationToken).ConfigureAwait(false);
+        var sent = await SendWrittenAsync(task, now, options, sentAgainIfFailed: true, cancellationToken).ConfigureAwait(false);
         if (sent == task.Id) TasksTelemetry.Enqueued.Add(1, new KeyValuePair<string, object?>(TasksTelemetry.TaskNameTag, task.Name));
         return sent;
     }
@@ -163,8 +163,10 @@ public sealed class TaskClient : ITaskClient
     /// <summary>
     /// Sends a written task: takes its unique lock (returning the id of the task that holds it, nothing sent), writes its
     /// record beside the send, stores its envelope in the payload store when it is too large for a message; returns its id.
+    /// A failed send marks the record "not sent", unless it is <paramref name="sentAgainIfFailed"/> (an outbox's row stays, and
+    /// a relay sends it: marked, its later copy would read as one whose send failed, and could be dropped).
     /// </summary>
-    private async ValueTask<string> SendWrittenAsync(WrittenTask task, DateTimeOffset now, TaskEnqueueOptions? options, CancellationToken cancellationToken)
+    private async ValueTask<string> SendWrittenAsync(WrittenTask task, DateTimeOffset now, TaskEnqueueOptions? options, bool sentAgainIfFailed, CancellationToken cancellationToken)
     {
         if (task.UniqueLock is { } uniqueLock && await enqueued!.ClaimUniqueAsync(task.Name, task.Queue, uniqueLock, task.Id, task.UniqueUntil!.Value, cancellationToken).ConfigureAwait(false) is { } existing)
             return existing;
@@ -187,7 +189,7 @@ public sealed class TaskClient : ITaskClient
         catch
         {
             if (payload is not null) await sender.ForgetPayloadAsync(payload).ConfigureAwait(false);
-            if (task.Record is not null) enqueued!.NotSent([task.Record]);
+            if (task.Record is not null && !sentAgainIfFailed) enqueued!.NotSent([task.Record]);
             if (task.UniqueLock is not null) await enqueued!.TellUniqueLockAsync(task.UniqueLock, task.Id, sent: false).ConfigureAwait(false);
             throw;
         }

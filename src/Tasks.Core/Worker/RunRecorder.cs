@@ -107,6 +107,16 @@ internal sealed class RunRecorder(TaskRecordWriter? records, CancelRequests canc
         return TaskRunResult.Of(message, taskName, TaskOutcome.DeadLettered, exception, reason: reason);
     }
 
+    /// <summary>
+    /// A second message of a task whose run another claimed, dropped. A unique task sent twice from an outbox took its
+    /// lock again with its second send (the first run had freed it): freed now, or it would turn away the next task of
+    /// its key until it lapsed.
+    /// </summary>
+    public void DuplicateSkipped(ReceivedTaskMessage message, DecodedEnvelope decoded)
+    {
+        if (For(message.MessageId) is { } writer) ReleaseUnique(writer, message, decoded);
+    }
+
     /// <summary>A unique task that ended frees its lock (its headers are read only for a unique task).</summary>
     private static void ReleaseUnique(TaskRecordWriter writer, ReceivedTaskMessage message, DecodedEnvelope decoded)
     {

@@ -102,6 +102,7 @@ internal sealed class TaskRunner(
         if ((flow.Parent is not null || decoded.HasOutboxHeader) && !await flows.ClaimRunAsync(message).ConfigureAwait(false))
         {
             WorkerLog.SkippedDuplicate(logger, task.Name, message.MessageId);
+            recorder.DuplicateSkipped(message, decoded);
             return TaskRunResult.Of(message, task.Name, TaskOutcome.Skipped);
         }
 

@@ -1,0 +1,114 @@
+using System.Collections.Concurrent;
+
+namespace Tasks.Core.Tests;
+
+/// <summary>The client's outbox seam in memory: tasks written whole, sent later, perhaps twice, and run once.</summary>
+public sealed class OutboxClientTests
+{
+    [Fact]
+    public async Task An_entry_is_sent_only_when_asked_and_an_entry_sent_twice_runs_once()
+    {
+        await using var harness = new RecordHarness();
+        var runs = new ConcurrentBag<string>();
+        var script = Scripts.Add((context, _) =>
+        {
+            runs.Add(context.MessageId);
+            return Task.CompletedTask;
+        });
+        var outbox = new ListOutbox();
+        var id = await RecordedTasks.RunAsync.Enqueue(harness.Client.WriteTo(outbox), script);
+        await harness.Worker.StartAsync();
+
+        await Task.Delay(200);
+        Assert.Empty(runs); // written, not sent
+        Assert.Null(await harness.Store.GetAsync(id));
+
+        var entry = Assert.Single(outbox.Entries);
+        Assert.Equal((id, "Tasks.Core.Tests.RecordedTasks.Run", RecordedTasks.Queue), (entry.Id, entry.TaskName, entry.Queue));
+        Assert.Equal(id, await harness.Client.SendFromOutboxAsync(entry.Content));
+        await harness.WaitForStateAsync(id, TaskState.Succeeded);
+        Assert.Equal(id, await harness.Client.SendFromOutboxAsync(entry.Content)); // the relay, after a crash between send and delete
+        await Harness.WaitUntil(() => harness.Results.Count(r => r.MessageId == id) == 2, "the second copy to be received");
+
+        Assert.Equal([id], runs);
+        Assert.Equal(TaskOutcome.Skipped, harness.Results.Last(r => r.MessageId == id).Outcome);
+        Assert.Equal(1, (await harness.Store.GetAsync(id))!.Attempts);
+    }
+
+    [Fact]
+    public async Task A_unique_task_sent_twice_frees_its_lock_so_the_next_of_its_key_runs()
+    {
+        await using var harness = new RecordHarness();
+        var runs = new ConcurrentBag<string>();
+        var script = Scripts.Add((context, _) =>
+        {
+            runs.Add(context.MessageId);
+            return Task.CompletedTask;
+        });
+        var outbox = new ListOutbox();
+        var first = await RecordedTasks.OnceAsync.Enqueue(harness.Client.WriteTo(outbox), script, "inv-1");
+        await harness.Worker.StartAsync();
+        await harness.Client.SendFromOutboxAsync(outbox.Entries[0].Content);
+        await harness.WaitForStateAsync(first, TaskState.Succeeded);
+        await harness.Client.SendFromOutboxAsync(outbox.Entries[0].Content); // takes the lock again, under the same id
+        await Harness.WaitUntil(() => harness.Results.Count(r => r.MessageId == first) == 2, "the second copy to be dropped");
+
+        string next = first;
+        await Harness.WaitUntil(() =>
+        {
+            next = RecordedTasks.OnceAsync.Enqueue(harness.Client, script, "inv-1").AsTask().GetAwaiter().GetResult();
+            return next != first;
+        }, "the lock to be free for the next task of the key");
+        await harness.WaitForStateAsync(next, TaskState.Succeeded);
+
+        Assert.Equal(new[] { first, next }.Order(), runs.Order());
+    }
+
+    [Fact]
+    public async Task A_failed_send_from_the_outbox_leaves_the_record_enqueued_for_the_next_send()
+    {
+        await using var harness = new RecordHarness();
+        var refusing = new RefusingTransport(harness.Transport);
+        var sender = new TaskClient(refusing, records: harness.Store);
+        var script = Scripts.Add((_, _) => Task.CompletedTask);
+        var outbox = new ListOutbox();
+        var id = await RecordedTasks.RunAsync.Enqueue(sender.WriteTo(outbox), script);
+
+        await Assert.ThrowsAsync<TaskEnqueueException>(() => sender.SendFromOutboxAsync(outbox.Entries[0].Content).AsTask());
+        await Task.Delay(300); // the record writer's flushes
+        Assert.Equal(TaskState.Enqueued, (await harness.Store.GetAsync(id))!.State); // not "Cancelled: not sent": its row is sent again
+
+        refusing.Refuse = false;
+        await sender.SendFromOutboxAsync(outbox.Entries[0].Content);
+        await harness.Worker.StartAsync();
+        Assert.Equal(1, (await harness.WaitForStateAsync(id, TaskState.Succeeded)).Attempts);
+    }
+
+    [Fact]
+    public async Task Continuations_chains_and_tracked_batches_are_refused_with_what_to_do()
+    {
+        await using var harness = new RecordHarness();
+        var tasks = harness.Client.WriteTo(new ListOutbox());
+        var after = await Assert.ThrowsAsync<NotSupportedException>(() => RecordedTasks.RunAsync.Enqueue(tasks, "s", options: new TaskEnqueueOptions { After = "x" }).AsTask());
+        Assert.Contains("after the commit", after.Message);
+        var batch = new TaskBatch { Tracked = true };
+        batch.Add(RecordedTasks.RunAsync.Prepare("s"));
+        await Assert.ThrowsAsync<NotSupportedException>(() => tasks.EnqueueBatchAsync(batch).AsTask());
+        Assert.Throws<FormatException>(() => harness.Client.SendFromOutboxAsync(new byte[] { 0x92, 0x07, 0x01 }).AsTask().GetAwaiter().GetResult());
+    }
+
+    private sealed class ListOutbox : ITaskOutbox
+    {
+        public List<TaskOutboxEntry> Entries { get; } = new();
+
+        public void Add(TaskOutboxEntry entry) => Entries.Add(entry);
+    }
+
+    private sealed class RefusingTransport(InMemoryTransport inner) : WrappedTransport(inner)
+    {
+        public bool Refuse { get; set; } = true;
+
+        public override ValueTask SendAsync(string queue, OutgoingTaskMessage message, CancellationToken cancellationToken)
+            => Refuse ? throw new TaskTransportException("the queue service did not answer", isTransient: true) : base.SendAsync(queue, message, cancellationToken);
+    }
+}
