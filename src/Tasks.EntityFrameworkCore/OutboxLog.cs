@@ -17,9 +17,9 @@ internal static partial class OutboxLog
     [LoggerMessage(EventId = 63, Level = LogLevel.Information, Message = "Outbox relay of {Context} sent {Count} task(s) left behind.")]
     public static partial void RelaySent(ILogger logger, string context, int count);
 
-    [LoggerMessage(EventId = 64, Level = LogLevel.Warning, Message = "Outbox relay of {Context} could not send task {Id} (attempt {Attempt}); it tries again in {RetrySeconds} s.")]
-    public static partial void RelaySendFailed(ILogger logger, Exception exception, string context, string id, int attempt, double retrySeconds);
+    [LoggerMessage(EventId = 64, Level = LogLevel.Warning, Message = "Outbox relay of {Context} could not send {Count} of the {Claimed} task(s) it claimed (task {Id}, attempt {Attempt}, below); each is tried again later, waiting longer each time.")]
+    public static partial void RelaySendsFailed(ILogger logger, Exception exception, string context, int count, int claimed, string id, int attempt);
 
-    [LoggerMessage(EventId = 65, Level = LogLevel.Warning, Message = "Outbox relay of {Context} could not read its table; it looks again in {RetrySeconds} s.")]
-    public static partial void RelayFailed(ILogger logger, Exception exception, string context, double retrySeconds);
+    [LoggerMessage(EventId = 65, Level = LogLevel.Warning, Message = "Outbox relay of {Context} could not read its table ({Failures} time(s) in a row; logged at the 1st and every 10th); it looks again in {RetrySeconds} s. A table missing? Create the schema (migrations) before the app starts.")]
+    public static partial void RelayFailed(ILogger logger, Exception exception, string context, int failures, double retrySeconds);
 }

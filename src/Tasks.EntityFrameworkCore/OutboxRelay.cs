@@ -41,7 +41,7 @@ internal sealed class OutboxRelay<TContext>(TaskOutbox outbox, IServiceScopeFact
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
                 wait = RetryDelay(++failures);
-                OutboxLog.RelayFailed(logger, ex, context, wait.TotalSeconds);
+                if (failures % 10 == 1) OutboxLog.RelayFailed(logger, ex, context, failures, wait.TotalSeconds); // a table missing for an hour: a few lines, not hundreds
             }
 
             try
@@ -90,10 +90,11 @@ internal sealed class OutboxRelay<TContext>(TaskOutbox outbox, IServiceScopeFact
             OutboxLog.RelaySent(logger, context, sent.Count);
         }
 
-        foreach (var row in rows.Where(r => failed.ContainsKey(r.Id)))
+        var unsent = rows.Where(r => failed.ContainsKey(r.Id)).ToArray();
+        if (unsent.Length > 0) OutboxLog.RelaySendsFailed(logger, failed[unsent[0].Id], context, unsent.Length, rows.Count, unsent[0].Id, unsent[0].Attempts + 1); // one line per batch, not per row
+        foreach (var row in unsent)
         {
             var delay = RetryDelay(row.Attempts + 1);
-            OutboxLog.RelaySendFailed(logger, failed[row.Id], context, row.Id, row.Attempts + 1, delay.TotalSeconds);
             await OutboxRows.RetryLaterAsync(db, row.Id, claimant, time.GetUtcNow().ToUnixTimeMilliseconds() + (long)delay.TotalMilliseconds, failed[row.Id].Message, cancellationToken).ConfigureAwait(false);
         }
 

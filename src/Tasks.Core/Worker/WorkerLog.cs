@@ -78,7 +78,7 @@ internal static partial class WorkerLog
     [LoggerMessage(22, LogLevel.Information, "Batch {BatchId} has ended: its callback is enqueued")]
     public static partial void BatchCompleted(ILogger logger, string batchId);
 
-    [LoggerMessage(23, LogLevel.Information, "Task {TaskName} (message {MessageId}) was released twice: this copy is deleted without running")]
+    [LoggerMessage(23, LogLevel.Information, "Task {TaskName} (message {MessageId}) was sent twice (a continuation released twice, or a task sent again from an outbox) and another copy claimed its run: this copy is deleted without running")]
     public static partial void SkippedDuplicate(ILogger logger, string taskName, string messageId);
 
     [LoggerMessage(24, LogLevel.Warning, "The payload store failed on payload {Payload} (message {MessageId} on {Queue}): a fetch is tried again when the message comes back, a payload left behind is swept later")]
