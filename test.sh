@@ -33,16 +33,21 @@ results="$PWD/TestResults"
 rm -rf "$results"
 dotnet build Tasks.sln -c Release -warnaserror || { echo "tests: 0 passed, 1 failed"; exit 1; }
 status=0
-# One run per project, each with its own result file (runs of a solution can name two files alike). The outbox's
-# tests, which mostly wait on their processes, Azurite and PostgreSQL, run beside the others (the Azure ones first).
+# One run per project, each with its own result file (runs of a solution can name two files alike). The Azure tests
+# run first and alone (their fault suites measure timings); the outbox's tests, which mostly wait on their processes,
+# Azurite and PostgreSQL, then run beside the others.
+run() {
+  dotnet test "$1" -c Release --no-build --logger "trx;LogFileName=$(basename "$1" .csproj).trx" --results-directory "$results" "${@:2}"
+}
+azure=tests/Tasks.Azure.Tests/Tasks.Azure.Tests.csproj
 beside=tests/Tasks.EntityFrameworkCore.Tests/Tasks.EntityFrameworkCore.Tests.csproj
 mkdir -p "$results"
-dotnet test "$beside" -c Release --no-build --logger "trx;LogFileName=$(basename "$beside" .csproj).trx" --results-directory "$results" "$@" >"$results/beside.log" 2>&1 &
+run "$azure" "$@" || status=$?
+run "$beside" "$@" >"$results/beside.log" 2>&1 &
 beside_pid=$!
 for project in tests/*/*.csproj; do
-  [ "$project" = "$beside" ] && continue
-  name=$(basename "$project" .csproj)
-  dotnet test "$project" -c Release --no-build --logger "trx;LogFileName=$name.trx" --results-directory "$results" "$@" || status=$?
+  [ "$project" = "$azure" ] || [ "$project" = "$beside" ] && continue
+  run "$project" "$@" || status=$?
 done
 wait "$beside_pid" || status=$?
 cat "$results/beside.log"

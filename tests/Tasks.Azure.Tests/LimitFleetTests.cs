@@ -23,7 +23,7 @@ public sealed class LimitFleetTests : IAsyncLifetime
         var workers = Enumerable.Range(0, 4).Select(i => fleet.Start("worker", $"worker{i}.log", ["8", "10"])).ToArray();
         await Task.WhenAll(
             fleet.Start("limits", "invoices.log", ["invoice", "40", "200"]).WaitForExitAsync(TimeSpan.FromMinutes(1)),
-            fleet.Start("limits", "crm.log", ["crm", "24", "300"]).WaitForExitAsync(TimeSpan.FromMinutes(1)),
+            fleet.Start("limits", "crm.log", ["crm", "24", "600"]).WaitForExitAsync(TimeSpan.FromMinutes(1)),
             fleet.Start("limits", "mail.log", ["mail", "45", "0"]).WaitForExitAsync(TimeSpan.FromMinutes(1)));
 
         await FaultWorkers.WaitAsync(() => Runs(fleet).Count(r => r.Task == "mail") >= 45 && Runs(fleet).Count >= 40 + 24 + 45, TimeSpan.FromMinutes(2), () => Describe(fleet, workers));
