@@ -17,6 +17,7 @@ var suites = new Dictionary<string, Func<Task>>(StringComparer.OrdinalIgnoreCase
     ["allocations"] = AllocationsSuite.RunAsync,
     ["limits"] = () => LimitsSuite.RunAsync(args.Length > 1 ? int.Parse(args[1]) : 1_000),
     ["outbox"] = OutboxSuite.RunAsync,
+    ["watch"] = WatchSuite.RunAsync,
 };
 
 if (args is ["payload-worker", var connection]) return await PayloadsSuite.WorkerProcessAsync(connection);

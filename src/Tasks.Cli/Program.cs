@@ -15,6 +15,7 @@ root.Subcommands.Add(Commands.Limits());
 root.Subcommands.Add(Commands.Dead());
 root.Subcommands.Add(RecordCommands.Show());
 root.Subcommands.Add(RecordCommands.List());
+root.Subcommands.Add(RecordCommands.Watch());
 root.Subcommands.Add(RecordCommands.Cancel());
 root.Subcommands.Add(RecordCommands.Delete());
 root.Subcommands.Add(RecordCommands.Batch());

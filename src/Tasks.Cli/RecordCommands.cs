@@ -83,6 +83,52 @@ internal static class RecordCommands
         return command;
     }
 
+    public static Command Watch()
+    {
+        var id = new Option<string?>("--id") { Description = "Only this task (the id Enqueue returned): what happened to it so far, then each event as it happens, ending with its last." };
+        var state = new Option<string?>("--state") { Description = "Only events that leave a task in this state: enqueued, running, retrying, succeeded, failed (dead-lettered), cancelled." };
+        var task = new Option<string?>("--task") { Description = "Only this task (its wire name)." };
+        var queue = new Option<string?>("--queue") { Description = "Only tasks of this queue." };
+        var command = new Command("watch", "A live tail of task events, one line each (enqueued, started, progress, retrying, succeeded, dead-lettered, cancelled), until Ctrl-C. Read from the records every second.") { id, state, task, queue };
+        command.SetAction((parse, ct) => Connection.RunRecordsAsync(parse, async (records, output) =>
+        {
+            var filter = new TaskWatchFilter { TaskId = parse.GetValue(id), State = parse.GetValue(state) is { } s ? State(s) : null, TaskName = parse.GetValue(task), Queue = parse.GetValue(queue) };
+            if (!output.IsJson) Console.Error.WriteLine(filter.TaskId is null ? "Watching: events from now on, until Ctrl-C." : $"Watching task {filter.TaskId} until it ends (Ctrl-C to stop).");
+            try
+            {
+                await foreach (var e in records.Watcher.WatchAsync(filter, ct))
+                {
+                    Console.WriteLine(output.IsJson ? JsonSerializer.Serialize(EventJson(e), JsonLine) : EventLine(e));
+                    if (filter.TaskId is not null && e.IsFinal) break;
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                // Ctrl-C: the watch ends, and so does the command.
+            }
+
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+
+    // One event per line for scripts (JSON Lines), enums as their names.
+    private static readonly JsonSerializerOptions JsonLine = new(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
+
+    private static object EventJson(TaskEvent e) => new { id = e.TaskId, kind = e.Kind, at = e.At, attempt = e.Attempt, task = e.TaskName, queue = e.Queue, state = e.State, progress = e.Progress, reason = e.Reason };
+
+    private static string EventLine(TaskEvent e)
+    {
+        var detail = e.Kind switch
+        {
+            TaskEventKind.Enqueued => "",
+            TaskEventKind.Progress when e.Progress is { } p => $"attempt {Number(e.Attempt)}: {p.Fraction:P0}{(p.Note is { } note ? " " + Output.Short(note, 60) : "")}",
+            TaskEventKind.DeadLettered or TaskEventKind.Cancelled => Output.Short(e.Reason, 100),
+            _ => $"attempt {Number(e.Attempt)}",
+        };
+        return string.Join("  ", e.At.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture), e.TaskId, (e.TaskName ?? "").PadRight(24), e.Kind.ToString().PadRight(12), detail).TrimEnd();
+    }
+
     public static Command Cancel()
     {
         var command = new Command("cancel", "Cancels a task: if it has not started it never runs; if it runs, its cancellation token fires on its worker within seconds.") { Id };

@@ -117,12 +117,17 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
 
             // A long task reports its progress while it runs; cancelled by id, its token fires and it ends Cancelled.
             var import = await PostAsync(http, "/stock/import?rows=30");
+            var stream = ReadEventsAsync(http, $"/tasks/{import}/events"); // server-sent events, as a browser's EventSource reads them
             var running = await RecordAsync(http, import, r => r.GetProperty("state").GetString() == "Running" && r.TryGetProperty("progress", out var p) && p.ValueKind == JsonValueKind.Object && p.GetProperty("fraction").GetDouble() > 0, "the import to report progress");
             Assert.StartsWith("row ", running.GetProperty("progress").GetProperty("note").GetString());
             using (var cancel = await http.PostAsync($"/tasks/{import}/cancel", null)) Assert.Contains("\"Requested\"", await cancel.Content.ReadAsStringAsync());
             var cancelled = await RecordAsync(http, import, r => r.GetProperty("state").GetString() == "Cancelled", "the import to end cancelled");
             Assert.True(cancelled.GetProperty("progress").GetProperty("fraction").GetDouble() < 1);
             Assert.DoesNotContain("Stock import of 30 rows done", worker.Output);
+            var events = await stream.WaitAsync(RunTimeout); // the stream ends with the task
+            Assert.Equal("Enqueued", events[0].GetProperty("kind").GetString());
+            Assert.Contains(events, e => e.GetProperty("kind").GetString() == "Progress" && e.GetProperty("progress").GetProperty("note").GetString()!.StartsWith("row ", StringComparison.Ordinal));
+            Assert.Equal("Cancelled", events[^1].GetProperty("kind").GetString());
 
             // A large argument: a 1 MiB file travels in a blob, arrives whole, and its blob is deleted after the import.
             var csv = string.Concat(Enumerable.Range(0, 40_000).Select(i => $"sku-{i:00000},{i % 97}\n"));
@@ -338,6 +343,23 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
     {
         var directory = Path.Combine(app, project);
         return ChildProcess.Start("dotnet", [Path.Combine(directory, "bin", "Release", "net10.0", project + ".dll"), .. arguments], directory, environment);
+    }
+
+    /// <summary>Reads a server-sent event stream to its end: the data of each "task" event, parsed.</summary>
+    private static async Task<List<JsonElement>> ReadEventsAsync(HttpClient http, string path)
+    {
+        using var response = await http.GetAsync(path, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var events = new List<JsonElement>();
+        var kind = "";
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            if (line.StartsWith("event: ", StringComparison.Ordinal)) kind = line["event: ".Length..];
+            else if (line.StartsWith("data: ", StringComparison.Ordinal) && kind == "task") events.Add(JsonDocument.Parse(line["data: ".Length..]).RootElement.Clone());
+        }
+
+        return events;
     }
 
     /// <summary>GET /tasks/{id} until the record meets <paramref name="condition"/>.</summary>

@@ -129,6 +129,11 @@ app.MapPost("/catalog/import", async (HttpRequest request, string fileName) =>
 app.MapGet("/tasks/{id}", async (string id, ITaskRecords records) =>
     await records.GetAsync(id) is { } record ? Results.Ok(record) : Results.NotFound(new { error = $"No task {id}." }));
 
+// A task's events as they happen, as server-sent events, ending with its last: in a browser,
+// new EventSource("/tasks/<id>/events").addEventListener("task", e => show(JSON.parse(e.data))); or curl -N.
+app.MapGet("/tasks/{id}/events", (string id, TaskWatcher watcher, CancellationToken cancellationToken) =>
+    TypedResults.ServerSentEvents(UntilItEnds(watcher.WatchAsync(new TaskWatchFilter { TaskId = id }, cancellationToken)), eventType: "task"));
+
 app.MapPost("/tasks/{id}/cancel", async (string id, ITaskRecords records) =>
 {
     var result = await records.CancelAsync(id);
@@ -138,6 +143,15 @@ app.MapPost("/tasks/{id}/cancel", async (string id, ITaskRecords records) =>
 app.MapTasksDashboard("/tasks");
 
 app.Run();
+
+static async IAsyncEnumerable<TaskEvent> UntilItEnds(IAsyncEnumerable<TaskEvent> events)
+{
+    await foreach (var e in events)
+    {
+        yield return e;
+        if (e.IsFinal) yield break;
+    }
+}
 
 /// <summary>Copies the tenant of the request that enqueues (its X-Tenant header) into the task's envelope.</summary>
 internal sealed class TenantEnqueueFilter(IHttpContextAccessor http) : ITaskEnqueueFilter

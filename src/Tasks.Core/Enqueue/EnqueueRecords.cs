@@ -67,6 +67,7 @@ internal sealed class EnqueueRecords(TaskRecordWriter records, TimeProvider time
     /// </summary>
     public async Task CreateAsync(IReadOnlyList<RecordWrite> writes)
     {
+        records.Store.Watcher.Observe(writes);
         var creating = records.Store.Writes.CreateAsync(writes, CancellationToken.None).AsTask();
         if (await Task.WhenAny(creating, Task.Delay(records.Options.EnqueueWriteTimeout, time)).ConfigureAwait(false) == creating && creating.IsCompletedSuccessfully) return;
         _ = creating.ContinueWith(static t => TasksTelemetry.RecordWriteFailures.Add(1), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);

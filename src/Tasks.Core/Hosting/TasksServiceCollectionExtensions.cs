@@ -45,6 +45,8 @@ public static class TasksServiceCollectionExtensions
             : null));
         services.TryAddSingleton<ITaskRecords>(sp => sp.GetService<TaskRecordStore>() ?? throw new InvalidOperationException(
             "Tasks has no record store: records come with .UseInMemoryTransport() and .UseAzureQueues(...), or .UseTaskRecordStore(...)."));
+        services.TryAddSingleton(sp => sp.GetService<TaskRecordStore>()?.Watcher ?? throw new InvalidOperationException(
+            "Watching tasks needs a record store: they are on with AddAsyncTasks().UseInMemoryTransport() and UseAzureQueues(...)."));
         services.TryAddSingleton<ITaskQueueMonitor>(sp => sp.GetRequiredService<ITaskTransport>() as ITaskQueueMonitor
             ?? throw new InvalidOperationException($"The task transport {sp.GetRequiredService<ITaskTransport>().GetType().Name} cannot report queue depths (it does not implement ITaskQueueMonitor)."));
         services.TryAddSingleton<ITaskQueuePauses>(sp => sp.GetRequiredService<ITaskTransport>() as ITaskQueuePauses

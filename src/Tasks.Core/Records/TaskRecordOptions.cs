@@ -48,6 +48,12 @@ public sealed class TaskRecordOptions
     /// <summary>How often a worker writes its heartbeat. Default: 10 seconds.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How often a watch (<see cref="TaskWatcher"/>) reads the store for what other processes did, while anything is
+    /// watched: one read per task watched and one list per query, shared by every watch of the process. Default: 1 second.
+    /// </summary>
+    public TimeSpan WatchInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>A worker silent this long counts as gone, and a task it left Running reads as Enqueued again. Default: 45 seconds.</summary>
     public TimeSpan WorkerGoneAfter { get; set; } = TimeSpan.FromSeconds(45);
 
@@ -70,7 +76,7 @@ public sealed class TaskRecordOptions
     {
         if (SucceededRetention <= TimeSpan.Zero || FailedRetention < SucceededRetention)
             throw new ArgumentOutOfRangeException(nameof(FailedRetention), $"Retention must be positive, and FailedRetention ({FailedRetention}) at least SucceededRetention ({SucceededRetention}).");
-        foreach (var (name, value) in new[] { (nameof(FlushInterval), FlushInterval), (nameof(HeartbeatInterval), HeartbeatInterval), (nameof(CancelPollInterval), CancelPollInterval), (nameof(EnqueueWriteTimeout), EnqueueWriteTimeout) })
+        foreach (var (name, value) in new[] { (nameof(FlushInterval), FlushInterval), (nameof(HeartbeatInterval), HeartbeatInterval), (nameof(CancelPollInterval), CancelPollInterval), (nameof(EnqueueWriteTimeout), EnqueueWriteTimeout), (nameof(WatchInterval), WatchInterval) })
         {
             if (value <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(name, value, $"TaskRecordOptions.{name} must be positive.");
         }

@@ -38,7 +38,11 @@ public abstract class TaskRecordStore : ITaskRecords, IRecordTables
         Flows = new FlowRows(this, Writes, Time);
         reads = new RecordReads(this, Workers, Options, Time);
         operations = new RecordOperations(this, reads, Writes, UniqueLocks, Flows, Options, Time);
+        Watcher = new TaskWatcher(this, Options.WatchInterval, Time);
     }
+
+    /// <summary>Streams of task events and waits for tasks to end: this process's at once, others' from the store (<see cref="TaskRecordOptions.WatchInterval"/>).</summary>
+    public TaskWatcher Watcher { get; }
 
     /// <summary>Records created, merged, moved to the failed-record table, deleted; day tables dropped past their retention.</summary>
     internal RecordWrites Writes { get; }

@@ -64,6 +64,7 @@ internal sealed partial class TaskRecordWriter : IAsyncDisposable
     /// <summary>Adds a write; it goes out with the next flush, merged with any other of its task.</summary>
     public void Write(RecordWrite write)
     {
+        Store.Watcher.Observe(write); // before the merge below: the write is the event, and may be merged into another
         lock (gate)
         {
             if (pending.TryGetValue(write.Id, out var earlier)) earlier.Merge(write);

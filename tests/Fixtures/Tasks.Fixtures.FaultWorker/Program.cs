@@ -10,6 +10,7 @@ using Tasks.Fixtures;
 // produce <connection string> <queue prefix> <record file> <first> <count> <producers> <task ms> <ignore token: 0|1> [retries]
 //         an enqueue that fails transiently is tried again up to <retries> times (as a caller retries a 503), recording "retried n"
 // unique  <connection string> <queue prefix> <record file> <key> <at: Unix ms>   enqueues FaultTasks.Unique(key) at that moment, records "id <id>"
+// recorded <connection string> <queue prefix> <record file> <count> <ms>        enqueues FaultTasks.Record(n, ms) with records on, records "enqueued n id"
 // chains  <connection string> <queue prefix> <record file> <count>                enqueues chains Step(n, 1) → Step(n, 2), records "chain n id1 id2"
 // payload <connection string> <queue prefix> <record file> <count> <bytes>        enqueues FaultTasks.Digest(n, random bytes), records "payload n id sha256"
 // limits  <connection string> <queue prefix> <record file> <task> <count> <ms>    enqueues <count> of LimitedTasks.<task> (invoice: 4 customers in turn;
@@ -72,6 +73,15 @@ if (mode == "unique")
     var at = DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(args[5], CultureInfo.InvariantCulture));
     if (at > DateTimeOffset.UtcNow) await Task.Delay(at - DateTimeOffset.UtcNow);
     record.Line($"id {await FaultTasks.UniqueAsync.Enqueue(client, args[4])}");
+    return 0;
+}
+
+if (mode == "recorded")
+{
+    var options = new AzureQueueOptions { ConnectionString = connection, QueuePrefix = prefix };
+    var client = new TaskClient(new AzureQueueTransport(options), records: new AzureTableTaskRecordStore(options));
+    for (var n = 0; n < Int(4); n++) record.Line($"enqueued {n} {await FaultTasks.RecordAsync.Enqueue(client, n, Int(5), false)}");
+    await client.RecordWriter!.DisposeAsync(); // records written in the background go out before the exit
     return 0;
 }
 
