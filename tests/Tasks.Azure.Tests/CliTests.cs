@@ -197,6 +197,28 @@ public sealed class CliTests(AzuriteFixture azurite)
         Assert.Equal((3, $"error: '{batch.Id}' is a batch, not a task: tasks batch {batch.Id}"), await RunAsync(azurite.ConnectionString, At("show", batch.Id!)));
     }
 
+    [Fact]
+    public async Task Watch_of_a_task_prints_its_events_one_per_line_and_ends_with_its_last()
+    {
+        await using var h = new AzureHarness(azurite);
+        var store = new AzureTableTaskRecordStore(h.TransportOptions);
+        var id = await AzureTasks.RunAsync.Enqueue(new TaskClient(h.Transport, records: store), Scripts.Add((_, _) => Task.CompletedTask));
+        var options = new TaskWorkerOptions();
+        options.Queues.Add(AzureTasks.Queue);
+        await using (var worker = new TaskWorker(h.Transport, options, records: store)) await worker.RunOnceAsync(); // its records written as it is disposed
+
+        var (code, output) = await RunAsync(azurite.ConnectionString, "watch", "--id", id, "--prefix", h.Prefix, "--json");
+        Assert.Equal(0, code);
+        var events = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal(["Enqueued", "Started", "Succeeded"], events.Select(e => e.GetProperty("kind").GetString()));
+        Assert.All(events, e => Assert.Equal(id, e.GetProperty("id").GetString()));
+        Assert.Equal(1, events[1].GetProperty("attempt").GetInt32());
+
+        (code, output) = await RunAsync(azurite.ConnectionString, "watch", "--id", id, "--prefix", h.Prefix);
+        Assert.Equal(0, code);
+        Assert.Matches($@"Watching task {id} until it ends \(Ctrl-C to stop\)\.\n\S+ \S+  {id}  {AzureTasks.RunAsync.Definition.Name}\s+Enqueued\n.*Started\s+attempt 1\n.*Succeeded\s+attempt 1$", output);
+    }
+
     internal static async Task<(int Code, string Output)> RunAsync(string? connectionString, params string[] arguments)
     {
         var environment = new Dictionary<string, string> { ["TASKS_AZURE_CONNECTION_STRING"] = connectionString ?? "" };

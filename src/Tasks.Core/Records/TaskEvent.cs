@@ -62,7 +62,10 @@ public sealed record TaskEvent(string TaskId, TaskEventKind Kind, DateTimeOffset
     public bool IsFinal => Kind is TaskEventKind.Succeeded or TaskEventKind.DeadLettered or TaskEventKind.Cancelled;
 }
 
-/// <summary>Which tasks a watch follows: one by id, or those of a queue, a task, a state (set any; none for every task).</summary>
+/// <summary>
+/// Which tasks a watch follows: one by id, or those of a queue, a task, a state (set any; none for every task). A watch of
+/// a query follows the tasks due from an hour before it started; one task's watch follows it whenever it is due.
+/// </summary>
 public sealed class TaskWatchFilter
 {
     /// <summary>Only this task: its events from its first (replayed from its record), to its last.</summary>

@@ -17,6 +17,9 @@ namespace Tasks;
 /// </summary>
 public sealed class TaskWatcher
 {
+    /// <summary>A query watch follows tasks due from this long before it started: older ones' day tables are not read at each poll.</summary>
+    private static readonly TimeSpan QueryLookBack = TimeSpan.FromHours(1);
+
     private readonly ITaskRecords records;
     private readonly TimeProvider time;
     private readonly object gate = new();
@@ -137,7 +140,7 @@ public sealed class TaskWatcher
 
     private Subscription Subscribe(TaskWatchFilter filter)
     {
-        var subscription = new Subscription(filter);
+        var subscription = new Subscription(filter, time.GetUtcNow());
         lock (gate)
         {
             subscriptions.Add(subscription);
@@ -201,7 +204,7 @@ public sealed class TaskWatcher
                 {
                     found = id is not null
                         ? await records.GetAsync(id, CancellationToken.None).ConfigureAwait(false) is { } record ? [record] : []
-                        : (await records.ListAsync(new TaskRecordQuery { Queue = queue, TaskName = taskName, State = state, PageSize = 100 }, CancellationToken.None).ConfigureAwait(false)).Records;
+                        : (await records.ListAsync(new TaskRecordQuery { Queue = queue, TaskName = taskName, State = state, From = watches.Min(w => w.Since) - QueryLookBack, PageSize = 100 }, CancellationToken.None).ConfigureAwait(false)).Records;
                 }
                 catch (Exception)
                 {
@@ -285,11 +288,14 @@ public sealed class TaskWatcher
     };
 
     /// <summary>One watch: its events, and per task what it has reported (so nothing is repeated or reported out of order).</summary>
-    private sealed class Subscription(TaskWatchFilter filter)
+    private sealed class Subscription(TaskWatchFilter filter, DateTimeOffset since)
     {
         private readonly Dictionary<string, Seen> seen = new(StringComparer.Ordinal);
 
         public TaskWatchFilter Filter => filter;
+
+        /// <summary>When the watch started.</summary>
+        public DateTimeOffset Since => since;
 
         public Channel<TaskEvent> Events { get; } = Channel.CreateUnbounded<TaskEvent>(new UnboundedChannelOptions { SingleReader = true });
 
