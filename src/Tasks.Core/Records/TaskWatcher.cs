@@ -20,6 +20,9 @@ public sealed class TaskWatcher
     /// <summary>A query watch follows tasks due from this long before it started: older ones' day tables are not read at each poll.</summary>
     private static readonly TimeSpan QueryLookBack = TimeSpan.FromHours(1);
 
+    /// <summary>How long a watch of one task holds this process's events while the task has no record yet.</summary>
+    private static readonly TimeSpan RecordWait = TimeSpan.FromSeconds(5);
+
     private readonly ITaskRecords records;
     private readonly TimeProvider time;
     private readonly object gate = new();
@@ -224,7 +227,11 @@ public sealed class TaskWatcher
                     }
                 }
 
-                foreach (var watch in watches) watch.Baseline();
+                foreach (var watch in watches)
+                {
+                    // A task not recorded yet (its record's write still in flight) has its events held a while more, so what the record will tell comes first.
+                    if (found.Count > 0 || id is null || time.GetUtcNow() - watch.Since > RecordWait) watch.Baseline();
+                }
             }
 
             try
