@@ -9,12 +9,7 @@ public sealed class OutboxClientTests
     public async Task An_entry_is_sent_only_when_asked_and_an_entry_sent_twice_runs_once()
     {
         await using var harness = new RecordHarness();
-        var runs = new ConcurrentBag<string>();
-        var script = Scripts.Add((context, _) =>
-        {
-            runs.Add(context.MessageId);
-            return Task.CompletedTask;
-        });
+        var (runs, script) = CountedRuns();
         var outbox = new ListOutbox();
         var id = await RecordedTasks.RunAsync.Enqueue(harness.Client.WriteTo(outbox), script);
         await harness.Worker.StartAsync();
@@ -39,12 +34,7 @@ public sealed class OutboxClientTests
     public async Task A_unique_task_sent_twice_frees_its_lock_so_the_next_of_its_key_runs()
     {
         await using var harness = new RecordHarness();
-        var runs = new ConcurrentBag<string>();
-        var script = Scripts.Add((context, _) =>
-        {
-            runs.Add(context.MessageId);
-            return Task.CompletedTask;
-        });
+        var (runs, script) = CountedRuns();
         var outbox = new ListOutbox();
         var first = await RecordedTasks.OnceAsync.Enqueue(harness.Client.WriteTo(outbox), script, "inv-1");
         await harness.Worker.StartAsync();
@@ -95,6 +85,17 @@ public sealed class OutboxClientTests
         batch.Add(RecordedTasks.RunAsync.Prepare("s"));
         await Assert.ThrowsAsync<NotSupportedException>(() => tasks.EnqueueBatchAsync(batch).AsTask());
         Assert.Throws<FormatException>(() => harness.Client.SendFromOutboxAsync(new byte[] { 0x92, 0x07, 0x01 }).AsTask().GetAwaiter().GetResult());
+    }
+
+    /// <summary>A script that notes the id of each run.</summary>
+    private static (ConcurrentBag<string> Runs, string Script) CountedRuns()
+    {
+        var runs = new ConcurrentBag<string>();
+        return (runs, Scripts.Add((context, _) =>
+        {
+            runs.Add(context.MessageId);
+            return Task.CompletedTask;
+        }));
     }
 
     private sealed class ListOutbox : ITaskOutbox
