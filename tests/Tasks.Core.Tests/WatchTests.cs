@@ -54,6 +54,25 @@ public sealed class WatchTests
     }
 
     [Fact]
+    public async Task A_wait_for_a_tracked_batch_returns_its_counts_once_every_task_ended()
+    {
+        await using var harness = new RecordHarness();
+        var script = Scripts.Add(async (_, ct) => await Task.Delay(100, ct));
+        var batch = new TaskBatch { Tracked = true };
+        for (var i = 0; i < 3; i++) batch.Add(RecordedTasks.RunAsync.Prepare(script));
+        await harness.Client.EnqueueBatchAsync(batch);
+        var waiting = harness.Store.Watcher.WaitForBatchAsync(batch.Id!, TimeSpan.FromSeconds(20));
+        await Task.Delay(200);
+        Assert.False(waiting.IsCompleted); // no worker yet
+
+        await harness.Worker.StartAsync();
+        var ended = await waiting;
+
+        Assert.Equal((3, 3, 0), (ended.Total, ended.Succeeded, ended.Pending));
+        await Assert.ThrowsAsync<TimeoutException>(() => harness.Store.Watcher.WaitForBatchAsync("AaJR9AChAyWgtwYAAAAAAA", TimeSpan.FromMilliseconds(200)));
+    }
+
+    [Fact]
     public async Task A_watch_of_a_queue_from_the_store_alone_sees_every_event_of_50_tasks_in_order()
     {
         await using var harness = new RecordHarness();
