@@ -86,21 +86,19 @@ internal static class RecordCommands
     public static Command Watch()
     {
         var id = new Option<string?>("--id") { Description = "Only this task (the id Enqueue returned): what happened to it so far, then each event as it happens, ending with its last." };
-        var state = new Option<string?>("--state") { Description = "Only events that leave a task in this state: enqueued, running, retrying, succeeded, failed (dead-lettered), cancelled." };
+        var state = new Option<string?>("--state") { Description = "Only events that leave a task in this state: scheduled, enqueued, running, retrying, succeeded, failed (dead-lettered), cancelled." };
         var task = new Option<string?>("--task") { Description = "Only this task (its wire name)." };
         var queue = new Option<string?>("--queue") { Description = "Only tasks of this queue." };
         var command = new Command("watch", "A live tail of task events, one line each (enqueued, started, progress, retrying, succeeded, dead-lettered, cancelled), until Ctrl-C. Read from the records every second.") { id, state, task, queue };
         command.SetAction((parse, ct) => Connection.RunRecordsAsync(parse, async (records, output) =>
         {
             var filter = new TaskWatchFilter { TaskId = parse.GetValue(id), State = parse.GetValue(state) is { } s ? State(s) : null, TaskName = parse.GetValue(task), Queue = parse.GetValue(queue) };
+            if (filter.TaskId is { } watched && await records.GetAsync(watched, ct) is null)
+                throw new NotFoundException($"there is no record of task '{watched}' (never enqueued with records on, or expired; check --prefix).");
             if (!output.IsJson) Console.Error.WriteLine(filter.TaskId is null ? "Watching: events from now on, until Ctrl-C." : $"Watching task {filter.TaskId} until it ends (Ctrl-C to stop).");
             try
             {
-                await foreach (var e in records.Watcher.WatchAsync(filter, ct))
-                {
-                    Console.WriteLine(output.IsJson ? JsonSerializer.Serialize(EventJson(e), JsonLine) : EventLine(e));
-                    if (filter.TaskId is not null && e.IsFinal) break;
-                }
+                await foreach (var e in records.Watcher.WatchAsync(filter, ct)) Console.WriteLine(output.IsJson ? JsonSerializer.Serialize(e, JsonLine) : EventLine(e));
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -112,10 +110,8 @@ internal static class RecordCommands
         return command;
     }
 
-    // One event per line for scripts (JSON Lines), enums as their names.
-    private static readonly JsonSerializerOptions JsonLine = new(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
-
-    private static object EventJson(TaskEvent e) => new { id = e.TaskId, kind = e.Kind, at = e.At, attempt = e.Attempt, task = e.TaskName, queue = e.Queue, state = e.State, progress = e.Progress, reason = e.Reason };
+    // One event per line for scripts (JSON Lines), named as a web app's server-sent events name them.
+    private static readonly JsonSerializerOptions JsonLine = new(JsonSerializerDefaults.Web);
 
     private static string EventLine(TaskEvent e)
     {

@@ -211,8 +211,10 @@ public sealed class CliTests(AzuriteFixture azurite)
         Assert.Equal(0, code);
         var events = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
         Assert.Equal(["Enqueued", "Started", "Succeeded"], events.Select(e => e.GetProperty("kind").GetString()));
-        Assert.All(events, e => Assert.Equal(id, e.GetProperty("id").GetString()));
+        Assert.All(events, e => Assert.Equal(id, e.GetProperty("taskId").GetString()));
         Assert.Equal(1, events[1].GetProperty("attempt").GetInt32());
+        Assert.True(events[2].GetProperty("isFinal").GetBoolean());
+        Assert.Equal((3, "error: there is no record of task 'nope' (never enqueued with records on, or expired; check --prefix)."), await RunAsync(azurite.ConnectionString, "watch", "--id", "nope", "--prefix", h.Prefix));
 
         (code, output) = await RunAsync(azurite.ConnectionString, "watch", "--id", id, "--prefix", h.Prefix);
         Assert.Equal(0, code);

@@ -15,11 +15,7 @@ public sealed class WatchTests
 
         var events = new List<TaskEvent>();
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        await foreach (var e in harness.Store.Watcher.WatchAsync(new TaskWatchFilter { TaskId = id }, stop.Token))
-        {
-            events.Add(e);
-            if (e.IsFinal) break;
-        }
+        await foreach (var e in harness.Store.Watcher.WatchAsync(new TaskWatchFilter { TaskId = id }, stop.Token)) events.Add(e); // ends with the task's last event
 
         Assert.Equal([TaskEventKind.Enqueued, TaskEventKind.Started, TaskEventKind.Progress, TaskEventKind.Succeeded], events.Select(e => e.Kind));
         Assert.Equal(0.5, events[2].Progress!.Fraction);

@@ -131,8 +131,10 @@ app.MapGet("/tasks/{id}", async (string id, ITaskRecords records) =>
 
 // A task's events as they happen, as server-sent events, ending with its last: in a browser,
 // new EventSource("/tasks/<id>/events").addEventListener("task", e => show(JSON.parse(e.data))); or curl -N.
-app.MapGet("/tasks/{id}/events", (string id, TaskWatcher watcher, CancellationToken cancellationToken) =>
-    TypedResults.ServerSentEvents(UntilItEnds(watcher.WatchAsync(new TaskWatchFilter { TaskId = id }, cancellationToken)), eventType: "task"));
+app.MapGet("/tasks/{id}/events", async (string id, ITaskRecords records, TaskWatcher watcher, CancellationToken cancellationToken) =>
+    await records.GetAsync(id, cancellationToken) is null
+        ? Results.NotFound(new { error = $"No task {id}." })
+        : TypedResults.ServerSentEvents(watcher.WatchAsync(new TaskWatchFilter { TaskId = id }, cancellationToken), eventType: "task"));
 
 app.MapPost("/tasks/{id}/cancel", async (string id, ITaskRecords records) =>
 {
@@ -143,15 +145,6 @@ app.MapPost("/tasks/{id}/cancel", async (string id, ITaskRecords records) =>
 app.MapTasksDashboard("/tasks");
 
 app.Run();
-
-static async IAsyncEnumerable<TaskEvent> UntilItEnds(IAsyncEnumerable<TaskEvent> events)
-{
-    await foreach (var e in events)
-    {
-        yield return e;
-        if (e.IsFinal) yield break;
-    }
-}
 
 /// <summary>Copies the tenant of the request that enqueues (its X-Tenant header) into the task's envelope.</summary>
 internal sealed class TenantEnqueueFilter(IHttpContextAccessor http) : ITaskEnqueueFilter

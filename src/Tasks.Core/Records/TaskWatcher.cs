@@ -49,9 +49,10 @@ public sealed class TaskWatcher
     public long StoreReads => Interlocked.Read(ref reads);
 
     /// <summary>
-    /// The events of the tasks <paramref name="filter"/> names, as they happen, in order per task, until cancelled. A watch
-    /// of one task (<see cref="TaskWatchFilter.TaskId"/>) starts with what its record says happened already; a watch of a
-    /// query reports what happens from its start on. A task's events are never repeated, nor reported out of order (an
+    /// The events of the tasks <paramref name="filter"/> names, as they happen, in order per task. A watch of one task
+    /// (<see cref="TaskWatchFilter.TaskId"/>) starts with what its record says happened already and ends with its last
+    /// event (it waits, like <see cref="WaitAsync"/>, for a task with no record yet); a watch of a query reports what
+    /// happens from its start on, until cancelled. A task's events are never repeated, nor reported out of order (an
     /// event learned after a later one is left out).
     /// </summary>
     public async IAsyncEnumerable<TaskEvent> WatchAsync(TaskWatchFilter? filter = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -62,7 +63,11 @@ public sealed class TaskWatcher
             var reader = subscription.Events.Reader;
             while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                while (reader.TryRead(out var e)) yield return e;
+                while (reader.TryRead(out var e))
+                {
+                    yield return e;
+                    if (e.IsFinal && subscription.Filter.TaskId is not null) yield break; // the task's last event
+                }
             }
         }
         finally
