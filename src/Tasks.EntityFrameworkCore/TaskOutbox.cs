@@ -39,9 +39,6 @@ public sealed class TaskOutbox
     /// <summary>How this outbox sends.</summary>
     public TaskOutboxOptions Options { get; }
 
-    /// <summary>The client that sends the rows: the host's.</summary>
-    internal TaskClient Client => client;
-
     internal IInterceptor[] Interceptors { get; }
 
     /// <summary>The outbox of <paramref name="db"/>'s options (<see cref="TaskOutboxServiceCollectionExtensions.UseTaskOutbox"/>), or null.</summary>
@@ -59,7 +56,7 @@ public sealed class TaskOutbox
     /// <summary>Waits for the sends in flight (a host stopping), up to <paramref name="cancellationToken"/>.</summary>
     internal Task DrainAsync(CancellationToken cancellationToken) => Task.WhenAll(sending.Keys).WaitAsync(cancellationToken);
 
-    /// <summary>Sends <paramref name="rows"/> and deletes those sent; returns the ids sent and the failures, by id.</summary>
+    /// <summary>Sends <paramref name="rows"/>, up to MaxConcurrentSends at once; returns the ids sent and the failures by id (the caller deletes or retries their rows).</summary>
     internal async Task<(List<string> Sent, Dictionary<string, Exception> Failed)> SendAsync(IReadOnlyList<(string Id, byte[] Content)> rows, CancellationToken cancellationToken)
     {
         var sent = new List<string>(rows.Count);

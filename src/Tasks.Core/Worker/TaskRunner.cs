@@ -99,7 +99,8 @@ internal sealed class TaskRunner(
     {
         var task = decoded.Definition;
         // A released continuation, or a task from an outbox: either may be sent twice, and the first message to claim the run runs it.
-        if ((flow.Parent is not null || decoded.HasOutboxHeader) && !await flows.ClaimRunAsync(message).ConfigureAwait(false))
+        // The claim lives in the records: without them (redelivery null) the headers are not even looked at.
+        if ((flow.Parent is not null || (redelivery is not null && decoded.HasOutboxHeader)) && !await flows.ClaimRunAsync(message).ConfigureAwait(false))
         {
             WorkerLog.SkippedDuplicate(logger, task.Name, message.MessageId);
             recorder.DuplicateSkipped(message, decoded);
