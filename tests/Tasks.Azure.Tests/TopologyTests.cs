@@ -404,7 +404,7 @@ public sealed partial class TopologyTests(AzuriteFixture azurite, PackedFeed pac
 }
 
 /// <summary>
-/// Tasks and Tasks.Azure packed once per run from a copy of the sources (what a fresh clone has, so the
+/// Every package, the CLI tool and the templates, packed once per class by README's one pack command from a copy of the sources (what a fresh clone has, so the
 /// repository's build output is left alone) into a folder feed, under a version of this run's own.
 /// </summary>
 public sealed class PackedFeed : IAsyncLifetime
@@ -441,11 +441,12 @@ public sealed class PackedFeed : IAsyncLifetime
     {
         var root = AzuriteProcess.RepositoryRoot();
         var clone = Path.Combine(work, "clone");
-        CopyTree(Path.Combine(root, "src"), Path.Combine(clone, "src"));
-        foreach (var file in new[] { "Directory.Build.props", "Directory.Packages.props", "global.json", "README.md" })
+        foreach (var folder in new[] { "src", "templates", "eng" })
+            CopyTree(Path.Combine(root, folder), Path.Combine(clone, folder));
+        foreach (var file in new[] { "Directory.Build.props", "Directory.Packages.props", "global.json", "LICENSE", "Tasks.sln", "Tasks.Packages.slnf" })
             File.Copy(Path.Combine(root, file), Path.Combine(clone, file));
-        foreach (var project in new[] { "Tasks.Core", "Tasks.Azure", "Tasks.OpenTelemetry", "Tasks.Dashboard", "Tasks.EntityFrameworkCore" })
-            await ChildProcess.RunAsync("dotnet", ["pack", Path.Combine(clone, "src", project), "-c", "Release", "-o", Feed, $"-p:Version={Version}"], clone, BuildTimeout);
+        // README's one pack command: every package, the CLI tool and the templates.
+        await ChildProcess.RunAsync("dotnet", ["pack", Path.Combine(clone, "Tasks.Packages.slnf"), "-c", "Release", "-o", Feed, $"-p:Version={Version}"], clone, BuildTimeout);
     }
 
     /// <summary>The nuget.config README shows: the local feed added to the machine's sources.</summary>
