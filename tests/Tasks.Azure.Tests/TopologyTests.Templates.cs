@@ -106,6 +106,14 @@ public sealed partial class TopologyTests
             using var readme = new StreamReader(package.GetEntry(Meta("readme")!)!.Open());
             Assert.Equal($"# {id}", readme.ReadLine());
 
+            // The configuration schema Visual Studio merges for appsettings*.json, named by the package's build targets.
+            if (id is "Tasks" or "Tasks.Azure")
+            {
+                Assert.True(package.GetEntry("ConfigurationSchema.json") is { Length: > 0 }, $"{id} lacks its configuration schema");
+                using var targets = new StreamReader(package.GetEntry($"buildTransitive/{id}.targets")!.Open());
+                Assert.Contains("<JsonSchemaSegment Include=\"$(MSBuildThisFileDirectory)../ConfigurationSchema.json\"", targets.ReadToEnd());
+            }
+
             if (id == "Tasks.Templates")
             {
                 Assert.Contains(nuspec.Descendants(), e => e.Name.LocalName == "packageType" && e.Attribute("name")?.Value == "Template");
