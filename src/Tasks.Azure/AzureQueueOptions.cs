@@ -7,7 +7,7 @@ namespace Tasks.Azure;
 
 /// <summary>
 /// Where the Azure queues are and how to reach them. Set exactly one of
-/// <see cref="ConnectionString"/> or <see cref="ServiceUri"/>. Bindable from configuration
+/// <see cref="ConnectionString"/>, <see cref="ServiceUri"/> or <see cref="ClientName"/>. Bindable from configuration
 /// (<c>"Tasks:Azure": { "ConnectionString": "...", "QueuePrefix": "prod-" }</c>).
 /// </summary>
 public sealed class AzureQueueOptions
@@ -35,6 +35,17 @@ public sealed class AzureQueueOptions
     /// The identity needs 'Storage Table Data Contributor' for it.
     /// </summary>
     public Uri? TableServiceUri { get; set; }
+
+    /// <summary>
+    /// The name of the clients registered with <c>services.AddAzureClients(...)</c> (Microsoft.Extensions.Azure) to use:
+    /// <c>Default</c> for ones registered without <c>WithName</c>, which <c>UseAzureQueues()</c> sets. The queue client is
+    /// needed, the table client with task records on, the blob client for large arguments and recurring tasks. Those
+    /// clients keep their credential, retries and transport, and get Tasks' deadline and circuit
+    /// (<see cref="RequestTimeout"/>, <see cref="PayloadTimeout"/>, <see cref="ProbeInterval"/>): if other code shares them
+    /// and must not be bounded so, register clients of Tasks' own with <c>.WithName("tasks")</c>. The queue client must
+    /// not set <c>MessageEncoding</c>: Tasks base64-encodes its messages itself. See docs/operations.md.
+    /// </summary>
+    public string? ClientName { get; set; }
 
     /// <summary>The identity to use with <see cref="ServiceUri"/> (Azure.Identity: managed identity, workload identity, ...).</summary>
     public TokenCredential? Credential { get; set; }
@@ -140,12 +151,13 @@ public sealed class AzureQueueOptions
             throw new InvalidOperationException($"AzureQueueOptions.PayloadThresholdBytes is {PayloadThresholdBytes:N0}; it must be between 1,024 and {AzureQueueTransport.MaxInlineEnvelopeBytes:N0} (what a queue message holds).");
         if (MaxEnvelopeBytes < PayloadThresholdBytes || MaxEnvelopeBytes > 1024 * 1024 * 1024)
             throw new InvalidOperationException($"AzureQueueOptions.MaxEnvelopeBytes is {MaxEnvelopeBytes:N0}; it must be at least PayloadThresholdBytes ({PayloadThresholdBytes:N0}) and at most 1 GiB (a payload is held in memory while its task runs).");
-        if (string.IsNullOrWhiteSpace(ConnectionString) == (ServiceUri is null))
+        var accounts = (string.IsNullOrWhiteSpace(ConnectionString) ? 0 : 1) + (ServiceUri is null ? 0 : 1) + (string.IsNullOrWhiteSpace(ClientName) ? 0 : 1);
+        if (accounts != 1)
             throw new InvalidOperationException(
-                "Azure queues need exactly one of AzureQueueOptions.ConnectionString or AzureQueueOptions.ServiceUri" +
-                (ServiceUri is null ? ", and neither is set" : ", and both are set") + ". From configuration, set the ConnectionString or ServiceUri key " +
+                "Azure queues need exactly one of AzureQueueOptions.ConnectionString, ServiceUri or ClientName" +
+                (accounts == 0 ? ", and none is set" : $", and {accounts} are set") + ". From configuration, set the ConnectionString, ServiceUri or ClientName key " +
                 "of the section passed to UseAzureQueues: e.g. \"Tasks\": { \"Azure\": { \"ConnectionString\": \"UseDevelopmentStorage=true\" } } in appsettings.json, " +
-                "or the environment variable Tasks__Azure__ConnectionString.");
+                "or the environment variable Tasks__Azure__ConnectionString; or call UseAzureQueues() to use the clients registered with services.AddAzureClients(...).");
         if (ServiceUri is not null && !ServiceUri.IsAbsoluteUri)
             throw new InvalidOperationException("AzureQueueOptions.ServiceUri must be an absolute URI such as https://account.queue.core.windows.net.");
     }

@@ -40,8 +40,7 @@ public sealed class AzureQueueTransport : IShardedTaskTransport, ITaskQueueMonit
     public const string ScheduleContainer = "tasks-schedules";
 
     private readonly AzureQueueOptions options;
-    private readonly QueueServiceClient envelopeService;
-    private readonly QueueServiceClient textService;
+    private readonly QueueServiceClient service;
     private readonly ConcurrentDictionary<string, QueueClient> readyQueues = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Lazy<Task<QueueClient>>> creatingQueues = new(StringComparer.Ordinal);
     private readonly QueueCallGuard calls;
@@ -54,7 +53,10 @@ public sealed class AzureQueueTransport : IShardedTaskTransport, ITaskQueueMonit
     private readonly TableQueuePauses pauses;
 
     /// <summary>Creates the transport. Nothing is sent over the network until a queue is first used.</summary>
-    /// <exception cref="InvalidOperationException">The options name no account, or two.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The options name no account, or two; or <see cref="AzureQueueOptions.ClientName"/>, whose clients only a host's
+    /// services hold (<c>UseAzureQueues</c>).
+    /// </exception>
     public AzureQueueTransport(AzureQueueOptions options, ILogger<AzureQueueTransport>? logger = null, TimeProvider? timeProvider = null)
         : this(new AzureClients(options, timeProvider), logger, timeProvider)
     {
@@ -67,24 +69,17 @@ public sealed class AzureQueueTransport : IShardedTaskTransport, ITaskQueueMonit
         var log = logger ?? (ILogger)NullLogger.Instance;
         var time = timeProvider ?? TimeProvider.System;
 
-        QueueClientOptions EnvelopeOptions()
-        {
-            var envelopeOptions = new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 };
-            envelopeOptions.MessageDecodingFailed += OnMessageDecodingFailedAsync;
-            return envelopeOptions;
-        }
-
-        var main = clients.MainQueues(EnvelopeOptions);
-        (envelopeService, textService, Endpoint) = (main.Envelopes, main.Text, main.Endpoint);
+        var main = clients.MainQueues();
+        (service, Endpoint) = (main.Service, main.Endpoint);
         calls = new QueueCallGuard(Endpoint);
-        ShardAccount[] accounts = [new ShardAccount(0, main), .. options.ShardAccounts.Select((_, i) => new ShardAccount(i + 1, clients.ShardQueues(i, EnvelopeOptions)))];
-        shards = new ShardRouter(accounts, options, QueueName, calls, log, time);
+        ShardAccount[] accounts = [new ShardAccount(0, main), .. options.ShardAccounts.Select((_, i) => new ShardAccount(i + 1, clients.ShardQueues(i)))];
+        shards = new ShardRouter(accounts, options, QueueName, calls, MoveUndecodableAsync, log, time);
         payloads = new BlobPayloadStore(clients, QueueName);
         schedules = new BlobScheduleStore(clients);
         limits = new TableLimitStore(clients);
         pauses = new TableQueuePauses(clients);
-        poison = new PoisonQueues(textService, options, payloads, calls, QueueName, shards.LogicalQueueName, log, time);
-        monitor = new QueueMonitor(envelopeService, textService, options.QueuePrefix, QueueName, shards, calls);
+        poison = new PoisonQueues(service, options, payloads, calls, QueueName, shards.LogicalQueueName, log, time);
+        monitor = new QueueMonitor(service, options.QueuePrefix, QueueName, shards, calls);
     }
 
     /// <summary>The SDK clients of every account, shared with the record store in a host.</summary>
@@ -110,7 +105,7 @@ public sealed class AzureQueueTransport : IShardedTaskTransport, ITaskQueueMonit
             if (options.CreateQueues)
             {
                 // The poison queue too, so an operator finds it before the first dead letter.
-                var poisonQueue = textService.GetQueueClient(PoisonQueueName(queue));
+                var poisonQueue = service.GetQueueClient(PoisonQueueName(queue));
                 await calls.RunAsync(poisonQueue.Name, cancellationToken, () => poisonQueue.CreateIfNotExistsAsync(cancellationToken: cancellationToken)).ConfigureAwait(false);
             }
 
@@ -149,8 +144,9 @@ public sealed class AzureQueueTransport : IShardedTaskTransport, ITaskQueueMonit
         }
 
         var client = await GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
+        var text = AzureReceivedMessage.Encode(message.Body);
         await calls.RunAsync(client.Name, cancellationToken, () => client.SendMessageAsync(
-            BinaryData.FromBytes(message.Body),
+            text,
             message.Delay > TimeSpan.Zero ? QueueVisibility.AtLeast(message.Delay) : null,
             message.TimeToLive,
             cancellationToken)).ConfigureAwait(false);
@@ -162,7 +158,7 @@ public sealed class AzureQueueTransport : IShardedTaskTransport, ITaskQueueMonit
         if (shards.IsSharded(queue)) return await shards.ReceiveAnyAsync(queue, maxMessages, leaseDuration, cancellationToken).ConfigureAwait(false);
         var client = await GetQueueAsync(queue, cancellationToken).ConfigureAwait(false);
         QueueMessage[] messages = (await calls.RunAsync(client.Name, cancellationToken, () => client.ReceiveMessagesAsync(Math.Clamp(maxMessages, 1, 32), leaseDuration + QueueVisibility.LeaseRounding, cancellationToken)).ConfigureAwait(false)).Value;
-        return AzureReceivedMessage.From(queue, client, messages);
+        return await AzureReceivedMessage.FromAsync(queue, client, messages, MoveUndecodableAsync, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -311,7 +307,7 @@ public sealed class AzureQueueTransport : IShardedTaskTransport, ITaskQueueMonit
     /// <inheritdoc />
     /// <remarks>One update of the message, its text and visibility together (to the next whole second: an early look only finds the limit full again).</remarks>
     ValueTask ITaskMessageReplacer.ReplaceAsync(ReceivedTaskMessage message, ReadOnlyMemory<byte> body, TimeSpan delay, CancellationToken cancellationToken)
-        => UpdateVisibilityAsync(message, TimeSpan.FromSeconds(Math.Ceiling(Math.Min(delay.TotalSeconds, QueueVisibility.Max.TotalSeconds))), "defer", cancellationToken, BinaryData.FromBytes(body));
+        => UpdateVisibilityAsync(message, TimeSpan.FromSeconds(Math.Ceiling(Math.Min(delay.TotalSeconds, QueueVisibility.Max.TotalSeconds))), "defer", cancellationToken, AzureReceivedMessage.Encode(body));
 
     private async ValueTask UpdateVisibilityAsync(ReceivedTaskMessage message, TimeSpan visibility, string action, CancellationToken cancellationToken, BinaryData? body = null)
     {
@@ -350,16 +346,15 @@ public sealed class AzureQueueTransport : IShardedTaskTransport, ITaskQueueMonit
 
     private async Task<QueueClient> CreateAsync(string queue)
     {
-        var client = envelopeService.GetQueueClient(QueueName(queue));
+        var client = service.GetQueueClient(QueueName(queue));
 
         // Shared by every caller waiting for it, so no one caller's token may cancel it.
         if (options.CreateQueues) await calls.RunAsync(client.Name, CancellationToken.None, () => client.CreateIfNotExistsAsync(cancellationToken: CancellationToken.None)).ConfigureAwait(false);
         return readyQueues.GetOrAdd(queue, client);
     }
 
-    // The SDK cannot base64-decode the message, drops it from the batch and calls this; without a
-    // handler the message would come back forever.
-    private Task OnMessageDecodingFailedAsync(QueueMessageDecodingFailedEventArgs args) => poison.OnMessageDecodingFailedAsync(args);
+    // Late-bound: the shard router, made before the poison queues, hands them its undecodable messages through this.
+    private Task MoveUndecodableAsync(QueueClient queue, QueueMessage message, CancellationToken cancellationToken) => poison.MoveUndecodableAsync(queue, message, cancellationToken);
 
     private static bool IsLeaseLost(RequestFailedException ex)
         => ex.ErrorCode == QueueErrorCode.MessageNotFound || ex.ErrorCode == QueueErrorCode.PopReceiptMismatch;

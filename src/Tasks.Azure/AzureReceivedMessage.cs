@@ -1,5 +1,9 @@
 using System;
+using System.Buffers;
+using System.Buffers.Text;
 using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
 using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
 
@@ -16,22 +20,70 @@ internal sealed class AzureReceivedMessage(string queue, QueueClient client, str
     public string PopReceipt { get; set; } = popReceipt;
 
     /// <summary>
-    /// The messages received from <paramref name="client"/> (the queue's, or a shard's), which their receipts go back to;
-    /// with <paramref name="mayBeCopies"/>, each may have a copy sent elsewhere (<see cref="ReceivedTaskMessage.MayBeCopy"/>).
+    /// The messages received from <paramref name="client"/> (the queue's, or a shard's), which their receipts go back to,
+    /// their base64 text decoded; with <paramref name="mayBeCopies"/>, each may have a copy sent elsewhere
+    /// (<see cref="ReceivedTaskMessage.MayBeCopy"/>). A message that is not base64 holds no envelope: it goes to
+    /// <paramref name="undecodable"/> (the poison queue) and is left out, as the SDK's base64 decoding did with it.
     /// </summary>
-    public static IReadOnlyList<ReceivedTaskMessage> From(string queue, QueueClient client, QueueMessage[] messages, bool mayBeCopies = false)
+    public static ValueTask<IReadOnlyList<ReceivedTaskMessage>> FromAsync(
+        string queue, QueueClient client, QueueMessage[] messages, UndecodableMessageHandler undecodable, CancellationToken cancellationToken, bool mayBeCopies = false)
     {
-        if (messages.Length == 0) return Array.Empty<ReceivedTaskMessage>();
+        if (messages.Length == 0) return new(Array.Empty<ReceivedTaskMessage>());
         var received = new ReceivedTaskMessage[messages.Length];
-        for (var i = 0; i < messages.Length; i++)
+        var count = 0;
+        List<QueueMessage>? bad = null;
+        foreach (var m in messages)
         {
-            var m = messages[i];
-            received[i] = new AzureReceivedMessage(queue, client, m.MessageId, m.Body.ToMemory(), (int)Math.Min(m.DequeueCount, int.MaxValue), m.PopReceipt) { MayBeCopy = mayBeCopies };
+            if (TryDecode(m.Body, out var body))
+                received[count++] = new AzureReceivedMessage(queue, client, m.MessageId, body, (int)Math.Min(m.DequeueCount, int.MaxValue), m.PopReceipt) { MayBeCopy = mayBeCopies };
+            else
+                (bad ??= []).Add(m);
         }
 
-        return received;
+        return bad is null ? new(received) : PoisonAsync(received[..count], client, bad, undecodable, cancellationToken);
+
+        static async ValueTask<IReadOnlyList<ReceivedTaskMessage>> PoisonAsync(ReceivedTaskMessage[] good, QueueClient client, List<QueueMessage> bad, UndecodableMessageHandler undecodable, CancellationToken cancellationToken)
+        {
+            foreach (var m in bad) await undecodable(client, m, cancellationToken).ConfigureAwait(false);
+            return good;
+        }
     }
+
+    /// <summary>
+    /// The envelope in a message's text: base64 of it, as Tasks writes it (and the SDK's base64 encoding did before),
+    /// decoded straight from the UTF-8 text into an array of the exact size.
+    /// </summary>
+    internal static bool TryDecode(BinaryData text, out ReadOnlyMemory<byte> body)
+    {
+        var utf8 = text.ToMemory().Span;
+        if (utf8.Length % 4 == 0)
+        {
+            var padding = utf8.Length == 0 || utf8[^1] != (byte)'=' ? 0 : utf8[^2] == (byte)'=' ? 2 : 1;
+            var bytes = new byte[utf8.Length / 4 * 3 - padding];
+            if (Base64.DecodeFromUtf8(utf8, bytes, out _, out var written) == OperationStatus.Done && written == bytes.Length)
+            {
+                body = bytes;
+                return true;
+            }
+        }
+
+        // What Convert.FromBase64String (the SDK's decoding) also took, such as whitespace, still decodes.
+        if (PoisonQueues.TryDecode(text.ToString()) is { } decoded)
+        {
+            body = decoded;
+            return true;
+        }
+
+        body = default;
+        return false;
+    }
+
+    /// <summary>The base64 text of an envelope: what every message Tasks sends carries, byte for byte what the SDK's base64 encoding sent.</summary>
+    internal static BinaryData Encode(ReadOnlyMemory<byte> envelope) => BinaryData.FromString(Convert.ToBase64String(envelope.Span));
 }
+
+/// <summary>Moves a received message that is not base64 to the poison queue, and deletes it from <paramref name="queue"/>.</summary>
+internal delegate Task UndecodableMessageHandler(QueueClient queue, QueueMessage message, CancellationToken cancellationToken);
 
 /// <summary>How the service counts visibility: in whole seconds, and message times to the second.</summary>
 internal static class QueueVisibility

@@ -17,7 +17,7 @@ namespace Tasks.Azure;
 /// requeued byte for byte or deleted, many at once in one scan; every call through the queue guard.
 /// </summary>
 internal sealed partial class PoisonQueues(
-    QueueServiceClient text,
+    QueueServiceClient text, // encoding None: records are JSON a person reads in any storage explorer
     AzureQueueOptions options,
     BlobPayloadStore payloads,
     QueueCallGuard calls,
@@ -64,15 +64,14 @@ internal sealed partial class PoisonQueues(
         await calls.RunAsync(client.Name, cancellationToken, () => client.SendMessageAsync(json, null, NeverExpires, cancellationToken)).ConfigureAwait(false);
     }
 
-    // The SDK cannot base64-decode the message, drops it from the batch and calls this; without a
-    // handler the message would come back forever.
-    public async Task OnMessageDecodingFailedAsync(QueueMessageDecodingFailedEventArgs args)
+    // A received message that is not base64 holds no envelope: it is left out of the batch and moved here, with its
+    // text as it was; left on its queue, it would come back forever.
+    public async Task MoveUndecodableAsync(QueueClient queue, QueueMessage message, CancellationToken cancellationToken)
     {
-        if (args.ReceivedMessage is not { } message) return;
         try
         {
             var poison = new PoisonMessage(
-                logicalQueueName(args.Queue.Name),
+                logicalQueueName(queue.Name),
                 message.MessageId,
                 (int)Math.Min(message.DequeueCount, int.MaxValue),
                 "The message text is not valid base64, so it cannot hold a task envelope.",
@@ -80,13 +79,13 @@ internal sealed partial class PoisonQueues(
                 null,
                 time.GetUtcNow(),
                 message.Body.ToString());
-            await SendPoisonAsync(poison, args.CancellationToken).ConfigureAwait(false);
-            await args.Queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, args.CancellationToken).ConfigureAwait(false);
-            Log.UndecodableMessage(logger, message.MessageId, args.Queue.Name);
+            await SendPoisonAsync(poison, cancellationToken).ConfigureAwait(false);
+            await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, cancellationToken).ConfigureAwait(false);
+            Log.UndecodableMessage(logger, message.MessageId, queue.Name);
         }
         catch (Exception ex)
         {
-            Log.UndecodableMessageFailed(logger, ex, message.MessageId, args.Queue.Name);
+            Log.UndecodableMessageFailed(logger, ex, message.MessageId, queue.Name);
         }
     }
 

@@ -13,8 +13,7 @@ namespace Tasks.Azure;
 /// and the next messages described without taking them; a sharded queue as one queue, its shards summed.
 /// </summary>
 internal sealed class QueueMonitor(
-    QueueServiceClient envelopes,
-    QueueServiceClient text,
+    QueueServiceClient queues,
     string? queuePrefix,
     Func<string, string> queueName,
     ShardRouter shards,
@@ -22,7 +21,7 @@ internal sealed class QueueMonitor(
 {
     public async ValueTask<TaskQueueDepth> GetDepthAsync(string queue, CancellationToken cancellationToken)
     {
-        var first = await calls.PropertiesAsync(envelopes.GetQueueClient(queueName(queue)), cancellationToken).ConfigureAwait(false);
+        var first = await calls.PropertiesAsync(queues.GetQueueClient(queueName(queue)), cancellationToken).ConfigureAwait(false);
         var messages = first?.ApproximateMessagesCount;
         foreach (var shard in await shards.OtherShardsAsync(queue, first?.Metadata, cancellationToken).ConfigureAwait(false))
         {
@@ -30,7 +29,7 @@ internal sealed class QueueMonitor(
                 messages = (messages ?? 0) + properties.ApproximateMessagesCount;
         }
 
-        var deadLetters = await calls.PropertiesAsync(text.GetQueueClient(queueName(queue) + AzureQueueNames.PoisonSuffix), cancellationToken).ConfigureAwait(false);
+        var deadLetters = await calls.PropertiesAsync(queues.GetQueueClient(queueName(queue) + AzureQueueNames.PoisonSuffix), cancellationToken).ConfigureAwait(false);
         return new TaskQueueDepth(queue, messages is not null, messages ?? 0, deadLetters?.ApproximateMessagesCount ?? 0);
     }
 
@@ -39,7 +38,7 @@ internal sealed class QueueMonitor(
         var found = await calls.RunAsync(null, cancellationToken, async () =>
         {
             var items = new List<QueueItem>();
-            await foreach (var queue in envelopes.GetQueuesAsync(QueueTraits.Metadata, string.IsNullOrEmpty(queuePrefix) ? null : queuePrefix, cancellationToken).ConfigureAwait(false))
+            await foreach (var queue in queues.GetQueuesAsync(QueueTraits.Metadata, string.IsNullOrEmpty(queuePrefix) ? null : queuePrefix, cancellationToken).ConfigureAwait(false))
             {
                 if (!queue.Name.EndsWith(AzureQueueNames.PoisonSuffix, StringComparison.Ordinal)) items.Add(queue);
             }
@@ -53,15 +52,15 @@ internal sealed class QueueMonitor(
 
     public async ValueTask<IReadOnlyList<PeekedTaskMessage>> PeekAsync(string queue, int maxMessages, CancellationToken cancellationToken)
     {
-        // As text, decoded here: the SDK's base64 decoding would silently leave out a message that is not base64.
-        var client = text.GetQueueClient(queueName(queue));
+        // As text, decoded here: a message that is not base64 is shown with what is wrong with it, not left out.
+        var client = queues.GetQueueClient(queueName(queue));
         if (await calls.PropertiesAsync(client, cancellationToken).ConfigureAwait(false) is not { } first) return [];
         maxMessages = Math.Clamp(maxMessages, 1, 32);
         var peeked = new List<PeekedMessage>((PeekedMessage[])await calls.RunAsync(client.Name, cancellationToken, () => client.PeekMessagesAsync(maxMessages, cancellationToken)).ConfigureAwait(false));
         foreach (var shard in await shards.OtherShardsAsync(queue, first.Metadata, cancellationToken).ConfigureAwait(false))
         {
             if (peeked.Count >= maxMessages) break;
-            var shardText = shard.Text;
+            var shardText = shard.Client;
             peeked.AddRange((PeekedMessage[])await calls.RunAsync(shardText.Name, cancellationToken, () => shardText.PeekMessagesAsync(maxMessages - peeked.Count, cancellationToken), shard.Account.Endpoint).ConfigureAwait(false));
         }
 

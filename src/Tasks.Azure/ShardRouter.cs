@@ -28,6 +28,7 @@ internal sealed partial class ShardRouter
     public const string ShardsMetadataKey = "tasksshards";
 
     private readonly ShardAccount[] accounts;
+    private readonly UndecodableMessageHandler undecodable;
     private readonly Dictionary<string, ShardedQueue> queues;
     private readonly AzureQueueOptions options;
     private readonly Func<string, string> queueName;
@@ -45,9 +46,9 @@ internal sealed partial class ShardRouter
 
     /// <summary>Makes the shards of every sharded queue once: the hot path only looks them up.</summary>
     /// <exception cref="InvalidOperationException">A shard's Azure name breaks Azure's rules.</exception>
-    public ShardRouter(ShardAccount[] accounts, AzureQueueOptions options, Func<string, string> queueName, QueueCallGuard calls, ILogger logger, TimeProvider time)
+    public ShardRouter(ShardAccount[] accounts, AzureQueueOptions options, Func<string, string> queueName, QueueCallGuard calls, UndecodableMessageHandler undecodable, ILogger logger, TimeProvider time)
     {
-        (this.accounts, this.options, this.queueName, this.calls, this.logger, this.time) = (accounts, options, queueName, calls, logger, time);
+        (this.accounts, this.options, this.queueName, this.calls, this.undecodable, this.logger, this.time) = (accounts, options, queueName, calls, undecodable, logger, time);
         queues = new Dictionary<string, ShardedQueue>(StringComparer.Ordinal);
         foreach (var (queue, count) in options.Shards)
         {
@@ -229,8 +230,9 @@ internal sealed partial class ShardRouter
     private async Task SendToShardAsync(ShardedQueue sharded, QueueShard shard, OutgoingTaskMessage message, CancellationToken cancellationToken, bool bounded = true)
     {
         await CreateAsync(shard, cancellationToken).ConfigureAwait(false);
+        var text = AzureReceivedMessage.Encode(message.Body);
         Task<Response<SendReceipt>> Send(CancellationToken ct) => shard.Client.SendMessageAsync(
-            BinaryData.FromBytes(message.Body),
+            text,
             message.Delay > TimeSpan.Zero ? QueueVisibility.AtLeast(message.Delay) : null,
             message.TimeToLive,
             ct);
@@ -274,7 +276,7 @@ internal sealed partial class ShardRouter
             return [];
         }
 
-        return AzureReceivedMessage.From(queue, shard.Client, messages, mayBeCopies: shard.Account.Guard.SilentWithin(CopiesWithin));
+        return await AzureReceivedMessage.FromAsync(queue, shard.Client, messages, undecodable, cancellationToken, mayBeCopies: shard.Account.Guard.SilentWithin(CopiesWithin)).ConfigureAwait(false);
     }
 
     private async Task CreateAsync(QueueShard shard, CancellationToken cancellationToken)
@@ -301,7 +303,7 @@ internal sealed partial class ShardRouter
                 var names = await CallBoundedAsync(null, account, cancellationToken, async ct =>
                 {
                     var found = new List<string>();
-                    await foreach (var item in account.Envelopes.GetQueuesAsync(prefix: sharded.Name + "-", cancellationToken: ct).ConfigureAwait(false))
+                    await foreach (var item in account.Service.GetQueuesAsync(prefix: sharded.Name + "-", cancellationToken: ct).ConfigureAwait(false))
                     {
                         if (ShardedQueue.IsShardName(sharded.Name, item.Name)) found.Add(item.Name);
                     }

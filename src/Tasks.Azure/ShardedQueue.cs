@@ -10,9 +10,7 @@ namespace Tasks.Azure;
 /// <summary>One storage account that holds shards; 0 is the main one.</summary>
 internal sealed record ShardAccount(int Index, QueueAccount Queues)
 {
-    public QueueServiceClient Envelopes => Queues.Envelopes;
-
-    public QueueServiceClient Text => Queues.Text;
+    public QueueServiceClient Service => Queues.Service;
 
     public string Endpoint => Queues.Endpoint;
 
@@ -34,9 +32,7 @@ internal sealed class QueueShard(ShardAccount account, string name, bool written
     /// <summary>Sent to (in the configured count); otherwise found by listing, only drained.</summary>
     public bool Written => written;
 
-    public QueueClient Client { get; } = account.Envelopes.GetQueueClient(name);
-
-    public QueueClient Text => account.Text.GetQueueClient(name);
+    public QueueClient Client { get; } = account.Service.GetQueueClient(name);
 
     public bool Created { get; set; }
 

@@ -32,7 +32,7 @@ public sealed class AzureClientsTests
         _ = clients.Blobs;
 
         Assert.Equal(1, made);
-        Assert.Equal(6, configured.Count(t => t == typeof(QueueClientOptions))); // envelopes and poison text, per account
+        Assert.Equal(3, configured.Count(t => t == typeof(QueueClientOptions))); // one per account: envelopes and poison text alike
         Assert.Equal(1, configured.Count(t => t == typeof(BlobClientOptions)));
         Assert.Equal(1, configured.Count(t => t == typeof(TableClientOptions)));
     }

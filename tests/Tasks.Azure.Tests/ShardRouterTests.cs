@@ -36,11 +36,10 @@ public sealed class ShardRouterTests : IAsyncLifetime
         var shardTimeout = TimeSpan.FromSeconds(shardTimeoutSeconds);
         var options = Options("r" + Guid.NewGuid().ToString("N")[..8] + "-", o => (o.ShardTimeout, o.RequestTimeout) = (shardTimeout, TimeSpan.FromSeconds(requestTimeoutSeconds)));
         var clients = new AzureClients(options, null);
-        static QueueClientOptions Envelopes() => new() { MessageEncoding = QueueMessageEncoding.Base64 };
-        ShardAccount[] accounts = [new(0, clients.MainQueues(Envelopes)), new(1, clients.ShardQueues(0, Envelopes))];
-        var router = new ShardRouter(accounts, options, q => options.QueuePrefix + q, new QueueCallGuard(accounts[0].Endpoint), NullLogger.Instance, TimeProvider.System);
+        ShardAccount[] accounts = [new(0, clients.MainQueues()), new(1, clients.ShardQueues(0))];
+        var router = new ShardRouter(accounts, options, q => options.QueuePrefix + q, new QueueCallGuard(accounts[0].Endpoint), (_, _, _) => Task.CompletedTask, NullLogger.Instance, TimeProvider.System);
         await router.CheckAsync(Queue, CancellationToken.None);
-        var shards = Enumerable.Range(0, 4).Select(k => accounts[k % 2].Envelopes.GetQueueClient(options.QueuePrefix + Queue + (k == 0 ? "" : $"-{k}"))).ToArray();
+        var shards = Enumerable.Range(0, 4).Select(k => accounts[k % 2].Service.GetQueueClient(options.QueuePrefix + Queue + (k == 0 ? "" : $"-{k}"))).ToArray();
 
         // Both accounts answer: the shards in turn.
         for (var n = 0; n < 8; n++) await SendAsync(router, n);
