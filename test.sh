@@ -33,24 +33,29 @@ results="$PWD/TestResults"
 rm -rf "$results"
 dotnet build Tasks.sln -c Release -warnaserror || { echo "tests: 0 passed, 1 failed"; exit 1; }
 status=0
-# One run per project, each with its own result file (runs of a solution can name two files alike). The Azure tests
-# run first and alone (their fault suites measure timings); the outbox's tests, which mostly wait on their processes,
-# Azurite and PostgreSQL, then run beside the others.
+# One run per project (or part of one), each with its own result file (runs of a solution can name two files alike).
+# The Azure tests run first and alone (their fault suites measure timings), but for the topology tests, which pack,
+# build and start apps from the packages and mostly wait on those builds: they run after, beside the outbox's tests
+# (which mostly wait on their processes, Azurite and PostgreSQL) and the other projects.
 run() {
-  dotnet test "$1" -c Release --no-build --logger "trx;LogFileName=$(basename "$1" .csproj).trx" --results-directory "$results" "${@:2}"
+  local name=$1 project=$2
+  dotnet test "$project" -c Release --no-build --logger "trx;LogFileName=$name.trx" --results-directory "$results" "${@:3}"
 }
 azure=tests/Tasks.Azure.Tests/Tasks.Azure.Tests.csproj
-beside=tests/Tasks.EntityFrameworkCore.Tests/Tasks.EntityFrameworkCore.Tests.csproj
+outbox=tests/Tasks.EntityFrameworkCore.Tests/Tasks.EntityFrameworkCore.Tests.csproj
 mkdir -p "$results"
-run "$azure" "$@" || status=$?
-run "$beside" "$@" >"$results/beside.log" 2>&1 &
-beside_pid=$!
+run Tasks.Azure.Tests "$azure" --filter "FullyQualifiedName!~TopologyTests" "$@" || status=$?
+run Tasks.EntityFrameworkCore.Tests "$outbox" "$@" >"$results/outbox.log" 2>&1 &
+outbox_pid=$!
+run Tasks.Azure.Tests.Topology "$azure" --filter "FullyQualifiedName~TopologyTests" "$@" >"$results/topology.log" 2>&1 &
+topology_pid=$!
 for project in tests/*/*.csproj; do
-  [ "$project" = "$azure" ] || [ "$project" = "$beside" ] && continue
-  run "$project" "$@" || status=$?
+  [ "$project" = "$azure" ] || [ "$project" = "$outbox" ] && continue
+  run "$(basename "$project" .csproj)" "$project" "$@" || status=$?
 done
-wait "$beside_pid" || status=$?
-cat "$results/beside.log"
+wait "$outbox_pid" || status=$?
+wait "$topology_pid" || status=$?
+cat "$results/outbox.log" "$results/topology.log"
 
 passed=0
 failed=0
