@@ -151,11 +151,14 @@ public sealed class AzureQueueOptions
             throw new InvalidOperationException($"AzureQueueOptions.PayloadThresholdBytes is {PayloadThresholdBytes:N0}; it must be between 1,024 and {AzureQueueTransport.MaxInlineEnvelopeBytes:N0} (what a queue message holds).");
         if (MaxEnvelopeBytes < PayloadThresholdBytes || MaxEnvelopeBytes > 1024 * 1024 * 1024)
             throw new InvalidOperationException($"AzureQueueOptions.MaxEnvelopeBytes is {MaxEnvelopeBytes:N0}; it must be at least PayloadThresholdBytes ({PayloadThresholdBytes:N0}) and at most 1 GiB (a payload is held in memory while its task runs).");
-        var accounts = (string.IsNullOrWhiteSpace(ConnectionString) ? 0 : 1) + (ServiceUri is null ? 0 : 1) + (string.IsNullOrWhiteSpace(ClientName) ? 0 : 1);
-        if (accounts != 1)
+        string[] set = [.. new[] { (nameof(ConnectionString), !string.IsNullOrWhiteSpace(ConnectionString)), (nameof(ServiceUri), ServiceUri is not null), (nameof(ClientName), !string.IsNullOrWhiteSpace(ClientName)) }
+            .Where(s => s.Item2).Select(s => s.Item1)];
+        if (set.Length != 1)
             throw new InvalidOperationException(
                 "Azure queues need exactly one of AzureQueueOptions.ConnectionString, ServiceUri or ClientName" +
-                (accounts == 0 ? ", and none is set" : $", and {accounts} are set") + ". From configuration, set the ConnectionString, ServiceUri or ClientName key " +
+                // Two set is often one from appsettings.json and one from the environment (Tasks__Azure__ConnectionString): name them.
+                (set.Length == 0 ? ", and none is set" : $", and {string.Join(" and ", set)} are set (from code, appsettings.json or the environment, e.g. Tasks__Azure__{set[0]}): keep one") +
+                ". From configuration, set the ConnectionString, ServiceUri or ClientName key " +
                 "of the section passed to UseAzureQueues: e.g. \"Tasks\": { \"Azure\": { \"ConnectionString\": \"UseDevelopmentStorage=true\" } } in appsettings.json, " +
                 "or the environment variable Tasks__Azure__ConnectionString; or call UseAzureQueues() to use the clients registered with services.AddAzureClients(...).");
         if (ServiceUri is not null && !ServiceUri.IsAbsoluteUri)

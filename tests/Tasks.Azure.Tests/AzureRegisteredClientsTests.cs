@@ -161,7 +161,7 @@ public sealed class AzureRegisteredClientsTests(AzuriteFixture azurite)
         var two = Assert.Throws<InvalidOperationException>(() => new AzureQueueTransport(new AzureQueueOptions { ConnectionString = "UseDevelopmentStorage=true", ClientName = "tasks" }));
 
         Assert.Contains("exactly one of AzureQueueOptions.ConnectionString, ServiceUri or ClientName, and none is set", none.Message);
-        Assert.Contains("and 2 are set", two.Message);
+        Assert.Contains("and ConnectionString and ClientName are set", two.Message);
         Assert.Contains("UseAzureQueues()", none.Message);
     }
 

@@ -7,6 +7,11 @@ public sealed class AzuriteFixture : IAsyncLifetime
 
     public string ConnectionString => azurite!.ConnectionString;
 
+    /// <summary>Hangs the queue service (SIGSTOP), as a storage account that stops answering.</summary>
+    public Task PauseQueuesAsync() => azurite!.PauseAsync();
+
+    public Task ResumeQueuesAsync() => azurite!.ResumeAsync();
+
     public async Task InitializeAsync() => azurite = await AzuriteProcess.StartAsync(blobs: true, tables: true);
 
     public async Task DisposeAsync()

@@ -35,11 +35,12 @@ public sealed partial class TopologyTests
             var src = Path.Combine(app, "src");
             await DotnetNewAsync(src, ["tasks-worker", "-n", "Acme.Orders.Backfill", "--tasks", "../Acme.Orders.Tasks/Acme.Orders.Tasks.csproj", "--queue-prefix", "acmeorders-", "--debug:custom-hive", hive]);
 
+            Assert.Contains("src/Acme.Orders.Backfill/Acme.Orders.Backfill.csproj", File.ReadAllText(Path.Combine(app, "Acme.Orders.slnx")));
+
             packages.WriteNuGetConfig(app);
             // The solution's Directory.Build.props turns warnings into errors; a warning of ours (generated code included) fails here.
             var build = await ChildProcess.RunAsync("dotnet", ["build", Path.Combine(app, "Acme.Orders.slnx"), "-c", "Release"], app, PackedFeed.BuildTimeout);
             Assert.Contains("0 Error(s)", build);
-            await ChildProcess.RunAsync("dotnet", ["build", Path.Combine(src, "Acme.Orders.Backfill"), "-c", "Release"], app, PackedFeed.BuildTimeout);
             var tests = await ChildProcess.RunAsync("dotnet", ["test", Path.Combine(app, "Acme.Orders.slnx"), "-c", "Release", "--no-build"], app, PackedFeed.BuildTimeout);
             Assert.Matches(@"Passed!\s+- Failed:\s+0, Passed:\s+2,", tests);
 
@@ -73,6 +74,22 @@ public sealed partial class TopologyTests
 
             // The dashboard, on by default; the API serves it to this machine.
             using (var dashboard = await http.GetAsync("/dashboard")) Assert.Equal(HttpStatusCode.OK, dashboard.StatusCode);
+
+            // The queue service hung: the enqueue gives up within its deadline, and the API answers 503 with Retry-After.
+            await azurite.PauseQueuesAsync();
+            try
+            {
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                using var hung = await http.PostAsync("/welcome?email=hung@example.com", null);
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, hung.StatusCode);
+                Assert.NotNull(hung.Headers.RetryAfter);
+                Assert.Equal("application/problem+json", hung.Content.Headers.ContentType?.MediaType);
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"the API answered after {clock.Elapsed.TotalSeconds:N1} s");
+            }
+            finally
+            {
+                await azurite.ResumeQueuesAsync();
+            }
         }
         finally
         {

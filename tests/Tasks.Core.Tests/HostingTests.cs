@@ -49,6 +49,23 @@ public sealed class HostingTests
         Assert.Contains("TaskRegistry.EnsureRegistered(assembly)", error.Message);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_host_with_no_transport_fails_at_start_saying_how_to_choose_one(bool worker)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        if (worker) builder.Services.AddAsyncTaskWorker();
+        else builder.Services.AddAsyncTasks();
+        using var host = builder.Build();
+
+        // Not DI's "No service for type ITaskTransport": the worker's hosted service asks for it first.
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync());
+
+        Assert.Contains("Tasks has no transport", error.Message);
+        Assert.Contains(".UseInMemoryTransport()", error.Message);
+    }
+
     [Fact]
     public async Task An_enqueue_only_host_runs_no_worker_and_its_messages_wait_for_one()
     {

@@ -34,7 +34,7 @@ public static class TasksServiceCollectionExtensions
         services.AddOptions<TaskRecordOptions>();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ITaskClient>(sp => new TaskClient(
-            sp.GetRequiredService<ITaskTransport>(),
+            Transport(sp),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<IOptions<TaskWorkerOptions>>().Value.SerializerOptions,
             sp.GetRequiredService<IOptions<TaskWorkerOptions>>().Value.Signing,
@@ -78,6 +78,12 @@ public static class TasksServiceCollectionExtensions
             ? worker.Queues
             : TaskRegistry.Default.Definitions.Select(d => d.Queue).Distinct(StringComparer.Ordinal).ToArray();
 
+    /// <summary>The host's transport, or a start error that says how to choose one (rather than DI's "no service for type").</summary>
+    internal static ITaskTransport Transport(IServiceProvider services)
+        => services.GetService<ITaskTransport>() ?? throw new InvalidOperationException(
+            "Tasks has no transport: choose one after AddAsyncTasks() or AddAsyncTaskWorker(), e.g. .UseInMemoryTransport() " +
+            "or .UseAzureQueues(...) (package Tasks.Azure).");
+
     /// <summary>
     /// Adds everything <see cref="AddAsyncTasks"/> does, and a hosted <see cref="TaskWorker"/> that runs
     /// the tasks of every assembly this project references, and keeps the schedules of the
@@ -90,7 +96,7 @@ public static class TasksServiceCollectionExtensions
         var builder = services.AddAsyncTasks();
         if (configure is not null) services.Configure(configure);
         services.TryAddSingleton(sp => new TaskWorker(
-            sp.GetRequiredService<ITaskTransport>(),
+            Transport(sp),
             sp.GetRequiredService<IOptions<TaskWorkerOptions>>().Value,
             sp,
             sp.GetService<ILogger<TaskWorker>>(),
@@ -183,9 +189,7 @@ internal sealed class TaskClientHostedService(IServiceProvider services) : IHost
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var transport = services.GetService<ITaskTransport>() ?? throw new InvalidOperationException(
-            "Tasks has no transport: choose one after AddAsyncTasks() or AddAsyncTaskWorker(), e.g. .UseInMemoryTransport() " +
-            "or .UseAzureQueues(...) (package Tasks.Azure).");
+        var transport = TasksServiceCollectionExtensions.Transport(services);
         TaskClient.Ambient = services.GetRequiredService<ITaskClient>();
         var writer = services.GetService<RecordWriterHolder>()?.Writer;
         RecordWriterHolder.CheckUniqueTasks(writer, HostQueues(services));

@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 #endif
 using Tasks;
 using Tasks.Azure;
+using Tasks.Transports;
 #if (dashboard)
 using Tasks.Dashboard;
 #endif
@@ -37,6 +38,27 @@ var app = builder.Build();
 // Creates the database on first run. Your app would use migrations: dotnet ef migrations add Initial.
 using (var scope = app.Services.CreateScope()) scope.ServiceProvider.GetRequiredService<AppDb>().Database.EnsureCreated();
 #endif
+
+// Storage that does not answer (down, hung, throttling) fails an enqueue within about 5 s with a transient
+// TaskEnqueueException, and a record read with a TaskTransportException: the caller gets 503 and retries later.
+// A TaskMessageTooLargeException (arguments over the limit) is the caller's to fix: 413.
+app.Use(async (context, next) =>
+{
+    try
+    {
+        await next(context);
+    }
+    catch (Exception ex) when (!context.Response.HasStarted && ex is TaskMessageTooLargeException or TaskEnqueueException { IsTransient: true } or TaskTransportException { IsTransient: true })
+    {
+        var tooLarge = ex is TaskMessageTooLargeException;
+        app.Logger.LogWarning(ex, "{Method} {Path} answered {Status}", context.Request.Method, context.Request.Path, tooLarge ? 413 : 503);
+        if (!tooLarge) context.Response.Headers.RetryAfter = "5";
+        await Results.Problem(
+            title: tooLarge ? "Too large to enqueue." : "The storage service did not answer; try again later.",
+            detail: tooLarge ? ex.Message : null,
+            statusCode: tooLarge ? StatusCodes.Status413PayloadTooLarge : StatusCodes.Status503ServiceUnavailable).ExecuteAsync(context);
+    }
+});
 
 // Enqueue and answer at once: the worker sends the mail. The message id names the task from then on.
 app.MapPost("/welcome", async (string email, ITaskClient client, CancellationToken cancellationToken) =>
