@@ -75,6 +75,49 @@ public sealed class OutboxClientTests
     }
 
     [Fact]
+    public async Task A_second_copy_that_comes_while_the_record_store_is_down_waits_for_it_and_never_runs()
+    {
+        await using var harness = new RecordHarness();
+        var (runs, script) = CountedRuns();
+        var outbox = new ListOutbox();
+        var id = await RecordedTasks.RunAsync.Enqueue(harness.Client.WriteTo(outbox), script);
+        await harness.Worker.StartAsync();
+        await harness.Client.SendFromOutboxAsync(outbox.Entries[0].Content);
+        await harness.WaitForStateAsync(id, TaskState.Succeeded);
+
+        // The relay's copy arrives while the store that holds the run claim does not answer: the worker cannot tell it
+        // from a first copy. It neither runs nor uses an attempt; it comes back once the store answers, and is dropped.
+        harness.Store.Unavailable = true;
+        await harness.Client.SendFromOutboxAsync(outbox.Entries[0].Content);
+        await Harness.WaitUntil(() => harness.Results.Any(r => r.MessageId == id && r.Outcome == TaskOutcome.Deferred), "the second copy to wait for the store");
+        harness.Store.Unavailable = false;
+        await Harness.WaitUntil(() => harness.Results.Any(r => r.MessageId == id && r.Outcome == TaskOutcome.Skipped), "the second copy to be dropped once the store answers");
+
+        Assert.Equal([id], runs);
+        Assert.Contains("run claim could not be taken", harness.Results.First(r => r.Outcome == TaskOutcome.Deferred).Reason);
+        var record = await harness.Store.GetAsync(id);
+        Assert.Equal((TaskState.Succeeded, 1), (record!.State, record.Attempts));
+    }
+
+    [Fact]
+    public async Task A_first_copy_that_comes_while_the_record_store_is_down_runs_once_it_answers()
+    {
+        await using var harness = new RecordHarness();
+        var (runs, script) = CountedRuns();
+        var outbox = new ListOutbox();
+        var id = await RecordedTasks.RunAsync.Enqueue(harness.Client.WriteTo(outbox), script);
+        await harness.Client.SendFromOutboxAsync(outbox.Entries[0].Content);
+        harness.Store.Unavailable = true;
+        await harness.Worker.StartAsync();
+        await Harness.WaitUntil(() => harness.Results.Any(r => r.MessageId == id && r.Outcome == TaskOutcome.Deferred), "the task to wait for the store");
+        Assert.Empty(runs);
+
+        harness.Store.Unavailable = false;
+        Assert.Equal(1, (await harness.WaitForStateAsync(id, TaskState.Succeeded)).Attempts); // the wait used no attempt
+        Assert.Equal([id], runs);
+    }
+
+    [Fact]
     public async Task Continuations_chains_and_tracked_batches_are_refused_with_what_to_do()
     {
         await using var harness = new RecordHarness();

@@ -33,12 +33,21 @@ public sealed class InMemoryTaskRecordStore : TaskRecordStore
 
     private long operations;
 
+    /// <summary>A test's outage: while true, every table operation fails as a store that does not answer.</summary>
+    internal bool Unavailable { get; set; }
+
+    private void ThrowIfUnavailable()
+    {
+        if (Unavailable) throw new TaskTransportException("The in-memory record store is unavailable (a test's outage).", isTransient: true);
+    }
+
     /// <inheritdoc />
     public override string Describe() => "in memory";
 
     /// <inheritdoc />
     protected override ValueTask<bool> InsertAsync(string table, IReadOnlyList<RecordEntity> rows, CancellationToken cancellationToken)
     {
+        ThrowIfUnavailable();
         lock (gate)
         {
             var rowsOf = Table(table);
@@ -51,6 +60,7 @@ public sealed class InMemoryTaskRecordStore : TaskRecordStore
     /// <inheritdoc />
     protected override ValueTask MergeAsync(string table, IReadOnlyList<RecordEntity> rows, CancellationToken cancellationToken)
     {
+        ThrowIfUnavailable();
         lock (gate)
         {
             var rowsOf = Table(table);
@@ -68,6 +78,7 @@ public sealed class InMemoryTaskRecordStore : TaskRecordStore
     /// <inheritdoc />
     protected override ValueTask<bool> ReplaceAsync(string table, RecordEntity row, string? expectedETag, CancellationToken cancellationToken)
     {
+        ThrowIfUnavailable();
         lock (gate)
         {
             var rowsOf = Table(table);
@@ -80,12 +91,14 @@ public sealed class InMemoryTaskRecordStore : TaskRecordStore
     /// <inheritdoc />
     protected override ValueTask<RecordEntity?> ReadAsync(string table, string partition, string row, CancellationToken cancellationToken)
     {
+        ThrowIfUnavailable();
         lock (gate) return new(Table(table).TryGetValue((partition, row), out var found) ? Copy(found) : null);
     }
 
     /// <inheritdoc />
     protected override ValueTask<bool> DeleteAsync(string table, string partition, string row, string? expectedETag, CancellationToken cancellationToken)
     {
+        ThrowIfUnavailable();
         lock (gate)
         {
             var rowsOf = Table(table);
@@ -97,6 +110,7 @@ public sealed class InMemoryTaskRecordStore : TaskRecordStore
     /// <inheritdoc />
     protected override ValueTask<IReadOnlyList<RecordEntity>> QueryAsync(string table, RecordQuery query, CancellationToken cancellationToken)
     {
+        ThrowIfUnavailable();
         lock (gate)
         {
             IEnumerable<RecordEntity> rows = Table(table)
@@ -114,6 +128,7 @@ public sealed class InMemoryTaskRecordStore : TaskRecordStore
     /// <inheritdoc />
     protected override ValueTask CreateTableAsync(string table, CancellationToken cancellationToken)
     {
+        ThrowIfUnavailable();
         lock (gate)
         {
             Interlocked.Increment(ref operations);
@@ -126,6 +141,7 @@ public sealed class InMemoryTaskRecordStore : TaskRecordStore
     /// <inheritdoc />
     protected override ValueTask DropTableAsync(string table, CancellationToken cancellationToken)
     {
+        ThrowIfUnavailable();
         lock (gate)
         {
             Interlocked.Increment(ref operations);
@@ -138,6 +154,7 @@ public sealed class InMemoryTaskRecordStore : TaskRecordStore
     /// <inheritdoc />
     protected override ValueTask<IReadOnlyList<string>> ListTablesAsync(CancellationToken cancellationToken)
     {
+        ThrowIfUnavailable();
         lock (gate)
         {
             Interlocked.Increment(ref operations);

@@ -30,13 +30,13 @@ internal sealed class FlowCoordinator(TaskRecordWriter? records, ITaskTransport 
         => result is not { } ended || (!flow.Continuable && flow.Batch is null) ? result : ended with { Continuable = flow.Continuable, BatchId = flow.Batch };
 
     /// <summary>
-    /// A released task's run, claimed for this message: false if another message of the same task
-    /// claimed it first (its parent's release was sent twice across a crash). A store that does not
-    /// answer lets it run: at least once stays the rule.
+    /// A task's run, claimed for this message: false if another message of the same task claimed it first (a
+    /// continuation released twice across a crash, a task sent twice from an outbox); null if the store did not
+    /// answer, for the caller to decide between running (at least once) and waiting for the store.
     /// </summary>
-    public async Task<bool> ClaimRunAsync(ReceivedTaskMessage message)
+    public async Task<bool?> ClaimRunAsync(ReceivedTaskMessage message)
     {
-        if (records is null) return true; // without records, nothing tells a second release from the first
+        if (records is null) return true; // without records, nothing tells a second copy from the first
         try
         {
             return await records!.Store.Flows.ClaimRunAsync(message.MessageId, message.InstanceId, CancellationToken.None).ConfigureAwait(false);
@@ -44,9 +44,12 @@ internal sealed class FlowCoordinator(TaskRecordWriter? records, ITaskTransport 
         catch (Exception ex)
         {
             WorkerLog.RecordsFailed(logger, ex, records!.Store.Describe());
-            return true;
+            return null;
         }
     }
+
+    /// <summary>How long a task whose run claim could not be taken waits before it looks again: 2 s, doubling to a minute.</summary>
+    public static TimeSpan ClaimWait(ReceivedTaskMessage message) => TimeSpan.FromSeconds(Math.Min(60, 2 << Math.Min(message.Deferrals, 5)));
 
     /// <summary>
     /// Before a continuable task's message is settled: its outcome sealed and its continuations released.

@@ -105,6 +105,9 @@ internal static partial class WorkerLog
     [LoggerMessage(36, LogLevel.Debug, "Task {TaskName} (message {MessageId}) is over a limit and goes back to its queue, using no attempt: {Reason}")]
     public static partial void Deferred(ILogger logger, string taskName, string messageId, string reason);
 
+    [LoggerMessage(42, LogLevel.Warning, "Task {TaskName} (message {MessageId}) from an outbox waits for the record store, using no attempt: {Reason}")]
+    public static partial void WaitsForRunClaim(ILogger logger, string taskName, string messageId, string reason);
+
     [LoggerMessage(37, LogLevel.Information, "Queue {Queue} is paused: this worker receives nothing from it until it is resumed (its messages wait untouched)")]
     public static partial void QueuePaused(ILogger logger, string queue);
 
