@@ -144,6 +144,22 @@ public sealed partial class TopologyTests
         }
     }
 
+    [Fact]
+    public async Task Every_library_package_is_validated_as_it_is_packed()
+    {
+        // Package validation (each target framework offers the same API; after a release, the released one's too) runs in
+        // the pack of every library: a break fails the one pack command. (The SDK leaves it out for a tool: no one compiles against it.)
+        var root = AzuriteProcess.RepositoryRoot();
+        foreach (var project in new[] { "Tasks.Core", "Tasks.Azure", "Tasks.OpenTelemetry", "Tasks.Dashboard", "Tasks.EntityFrameworkCore" })
+        {
+            var path = Path.Combine(root, "src", project, project + ".csproj");
+            var properties = await ChildProcess.RunAsync("dotnet", ["msbuild", path, "-getProperty:EnablePackageValidation", "-getProperty:IncludeSymbols", "-getProperty:SymbolPackageFormat"], root, PackedFeed.BuildTimeout);
+            var values = JsonDocument.Parse(properties).RootElement.GetProperty("Properties");
+            Assert.True(values.GetProperty("EnablePackageValidation").GetString() == "true", $"{project} is packed without package validation");
+            Assert.Equal(("true", "snupkg"), (values.GetProperty("IncludeSymbols").GetString(), values.GetProperty("SymbolPackageFormat").GetString()));
+        }
+    }
+
     private static Task<string> DotnetNewAsync(string directory, string[] arguments)
         => ChildProcess.RunAsync("dotnet", ["new", .. arguments], directory, PackedFeed.BuildTimeout);
 }
