@@ -309,12 +309,12 @@ public sealed class AzureQueueTransport : IShardedTaskTransport, ITaskQueueMonit
     ValueTask ITaskMessageReplacer.ReplaceAsync(ReceivedTaskMessage message, ReadOnlyMemory<byte> body, TimeSpan delay, CancellationToken cancellationToken)
         => UpdateVisibilityAsync(message, TimeSpan.FromSeconds(Math.Ceiling(Math.Min(delay.TotalSeconds, QueueVisibility.Max.TotalSeconds))), "defer", cancellationToken, AzureReceivedMessage.Encode(body));
 
-    private async ValueTask UpdateVisibilityAsync(ReceivedTaskMessage message, TimeSpan visibility, string action, CancellationToken cancellationToken, BinaryData? body = null)
+    private async ValueTask UpdateVisibilityAsync(ReceivedTaskMessage message, TimeSpan visibility, string action, CancellationToken cancellationToken, string? text = null)
     {
         var azure = (AzureReceivedMessage)message;
         try
         {
-            UpdateReceipt receipt = await azure.Client.UpdateMessageAsync(azure.TransportMessageId, azure.PopReceipt, body, visibility, cancellationToken).ConfigureAwait(false);
+            UpdateReceipt receipt = await azure.Client.UpdateMessageAsync(azure.TransportMessageId, azure.PopReceipt, messageText: text, visibility, cancellationToken).ConfigureAwait(false);
             azure.PopReceipt = receipt.PopReceipt;
         }
         catch (RequestFailedException ex) when (IsLeaseLost(ex))

@@ -79,7 +79,8 @@ internal sealed class AzureReceivedMessage(string queue, QueueClient client, str
     }
 
     /// <summary>The base64 text of an envelope: what every message Tasks sends carries, byte for byte what the SDK's base64 encoding sent.</summary>
-    internal static BinaryData Encode(ReadOnlyMemory<byte> envelope) => BinaryData.FromString(Convert.ToBase64String(envelope.Span));
+    /// <remarks>A string, for the SDK's text overloads: with no encoding it sends the text as it is (BinaryData would be made text again).</remarks>
+    internal static string Encode(ReadOnlyMemory<byte> envelope) => Convert.ToBase64String(envelope.Span);
 }
 
 /// <summary>Moves a received message that is not base64 to the poison queue, and deletes it from <paramref name="queue"/>.</summary>

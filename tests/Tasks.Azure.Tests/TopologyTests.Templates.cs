@@ -100,6 +100,30 @@ public sealed partial class TopologyTests
     }
 
     [Fact]
+    public async Task A_tasks_app_without_the_dashboard_or_the_outbox_builds_without_warnings()
+    {
+        // The other end of the options from the app above: every #if of the template left out.
+        var work = Directory.CreateTempSubdirectory("tasks-template-plain-").FullName;
+        try
+        {
+            var hive = Path.Combine(work, "hive");
+            await DotnetNewAsync(work, ["install", Path.Combine(packages.Feed, $"Tasks.Templates.{packages.Version}.nupkg"), "--debug:custom-hive", hive]);
+            await DotnetNewAsync(work, ["tasks-app", "-n", "Plain", "--dashboard", "false", "--debug:custom-hive", hive]);
+            var app = Path.Combine(work, "Plain");
+            Assert.False(File.Exists(Path.Combine(app, "src", "Plain.Api", "AppDb.cs")));
+            Assert.DoesNotContain("Dashboard", File.ReadAllText(Path.Combine(app, "src", "Plain.Api", "Plain.Api.csproj")));
+            packages.WriteNuGetConfig(app);
+            var build = await ChildProcess.RunAsync("dotnet", ["build", Path.Combine(app, "Plain.slnx"), "-c", "Release"], app, PackedFeed.BuildTimeout);
+            Assert.Contains("0 Error(s)", build);
+            Assert.DoesNotContain("warning CS", build); // (a restore's NU1603 on a mirror that lacks a version is not ours)
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Every_package_carries_its_readme_license_icon_and_repository_and_every_library_its_symbols()
     {
         foreach (var id in PackageIds)

@@ -118,6 +118,32 @@ public sealed class OutboxClientTests
     }
 
     [Fact]
+    public async Task A_task_that_waited_for_the_store_and_then_fails_is_retried_not_dropped_as_a_copy()
+    {
+        await using var harness = new RecordHarness();
+        var attempts = new ConcurrentBag<int>();
+        var script = Scripts.Add((context, _) =>
+        {
+            attempts.Add(context.Attempt);
+            return context.Attempt == 1 ? throw new TimeoutException("the payment service timed out") : Task.CompletedTask;
+        });
+        var outbox = new ListOutbox();
+        var id = await RecordedTasks.RunAsync.Enqueue(harness.Client.WriteTo(outbox), script);
+        await harness.Client.SendFromOutboxAsync(outbox.Entries[0].Content);
+        harness.Store.Unavailable = true;
+        await harness.Worker.StartAsync();
+        await Harness.WaitUntil(() => harness.Results.Any(r => r.MessageId == id && r.Outcome == TaskOutcome.Deferred), "the task to wait for the store");
+
+        // Its wait made its message a pack of one; its retry keeps that message, which holds its run claim.
+        harness.Store.Unavailable = false;
+        var record = await harness.WaitForStateAsync(id, TaskState.Succeeded);
+
+        Assert.Equal([1, 2], attempts.Order());
+        Assert.Equal(2, record.Attempts);
+        Assert.DoesNotContain(harness.Results, r => r.MessageId == id && r.Outcome == TaskOutcome.Skipped);
+    }
+
+    [Fact]
     public async Task Continuations_chains_and_tracked_batches_are_refused_with_what_to_do()
     {
         await using var harness = new RecordHarness();

@@ -468,6 +468,25 @@ public sealed class RecordTests
     }
 
     [Fact]
+    public async Task Counts_of_a_window_that_ends_at_midnight_or_crosses_it_include_the_days_last_hour()
+    {
+        // The hour and minute rows of 23:00 sort before midnight's "00": a window ending at the day's end read none of them.
+        var store = new InMemoryTaskRecordStore();
+        var at = new DateTimeOffset(2026, 12, 7, 23, 20, 0, TimeSpan.Zero);
+        var midnight = new DateTimeOffset(2026, 12, 8, 0, 0, 0, TimeSpan.Zero);
+        var counters = new ProcessCounters(store, "w1", TimeProvider.System);
+        counters.Add(ProcessCounters.EnqueuedField, at, 3);
+        counters.Add(ProcessCounters.EnqueuedField, at.AddHours(-2), 2);
+        counters.Add(ProcessCounters.EnqueuedField, midnight.AddMinutes(10), 4);
+        await counters.WriteAsync(default);
+
+        Assert.Equal(5, (await store.CountAsync(at.AddHours(-3), midnight)).Enqueued); // whole hours up to midnight
+        Assert.Equal(3, (await store.CountAsync(at.AddMinutes(-5), midnight)).Enqueued); // minutes up to midnight
+        Assert.Equal(9, (await store.CountAsync(at.AddHours(-3), at.AddHours(1))).Enqueued); // across it
+        Assert.Equal(7, (await store.CountAsync(at, midnight.AddMinutes(30))).Enqueued);
+    }
+
+    [Fact]
     public async Task A_not_sent_write_that_lands_after_its_late_copy_ran_leaves_the_record_as_the_worker_wrote_it()
     {
         // Enqueue gave up on a hung queue service at its deadline and wrote "not sent" with its next flush; the

@@ -44,18 +44,22 @@ internal sealed class RecordCounts(IRecordTables tables)
                 continue;
             }
 
-            // Whole hours by their hour rows, the minutes at either edge by minute rows.
+            // Whole hours by their hour rows, the minutes at either edge by minute rows. A bound at the day's end (midnight,
+            // whose "00" sorts first) is the end of the day's keys.
             var firstHour = start.Minute == 0 ? start : start.AddMinutes(60 - start.Minute);
             var lastHour = end.AddMinutes(-end.Minute);
+            var dayEnd = day.AddDays(1);
+            string HourKey(DateTimeOffset time) => time == dayEnd ? "h~" : "h" + Hour(time);
+            string MinuteKey(DateTimeOffset time) => time == dayEnd ? "m~" : "m" + Minute(time);
             if (firstHour < lastHour)
             {
-                queries.Add(Query(table, "h" + Hour(firstHour), "h" + Hour(lastHour)));
-                if (start < firstHour) queries.Add(Query(table, "m" + Minute(start), "m" + Minute(firstHour)));
-                if (lastHour < end) queries.Add(Query(table, "m" + Minute(lastHour), "m" + Minute(end)));
+                queries.Add(Query(table, HourKey(firstHour), HourKey(lastHour)));
+                if (start < firstHour) queries.Add(Query(table, MinuteKey(start), MinuteKey(firstHour)));
+                if (lastHour < end) queries.Add(Query(table, MinuteKey(lastHour), MinuteKey(end)));
             }
             else
             {
-                queries.Add(Query(table, "m" + Minute(start), "m" + Minute(end)));
+                queries.Add(Query(table, MinuteKey(start), MinuteKey(end)));
             }
         }
 

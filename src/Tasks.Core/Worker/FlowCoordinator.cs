@@ -48,8 +48,11 @@ internal sealed class FlowCoordinator(TaskRecordWriter? records, ITaskTransport 
         }
     }
 
-    /// <summary>How long a task whose run claim could not be taken waits before it looks again: 2 s, doubling to a minute.</summary>
-    public static TimeSpan ClaimWait(ReceivedTaskMessage message) => TimeSpan.FromSeconds(Math.Min(60, 2 << Math.Min(message.Deferrals, 5)));
+    /// <summary>
+    /// How long a task whose run claim could not be taken waits before it looks again: 2 s, doubling to a minute, by its
+    /// waits so far (deferrals; attempts, for one whose envelope is in the payload store, whose waits count as attempts).
+    /// </summary>
+    public static TimeSpan ClaimWait(ReceivedTaskMessage message) => TimeSpan.FromSeconds(Math.Min(60, 2 << Math.Min(Math.Max(message.Deferrals, message.Attempt - 1), 5)));
 
     /// <summary>
     /// Before a continuable task's message is settled: its outcome sealed and its continuations released.

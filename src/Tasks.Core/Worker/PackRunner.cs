@@ -111,6 +111,9 @@ internal sealed class PackRunner(
                 {
                     case TaskOutcome.Completed or TaskOutcome.Cancelled or TaskOutcome.Skipped:
                         break;
+                    case TaskOutcome.Retried when results.Length == 1 && await requeuer.RetryInPlaceAsync(pack, contents.Envelopes[i], contents, results[i]!.Value.RetryDelay.GetValueOrDefault()).ConfigureAwait(false):
+                        deferredInPlace = true; // a pack of one is the task's own message: it is retried in it
+                        break;
                     case TaskOutcome.Retried:
                         // Alone, after its delay, counting the attempt it made here.
                         sends.Add(requeuer.SendAsync(pack.Queue, [contents.Envelopes[i]], inner[i].Attempt, results[i]!.Value.RetryDelay.GetValueOrDefault()));

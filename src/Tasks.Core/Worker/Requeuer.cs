@@ -54,6 +54,24 @@ internal sealed class Requeuer(ITaskTransport transport, TaskLimiter? limiter, T
         await transport.CompleteAsync(carrier, CancellationToken.None).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// A task that failed in a pack of one (its own message, rewritten by a deferral): retried in that message, rewritten in
+    /// place, so it keeps its message id, under which it may hold its run claim (a task from an outbox, a continuation): a
+    /// new message would find the claim held by this one and be dropped as a copy. The delivery counts as an attempt; the
+    /// wait for a limit starts again. False where the transport cannot rewrite a message, or the envelope is in the
+    /// payload store: the caller sends it again as before.
+    /// </summary>
+    public async Task<bool> RetryInPlaceAsync(ReceivedTaskMessage pack, ReadOnlyMemory<byte> envelope, TaskPack.Contents contents, TimeSpan delay)
+    {
+        if (replacer is null || TaskPayloadReference.IsReference(pack.Body)) return false;
+        var buffer = new ArrayBufferWriter<byte>();
+        // The deliveries that were deferrals stay uncounted (Rewrites); this one counts, as it ran.
+        var waiting = contents.Waiting is { } wait ? new LimitWait(time.GetUtcNow(), 0, wait.Rewrites) : (LimitWait?)null;
+        TaskPack.Write(buffer, [envelope], contents.PackId ?? pack.MessageId, time.GetUtcNow(), contents.PriorAttempts, waiting);
+        await replacer.ReplaceAsync(pack, buffer.WrittenMemory, delay, CancellationToken.None).ConfigureAwait(false);
+        return true;
+    }
+
     /// <summary>A task over a limit that came in a pack of many: a pack of one of its own, carrying the attempts it made and its wait.</summary>
     public Task DeferFromPackAsync(string queue, ReceivedTaskMessage task, TimeSpan delay)
         => SendAsync(queue, [task.Envelope], task.Attempt - 1, delay, new LimitWait(task.WaitingSince ?? time.GetUtcNow(), task.Deferrals + 1, 0));

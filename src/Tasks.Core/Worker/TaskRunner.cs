@@ -114,7 +114,8 @@ internal sealed class TaskRunner(
             // race), so it waits for the store, without using an attempt, rather than perhaps run a second time; its record
             // is left as it is (a write now could land after the first copy's Succeeded). A continuation is released twice
             // only across a crash: it runs (at least once).
-            if (fromOutbox && flow.Parent is null)
+            // One whose envelope is in the payload store waits by using attempts: on its last, it runs rather than be dead-lettered unrun.
+            if (fromOutbox && flow.Parent is null && !(TaskPayloadReference.IsReference(message.Body) && message.Attempt >= task.MaxAttempts))
             {
                 var wait = FlowCoordinator.ClaimWait(message);
                 var reason = $"Its run claim could not be taken (the record store did not answer), and a task from an outbox may have been sent twice: it looks again in {wait.TotalSeconds:N0} s.";
