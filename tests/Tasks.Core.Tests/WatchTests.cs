@@ -112,7 +112,9 @@ public sealed class WatchTests
         await Task.Delay(500);
 
         Assert.InRange(readsOfOne, 5, 40);
-        Assert.InRange(readsOfHundred, readsOfOne - 3, readsOfOne + 3); // one read per interval for the task, however many watch it
+        // One read per interval for the task, however many watch it: never more than one watch's (fewer where a loaded
+        // machine let its poll run fewer times in the second), and still polling.
+        Assert.InRange(readsOfHundred, 3, readsOfOne + 3);
         Assert.Equal(after, one.StoreReads + hundred.StoreReads); // stopped: no read since
 
         static async Task Drain(IAsyncEnumerable<TaskEvent> events)

@@ -148,7 +148,9 @@ internal sealed partial class RecurringScheduler
 
         if (skipped > 0) Log.Skipped(logger, skipped, task.Name, state.LastOccurrence, occurrence);
         Log.Enqueued(logger, task.Name, occurrence, messageId);
-        if (await store.TryWriteScheduleAsync(task.Name, new ScheduleState(occurrence), claim, cancellationToken).ConfigureAwait(false) is null)
+        // Written even as the worker stops: the occurrence is in its queue now, and a claim left pending would be
+        // enqueued again by the next worker once it timed out.
+        if (await store.TryWriteScheduleAsync(task.Name, new ScheduleState(occurrence), claim, CancellationToken.None).ConfigureAwait(false) is null)
             Log.ClaimTakenOver(logger, task.Name, occurrence, ClaimTimeout);
         return true;
     }
