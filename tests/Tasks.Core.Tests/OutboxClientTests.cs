@@ -79,19 +79,18 @@ public sealed class OutboxClientTests
     {
         await using var harness = new RecordHarness();
         var (runs, script) = CountedRuns();
-        var outbox = new ListOutbox();
-        var id = await RecordedTasks.RunAsync.Enqueue(harness.Client.WriteTo(outbox), script);
+        var (id, content) = await WrittenAsync(harness, script);
         await harness.Worker.StartAsync();
-        await harness.Client.SendFromOutboxAsync(outbox.Entries[0].Content);
+        await harness.Client.SendFromOutboxAsync(content);
         await harness.WaitForStateAsync(id, TaskState.Succeeded);
 
         // The relay's copy arrives while the store that holds the run claim does not answer: the worker cannot tell it
         // from a first copy. It neither runs nor uses an attempt; it comes back once the store answers, and is dropped.
         harness.Store.Unavailable = true;
-        await harness.Client.SendFromOutboxAsync(outbox.Entries[0].Content);
-        await Harness.WaitUntil(() => harness.Results.Any(r => r.MessageId == id && r.Outcome == TaskOutcome.Deferred), "the second copy to wait for the store");
+        await harness.Client.SendFromOutboxAsync(content);
+        await OutcomeAsync(harness, id, TaskOutcome.Deferred, "the second copy to wait for the store");
         harness.Store.Unavailable = false;
-        await Harness.WaitUntil(() => harness.Results.Any(r => r.MessageId == id && r.Outcome == TaskOutcome.Skipped), "the second copy to be dropped once the store answers");
+        await OutcomeAsync(harness, id, TaskOutcome.Skipped, "the second copy to be dropped once the store answers");
 
         Assert.Equal([id], runs);
         Assert.Contains("run claim could not be taken", harness.Results.First(r => r.Outcome == TaskOutcome.Deferred).Reason);
@@ -104,12 +103,7 @@ public sealed class OutboxClientTests
     {
         await using var harness = new RecordHarness();
         var (runs, script) = CountedRuns();
-        var outbox = new ListOutbox();
-        var id = await RecordedTasks.RunAsync.Enqueue(harness.Client.WriteTo(outbox), script);
-        await harness.Client.SendFromOutboxAsync(outbox.Entries[0].Content);
-        harness.Store.Unavailable = true;
-        await harness.Worker.StartAsync();
-        await Harness.WaitUntil(() => harness.Results.Any(r => r.MessageId == id && r.Outcome == TaskOutcome.Deferred), "the task to wait for the store");
+        var id = await WaitingForTheStoreAsync(harness, script);
         Assert.Empty(runs);
 
         harness.Store.Unavailable = false;
@@ -127,12 +121,7 @@ public sealed class OutboxClientTests
             attempts.Add(context.Attempt);
             return context.Attempt == 1 ? throw new TimeoutException("the payment service timed out") : Task.CompletedTask;
         });
-        var outbox = new ListOutbox();
-        var id = await RecordedTasks.RunAsync.Enqueue(harness.Client.WriteTo(outbox), script);
-        await harness.Client.SendFromOutboxAsync(outbox.Entries[0].Content);
-        harness.Store.Unavailable = true;
-        await harness.Worker.StartAsync();
-        await Harness.WaitUntil(() => harness.Results.Any(r => r.MessageId == id && r.Outcome == TaskOutcome.Deferred), "the task to wait for the store");
+        var id = await WaitingForTheStoreAsync(harness, script);
 
         // Its wait made its message a pack of one; its retry keeps that message, which holds its run claim.
         harness.Store.Unavailable = false;
@@ -155,6 +144,28 @@ public sealed class OutboxClientTests
         await Assert.ThrowsAsync<NotSupportedException>(() => tasks.EnqueueBatchAsync(batch).AsTask());
         Assert.Throws<FormatException>(() => harness.Client.SendFromOutboxAsync(new byte[] { 0x92, 0x07, 0x01 }).AsTask().GetAwaiter().GetResult());
     }
+
+    /// <summary>A task written into an outbox, not sent: its id, and the row's content a sender or relay sends.</summary>
+    private static async Task<(string Id, byte[] Content)> WrittenAsync(RecordHarness harness, string script)
+    {
+        var outbox = new ListOutbox();
+        var id = await RecordedTasks.RunAsync.Enqueue(harness.Client.WriteTo(outbox), script);
+        return (id, outbox.Entries[0].Content);
+    }
+
+    /// <summary>A task sent from an outbox, then the worker started with the record store down: it waits for the store.</summary>
+    private static async Task<string> WaitingForTheStoreAsync(RecordHarness harness, string script)
+    {
+        var (id, content) = await WrittenAsync(harness, script);
+        await harness.Client.SendFromOutboxAsync(content);
+        harness.Store.Unavailable = true;
+        await harness.Worker.StartAsync();
+        await OutcomeAsync(harness, id, TaskOutcome.Deferred, "the task to wait for the store");
+        return id;
+    }
+
+    private static Task OutcomeAsync(RecordHarness harness, string id, TaskOutcome outcome, string what)
+        => Harness.WaitUntil(() => harness.Results.Any(r => r.MessageId == id && r.Outcome == outcome), what);
 
     /// <summary>A script that notes the id of each run.</summary>
     private static (ConcurrentBag<string> Runs, string Script) CountedRuns()

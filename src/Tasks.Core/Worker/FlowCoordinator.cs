@@ -30,21 +30,21 @@ internal sealed class FlowCoordinator(TaskRecordWriter? records, ITaskTransport 
         => result is not { } ended || (!flow.Continuable && flow.Batch is null) ? result : ended with { Continuable = flow.Continuable, BatchId = flow.Batch };
 
     /// <summary>
-    /// A task's run, claimed for this message: false if another message of the same task claimed it first (a
-    /// continuation released twice across a crash, a task sent twice from an outbox); null if the store did not
-    /// answer, for the caller to decide between running (at least once) and waiting for the store.
+    /// A task's run, claimed for this message: <see cref="RunClaim.Copy"/> if another message of the same task claimed it
+    /// first (a continuation released twice across a crash, a task sent twice from an outbox). A store that does not
+    /// answer lets it run (at least once), unless <paramref name="waitForStore"/>: then it waits for the store.
     /// </summary>
-    public async Task<bool?> ClaimRunAsync(ReceivedTaskMessage message)
+    public async Task<RunClaim> ClaimRunAsync(ReceivedTaskMessage message, bool waitForStore = false)
     {
-        if (records is null) return true; // without records, nothing tells a second copy from the first
+        if (records is null) return RunClaim.Run; // without records, nothing tells a second copy from the first
         try
         {
-            return await records!.Store.Flows.ClaimRunAsync(message.MessageId, message.InstanceId, CancellationToken.None).ConfigureAwait(false);
+            return await records!.Store.Flows.ClaimRunAsync(message.MessageId, message.InstanceId, CancellationToken.None).ConfigureAwait(false) ? RunClaim.Run : RunClaim.Copy;
         }
         catch (Exception ex)
         {
             WorkerLog.RecordsFailed(logger, ex, records!.Store.Describe());
-            return null;
+            return waitForStore ? RunClaim.WaitForStore : RunClaim.Run;
         }
     }
 
@@ -145,4 +145,17 @@ internal sealed class FlowCoordinator(TaskRecordWriter? records, ITaskTransport 
     {
         foreach (var batch in await records!.Store.Flows.SweepCallbacksAsync(transport, CallbackSweepAge, cancellationToken).ConfigureAwait(false)) WorkerLog.BatchCompleted(logger, batch);
     }
+}
+
+/// <summary>What a message's claim of its task's run decided.</summary>
+internal enum RunClaim
+{
+    /// <summary>This message runs the task.</summary>
+    Run,
+
+    /// <summary>Another message of the task claimed its run: this one is a copy, dropped.</summary>
+    Copy,
+
+    /// <summary>The record store did not answer, and the task waits for it rather than perhaps run twice.</summary>
+    WaitForStore,
 }

@@ -88,7 +88,7 @@ internal sealed class PayloadFetcher(
         ArrayPool<byte>.Shared.Return(buffer);
 
         // The first copy of a continuation released twice ran, and deleted the payload: this copy is the duplicate.
-        if (length is null && reference.Parent is not null && await flows.ClaimRunAsync(message).ConfigureAwait(false) is false)
+        if (length is null && reference.Parent is not null && await flows.ClaimRunAsync(message).ConfigureAwait(false) is RunClaim.Copy)
         {
             WorkerLog.SkippedDuplicate(logger, reference.TaskName ?? "(unknown)", message.MessageId);
             return (null, TaskRunResult.Of(message, reference.TaskName, TaskOutcome.Skipped));

@@ -101,26 +101,25 @@ internal sealed class TaskRunner(
         // A released continuation, or a task from an outbox: either may be sent twice, and the first message to claim the run runs it.
         // The claim lives in the records: without them (redelivery null) the headers are not even looked at.
         var fromOutbox = redelivery is not null && decoded.HasOutboxHeader;
-        if ((flow.Parent is not null || fromOutbox) && await flows.ClaimRunAsync(message).ConfigureAwait(false) is not true and var claim)
+        if (flow.Parent is not null || fromOutbox)
         {
-            if (claim is false)
+            // When the store does not answer: a task from an outbox is sent twice as a rule (the sender at the commit and the
+            // relay race), so it waits for the store, using no attempt, rather than perhaps run a second time; its record is
+            // left as it is (a write now could land after the first copy's Succeeded). A continuation is released twice only
+            // across a crash: it runs (at least once). One whose envelope is in the payload store waits by using attempts:
+            // on its last, it runs rather than be dead-lettered unrun.
+            var waitForStore = fromOutbox && flow.Parent is null && !(TaskPayloadReference.IsReference(message.Body) && message.Attempt >= task.MaxAttempts);
+            switch (await flows.ClaimRunAsync(message, waitForStore).ConfigureAwait(false))
             {
-                WorkerLog.SkippedDuplicate(logger, task.Name, message.MessageId);
-                recorder.DuplicateSkipped(message, decoded);
-                return TaskRunResult.Of(message, task.Name, TaskOutcome.Skipped);
-            }
-
-            // The store did not answer. A task from an outbox is sent twice as a rule (the sender at the commit and the relay
-            // race), so it waits for the store, without using an attempt, rather than perhaps run a second time; its record
-            // is left as it is (a write now could land after the first copy's Succeeded). A continuation is released twice
-            // only across a crash: it runs (at least once).
-            // One whose envelope is in the payload store waits by using attempts: on its last, it runs rather than be dead-lettered unrun.
-            if (fromOutbox && flow.Parent is null && !(TaskPayloadReference.IsReference(message.Body) && message.Attempt >= task.MaxAttempts))
-            {
-                var wait = FlowCoordinator.ClaimWait(message);
-                var reason = $"Its run claim could not be taken (the record store did not answer), and a task from an outbox may have been sent twice: it looks again in {wait.TotalSeconds:N0} s.";
-                WorkerLog.WaitsForRunClaim(logger, task.Name, message.MessageId, reason);
-                return TaskRunResult.Of(message, task.Name, TaskOutcome.Deferred, retryDelay: wait, reason: reason);
+                case RunClaim.Copy:
+                    WorkerLog.SkippedDuplicate(logger, task.Name, message.MessageId);
+                    recorder.DuplicateSkipped(message, decoded);
+                    return TaskRunResult.Of(message, task.Name, TaskOutcome.Skipped);
+                case RunClaim.WaitForStore:
+                    var wait = FlowCoordinator.ClaimWait(message);
+                    var reason = $"Its run claim could not be taken (the record store did not answer), and a task from an outbox may have been sent twice: it looks again in {wait.TotalSeconds:N0} s.";
+                    WorkerLog.WaitsForRunClaim(logger, task.Name, message.MessageId, reason);
+                    return TaskRunResult.Of(message, task.Name, TaskOutcome.Deferred, retryDelay: wait, reason: reason);
             }
         }
 
